@@ -1,0 +1,28 @@
+"""napari-sam2: SAM 2 segmentation and tracking for microscopy, in napari and in scripts.
+
+Importing this package never imports napari or Qt; the model and predictors work in plain
+Python::
+
+    from napari_sam2 import build_sam2, SAM2ImagePredictor
+    model = build_sam2("sam2.1_hiera_tiny", checkpoint="sam2.1_hiera_tiny.pt")
+    predictor = SAM2ImagePredictor(model)
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["build_sam2", "SAM2ImagePredictor", "CheckpointError", "__version__"]
+
+
+def __getattr__(name: str):
+    # Lazy, so that `import napari_sam2` (e.g. by napari's plugin discovery) does not import torch.
+    if name in ("build_sam2", "CheckpointError"):
+        from .model import build
+
+        return getattr(build, name)
+    if name == "SAM2ImagePredictor":
+        from .predictor.image_predictor import SAM2ImagePredictor
+
+        return SAM2ImagePredictor
+    raise AttributeError(f"module 'napari_sam2' has no attribute {name!r}")

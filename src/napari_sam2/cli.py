@@ -1,0 +1,125 @@
+"""Command line: ``napari-sam2 segment`` prompts one image (or one frame of a stack) and writes its mask."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _pair_list(text: str, n: int, what: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be {n} comma-separated numbers, got {text!r}") from None
+    if len(values) != n:
+        raise argparse.ArgumentTypeError(f"{what} must be {n} comma-separated numbers, got {text!r}")
+    return values
+
+
+def _point(text: str) -> list[float]:
+    parts = text.split(",")
+    if len(parts) == 2:
+        parts.append("1")
+    return _pair_list(",".join(parts), 3, "--point (x,y[,label])")
+
+
+def _box(text: str) -> list[float]:
+    return _pair_list(text, 4, "--box (x0,y0,x1,y1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="napari-sam2", description="SAM 2 for microscopy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    seg = sub.add_parser("segment", help="segment one image or one frame from point/box prompts")
+    seg.add_argument("input", help="a TIFF file (2D image or stack), or 'sample' for the synthetic cells")
+    seg.add_argument("--frame", type=int, default=0, help="frame of a (T, Y, X) stack to segment (default 0)")
+    seg.add_argument("--point", type=_point, action="append", default=[],
+                     help="x,y[,label] in pixels; label 1 positive (default), 0 negative; repeatable")
+    seg.add_argument("--box", type=_box, default=None, help="x0,y0,x1,y1 in pixels")
+    seg.add_argument("--model", default="sam2.1_hiera_tiny", help="model name (default sam2.1_hiera_tiny)")
+    seg.add_argument("--checkpoint", default=None,
+                     help="official-format .pt file; without it the weights are random (plumbing only)")
+    seg.add_argument("--image-size", type=int, default=None, help="model input size, multiple of 32 (default 1024)")
+    seg.add_argument("--out", required=True, help="output mask, .tif")
+    return parser
+
+
+def _load_frame(source: str, frame: int) -> tuple[np.ndarray, np.ndarray | None]:
+    if source == "sample":
+        from .synthetic import synthetic_cells
+
+        stack, truth = synthetic_cells(n_frames=max(frame + 1, 1), size=(256, 256), n_cells=6, seed=1)
+        return stack[frame], truth[frame]
+    import tifffile
+
+    path = Path(source)
+    if not path.is_file():
+        raise SystemExit(f"error: input file not found: {path}")
+    try:
+        data = tifffile.imread(path)
+    except Exception as exc:
+        raise SystemExit(f"error: cannot read {path} as TIFF: {exc}") from None
+    is_rgb = data.ndim == 3 and data.shape[-1] in (3, 4)
+    if data.ndim == 2 or is_rgb:
+        return data, None
+    if data.ndim == 3:
+        if not 0 <= frame < data.shape[0]:
+            raise SystemExit(f"error: --frame {frame} is outside the stack of {data.shape[0]} frames")
+        return data[frame], None
+    raise SystemExit(f"error: {path} has shape {data.shape}; expected (Y, X), (Y, X, C) or (T, Y, X)")
+
+
+def run_segment(args: argparse.Namespace) -> int:
+    import tifffile
+
+    from . import SAM2ImagePredictor, build_sam2
+
+    if not args.point and args.box is None:
+        raise SystemExit("error: give at least one --point or a --box")
+    image, truth = _load_frame(args.input, args.frame)
+    if args.checkpoint is None:
+        print("warning: no --checkpoint given: random weights, the mask is meaningless", file=sys.stderr)
+    t0 = time.perf_counter()
+    model = build_sam2(args.model, checkpoint=args.checkpoint, image_size=args.image_size)
+    predictor = SAM2ImagePredictor(model)
+    predictor.set_image(image)
+    t1 = time.perf_counter()
+    pts = np.array([p[:2] for p in args.point]) if args.point else None
+    labels = np.array([int(p[2]) for p in args.point]) if args.point else None
+    single_click = args.box is None and len(args.point) == 1
+    masks, scores, _ = predictor.predict(pts, labels, box=args.box, multimask_output=single_click)
+    best = int(np.argmax(scores))
+    mask = masks[best].astype(np.uint8)
+    t2 = time.perf_counter()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(out, mask)
+    line = f"mask: {int(mask.sum())} px, predicted IoU {scores[best]:.3f}; encode {t1 - t0:.2f} s, prompt {t2 - t1:.3f} s"
+    if truth is not None and pts is not None:
+        x, y = int(pts[0][0]), int(pts[0][1])
+        cell = truth == truth[y, x] if truth[y, x] else None
+        if cell is not None:
+            iou = np.logical_and(cell, mask).sum() / max(np.logical_or(cell, mask).sum(), 1)
+            line += f"; IoU with the true cell {iou:.3f}"
+    print(line)
+    print(f"wrote {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "segment":
+            return run_segment(args)
+    except (ValueError, RuntimeError) as exc:  # our checks name what is wrong
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

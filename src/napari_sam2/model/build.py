@@ -1,0 +1,103 @@
+"""Builds a SAM 2 model from its config and loads official-format checkpoints safely."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import torch
+
+from .configs import SAM2Config, get_config
+from .hiera import Hiera
+from .image_encoder import FpnNeck, ImageEncoder
+from .mask_decoder import MaskDecoder
+from .memory_attention import MemoryAttention
+from .memory_encoder import MemoryEncoder
+from .prompt_encoder import PromptEncoder
+from .sam2_base import SAM2Base
+from .transformer import TwoWayTransformer
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used with the requested model."""
+
+
+def build_model(cfg: SAM2Config) -> SAM2Base:
+    """Construct a randomly initialised model for ``cfg`` (all sizes are read from ``cfg``)."""
+    t = cfg.trunk
+    trunk = Hiera(embed_dim=t.embed_dim, num_heads=t.num_heads, stages=t.stages,
+                  global_att_blocks=t.global_att_blocks, window_spec=t.window_spec,
+                  window_pos_embed_bkg_spatial_size=t.window_pos_embed_bkg_spatial_size)
+    neck = FpnNeck(cfg.d_model, t.channel_list)
+    grid = cfg.image_size // SAM2Base.backbone_stride
+    prompt_encoder = PromptEncoder(cfg.d_model, (grid, grid), (cfg.image_size, cfg.image_size), mask_in_chans=16)
+    mask_decoder = MaskDecoder(
+        cfg.d_model, TwoWayTransformer(depth=2, embedding_dim=cfg.d_model, num_heads=8, mlp_dim=2048),
+        use_high_res_features=cfg.use_high_res_features_in_sam,
+        iou_prediction_use_sigmoid=cfg.iou_prediction_use_sigmoid,
+        pred_obj_scores=cfg.pred_obj_scores, pred_obj_scores_mlp=cfg.pred_obj_scores_mlp,
+        use_multimask_token_for_obj_ptr=cfg.use_multimask_token_for_obj_ptr, **cfg.decoder_extra)
+    memory_attention = MemoryAttention(cfg.d_model, num_layers=cfg.memory_attention_layers, kv_in_dim=cfg.mem_dim)
+    memory_encoder = MemoryEncoder(cfg.d_model, cfg.mem_dim)
+    return SAM2Base(cfg, ImageEncoder(trunk, neck, scalp=1), memory_attention, memory_encoder,
+                    prompt_encoder, mask_decoder)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read the state dict of an official-format checkpoint (``{"model": state_dict}``).
+
+    Only tensors and plain containers are accepted (``torch.load(weights_only=True)``);
+    a file that would run code when unpickled is refused.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file not found: {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"refusing to load {path}: it contains Python objects other than tensors "
+            f"(possible code), and only weights are allowed ({exc.__class__.__name__})") from None
+    except Exception as exc:  # zip/pickle framing errors for truncated or foreign files
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {exc}") from None
+    if isinstance(data, dict) and "model" in data and isinstance(data["model"], dict):
+        data = data["model"]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise CheckpointError(f"{path} does not hold a state dict of tensors (expected {{'model': state_dict}})")
+    return data
+
+
+def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """Raise :class:`CheckpointError` naming missing, unexpected or mis-shaped keys."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    problems = []
+    for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatch", shapes)):
+        if keys:
+            shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
+            problems.append(f"{label}: {shown}")
+    if problems:
+        raise CheckpointError(f"{source} does not fit this model ({getattr(model, 'cfg', None) and model.cfg.name}): "
+                              + "; ".join(problems))
+
+
+def build_sam2(name: str = "sam2.1_hiera_tiny", checkpoint: str | os.PathLike | None = None,
+               device: str | torch.device = "cpu", image_size: int | None = None) -> SAM2Base:
+    """Build a SAM 2 model in eval mode.
+
+    name: e.g. ``"sam2.1_hiera_tiny"``, ``"sam2_hiera_base_plus"`` (official short names
+        like ``"sam2.1_hiera_b+"`` work too).
+    checkpoint: path to an official-format ``.pt`` file; loaded with ``weights_only=True``
+        and every key must match (strict). ``None`` gives random weights.
+    image_size: input resolution (default 1024), a multiple of 32; smaller is faster.
+    """
+    cfg = get_config(name).with_image_size(image_size)
+    model = build_model(cfg)
+    if checkpoint is not None:
+        state = read_checkpoint(checkpoint)
+        check_state_dict(model, state, source=str(checkpoint))
+        model.load_state_dict(state, strict=True)
+    return model.to(device).eval()

@@ -1,0 +1,110 @@
+"""Typed configurations of the official SAM 2 and SAM 2.1 models (sizes and switches from the official configs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class TrunkConfig:
+    """Hiera sizes. Widths double per stage, so the neck sees ``[8, 4, 2, 1] * embed_dim`` channels."""
+
+    embed_dim: int
+    num_heads: int
+    stages: tuple[int, ...]
+    global_att_blocks: tuple[int, ...]
+    window_pos_embed_bkg_spatial_size: tuple[int, int]
+    window_spec: tuple[int, ...] = (8, 4, 14, 7)
+
+    @property
+    def channel_list(self) -> list[int]:
+        return [self.embed_dim * 2 ** i for i in reversed(range(len(self.stages)))]
+
+
+@dataclass(frozen=True)
+class SAM2Config:
+    """One SAM 2 model: trunk sizes plus the switches of the tracker.
+
+    The defaults are those shared by all eight official configs; ``sam21`` ones differ
+    in the object-pointer temporal encoding and the spatial "no object" embedding.
+    The decoder stability fallback is the one the official builder adds on top of its yaml.
+    """
+
+    name: str
+    trunk: TrunkConfig
+    image_size: int = 1024
+    d_model: int = 256
+    mem_dim: int = 64
+    num_maskmem: int = 7
+    memory_attention_layers: int = 4
+    sigmoid_scale_for_mem_enc: float = 20.0
+    sigmoid_bias_for_mem_enc: float = -10.0
+    use_mask_input_as_output_without_sam: bool = True
+    directly_add_no_mem_embed: bool = True
+    use_high_res_features_in_sam: bool = True
+    multimask_output_in_sam: bool = True
+    iou_prediction_use_sigmoid: bool = True
+    use_obj_ptrs_in_encoder: bool = True
+    max_obj_ptrs_in_encoder: int = 16
+    only_obj_ptrs_in_the_past_for_eval: bool = True
+    pred_obj_scores: bool = True
+    pred_obj_scores_mlp: bool = True
+    fixed_no_obj_ptr: bool = True
+    soft_no_obj_ptr: bool = False
+    multimask_output_for_tracking: bool = True
+    use_multimask_token_for_obj_ptr: bool = True
+    multimask_min_pt_num: int = 0
+    multimask_max_pt_num: int = 1
+    use_mlp_for_obj_ptr_proj: bool = True
+    max_cond_frames_in_attn: int = -1
+    memory_temporal_stride_for_eval: int = 1
+    non_overlap_masks_for_mem_enc: bool = False
+    binarize_mask_from_pts_for_mem_enc: bool = False
+    # differ between SAM 2 and SAM 2.1
+    no_obj_embed_spatial: bool = False
+    add_tpos_enc_to_obj_ptrs: bool = False
+    proj_tpos_enc_in_obj_ptrs: bool = False
+    use_signed_tpos_enc_to_obj_ptrs: bool = False
+    # mask decoder fallback to the best multimask output when the single mask is unstable
+    decoder_extra: dict = field(default_factory=lambda: {
+        "dynamic_multimask_via_stability": True,
+        "dynamic_multimask_stability_delta": 0.05,
+        "dynamic_multimask_stability_thresh": 0.98,
+    })
+
+    def with_image_size(self, image_size: int | None) -> "SAM2Config":
+        if image_size is None:
+            return self
+        if not isinstance(image_size, int) or image_size <= 0 or image_size % 32:
+            raise ValueError(f"image_size must be a positive multiple of 32, got {image_size!r}")
+        return replace(self, image_size=image_size)
+
+
+TRUNKS = {
+    "tiny": TrunkConfig(96, 1, (1, 2, 7, 2), (5, 7, 9), (7, 7)),
+    "small": TrunkConfig(96, 1, (1, 2, 11, 2), (7, 10, 13), (7, 7)),
+    "base_plus": TrunkConfig(112, 2, (2, 3, 16, 3), (12, 16, 20), (14, 14)),
+    "large": TrunkConfig(144, 2, (2, 6, 36, 4), (23, 33, 43), (7, 7), window_spec=(8, 4, 16, 8)),
+}
+
+_SAM21 = dict(no_obj_embed_spatial=True, add_tpos_enc_to_obj_ptrs=True, proj_tpos_enc_in_obj_ptrs=True,
+              use_signed_tpos_enc_to_obj_ptrs=True)
+
+CONFIGS: dict[str, SAM2Config] = {}
+for _size, _trunk in TRUNKS.items():
+    CONFIGS[f"sam2_hiera_{_size}"] = SAM2Config(f"sam2_hiera_{_size}", _trunk)
+    CONFIGS[f"sam2.1_hiera_{_size}"] = SAM2Config(f"sam2.1_hiera_{_size}", _trunk, **_SAM21)
+
+# The official config files use short size names (sam2.1_hiera_t.yaml, ..._b+.yaml).
+_ALIASES = {"t": "tiny", "s": "small", "b+": "base_plus", "b": "base_plus", "l": "large"}
+
+
+def get_config(name: str) -> SAM2Config:
+    """Look up a model by name, e.g. ``"sam2.1_hiera_tiny"`` or ``"sam2.1_hiera_t"``."""
+    key = name.strip().removesuffix(".yaml").removesuffix(".pt")
+    if key not in CONFIGS and "_hiera_" in key:
+        prefix, size = key.rsplit("_hiera_", 1)
+        key = f"{prefix}_hiera_{_ALIASES.get(size, size)}"
+    if key not in CONFIGS:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(CONFIGS)}")
+    return CONFIGS[key]
