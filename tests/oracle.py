@@ -118,3 +118,52 @@ def ours_like(official_model, name: str):
     model = build_sam2(name, image_size=official_model.image_size)
     model.load_state_dict(official_model.state_dict(), strict=True)
     return model
+
+
+def build_official_video(name: str, image_size: int | None = None, seed: int = 0, object_bias: float | None = None):
+    """The official video predictor (its builder's video settings) with spread random weights.
+
+    object_bias: if given, the object-score head's last bias is set to it, so that with
+    random weights objects are (mostly) judged present and the full mask path runs.
+    """
+    sam2 = official()
+    import sam2.sam2_video_predictor as svp
+
+    overrides = [] if image_size is None else [f"++model.image_size={image_size}"]
+    torch.manual_seed(seed)
+    model = sam2.build_sam.build_sam2_video_predictor(OFFICIAL_CONFIG[name], None, device="cpu",
+                                                      hydra_overrides_extra=overrides)
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.numel() == 1 or torch.all(p == p.flatten()[0]):
+                p.add_(torch.randn(p.shape, generator=g) * 0.02)
+        if object_bias is not None:
+            model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(object_bias)
+
+    # Frames are handed over as a ready tensor instead of a JPEG folder.
+    def load_frames(video_path, image_size, **_):
+        images, height, width = video_path
+        return images, height, width
+
+    svp.load_video_frames = load_frames
+
+    # On CPU the official code crashes when the memory holds only bfloat16 features
+    # (no fp32 object pointer to promote them); promoting at the input changes no number.
+    attend = model.memory_attention.forward
+
+    def attend_fp32(curr, memory, curr_pos=None, memory_pos=None, num_obj_ptr_tokens=0):
+        return attend(curr=curr, memory=memory.float(), curr_pos=curr_pos, memory_pos=memory_pos,
+                      num_obj_ptr_tokens=num_obj_ptr_tokens)
+
+    model.memory_attention.forward = attend_fp32
+    return model
+
+
+def ours_video_like(official_model, name: str, **options):
+    from napari_sam2 import build_sam2_video_predictor
+
+    options.setdefault("fill_hole_area", 0)  # the official hole filling needs CUDA and is skipped on CPU
+    pred = build_sam2_video_predictor(name, image_size=official_model.image_size, **options)
+    pred.model.load_state_dict(official_model.state_dict(), strict=True)
+    return pred

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["build_sam2", "SAM2ImagePredictor", "CheckpointError", "__version__"]
+__all__ = ["build_sam2", "build_sam2_video_predictor", "SAM2ImagePredictor", "SAM2VideoPredictor",
+           "CheckpointError", "__version__"]
 
 
 def __getattr__(name: str):
@@ -21,8 +22,8 @@ def __getattr__(name: str):
         from .model import build
 
         return getattr(build, name)
-    if name == "SAM2ImagePredictor":
-        from .predictor.image_predictor import SAM2ImagePredictor
+    if name in ("SAM2ImagePredictor", "SAM2VideoPredictor", "build_sam2_video_predictor"):
+        from . import predictor
 
-        return SAM2ImagePredictor
+        return getattr(predictor, name)
     raise AttributeError(f"module 'napari_sam2' has no attribute {name!r}")

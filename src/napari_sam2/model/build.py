@@ -94,7 +94,12 @@ def build_sam2(name: str = "sam2.1_hiera_tiny", checkpoint: str | os.PathLike | 
         and every key must match (strict). ``None`` gives random weights.
     image_size: input resolution (default 1024), a multiple of 32; smaller is faster.
     """
-    cfg = get_config(name).with_image_size(image_size)
+    return build_from_config(get_config(name).with_image_size(image_size), checkpoint, device)
+
+
+def build_from_config(cfg: SAM2Config, checkpoint: str | os.PathLike | None = None,
+                      device: str | torch.device = "cpu") -> SAM2Base:
+    """:func:`build_model` plus strict, safe checkpoint loading; eval mode on ``device``."""
     model = build_model(cfg)
     if checkpoint is not None:
         state = read_checkpoint(checkpoint)

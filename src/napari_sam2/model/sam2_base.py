@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .common import MLP
@@ -10,8 +13,52 @@ from .configs import SAM2Config
 from .image_encoder import ImageEncoder
 from .mask_decoder import MaskDecoder
 from .memory_attention import MemoryAttention
+from .memory_bank import pointer_frames, recent_memory_frames, select_closest_cond_frames, sine_1d
 from .memory_encoder import MemoryEncoder
 from .prompt_encoder import PromptEncoder
+
+
+# Mask logit written where the object is judged absent.
+NO_OBJ_SCORE = -1024.0
+
+
+@dataclass
+class HeadOutput:
+    """Prompt encoder + mask decoder results for B objects (M = 3 with multimask, else 1).
+
+    low_res_multimasks (B, M, S/4, S/4), high_res_multimasks (B, M, S, S), ious (B, M);
+    the best mask at both resolutions (B, 1, ...); obj_ptr (B, C); object_score (B, 1).
+    """
+
+    low_res_multimasks: torch.Tensor
+    high_res_multimasks: torch.Tensor
+    ious: torch.Tensor
+    low_res_masks: torch.Tensor
+    high_res_masks: torch.Tensor
+    obj_ptr: torch.Tensor
+    object_score: torch.Tensor
+
+
+@dataclass
+class FrameFeatures:
+    """A frame's image features in the tracker's sequence-first layout.
+
+    feats / pos: per level (stride 4, 8, 16) ``(h_i * w_i, B, C)``; sizes: ``(h_i, w_i)``.
+    The stride-4/8 levels are already projected for the decoder.
+    """
+
+    feats: list[torch.Tensor]
+    pos: list[torch.Tensor]
+    sizes: list[tuple[int, int]]
+
+    def grid(self, level: int = -1) -> torch.Tensor:
+        """One level back as ``(B, C, h, w)``."""
+        x = self.feats[level]
+        return x.permute(1, 2, 0).reshape(x.shape[1], x.shape[2], *self.sizes[level])
+
+    def expand(self, batch: int) -> "FrameFeatures":
+        return FrameFeatures([f.expand(-1, batch, -1) for f in self.feats],
+                             [p.expand(-1, batch, -1) for p in self.pos], self.sizes)
 
 
 class SAM2Base(nn.Module):
@@ -89,3 +136,238 @@ class SAM2Base(nn.Module):
             embed = embed + self.no_mem_embed.view(1, -1, 1, 1)
         high_res = list(fpn[:2]) if self.cfg.use_high_res_features_in_sam else []
         return embed, high_res
+
+    # ----------------------------------------------------------------- tracking parts
+
+    def frame_features(self, backbone_out: dict) -> FrameFeatures:
+        """Flatten the three finest levels of ``forward_image`` output to ``(HW, B, C)``."""
+        n = 3 if self.cfg.use_high_res_features_in_sam else 1
+        maps = backbone_out["backbone_fpn"][-n:]
+        pos = backbone_out["vision_pos_enc"][-n:]
+        return FrameFeatures([m.flatten(2).permute(2, 0, 1) for m in maps],
+                             [p.flatten(2).permute(2, 0, 1) for p in pos],
+                             [(p.shape[-2], p.shape[-1]) for p in pos])
+
+    def forward_sam_heads(self, backbone_features: torch.Tensor, point_inputs: dict | None = None,
+                          mask_inputs: torch.Tensor | None = None, high_res_features: list | None = None,
+                          multimask_output: bool = False) -> HeadOutput:
+        """Decode masks for B objects from ``(B, C, h, w)`` (memory-conditioned) features.
+
+        point_inputs: ``{"point_coords": (B, P, 2) in model pixels (x, y), "point_labels": (B, P)}``;
+        mask_inputs: ``(B, 1, H, W)`` logits or probabilities, resized to the prompt size here.
+        """
+        b = backbone_features.shape[0]
+        dev = backbone_features.device
+        if point_inputs is not None:
+            coords, labels = point_inputs["point_coords"], point_inputs["point_labels"]
+        else:
+            coords = torch.zeros(b, 1, 2, device=dev)
+            labels = -torch.ones(b, 1, dtype=torch.int32, device=dev)
+        enc = self.sam_prompt_encoder
+        if mask_inputs is not None and tuple(mask_inputs.shape[-2:]) != enc.mask_input_size:
+            mask_inputs = F.interpolate(mask_inputs.float(), size=enc.mask_input_size, mode="bilinear",
+                                        align_corners=False, antialias=True)
+        sparse, dense = enc(points=(coords, labels), boxes=None, masks=mask_inputs)
+        out = self.sam_mask_decoder(image_embeddings=backbone_features, image_pe=enc.get_dense_pe(),
+                                    sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                                    multimask_output=multimask_output, repeat_image=False,
+                                    high_res_features=high_res_features)
+        masks, obj_score = out.masks, out.object_score
+        present = obj_score > 0
+        if self.cfg.pred_obj_scores:
+            # memory masks follow the presence decision exactly
+            masks = torch.where(present[:, None, None], masks, NO_OBJ_SCORE)
+        low_multi = masks.float()
+        high_multi = F.interpolate(low_multi, size=(self.image_size, self.image_size), mode="bilinear",
+                                   align_corners=False)
+        token = out.tokens[:, 0]
+        if multimask_output:
+            best = out.iou.argmax(dim=-1)
+            rows = torch.arange(b, device=dev)
+            low, high = low_multi[rows, best].unsqueeze(1), high_multi[rows, best].unsqueeze(1)
+            if out.tokens.shape[1] > 1:
+                token = out.tokens[rows, best]
+        else:
+            low, high = low_multi, high_multi
+        weight = obj_score.sigmoid() if self.cfg.soft_no_obj_ptr else present.float()
+        obj_ptr = self._gate_pointer(self.obj_ptr_proj(token), weight)
+        return HeadOutput(low_multi, high_multi, out.iou, low, high, obj_ptr, obj_score)
+
+    def _gate_pointer(self, obj_ptr: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Mix in the learned "no object" pointer with ``1 - weight`` (weight: presence, hard or soft)."""
+        if not self.cfg.pred_obj_scores:
+            return obj_ptr
+        if self.cfg.fixed_no_obj_ptr:
+            obj_ptr = weight * obj_ptr
+        return obj_ptr + (1 - weight) * self.no_obj_ptr
+
+    def mask_as_output(self, pix_feat: torch.Tensor, high_res_features: list | None,
+                       mask_inputs: torch.Tensor) -> HeadOutput:
+        """A given binary mask ``(B, 1, S, S)`` becomes the output (logits +-10); the decoder only makes its pointer."""
+        scale, bias = 20.0, -10.0
+        m = mask_inputs.float()
+        high = m * scale + bias
+        low = F.interpolate(high, size=(high.shape[-2] // 4, high.shape[-1] // 4), mode="bilinear",
+                            align_corners=False, antialias=True)
+        ious = m.new_ones(m.shape[0], 1)
+        if self.cfg.use_obj_ptrs_in_encoder:
+            obj_ptr = self.forward_sam_heads(pix_feat, mask_inputs=self.mask_downsample(m),
+                                             high_res_features=high_res_features).obj_ptr
+        else:
+            obj_ptr = torch.zeros(m.shape[0], self.hidden_dim, device=m.device)
+        present = (m.flatten(1) > 0).any(dim=1, keepdim=True).float()
+        score = scale * present + bias
+        # presence follows the given mask, not the decoder's score
+        obj_ptr = self._gate_pointer(obj_ptr, present)
+        return HeadOutput(low, high, ious, low, high, obj_ptr, score)
+
+    def memory_conditioned_features(self, frame_idx: int, is_init_cond_frame: bool, feats: FrameFeatures,
+                                    cond_outputs: dict, non_cond_outputs: dict, num_frames: int,
+                                    reverse: bool = False) -> torch.Tensor:
+        """The stride-16 features of ``frame_idx`` after attending to the memory bank, ``(B, C, h, w)``.
+
+        cond_outputs / non_cond_outputs: ``{frame: out}`` with ``maskmem_features``
+        ``(B, 64, h, w)``, ``maskmem_pos_enc`` (list, last ``(B, 64, h, w)``) and ``obj_ptr`` ``(B, C)``.
+        """
+        cfg = self.cfg
+        x, x_pos = feats.feats[-1], feats.pos[-1]
+        b, c = x.shape[1], self.hidden_dim
+        h, w = feats.sizes[-1]
+        if self.num_maskmem == 0:
+            return feats.grid()
+        if is_init_cond_frame:
+            if cfg.directly_add_no_mem_embed:
+                return (x + self.no_mem_embed).permute(1, 2, 0).reshape(b, c, h, w)
+            memory = [self.no_mem_embed.expand(1, b, self.mem_dim)]
+            memory_pos = [self.no_mem_pos_enc.expand(1, b, self.mem_dim)]
+            n_ptr_tokens = 0
+        else:
+            if not cond_outputs:
+                raise RuntimeError(f"frame {frame_idx} is tracked but the object has no prompted frame")
+            selected, unselected = select_closest_cond_frames(frame_idx, cond_outputs, cfg.max_cond_frames_in_attn)
+            # prompted frames all share the last temporal slot (t_pos 0)
+            slots = [(0, out) for out in selected.values()]
+            for t_pos, t in recent_memory_frames(frame_idx, self.num_maskmem, reverse,
+                                                 cfg.memory_temporal_stride_for_eval):
+                out = non_cond_outputs.get(t)
+                slots.append((t_pos, out if out is not None else unselected.get(t)))
+            memory, memory_pos = [], []
+            for t_pos, out in slots:
+                if out is None:
+                    continue
+                memory.append(out["maskmem_features"].to(x.device).flatten(2).permute(2, 0, 1))
+                enc = out["maskmem_pos_enc"][-1].to(x.device).flatten(2).permute(2, 0, 1)
+                memory_pos.append(enc + self.maskmem_tpos_enc[self.num_maskmem - t_pos - 1])
+            n_ptr_tokens = 0
+            if cfg.use_obj_ptrs_in_encoder:
+                ptrs, n_ptr_tokens = self._pointer_tokens(frame_idx, selected, unselected, non_cond_outputs,
+                                                          num_frames, reverse, b)
+                if ptrs is not None:
+                    memory.append(ptrs[0])
+                    memory_pos.append(ptrs[1])
+        # memory features may be stored in bfloat16; the attention runs in the features' precision
+        mem = torch.cat([m.to(x.dtype) for m in memory], dim=0)
+        mem_pos = torch.cat(memory_pos, dim=0)
+        out = self.memory_attention(x, mem, x_pos, mem_pos, num_obj_ptr_tokens=n_ptr_tokens)
+        return out.permute(1, 2, 0).reshape(b, c, h, w)
+
+    def _pointer_tokens(self, frame_idx, selected, unselected, non_cond_outputs, num_frames, reverse, b):
+        cfg = self.cfg
+        max_ptrs = min(num_frames, cfg.max_obj_ptrs_in_encoder)
+        if cfg.only_obj_ptrs_in_the_past_for_eval and not self.training:
+            ptr_cond = {t: o for t, o in selected.items() if (t >= frame_idx if reverse else t <= frame_idx)}
+        else:
+            ptr_cond = selected
+        sign = -1 if reverse else 1
+        entries = [((frame_idx - t) * sign if cfg.use_signed_tpos_enc_to_obj_ptrs else abs(frame_idx - t),
+                    o["obj_ptr"]) for t, o in ptr_cond.items()]
+        for t_diff, t in pointer_frames(frame_idx, num_frames, max_ptrs, reverse):
+            o = non_cond_outputs.get(t, unselected.get(t))
+            if o is not None:
+                entries.append((t_diff, o["obj_ptr"]))
+        if not entries:
+            return None, 0
+        positions, ptrs = zip(*entries)
+        ptrs = torch.stack(ptrs, dim=0)  # (N, B, C)
+        dev = ptrs.device
+        if cfg.add_tpos_enc_to_obj_ptrs:
+            span = max(max_ptrs - 1, 1)
+            dim = self.hidden_dim if cfg.proj_tpos_enc_in_obj_ptrs else self.mem_dim
+            pos = sine_1d(torch.tensor(positions, device=dev) / span, dim)
+            pos = self.obj_ptr_tpos_proj(pos).unsqueeze(1).expand(-1, b, self.mem_dim)
+        else:
+            pos = ptrs.new_zeros(len(positions), b, self.mem_dim)
+        split = self.hidden_dim // self.mem_dim
+        if split > 1:
+            # each C-wide pointer becomes `split` tokens of the memory width
+            ptrs = ptrs.reshape(-1, b, split, self.mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
+            pos = pos.repeat_interleave(split, dim=0)
+        return (ptrs, pos), ptrs.shape[0]
+
+    def encode_memory(self, feats: FrameFeatures, high_res_masks: torch.Tensor, object_score: torch.Tensor,
+                      is_mask_from_pts: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Memory of a frame from its (not memory-conditioned) features and ``(B, 1, S, S)`` mask logits."""
+        cfg = self.cfg
+        pix = feats.grid()
+        masks = high_res_masks
+        if cfg.non_overlap_masks_for_mem_enc and not self.training:
+            masks = non_overlapping(masks)
+        if cfg.binarize_mask_from_pts_for_mem_enc and is_mask_from_pts and not self.training:
+            soft = (masks > 0).float()
+        else:
+            soft = torch.sigmoid(masks)
+        if cfg.sigmoid_scale_for_mem_enc != 1.0:
+            soft = soft * cfg.sigmoid_scale_for_mem_enc
+        if cfg.sigmoid_bias_for_mem_enc != 0.0:
+            soft = soft + cfg.sigmoid_bias_for_mem_enc
+        mem, pos = self.memory_encoder(pix, soft, skip_mask_sigmoid=True)
+        if self.no_obj_embed_spatial is not None:
+            absent = 1 - (object_score > 0).float()
+            mem = mem + absent[..., None, None] * self.no_obj_embed_spatial[..., None, None].expand(*mem.shape)
+        return mem, [pos]
+
+    def use_multimask(self, is_init_cond_frame: bool, point_inputs: dict | None) -> bool:
+        n = 0 if point_inputs is None else point_inputs["point_labels"].shape[1]
+        cfg = self.cfg
+        return (cfg.multimask_output_in_sam and (is_init_cond_frame or cfg.multimask_output_for_tracking)
+                and cfg.multimask_min_pt_num <= n <= cfg.multimask_max_pt_num)
+
+    def track_step(self, frame_idx: int, is_init_cond_frame: bool, feats: FrameFeatures, point_inputs: dict | None,
+                   mask_inputs: torch.Tensor | None, cond_outputs: dict, non_cond_outputs: dict, num_frames: int,
+                   reverse: bool = False, run_mem_encoder: bool = True,
+                   prev_sam_mask_logits: torch.Tensor | None = None) -> dict:
+        """One frame of tracking for B objects: memory attention, decoding, then (optionally) its new memory.
+
+        Returns a dict with ``pred_masks`` (B, 1, S/4, S/4), ``pred_masks_high_res``
+        (B, 1, S, S), ``obj_ptr``, ``object_score_logits``, ``maskmem_features`` and
+        ``maskmem_pos_enc`` (None without ``run_mem_encoder``), and the prompts.
+        """
+        high_res = [feats.grid(i) for i in range(len(feats.feats) - 1)] or None
+        if mask_inputs is not None and self.cfg.use_mask_input_as_output_without_sam:
+            head = self.mask_as_output(feats.grid(), high_res, mask_inputs)
+        else:
+            pix = self.memory_conditioned_features(frame_idx, is_init_cond_frame, feats, cond_outputs,
+                                                   non_cond_outputs, num_frames, reverse)
+            prompt_mask = mask_inputs
+            if prev_sam_mask_logits is not None:
+                if point_inputs is None or mask_inputs is not None:
+                    raise ValueError("previous mask logits refine point prompts only")
+                prompt_mask = prev_sam_mask_logits
+            head = self.forward_sam_heads(pix, point_inputs, prompt_mask, high_res,
+                                          self.use_multimask(is_init_cond_frame, point_inputs))
+        out = {"point_inputs": point_inputs, "mask_inputs": mask_inputs, "pred_masks": head.low_res_masks,
+               "pred_masks_high_res": head.high_res_masks, "obj_ptr": head.obj_ptr,
+               "object_score_logits": head.object_score, "maskmem_features": None, "maskmem_pos_enc": None}
+        if run_mem_encoder and self.num_maskmem > 0:
+            out["maskmem_features"], out["maskmem_pos_enc"] = self.encode_memory(
+                feats, head.high_res_masks, head.object_score, is_mask_from_pts=point_inputs is not None)
+        return out
+
+
+def non_overlapping(masks: torch.Tensor) -> torch.Tensor:
+    """Keep each pixel only for the highest-scoring object of ``(N, 1, H, W)`` logits (others clamped to <= -10)."""
+    if masks.shape[0] == 1:
+        return masks
+    winner = masks.argmax(dim=0, keepdim=True)
+    ids = torch.arange(masks.shape[0], device=masks.device)[:, None, None, None]
+    return torch.where(winner == ids, masks, masks.clamp(max=-10.0))

@@ -1,5 +1,6 @@
-"""Predictors with the official ``sam2`` method names: image now, video in the tracking layer."""
+"""Predictors with the official ``sam2`` method names: single images and videos."""
 
 from .image_predictor import Prediction, SAM2ImagePredictor
+from .video_predictor import SAM2VideoPredictor, VideoState, build_sam2_video_predictor
 
-__all__ = ["Prediction", "SAM2ImagePredictor"]
+__all__ = ["Prediction", "SAM2ImagePredictor", "SAM2VideoPredictor", "VideoState", "build_sam2_video_predictor"]

@@ -20,14 +20,16 @@ def _small_components(binary: np.ndarray, max_area: float) -> np.ndarray:
 
 
 def fill_holes_and_sprinkles(logits: torch.Tensor, threshold: float = 0.0, max_hole_area: float = 0.0,
-                             max_sprinkle_area: float = 0.0) -> torch.Tensor:
+                             max_sprinkle_area: float = 0.0, hole_value: float | None = None) -> torch.Tensor:
     """Clean mask logits ``(..., H, W)``.
 
     Background components (logit <= threshold) of at most ``max_hole_area`` pixels are set
-    to ``threshold + 10`` (filled); foreground components of at most
+    to ``hole_value`` (default ``threshold + 10``: filled); foreground components of at most
     ``max_sprinkle_area`` pixels to ``threshold - 10`` (removed). This is the clean-up that
-    the official package only offers with its CUDA extension.
+    the official package only offers with its CUDA extension (the image predictor fills
+    with +10, the video predictor with 0.1).
     """
+    fill = threshold + 10.0 if hole_value is None else hole_value
     if max_hole_area <= 0 and max_sprinkle_area <= 0:
         return logits
     out = logits.detach().float().cpu().numpy().copy()
@@ -38,7 +40,7 @@ def fill_holes_and_sprinkles(logits: torch.Tensor, threshold: float = 0.0, max_h
         holes = _small_components(~foreground, max_hole_area) if max_hole_area > 0 else None
         specks = _small_components(foreground, max_sprinkle_area) if max_sprinkle_area > 0 else None
         if holes is not None:
-            plane[holes] = threshold + 10.0
+            plane[holes] = fill
         if specks is not None:
             plane[specks] = threshold - 10.0
     return torch.from_numpy(out).to(device=logits.device, dtype=logits.dtype)

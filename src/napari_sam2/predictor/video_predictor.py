@@ -1,0 +1,441 @@
+"""Video prediction with the official ``SAM2VideoPredictor`` API: prompts on any frame, streaming-memory propagation.
+
+Semantics follow the official predictor (sam2 1.1.0): every object keeps its own memory
+bank and is tracked independently; prompts on a frame the object has not been tracked
+on make a new prompted ("conditioning") frame; prompts on an already tracked frame
+refine it from the memory. Outputs are mask logits at the video's resolution.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..model.build import build_from_config
+from ..model.configs import get_config
+from ..model.sam2_base import NO_OBJ_SCORE, FrameFeatures, SAM2Base, non_overlapping
+from .frames import FrameSource
+from .postprocess import fill_holes_and_sprinkles
+
+COND, NON_COND = "cond_frame_outputs", "non_cond_frame_outputs"
+
+
+def _new_bank() -> dict:
+    return {COND: {}, NON_COND: {}}
+
+
+@dataclass
+class VideoState:
+    """Everything one video session holds (the official ``inference_state``)."""
+
+    frames: FrameSource
+    device: torch.device
+    obj_id_to_idx: "OrderedDict[object, int]" = field(default_factory=OrderedDict)
+    point_inputs_per_obj: dict = field(default_factory=dict)
+    mask_inputs_per_obj: dict = field(default_factory=dict)
+    output_dict_per_obj: dict = field(default_factory=dict)
+    temp_output_dict_per_obj: dict = field(default_factory=dict)
+    frames_tracked_per_obj: dict = field(default_factory=dict)
+    feature_cache: "OrderedDict[int, FrameFeatures]" = field(default_factory=OrderedDict)
+    maskmem_pos_enc: list | None = None
+
+    @property
+    def num_frames(self) -> int:
+        return self.frames.num_frames
+
+    @property
+    def video_height(self) -> int:
+        return self.frames.height
+
+    @property
+    def video_width(self) -> int:
+        return self.frames.width
+
+    @property
+    def obj_ids(self) -> list:
+        return list(self.obj_id_to_idx)
+
+
+class SAM2VideoPredictor:
+    """Track objects through a video with a :class:`SAM2Base` model.
+
+    fill_hole_area: holes up to this many pixels in the low-res output masks are filled
+        (on every device; the official package does it only with its CUDA extension).
+    non_overlap_masks: give each output pixel to the highest-scoring object only.
+    clear_non_cond_mem_around_input: forget tracked memories next to a newly prompted frame.
+    add_all_frames_to_correct_as_cond: prompts on tracked frames become prompted frames.
+    feature_cache_frames: how many frames' image features to keep.
+    """
+
+    def __init__(self, model: SAM2Base, fill_hole_area: int = 8, non_overlap_masks: bool = False,
+                 clear_non_cond_mem_around_input: bool = False, add_all_frames_to_correct_as_cond: bool = False,
+                 feature_cache_frames: int = 2) -> None:
+        self.model = model
+        self.fill_hole_area = fill_hole_area
+        self.non_overlap_masks = non_overlap_masks
+        self.clear_non_cond_mem_around_input = clear_non_cond_mem_around_input
+        self.add_all_frames_to_correct_as_cond = add_all_frames_to_correct_as_cond
+        self.feature_cache_frames = max(1, feature_cache_frames)
+
+    @property
+    def image_size(self) -> int:
+        return self.model.image_size
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    # ------------------------------------------------------------------ session
+
+    @torch.inference_mode()
+    def init_state(self, frames, contrast_limits: tuple[float, float] | None = None) -> VideoState:
+        """Start a session on ``frames``: an array-like ``(T, H, W[, C])`` or a TIFF / image-folder path.
+
+        Frames are read and preprocessed on demand; frame 0 is encoded right away.
+        """
+        state = VideoState(FrameSource(frames, self.image_size, contrast_limits), self.device)
+        self._features(state, 0, 1)
+        return state
+
+    def reset_state(self, state: VideoState) -> None:
+        """Forget all objects, prompts and results (the frames stay)."""
+        for container in (state.point_inputs_per_obj, state.mask_inputs_per_obj, state.output_dict_per_obj,
+                          state.temp_output_dict_per_obj, state.frames_tracked_per_obj):
+            container.clear()
+        state.obj_id_to_idx.clear()
+
+    # ------------------------------------------------------------------ prompts
+
+    def _check_frame(self, state: VideoState, frame_idx) -> int:
+        if isinstance(frame_idx, (bool, np.bool_)) or not isinstance(frame_idx, (int, np.integer)):
+            raise TypeError(f"frame_idx must be an integer, got {frame_idx!r}")
+        if not 0 <= frame_idx < state.num_frames:
+            raise IndexError(f"frame_idx {frame_idx} is outside the video of {state.num_frames} frames")
+        return int(frame_idx)
+
+    def _obj_idx(self, state: VideoState, obj_id) -> int:
+        idx = state.obj_id_to_idx.get(obj_id)
+        if idx is None:
+            idx = len(state.obj_id_to_idx)
+            state.obj_id_to_idx[obj_id] = idx
+            for container in (state.point_inputs_per_obj, state.mask_inputs_per_obj, state.frames_tracked_per_obj):
+                container[idx] = {}
+            state.output_dict_per_obj[idx] = _new_bank()
+            state.temp_output_dict_per_obj[idx] = _new_bank()
+        return idx
+
+    def _prompt_tensors(self, state, points, labels, box, normalize_coords):
+        if (points is None) != (labels is None):
+            raise ValueError("points and labels must be given together")
+        if points is None and box is None:
+            raise ValueError("no prompt: give points with labels, or a box")
+        w, h = state.video_width, state.video_height
+        limit = np.array([w, h], dtype=np.float64) if normalize_coords else np.ones(2)
+        where = f"the {w}x{h} frame" if normalize_coords else "[0, 1] (normalize_coords=False)"
+        pts = np.zeros((0, 2)) if points is None else np.asarray(points, dtype=np.float64)
+        lab = np.zeros(0, dtype=np.int64) if labels is None else np.asarray(labels)
+        if pts.ndim == 3 and pts.shape[0] == 1:
+            pts = pts[0]
+        if lab.ndim == 2 and lab.shape[0] == 1:
+            lab = lab[0]
+        if pts.ndim != 2 or pts.shape[-1] != 2:
+            raise ValueError(f"points must have shape (N, 2) in (x, y) order, got {np.shape(points)}")
+        if lab.shape != (pts.shape[0],):
+            raise ValueError(f"labels shape {np.shape(labels)} does not match {pts.shape[0]} points")
+        if points is not None and pts.shape[0] == 0 and box is None:
+            raise ValueError("points is empty")
+        if not np.isfinite(pts).all():
+            raise ValueError("points contain NaN or infinite values")
+        if not np.isin(lab, (0, 1)).all():
+            raise ValueError(f"labels must be 1 (positive) or 0 (negative), got {np.unique(lab).tolist()}")
+        outside = ((pts < 0) | (pts > limit)).any(-1)
+        if outside.any():
+            x, y = pts[outside][0]
+            raise ValueError(f"point (x={x:g}, y={y:g}) lies outside {where}")
+        coords = torch.as_tensor(pts, dtype=torch.float32)[None]
+        labs = torch.as_tensor(lab, dtype=torch.int32)[None]
+        if box is not None:
+            bx = np.asarray(box, dtype=np.float64).reshape(-1)
+            if bx.shape != (4,) or not np.isfinite(bx).all():
+                raise ValueError(f"box must be 4 finite numbers x0, y0, x1, y1; got {box!r}")
+            if bx[2] < bx[0] or bx[3] < bx[1]:
+                raise ValueError("box must be ordered x0 <= x1 and y0 <= y1")
+            if ((bx.reshape(2, 2) < 0) | (bx.reshape(2, 2) > limit)).any():
+                raise ValueError(f"box {bx.tolist()} reaches outside {where}")
+            coords = torch.cat([torch.as_tensor(bx, dtype=torch.float32).reshape(1, 2, 2), coords], dim=1)
+            labs = torch.cat([torch.tensor([[2, 3]], dtype=torch.int32), labs], dim=1)
+        if normalize_coords:
+            coords = coords / torch.tensor([w, h])
+        return (coords * self.image_size).to(state.device), labs.to(state.device)
+
+    @torch.inference_mode()
+    def add_new_points_or_box(self, inference_state: VideoState, frame_idx: int, obj_id, points=None, labels=None,
+                              clear_old_points: bool = True, normalize_coords: bool = True, box=None):
+        """Add clicks (x, y pixels; 1 positive, 0 negative) and/or a box (x0, y0, x1, y1) for ``obj_id``.
+
+        Returns ``(frame_idx, obj_ids, masks)``, masks ``(N_objects, 1, H, W)`` logits of that frame.
+        """
+        state = inference_state
+        frame_idx = self._check_frame(state, frame_idx)
+        if box is not None and not clear_old_points:
+            raise ValueError("a box must come first: use clear_old_points=True when giving a box")
+        coords, labs = self._prompt_tensors(state, points, labels, box, normalize_coords)
+        obj_idx = self._obj_idx(state, obj_id)
+        points_per_frame = state.point_inputs_per_obj[obj_idx]
+        old = None if clear_old_points else points_per_frame.get(frame_idx)
+        if old is not None:
+            coords = torch.cat([old["point_coords"], coords], dim=1)
+            labs = torch.cat([old["point_labels"], labs], dim=1)
+        point_inputs = {"point_coords": coords, "point_labels": labs}
+        points_per_frame[frame_idx] = point_inputs
+        state.mask_inputs_per_obj[obj_idx].pop(frame_idx, None)
+        return self._prompt_frame(state, obj_idx, frame_idx, point_inputs, None)
+
+    add_new_points = add_new_points_or_box
+
+    @torch.inference_mode()
+    def add_new_mask(self, inference_state: VideoState, frame_idx: int, obj_id, mask):
+        """Give ``obj_id`` a mask ``(H, W)`` (bool or 0/1) on ``frame_idx``; replaces its points there."""
+        state = inference_state
+        frame_idx = self._check_frame(state, frame_idx)
+        m = torch.as_tensor(np.asarray(mask))
+        if m.ndim != 2 or tuple(m.shape) != (state.video_height, state.video_width):
+            raise ValueError(f"mask must have the frame's shape ({state.video_height}, {state.video_width}); "
+                             f"got {tuple(m.shape)}")
+        if m.is_floating_point() and not torch.isfinite(m).all():
+            raise ValueError("mask contains NaN or infinite values")
+        obj_idx = self._obj_idx(state, obj_id)
+        m = m.bool()[None, None].float().to(state.device)
+        if m.shape[-2:] != (self.image_size, self.image_size):
+            m = F.interpolate(m, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False,
+                              antialias=True)
+            m = (m >= 0.5).float()
+        state.mask_inputs_per_obj[obj_idx][frame_idx] = m
+        state.point_inputs_per_obj[obj_idx].pop(frame_idx, None)
+        return self._prompt_frame(state, obj_idx, frame_idx, None, m)
+
+    def _prompt_frame(self, state, obj_idx, frame_idx, point_inputs, mask_inputs):
+        tracked = state.frames_tracked_per_obj[obj_idx]
+        is_init = frame_idx not in tracked
+        reverse = False if is_init else tracked[frame_idx]
+        is_cond = is_init or self.add_all_frames_to_correct_as_cond
+        key = COND if is_cond else NON_COND
+        bank, temp = state.output_dict_per_obj[obj_idx], state.temp_output_dict_per_obj[obj_idx]
+        prev_logits = None
+        if point_inputs is not None:
+            prev = temp[key].get(frame_idx) or bank[COND].get(frame_idx) or bank[NON_COND].get(frame_idx)
+            if prev is not None and prev["pred_masks"] is not None:
+                # refine from the mask already shown on this frame
+                prev_logits = prev["pred_masks"].to(state.device).clamp(-32.0, 32.0)
+        out, _ = self._run_frame(state, bank, frame_idx, 1, is_init, point_inputs, mask_inputs, reverse,
+                                 run_mem_encoder=False, prev_logits=prev_logits)
+        temp[key][frame_idx] = out
+        masks = self._consolidate(state, frame_idx, is_cond)
+        return frame_idx, state.obj_ids, self._video_res(state, masks)
+
+    @torch.inference_mode()
+    def clear_all_prompts_in_frame(self, inference_state: VideoState, frame_idx: int, obj_id,
+                                   need_output: bool = True):
+        """Remove ``obj_id``'s prompts on ``frame_idx``; a prompted frame becomes an ordinary tracked one."""
+        state = inference_state
+        frame_idx = self._check_frame(state, frame_idx)
+        if obj_id not in state.obj_id_to_idx:
+            raise KeyError(f"unknown object id {obj_id!r}; known ids: {state.obj_ids}")
+        obj_idx = state.obj_id_to_idx[obj_id]
+        state.point_inputs_per_obj[obj_idx].pop(frame_idx, None)
+        state.mask_inputs_per_obj[obj_idx].pop(frame_idx, None)
+        for key in (COND, NON_COND):
+            state.temp_output_dict_per_obj[obj_idx][key].pop(frame_idx, None)
+        bank = state.output_dict_per_obj[obj_idx]
+        out = bank[COND].pop(frame_idx, None)
+        if out is not None:
+            bank[NON_COND][frame_idx] = out
+            state.frames_tracked_per_obj[obj_idx].pop(frame_idx, None)
+        if not need_output:
+            return None
+        is_cond = any(frame_idx in t[COND] for t in state.temp_output_dict_per_obj.values())
+        return frame_idx, state.obj_ids, self._video_res(state, self._consolidate(state, frame_idx, is_cond))
+
+    @torch.inference_mode()
+    def remove_object(self, inference_state: VideoState, obj_id, strict: bool = True, need_output: bool = True):
+        """Remove ``obj_id`` and everything about it. Returns ``(obj_ids, [(frame_idx, masks), ...])``
+        for the frames where it had prompts. An unknown id is an error unless ``strict=False``."""
+        state = inference_state
+        if obj_id not in state.obj_id_to_idx:
+            if strict:
+                raise KeyError(f"cannot remove unknown object id {obj_id!r}; known ids: {state.obj_ids}")
+            return state.obj_ids, []
+        if len(state.obj_id_to_idx) == 1:
+            self.reset_state(state)
+            return state.obj_ids, []
+        old_idx = state.obj_id_to_idx[obj_id]
+        frames = set(state.point_inputs_per_obj[old_idx]) | set(state.mask_inputs_per_obj[old_idx])
+        for f in frames:
+            self.clear_all_prompts_in_frame(state, f, obj_id, need_output=False)
+        kept = [i for i in range(len(state.obj_id_to_idx)) if i != old_idx]
+        ids = [oid for oid in state.obj_id_to_idx if oid != obj_id]
+        state.obj_id_to_idx.clear()
+        state.obj_id_to_idx.update((oid, i) for i, oid in enumerate(ids))
+        for container in (state.point_inputs_per_obj, state.mask_inputs_per_obj, state.output_dict_per_obj,
+                          state.temp_output_dict_per_obj, state.frames_tracked_per_obj):
+            moved = [container[i] for i in kept]
+            container.clear()
+            container.update(enumerate(moved))
+        updated = []
+        if need_output:
+            for f in frames:
+                is_cond = any(f in t[COND] for t in state.temp_output_dict_per_obj.values())
+                updated.append((f, self._video_res(state, self._consolidate(state, f, is_cond))))
+        return state.obj_ids, updated
+
+    # ------------------------------------------------------------------ propagation
+
+    def _preflight(self, state: VideoState) -> None:
+        if not state.obj_id_to_idx:
+            raise RuntimeError("no object has prompts yet: add points, a box or a mask first")
+        for obj_idx in range(len(state.obj_id_to_idx)):
+            bank, temp = state.output_dict_per_obj[obj_idx], state.temp_output_dict_per_obj[obj_idx]
+            for key in (NON_COND, COND):
+                for frame_idx, out in temp[key].items():
+                    if out["maskmem_features"] is None:
+                        # prompted frames get their memory now, from the mask the user saw
+                        high = F.interpolate(out["pred_masks"].to(state.device), size=(self.image_size,) * 2,
+                                             mode="bilinear", align_corners=False)
+                        feats = self._features(state, frame_idx, 1)
+                        mem, pos = self.model.encode_memory(feats, high, out["object_score_logits"],
+                                                            is_mask_from_pts=True)
+                        out["maskmem_features"] = mem.to(torch.bfloat16)
+                        out["maskmem_pos_enc"] = self._shared_pos(state, pos)
+                    bank[key][frame_idx] = out
+                    if self.clear_non_cond_mem_around_input:
+                        self._clear_memory_around(state, frame_idx, obj_idx)
+                temp[key].clear()
+            if not bank[COND]:
+                obj_id = state.obj_ids[obj_idx]
+                raise RuntimeError(f"object {obj_id!r} has no prompted frame: add points, a box or a mask for it")
+            for frame_idx in bank[COND]:
+                bank[NON_COND].pop(frame_idx, None)
+
+    def _clear_memory_around(self, state, frame_idx, obj_idx):
+        r = self.model.cfg.memory_temporal_stride_for_eval
+        span = r * self.model.num_maskmem
+        bank = state.output_dict_per_obj[obj_idx][NON_COND]
+        for t in range(frame_idx - span, frame_idx + span + 1):
+            bank.pop(t, None)
+
+    @torch.inference_mode()
+    def propagate_in_video(self, inference_state: VideoState, start_frame_idx: int | None = None,
+                           max_frame_num_to_track: int | None = None, reverse: bool = False):
+        """Yield ``(frame_idx, obj_ids, masks (N, 1, H, W) logits)`` frame by frame.
+
+        Starts at the earliest prompted frame unless ``start_frame_idx`` is given and
+        tracks at most ``max_frame_num_to_track`` further frames, backwards with ``reverse``.
+        """
+        state = inference_state
+        self._preflight(state)
+        if start_frame_idx is None:
+            start_frame_idx = min(t for bank in state.output_dict_per_obj.values() for t in bank[COND])
+        start = self._check_frame(state, start_frame_idx)
+        limit = state.num_frames if max_frame_num_to_track is None else int(max_frame_num_to_track)
+        if limit < 0:
+            raise ValueError(f"max_frame_num_to_track must be >= 0, got {max_frame_num_to_track}")
+        if reverse:
+            end = max(start - limit, 0)
+            order = range(start, end - 1, -1) if start > 0 else range(0)
+        else:
+            end = min(start + limit, state.num_frames - 1)
+            order = range(start, end + 1)
+        obj_ids = state.obj_ids
+        for frame_idx in order:
+            per_obj = []
+            for obj_idx in range(len(obj_ids)):
+                bank = state.output_dict_per_obj[obj_idx]
+                if frame_idx in bank[COND]:
+                    masks = bank[COND][frame_idx]["pred_masks"].to(state.device)
+                    if self.clear_non_cond_mem_around_input:
+                        self._clear_memory_around(state, frame_idx, obj_idx)
+                else:
+                    out, masks = self._run_frame(state, bank, frame_idx, 1, False, None, None, reverse,
+                                                 run_mem_encoder=True)
+                    bank[NON_COND][frame_idx] = out
+                state.frames_tracked_per_obj[obj_idx][frame_idx] = reverse
+                per_obj.append(masks)
+            yield frame_idx, obj_ids, self._video_res(state, torch.cat(per_obj, dim=0))
+
+    # ------------------------------------------------------------------ internals
+
+    def _features(self, state: VideoState, frame_idx: int, batch: int) -> FrameFeatures:
+        cache = state.feature_cache
+        feats = cache.get(frame_idx)
+        if feats is None:
+            image = state.frames[frame_idx].to(state.device)[None]
+            feats = self.model.frame_features(self.model.forward_image(image))
+            cache[frame_idx] = feats
+            while len(cache) > self.feature_cache_frames:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(frame_idx)
+        return feats.expand(batch) if batch != 1 else feats
+
+    def _shared_pos(self, state: VideoState, pos: list[torch.Tensor]) -> list[torch.Tensor]:
+        # the memory position encoding is the same for every frame and object: keep one copy
+        if state.maskmem_pos_enc is None:
+            state.maskmem_pos_enc = [p[:1].clone() for p in pos]
+        return [p.expand(pos[0].shape[0], -1, -1, -1) for p in state.maskmem_pos_enc]
+
+    def _run_frame(self, state, bank, frame_idx, batch, is_init, point_inputs, mask_inputs, reverse,
+                   run_mem_encoder, prev_logits=None):
+        feats = self._features(state, frame_idx, batch)
+        out = self.model.track_step(frame_idx, is_init, feats, point_inputs, mask_inputs, bank[COND], bank[NON_COND],
+                                    state.num_frames, reverse, run_mem_encoder, prev_logits)
+        mem = out["maskmem_features"]
+        if mem is not None:
+            # stored in bfloat16 like the official predictor (its numbers depend on this rounding)
+            mem = mem.to(torch.bfloat16)
+        masks = out["pred_masks"]
+        if self.fill_hole_area > 0:
+            masks = fill_holes_and_sprinkles(masks, 0.0, max_hole_area=self.fill_hole_area, hole_value=0.1)
+        pos = self._shared_pos(state, out["maskmem_pos_enc"]) if out["maskmem_pos_enc"] is not None else None
+        compact = {"maskmem_features": mem, "maskmem_pos_enc": pos, "pred_masks": masks,
+                   "obj_ptr": out["obj_ptr"], "object_score_logits": out["object_score_logits"]}
+        return compact, masks
+
+    def _consolidate(self, state: VideoState, frame_idx: int, is_cond: bool) -> torch.Tensor:
+        """All objects' current masks of a frame at video resolution ``(N, 1, H, W)`` (absent ones: -1024)."""
+        key = COND if is_cond else NON_COND
+        h, w = state.video_height, state.video_width
+        out = torch.full((len(state.obj_id_to_idx), 1, h, w), NO_OBJ_SCORE, dtype=torch.float32, device=state.device)
+        for obj_idx in range(len(state.obj_id_to_idx)):
+            temp, bank = state.temp_output_dict_per_obj[obj_idx], state.output_dict_per_obj[obj_idx]
+            found = temp[key].get(frame_idx) or bank[COND].get(frame_idx) or bank[NON_COND].get(frame_idx)
+            if found is None:
+                continue
+            m = found["pred_masks"]
+            if m.shape[-2:] != (h, w):
+                m = F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)
+            out[obj_idx: obj_idx + 1] = m
+        return out
+
+    def _video_res(self, state: VideoState, masks: torch.Tensor) -> torch.Tensor:
+        h, w = state.video_height, state.video_width
+        if masks.shape[-2:] != (h, w):
+            masks = F.interpolate(masks, size=(h, w), mode="bilinear", align_corners=False)
+        if self.non_overlap_masks:
+            masks = non_overlapping(masks)
+        return masks
+
+
+def build_sam2_video_predictor(name: str = "sam2.1_hiera_tiny", checkpoint=None, device="cpu",
+                               image_size: int | None = None, **options) -> SAM2VideoPredictor:
+    """A video predictor with the settings the official builder adds for video.
+
+    Memory of clicked frames is encoded from the binarised mask the user sees; small
+    holes in output masks are filled (``fill_hole_area=8``; pass 0 to switch off).
+    ``options`` go to :class:`SAM2VideoPredictor`.
+    """
+    cfg = replace(get_config(name).with_image_size(image_size), binarize_mask_from_pts_for_mem_enc=True)
+    return SAM2VideoPredictor(build_from_config(cfg, checkpoint, device), **options)
