@@ -1,0 +1,208 @@
+"""Video inputs: every frame source gives the same tensors, uint8 follows the official loader, bad input errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from PIL import Image
+
+from napari_sam2 import build_sam2_video_predictor
+from napari_sam2.predictor.frames import FrameSource
+from napari_sam2.predictor.postprocess import fill_holes_and_sprinkles
+from napari_sam2.predictor.video_predictor import NON_COND
+from napari_sam2.synthetic import synthetic_cells
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def movie16():
+    image, labels = synthetic_cells(n_frames=6, size=(48, 56), n_cells=2, seed=11, radius=(5.0, 8.0))
+    return image, labels
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    torch.manual_seed(0)
+    return build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=SIZE)
+
+
+def _all(src):
+    return torch.stack([src[i] for i in range(len(src))])
+
+
+def test_sources_agree(tmp_path, movie16):
+    image, _ = movie16
+    ref = _all(FrameSource(image, SIZE))
+    tifffile.imwrite(tmp_path / "m.tif", image)
+    tifffile.imwrite(tmp_path / "c.tif", image, compression="zlib")
+    import dask.array as da
+    import zarr
+
+    z = zarr.create_array(store=str(tmp_path / "m.zarr"), shape=image.shape, chunks=(1, 48, 56), dtype=image.dtype)
+    z[:] = image
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(image):
+        tifffile.imwrite(folder / f"t{i:d}.tif", frame)  # numeric sort: t10 after t9
+    sources = {
+        "tiff path (memmap)": str(tmp_path / "m.tif"),
+        "compressed tiff path": tmp_path / "c.tif",
+        "tifffile memmap": tifffile.memmap(tmp_path / "m.tif", mode="r"),
+        "dask": da.from_array(image, chunks=(1, 48, 56)),
+        "zarr": z,
+        "image folder": folder,
+    }
+    for label, data in sources.items():
+        assert torch.equal(_all(FrameSource(data, SIZE)), ref), label
+
+
+def test_uint8_frames_follow_the_official_loader(tmp_path):
+    """The official loader decodes a picture, PIL-resizes it to the model size and divides by 255."""
+    pytest.importorskip("sam2")
+    from sam2.utils.misc import _load_img_as_tensor
+
+    rng = np.random.default_rng(4)
+    rgb = rng.integers(0, 256, (5, 70, 90, 3), dtype=np.uint8)
+    src = FrameSource(rgb, SIZE)
+    mean = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
+    std = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    for i in (0, 4):
+        Image.fromarray(rgb[i]).save(tmp_path / f"{i}.png")
+        official, h, w = _load_img_as_tensor(str(tmp_path / f"{i}.png"), SIZE)
+        expected = (official.float() - mean) / std
+        assert (h, w) == (70, 90)
+        assert torch.allclose(src[i], expected, atol=1e-6)
+
+
+def test_one_contrast_window_for_the_whole_stack(movie16):
+    image, _ = movie16
+    dim = image.copy()
+    dim[3] = (dim[3] * 0.5).astype(np.uint16)  # one darker frame stays darker (no per-frame stretch)
+    src = FrameSource(dim, SIZE)
+    assert src[3].mean() < src[2].mean() - 0.2
+    limits = FrameSource(image, SIZE, contrast_limits=(0, 4000))
+    assert limits.contrast_limits == (0.0, 4000.0)
+    grey = FrameSource(image[..., None], SIZE)
+    assert torch.equal(grey[1], FrameSource(image, SIZE)[1])
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((10, 10)), r"shape \(T, H, W\)"),
+    (np.zeros((2, 3, 10, 10, 3)), r"shape \(T, H, W\)"),
+    (np.zeros((0, 10, 10)), "empty"),
+    ("/nonexistent/movie.tif", "not found"),
+])
+def test_bad_video_inputs(predictor, bad, message):
+    with pytest.raises(ValueError, match=message):
+        predictor.init_state(bad)
+
+
+def test_unreadable_and_unsupported_files(predictor, tmp_path):
+    (tmp_path / "bad.tif").write_bytes(b"not a tiff at all")
+    with pytest.raises(ValueError, match="cannot read .*bad.tif"):
+        predictor.init_state(tmp_path / "bad.tif")
+    (tmp_path / "movie.mp4").write_bytes(b"")
+    with pytest.raises(ValueError, match="unsupported video path"):
+        predictor.init_state(tmp_path / "movie.mp4")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no images"):
+        predictor.init_state(tmp_path / "empty")
+
+
+def test_nan_frame_is_named(predictor):
+    frames = np.random.default_rng(0).random((4, 32, 32)).astype(np.float32)
+    frames[2, 5, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        FrameSource(frames, SIZE)  # the contrast sample reads frame 2
+    state = predictor.init_state(frames, contrast_limits=(0, 1))
+    predictor.add_new_points_or_box(state, 0, 1, points=[[5, 5]], labels=[1])
+    with pytest.raises(ValueError, match="frame 2 contains NaN"):
+        list(predictor.propagate_in_video(state))
+
+
+@pytest.fixture
+def state(predictor, movie16):
+    return predictor.init_state(movie16[0])
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(frame_idx=6, obj_id=1, points=[[5, 5]], labels=[1]), IndexError, "frame_idx 6 is outside the video of 6"),
+    (dict(frame_idx=-1, obj_id=1, points=[[5, 5]], labels=[1]), IndexError, "outside"),
+    (dict(frame_idx=1.5, obj_id=1, points=[[5, 5]], labels=[1]), TypeError, "integer"),
+    (dict(frame_idx=0, obj_id=1), ValueError, "no prompt"),
+    (dict(frame_idx=0, obj_id=1, points=[[5, 5]]), ValueError, "together"),
+    (dict(frame_idx=0, obj_id=1, points=np.zeros((0, 2)), labels=np.zeros(0)), ValueError, "empty"),
+    (dict(frame_idx=0, obj_id=1, points=[[80, 5]], labels=[1]), ValueError, r"outside the 56x48 frame"),
+    (dict(frame_idx=0, obj_id=1, points=[[5, 5]], labels=[3]), ValueError, "labels must be 1"),
+    (dict(frame_idx=0, obj_id=1, points=[[5, np.nan]], labels=[1]), ValueError, "NaN"),
+    (dict(frame_idx=0, obj_id=1, box=[30, 5, 10, 20]), ValueError, "x0 <= x1"),
+    (dict(frame_idx=0, obj_id=1, box=[1, 2, 3]), ValueError, "4 finite numbers"),
+    (dict(frame_idx=0, obj_id=1, box=[1, 2, 3, 4], clear_old_points=False), ValueError, "box must come first"),
+])
+def test_bad_prompts(predictor, state, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        predictor.add_new_points_or_box(state, **kwargs)
+    assert state.obj_ids == []  # nothing half-registered
+
+
+def test_bad_mask_and_object_operations(predictor, state):
+    with pytest.raises(ValueError, match=r"mask must have the frame's shape \(48, 56\)"):
+        predictor.add_new_mask(state, 0, 1, np.zeros((10, 10), bool))
+    with pytest.raises(RuntimeError, match="no object has prompts"):
+        next(predictor.propagate_in_video(state))
+    predictor.add_new_points_or_box(state, 0, 1, points=[[5, 5]], labels=[1])
+    with pytest.raises(KeyError, match="unknown object id 9"):
+        predictor.remove_object(state, 9)
+    assert predictor.remove_object(state, 9, strict=False) == ([1], [])
+    with pytest.raises(KeyError, match="unknown object id 'x'"):
+        predictor.clear_all_prompts_in_frame(state, 0, "x")
+    with pytest.raises(IndexError, match="outside"):
+        next(predictor.propagate_in_video(state, start_frame_idx=99))
+
+
+def test_object_without_prompted_frame_is_named(predictor, state):
+    predictor.add_new_points_or_box(state, 0, 1, points=[[5, 5]], labels=[1])
+    predictor.add_new_points_or_box(state, 2, 2, points=[[9, 9]], labels=[1])
+    predictor.clear_all_prompts_in_frame(state, 2, 2)
+    with pytest.raises(RuntimeError, match="object 2 has no prompted frame"):
+        next(predictor.propagate_in_video(state))
+
+
+def test_hole_filling_works_on_cpu(movie16):
+    """fill_hole_area fills background components of up to N low-res pixels (to logit 0.1, as the
+    official CUDA path does); on the clicked frame the output is exactly the filled raw output."""
+    from scipy import ndimage
+
+    image, labels = movie16
+    torch.manual_seed(0)
+    plain = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=SIZE, fill_hole_area=0)
+    filled = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=SIZE, fill_hole_area=8)
+    filled.model.load_state_dict(plain.model.state_dict())
+    with torch.no_grad():
+        for p in (plain, filled):
+            p.model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(3.0)
+    states = []
+    for p in (plain, filled):
+        s = p.init_state(image)
+        y, x = np.argwhere(labels[0] == 1).mean(0)
+        p.add_new_points_or_box(s, 0, 1, points=[[x, y]], labels=[1])
+        list(p.propagate_in_video(s))
+        states.append(s)
+    raw = states[0].output_dict_per_obj[0]["cond_frame_outputs"][0]["pred_masks"]
+    out = states[1].output_dict_per_obj[0]["cond_frame_outputs"][0]["pred_masks"]
+    assert torch.equal(fill_holes_and_sprinkles(raw, 0.0, max_hole_area=8, hole_value=0.1), out)
+    holes_before = 0
+    for f in range(6):
+        bank = "cond_frame_outputs" if f == 0 else NON_COND
+        for st, limit in ((states[0], None), (states[1], 8)):
+            background = st.output_dict_per_obj[0][bank][f]["pred_masks"][0, 0].numpy() <= 0
+            lab, n = ndimage.label(background, structure=np.ones((3, 3)))
+            small = sum(1 for a in np.bincount(lab.ravel())[1:] if a <= 8)
+            if limit is None:
+                holes_before += small
+            else:
+                assert small == 0, f"frame {f} keeps a hole"
+    assert holes_before > 0, "the scenario must contain holes to fill"
