@@ -108,7 +108,7 @@ def test_harness_detects_a_changed_weight(rgb_image):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["sam2.1_hiera_tiny", "sam2_hiera_small"])
+@pytest.mark.parametrize("name", ["sam2.1_hiera_tiny", "sam2_hiera_base_plus"])
 def test_image_predictor_matches_official_at_1024(name, rgb_image):
     off, ours = _pair(name, None)
     assert ours.image_size == 1024

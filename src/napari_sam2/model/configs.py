@@ -35,31 +35,35 @@ class SAM2Config:
     image_size: int = 1024
     d_model: int = 256
     mem_dim: int = 64
+    # memory bank and memory encoder
     num_maskmem: int = 7
     memory_attention_layers: int = 4
     sigmoid_scale_for_mem_enc: float = 20.0
     sigmoid_bias_for_mem_enc: float = -10.0
-    use_mask_input_as_output_without_sam: bool = True
     directly_add_no_mem_embed: bool = True
-    use_high_res_features_in_sam: bool = True
-    multimask_output_in_sam: bool = True
-    iou_prediction_use_sigmoid: bool = True
-    use_obj_ptrs_in_encoder: bool = True
-    max_obj_ptrs_in_encoder: int = 16
-    only_obj_ptrs_in_the_past_for_eval: bool = True
-    pred_obj_scores: bool = True
-    pred_obj_scores_mlp: bool = True
-    fixed_no_obj_ptr: bool = True
-    soft_no_obj_ptr: bool = False
-    multimask_output_for_tracking: bool = True
-    use_multimask_token_for_obj_ptr: bool = True
-    multimask_min_pt_num: int = 0
-    multimask_max_pt_num: int = 1
-    use_mlp_for_obj_ptr_proj: bool = True
     max_cond_frames_in_attn: int = -1
     memory_temporal_stride_for_eval: int = 1
     non_overlap_masks_for_mem_enc: bool = False
-    binarize_mask_from_pts_for_mem_enc: bool = False
+    binarize_mask_from_pts_for_mem_enc: bool = False  # the video builder switches this on
+    # prompt encoder and mask decoder heads
+    use_mask_input_as_output_without_sam: bool = True
+    use_high_res_features_in_sam: bool = True
+    iou_prediction_use_sigmoid: bool = True
+    pred_obj_scores: bool = True
+    pred_obj_scores_mlp: bool = True
+    # when to ask the decoder for three candidate masks (a box counts as two points)
+    multimask_output_in_sam: bool = True
+    multimask_output_for_tracking: bool = True
+    multimask_min_pt_num: int = 0
+    multimask_max_pt_num: int = 1
+    # object pointers: decoder tokens that enter the memory bank
+    use_obj_ptrs_in_encoder: bool = True
+    max_obj_ptrs_in_encoder: int = 16
+    only_obj_ptrs_in_the_past_for_eval: bool = True
+    use_multimask_token_for_obj_ptr: bool = True
+    use_mlp_for_obj_ptr_proj: bool = True
+    fixed_no_obj_ptr: bool = True
+    soft_no_obj_ptr: bool = False
     # differ between SAM 2 and SAM 2.1
     no_obj_embed_spatial: bool = False
     add_tpos_enc_to_obj_ptrs: bool = False

@@ -59,16 +59,12 @@ class MemoryAttentionLayer(nn.Module):
         self.self_attn = RoPEAttention(d_model, num_heads, dropout=dropout, rope_theta=rope_theta)
         self.cross_attn_image = RoPEAttention(d_model, num_heads, dropout=dropout, kv_in_dim=kv_in_dim,
                                               rope_theta=rope_theta, rope_k_repeat=True)
-        self.linear1 = nn.Linear(d_model, dim_feedforward)
-        self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(dim_feedforward, d_model)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.norm3 = nn.LayerNorm(d_model)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.dropout3 = nn.Dropout(dropout)
-        self.activation = activation_fn(activation)
+        # pre-norms of the three sub-blocks and the dropouts on their residual branches
+        self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model) for _ in range(3))
+        self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(3))
+        # feed-forward part
+        self.linear1, self.linear2 = nn.Linear(d_model, dim_feedforward), nn.Linear(dim_feedforward, d_model)
+        self.dropout, self.activation = nn.Dropout(dropout), activation_fn(activation)
 
     def forward(self, tgt: torch.Tensor, memory: torch.Tensor, memory_pos: torch.Tensor,
                 num_k_exclude_rope: int = 0) -> torch.Tensor:

@@ -12,6 +12,10 @@ from .position_encoding import PositionEmbeddingRandom
 PAD, NEGATIVE, POSITIVE, BOX_TOP_LEFT, BOX_BOTTOM_RIGHT = -1, 0, 1, 2, 3
 
 
+def _halving(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, kernel_size=2, stride=2), LayerNorm2d(c_out), nn.GELU()]
+
+
 class PromptEncoder(nn.Module):
     """Embeds prompts for the mask decoder.
 
@@ -30,15 +34,10 @@ class PromptEncoder(nn.Module):
         self.point_embeddings = nn.ModuleList(nn.Embedding(1, embed_dim) for _ in range(4))
         self.not_a_point_embed = nn.Embedding(1, embed_dim)
         self.mask_input_size = (4 * image_embedding_size[0], 4 * image_embedding_size[1])
-        self.mask_downscaling = nn.Sequential(
-            nn.Conv2d(1, mask_in_chans // 4, kernel_size=2, stride=2),
-            LayerNorm2d(mask_in_chans // 4),
-            nn.GELU(),
-            nn.Conv2d(mask_in_chans // 4, mask_in_chans, kernel_size=2, stride=2),
-            LayerNorm2d(mask_in_chans),
-            nn.GELU(),
-            nn.Conv2d(mask_in_chans, embed_dim, kernel_size=1),
-        )
+        quarter = mask_in_chans // 4
+        # two 2x2 stride-2 stages (conv, norm, GELU), then a 1x1 projection: mask / 4 -> embedding grid
+        self.mask_downscaling = nn.Sequential(*_halving(1, quarter), *_halving(quarter, mask_in_chans),
+                                              nn.Conv2d(mask_in_chans, embed_dim, kernel_size=1))
         self.no_mask_embed = nn.Embedding(1, embed_dim)
 
     def get_dense_pe(self) -> torch.Tensor:

@@ -75,11 +75,12 @@ class SAM2VideoPredictor:
                  clear_non_cond_mem_around_input: bool = False, add_all_frames_to_correct_as_cond: bool = False,
                  feature_cache_frames: int = 2) -> None:
         self.model = model
-        self.fill_hole_area = fill_hole_area
-        self.non_overlap_masks = non_overlap_masks
+        self.feature_cache_frames = max(1, feature_cache_frames)
+        # output clean-up
+        self.fill_hole_area, self.non_overlap_masks = fill_hole_area, non_overlap_masks
+        # how corrections enter the memory bank
         self.clear_non_cond_mem_around_input = clear_non_cond_mem_around_input
         self.add_all_frames_to_correct_as_cond = add_all_frames_to_correct_as_cond
-        self.feature_cache_frames = max(1, feature_cache_frames)
 
     @property
     def image_size(self) -> int:
