@@ -35,3 +35,16 @@ def test_sample_opens_in_napari(make_napari_viewer):
     assert names == ["synthetic cells (T,Y,X)", "ground truth"]
     assert viewer.layers[0].data.shape == (20, 256, 256)
     assert viewer.dims.ndim == 3
+
+
+def test_imports_stay_light():
+    """napari's plugin discovery imports the package: that must not pull in torch, and the
+    model and predictors must work without napari or Qt."""
+    import subprocess
+    import sys
+
+    code = ("import sys, napari_sam2; assert 'torch' not in sys.modules, 'torch imported';"
+            "from napari_sam2 import build_sam2, build_sam2_video_predictor, SAM2ImagePredictor;"
+            "bad = [m for m in ('napari', 'qtpy', 'PySide6', 'PyQt5', 'magicgui') if m in sys.modules];"
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
