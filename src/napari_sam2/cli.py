@@ -42,10 +42,34 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--box", type=_box, default=None, help="x0,y0,x1,y1 in pixels")
     seg.add_argument("--model", default="sam2.1_hiera_tiny", help="model name (default sam2.1_hiera_tiny)")
     seg.add_argument("--checkpoint", default=None,
-                     help="official-format .pt file; without it the weights are random (plumbing only)")
+                     help="official-format .pt file, or 'auto' to find/download the official one by --model; "
+                          "without it the weights are random (plumbing only)")
     seg.add_argument("--image-size", type=int, default=None, help="model input size, multiple of 32 (default 1024)")
     seg.add_argument("--out", required=True, help="output mask, .tif")
+
+    wts = sub.add_parser("weights", help="list, download or locate the official checkpoints")
+    wsub = wts.add_subparsers(dest="action", required=True)
+    wsub.add_parser("list", help="all known checkpoints and whether they are here")
+    for action, text in (("download", "download (verified) into the cache"), ("path", "print the local file")):
+        w = wsub.add_parser(action, help=text)
+        w.add_argument("name", help="e.g. sam2.1_hiera_tiny")
     return parser
+
+
+def run_weights(args: argparse.Namespace) -> int:
+    from . import weights
+
+    if args.action == "list":
+        print(f"cache: {weights.cache_dir()}")
+        for name, info in weights.REGISTRY.items():
+            local = weights.cached_path(name)
+            print(f"{name:<24} ~{info.size_mb:>4} MB  {'here: ' + str(local) if local else 'not downloaded'}")
+        return 0
+    if args.action == "download":
+        print(weights.download(args.name, progressbar=sys.stderr.isatty()))
+        return 0
+    print(weights.resolve_checkpoint(args.name, allow_download=False))
+    return 0
 
 
 def _load_frame(source: str, frame: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -115,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "segment":
             return run_segment(args)
-    except (ValueError, RuntimeError) as exc:  # our checks name what is wrong
+        if args.command == "weights":
+            return run_weights(args)
+    except (ValueError, RuntimeError) as exc:  # our checks (and WeightsError) name what is wrong
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 1

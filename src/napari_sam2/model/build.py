@@ -91,7 +91,8 @@ def build_sam2(name: str = "sam2.1_hiera_tiny", checkpoint: str | os.PathLike | 
     name: e.g. ``"sam2.1_hiera_tiny"``, ``"sam2_hiera_base_plus"`` (official short names
         like ``"sam2.1_hiera_b+"`` work too).
     checkpoint: path to an official-format ``.pt`` file; loaded with ``weights_only=True``
-        and every key must match (strict). ``None`` gives random weights.
+        and every key must match (strict). ``"auto"``: the official file, found or
+        downloaded by name. ``None`` gives random weights.
     image_size: input resolution (default 1024), a multiple of 32; smaller is faster.
     """
     return build_from_config(get_config(name).with_image_size(image_size), checkpoint, device)
@@ -99,8 +100,16 @@ def build_sam2(name: str = "sam2.1_hiera_tiny", checkpoint: str | os.PathLike | 
 
 def build_from_config(cfg: SAM2Config, checkpoint: str | os.PathLike | None = None,
                       device: str | torch.device = "cpu") -> SAM2Base:
-    """:func:`build_model` plus strict, safe checkpoint loading; eval mode on ``device``."""
+    """:func:`build_model` plus strict, safe checkpoint loading; eval mode on ``device``.
+
+    ``checkpoint="auto"`` finds the official file by model name (offline folder, cache or
+    a verified download; see :mod:`napari_sam2.weights`).
+    """
     model = build_model(cfg)
+    if isinstance(checkpoint, str) and checkpoint == "auto":
+        from ..weights import resolve_checkpoint
+
+        checkpoint = resolve_checkpoint(cfg.name)
     if checkpoint is not None:
         state = read_checkpoint(checkpoint)
         check_state_dict(model, state, source=str(checkpoint))

@@ -1,0 +1,187 @@
+"""Official SAM 2 / SAM 2.1 checkpoints: registry, verified download, cache and offline use.
+
+Where a checkpoint is looked for, in order:
+
+1. a path you give (``build_sam2(..., checkpoint="file.pt")``);
+2. ``$NAPARI_SAM2_CHECKPOINTS``: a folder of checkpoints for machines without network;
+3. the cache folder (``$NAPARI_SAM2_CACHE``, else the platform's user cache, e.g.
+   ``~/.cache/napari-sam2`` on Linux);
+4. a download from the official URL (or ``$NAPARI_SAM2_MIRROR``, a base URL that serves
+   the same file names), with pooch: into a temporary file that is checked and only then
+   renamed, so a broken download never sits under the final name.
+
+The official project publishes no checksums. The SHA-256 of the first download is
+recorded in the cache (``hashes.json``) and every later use is checked against it
+(trust on first use); a mismatch is an error, never a silent re-use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CACHE_ENV = "NAPARI_SAM2_CACHE"
+OFFLINE_ENV = "NAPARI_SAM2_CHECKPOINTS"
+MIRROR_ENV = "NAPARI_SAM2_MIRROR"
+_HASHES = "hashes.json"
+
+
+class WeightsError(RuntimeError):
+    """A checkpoint that cannot be found, fetched or trusted; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class WeightInfo:
+    """One official checkpoint. ``size_mb`` is approximate (for display)."""
+
+    name: str
+    url: str
+    size_mb: int
+    sha256: str | None = None
+    licence: str = "Apache-2.0 (Meta, SAM 2)"
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+_SAM2 = "https://dl.fbaipublicfiles.com/segment_anything_2/072824"
+_SAM21 = "https://dl.fbaipublicfiles.com/segment_anything_2/092824"
+_SIZES = {"tiny": 149, "small": 176, "base_plus": 309, "large": 857}
+
+REGISTRY: dict[str, WeightInfo] = {}
+for _size, _mb in _SIZES.items():
+    for _prefix, _base in (("sam2", _SAM2), ("sam2.1", _SAM21)):
+        _name = f"{_prefix}_hiera_{_size}"
+        REGISTRY[_name] = WeightInfo(_name, f"{_base}/{_name}.pt", _mb)
+
+
+def cache_dir() -> Path:
+    """Where downloads go: ``$NAPARI_SAM2_CACHE`` or the platform's user cache folder."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    import pooch
+
+    return Path(pooch.os_cache("napari-sam2"))
+
+
+def _info(name: str) -> WeightInfo:
+    from .model.configs import get_config
+
+    try:
+        key = get_config(name).name
+    except ValueError as exc:
+        raise WeightsError(str(exc)) from None
+    return REGISTRY[key]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _recorded(folder: Path) -> dict[str, str]:
+    try:
+        return json.loads((folder / _HASHES).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _record(folder: Path, filename: str, sha: str) -> None:
+    hashes = _recorded(folder)
+    hashes[filename] = sha
+    tmp = folder / (_HASHES + ".tmp")
+    tmp.write_text(json.dumps(hashes, indent=1, sort_keys=True))
+    tmp.replace(folder / _HASHES)
+
+
+def _expected_hash(info: WeightInfo, folder: Path) -> str | None:
+    return info.sha256 or _recorded(folder).get(info.filename)
+
+
+def _verify(path: Path, expected: str | None, where: str) -> None:
+    if expected is None:
+        return
+    actual = _sha256(path)
+    if actual != expected:
+        raise WeightsError(
+            f"{path} does not match the checksum {where} (expected sha256 {expected}, found {actual}); "
+            f"the file is damaged or not the official one: delete it and download it again")
+
+
+def _where_to_put(info: WeightInfo) -> str:
+    return (f"download {info.url} on a machine with network and either put it at "
+            f"{cache_dir() / info.filename}, or set {OFFLINE_ENV} to a folder that holds {info.filename}, "
+            f"or pass its path as checkpoint=...")
+
+
+def cached_path(name: str) -> Path | None:
+    """The checkpoint's local file if there is one (offline folder or cache), checked; else None."""
+    info = _info(name)
+    offline = os.environ.get(OFFLINE_ENV)
+    if offline:
+        candidate = Path(offline).expanduser() / info.filename
+        if candidate.is_file():
+            _verify(candidate, info.sha256, "in the registry")
+            return candidate
+    folder = cache_dir()
+    candidate = folder / info.filename
+    if candidate.is_file():
+        _verify(candidate, _expected_hash(info, folder), "recorded at its first download")
+        return candidate
+    return None
+
+
+def download(name: str, progressbar=False, retries: int = 2) -> Path:
+    """Make sure the checkpoint ``name`` is available locally and return its path.
+
+    progressbar: True for a text bar, or an object with ``total``, ``update``, ``reset``
+    and ``close`` (napari's ``progress`` works) to report bytes received.
+    """
+    local = cached_path(name)
+    if local is not None:
+        return local
+    import pooch
+
+    info = _info(name)
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    mirror = os.environ.get(MIRROR_ENV)
+    url = f"{mirror.rstrip('/')}/{info.filename}" if mirror else info.url
+    expected = _expected_hash(info, folder)
+    fetcher = pooch.create(path=folder, base_url="", registry={info.filename: expected and f"sha256:{expected}"},
+                           urls={info.filename: url}, retry_if_failed=retries)
+    pooch.get_logger().setLevel("WARNING")
+    try:
+        path = Path(fetcher.fetch(info.filename, progressbar=progressbar))
+    except ValueError as exc:  # pooch's checksum mismatch; it has removed the download
+        raise WeightsError(f"the download of {name} from {url} failed its checksum: {exc}") from None
+    except Exception as exc:  # network errors of every kind
+        raise WeightsError(f"could not download {name} from {url} ({exc.__class__.__name__}: {exc}). "
+                           f"Without network, {_where_to_put(info)}") from None
+    if expected is None:
+        _record(folder, info.filename, _sha256(path))
+    return path
+
+
+def resolve_checkpoint(name: str, checkpoint=None, allow_download: bool = True, progressbar=False) -> Path:
+    """The file to load for model ``name``: ``checkpoint`` if it is a path, otherwise the
+    offline folder, the cache, or (``allow_download``) a verified download."""
+    if checkpoint not in (None, "auto"):
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"checkpoint file not found: {path}")
+        return path
+    local = cached_path(name)
+    if local is not None:
+        return local
+    if not allow_download:
+        raise WeightsError(f"no local checkpoint for {name}: {_where_to_put(_info(name))}")
+    return download(name, progressbar=progressbar)

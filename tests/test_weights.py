@@ -1,0 +1,199 @@
+"""Checkpoint registry and download, against a loopback HTTP server (127.0.0.1 only)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from napari_sam2 import build_sam2
+from napari_sam2 import weights
+from napari_sam2.cli import main
+from napari_sam2.model import build_model, get_config
+
+NAME = "sam2.1_hiera_tiny"
+FILE = "sam2.1_hiera_tiny.pt"
+
+
+class Server:
+    """Serves files from a folder; can cut the first N responses short or serve other bytes."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.requests = 0
+        self.cut_first = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests += 1
+                path = outer.root / self.path.lstrip("/")
+                if not path.is_file():
+                    self.send_error(404)
+                    return
+                data = path.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if outer.cut_first > 0:
+                    outer.cut_first -= 1
+                    self.wfile.write(data[: len(data) // 3])  # then the connection drops
+                    return
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def checkpoint_bytes(tmp_path_factory):
+    torch.manual_seed(9)
+    model = build_model(get_config(NAME).with_image_size(256))
+    path = tmp_path_factory.mktemp("ckpt") / FILE
+    torch.save({"model": model.state_dict()}, path)
+    return path.read_bytes(), model.state_dict()
+
+
+@pytest.fixture
+def served(tmp_path, checkpoint_bytes, monkeypatch):
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / FILE).write_bytes(checkpoint_bytes[0])
+    server = Server(root)
+    monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(weights.MIRROR_ENV, server.url)
+    monkeypatch.delenv(weights.OFFLINE_ENV, raising=False)
+    yield server
+    server.stop()
+
+
+def _cache_files(tmp_path):
+    folder = tmp_path / "cache"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_registry_covers_all_models():
+    assert len(weights.REGISTRY) == 8
+    assert weights.REGISTRY["sam2.1_hiera_large"].url.endswith("/092824/sam2.1_hiera_large.pt")
+    assert weights.REGISTRY["sam2_hiera_base_plus"].url.endswith("/072824/sam2_hiera_base_plus.pt")
+
+
+class Progress:
+    """The progress-bar protocol pooch drives (napari's `progress` has the same methods)."""
+
+    def __init__(self):
+        self.total, self.done, self.closed = None, 0, False
+
+    def update(self, n):
+        self.done += n
+
+    def reset(self):
+        self.done = 0
+
+    def close(self):
+        self.closed = True
+
+
+def test_download_then_cache_hit_without_network(served, tmp_path, checkpoint_bytes):
+    bar = Progress()
+    path = weights.download(NAME, progressbar=bar)
+    assert bar.total == len(checkpoint_bytes[0]) and bar.closed
+    assert path == tmp_path / "cache" / FILE
+    assert path.read_bytes() == checkpoint_bytes[0]
+    recorded = weights._recorded(tmp_path / "cache")[FILE]
+    assert recorded == hashlib.sha256(checkpoint_bytes[0]).hexdigest()
+    served.stop()  # no network from here on
+    requests = served.requests
+    model = build_sam2(NAME, checkpoint="auto", image_size=256)
+    assert served.requests == requests == 1
+    assert all(torch.equal(v, checkpoint_bytes[1][k]) for k, v in model.state_dict().items())
+
+
+def test_corrupted_download_is_refused_and_removed(served, tmp_path, monkeypatch):
+    known = weights.REGISTRY[NAME]
+    monkeypatch.setitem(weights.REGISTRY, NAME, weights.WeightInfo(NAME, known.url, 1, sha256="0" * 64))
+    with pytest.raises(weights.WeightsError, match="checksum"):
+        weights.download(NAME, retries=0)
+    assert FILE not in _cache_files(tmp_path)
+    assert not any(name.endswith(".pt") or "tmp" in name for name in _cache_files(tmp_path))
+
+
+def test_damaged_cached_file_is_an_error(served, tmp_path):
+    path = weights.download(NAME)
+    data = bytearray(path.read_bytes())
+    data[1000] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(weights.WeightsError, match="does not match the checksum recorded"):
+        build_sam2(NAME, checkpoint="auto", image_size=256)
+
+
+def test_interrupted_download_is_retried(served, tmp_path, checkpoint_bytes):
+    served.cut_first = 1
+    path = weights.download(NAME, retries=2)
+    assert served.requests == 2
+    assert path.read_bytes() == checkpoint_bytes[0]
+    assert _cache_files(tmp_path) == ["hashes.json", FILE]
+
+
+def test_interrupted_download_without_retry_leaves_nothing(served, tmp_path, checkpoint_bytes):
+    served.cut_first = 1
+    with pytest.raises(weights.WeightsError, match="could not download"):
+        weights.download(NAME, retries=0)
+    assert _cache_files(tmp_path) == []
+    assert weights.download(NAME, retries=0).read_bytes() == checkpoint_bytes[0]  # a new try works
+
+
+def test_offline_folder_and_explicit_path(tmp_path, checkpoint_bytes, monkeypatch):
+    offline = tmp_path / "offline"
+    offline.mkdir()
+    (offline / FILE).write_bytes(checkpoint_bytes[0])
+    monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(weights.OFFLINE_ENV, str(offline))
+    monkeypatch.setenv(weights.MIRROR_ENV, "http://127.0.0.1:9")  # nothing listens: any download fails
+    assert weights.resolve_checkpoint(NAME) == offline / FILE
+    assert weights.resolve_checkpoint(NAME, checkpoint=offline / FILE) == offline / FILE
+    with pytest.raises(weights.WeightsError, match="checkpoint file not found"):
+        weights.resolve_checkpoint(NAME, checkpoint=tmp_path / "nope.pt")
+
+
+def test_no_network_error_says_where_to_put_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv(weights.OFFLINE_ENV, raising=False)
+    monkeypatch.setenv(weights.MIRROR_ENV, "http://127.0.0.1:9")
+    with pytest.raises(weights.WeightsError) as err:
+        weights.download(NAME, retries=0)
+    text = str(err.value)
+    assert "could not download" in text and str(tmp_path / "cache" / FILE) in text and weights.OFFLINE_ENV in text
+    with pytest.raises(weights.WeightsError, match="no local checkpoint"):
+        weights.resolve_checkpoint(NAME, allow_download=False)
+    assert _cache_files(tmp_path) == []
+
+
+def test_unknown_name():
+    with pytest.raises(weights.WeightsError, match="unknown model"):
+        weights.download("sam9_hiera_tiny")
+
+
+def test_cli_weights(served, tmp_path, capsys):
+    assert main(["weights", "path", NAME]) == 2
+    assert "no local checkpoint" in capsys.readouterr().err
+    assert main(["weights", "download", NAME]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "cache" / FILE)
+    assert main(["weights", "path", NAME]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "cache" / FILE)
+    assert main(["weights", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert f"{NAME}" in listing and "here:" in listing and "sam2_hiera_large" in listing
