@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import zipfile
 
 import pytest
 import torch
@@ -122,3 +120,14 @@ def test_unknown_model_and_bad_image_size():
 def test_short_official_names_resolve():
     assert get_config("sam2.1_hiera_b+").name == "sam2.1_hiera_base_plus"
     assert get_config("sam2_hiera_t.yaml").name == "sam2_hiera_tiny"
+
+
+def test_safetensors_file_loads(tmp_path, tiny_state):
+    st = pytest.importorskip("safetensors.torch")
+    path = tmp_path / "tiny.safetensors"
+    st.save_file({k: v.contiguous() for k, v in tiny_state.items()}, str(path))
+    model = build_sam2("sam2.1_hiera_tiny", checkpoint=path, image_size=256)
+    assert all(torch.equal(v, tiny_state[k]) for k, v in model.state_dict().items())
+    path.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        build_sam2("sam2.1_hiera_tiny", checkpoint=path, image_size=256)

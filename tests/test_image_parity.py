@@ -69,7 +69,7 @@ def test_image_predictor_matches_official(name, rgb_image):
     for a, b in zip(po._features["high_res_feats"], pn._features["high_res_feats"]):
         assert torch.allclose(a, b, atol=TOL, rtol=0)
 
-    for label, kwargs in PROMPTS.items():
+    for kwargs in PROMPTS.values():
         a, _ = assert_same_prediction(po, spy, pn, _np(kwargs))
     # a low-res mask from an earlier call fed back as a prompt
     mask_in = a[2][:1] if a[2].ndim == 3 else a[2][0, :1]
