@@ -43,12 +43,14 @@ class HeadOutput:
 class FrameFeatures:
     """A frame's image features in the tracker's sequence-first layout.
 
-    feats / pos: per level (stride 4, 8, 16) ``(h_i * w_i, B, C)``; sizes: ``(h_i, w_i)``.
-    The stride-4/8 levels are already projected for the decoder.
+    feats: per level (stride 4, 8, 16) ``(h_i * w_i, B, C_i)``; sizes: ``(h_i, w_i)``.
+    The stride-4/8 levels are already projected for the decoder. pos: the position
+    encoding of the stride-16 level, ``(h * w, B, C)`` (the only one the tracker uses;
+    the finer ones would be most of a cached frame's memory).
     """
 
     feats: list[torch.Tensor]
-    pos: list[torch.Tensor]
+    pos: torch.Tensor
     sizes: list[tuple[int, int]]
 
     def grid(self, level: int = -1) -> torch.Tensor:
@@ -57,8 +59,11 @@ class FrameFeatures:
         return x.permute(1, 2, 0).reshape(x.shape[1], x.shape[2], *self.sizes[level])
 
     def expand(self, batch: int) -> "FrameFeatures":
-        return FrameFeatures([f.expand(-1, batch, -1) for f in self.feats],
-                             [p.expand(-1, batch, -1) for p in self.pos], self.sizes)
+        return FrameFeatures([f.expand(-1, batch, -1) for f in self.feats], self.pos.expand(-1, batch, -1),
+                             self.sizes)
+
+    def nbytes(self) -> int:
+        return sum(t.element_size() * t.nelement() for t in [*self.feats, self.pos])
 
 
 class SAM2Base(nn.Module):
@@ -144,8 +149,7 @@ class SAM2Base(nn.Module):
         n = 3 if self.cfg.use_high_res_features_in_sam else 1
         maps = backbone_out["backbone_fpn"][-n:]
         pos = backbone_out["vision_pos_enc"][-n:]
-        return FrameFeatures([m.flatten(2).permute(2, 0, 1) for m in maps],
-                             [p.flatten(2).permute(2, 0, 1) for p in pos],
+        return FrameFeatures([m.flatten(2).permute(2, 0, 1) for m in maps], pos[-1].flatten(2).permute(2, 0, 1),
                              [(p.shape[-2], p.shape[-1]) for p in pos])
 
     def forward_sam_heads(self, backbone_features: torch.Tensor, point_inputs: dict | None = None,
@@ -230,7 +234,7 @@ class SAM2Base(nn.Module):
         ``(B, 64, h, w)``, ``maskmem_pos_enc`` (list, last ``(B, 64, h, w)``) and ``obj_ptr`` ``(B, C)``.
         """
         cfg = self.cfg
-        x, x_pos = feats.feats[-1], feats.pos[-1]
+        x, x_pos = feats.feats[-1], feats.pos
         b, c = x.shape[1], self.hidden_dim
         h, w = feats.sizes[-1]
         if self.num_maskmem == 0:

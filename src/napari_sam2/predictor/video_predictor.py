@@ -20,6 +20,7 @@ from ..model.configs import get_config
 from ..model.sam2_base import NO_OBJ_SCORE, FrameFeatures, SAM2Base, non_overlapping
 from .frames import FrameSource
 from .postprocess import fill_holes_and_sprinkles
+from .prompts import video_prompt
 
 COND, NON_COND = "cond_frame_outputs", "non_cond_frame_outputs"
 
@@ -129,50 +130,6 @@ class SAM2VideoPredictor:
             state.temp_output_dict_per_obj[idx] = _new_bank()
         return idx
 
-    def _prompt_tensors(self, state, points, labels, box, normalize_coords):
-        if (points is None) != (labels is None):
-            raise ValueError("points and labels must be given together")
-        if points is None and box is None:
-            raise ValueError("no prompt: give points with labels, or a box")
-        w, h = state.video_width, state.video_height
-        limit = np.array([w, h], dtype=np.float64) if normalize_coords else np.ones(2)
-        where = f"the {w}x{h} frame" if normalize_coords else "[0, 1] (normalize_coords=False)"
-        pts = np.zeros((0, 2)) if points is None else np.asarray(points, dtype=np.float64)
-        lab = np.zeros(0, dtype=np.int64) if labels is None else np.asarray(labels)
-        if pts.ndim == 3 and pts.shape[0] == 1:
-            pts = pts[0]
-        if lab.ndim == 2 and lab.shape[0] == 1:
-            lab = lab[0]
-        if pts.ndim != 2 or pts.shape[-1] != 2:
-            raise ValueError(f"points must have shape (N, 2) in (x, y) order, got {np.shape(points)}")
-        if lab.shape != (pts.shape[0],):
-            raise ValueError(f"labels shape {np.shape(labels)} does not match {pts.shape[0]} points")
-        if points is not None and pts.shape[0] == 0 and box is None:
-            raise ValueError("points is empty")
-        if not np.isfinite(pts).all():
-            raise ValueError("points contain NaN or infinite values")
-        if not np.isin(lab, (0, 1)).all():
-            raise ValueError(f"labels must be 1 (positive) or 0 (negative), got {np.unique(lab).tolist()}")
-        outside = ((pts < 0) | (pts > limit)).any(-1)
-        if outside.any():
-            x, y = pts[outside][0]
-            raise ValueError(f"point (x={x:g}, y={y:g}) lies outside {where}")
-        coords = torch.as_tensor(pts, dtype=torch.float32)[None]
-        labs = torch.as_tensor(lab, dtype=torch.int32)[None]
-        if box is not None:
-            bx = np.asarray(box, dtype=np.float64).reshape(-1)
-            if bx.shape != (4,) or not np.isfinite(bx).all():
-                raise ValueError(f"box must be 4 finite numbers x0, y0, x1, y1; got {box!r}")
-            if bx[2] < bx[0] or bx[3] < bx[1]:
-                raise ValueError("box must be ordered x0 <= x1 and y0 <= y1")
-            if ((bx.reshape(2, 2) < 0) | (bx.reshape(2, 2) > limit)).any():
-                raise ValueError(f"box {bx.tolist()} reaches outside {where}")
-            coords = torch.cat([torch.as_tensor(bx, dtype=torch.float32).reshape(1, 2, 2), coords], dim=1)
-            labs = torch.cat([torch.tensor([[2, 3]], dtype=torch.int32), labs], dim=1)
-        if normalize_coords:
-            coords = coords / torch.tensor([w, h])
-        return (coords * self.image_size).to(state.device), labs.to(state.device)
-
     @torch.inference_mode()
     def add_new_points_or_box(self, inference_state: VideoState, frame_idx: int, obj_id, points=None, labels=None,
                               clear_old_points: bool = True, normalize_coords: bool = True, box=None):
@@ -184,7 +141,9 @@ class SAM2VideoPredictor:
         frame_idx = self._check_frame(state, frame_idx)
         if box is not None and not clear_old_points:
             raise ValueError("a box must come first: use clear_old_points=True when giving a box")
-        coords, labs = self._prompt_tensors(state, points, labels, box, normalize_coords)
+        coords, labs = video_prompt(points, labels, box, state.video_width, state.video_height, self.image_size,
+                                    normalize_coords)
+        coords, labs = coords.to(state.device), labs.to(state.device)
         obj_idx = self._obj_idx(state, obj_id)
         points_per_frame = state.point_inputs_per_obj[obj_idx]
         old = None if clear_old_points else points_per_frame.get(frame_idx)
