@@ -27,7 +27,8 @@ class HeadOutput:
     """Prompt encoder + mask decoder results for B objects (M = 3 with multimask, else 1).
 
     low_res_multimasks (B, M, S/4, S/4), high_res_multimasks (B, M, S, S), ious (B, M);
-    the best mask at both resolutions (B, 1, ...); obj_ptr (B, C); object_score (B, 1).
+    the best mask at both resolutions (B, 1, ...) and its predicted IoU best_iou (B,);
+    obj_ptr (B, C); object_score (B, 1).
     """
 
     low_res_multimasks: torch.Tensor
@@ -37,6 +38,7 @@ class HeadOutput:
     high_res_masks: torch.Tensor
     obj_ptr: torch.Tensor
     object_score: torch.Tensor
+    best_iou: torch.Tensor
 
 
 @dataclass
@@ -189,13 +191,14 @@ class SAM2Base(nn.Module):
             best = out.iou.argmax(dim=-1)
             rows = torch.arange(b, device=dev)
             low, high = low_multi[rows, best].unsqueeze(1), high_multi[rows, best].unsqueeze(1)
+            best_iou = out.iou[rows, best]
             if out.tokens.shape[1] > 1:
                 token = out.tokens[rows, best]
         else:
-            low, high = low_multi, high_multi
+            low, high, best_iou = low_multi, high_multi, out.iou[:, 0]
         weight = obj_score.sigmoid() if self.cfg.soft_no_obj_ptr else present.float()
         obj_ptr = self._gate_pointer(self.obj_ptr_proj(token), weight)
-        return HeadOutput(low_multi, high_multi, out.iou, low, high, obj_ptr, obj_score)
+        return HeadOutput(low_multi, high_multi, out.iou, low, high, obj_ptr, obj_score, best_iou)
 
     def _gate_pointer(self, obj_ptr: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Mix in the learned "no object" pointer with ``1 - weight`` (weight: presence, hard or soft)."""
@@ -223,7 +226,7 @@ class SAM2Base(nn.Module):
         score = scale * present + bias
         # presence follows the given mask, not the decoder's score
         obj_ptr = self._gate_pointer(obj_ptr, present)
-        return HeadOutput(low, high, ious, low, high, obj_ptr, score)
+        return HeadOutput(low, high, ious, low, high, obj_ptr, score, ious[:, 0])
 
     def memory_conditioned_features(self, frame_idx: int, is_init_cond_frame: bool, feats: FrameFeatures,
                                     cond_outputs: dict, non_cond_outputs: dict, num_frames: int,
@@ -361,7 +364,8 @@ class SAM2Base(nn.Module):
                                           self.use_multimask(is_init_cond_frame, point_inputs))
         out = {"point_inputs": point_inputs, "mask_inputs": mask_inputs, "pred_masks": head.low_res_masks,
                "pred_masks_high_res": head.high_res_masks, "obj_ptr": head.obj_ptr,
-               "object_score_logits": head.object_score, "maskmem_features": None, "maskmem_pos_enc": None}
+               "object_score_logits": head.object_score, "iou": head.best_iou, "maskmem_features": None,
+               "maskmem_pos_enc": None}
         if run_mem_encoder and self.num_maskmem > 0:
             out["maskmem_features"], out["maskmem_pos_enc"] = self.encode_memory(
                 feats, head.high_res_masks, head.object_score, is_mask_from_pts=point_inputs is not None)

@@ -1,0 +1,360 @@
+"""Export tracked label time-lapses: TIFF, zarr, object tables (CSV), napari tracks, Cell Tracking
+Challenge (CTC) folders and session JSON files. No napari or Qt imports.
+
+Conventions: ``labels`` is an integer array (T, Y, X) (a single (Y, X) frame counts as T=1), 0 is
+background and every id > 0 is one tracked object. Points are (y, x); ``t`` is the frame index.
+Every writer is atomic: it writes a hidden temporary file or folder next to the target and renames
+it into place, and refuses to replace an existing output unless ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from skimage.measure import regionprops
+
+TABLE_COLUMNS = ("object_id", "frame", "area", "centroid_y", "centroid_x", "bbox_y0", "bbox_x0",
+                 "bbox_y1", "bbox_x1", "object_score", "iou", "lost", "parent_id")
+SESSION_FORMAT = "napari-sam2-session"
+SESSION_VERSION = 1
+
+
+def _check_labels(labels) -> np.ndarray:
+    """Validate ``labels`` and return it as a non-negative integer array of ndim 2 or 3."""
+    arr = np.asarray(labels)
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"labels must have shape (T, Y, X) or (Y, X), got ndim={arr.ndim}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"labels must have an integer dtype, got {arr.dtype}")
+    if arr.size == 0:
+        raise ValueError(f"labels must not be empty, got shape {arr.shape}")
+    if arr.min() < 0:
+        raise ValueError("labels must not contain negative values")
+    if int(arr.max()) >= 2**32:
+        raise ValueError(f"labels: max id {int(arr.max())} does not fit uint32")
+    return arr
+
+
+def _as_tyx(arr: np.ndarray) -> np.ndarray:
+    return arr[None] if arr.ndim == 2 else arr
+
+
+def _label_dtype(arr: np.ndarray) -> type:
+    return np.uint16 if int(arr.max()) < 65536 else np.uint32
+
+
+def _check_parents(parents) -> dict[int, int]:
+    if parents is None:
+        return {}
+    if not isinstance(parents, dict):
+        raise ValueError(f"parents must be a dict {{object_id: parent_id}}, got {type(parents).__name__}")
+    try:
+        out = {int(k): int(v) for k, v in parents.items() if v is not None and int(v) != 0}
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"parents must map integer ids to integer ids: {exc}") from None
+    if any(k == v for k, v in out.items()):
+        raise ValueError("parents: an object cannot be its own parent")
+    return out
+
+
+def _opt(convert, value):
+    return None if value is None else convert(value)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+@contextlib.contextmanager
+def _atomic_target(path, overwrite: bool):
+    """Yield a temporary sibling path; on success rename it to ``path``, on failure delete it."""
+    path = Path(path)
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise FileExistsError(f"{path} already exists (pass overwrite=True to replace it)")
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        yield tmp
+        if path.exists() and (path.is_dir() or tmp.is_dir()):  # os.replace cannot swap these in one step
+            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(path, old)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old, path)
+                raise
+            _remove(old)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _measure(tyx: np.ndarray) -> dict[tuple[int, int], tuple]:
+    """Per (object_id, frame): (area, centroid_y, centroid_x, (y0, x0, y1, x1)) in pixels."""
+    out = {}
+    for t, frame in enumerate(tyx):
+        for region in regionprops(frame):
+            cy, cx = region.centroid
+            out[(int(region.label), t)] = (int(region.area), float(cy), float(cx),
+                                           tuple(int(v) for v in region.bbox))
+    return out
+
+
+def write_labels_tiff(path, labels, overwrite: bool = False) -> Path:
+    """Write labels (T, Y, X) or (Y, X) as an ImageJ hyperstack TIFF with axes 'TYX' or 'YX'.
+
+    The dtype is uint16 when the largest id is < 65536. Otherwise it is uint32, which ImageJ does
+    not support: then a plain (non-ImageJ) TIFF with tifffile's shaped metadata is written instead.
+    """
+    arr = _check_labels(labels)
+    dtype = _label_dtype(arr)
+    axes = "TYX" if arr.ndim == 3 else "YX"
+    with _atomic_target(path, overwrite) as tmp:
+        tifffile.imwrite(tmp, arr.astype(dtype, copy=False), imagej=dtype is np.uint16,
+                         metadata={"axes": axes})
+    return Path(path)
+
+
+def write_labels_zarr(path, labels, overwrite: bool = False, chunks=None) -> Path:
+    """Write labels (T, Y, X) or (Y, X) as a zarr array in the directory ``path`` (name ends in .zarr).
+
+    Default chunks are one full frame (1, Y, X); attributes are ``{"axes": "TYX"}`` (or "YX" for 2D
+    input). The dtype follows :func:`write_labels_tiff` (uint16, or uint32 for ids >= 65536).
+    """
+    import zarr
+
+    if not str(path).rstrip("/\\").endswith(".zarr"):
+        raise ValueError(f"path must be a directory name ending in .zarr, got {str(path)!r}")
+    arr = _check_labels(labels)
+    if chunks is None:
+        chunks = (1,) * (arr.ndim - 2) + arr.shape[-2:]
+    chunks = tuple(int(c) for c in chunks)
+    if len(chunks) != arr.ndim or min(chunks) < 1:
+        raise ValueError(f"chunks must be {arr.ndim} positive integers, got {chunks}")
+    with _atomic_target(path, overwrite) as tmp:
+        z = zarr.open_array(store=str(tmp), mode="w", shape=arr.shape, chunks=chunks, dtype=_label_dtype(arr))
+        z[...] = arr.astype(z.dtype, copy=False)
+        z.attrs["axes"] = "TYX" if arr.ndim == 3 else "YX"
+    return Path(path)
+
+
+def object_table(labels, records=None, parents=None, spacing=None) -> list[dict]:
+    """One row per (object, frame) where the object has pixels or a tracking record.
+
+    ``labels`` is (T, Y, X) or (Y, X); ``records`` are dicts with object_id, frame, object_score,
+    iou, lost. Columns are :data:`TABLE_COLUMNS`; bbox is half-open [y0, y1) x [x0, x1) in pixel
+    indices, area is in pixels. With ``spacing=(dy, dx)`` centroids are multiplied by (dy, dx) and
+    area by dy*dx (bbox stays in pixels). Missing values (no pixels, no record, no parent) are None.
+    Rows are sorted by object_id, then frame.
+    """
+    tyx = _as_tyx(_check_labels(labels))
+    parent_of = _check_parents(parents)
+    dy, dx = 1.0, 1.0
+    if spacing is not None:
+        if len(spacing) != 2 or min(float(s) for s in spacing) <= 0:
+            raise ValueError(f"spacing must be two positive numbers (dy, dx), got {spacing!r}")
+        dy, dx = float(spacing[0]), float(spacing[1])
+    by_key = {}
+    for rec in records or []:
+        if not isinstance(rec, dict) or "object_id" not in rec or "frame" not in rec:
+            raise ValueError(f"records: each entry must be a dict with 'object_id' and 'frame', got {rec!r}")
+        by_key[(int(rec["object_id"]), int(rec["frame"]))] = rec
+    props = _measure(tyx)
+    rows = []
+    for oid, t in sorted(set(props) | set(by_key)):
+        area, cy, cx, bbox = props.get((oid, t), (None, None, None, (None,) * 4))
+        if area is not None and spacing is not None:
+            area, cy, cx = area * dy * dx, cy * dy, cx * dx
+        rec = by_key.get((oid, t), {})
+        values = (oid, t, area, cy, cx, *bbox, _opt(float, rec.get("object_score")), _opt(float, rec.get("iou")),
+                  _opt(bool, rec.get("lost")), parent_of.get(oid))
+        rows.append(dict(zip(TABLE_COLUMNS, values)))
+    return rows
+
+
+def write_table_csv(path, rows, overwrite: bool = False) -> Path:
+    """Write rows from :func:`object_table` as CSV with header :data:`TABLE_COLUMNS`; None is empty."""
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
+        raise ValueError("rows must be a list of dicts (as returned by object_table)")
+    extra = {key for r in rows for key in r} - set(TABLE_COLUMNS)
+    if extra:
+        raise ValueError(f"rows: unknown columns {sorted(extra)}")
+    with _atomic_target(path, overwrite) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=TABLE_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+    return Path(path)
+
+
+def tracks_data(labels, parents=None) -> tuple[np.ndarray, dict]:
+    """napari Tracks data from labels (T, Y, X): float array (N, 4) of (track_id, t, y, x) centroids.
+
+    Rows are sorted by track_id then t; graph is {child_id: [parent_id]} for children whose parent
+    also appears in ``labels``.
+    """
+    tyx = _as_tyx(_check_labels(labels))
+    parent_of = _check_parents(parents)
+    props = _measure(tyx)
+    data = np.array([(oid, t, p[1], p[2]) for (oid, t), p in sorted(props.items())], dtype=float).reshape(-1, 4)
+    present = {oid for oid, _ in props}
+    graph = {c: [p] for c, p in sorted(parent_of.items()) if c in present and p in present}
+    return data, graph
+
+
+def _ctc_segments(tyx: np.ndarray, parent_of: dict[int, int]) -> tuple[list[tuple[int, int, int, int]], dict]:
+    """Split objects into time-continuous tracks.
+
+    Returns ([(label, begin, end, parent)] sorted by label, {frame: {object_id: new_label}}).
+    """
+    frames: dict[int, list[int]] = {}
+    for t, frame in enumerate(tyx):
+        for oid in np.unique(frame[frame > 0]):
+            frames.setdefault(int(oid), []).append(t)
+    next_id = max(frames, default=0) + 1
+    runs: dict[int, list[list[int]]] = {}  # object_id -> [[label, begin, end], ...] in time order
+    for oid in sorted(frames):
+        runs[oid] = []
+        for t in frames[oid]:
+            if runs[oid] and runs[oid][-1][2] == t - 1:
+                runs[oid][-1][2] = t
+            elif not runs[oid]:
+                runs[oid].append([oid, t, t])
+            else:
+                runs[oid].append([next_id, t, t])
+                next_id += 1
+    tracks, relabel = [], {}
+    for oid, obj_runs in runs.items():
+        for i, (label, begin, end) in enumerate(obj_runs):
+            parent = 0
+            if i > 0:
+                parent = obj_runs[i - 1][0]
+            elif parent_of.get(oid) in runs:
+                parent_runs = runs[parent_of[oid]]
+                parent = ([r for r in parent_runs if r[1] < begin] or parent_runs[:1])[-1][0]
+            tracks.append((label, begin, end, parent))
+            if label != oid:
+                for t in range(begin, end + 1):
+                    relabel.setdefault(t, {})[oid] = label
+    return sorted(tracks), relabel
+
+
+def write_ctc(folder, labels, parents=None, overwrite: bool = False) -> Path:
+    """Write labels (T, Y, X) or (Y, X) in the Cell Tracking Challenge result format.
+
+    The folder gets uint16 masks ``mask000.tif``... (4 digits when T > 1000) and ``res_track.txt``
+    with one ``L B E P`` line per track (label, first frame, last frame, parent label or 0).
+    CTC tracks must be continuous in time, so an object that vanishes and reappears is split: each
+    later run of frames gets a fresh label (max id + 1, + 2, ... in order of object id, then time)
+    whose parent is the previous run. A child's parent becomes the last parent run that begins
+    before the child does (else the parent's first run); parents absent from ``labels`` become 0.
+    """
+    tyx = _as_tyx(_check_labels(labels))
+    tracks, relabel = _ctc_segments(tyx, _check_parents(parents))
+    if tracks and max(tr[0] for tr in tracks) >= 65536:
+        raise ValueError("labels: too many track labels after splitting gaps for uint16 CTC masks")
+    digits = max(3, len(str(len(tyx) - 1)))
+    with _atomic_target(folder, overwrite) as tmp:
+        tmp.mkdir()
+        for t, frame in enumerate(tyx):
+            mask = frame.astype(np.uint16)
+            for oid, label in relabel.get(t, {}).items():
+                mask[frame == oid] = label
+            tifffile.imwrite(tmp / f"mask{t:0{digits}d}.tif", mask)
+        (tmp / "res_track.txt").write_text("".join(f"{lb} {b} {e} {p}\n" for lb, b, e, p in tracks))
+    return Path(folder)
+
+
+def read_ctc(folder) -> tuple[np.ndarray, dict]:
+    """Read a CTC result folder into (labels (T, Y, X) uint16, parents {label: parent} without 0s)."""
+    folder = Path(folder)
+    masks = {int(m.group(1)): p for p in folder.glob("mask*.tif") if (m := re.fullmatch(r"mask(\d+)\.tif", p.name))}
+    if not masks:
+        raise ValueError(f"folder {folder} contains no mask*.tif files")
+    if sorted(masks) != list(range(len(masks))):
+        raise ValueError(f"folder {folder}: mask frame numbers are not 0..{len(masks) - 1}")
+    frames = [tifffile.imread(masks[t]) for t in range(len(masks))]
+    if len({f.shape for f in frames}) != 1 or frames[0].ndim != 2:
+        raise ValueError(f"folder {folder}: masks must all be 2D images of the same shape")
+    track_file = folder / "res_track.txt"
+    if not track_file.is_file():
+        raise ValueError(f"folder {folder} has no res_track.txt")
+    parents = {}
+    for n, line in enumerate(track_file.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 4 or not all(f.isdigit() for f in fields):
+            raise ValueError(f"{track_file} line {n}: expected 'L B E P' integers, got {line!r}")
+        if int(fields[3]) != 0:
+            parents[int(fields[0])] = int(fields[3])
+    return np.stack(frames).astype(np.uint16, copy=False), parents
+
+
+def _plain(obj, where: str = "session_dict"):
+    """Convert numpy scalars/arrays (and tuples, Paths) inside ``obj`` to JSON-ready Python values."""
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            k = k.item() if isinstance(k, np.generic) else k
+            if not isinstance(k, (str, int, float, bool)) and k is not None:
+                raise ValueError(f"{where}: key {k!r} is not a str or number")
+            out[k] = _plain(v, f"{where}[{k!r}]")
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    raise ValueError(f"{where}: cannot store a {type(obj).__name__} in JSON")
+
+
+def write_session_json(path, session_dict, overwrite: bool = False) -> Path:
+    """Write a session dict (prompts + settings) as JSON with ``format``/``version`` fields added.
+
+    numpy arrays become nested lists and numpy scalars plain numbers; dict keys come back as strings.
+    """
+    if not isinstance(session_dict, dict):
+        raise ValueError(f"session_dict must be a dict, got {type(session_dict).__name__}")
+    if session_dict.get("format", SESSION_FORMAT) != SESSION_FORMAT or session_dict.get("version", 1) != 1:
+        raise ValueError("session_dict has a 'format' or 'version' field that is not napari-sam2-session v1")
+    doc = {"format": SESSION_FORMAT, "version": SESSION_VERSION, **_plain(session_dict)}
+    try:
+        text = json.dumps(doc, indent=2, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"session_dict cannot be written as JSON: {exc}") from None
+    with _atomic_target(path, overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def read_session_json(path) -> dict:
+    """Read a file from :func:`write_session_json`; the returned dict includes format and version."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # includes JSON and UTF-8 decoding errors; a missing file raises OSError
+        raise ValueError(f"{path} is not a JSON file: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != SESSION_FORMAT:
+        raise ValueError(f"{path} is not a napari-sam2 session file")
+    if doc.get("version") != SESSION_VERSION:
+        raise ValueError(f"{path}: unsupported session version {doc.get('version')!r}")
+    return doc

@@ -1,0 +1,507 @@
+"""Tracking sessions for microscopy stacks: many objects per frame in one batch, corrections, bounded memory.
+
+A :class:`TrackingSession` holds prompts and results for one stack. Its rules:
+
+* A prompted frame (clicks, a box or a painted mask for an object) is computed from its
+  own prompts, in the order they were given, exactly as the official predictor computes
+  a newly prompted frame (no memory involved).
+* Every other frame is tracked from the memory bank, in the direction of the pass.
+  Memory is causal: a frame attends to the object's prompted frames that lie behind it
+  in the tracking direction (plus the recent tracked frames and object pointers, as in
+  SAM 2). With the object prompted on one frame this is exactly the official result; it
+  also makes a correction on frame k change nothing before k in a forward pass, and its
+  re-propagation equal to a fresh run with the same prompts.
+* Objects that share the same memory layout on a frame are computed as one batch.
+* Memory features of tracked frames are kept only near the current frame; when a
+  correction needs an older one it is recomputed exactly from the stored logits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..model.memory_bank import pointer_frames, recent_memory_frames
+from ..model.sam2_base import FrameFeatures, SAM2Base
+from ..predictor.frames import FrameSource
+from ..predictor.postprocess import fill_holes_and_sprinkles
+from ..predictor.prompts import video_prompt
+
+FORWARD, BACKWARD = "forward", "backward"
+
+
+@dataclass
+class FrameResult:
+    """One object on one frame.
+
+    logits: (1, 1, S/4, S/4) float32 mask logits as decoded (before hole filling);
+    obj_ptr: (1, C); memory: (1, 64, S/16, S/16) bfloat16 or None when dropped;
+    direction: the pass that computed it (None for prompted frames).
+    """
+
+    logits: torch.Tensor
+    obj_ptr: torch.Tensor
+    score: float
+    iou: float
+    direction: str | None
+    memory: torch.Tensor | None = None
+
+    @property
+    def present(self) -> bool:
+        return self.score > 0
+
+
+@dataclass
+class ObjectTrack:
+    """Prompts (in the order given, per frame) and results of one object."""
+
+    prompts: dict[int, list[dict]] = field(default_factory=dict)
+    results: dict[int, FrameResult] = field(default_factory=dict)
+    holding_memory: set[int] = field(default_factory=set)  # tracked frames whose memory is in RAM
+
+    def prompted(self) -> list[int]:
+        return sorted(self.prompts)
+
+
+@dataclass
+class ProgressEvent:
+    """Sent after each frame: ``done`` of ``total`` frames of the current run."""
+
+    frame: int
+    done: int
+    total: int
+    direction: str
+    obj_ids: list
+    elapsed: float
+
+
+@dataclass
+class RunReport:
+    frames: list[int]
+    cancelled: bool
+    elapsed: float
+
+
+def _behind(p: int, f: int, direction: str) -> bool:
+    return p <= f if direction == FORWARD else p >= f
+
+
+class TrackingSession:
+    """Prompts, propagation and results for one stack of frames (time or Z).
+
+    model: a SAM 2 model built for video (``build_sam2_video_predictor(...).model`` or
+    :meth:`from_name`). frames: ``(N, H, W[, C])`` array-like or a path (see
+    :class:`~napari_sam2.predictor.frames.FrameSource`); use
+    :func:`~napari_sam2.engine.stack.stack_view` to choose axis and channel.
+    feature_cache_mb: bound on the cached image features. fill_hole_area: small holes in
+    output masks are filled (low-res pixels).
+    """
+
+    def __init__(self, model: SAM2Base, frames, contrast_limits=None, feature_cache_mb: float = 256.0,
+                 fill_hole_area: int = 8) -> None:
+        self.model = model
+        self.frames = frames if isinstance(frames, FrameSource) else FrameSource(frames, model.image_size,
+                                                                                   contrast_limits)
+        self.feature_cache_mb = feature_cache_mb
+        self.fill_hole_area = fill_hole_area
+        self.objects: "OrderedDict[int, ObjectTrack]" = OrderedDict()
+        self._features: "OrderedDict[int, FrameFeatures]" = OrderedDict()
+        self._mem_pos: torch.Tensor | None = None
+        # work counters (for tests and benchmarks)
+        self.encoded_frames = 0
+        self.recomputed_memories = 0
+
+    @classmethod
+    def from_name(cls, frames, name: str = "sam2.1_hiera_tiny", checkpoint=None, device="cpu",
+                  image_size: int | None = None, **kwargs) -> "TrackingSession":
+        from ..predictor.video_predictor import build_sam2_video_predictor
+
+        model = build_sam2_video_predictor(name, checkpoint=checkpoint, device=device, image_size=image_size).model
+        return cls(model, frames, **kwargs)
+
+    # ----------------------------------------------------------------- basics
+
+    @property
+    def num_frames(self) -> int:
+        return self.frames.num_frames
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.frames.num_frames, self.frames.height, self.frames.width
+
+    @property
+    def obj_ids(self) -> list[int]:
+        return list(self.objects)
+
+    def _check_frame(self, frame) -> int:
+        if isinstance(frame, (bool, np.bool_)) or not isinstance(frame, (int, np.integer)):
+            raise TypeError(f"frame must be an integer, got {frame!r}")
+        if not 0 <= frame < self.num_frames:
+            raise IndexError(f"frame {frame} is outside the stack of {self.num_frames} frames")
+        return int(frame)
+
+    def _object(self, obj_id) -> ObjectTrack:
+        if obj_id not in self.objects:
+            raise KeyError(f"unknown object id {obj_id!r}; known ids: {self.obj_ids}")
+        return self.objects[obj_id]
+
+    def _feats(self, frame: int) -> FrameFeatures:
+        feats = self._features.get(frame)
+        if feats is not None:
+            self._features.move_to_end(frame)
+            return feats
+        with torch.inference_mode():
+            image = self.frames[frame].to(self.model.device)[None]
+            feats = self.model.frame_features(self.model.forward_image(image))
+        self.encoded_frames += 1
+        self._features[frame] = feats
+        budget = self.feature_cache_mb * 2 ** 20
+        while len(self._features) > 1 and sum(f.nbytes() for f in self._features.values()) > budget:
+            self._features.popitem(last=False)
+        return feats
+
+    # ----------------------------------------------------------------- prompts
+
+    def add_points(self, frame: int, obj_id: int, points=None, labels=None, box=None, clear: bool = False) -> np.ndarray:
+        """Add clicks ``points`` (N, 2) in (x, y) pixels with ``labels`` (1 positive, 0 negative)
+        and/or a ``box`` (x0, y0, x1, y1) for ``obj_id`` on ``frame``. ``clear`` drops the
+        object's earlier prompts on that frame. Returns the object's ``(H, W)`` logits there.
+
+        Results on other frames are not changed: call :meth:`propagate` or :meth:`correct`.
+        """
+        frame = self._check_frame(frame)
+        if box is not None and not clear and self.objects.get(obj_id, ObjectTrack()).prompts.get(frame):
+            raise ValueError("a box must come first on a frame: pass clear=True to start over with it")
+        video_prompt(points, labels, box, self.frames.width, self.frames.height, self.model.image_size)
+        step = {"points": None if points is None else np.asarray(points, float).reshape(-1, 2).tolist(),
+                "labels": None if labels is None else np.asarray(labels).reshape(-1).astype(int).tolist(),
+                "box": None if box is None else np.asarray(box, float).reshape(-1).tolist()}
+        return self._add_step(frame, obj_id, step, clear)
+
+    def add_mask(self, frame: int, obj_id: int, mask) -> np.ndarray:
+        """Give ``obj_id`` a painted mask ``(H, W)`` on ``frame`` (replaces its clicks there)."""
+        frame = self._check_frame(frame)
+        m = np.asarray(mask)
+        if m.shape != (self.frames.height, self.frames.width):
+            raise ValueError(f"mask must have the frame's shape {(self.frames.height, self.frames.width)}, "
+                             f"got {m.shape}")
+        if not m.any():
+            raise ValueError(f"the mask for object {obj_id} on frame {frame} is empty")
+        return self._add_step(frame, obj_id, {"mask": m.astype(bool)}, clear=True)
+
+    def _add_step(self, frame, obj_id, step, clear) -> np.ndarray:
+        obj = self.objects.setdefault(obj_id, ObjectTrack())
+        steps = [] if clear else list(obj.prompts.get(frame, []))
+        steps.append(step)
+        try:
+            result = self._prompted_result(frame, steps)
+        except Exception:
+            if not obj.prompts and not obj.results:
+                del self.objects[obj_id]
+            raise
+        obj.prompts[frame] = steps
+        obj.results[frame] = result
+        return self.object_logits(frame, obj_id)
+
+    def _prompted_result(self, frame: int, steps: list[dict]) -> FrameResult:
+        """Replay a frame's prompt history like the official predictor does for a new prompted frame."""
+        model, size = self.model, self.model.image_size
+        feats = self._feats(frame)
+        dev = model.device
+        coords = labs = prev = None
+        out = None
+        with torch.inference_mode():
+            for step in steps:
+                if "mask" in step:
+                    m = torch.as_tensor(step["mask"])[None, None].float().to(dev)
+                    if m.shape[-2:] != (size, size):
+                        m = F.interpolate(m, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+                        m = (m >= 0.5).float()
+                    out = model.track_step(frame, True, feats, None, m, {}, {}, self.num_frames,
+                                           run_mem_encoder=False)
+                    coords = labs = None
+                else:
+                    c, lab = video_prompt(step["points"], step["labels"], step["box"], self.frames.width,
+                                          self.frames.height, size)
+                    c, lab = c.to(dev), lab.to(dev)
+                    if coords is not None:
+                        c, lab = torch.cat([coords, c], 1), torch.cat([labs, lab], 1)
+                    coords, labs = c, lab
+                    out = model.track_step(frame, True, feats, {"point_coords": coords, "point_labels": labs}, None,
+                                           {}, {}, self.num_frames, run_mem_encoder=False, prev_sam_mask_logits=prev)
+                prev = out["pred_masks"].clamp(-32.0, 32.0)
+            # the memory of a prompted frame is made from the (hole-filled) mask the user sees
+            shown = self._filled(out["pred_masks"])
+            high = F.interpolate(shown, size=(size, size), mode="bilinear", align_corners=False)
+            memory, pos = model.encode_memory(feats, high, out["object_score_logits"], is_mask_from_pts=True)
+        self._remember_pos(pos)
+        return FrameResult(out["pred_masks"].float(), out["obj_ptr"], float(out["object_score_logits"][0, 0]),
+                           float(out["iou"][0]), None, memory.to(torch.bfloat16))
+
+    def clear_prompts(self, frame: int, obj_id: int) -> None:
+        """Remove ``obj_id``'s prompts and result on ``frame``; propagate again to fill it."""
+        frame = self._check_frame(frame)
+        obj = self._object(obj_id)
+        obj.prompts.pop(frame, None)
+        obj.results.pop(frame, None)
+
+    def remove_object(self, obj_id: int) -> None:
+        """Forget an object and all its results."""
+        self._object(obj_id)
+        del self.objects[obj_id]
+
+    # ----------------------------------------------------------------- propagation
+
+    def propagate(self, direction: str = FORWARD, start: int | None = None, max_frames: int | None = None,
+                  obj_ids=None, progress: Callable[[ProgressEvent], None] | None = None,
+                  cancel: Callable[[], bool] | None = None) -> RunReport:
+        """Track through the stack; see :meth:`iter_propagate`. Returns what was done."""
+        t0 = time.perf_counter()
+        done, cancelled = [], False
+        for event in self.iter_propagate(direction, start, max_frames, obj_ids, cancel):
+            done.append(event.frame)
+            if progress is not None:
+                progress(event)
+        if cancel is not None and cancel():
+            cancelled = True
+        return RunReport(done, cancelled, time.perf_counter() - t0)
+
+    def iter_propagate(self, direction: str = FORWARD, start: int | None = None, max_frames: int | None = None,
+                       obj_ids=None, cancel: Callable[[], bool] | None = None) -> Iterator[ProgressEvent]:
+        """Yield a :class:`ProgressEvent` after each frame.
+
+        direction: "forward", "backward" or "both" (forward from the earliest prompted
+        frame, then backward from the latest). start: first frame of the pass (default as
+        just said); max_frames: frames to track after the start; obj_ids: a subset of objects.
+        ``cancel()`` is checked before every frame; frames done so far keep their results.
+        """
+        if direction not in (FORWARD, BACKWARD, "both"):
+            raise ValueError(f"direction must be 'forward', 'backward' or 'both', got {direction!r}")
+        ids = self.obj_ids if obj_ids is None else list(obj_ids)
+        for oid in ids:
+            if not self._object(oid).prompts:
+                raise RuntimeError(f"object {oid!r} has no prompted frame: add points, a box or a mask first")
+        if not ids:
+            raise RuntimeError("no object has prompts yet: add points, a box or a mask first")
+        if max_frames is not None and max_frames < 0:
+            raise ValueError(f"max_frames must be >= 0, got {max_frames}")
+        if start is not None:
+            start = self._check_frame(start)
+        passes = [FORWARD, BACKWARD] if direction == "both" else [direction]
+        plans = []
+        for d in passes:
+            prompted = [p for oid in ids for p in self.objects[oid].prompts]
+            s = start if start is not None else (min(prompted) if d == FORWARD else max(prompted))
+            n = self.num_frames if max_frames is None else max_frames
+            frames = range(s, min(s + n, self.num_frames - 1) + 1) if d == FORWARD else range(s, max(s - n, 0) - 1, -1)
+            plans.append((d, list(frames)))
+        total = sum(len(f) for _, f in plans)
+        t0, done = time.perf_counter(), 0
+        for d, frames in plans:
+            for f in frames:
+                if cancel is not None and cancel():
+                    return
+                self._track_frame(f, d, ids)
+                done += 1
+                yield ProgressEvent(f, done, total, d, ids, time.perf_counter() - t0)
+
+    def correct(self, frame: int, obj_id: int, points=None, labels=None, box=None, mask=None, clear: bool = True,
+                progress=None, cancel=None) -> RunReport:
+        """Change ``obj_id``'s prompts on ``frame`` and re-track only what they affect.
+
+        Affected are the object's frames tracked away from ``frame`` by earlier passes
+        (after it by forward passes, before it by backward ones), up to its next prompted
+        frame in that direction. Other objects and frames keep their results.
+        """
+        frame = self._check_frame(frame)
+        obj = self._object(obj_id)
+        ranges = []
+        for d, step in ((FORWARD, 1), (BACKWARD, -1)):
+            run, t = [], frame + step
+            while 0 <= t < self.num_frames and t not in obj.prompts:
+                r = obj.results.get(t)
+                if r is None or r.direction != d:
+                    break
+                run.append(t)
+                t += step
+            if run:
+                ranges.append((d, run))
+        if mask is not None:
+            self.add_mask(frame, obj_id, mask)
+        else:
+            self.add_points(frame, obj_id, points, labels, box, clear=clear)
+        t0, done, total = time.perf_counter(), [], sum(len(r) for _, r in ranges)
+        for d, run in ranges:
+            for f in run:
+                if cancel is not None and cancel():
+                    return RunReport(done, True, time.perf_counter() - t0)
+                self._track_frame(f, d, [obj_id])
+                done.append(f)
+                if progress is not None:
+                    progress(ProgressEvent(f, len(done), total, d, [obj_id], time.perf_counter() - t0))
+        return RunReport(done, False, time.perf_counter() - t0)
+
+    def _layout(self, obj: ObjectTrack, f: int, d: str):
+        """Which frames feed ``obj``'s memory on frame ``f``: (prompted, recent, pointer frames)."""
+        cond = tuple(p for p in sorted(obj.prompts) if _behind(p, f, d))
+        if not cond:
+            return None
+        tracked = obj.results
+        model = self.model
+        recent = tuple(t for _, t in recent_memory_frames(f, model.num_maskmem, d == BACKWARD,
+                                                          model.cfg.memory_temporal_stride_for_eval)
+                       if t in tracked and t not in obj.prompts)
+        max_ptrs = min(self.num_frames, model.cfg.max_obj_ptrs_in_encoder)
+        ptrs = tuple(t for _, t in pointer_frames(f, self.num_frames, max_ptrs, d == BACKWARD)
+                     if t in tracked and t not in obj.prompts)
+        return cond, recent, ptrs
+
+    def _track_frame(self, f: int, d: str, ids: list) -> None:
+        groups: dict = {}
+        for oid in ids:
+            obj = self.objects[oid]
+            if f in obj.prompts:
+                continue
+            layout = self._layout(obj, f, d)
+            if layout is not None:
+                groups.setdefault(layout, []).append(oid)
+        for (cond, recent, ptrs), members in groups.items():
+            objs = [self.objects[o] for o in members]
+            cond_out = {t: self._stacked(objs, t) for t in cond}
+            non_cond = {t: self._stacked(objs, t, memory=t in recent) for t in sorted(set(recent) | set(ptrs))}
+            feats = self._feats(f)
+            with torch.inference_mode():
+                out = self.model.track_step(f, False, feats.expand(len(objs)), None, None, cond_out, non_cond,
+                                            self.num_frames, d == BACKWARD, run_mem_encoder=True)
+            self._remember_pos(out["maskmem_pos_enc"])
+            for i, obj in enumerate(objs):
+                obj.results[f] = FrameResult(out["pred_masks"][i:i + 1].float(), out["obj_ptr"][i:i + 1],
+                                             float(out["object_score_logits"][i, 0]), float(out["iou"][i]), d,
+                                             out["maskmem_features"][i:i + 1].to(torch.bfloat16))
+                obj.holding_memory.add(f)
+        self._drop_far_memory(f, ids)
+
+    def _stacked(self, objs: list[ObjectTrack], t: int, memory: bool = True) -> dict:
+        """Frame ``t`` of several objects as one batched memory-bank entry."""
+        entry = {"obj_ptr": torch.cat([o.results[t].obj_ptr for o in objs], 0)}
+        if memory:
+            mem = torch.cat([self._memory(o, t) for o in objs], 0)
+            entry["maskmem_features"] = mem
+            entry["maskmem_pos_enc"] = [self._mem_pos.expand(len(objs), -1, -1, -1)]
+        return entry
+
+    def _memory(self, obj: ObjectTrack, t: int) -> torch.Tensor:
+        r = obj.results[t]
+        if r.memory is None:
+            # dropped to bound RAM: recompute it exactly from the frame and the stored logits
+            size = self.model.image_size
+            with torch.inference_mode():
+                high = F.interpolate(r.logits, size=(size, size), mode="bilinear", align_corners=False)
+                mem, _ = self.model.encode_memory(self._feats(t), high, torch.tensor([[r.score]]),
+                                                  is_mask_from_pts=False)
+            r.memory = mem.to(torch.bfloat16)
+            self.recomputed_memories += 1
+            if t not in obj.prompts:
+                obj.holding_memory.add(t)
+        return r.memory
+
+    def _drop_far_memory(self, f: int, ids: list) -> None:
+        reach = self.model.num_maskmem * self.model.cfg.memory_temporal_stride_for_eval
+        for oid in ids:
+            obj = self.objects[oid]
+            for t in [t for t in obj.holding_memory if abs(t - f) > reach]:
+                obj.holding_memory.discard(t)
+                r = obj.results.get(t)
+                if r is not None and t not in obj.prompts:
+                    r.memory = None
+
+    def _remember_pos(self, pos) -> None:
+        if self._mem_pos is None and pos is not None:
+            self._mem_pos = pos[-1][:1].clone()
+
+    # ----------------------------------------------------------------- results
+
+    def _filled(self, logits: torch.Tensor) -> torch.Tensor:
+        if self.fill_hole_area > 0:
+            return fill_holes_and_sprinkles(logits, 0.0, max_hole_area=self.fill_hole_area, hole_value=0.1)
+        return logits
+
+    def object_logits(self, frame: int, obj_id: int) -> np.ndarray:
+        """``(H, W)`` float32 logits of one object on one frame (-1024 where it has no result)."""
+        frame = self._check_frame(frame)
+        r = self._object(obj_id).results.get(frame)
+        h, w = self.frames.height, self.frames.width
+        if r is None:
+            return np.full((h, w), -1024.0, np.float32)
+        up = F.interpolate(self._filled(r.logits), size=(h, w), mode="bilinear", align_corners=False)
+        return up[0, 0].cpu().numpy()
+
+    def label_frame(self, frame: int) -> np.ndarray:
+        """``(H, W)`` uint32 labels of a frame: each pixel goes to the object with the highest positive logit."""
+        frame = self._check_frame(frame)
+        h, w = self.frames.height, self.frames.width
+        best = np.zeros((h, w), np.float32)
+        labels = np.zeros((h, w), np.uint32)
+        for oid, obj in self.objects.items():
+            if frame not in obj.results:
+                continue
+            logits = self.object_logits(frame, oid)
+            win = logits > best
+            labels[win] = oid
+            best[win] = logits[win]
+        return labels
+
+    def labels(self) -> np.ndarray:
+        """The whole ``(N, H, W)`` uint32 label stack."""
+        return np.stack([self.label_frame(f) for f in range(self.num_frames)])
+
+    def records(self) -> list[dict]:
+        """Per object and tracked frame: object score (logit), predicted IoU, lost flag, prompted flag."""
+        rows = []
+        for oid, obj in self.objects.items():
+            for f in sorted(obj.results):
+                r = obj.results[f]
+                rows.append({"object_id": oid, "frame": f, "object_score": r.score, "iou": r.iou,
+                             "lost": not r.present, "prompted": f in obj.prompts})
+        return rows
+
+    def timeline(self, obj_id: int) -> np.ndarray:
+        """``(N,)`` object scores of one object per frame (NaN where not tracked), for a confidence plot."""
+        obj = self._object(obj_id)
+        out = np.full(self.num_frames, np.nan, np.float32)
+        for f, r in obj.results.items():
+            out[f] = r.score
+        return out
+
+    def prompts_dict(self) -> dict:
+        """All prompts as plain data (clicks in (x, y) pixels), e.g. to save a session."""
+        objects = {}
+        for oid, obj in self.objects.items():
+            frames = {}
+            for f, steps in obj.prompts.items():
+                frames[str(f)] = [{k: (np.argwhere(v).tolist() if k == "mask" else v) for k, v in s.items()}
+                                  for s in steps]
+            objects[str(oid)] = frames
+        return {"objects": objects, "shape": list(self.shape), "model": self.model.cfg.name,
+                "image_size": self.model.image_size, "contrast_limits": self.frames.contrast_limits}
+
+    def load_prompts(self, data: dict) -> None:
+        """Re-apply prompts saved by :meth:`prompts_dict` (results are recomputed on propagation)."""
+        if list(data.get("shape", [])) != list(self.shape):
+            raise ValueError(f"the saved prompts are for a stack of shape {data.get('shape')}, not {self.shape}")
+        for oid, frames in data["objects"].items():
+            for f, steps in frames.items():
+                for i, step in enumerate(steps):
+                    if "mask" in step:
+                        m = np.zeros((self.frames.height, self.frames.width), bool)
+                        idx = np.asarray(step["mask"], int).reshape(-1, 2)
+                        m[idx[:, 0], idx[:, 1]] = True
+                        self.add_mask(int(f), int(oid), m)
+                    else:
+                        self.add_points(int(f), int(oid), step["points"], step["labels"], step["box"], clear=i == 0)

@@ -1,0 +1,272 @@
+"""The tracking engine: batching, corrections, directions, cancel, volumes, bounded memory, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_sam2 import build_sam2_video_predictor
+from napari_sam2.engine import TrackingSession, stack_view
+from napari_sam2.synthetic import synthetic_cells
+
+SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def movie():
+    return synthetic_cells(n_frames=12, size=(80, 96), n_cells=3, seed=5, radius=(7.0, 11.0))
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(1)
+    m = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=SIZE).model
+    with torch.no_grad():  # objects judged present, so masks are real
+        m.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(3.0)
+    return m
+
+
+def centre(labels, frame, obj):
+    y, x = np.argwhere(labels[frame] == obj).mean(0)
+    return [[float(x), float(y)]]
+
+
+def snapshot(session):
+    return {(o, f): r.logits.clone() for o, obj in session.objects.items() for f, r in obj.results.items()}
+
+
+@pytest.mark.oracle
+def test_batched_engine_equals_official_per_object(movie):
+    import oracle
+    from napari_sam2.predictor.frames import FrameSource
+
+    image, labels = movie
+    off = oracle.build_official_video("sam2.1_hiera_tiny", SIZE, object_bias=3.0)
+    ours = oracle.ours_video_like(off, "sam2.1_hiera_tiny")
+    src = FrameSource(image, SIZE)
+    state = off.init_state((torch.stack([src[i] for i in range(len(src))]), 80, 96))
+    session = TrackingSession(ours.model, image, fill_hole_area=0)
+    ys, xs = np.nonzero(labels[5] == 2)
+    prompts = [("add_new_points_or_box", dict(obj_id=1, points=centre(labels, 5, 1), labels=[1])),
+               ("add_new_points_or_box", dict(obj_id=2, box=[xs.min(), ys.min(), xs.max(), ys.max()])),
+               ("add_new_mask", dict(obj_id=3, mask=labels[5] == 3))]
+    for method, kw in prompts:
+        getattr(off, method)(state, frame_idx=5, **kw)
+    session.add_points(5, 1, centre(labels, 5, 1), [1])
+    session.add_points(5, 2, box=[xs.min(), ys.min(), xs.max(), ys.max()])
+    session.add_mask(5, 3, labels[5] == 3)
+    official = {f: m for f, _, m in off.propagate_in_video(state)}
+    official.update({f: m for f, _, m in off.propagate_in_video(state, reverse=True)})
+    report = session.propagate("both")
+    assert report.frames == list(range(5, 12)) + list(range(5, -1, -1))
+    worst = 0.0
+    for f in range(12):
+        for i, obj in enumerate((1, 2, 3)):
+            a, b = official[f][i, 0].numpy(), session.object_logits(f, obj)
+            worst = max(worst, float(np.abs(a - b).max()))
+            assert np.array_equal(a > 0, b > 0), (f, obj)
+    assert worst <= 1e-4
+
+
+def test_correction_equals_a_fresh_run_and_touches_nothing_else(model, movie):
+    image, labels = movie
+    a = TrackingSession(model, image)
+    a.add_points(0, 1, centre(labels, 0, 1), [1])
+    a.add_points(0, 2, centre(labels, 0, 2), [1])
+    a.propagate()
+    before = snapshot(a)
+    fix = [[centre(labels, 6, 1)[0][0] + 2, centre(labels, 6, 1)[0][1]]]
+    report = a.correct(6, 1, fix, [1])
+    assert report.frames == list(range(7, 12))
+    assert a.recomputed_memories > 0  # memories of frames 1..4 had been dropped and were rebuilt
+    after = snapshot(a)
+    for (o, f), logits in before.items():
+        if o == 2 or f < 6:
+            assert torch.equal(logits, after[(o, f)]), (o, f)
+    assert not torch.equal(before[(1, 9)], after[(1, 9)])
+
+    b = TrackingSession(model, image)
+    b.add_points(0, 1, centre(labels, 0, 1), [1])
+    b.add_points(0, 2, centre(labels, 0, 2), [1])
+    b.add_points(6, 1, fix, [1])
+    b.propagate()
+    fresh = snapshot(b)
+    assert fresh.keys() == after.keys()
+    for key, logits in fresh.items():
+        assert (logits - after[key]).abs().max() <= 1e-5, key
+
+
+def test_backward_correction_range_stops_at_prompted_frame(model, movie):
+    image, labels = movie
+    s = TrackingSession(model, image)
+    s.add_points(2, 1, centre(labels, 2, 1), [1])
+    s.add_points(10, 1, centre(labels, 10, 1), [1])
+    s.propagate("backward", start=10)
+    assert s.objects[1].results[5].direction == "backward"
+    report = s.correct(7, 1, centre(labels, 7, 1), [1])
+    assert report.frames == [6, 5, 4, 3]  # down to the prompted frame 2, not past it
+
+
+def test_cancel_within_one_frame_keeps_results(model, movie):
+    image, labels = movie
+    s = TrackingSession(model, image)
+    s.add_points(0, 1, centre(labels, 0, 1), [1])
+    events = []
+    report = s.propagate(progress=events.append, cancel=lambda: len(events) >= 3)
+    assert report.cancelled and report.frames == [0, 1, 2]
+    assert sorted(s.objects[1].results) == [0, 1, 2]
+    assert [e.done for e in events] == [1, 2, 3] and all(e.total == 12 for e in events)
+    assert events[0].elapsed <= events[-1].elapsed
+
+
+def test_objects_join_when_their_prompted_frame_is_reached(model, movie):
+    image, labels = movie
+    s = TrackingSession(model, image)
+    s.add_points(0, 1, centre(labels, 0, 1), [1])
+    s.add_points(4, 2, centre(labels, 4, 2), [1])
+    s.propagate("forward")
+    assert sorted(s.objects[2].results) == list(range(4, 12))
+    s.propagate("backward", start=4, obj_ids=[2])
+    assert sorted(s.objects[2].results) == list(range(12))
+    lab = s.labels()
+    assert lab.shape == (12, 80, 96) and set(np.unique(lab)) <= {0, 1, 2}
+
+
+def test_volume_both_ways_from_middle_slice(model):
+    vol, truth = synthetic_cells(n_frames=9, size=(64, 64), n_cells=2, seed=2, radius=(6.0, 10.0), step=1.0)
+    s = TrackingSession(model, stack_view(vol, axis="z"))
+    s.add_points(4, 1, centre(truth, 4, 1), [1])
+    report = s.propagate("both")
+    assert report.frames == [4, 5, 6, 7, 8, 4, 3, 2, 1, 0]
+    assert sorted(s.objects[1].results) == list(range(9))
+
+
+def test_confidence_records_and_timeline(model, movie):
+    image, labels = movie
+    s = TrackingSession(model, image)
+    s.add_points(0, 1, centre(labels, 0, 1), [1])
+    s.propagate(max_frames=3)
+    rows = s.records()
+    assert [r["frame"] for r in rows] == [0, 1, 2, 3]
+    assert rows[0]["prompted"] and not rows[1]["prompted"]
+    assert all(r["lost"] == (r["object_score"] <= 0) for r in rows)
+    line = s.timeline(1)
+    assert np.isnan(line[4:]).all() and np.allclose(line[:4], [r["object_score"] for r in rows])
+
+
+def test_lost_objects_are_flagged(movie):
+    image, labels = movie
+    torch.manual_seed(1)
+    m = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=SIZE).model
+    with torch.no_grad():
+        m.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(-5.0)
+    s = TrackingSession(m, image)
+    s.add_points(0, 1, centre(labels, 0, 1), [1])
+    s.propagate(max_frames=2)
+    assert all(r["lost"] for r in s.records())
+    assert not s.label_frame(1).any()
+
+
+def test_saved_prompts_reproduce_the_result(model, movie):
+    image, labels = movie
+    s = TrackingSession(model, image)
+    s.add_points(0, 1, centre(labels, 0, 1), [1])
+    s.add_points(0, 1, [[2.0, 2.0]], [0])
+    s.add_mask(3, 2, labels[3] == 2)
+    s.propagate("both")
+    import json
+
+    saved = json.loads(json.dumps(s.prompts_dict()))
+    t = TrackingSession(model, image)
+    t.load_prompts(saved)
+    t.propagate("both")
+    assert np.array_equal(s.labels(), t.labels())
+
+
+def test_memory_stays_bounded(model):
+    image = np.random.default_rng(0).integers(0, 4000, (40, 32, 32), dtype=np.uint16)
+    s = TrackingSession(model, image, feature_cache_mb=1)
+    s.add_points(0, 1, [[16.0, 16.0]], [1])
+    s.add_points(0, 2, [[8.0, 8.0]], [1])
+    s.propagate()
+    reach = model.num_maskmem
+    for obj in s.objects.values():
+        held = [f for f, r in obj.results.items() if r.memory is not None]
+        assert len(held) <= reach + 2, held  # the recent window plus the prompted frame
+    per_frame = s._features[next(iter(s._features))].nbytes()
+    assert len(s._features) <= max(1, 2 ** 20 // per_frame)
+
+
+@pytest.mark.slow
+def test_peak_rss_flat_in_number_of_frames(tmp_path):
+    """Peak RSS of a 400-frame run stays within 10 % of a 40-frame run (separate processes)."""
+    import subprocess
+    import sys
+
+    script = """
+import resource, sys, numpy as np, torch
+from napari_sam2 import build_sam2_video_predictor
+from napari_sam2.engine import TrackingSession
+torch.manual_seed(0)
+model = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=128).model
+n = int(sys.argv[1])
+frames = np.lib.format.open_memmap(sys.argv[2], mode="w+", dtype=np.uint16, shape=(n, 256, 256))
+for i in range(n):
+    frames[i] = (np.random.default_rng(i).random((256, 256)) * 4000).astype(np.uint16)
+frames.flush()
+frames = np.load(sys.argv[2], mmap_mode="r")
+s = TrackingSession(model, frames, contrast_limits=(0, 4000), feature_cache_mb=8)
+s.add_points(0, 1, [[100.0, 100.0]], [1])
+s.propagate()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+    peaks = {}
+    for n in (40, 400):
+        out = subprocess.run([sys.executable, "-c", script, str(n), str(tmp_path / f"f{n}.npy")],
+                             capture_output=True, text=True, check=True)
+        peaks[n] = int(out.stdout.strip().splitlines()[-1])
+    assert peaks[400] <= 1.10 * peaks[40], peaks
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda s: s.add_points(12, 1, [[5.0, 5.0]], [1]), IndexError, "frame 12 is outside the stack of 12"),
+    (lambda s: s.add_points(0, 1, [[500.0, 5.0]], [1]), ValueError, "outside the 96x80 frame"),
+    (lambda s: s.add_points(0, 1), ValueError, "no prompt"),
+    (lambda s: s.add_mask(0, 1, np.zeros((80, 96), bool)), ValueError, "empty"),
+    (lambda s: s.add_mask(0, 1, np.ones((10, 10), bool)), ValueError, "frame's shape"),
+    (lambda s: s.propagate(), RuntimeError, "no object has prompts"),
+    (lambda s: s.propagate(direction="sideways"), ValueError, "direction"),
+    (lambda s: s.correct(0, 7, [[5.0, 5.0]], [1]), KeyError, "unknown object id 7"),
+    (lambda s: s.remove_object(3), KeyError, "unknown object id 3"),
+])
+def test_bad_input(model, movie, call, error, message):
+    s = TrackingSession(model, movie[0])
+    with pytest.raises(error, match=message):
+        call(s)
+    assert s.obj_ids == []
+
+
+def test_stack_views():
+    tcyx = np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5)
+    v = stack_view(tcyx, channel_axis=1, channel=2)
+    assert v.shape == (2, 4, 5) and np.array_equal(v[1], tcyx[1, 2])
+    tyxc = np.random.default_rng(0).random((3, 6, 7, 3))
+    rgb = stack_view(tyxc)
+    assert rgb.shape == (3, 6, 7, 3) and np.array_equal(rgb[2], tyxc[2])
+    assert np.array_equal(stack_view(tyxc, channel=1)[0], tyxc[0, ..., 1])
+    tzyx = np.random.default_rng(1).random((4, 5, 6, 7))
+    along_z = stack_view(tzyx, axis="z", time_point=2)
+    assert along_z.shape == (5, 6, 7) and np.array_equal(along_z[3], tzyx[2, 3])
+    along_t = stack_view(tzyx, axis="t", z=1)
+    assert along_t.shape == (4, 6, 7) and np.array_equal(along_t[3], tzyx[3, 1])
+    with pytest.raises(ValueError, match="axis must be 't' or 'z'"):
+        stack_view(tzyx, axis="c")
+    with pytest.raises(ValueError, match="needs time_point"):
+        stack_view(tzyx, axis="z")
+    with pytest.raises(ValueError, match="choose one with channel"):
+        stack_view(np.zeros((2, 6, 7, 2)))
+    with pytest.raises(ValueError, match="cannot track"):
+        stack_view(np.zeros((2, 3, 4, 5, 6)))
+    with pytest.raises(ValueError, match="channel 5 does not exist"):
+        stack_view(tcyx, channel_axis=1, channel=5)
