@@ -1,4 +1,4 @@
-"""Command line: ``napari-sam2 segment`` prompts one image (or one frame of a stack) and writes its mask."""
+"""Command line: ``napari-sam2 segment`` (one image), ``track`` (stacks, from CSV prompts) and ``weights``."""
 
 from __future__ import annotations
 
@@ -47,6 +47,29 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--image-size", type=int, default=None, help="model input size, multiple of 32 (default 1024)")
     seg.add_argument("--out", required=True, help="output mask, .tif")
 
+    trk = sub.add_parser("track", help="track objects through a time-lapse or volume from CSV prompts")
+    trk.add_argument("input", help="a TIFF stack, or with --many a glob pattern such as 'data/*.tif'")
+    trk.add_argument("--points", help="CSV with header object_id,frame,y,x,label (label 1 positive, 0 negative)")
+    trk.add_argument("--boxes", help="CSV with header object_id,frame,y0,x0,y1,x1")
+    trk.add_argument("--out", required=True, help="labels output: .tif/.tiff or .zarr (with --many: a folder)")
+    trk.add_argument("--model", default="sam2.1_hiera_tiny")
+    trk.add_argument("--checkpoint", default="auto",
+                     help="official-format .pt file; 'auto' (default) finds/downloads it; 'none' for random weights")
+    trk.add_argument("--image-size", type=int, default=None, help="model input size, multiple of 32 (default 1024)")
+    trk.add_argument("--axis", choices=("t", "z"), default="t", help="track along time (t) or through a volume (z)")
+    trk.add_argument("--time-point", type=int, default=None, help="for (T, Z, Y, X) data with --axis z")
+    trk.add_argument("--z", type=int, default=None, help="for (T, Z, Y, X) data with --axis t")
+    trk.add_argument("--channel", type=int, default=None, help="channel to use for multi-channel data")
+    trk.add_argument("--direction", choices=("forward", "backward", "both"), default=None,
+                     help="default: forward for time, both for volumes")
+    trk.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    trk.add_argument("--table", help="also write a CSV of per-frame object properties")
+    trk.add_argument("--ctc", help="also write a Cell Tracking Challenge result folder")
+    trk.add_argument("--session", help="also write the prompts and settings as JSON")
+    trk.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    trk.add_argument("--many", action="store_true", help="INPUT is a glob pattern; --out is a folder")
+    trk.add_argument("--scheduler", default=None, help="with --many: a dask.distributed scheduler address")
+
     wts = sub.add_parser("weights", help="list, download or locate the official checkpoints")
     wsub = wts.add_subparsers(dest="action", required=True)
     wsub.add_parser("list", help="all known checkpoints and whether they are here")
@@ -54,6 +77,52 @@ def build_parser() -> argparse.ArgumentParser:
         w = wsub.add_parser(action, help=text)
         w.add_argument("name", help="e.g. sam2.1_hiera_tiny")
     return parser
+
+
+def _progress_bar(desc: str):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # plain lines instead
+        return lambda e: print(f"{desc}: frame {e.frame} ({e.done}/{e.total})", file=sys.stderr), None
+    bar = tqdm(desc=desc, unit="frame", file=sys.stderr)
+
+    def update(event):
+        bar.total = event.total
+        bar.update(1)
+
+    return update, bar
+
+
+def run_track(args: argparse.Namespace) -> int:
+    from .engine import batch
+
+    if args.points is None and args.boxes is None and not args.many:
+        raise SystemExit("error: give --points and/or --boxes")
+    options = dict(model=args.model, checkpoint=None if args.checkpoint == "none" else args.checkpoint,
+                   image_size=args.image_size, axis=args.axis, device=args.device, overwrite=args.overwrite,
+                   direction=args.direction or ("both" if args.axis == "z" else "forward"),
+                   time_point=args.time_point, z=args.z, channel=args.channel)
+    if args.many:
+        results = batch.track_many(args.input, args.points, args.boxes, args.out, scheduler=args.scheduler,
+                                   **options)
+        for r in results:
+            print(f"{r['input']}: {r['objects']} objects, {r['frames']} frames, {r['seconds']} s -> {r['written'][0]}")
+        return 0
+    if not Path(args.input).exists():
+        raise SystemExit(f"error: input file not found: {args.input}")
+    prompts = batch.read_prompts(args.points, args.boxes)
+    update, bar = _progress_bar(Path(args.input).name)
+    try:
+        r = batch.track_file(args.input, prompts, args.out, table=args.table, ctc=args.ctc,
+                             session_json=args.session, progress=update, **options)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"{r['objects']} objects tracked over {r['frames']} frames in {r['seconds']} s "
+          f"({r['lost_frames']} object-frames flagged lost)")
+    for path in r["written"]:
+        print(f"wrote {path}")
+    return 0
 
 
 def run_weights(args: argparse.Namespace) -> int:
@@ -141,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
             return run_segment(args)
         if args.command == "weights":
             return run_weights(args)
-    except (ValueError, RuntimeError) as exc:  # our checks (and WeightsError) name what is wrong
+        if args.command == "track":
+            return run_track(args)
+    except (ValueError, RuntimeError, IndexError, KeyError, FileExistsError) as exc:  # our checks (and WeightsError) name what is wrong
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 1
