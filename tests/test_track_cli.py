@@ -167,3 +167,11 @@ def test_many_files(tmp_path, checkpoint, capsys, cluster):
         out = tifffile.imread(tmp_path / "res" / f"m{i}_labels.tif")
         assert out.shape == (4, 48, 48) and (out[0] == 1).any()
     assert capsys.readouterr().out.count("1 objects") == 2
+
+
+def test_sample_run_reports_iou_against_truth(tmp_path, checkpoint, capsys):
+    out = tmp_path / "sample.tif"
+    assert main(["track", "sample", "--out", str(out), "--checkpoint", str(checkpoint), "--image-size", "64"]) == 0
+    text = capsys.readouterr().out
+    assert "6 objects tracked over 20 frames" in text and "mean IoU with the true cells" in text
+    assert tifffile.imread(out).shape == (20, 256, 256)

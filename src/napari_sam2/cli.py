@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--out", required=True, help="output mask, .tif")
 
     trk = sub.add_parser("track", help="track objects through a time-lapse or volume from CSV prompts")
-    trk.add_argument("input", help="a TIFF stack, or with --many a glob pattern such as 'data/*.tif'")
+    trk.add_argument("input", help="a TIFF stack, 'sample' (synthetic cells, clicked for you), "
+                                   "or with --many a glob pattern such as 'data/*.tif'")
     trk.add_argument("--points", help="CSV with header object_id,frame,y,x,label (label 1 positive, 0 negative)")
     trk.add_argument("--boxes", help="CSV with header object_id,frame,y0,x0,y1,x1")
     trk.add_argument("--out", required=True, help="labels output: .tif/.tiff or .zarr (with --many: a folder)")
@@ -96,7 +97,7 @@ def _progress_bar(desc: str):
 def run_track(args: argparse.Namespace) -> int:
     from .engine import batch
 
-    if args.points is None and args.boxes is None and not args.many:
+    if args.points is None and args.boxes is None and not args.many and args.input != "sample":
         raise SystemExit("error: give --points and/or --boxes")
     options = dict(model=args.model, checkpoint=None if args.checkpoint == "none" else args.checkpoint,
                    image_size=args.image_size, axis=args.axis, device=args.device, overwrite=args.overwrite,
@@ -108,12 +109,16 @@ def run_track(args: argparse.Namespace) -> int:
         for r in results:
             print(f"{r['input']}: {r['objects']} objects, {r['frames']} frames, {r['seconds']} s -> {r['written'][0]}")
         return 0
-    if not Path(args.input).exists():
+    truth = None
+    if args.input == "sample":
+        source, truth, prompts = _sample_movie()
+    elif not Path(args.input).exists():
         raise SystemExit(f"error: input file not found: {args.input}")
-    prompts = batch.read_prompts(args.points, args.boxes)
+    else:
+        source, prompts = args.input, batch.read_prompts(args.points, args.boxes)
     update, bar = _progress_bar(Path(args.input).name)
     try:
-        r = batch.track_file(args.input, prompts, args.out, table=args.table, ctc=args.ctc,
+        r = batch.track_file(source, prompts, args.out, table=args.table, ctc=args.ctc,
                              session_json=args.session, progress=update, **options)
     finally:
         if bar is not None:
@@ -122,7 +127,36 @@ def run_track(args: argparse.Namespace) -> int:
           f"({r['lost_frames']} object-frames flagged lost)")
     for path in r["written"]:
         print(f"wrote {path}")
+    if truth is not None:
+        print(f"mean IoU with the true cells over all frames: {_mean_iou(r['written'][0], truth):.3f}")
     return 0
+
+
+def _sample_movie():
+    """The bundled synthetic time-lapse, with one click on each cell's centre in frame 0."""
+    from .engine.batch import Prompts
+    from .synthetic import synthetic_cells
+
+    image, truth = synthetic_cells(n_frames=20, size=(256, 256), n_cells=6, seed=1)
+    prompts = Prompts()
+    for obj in np.unique(truth[0])[1:]:
+        y, x = np.argwhere(truth[0] == obj).mean(0)
+        prompts.points[(int(obj), 0)] = [(float(x), float(y), 1)]
+    return image, truth, prompts
+
+
+def _mean_iou(labels_path: str, truth: np.ndarray) -> float:
+    import tifffile
+
+    pred = tifffile.imread(labels_path)
+    ious = []
+    for obj in np.unique(truth)[1:]:
+        for f in range(truth.shape[0]):
+            a, b = truth[f] == obj, pred[f] == obj
+            union = np.logical_or(a, b).sum()
+            if union:
+                ious.append(np.logical_and(a, b).sum() / union)
+    return float(np.mean(ious)) if ious else 0.0
 
 
 def run_weights(args: argparse.Namespace) -> int:
