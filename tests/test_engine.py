@@ -270,3 +270,22 @@ def test_stack_views():
         stack_view(np.zeros((2, 3, 4, 5, 6)))
     with pytest.raises(ValueError, match="channel 5 does not exist"):
         stack_view(tcyx, channel_axis=1, channel=5)
+
+
+def test_single_click_offers_three_candidates(model, movie):
+    image, labels = movie
+    s = TrackingSession(model, image)
+    s.add_points(0, 1, centre(labels, 0, 1), [1])
+    cands = s.candidates(0, 1)
+    assert len(cands) == 3 and all(m.shape == (80, 96) for m, _ in cands)
+    best = max(range(3), key=lambda i: cands[i][1])
+    assert np.array_equal(cands[best][0], s.object_logits(0, 1) > 0) or s.fill_hole_area > 0
+    chosen = next(i for i in range(3) if cands[i][0].any())
+    s.correct(0, 1, mask=cands[chosen][0])
+    assert s.candidates(0, 1) == []  # a mask prompt is not ambiguous
+    shown, wanted = s.object_logits(0, 1) > 0, cands[chosen][0]
+    # the mask goes through the model's low-res mask grid (as in the official predictor)
+    iou = np.logical_and(shown, wanted).sum() / np.logical_or(shown, wanted).sum()
+    assert iou > 0.8, iou
+    s.add_points(0, 1, [[5.0, 5.0], [9.0, 9.0]], [1, 1], clear=True)
+    assert s.candidates(0, 1) == []  # two clicks: single-mask output

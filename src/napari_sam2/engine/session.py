@@ -51,6 +51,7 @@ class FrameResult:
     iou: float
     direction: str | None
     memory: torch.Tensor | None = None
+    candidates: tuple[torch.Tensor, torch.Tensor] | None = None  # (1, 3, S/4, S/4) logits, (1, 3) IoUs
 
     @property
     def present(self) -> bool:
@@ -241,8 +242,22 @@ class TrackingSession:
             high = F.interpolate(shown, size=(size, size), mode="bilinear", align_corners=False)
             memory, pos = model.encode_memory(feats, high, out["object_score_logits"], is_mask_from_pts=True)
         self._remember_pos(pos)
+        multi = out["multimask_logits"]
+        candidates = (multi.float(), out["ious"].float()) if multi.shape[1] > 1 else None
         return FrameResult(out["pred_masks"].float(), out["obj_ptr"], float(out["object_score_logits"][0, 0]),
-                           float(out["iou"][0]), None, memory.to(torch.bfloat16))
+                           float(out["iou"][0]), None, memory.to(torch.bfloat16), candidates)
+
+    def candidates(self, frame: int, obj_id: int) -> list[tuple[np.ndarray, float]]:
+        """The three masks SAM 2 proposed for an ambiguous single click on ``frame``, as
+        ``[(mask (H, W) bool, predicted IoU), ...]``; empty when the prompt was not ambiguous.
+        Choosing one: ``correct(frame, obj_id, mask=mask)``."""
+        r = self._object(obj_id).results.get(self._check_frame(frame))
+        if r is None or r.candidates is None:
+            return []
+        logits, ious = r.candidates
+        h, w = self.frames.height, self.frames.width
+        up = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[0]
+        return [(up[i].cpu().numpy() > 0, float(ious[0, i])) for i in range(up.shape[0])]
 
     def clear_prompts(self, frame: int, obj_id: int) -> None:
         """Remove ``obj_id``'s prompts and result on ``frame``; propagate again to fill it."""

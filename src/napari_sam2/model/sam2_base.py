@@ -365,7 +365,7 @@ class SAM2Base(nn.Module):
         out = {"point_inputs": point_inputs, "mask_inputs": mask_inputs, "pred_masks": head.low_res_masks,
                "pred_masks_high_res": head.high_res_masks, "obj_ptr": head.obj_ptr,
                "object_score_logits": head.object_score, "iou": head.best_iou, "maskmem_features": None,
-               "maskmem_pos_enc": None}
+               "maskmem_pos_enc": None, "multimask_logits": head.low_res_multimasks, "ious": head.ious}
         if run_mem_encoder and self.num_maskmem > 0:
             out["maskmem_features"], out["maskmem_pos_enc"] = self.encode_memory(
                 feats, head.high_res_masks, head.object_score, is_mask_from_pts=point_inputs is not None)
