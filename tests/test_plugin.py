@@ -12,7 +12,49 @@ def test_manifest_is_valid_and_found():
     pm.discover()
     manifest = pm.get_manifest("napari-sam2")
     assert manifest.display_name == "SAM 2 for microscopy"
-    assert [s.key for s in manifest.contributions.sample_data] == ["timelapse"]
+    contributions = manifest.contributions
+    assert [s.key for s in contributions.sample_data] == ["timelapse", "volume"]
+    commands = {c.id: c for c in contributions.commands}
+    (writer,) = contributions.writers
+    assert writer.command == "napari-sam2.write_labels" and writer.display_name == "SAM 2 labels (TIFF)"
+    assert [str(t) for t in writer.layer_types] == ["labels"]
+    assert writer.filename_extensions == [".tif", ".tiff"]
+    assert commands[writer.command].python_name == "napari_sam2._writer:write_labels"
+    (widget,) = contributions.widgets
+    assert widget.command == "napari-sam2.widget" and widget.display_name == "SAM 2 tracking"
+    assert commands["napari-sam2.widget"].python_name == "napari_sam2._widget:SAM2Widget"
+    assert commands["napari-sam2.widget"].title == "SAM 2 tracking"
+
+
+def test_sample_functions_return_ground_truth_layers():
+    from napari_sam2._sample_data import sample_timelapse, sample_volume
+
+    (image, image_kw, image_type), (labels, labels_kw, labels_type) = sample_timelapse()
+    assert (image_type, labels_type) == ("image", "labels")
+    assert image.shape == labels.shape == (20, 256, 256)
+    parents = labels_kw["metadata"]["parents"]
+    assert parents and all(p in np.unique(labels[0]) for p in parents.values())
+    assert all(d in np.unique(labels[-1]) and d not in np.unique(labels[0]) for d in parents)
+
+    (image, image_kw, _), (labels, labels_kw, _) = sample_volume()
+    assert image_kw["name"] == "synthetic nuclei (Z,Y,X)" and labels_kw["visible"] is False
+    assert image.shape == labels.shape and image.ndim == 3 and labels.max() > 0
+
+
+def test_writer_saves_labels_as_tiff(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    from napari_sam2._writer import write_labels
+
+    labels = np.zeros((3, 20, 30), dtype=np.int32)
+    labels[0, 2:6, 3:9] = 1
+    labels[2, 10:15, 5:25] = 700
+    path = str(tmp_path / "labels.tif")
+    assert write_labels(path, labels, {"name": "tracked"}) == [path]
+    back = tifffile.imread(path)
+    assert back.dtype == np.uint16 and np.array_equal(back, labels)
+    # an existing file is replaced, and a single (Y, X) frame works too
+    assert write_labels(path, labels[2], {}) == [path]
+    assert np.array_equal(tifffile.imread(path), labels[2])
 
 
 def test_synthetic_cells_ground_truth_matches_the_image():
@@ -27,6 +69,18 @@ def test_synthetic_cells_ground_truth_matches_the_image():
     assert not np.array_equal(labels[0], labels[-1])
 
 
+def test_napari_saves_labels_layers_with_the_writer(tmp_path):
+    napari = pytest.importorskip("napari")
+    npe2 = pytest.importorskip("npe2")
+    tifffile = pytest.importorskip("tifffile")
+    npe2.PluginManager.instance().discover()
+
+    layer = napari.layers.Labels(np.arange(24, dtype=np.uint16).reshape(2, 3, 4), name="tracked")
+    written = napari.save_layers(str(tmp_path / "tracked"), [layer], plugin="napari-sam2")
+    assert written == [str(tmp_path / "tracked.tif")]  # npe2 adds the writer's first extension
+    assert np.array_equal(tifffile.imread(written[0]), layer.data)
+
+
 @pytest.mark.gui
 def test_sample_opens_in_napari(make_napari_viewer):
     viewer = make_napari_viewer()
@@ -34,6 +88,20 @@ def test_sample_opens_in_napari(make_napari_viewer):
     names = [layer.name for layer in viewer.layers]
     assert names == ["synthetic cells (T,Y,X)", "ground truth"]
     assert viewer.layers[0].data.shape == (20, 256, 256)
+    assert viewer.dims.ndim == 3
+    assert viewer.layers["ground truth"].metadata["parents"]
+
+
+@pytest.mark.gui
+def test_volume_sample_opens_in_napari(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-sam2", "volume")
+    names = [layer.name for layer in viewer.layers]
+    assert names == ["synthetic nuclei (Z,Y,X)", "ground truth"]
+    image, truth = viewer.layers
+    assert image.data.shape == truth.data.shape == (32, 128, 128)
+    assert image.data.dtype == truth.data.dtype == np.uint16
+    assert not truth.visible and set(np.unique(truth.data)) == {0, 1, 2, 3, 4}
     assert viewer.dims.ndim == 3
 
 

@@ -1,4 +1,5 @@
-"""Synthetic fluorescence-like cell movies with exact ground truth (for samples, demos and tests).
+"""Synthetic fluorescence-like cell movies and nuclei volumes with exact ground truth (for samples,
+demos and tests).
 
 Only numpy and scipy: usable from tests, the CLI and napari's sample menu alike.
 """
@@ -16,40 +17,173 @@ def synthetic_cells(n_frames: int = 8, size: tuple[int, int] = (128, 128), n_cel
 
     Each cell keeps its label (1..n_cells) in every frame; intensities are smooth inside a
     cell, with Gaussian blur and noise like a widefield image. Returns ``(image, labels)``
-    with labels as uint16.
+    with labels as uint16, both of shape ``(n_frames, *size)``.
     """
+    image, labels, _ = synthetic_dividing_cells(n_frames, size, n_cells, seed, divide=(), radius=radius, step=step,
+                                                background=background, brightness=brightness, noise=noise)
+    return image, labels
+
+
+def synthetic_dividing_cells(n_frames: int = 20, size: tuple[int, int] = (256, 256), n_cells: int = 5,
+                             seed: int = 0, divide=((1, 8),), radius: tuple[float, float] = (9.0, 15.0),
+                             step: float = 2.0, background: float = 300.0, brightness: float = 2500.0,
+                             noise: float = 60.0, split_speed: float = 1.5
+                             ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    """Like :func:`synthetic_cells`, but some cells divide into two daughters.
+
+    ``divide`` holds ``(cell_label, frame)`` pairs: that cell is last seen in ``frame - 1`` and
+    from ``frame`` on two daughters replace it. Each daughter has 0.7x the parent's axes, sits on
+    one side of the parent's centre along its long axis and drifts away from its sister at
+    ``split_speed`` pixels per frame. Daughters get new labels n_cells+1, n_cells+2, ... in order of
+    division frame (ties: in the order given) and keep them afterwards; a daughter may divide again.
+    Labels never overlap: where cells meet, the lower label keeps the pixel.
+
+    Returns ``(image, labels, parents)``: image and labels are uint16 arrays of shape
+    ``(n_frames, *size)`` and ``parents`` is ``{daughter_label: parent_label}``. With
+    ``divide=()`` the movie is exactly :func:`synthetic_cells` with the same arguments.
+    """
+    events = _check_divisions(divide, n_frames)
     rng = np.random.default_rng(seed)
     h, w = size
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     margin = radius[1] + 2
-    centres = _spread_centres(rng, n_cells, h, w, margin, 2.2 * radius[1])
-    axes = rng.uniform(*radius, size=(n_cells, 2))
-    angles = rng.uniform(0, np.pi, size=n_cells)
-    velocity = rng.normal(0, step, size=(n_cells, 2))
-    levels = rng.uniform(0.6, 1.0, size=n_cells) * brightness
+    n_total = n_cells + 2 * len(events)
+    if n_total >= 2**16:
+        raise ValueError(f"{n_total} labels do not fit uint16")
+    # per-cell state, row i is label i + 1; daughters' rows are filled when they appear
+    centres = np.zeros((n_total, 2))
+    axes = np.zeros((n_total, 2))
+    angles = np.zeros(n_total)
+    velocity = np.zeros((n_total, 2))
+    levels = np.zeros(n_total)
+    centres[:n_cells] = _spread_centres(rng, n_cells, h, w, margin, 2.2 * radius[1])
+    axes[:n_cells] = rng.uniform(*radius, size=(n_cells, 2))
+    angles[:n_cells] = rng.uniform(0, np.pi, size=n_cells)
+    velocity[:n_cells] = rng.normal(0, step, size=(n_cells, 2))
+    levels[:n_cells] = rng.uniform(0.6, 1.0, size=n_cells) * brightness
+    alive = np.zeros(n_total, dtype=bool)
+    alive[:n_cells] = True
+    lo, hi = np.array([margin, margin]), np.array([h - margin, w - margin])
+    parents: dict[int, int] = {}
+    next_row = n_cells
 
     image = np.empty((n_frames, h, w), dtype=np.uint16)
     labels = np.zeros((n_frames, h, w), dtype=np.uint16)
     for t in range(n_frames):
+        for label, _ in (e for e in events if e[1] == t):
+            p = label - 1
+            if not 0 <= p < n_total or not alive[p]:
+                raise ValueError(f"divide: cell {label} does not exist in frame {t - 1}")
+            direction, long_axis = _long_axis(axes[p], angles[p] + 0.05 * t)
+            for k, sign in ((next_row, 1.0), (next_row + 1, -1.0)):
+                centres[k] = np.clip(centres[p] + sign * (0.7 * long_axis + 0.5) * direction, lo, hi)
+                axes[k] = 0.7 * axes[p]
+                angles[k] = angles[p]
+                velocity[k] = velocity[p] + sign * split_speed * direction
+                levels[k] = levels[p]
+                alive[k] = True
+                parents[k + 1] = label
+            alive[p] = False
+            next_row += 2
         signal = np.zeros((h, w), dtype=np.float32)
-        for i in range(n_cells):
-            cy, cx = centres[i]
-            ca, sa = np.cos(angles[i] + 0.05 * t), np.sin(angles[i] + 0.05 * t)
-            dy, dx = yy - cy, xx - cx
-            u = (dx * ca + dy * sa) / axes[i, 0]
-            v = (-dx * sa + dy * ca) / axes[i, 1]
-            inside = u * u + v * v <= 1.0
-            free = inside & (labels[t] == 0)
-            labels[t][free] = i + 1
-            signal[free] = levels[i] * (0.85 + 0.15 * np.cos(3 * u[free]) * np.cos(3 * v[free]))
+        for i in np.flatnonzero(alive):
+            _paint_ellipse(labels[t], signal, yy, xx, centres[i], axes[i], angles[i] + 0.05 * t, levels[i], i + 1)
         signal = ndimage.gaussian_filter(signal, 1.2)
         frame = background + signal + rng.normal(0, noise, size=(h, w))
         image[t] = np.clip(frame, 0, 65535).astype(np.uint16)
-        centres = _move(centres, velocity, h, w, margin, rng)
-    return image, labels
+        rows = np.flatnonzero(alive)
+        moving = velocity[rows]
+        centres[rows] = _move(centres[rows], moving, h, w, margin, rng)
+        velocity[rows] = moving
+    return image, labels, parents
+
+
+def synthetic_volume(shape: tuple[int, int, int] = (32, 128, 128), n_cells: int = 4, seed: int = 0,
+                     radius: tuple[float, float] = (10.0, 16.0), z_ratio: float = 0.5,
+                     blur: tuple[float, float] = (2.0, 0.8), background: float = 300.0,
+                     brightness: float = 2500.0, noise: float = 60.0) -> tuple[np.ndarray, np.ndarray]:
+    """A ``(Z, Y, X)`` uint16 stack of ellipsoidal nuclei, and its exact uint16 labels (1..n_cells).
+
+    Lateral semi-axes are drawn from ``radius`` (pixels); the axial one is ``z_ratio`` times a
+    lateral-size draw, as for a z-step larger than the pixel size. Each nucleus is turned by a
+    random angle in the (Y, X) plane. The signal is blurred with Gaussian sigma ``blur = (axial,
+    lateral)`` voxels (axial stronger, like a widefield or confocal stack) and Gaussian noise is
+    added. Returns ``(image, labels)``, both of shape ``shape``.
+    """
+    rng = np.random.default_rng(seed)
+    d, h, w = shape
+    zz, yy, xx = np.mgrid[0:d, 0:h, 0:w].astype(np.float32)
+    margin = radius[1] + 2
+    centres_yx = _spread_centres(rng, n_cells, h, w, margin, 2.2 * radius[1])
+    axes = rng.uniform(*radius, size=(n_cells, 3))
+    axes[:, 0] *= z_ratio
+    z_margin = min(radius[1] * z_ratio + 1, d / 2)
+    centres_z = rng.uniform(z_margin, d - z_margin, size=n_cells)
+    angles = rng.uniform(0, np.pi, size=n_cells)
+    levels = rng.uniform(0.6, 1.0, size=n_cells) * brightness
+
+    labels = np.zeros(shape, dtype=np.uint16)
+    signal = np.zeros(shape, dtype=np.float32)
+    for i in range(n_cells):
+        (cy, cx), cz = centres_yx[i], centres_z[i]
+        ca, sa = np.cos(angles[i]), np.sin(angles[i])
+        dz, dy, dx = zz - cz, yy - cy, xx - cx
+        s = dz / axes[i, 0]
+        u = (dx * ca + dy * sa) / axes[i, 1]
+        v = (-dx * sa + dy * ca) / axes[i, 2]
+        free = (s * s + u * u + v * v <= 1.0) & (labels == 0)
+        labels[free] = i + 1
+        signal[free] = levels[i] * (0.85 + 0.15 * np.cos(3 * u[free]) * np.cos(3 * v[free]) * np.cos(2 * s[free]))
+    signal = ndimage.gaussian_filter(signal, (blur[0], blur[1], blur[1]))
+    volume = background + signal + rng.normal(0, noise, size=shape)
+    return np.clip(volume, 0, 65535).astype(np.uint16), labels
+
+
+def _check_divisions(divide, n_frames: int) -> list[tuple[int, int]]:
+    """``divide`` as a list of ``(label, frame)`` int pairs sorted by frame (stable), after checks."""
+    events = []
+    for entry in divide:
+        if len(entry) != 2:
+            raise ValueError(f"divide: expected (cell_label, frame) pairs, got {entry!r}")
+        label, frame = int(entry[0]), int(entry[1])
+        if label < 1 or not 1 <= frame < n_frames:
+            raise ValueError(f"divide: need cell_label >= 1 and 1 <= frame < {n_frames}, got {entry!r}")
+        events.append((label, frame))
+    return sorted(events, key=lambda e: e[1])
+
+
+def _long_axis(axes: np.ndarray, angle: float) -> tuple[np.ndarray, float]:
+    """Unit (dy, dx) vector (2,) along an ellipse's long axis, and that semi-axis length.
+
+    ``axes`` (2,) are the semi-axes along the directions ``angle`` and ``angle + pi/2`` as used by
+    :func:`_paint_ellipse`.
+    """
+    ca, sa = np.cos(angle), np.sin(angle)
+    if axes[0] >= axes[1]:
+        return np.array([sa, ca]), float(axes[0])
+    return np.array([ca, -sa]), float(axes[1])
+
+
+def _paint_ellipse(labels: np.ndarray, signal: np.ndarray, yy: np.ndarray, xx: np.ndarray, centre: np.ndarray,
+                   axes: np.ndarray, angle: float, level: float, label: int) -> None:
+    """Draw one textured ellipse into ``labels`` (Y, X) and ``signal`` (Y, X) in place.
+
+    ``yy``, ``xx`` (Y, X) are pixel coordinates, ``centre`` (2,) is (y, x) and ``axes`` (2,) the
+    semi-axes along ``angle`` and ``angle + pi/2`` (radians, from the x axis). Only pixels whose
+    label is still 0 are drawn: the first cell painted keeps a contested pixel.
+    """
+    cy, cx = centre
+    ca, sa = np.cos(angle), np.sin(angle)
+    dy, dx = yy - cy, xx - cx
+    u = (dx * ca + dy * sa) / axes[0]
+    v = (-dx * sa + dy * ca) / axes[1]
+    free = (u * u + v * v <= 1.0) & (labels == 0)
+    labels[free] = label
+    signal[free] = level * (0.85 + 0.15 * np.cos(3 * u[free]) * np.cos(3 * v[free]))
 
 
 def _spread_centres(rng, n, h, w, margin, min_dist):
+    """``n`` random (y, x) centres, shape (n, 2), at least ``min_dist`` apart and ``margin`` from the edges."""
     centres: list[np.ndarray] = []
     for _ in range(1000 * n):
         c = rng.uniform([margin, margin], [h - margin, w - margin])
@@ -63,6 +197,8 @@ def _spread_centres(rng, n, h, w, margin, min_dist):
 
 
 def _move(centres, velocity, h, w, margin, rng):
+    """Next (y, x) centres (N, 2) after one step with a random jitter; ``velocity`` (N, 2) is
+    reversed in place where a cell would leave the ``margin`` box (it bounces)."""
     nxt = centres + velocity + rng.normal(0, 0.3, size=centres.shape)
     lo, hi = np.array([margin, margin]), np.array([h - margin, w - margin])
     bounce = (nxt < lo) | (nxt > hi)

@@ -1,0 +1,62 @@
+"""A per-object confidence strip: one cell per frame, click to jump there (Qt only, no model code)."""
+
+from __future__ import annotations
+
+import numpy as np
+from qtpy.QtCore import QRectF, Qt, Signal
+from qtpy.QtGui import QColor, QPainter
+from qtpy.QtWidgets import QWidget
+
+COLORS = {"prompted": QColor(70, 130, 255), "present": QColor(60, 190, 90), "lost": QColor(220, 60, 60),
+          "none": QColor(90, 90, 90)}
+
+
+class ConfidenceTimeline(QWidget):
+    """Draws object scores per frame: blue = prompted, green = present (height = confidence),
+    red = lost (judged absent), grey = not tracked. ``frameClicked(int)`` on click."""
+
+    frameClicked = Signal(int)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.scores = np.zeros(0, np.float32)
+        self.prompted: set[int] = set()
+        self.current = -1
+        self.setMinimumHeight(36)
+        self.setToolTip("Confidence per frame for the selected object: blue prompted, green present "
+                        "(taller = more confident), red lost, grey not tracked. Click to go to a frame.")
+
+    def set_data(self, scores: np.ndarray, prompted, current: int = -1) -> None:
+        self.scores = np.asarray(scores, np.float32)
+        self.prompted = set(prompted)
+        self.current = current
+        self.update()
+
+    def kind(self, frame: int) -> str:
+        if frame in self.prompted:
+            return "prompted"
+        s = self.scores[frame]
+        return "none" if np.isnan(s) else ("present" if s > 0 else "lost")
+
+    def frame_at(self, x: float) -> int:
+        n = len(self.scores)
+        return int(np.clip(x / max(self.width(), 1) * n, 0, max(n - 1, 0)))
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        n = len(self.scores)
+        if n == 0:
+            return
+        painter = QPainter(self)
+        w, h = self.width() / n, self.height()
+        for f in range(n):
+            kind = self.kind(f)
+            frac = 1.0 if kind != "present" else 0.3 + 0.7 / (1 + np.exp(-self.scores[f]))
+            painter.fillRect(QRectF(f * w, h * (1 - frac), max(w - 1, 1), h * frac), COLORS[kind])
+        if 0 <= self.current < n:
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawRect(QRectF(self.current * w, 0, max(w - 1, 1), h - 1))
+        painter.end()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if len(self.scores) and event.button() == Qt.LeftButton:
+            self.frameClicked.emit(self.frame_at(event.position().x() if hasattr(event, "position") else event.x()))

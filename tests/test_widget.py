@@ -1,0 +1,194 @@
+"""The dock widget driven as a user would, in a real napari viewer under Xvfb (tiny random model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+
+from napari_sam2 import build_sam2_video_predictor
+from napari_sam2.synthetic import synthetic_cells
+
+pytestmark = pytest.mark.gui
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(4)
+    model = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=SIZE).model
+    with torch.no_grad():
+        model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(3.0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    torch.save({"model": model.state_dict()}, path)
+    return path
+
+
+@pytest.fixture
+def ready(make_napari_viewer, qtbot, checkpoint):
+    from napari_sam2._widget import SAM2Widget
+
+    image, truth = synthetic_cells(n_frames=8, size=(64, 72), n_cells=2, seed=6, radius=(6.0, 9.0))
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(image, name="cells")
+    widget = SAM2Widget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget._image.value = layer
+    widget._checkpoint.value = str(checkpoint)
+    widget._image_size.value = SIZE
+    widget._device.value = "cpu"
+    widget.start_session()
+    qtbot.waitUntil(lambda: widget.session is not None and not widget.busy, timeout=60000)
+    return viewer, widget, truth
+
+
+def wait(qtbot, widget):
+    qtbot.waitUntil(lambda: not widget.busy, timeout=60000)
+
+
+def centre(truth, frame, obj):
+    return np.argwhere(truth[frame] == obj).mean(0)
+
+
+def test_click_shows_mask_then_propagate_fills_all_frames(ready, qtbot):
+    viewer, widget, truth = ready
+    out = viewer.layers["SAM2 labels"]
+    assert {"SAM2 clicks", "SAM2 boxes"} <= {layer.name for layer in viewer.layers}
+    y, x = centre(truth, 0, 1)
+    widget.add_click(0, y, x)
+    wait(qtbot, widget)
+    assert (out.data[0] == 1).any() and not out.data[1:].any()
+    assert np.array_equal(out.data[0], widget.session.label_frame(0))
+    assert all(b.enabled for b in widget._cands)  # a single click offers three masks
+    widget.propagate("forward")
+    wait(qtbot, widget)
+    assert all((out.data[f] == 1).any() for f in range(8))
+    assert np.array_equal(out.data, widget.session.labels().astype(out.data.dtype))
+    assert np.isfinite(widget._timeline.scores).all() and len(widget._timeline.scores) == 8
+
+
+def test_negative_click_box_and_second_object(ready, qtbot):
+    viewer, widget, truth = ready
+    y, x = centre(truth, 0, 1)
+    widget.add_click(0, y, x)
+    widget.add_click(0, 2.0, 2.0, positive=False)
+    widget.add_object()
+    ys, xs = np.nonzero(truth[0] == 2)
+    widget.add_box(0, ys.min(), xs.min(), ys.max(), xs.max())
+    wait(qtbot, widget)
+    session = widget.session
+    assert session.objects[1].prompts[0][-1]["labels"] == [1, 0]
+    assert session.objects[2].prompts[0][-1]["box"] is not None
+    colors = np.asarray(viewer.layers["SAM2 clicks"].face_color)
+    assert colors[0][1] > colors[0][0] and colors[1][0] > colors[1][1]  # green positive, red negative
+    assert set(np.unique(viewer.layers["SAM2 labels"].data[0])) >= {1, 2}
+
+
+def test_cancel_keeps_done_frames(ready, qtbot):
+    viewer, widget, truth = ready
+    y, x = centre(truth, 0, 1)
+    widget.add_click(0, y, x)
+    wait(qtbot, widget)
+    written = []
+    original = widget._write_frames
+
+    def spy(frames):
+        original(frames)
+        written.extend(f for f, _ in frames)
+        if len(written) == 2:
+            widget.cancel()
+
+    widget._write_frames = spy
+    widget.propagate("forward")
+    wait(qtbot, widget)
+    tracked = sorted(widget.session.objects[1].results)
+    assert len(tracked) < 8 and tracked == sorted(set(written))
+    assert "cancelled" in widget._status.value
+
+
+def test_correction_retracks_only_later_frames_and_keeps_manual_edits(ready, qtbot):
+    viewer, widget, truth = ready
+    out = viewer.layers["SAM2 labels"]
+    y, x = centre(truth, 0, 1)
+    widget.add_click(0, y, x)
+    widget.propagate("forward")
+    wait(qtbot, widget)
+    before = out.data.copy()
+    out.data[6, :5, :5] = 9  # the user paints on frame 6
+    y4, x4 = centre(truth, 4, 1)
+    widget.add_click(4, y4 + 1, x4)
+    wait(qtbot, widget)
+    assert widget.last_report.frames == [5, 6, 7]
+    assert np.array_equal(out.data[:4], before[:4])  # nothing before the correction changed
+    assert (out.data[6, :5, :5] == 9).all() and 6 in widget.edited_frames  # edits kept
+    assert widget._overwrite.enabled
+    widget.overwrite_edited_frames()
+    assert np.array_equal(out.data[6], widget.session.label_frame(6))
+
+
+def test_candidate_choice_and_painted_mask(ready, qtbot):
+    viewer, widget, truth = ready
+    y, x = centre(truth, 0, 1)
+    widget.add_click(0, y, x)
+    wait(qtbot, widget)
+    cands = widget._candidates[2]
+    pick = next(i for i in range(3) if cands[i][0].any())
+    widget.choose_candidate(pick)
+    wait(qtbot, widget)
+    assert "mask" in widget.session.objects[1].prompts[0][-1]
+    widget.add_paint_layer()
+    paint = viewer.layers["SAM2 paint"]
+    paint.data[truth[2] == 2] = 3
+    viewer.dims.set_current_step(0, 2)
+    widget.use_painted_mask()
+    wait(qtbot, widget)
+    assert 3 in widget.session.objects and 2 in widget.session.objects[3].prompts
+    assert (viewer.layers["SAM2 labels"].data[2] == 3).any()
+
+
+def test_exports_timeline_jump_and_session_reload(ready, qtbot, tmp_path):
+    viewer, widget, truth = ready
+    y, x = centre(truth, 0, 1)
+    widget.add_click(0, y, x)
+    widget.propagate("forward")
+    wait(qtbot, widget)
+    out = viewer.layers["SAM2 labels"].data.copy()
+    paths = iter([str(tmp_path / "l.tif"), str(tmp_path / "t.csv"), str(tmp_path), str(tmp_path / "s.json"),
+                  str(tmp_path / "s.json")])
+    widget._ask_path = lambda *a, **k: next(paths)
+    widget.export_tiff()
+    assert np.array_equal(tifffile.imread(tmp_path / "l.tif"), out)
+    widget.export_table()
+    assert (tmp_path / "t.csv").read_text().count("\n") >= 9
+    widget.export_ctc()
+    assert (tmp_path / "RES" / "res_track.txt").read_text().startswith("1 0 7 0")
+    widget.add_tracks_layer()
+    assert viewer.layers["SAM2 tracks"].data.shape == (8, 4)
+    widget.save_session()
+    widget._timeline.frameClicked.emit(5)
+    assert viewer.dims.current_step[0] == 5
+    widget.delete_object()
+    wait(qtbot, widget)
+    assert not viewer.layers["SAM2 labels"].data.any() and not widget.session.objects
+    widget.load_session()
+    wait(qtbot, widget)
+    assert 1 in widget.session.objects and len(viewer.layers["SAM2 clicks"].data) == 1
+    assert np.array_equal(viewer.layers["SAM2 labels"].data[0], out[0])
+
+
+def test_shortcuts_and_bad_layers(ready, qtbot, make_napari_viewer):
+    viewer, widget, truth = ready
+    n = widget._objects.count()
+    from napari.utils.key_bindings import coerce_keybinding
+
+    viewer.keymap[coerce_keybinding("Shift-N")](viewer)
+    assert widget._objects.count() == n + 1
+    viewer.keymap[coerce_keybinding("Shift-X")](viewer)
+    assert widget._negative.value
+    flat = viewer.add_image(np.zeros((32, 32), np.uint16), name="flat")
+    widget._image.value = flat
+    widget.start_session()  # a 2D image: refused with a message, session unchanged
+    assert widget.session is not None and widget._layer.name == "cells"
+    viewer.layers.remove("cells")
+    assert widget.session is None
