@@ -192,3 +192,13 @@ def test_shortcuts_and_bad_layers(ready, qtbot, make_napari_viewer):
     assert widget.session is not None and widget._layer.name == "cells"
     viewer.layers.remove("cells")
     assert widget.session is None
+
+
+def test_widget_opens_from_the_plugins_menu(make_napari_viewer):
+    from napari_sam2._widget import SAM2Widget
+
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-sam2", "SAM 2 tracking")
+    assert isinstance(widget, SAM2Widget)
+    assert widget._status.value == "No session."
+    assert all(widget._add.tooltip for _ in [0]) and "Shift-N" in widget._add.tooltip

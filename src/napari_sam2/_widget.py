@@ -124,6 +124,7 @@ class SAM2Widget(QWidget):
         export_rows = [Container(widgets=list(self._exports.values())[i:i + 4], layout="horizontal", labels=False)
                        for i in (0, 4)]
 
+        self.setMaximumWidth(480)
         layout = QVBoxLayout(self)
         for part in (settings.native, self._objects, object_buttons.native, paint_row.native, cand_row.native,
                      run_row.native, self._timeline, self._status.native, self._overwrite.native,

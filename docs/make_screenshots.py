@@ -1,0 +1,86 @@
+"""Screenshots for docs/user_guide.md from a real napari window (run under a display, e.g. xvfb-run).
+
+Usage: xvfb-run -a python docs/make_screenshots.py [--checkpoint PATH] [--image-size N]
+Without a checkpoint a random-weight model is used (with a forced "object present" bias),
+so the masks only show the plumbing, not SAM 2 quality.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+OUT = Path(__file__).parent / "images"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--image-size", type=int, default=256)
+    args = ap.parse_args()
+    import napari
+    import torch
+    from qtpy.QtWidgets import QApplication
+
+    from napari_sam2 import build_sam2_video_predictor
+    from napari_sam2._widget import SAM2Widget
+
+    ckpt = args.checkpoint
+    if ckpt is None:
+        torch.manual_seed(0)
+        model = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=args.image_size).model
+        with torch.no_grad():
+            model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(3.0)
+        ckpt = "/tmp/napari_sam2_screenshot_model.pt"
+        torch.save({"model": model.state_dict()}, ckpt)
+
+    OUT.mkdir(exist_ok=True)
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1400, 900)
+    viewer.open_sample("napari-sam2", "timelapse")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-sam2", "SAM 2 tracking")
+    if not isinstance(widget, SAM2Widget):
+        raise SystemExit("the plugin widget did not load")
+    app = QApplication.instance()
+
+    def settle(condition=lambda: True, seconds=120):
+        import time
+
+        end = time.time() + seconds
+        while time.time() < end and not (condition() and not widget.busy):
+            app.processEvents()
+            time.sleep(0.02)
+        for _ in range(20):
+            app.processEvents()
+
+    widget._image.value = viewer.layers["synthetic cells (T,Y,X)"]
+    widget._checkpoint.value = str(ckpt)
+    widget._image_size.value = args.image_size
+    widget._device.value = "cpu"
+    widget.start_session()
+    settle(lambda: widget.session is not None)
+    viewer.window.screenshot(str(OUT / "1_session.png"), canvas_only=False)
+
+    truth = viewer.layers["ground truth"].data
+    viewer.dims.set_current_step(0, 0)
+    for obj in (1, 3, 4):
+        if obj > 1:
+            widget.add_object()
+        y, x = np.argwhere(truth[0] == obj).mean(0)
+        widget.add_click(0, y, x)
+    settle()
+    viewer.window.screenshot(str(OUT / "2_clicks.png"), canvas_only=False)
+
+    widget.propagate("forward")
+    settle()
+    viewer.dims.set_current_step(0, 12)
+    settle()
+    viewer.window.screenshot(str(OUT / "3_propagated.png"), canvas_only=False)
+    print("wrote", sorted(p.name for p in OUT.glob("*.png")))
+    viewer.close()
+
+
+if __name__ == "__main__":
+    main()
