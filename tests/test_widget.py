@@ -202,3 +202,36 @@ def test_widget_opens_from_the_plugins_menu(make_napari_viewer):
     assert isinstance(widget, SAM2Widget)
     assert widget._status.value == "No session."
     assert all(widget._add.tooltip for _ in [0]) and "Shift-N" in widget._add.tooltip
+
+
+def test_layers_removed_mid_run_stop_cleanly(ready, qtbot):
+    viewer, widget, truth = ready
+    y, x = centre(truth, 0, 1)
+    widget.add_click(0, y, x)
+    wait(qtbot, widget)
+    widget.propagate("forward")
+    qtbot.waitUntil(lambda: (viewer.layers["SAM2 labels"].data[1] > 0).any(), timeout=60000)
+    viewer.layers.remove("SAM2 labels")
+    wait(qtbot, widget)
+    assert len(widget.session.objects[1].results) < 8  # stopped within a frame or two
+    viewer.layers.remove("cells")
+    assert widget.session is None and "removed" in widget._status.value
+
+
+def test_contrast_and_channel_settings(make_napari_viewer, qtbot, checkpoint):
+    from napari_sam2._widget import SAM2Widget
+
+    viewer = make_napari_viewer()
+    rgb = np.random.default_rng(0).integers(0, 255, (4, 40, 48, 3), dtype=np.uint8)
+    layer = viewer.add_image(rgb, name="rgb")
+    widget = SAM2Widget(viewer)
+    widget._image.value, widget._checkpoint.value, widget._image_size.value = layer, str(checkpoint), SIZE
+    widget._contrast.value = "10, 5"
+    widget.start_session()
+    assert widget.session is None and not widget.busy  # refused with a message
+    widget._contrast.value = "layer"
+    widget._channel.value = "1"
+    widget.start_session()
+    qtbot.waitUntil(lambda: widget.session is not None and not widget.busy, timeout=60000)
+    assert widget.session.frames.data.shape == (4, 40, 48)  # one channel of the RGB stack
+    assert np.array_equal(widget.session.frames.raw(2), rgb[2, ..., 1])

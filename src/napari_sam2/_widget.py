@@ -37,6 +37,10 @@ TOOLTIPS = {
     "image": "The image layer to segment: (T, Y, X), (Z, Y, X), RGB stacks, or (T, Z, Y, X).",
     "axis": "Track along time (t) or through a volume (z). For (T, Z, Y, X) data the other axis stays "
             "at the slider's current position.",
+    "channel": "For RGB layers: 'all' uses the colour image, 0/1/2 one channel of it. (napari opens "
+               "multi-channel data as one layer per channel: pick that layer above.)",
+    "contrast": "Intensity window mapped to the model's input: 'layer' uses the layer's contrast limits "
+                "(one window for all frames), or type 'low, high'.",
     "model": "SAM 2 / SAM 2.1 model size: tiny is fastest, large most accurate.",
     "checkpoint": "'auto' finds or downloads the official weights; or a path to a .pt file; "
                   "'none' = random weights (testing only).",
@@ -92,12 +96,14 @@ class SAM2Widget(QWidget):
 
         self._image = ComboBox(label="image", choices=self._image_layers)
         self._axis = ComboBox(label="axis", choices=["t", "z"], value="t")
+        self._channel = ComboBox(label="channel", choices=["all", "0", "1", "2"], value="all")
+        self._contrast = LineEdit(label="contrast", value="layer")
         self._model = ComboBox(label="model", choices=list(CONFIGS), value="sam2.1_hiera_tiny")
         self._checkpoint = LineEdit(label="checkpoint", value="auto")
         self._image_size = ComboBox(label="image size", choices=[1024, 512, 256, 128, 64], value=1024)
         self._device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
         self._start = PushButton(text="Start session")
-        settings = Container(widgets=[self._image, self._axis, self._model, self._checkpoint, self._image_size,
+        settings = Container(widgets=[self._image, self._axis, self._channel, self._contrast, self._model, self._checkpoint, self._image_size,
                                       self._device, self._start])
 
         self._objects = QListWidget()
@@ -131,7 +137,8 @@ class SAM2Widget(QWidget):
                      *[r.native for r in export_rows]):
             layout.addWidget(part)
 
-        for widget, key in ((self._image, "image"), (self._axis, "axis"), (self._model, "model"),
+        for widget, key in ((self._image, "image"), (self._axis, "axis"), (self._channel, "channel"),
+                            (self._contrast, "contrast"), (self._model, "model"),
                             (self._checkpoint, "checkpoint"), (self._image_size, "image_size"),
                             (self._device, "device"), (self._start, "start"), (self._add, "add"),
                             (self._delete, "delete"), (self._clear, "clear"), (self._negative, "negative"),
@@ -260,10 +267,22 @@ class SAM2Widget(QWidget):
         else:
             show_error(f"SAM 2: '{layer.name}' has {ndim} dimensions; expected 3 or 4 (plus RGB)")
             return
-        view = StackView(data, axis=track_dim, channel_axis=ndim if layer.rgb else None, fixed=fixed)
-        limits = None
-        if not (np.dtype(layer.dtype) == np.uint8 and tuple(layer.contrast_limits) == (0, 255)):
+        channel = None if self._channel.value == "all" or not layer.rgb else int(self._channel.value)
+        view = StackView(data, axis=track_dim, channel_axis=ndim if layer.rgb else None, channel=channel,
+                         fixed=fixed)
+        text = self._contrast.value.strip().lower()
+        if text in ("", "layer"):
             limits = tuple(float(v) for v in layer.contrast_limits)
+            if np.dtype(layer.dtype) == np.uint8 and limits == (0.0, 255.0):
+                limits = None  # 8-bit data as is, like the official predictor
+        else:
+            try:
+                limits = tuple(float(v) for v in text.replace(";", ",").split(","))
+                if len(limits) != 2 or not limits[0] < limits[1]:
+                    raise ValueError
+            except ValueError:
+                show_error(f"SAM 2: contrast must be 'layer' or 'low, high' with low < high, got {text!r}")
+                return
         ckpt = self._checkpoint.value.strip()
         options = dict(name=self._model.value, image_size=int(self._image_size.value),
                        checkpoint=None if ckpt.lower() == "none" else (ckpt or "auto"))
@@ -627,6 +646,10 @@ class SAM2Widget(QWidget):
         """Write computed frames unless the user edited them since we last wrote (then keep theirs)."""
         out = self._layer_or_none(OUTPUT)
         if out is None:
+            if self.session is not None:
+                self.cancel()
+                show_error(f"SAM 2: the '{OUTPUT}' layer was removed, so tracking stopped. The results are "
+                           f"still in the session: press Start session to get a new labels layer.")
             return
         kept = []
         for f, labels in frames:
