@@ -22,3 +22,21 @@ def rgb_image() -> np.ndarray:
     yy, xx = np.mgrid[:300, :400]
     img[(yy - 140) ** 2 + (xx - 180) ** 2 < 60 ** 2] += 120
     return img
+
+
+def present_model(image_size: int, seed: int):
+    """A tiny random SAM 2.1 video model whose object head says "present" (so masks are real)."""
+    from napari_sam2 import build_sam2_video_predictor
+
+    torch.manual_seed(seed)
+    model = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=image_size).model
+    with torch.no_grad():
+        model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(3.0)
+    return model
+
+
+def present_checkpoint(folder, image_size: int, seed: int):
+    """:func:`present_model` saved as an official-format checkpoint in ``folder``."""
+    path = folder / "present.pt"
+    torch.save({"model": present_model(image_size, seed).state_dict()}, path)
+    return path

@@ -10,6 +10,8 @@ from napari_sam2 import build_sam2_video_predictor
 from napari_sam2.engine import TrackingSession, stack_view
 from napari_sam2.synthetic import synthetic_cells
 
+from conftest import present_model
+
 SIZE = 128
 
 
@@ -20,11 +22,7 @@ def movie():
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(1)
-    m = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=SIZE).model
-    with torch.no_grad():  # objects judged present, so masks are real
-        m.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(3.0)
-    return m
+    return present_model(SIZE, seed=1)
 
 
 def centre(labels, frame, obj):

@@ -81,11 +81,15 @@ def test_napari_saves_labels_layers_with_the_writer(tmp_path):
     assert np.array_equal(tifffile.imread(written[0]), layer.data)
 
 
+def _open_sample(make_napari_viewer, key):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-sam2", key)
+    return viewer, [layer.name for layer in viewer.layers]
+
+
 @pytest.mark.gui
 def test_sample_opens_in_napari(make_napari_viewer):
-    viewer = make_napari_viewer()
-    viewer.open_sample("napari-sam2", "timelapse")
-    names = [layer.name for layer in viewer.layers]
+    viewer, names = _open_sample(make_napari_viewer, "timelapse")
     assert names == ["synthetic cells (T,Y,X)", "ground truth"]
     assert viewer.layers[0].data.shape == (20, 256, 256)
     assert viewer.dims.ndim == 3
@@ -94,9 +98,7 @@ def test_sample_opens_in_napari(make_napari_viewer):
 
 @pytest.mark.gui
 def test_volume_sample_opens_in_napari(make_napari_viewer):
-    viewer = make_napari_viewer()
-    viewer.open_sample("napari-sam2", "volume")
-    names = [layer.name for layer in viewer.layers]
+    viewer, names = _open_sample(make_napari_viewer, "volume")
     assert names == ["synthetic nuclei (Z,Y,X)", "ground truth"]
     image, truth = viewer.layers
     assert image.data.shape == truth.data.shape == (32, 128, 128)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tifffile
-import torch
+from conftest import present_checkpoint
 
-from napari_sam2 import build_sam2_video_predictor
 from napari_sam2.synthetic import synthetic_cells
 
 pytestmark = pytest.mark.gui
@@ -16,13 +15,7 @@ SIZE = 64
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    torch.manual_seed(4)
-    model = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=SIZE).model
-    with torch.no_grad():
-        model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(3.0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    torch.save({"model": model.state_dict()}, path)
-    return path
+    return present_checkpoint(tmp_path_factory.mktemp("ckpt"), SIZE, seed=4)
 
 
 @pytest.fixture

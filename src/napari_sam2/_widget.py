@@ -340,17 +340,25 @@ class SAM2Widget(QWidget):
 
     # ------------------------------------------------------------------ objects
 
+    def _listed_ids(self) -> list[int]:
+        return [int(self._objects.item(i).data(Qt.UserRole)) for i in range(self._objects.count())]
+
+    def _ensure_listed(self, obj: int) -> QListWidgetItem:
+        """The list entry of ``obj``, created (with a default name and its colour) if missing."""
+        for i in range(self._objects.count()):
+            if int(self._objects.item(i).data(Qt.UserRole)) == obj:
+                return self._objects.item(i)
+        self.names.setdefault(obj, f"object {obj}")
+        item = QListWidgetItem(f"{obj}: {self.names[obj]}")
+        item.setData(Qt.UserRole, obj)
+        item.setFlags(item.flags() | Qt.ItemIsEditable)
+        self._color_item(item, obj)
+        self._objects.addItem(item)
+        return item
+
     def add_object(self) -> None:
         """A new object with the next free id; it becomes the selected object."""
-        ids = [int(self._objects.item(i).data(Qt.UserRole)) for i in range(self._objects.count())]
-        new = max(ids, default=0) + 1
-        self.names[new] = f"object {new}"
-        item = QListWidgetItem(f"{new}: {self.names[new]}")
-        item.setData(Qt.UserRole, new)
-        item.setFlags(item.flags() | Qt.ItemIsEditable)
-        self._color_item(item, new)
-        self._objects.addItem(item)
-        self._objects.setCurrentItem(item)
+        self._objects.setCurrentItem(self._ensure_listed(max(self._listed_ids(), default=0) + 1))
 
     def _color_item(self, item, obj_id) -> None:
         if getattr(self, "_output", None) is None:
@@ -584,16 +592,6 @@ class SAM2Widget(QWidget):
             self._apply_prompt(int(obj), frame, None, mask=paint.data == obj)
         paint.data = np.zeros_like(paint.data)
 
-    def _ensure_listed(self, obj: int) -> None:
-        ids = {int(self._objects.item(i).data(Qt.UserRole)) for i in range(self._objects.count())}
-        if obj not in ids:
-            self.names[obj] = f"object {obj}"
-            item = QListWidgetItem(f"{obj}: {self.names[obj]}")
-            item.setData(Qt.UserRole, obj)
-            item.setFlags(item.flags() | Qt.ItemIsEditable)
-            self._color_item(item, obj)
-            self._objects.addItem(item)
-
     # ------------------------------------------------------------------ propagation
 
     def propagate_forward(self) -> None:
@@ -786,8 +784,8 @@ class SAM2Widget(QWidget):
         self._syncing = True
         try:
             for obj, frames in data["objects"].items():
-                self._ensure_listed(int(obj))
                 self.names[int(obj)] = data.get("names", {}).get(obj, f"object {obj}")
+                self._ensure_listed(int(obj)).setText(f"{obj}: {self.names[int(obj)]}")
                 for f, steps in frames.items():
                     for step in steps:
                         for (x, y), lab in zip(step.get("points") or [], step.get("labels") or []):
