@@ -112,6 +112,10 @@ class TrackingSession:
         self.feature_cache_mb = feature_cache_mb
         self.fill_hole_area = fill_hole_area
         self.objects: "OrderedDict[int, ObjectTrack]" = OrderedDict()
+        # lineage: daughter -> parent, last frame of a divided parent, first frame of a daughter
+        self.parents: dict[int, int] = {}
+        self.ends: dict[int, int] = {}
+        self.starts: dict[int, int] = {}
         self._features: "OrderedDict[int, FrameFeatures]" = OrderedDict()
         self._mem_pos: torch.Tensor | None = None
         # work counters (for tests and benchmarks)
@@ -197,6 +201,12 @@ class TrackingSession:
         return self._add_step(frame, obj_id, {"mask": m.astype(bool)}, clear=True)
 
     def _add_step(self, frame, obj_id, step, clear) -> np.ndarray:
+        if frame < self.starts.get(obj_id, 0):
+            raise ValueError(f"object {obj_id} is a daughter that starts at frame {self.starts[obj_id]}; "
+                             f"it cannot be prompted on frame {frame}")
+        if frame > self.ends.get(obj_id, self.num_frames):
+            raise ValueError(f"object {obj_id} divided after frame {self.ends[obj_id]}; "
+                             f"it cannot be prompted on frame {frame}")
         obj = self.objects.setdefault(obj_id, ObjectTrack())
         steps = [] if clear else list(obj.prompts.get(frame, []))
         steps.append(step)
@@ -267,9 +277,85 @@ class TrackingSession:
         obj.results.pop(frame, None)
 
     def remove_object(self, obj_id: int) -> None:
-        """Forget an object and all its results."""
+        """Forget an object and all its results; its daughters become lineage roots."""
         self._object(obj_id)
         del self.objects[obj_id]
+        self.ends.pop(obj_id, None)
+        self.parents = {d: p for d, p in self.parents.items() if p != obj_id and d != obj_id}
+        self.starts = {d: f for d, f in self.starts.items() if d in self.parents}
+
+    # ----------------------------------------------------------------- divisions
+
+    def mark_division(self, parent: int, frame: int, daughters) -> None:
+        """Record that ``parent`` divides at ``frame``: its track ends at ``frame - 1`` and each of
+        ``daughters`` (new object ids) starts at ``frame``. Prompt the daughters on ``frame`` (or
+        later) and propagate forward; they are never tracked back past ``frame``.
+
+        The parent's results from ``frame`` on are removed; prompts it has there are an error.
+        """
+        frame = self._check_frame(frame)
+        obj = self._object(parent)
+        daughters = [int(d) for d in daughters]
+        if frame == 0:
+            raise ValueError("a division needs a frame before it: frame must be at least 1")
+        if not daughters or len(set(daughters)) != len(daughters) or parent in daughters:
+            raise ValueError(f"daughters must be distinct new object ids, got {daughters}")
+        clash = [d for d in daughters if d in self.objects]
+        if clash:
+            raise ValueError(f"daughter ids {clash} are already used by tracked objects")
+        late = sorted(f for f in obj.prompts if f >= frame)
+        if late:
+            raise ValueError(f"object {parent} has prompts on frame(s) {late} at or after the division at "
+                             f"frame {frame}: remove them first")
+        for f in [f for f in obj.results if f >= frame]:
+            del obj.results[f]
+        self.ends[parent] = frame - 1
+        for d in daughters:
+            self.parents[d], self.starts[d] = parent, frame
+
+    def divide(self, parent: int, frame: int, daughter_prompts: dict) -> None:
+        """:meth:`mark_division` plus the daughters' prompts on ``frame``:
+        ``{daughter_id: {"points": ..., "labels": ..., "box": ..., "mask": ...}}``."""
+        self.mark_division(parent, frame, list(daughter_prompts))
+        for d, prompt in daughter_prompts.items():
+            if prompt.get("mask") is not None:
+                self.add_mask(frame, d, prompt["mask"])
+            else:
+                self.add_points(frame, d, prompt.get("points"), prompt.get("labels"), prompt.get("box"), clear=True)
+
+    def _alive(self, obj_id: int, frame: int) -> bool:
+        return self.starts.get(obj_id, 0) <= frame <= self.ends.get(obj_id, self.num_frames)
+
+    def division_suggestions(self, min_fraction: float = 0.25, area_ratio: float = 0.6) -> list[dict]:
+        """Frames where an object may have divided, for the user to confirm or dismiss.
+
+        Reasons: its mask splits into two or more components each holding at least
+        ``min_fraction`` of its area ("split"); its area falls below ``area_ratio`` times the
+        previous frame's ("area drop"); its object score turns from present to absent
+        ("score collapse"). Returns ``[{"object_id", "frame", "reasons"}]`` sorted by frame.
+        """
+        from scipy import ndimage
+
+        out = []
+        for oid, obj in self.objects.items():
+            prev_area = prev_score = None
+            for f in sorted(obj.results):
+                r = obj.results[f]
+                mask = self.object_logits(f, oid) > 0
+                area = int(mask.sum())
+                reasons = []
+                if area:
+                    lab, n = ndimage.label(mask)
+                    if n >= 2 and (np.bincount(lab.ravel())[1:] >= min_fraction * area).sum() >= 2:
+                        reasons.append("split")
+                if prev_area and area < area_ratio * prev_area:
+                    reasons.append("area drop")
+                if prev_score is not None and prev_score > 0 >= r.score:
+                    reasons.append("score collapse")
+                if reasons and f not in obj.prompts:
+                    out.append({"object_id": oid, "frame": f, "reasons": reasons})
+                prev_area, prev_score = area, r.score
+        return sorted(out, key=lambda d: (d["frame"], d["object_id"]))
 
     # ----------------------------------------------------------------- propagation
 
@@ -381,7 +467,7 @@ class TrackingSession:
         groups: dict = {}
         for oid in ids:
             obj = self.objects[oid]
-            if f in obj.prompts:
+            if f in obj.prompts or not self._alive(oid, f):
                 continue
             layout = self._layout(obj, f, d)
             if layout is not None:
@@ -504,13 +590,20 @@ class TrackingSession:
                                   for s in steps]
             objects[str(oid)] = frames
         return {"objects": objects, "shape": list(self.shape), "model": self.model.cfg.name,
-                "image_size": self.model.image_size, "contrast_limits": self.frames.contrast_limits}
+                "image_size": self.model.image_size, "contrast_limits": self.frames.contrast_limits,
+                "divisions": [{"parent": p, "frame": self.ends[p] + 1,
+                               "daughters": sorted(d for d, q in self.parents.items() if q == p)}
+                              for p in sorted(self.ends)]}
 
     def load_prompts(self, data: dict) -> None:
         """Re-apply prompts saved by :meth:`prompts_dict` (results are recomputed on propagation)."""
         if list(data.get("shape", [])) != list(self.shape):
             raise ValueError(f"the saved prompts are for a stack of shape {data.get('shape')}, not {self.shape}")
-        for oid, frames in data["objects"].items():
+        divisions = data.get("divisions", [])
+        parents_first = sorted(data["objects"], key=lambda o: any(int(o) in dv["daughters"] for dv in divisions))
+        done = set()
+        for oid in parents_first:
+            frames = data["objects"][oid]
             for f, steps in frames.items():
                 for i, step in enumerate(steps):
                     if "mask" in step:
@@ -520,3 +613,7 @@ class TrackingSession:
                         self.add_mask(int(f), int(oid), m)
                     else:
                         self.add_points(int(f), int(oid), step["points"], step["labels"], step["box"], clear=i == 0)
+            for dv in divisions:
+                if dv["parent"] == int(oid) and dv["parent"] not in done:
+                    self.mark_division(dv["parent"], dv["frame"], dv["daughters"])
+                    done.add(dv["parent"])

@@ -1,0 +1,127 @@
+"""Cell divisions in the engine: lineage, life spans, suggestions, exports with parents."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import present_model
+from napari_sam2.engine import TrackingSession
+from napari_sam2.engine.exports import read_ctc, tracks_data, write_ctc
+from napari_sam2.engine.session import FrameResult
+from napari_sam2.synthetic import synthetic_dividing_cells
+
+SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def model():
+    return present_model(SIZE, seed=3)
+
+
+@pytest.fixture(scope="module")
+def movie():
+    return synthetic_dividing_cells(n_frames=10, size=(96, 96), n_cells=2, seed=4, divide=((1, 5),),
+                                    radius=(8.0, 11.0))
+
+
+def centre(labels, frame, obj):
+    y, x = np.argwhere(labels[frame] == obj).mean(0)
+    return [[float(x), float(y)]]
+
+
+def test_division_gives_the_lineage_and_life_spans(model, movie):
+    image, truth, parents = movie
+    assert parents == {3: 1, 4: 1}
+    s = TrackingSession(model, image)
+    s.add_points(0, 1, centre(truth, 0, 1), [1])
+    s.add_points(0, 2, centre(truth, 0, 2), [1])
+    s.propagate("forward")
+    assert 7 in s.objects[1].results
+    s.divide(1, 5, {3: {"points": centre(truth, 5, 3), "labels": [1]},
+                    4: {"points": centre(truth, 5, 4), "labels": [1]}})
+    assert max(s.objects[1].results) == 4  # the parent's track now ends before the division
+    s.propagate("both", obj_ids=[3, 4])
+    for d in (3, 4):
+        assert sorted(s.objects[d].results) == list(range(5, 10))  # never before the division
+    s.propagate("forward")  # a full forward pass does not revive the parent
+    assert max(s.objects[1].results) == 4
+    assert s.parents == {3: 1, 4: 1}
+    labels = s.labels()
+    _, graph = tracks_data(labels, s.parents)
+    present = set(np.unique(labels))
+    assert {d: graph[d] for d in (3, 4) if d in present} == {d: [1] for d in (3, 4) if d in present}
+
+
+def test_division_errors(model, movie):
+    image, truth, _ = movie
+    s = TrackingSession(model, image)
+    s.add_points(0, 1, centre(truth, 0, 1), [1])
+    s.add_points(7, 1, centre(truth, 4, 1), [1])
+    with pytest.raises(ValueError, match=r"prompts on frame\(s\) \[7\]"):
+        s.mark_division(1, 5, [3, 4])
+    s.clear_prompts(7, 1)
+    s.add_points(0, 2, centre(truth, 0, 2), [1])
+    with pytest.raises(ValueError, match=r"ids \[2\] are already used"):
+        s.mark_division(1, 5, [2, 3])
+    with pytest.raises(ValueError, match="distinct new object ids"):
+        s.mark_division(1, 5, [1, 3])
+    with pytest.raises(ValueError, match="at least 1"):
+        s.mark_division(1, 0, [3, 4])
+    s.mark_division(1, 5, [3, 4])
+    with pytest.raises(ValueError, match="starts at frame 5"):
+        s.add_points(2, 3, centre(truth, 2, 1), [1])
+    with pytest.raises(ValueError, match="divided after frame 4"):
+        s.add_points(6, 1, centre(truth, 4, 1), [1])
+    s.remove_object(1)
+    assert s.parents == {} and s.ends == {}
+
+
+def test_saved_session_keeps_divisions(model, movie):
+    import json
+
+    image, truth, _ = movie
+    s = TrackingSession(model, image)
+    s.add_points(0, 1, centre(truth, 0, 1), [1])
+    s.divide(1, 5, {3: {"points": centre(truth, 5, 3), "labels": [1]}, 4: {"mask": truth[5] == 4}})
+    s.propagate("forward")
+    saved = json.loads(json.dumps(s.prompts_dict()))
+    assert saved["divisions"] == [{"parent": 1, "frame": 5, "daughters": [3, 4]}]
+    t = TrackingSession(model, image)
+    t.load_prompts(saved)
+    t.propagate("forward")
+    assert t.parents == s.parents and np.array_equal(t.labels(), s.labels())
+
+
+def test_ctc_export_carries_parents(tmp_path, movie):
+    _, truth, parents = movie
+    write_ctc(tmp_path / "RES", truth, parents=parents)
+    lines = (tmp_path / "RES" / "res_track.txt").read_text().split("\n")
+    assert "3 5 9 1" in lines and "4 5 9 1" in lines and "1 0 4 0" in lines
+    labels, back = read_ctc(tmp_path / "RES")
+    assert back == {3: 1, 4: 1} and np.array_equal(labels, truth)
+
+
+def _result(mask_lowres, score=5.0):
+    logits = torch.where(torch.as_tensor(mask_lowres), 10.0, -10.0).float()[None, None]
+    return FrameResult(logits, torch.zeros(1, 256), score, 0.9, "forward")
+
+
+def test_division_suggestions_on_known_masks(model):
+    image = np.zeros((6, 64, 64), np.uint16)
+    s = TrackingSession(model, image, fill_hole_area=0)
+    s.add_points(0, 1, [[20.0, 20.0]], [1])
+    grid = SIZE // 4
+    yy, xx = np.mgrid[:grid, :grid]
+    whole = (yy - 16) ** 2 + (xx - 16) ** 2 < 64              # one round cell
+    two = ((yy - 16) ** 2 + (xx - 10) ** 2 < 30) | ((yy - 16) ** 2 + (xx - 22) ** 2 < 30)  # two halves apart
+    half = (yy - 16) ** 2 + (xx - 16) ** 2 < 25
+    obj = s.objects[1]
+    obj.results = {0: obj.results[0], 1: _result(whole), 2: _result(whole), 3: _result(two), 4: _result(half),
+                   5: _result(half, score=-3.0)}
+    found = {d["frame"]: d["reasons"] for d in s.division_suggestions()}
+    assert found[3] == ["split"]
+    assert "area drop" in found[4]
+    assert found[5] == ["score collapse"] or "score collapse" in found[5]
+    assert 2 not in found
