@@ -228,3 +228,41 @@ def test_contrast_and_channel_settings(make_napari_viewer, qtbot, checkpoint):
     qtbot.waitUntil(lambda: widget.session is not None and not widget.busy, timeout=60000)
     assert widget.session.frames.data.shape == (4, 40, 48)  # one channel of the RGB stack
     assert np.array_equal(widget.session.frames.raw(2), rgb[2, ..., 1])
+
+
+def test_division_flow_lineage_and_suggestions(make_napari_viewer, qtbot, checkpoint):
+    from napari_sam2._widget import SAM2Widget
+    from napari_sam2.synthetic import synthetic_dividing_cells
+
+    image, truth, parents = synthetic_dividing_cells(n_frames=8, size=(64, 72), n_cells=1, seed=2,
+                                                     divide=((1, 4),), radius=(7.0, 9.0))
+    viewer = make_napari_viewer()
+    widget = SAM2Widget(viewer)
+    widget._image.value = viewer.add_image(image, name="dividing")
+    widget._checkpoint.value, widget._image_size.value = str(checkpoint), SIZE
+    widget.start_session()
+    wait(qtbot, widget)
+    y, x = centre(truth, 0, 1)
+    widget.add_click(0, y, x)
+    widget.propagate("forward")
+    wait(qtbot, widget)
+    viewer.dims.set_current_step(0, 4)
+    widget.divide_here()
+    wait(qtbot, widget)
+    assert widget.current_object == 2 and widget.session.parents == {2: 1, 3: 1}
+    assert not (viewer.layers["SAM2 labels"].data[4:] == 1).any()  # the parent's track ends at frame 3
+    for daughter, obj in ((2, 2), (3, 3)):
+        y, x = centre(truth, 4, obj)
+        widget.add_click(4, y, x, obj=daughter)
+    widget.propagate("forward")
+    wait(qtbot, widget)
+    assert sorted(widget.session.objects[2].results) == [4, 5, 6, 7]
+    widget.add_tracks_layer()
+    assert viewer.layers["SAM2 tracks"].graph == {2: [1], 3: [1]}
+    assert widget.current_object == 2
+    widget.delete_object()  # removing daughter 2 updates the lineage
+    wait(qtbot, widget)
+    assert viewer.layers["SAM2 tracks"].graph == {3: [1]}
+    widget.suggest_divisions()
+    wait(qtbot, widget)
+    assert isinstance(widget._suggestions.choices, tuple)

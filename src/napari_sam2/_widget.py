@@ -31,6 +31,7 @@ SHORTCUTS = {
     "Shift-B": ("propagate_backward", "propagate backward"),
     "Shift-P": ("propagate_both", "propagate both ways"),
     "Shift-C": ("cancel", "cancel the running job"),
+    "Shift-D": ("divide_here", "the selected object divides on the current frame"),
 }
 
 TOOLTIPS = {
@@ -56,6 +57,10 @@ TOOLTIPS = {
     "candidates": "SAM 2 offers three masks for a single click: pick the one you meant.",
     "paint": "Add a 'SAM2 paint' layer; paint the object with its label, then 'Use painted mask'.",
     "use_paint": "Use the painted masks as prompts on the current frame.",
+    "divide": "The selected object divides on the current frame (Shift-D): its track ends on the previous "
+              "frame and two daughter objects are added; click each daughter on this frame, then Forward.",
+    "suggest": "List frames where an object's mask splits in two, its area halves or its score collapses.",
+    "suggestions": "Suggested divisions: choose one to go there; confirm with 'Divides here'.",
     "forward": "Track from the prompted frames towards the end (Shift-F).",
     "backward": "Track from the prompted frames towards the start (Shift-B).",
     "both": "Track both ways, e.g. through a volume from the prompted slice (Shift-P).",
@@ -64,6 +69,18 @@ TOOLTIPS = {
                        "with the tracking result.",
     "timeline": "Confidence of the selected object per frame; click to jump to a frame.",
 }
+
+
+def _label_colormap(colors: dict[int, tuple]):
+    """A napari colormap that maps each track id to its label colour (ids normalised to [0, 1])."""
+    from napari.utils.colormaps import Colormap
+
+    ids = sorted(colors)
+    if len(ids) == 1:
+        return Colormap(colors=[colors[ids[0]], colors[ids[0]]], controls=[0.0, 1.0], name="sam2 labels")
+    lo, hi = ids[0], ids[-1]
+    controls = [0.0] + [((a + b) / 2 - lo) / (hi - lo) for a, b in zip(ids[:-1], ids[1:])] + [1.0]
+    return Colormap(colors=[colors[i] for i in ids], controls=controls, interpolation="zero", name="sam2 labels")
 
 
 def _digest(a: np.ndarray) -> bytes:
@@ -111,8 +128,12 @@ class SAM2Widget(QWidget):
         self._negative = CheckBox(text="negative clicks", value=False)
         self._cands = [PushButton(text=f"option {i + 1}", enabled=False) for i in range(3)]
         self._paint, self._use_paint = PushButton(text="Paint mask"), PushButton(text="Use painted mask")
+        self._divide = PushButton(text="Divides here")
+        self._suggest = PushButton(text="Suggest divisions")
+        self._suggestions = ComboBox(label="suggested", choices=[], nullable=True)
         object_buttons = Container(widgets=[self._add, self._delete, self._clear], layout="horizontal", labels=False)
         cand_row = Container(widgets=self._cands, layout="horizontal", labels=False)
+        division_row = Container(widgets=[self._divide, self._suggest], layout="horizontal", labels=False)
         paint_row = Container(widgets=[self._negative, self._paint, self._use_paint], layout="horizontal",
                               labels=False)
 
@@ -133,7 +154,7 @@ class SAM2Widget(QWidget):
         self.setMaximumWidth(480)
         layout = QVBoxLayout(self)
         for part in (settings.native, self._objects, object_buttons.native, paint_row.native, cand_row.native,
-                     run_row.native, self._timeline, self._status.native, self._overwrite.native,
+                     division_row.native, self._suggestions.native, run_row.native, self._timeline, self._status.native, self._overwrite.native,
                      *[r.native for r in export_rows]):
             layout.addWidget(part)
 
@@ -144,7 +165,8 @@ class SAM2Widget(QWidget):
                             (self._delete, "delete"), (self._clear, "clear"), (self._negative, "negative"),
                             (self._paint, "paint"), (self._use_paint, "use_paint"), (self._forward, "forward"),
                             (self._backward, "backward"), (self._both, "both"), (self._stop, "cancel"),
-                            (self._overwrite, "overwrite_edits")):
+                            (self._overwrite, "overwrite_edits"), (self._divide, "divide"),
+                            (self._suggest, "suggest"), (self._suggestions, "suggestions")):
             widget.tooltip = TOOLTIPS[key]
         for b in self._cands:
             b.tooltip = TOOLTIPS["candidates"]
@@ -162,6 +184,9 @@ class SAM2Widget(QWidget):
         self._both.clicked.connect(self.propagate_both)
         self._stop.clicked.connect(self.cancel)
         self._overwrite.clicked.connect(self.overwrite_edited_frames)
+        self._divide.clicked.connect(self.divide_here)
+        self._suggest.clicked.connect(self.suggest_divisions)
+        self._suggestions.changed.connect(self._go_to_suggestion)
         for i, b in enumerate(self._cands):
             b.clicked.connect(lambda *_, i=i: self.choose_candidate(i))
         self._objects.currentItemChanged.connect(lambda *_: self._object_selected())
@@ -240,6 +265,8 @@ class SAM2Widget(QWidget):
             self._pbar = None
         self._busy = False
         self._refresh_timeline()
+        if "SAM2 tracks" in self.viewer.layers and not self._queue:
+            self.add_tracks_layer()  # keep the lineage in step with the labels
         self._next_job()
 
     # ------------------------------------------------------------------ session
@@ -592,6 +619,60 @@ class SAM2Widget(QWidget):
             self._apply_prompt(int(obj), frame, None, mask=paint.data == obj)
         paint.data = np.zeros_like(paint.data)
 
+    # ------------------------------------------------------------------ divisions
+
+    def divide_here(self) -> None:
+        """The selected object divides on the current frame: end its track, add two daughters."""
+        parent = self.current_object
+        if self.session is None or parent is None or parent not in self.session.objects:
+            show_info("SAM 2: select a tracked object first")
+            return
+        frame = self._current_frame()
+        first = max(self._listed_ids(), default=0) + 1
+        daughters = [first, first + 1]
+        session = self.session
+        if frame == 0 or any(f >= frame for f in session.objects[parent].prompts):
+            # checked here so that a refusal is immediate and nothing changes
+            show_error(f"SAM 2: object {parent} cannot divide on frame {frame}: it needs frames before it and "
+                       f"no prompts from that frame on")
+            return
+        gone = sorted(f for f in session.objects[parent].results if f >= frame)
+
+        def job():
+            session.mark_division(parent, frame, daughters)
+            return [(f, session.label_frame(f)) for f in gone]
+
+        for d in daughters:
+            self.names[d] = f"{self.names.get(parent, parent)}.{d - first + 1}"
+            self._ensure_listed(d)
+        self._objects.setCurrentItem(self._ensure_listed(daughters[0]))
+        self._run(job, on_return=self._write_frames, label=f"division of object {parent}")
+        self._set_status(f"object {parent} divides on frame {frame}: click daughter {daughters[0]}, "
+                         f"then select {daughters[1]} and click it; then Forward")
+
+    def suggest_divisions(self) -> None:
+        """Fill the suggestion list from the tracked masks (runs in the background)."""
+        if self.session is None:
+            return
+        session = self.session
+
+        def show(found):
+            choices = [f"frame {d['frame']}: object {d['object_id']} ({', '.join(d['reasons'])})" for d in found]
+            self._suggestions.choices = choices
+            self._suggestion_data = {c: d for c, d in zip(choices, found)}
+            self._set_status(f"{len(found)} possible division(s) found" if found else "no divisions suggested")
+
+        self._run(session.division_suggestions, on_return=show, label="looking for divisions")
+
+    def _go_to_suggestion(self, choice) -> None:
+        found = getattr(self, "_suggestion_data", {}).get(choice)
+        if found is None:
+            return
+        self.go_to_frame(found["frame"])
+        for i in range(self._objects.count()):
+            if int(self._objects.item(i).data(Qt.UserRole)) == found["object_id"]:
+                self._objects.setCurrentRow(i)
+
     # ------------------------------------------------------------------ propagation
 
     def propagate_forward(self) -> None:
@@ -741,13 +822,19 @@ class SAM2Widget(QWidget):
         data = self._labels_data()
         if data is None:
             return
-        tracks, graph = exports.tracks_data(data)
+        parents = self.session.parents if self.session is not None else None
+        tracks, graph = exports.tracks_data(data, parents)
         if len(tracks) == 0:
             show_info("SAM 2: no objects in the labels yet")
             return
         if "SAM2 tracks" in self.viewer.layers:
             self.viewer.layers.remove("SAM2 tracks")
-        self.viewer.add_tracks(tracks, graph=graph, name="SAM2 tracks", scale=self._output.scale)
+        # colour each track like its label
+        ids = np.unique(tracks[:, 0]).astype(int)
+        colors = {int(i): tuple(self._output.get_color(int(i))) for i in ids}
+        self.viewer.add_tracks(tracks, graph=graph, name="SAM2 tracks", scale=self._output.scale,
+                               color_by="track_id",
+                               colormaps_dict={"track_id": _label_colormap(colors)})
 
     def save_session(self) -> None:
         """Prompts, object names and settings as JSON (reloadable with 'Load session')."""
