@@ -13,7 +13,8 @@ COLORS = {"prompted": QColor(70, 130, 255), "present": QColor(60, 190, 90), "los
 
 class ConfidenceTimeline(QWidget):
     """Draws object scores per frame: blue = prompted, green = present (height = confidence),
-    red = lost (judged absent), grey = not tracked. ``frameClicked(int)`` on click."""
+    red = lost (judged absent), grey = not tracked, yellow top bar = suggested division.
+    ``frameClicked(int)`` on click."""
 
     frameClicked = Signal(int)
 
@@ -22,14 +23,17 @@ class ConfidenceTimeline(QWidget):
         self.scores = np.zeros(0, np.float32)
         self.prompted: set[int] = set()
         self.current = -1
+        self.marks: set[int] = set()
         self.setMinimumHeight(36)
         self.setToolTip("Confidence per frame for the selected object: blue prompted, green present "
                         "(taller = more confident), red lost, grey not tracked. Click to go to a frame.")
 
-    def set_data(self, scores: np.ndarray, prompted, current: int = -1) -> None:
+    def set_data(self, scores: np.ndarray, prompted, current: int = -1, marks=()) -> None:
+        """marks: frames to flag (suggested divisions), drawn as a yellow bar on top."""
         self.scores = np.asarray(scores, np.float32)
         self.prompted = set(prompted)
         self.current = current
+        self.marks = set(marks)
         self.update()
 
     def kind(self, frame: int) -> str:
@@ -52,6 +56,9 @@ class ConfidenceTimeline(QWidget):
             kind = self.kind(f)
             frac = 1.0 if kind != "present" else 0.3 + 0.7 / (1 + np.exp(-self.scores[f]))
             painter.fillRect(QRectF(f * w, h * (1 - frac), max(w - 1, 1), h * frac), COLORS[kind])
+        for f in self.marks:
+            if 0 <= f < n:
+                painter.fillRect(QRectF(f * w, 0, max(w - 1, 1), h * 0.2), QColor(250, 210, 40))
         if 0 <= self.current < n:
             painter.setPen(QColor(255, 255, 255))
             painter.drawRect(QRectF(self.current * w, 0, max(w - 1, 1), h - 1))

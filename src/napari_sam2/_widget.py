@@ -60,7 +60,8 @@ TOOLTIPS = {
     "divide": "The selected object divides on the current frame (Shift-D): its track ends on the previous "
               "frame and two daughter objects are added; click each daughter on this frame, then Forward.",
     "suggest": "List frames where an object's mask splits in two, its area halves or its score collapses.",
-    "suggestions": "Suggested divisions: choose one to go there; confirm with 'Divides here'.",
+    "suggestions": "Suggested divisions (also marked in yellow on the confidence strip): choose one to go "
+                   "there; confirm with 'Divides here' or 'Dismiss' it.",
     "forward": "Track from the prompted frames towards the end (Shift-F).",
     "backward": "Track from the prompted frames towards the start (Shift-B).",
     "both": "Track both ways, e.g. through a volume from the prompted slice (Shift-P).",
@@ -130,10 +131,12 @@ class SAM2Widget(QWidget):
         self._paint, self._use_paint = PushButton(text="Paint mask"), PushButton(text="Use painted mask")
         self._divide = PushButton(text="Divides here")
         self._suggest = PushButton(text="Suggest divisions")
+        self._dismiss = PushButton(text="Dismiss")
         self._suggestions = ComboBox(label="suggested", choices=[], nullable=True)
         object_buttons = Container(widgets=[self._add, self._delete, self._clear], layout="horizontal", labels=False)
         cand_row = Container(widgets=self._cands, layout="horizontal", labels=False)
-        division_row = Container(widgets=[self._divide, self._suggest], layout="horizontal", labels=False)
+        division_row = Container(widgets=[self._divide, self._suggest, self._dismiss], layout="horizontal",
+                                 labels=False)
         paint_row = Container(widgets=[self._negative, self._paint, self._use_paint], layout="horizontal",
                               labels=False)
 
@@ -187,6 +190,7 @@ class SAM2Widget(QWidget):
         self._divide.clicked.connect(self.divide_here)
         self._suggest.clicked.connect(self.suggest_divisions)
         self._suggestions.changed.connect(self._go_to_suggestion)
+        self._dismiss.clicked.connect(self.dismiss_suggestion)
         for i, b in enumerate(self._cands):
             b.clicked.connect(lambda *_, i=i: self.choose_candidate(i))
         self._objects.currentItemChanged.connect(lambda *_: self._object_selected())
@@ -661,8 +665,18 @@ class SAM2Widget(QWidget):
             self._suggestions.choices = choices
             self._suggestion_data = {c: d for c, d in zip(choices, found)}
             self._set_status(f"{len(found)} possible division(s) found" if found else "no divisions suggested")
+            self._refresh_timeline()
 
         self._run(session.division_suggestions, on_return=show, label="looking for divisions")
+
+    def dismiss_suggestion(self) -> None:
+        """Drop the chosen suggestion from the list."""
+        choice = self._suggestions.value
+        data = getattr(self, "_suggestion_data", {})
+        if choice in data:
+            del data[choice]
+            self._suggestions.choices = list(data)
+            self._refresh_timeline()
 
     def _go_to_suggestion(self, choice) -> None:
         found = getattr(self, "_suggestion_data", {}).get(choice)
@@ -762,8 +776,9 @@ class SAM2Widget(QWidget):
         if self.session is None or obj is None or obj not in self.session.objects or self._layer is None:
             self._timeline.set_data(np.zeros(0), ())
             return
+        marks = {d["frame"] for d in getattr(self, "_suggestion_data", {}).values() if d["object_id"] == obj}
         self._timeline.set_data(self.session.timeline(obj), self.session.objects[obj].prompts,
-                                self._current_frame())
+                                self._current_frame(), marks)
 
     # ------------------------------------------------------------------ exports
 
@@ -804,7 +819,8 @@ class SAM2Widget(QWidget):
         data, path = self._labels_data(), self._ask_path("Save object table", "CSV (*.csv)")
         if data is not None and path:
             records = self.session.records() if self.session is not None else None
-            exports.write_table_csv(path, exports.object_table(data, records), overwrite=True)
+            parents = self.session.parents if self.session is not None else None
+            exports.write_table_csv(path, exports.object_table(data, records, parents), overwrite=True)
             self._set_status(f"wrote {path}")
 
     def export_ctc(self) -> None:
@@ -812,7 +828,8 @@ class SAM2Widget(QWidget):
 
         data, path = self._labels_data(), self._ask_path("Cell Tracking Challenge result folder", folder=True)
         if data is not None and path:
-            exports.write_ctc(Path(path) / "RES", data, overwrite=True)
+            parents = self.session.parents if self.session is not None else None
+            exports.write_ctc(Path(path) / "RES", data, parents=parents, overwrite=True)
             self._set_status(f"wrote {Path(path) / 'RES'}")
 
     def add_tracks_layer(self) -> None:

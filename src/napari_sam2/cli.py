@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     for action, text in (("download", "download (verified) into the cache"), ("path", "print the local file")):
         w = wsub.add_parser(action, help=text)
         w.add_argument("name", help="e.g. sam2.1_hiera_tiny")
+
+    ev = sub.add_parser("evaluate", help="Cell Tracking Challenge metrics (DET, SEG, TRA, divisions) of a result")
+    ev.add_argument("pred", help="CTC result folder: mask000.tif... + res_track.txt (e.g. from track --ctc)")
+    ev.add_argument("gt", help="CTC ground-truth folder: TRA/man_track000.tif... + TRA/man_track.txt, optional SEG/")
+    ev.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     return parser
 
 
@@ -237,6 +242,26 @@ def run_segment(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .engine.evaluate import evaluate_ctc
+
+    metrics = evaluate_ctc(args.pred, args.gt)
+    for key, value in metrics.items():
+        if key == "issues":
+            for issue in value:
+                print(f"issue: {issue}")
+        else:
+            print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -246,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_weights(args)
         if args.command == "track":
             return run_track(args)
+        if args.command == "evaluate":
+            return run_evaluate(args)
     except (ValueError, RuntimeError, IndexError, KeyError, FileExistsError) as exc:  # our checks (and WeightsError) name what is wrong
         print(f"error: {exc}", file=sys.stderr)
         return 2

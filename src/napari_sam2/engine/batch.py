@@ -107,10 +107,10 @@ def write_outputs(session, out: Path, table: Path | None = None, ctc: Path | Non
     else:
         written.append(exports.write_labels_tiff(out, labels, overwrite=overwrite))
     if table is not None:
-        rows = exports.object_table(labels, session.records())
+        rows = exports.object_table(labels, session.records(), session.parents)
         written.append(exports.write_table_csv(table, rows, overwrite=overwrite))
     if ctc is not None:
-        written.append(exports.write_ctc(ctc, labels, overwrite=overwrite))
+        written.append(exports.write_ctc(ctc, labels, parents=session.parents, overwrite=overwrite))
     if session_json is not None:
         written.append(exports.write_session_json(session_json, session.prompts_dict(), overwrite=overwrite))
     return written

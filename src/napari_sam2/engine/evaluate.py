@@ -1,0 +1,135 @@
+"""Cell Tracking Challenge metrics for a CTC result folder against a ground-truth folder, computed
+by the ``py-ctcmetrics`` package (import name ``ctc_metrics``). No napari or Qt imports.
+
+Folders (2D time-lapses, T frames of (Y, X) uint16 masks):
+
+* result (``pred_folder``): ``mask000.tif``... and ``res_track.txt``, as written by
+  :func:`napari_sam2.engine.exports.write_ctc`;
+* ground truth (``gt_folder``): ``TRA/man_track000.tif``... and ``TRA/man_track.txt``, as written by
+  :func:`napari_sam2.engine.lineage_io.write_ctc_ground_truth`, and optionally
+  ``SEG/man_seg000.tif``... (full segmentations of some or all frames).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+#: the metrics asked of ctc_metrics; "BC(0)" makes it report BC(0)..BC(3)
+METRICS = ("Valid", "DET", "SEG", "TRA", "BC(0)")
+
+
+def _masks(folder: Path, prefix: str) -> list[Path]:
+    return sorted(p for p in folder.glob(f"{prefix}*.tif") if p.name[len(prefix):-4].isdigit())
+
+
+def _check_track_file(path: Path, what: str) -> None:
+    """Raise ValueError naming ``what`` unless ``path`` has 'L B E P' integer lines whose parents are 0 or listed."""
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        fields = line.split()
+        if fields and (len(fields) != 4 or not all(f.isdigit() for f in fields)):
+            raise ValueError(f"{what}: {path} line {n}: expected 'L B E P' integers, got {line!r}")
+        if fields:
+            rows.append([int(f) for f in fields])
+    labels = {row[0] for row in rows}
+    for label, _, _, parent in rows:
+        if parent and parent not in labels:
+            raise ValueError(f"{what}: {path}: track {label} has parent {parent}, which is not a track in the file")
+
+
+def _check_folders(pred: Path, gt: Path) -> None:
+    """Raise ValueError naming the folder that is not a usable CTC result / ground-truth folder."""
+    if not pred.is_dir():
+        raise ValueError(f"pred_folder {pred} is not a folder")
+    if not (pred / "res_track.txt").is_file():
+        raise ValueError(f"pred_folder {pred} has no res_track.txt (not a CTC result folder)")
+    n_pred = len(_masks(pred, "mask"))
+    if n_pred == 0:
+        raise ValueError(f"pred_folder {pred} contains no mask*.tif files")
+    if not gt.is_dir():
+        raise ValueError(f"gt_folder {gt} is not a folder")
+    tra = gt / "TRA"
+    if not (tra / "man_track.txt").is_file():
+        raise ValueError(f"gt_folder {gt} has no TRA/man_track.txt (not a CTC ground-truth folder)")
+    n_gt = len(_masks(tra, "man_track"))
+    if n_gt == 0:
+        raise ValueError(f"gt_folder {gt}: TRA contains no man_track*.tif files")
+    if n_pred != n_gt:
+        raise ValueError(f"pred_folder {pred} has {n_pred} masks but gt_folder {gt} has {n_gt} TRA masks")
+    if (gt / "SEG").is_dir() and not _masks(gt / "SEG", "man_seg"):
+        raise ValueError(f"gt_folder {gt}: SEG contains no man_seg*.tif files")
+    _check_track_file(pred / "res_track.txt", f"pred_folder {pred}")
+    _check_track_file(tra / "man_track.txt", f"gt_folder {gt}")
+
+
+def _gt_with_seg(gt: Path, scratch: Path) -> Path:
+    """A copy of ``gt`` in ``scratch`` whose ``SEG/man_segNNN.tif`` are the ``TRA/man_trackNNN.tif`` masks."""
+    copy = scratch / "GT"
+    shutil.copytree(gt / "TRA", copy / "TRA")
+    (copy / "SEG").mkdir()
+    for mask in _masks(gt / "TRA", "man_track"):
+        shutil.copyfile(mask, copy / "SEG" / ("man_seg" + mask.name[len("man_track"):]))
+    return copy
+
+
+def _plain(value):
+    """numpy scalars -> Python int/float; NaN -> None (JSON-safe)."""
+    if value is None:
+        return None
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def evaluate_ctc(pred_folder, gt_folder, threads: int = 1) -> dict:
+    """Score a CTC result folder against a ground-truth folder with ``ctc_metrics``.
+
+    Returns a dict with
+
+    * ``valid`` (bool): the challenge's format check of the result (unique labels, parents end
+      before daughters begin, every label in ``res_track.txt`` is in the masks of exactly the frames
+      it claims, and vice versa); when False the metric values are None;
+    * ``DET``, ``SEG``, ``TRA`` in [0, 1] (1 is perfect), with ``AOGM`` (weighted graph edit
+      cost, 0 is perfect), ``AOGM_0`` and the operation counts ``AOGM_NS/FN/FP/ED/EA/EC``;
+    * division scores ``BC(i)`` for i = 0..3: the F1 score of detected divisions, a division
+      counting as found when it happens within i frames of the true one (``BC(0)`` is the
+      standard "branching correctness"), with ``tp_div(i)``, ``fp_div(i)``, ``fn_div(i)`` and
+      ``gt_divisions``; also ``OP_CSB`` = (SEG + DET) / 2 and ``OP_CTB`` = (SEG + TRA) / 2;
+    * ``seg_from_tra`` (bool): True when ``gt_folder`` has no ``SEG`` folder. SEG is then
+      computed against the TRA masks (copied to a temporary ``SEG`` folder), which is only
+      meaningful when they are full segmentations (as :func:`write_ctc_ground_truth` writes),
+      not the small markers of the challenge's own TRA ground truth;
+    * ``issues`` (list of str): the warnings the format check gave.
+
+    Values are plain Python numbers (or None); ``threads`` > 1 matches frames in a process pool.
+    Raises ValueError naming ``pred_folder`` or ``gt_folder`` when one is not a usable CTC folder
+    or the two do not fit together.
+    """
+    from ctc_metrics.scripts.evaluate import evaluate_sequence
+
+    pred, gt = Path(pred_folder), Path(gt_folder)
+    _check_folders(pred, gt)
+    seg_from_tra = not (gt / "SEG").is_dir()
+    with contextlib.ExitStack() as stack:
+        if seg_from_tra:
+            gt = _gt_with_seg(gt, Path(stack.enter_context(tempfile.TemporaryDirectory())))
+        caught = stack.enter_context(warnings.catch_warnings(record=True))
+        warnings.simplefilter("always")
+        stack.enter_context(contextlib.redirect_stdout(io.StringIO()))  # the library prints progress
+        try:
+            raw = evaluate_sequence(str(pred), str(gt), metrics=list(METRICS), threads=int(threads))
+        except (AssertionError, ValueError, IndexError, KeyError) as exc:
+            raise ValueError(f"cannot evaluate pred_folder {Path(pred_folder)} against gt_folder "
+                             f"{Path(gt_folder)}: {type(exc).__name__} {exc}") from None
+    result = {"valid": bool(raw.pop("Valid", 0))}
+    result.update((key, _plain(value)) for key, value in raw.items())
+    result["seg_from_tra"] = seg_from_tra
+    result["issues"] = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    return result
