@@ -125,3 +125,34 @@ def test_division_suggestions_on_known_masks(model):
     assert "area drop" in found[4]
     assert found[5] == ["score collapse"] or "score collapse" in found[5]
     assert 2 not in found
+
+
+def test_divisions_by_prompts_export_a_valid_ctc_result(model, movie, tmp_path):
+    """Engine -> CTC result folder: the lineage is right, the metric library accepts the folder,
+    and napari's reader brings it back."""
+    from napari_sam2._reader import get_reader
+    from napari_sam2.engine.evaluate import evaluate_ctc
+    from napari_sam2.engine.lineage_io import read_geff, write_ctc_ground_truth, write_geff
+
+    image, truth, parents = movie
+    s = TrackingSession(model, image)
+    s.add_points(0, 1, centre(truth, 0, 1), [1])
+    s.add_points(0, 2, centre(truth, 0, 2), [1])
+    s.propagate()
+    s.divide(1, 5, {3: {"mask": truth[5] == 3}, 4: {"mask": truth[5] == 4}})
+    s.propagate(start=5)
+    labels = s.labels()
+    write_ctc(tmp_path / "RES", labels, parents=s.parents)
+    write_ctc_ground_truth(tmp_path / "GT", truth, parents=parents)
+    lines = (tmp_path / "RES" / "res_track.txt").read_text().split("\n")
+    assert any(line.startswith("3 5 ") and line.endswith(" 1") for line in lines)
+    assert any(line.startswith("4 5 ") and line.endswith(" 1") for line in lines)
+    scores = evaluate_ctc(tmp_path / "RES", tmp_path / "GT")
+    assert scores["valid"] is True and 0.0 <= scores["TRA"] <= 1.0
+    layers = get_reader(str(tmp_path / "RES"))(str(tmp_path / "RES"))
+    kinds = {kind for _, _, kind in layers}
+    assert kinds == {"labels", "tracks"}
+    back = next(data for data, _, kind in layers if kind == "labels")
+    assert np.array_equal(back > 0, labels > 0)
+    graph = read_geff(write_geff(tmp_path / "lineage.zarr", labels, s.parents))
+    assert graph.number_of_nodes() == sum(len(np.unique(f)) - 1 for f in labels)

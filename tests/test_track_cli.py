@@ -51,7 +51,7 @@ def test_track_writes_labels_table_ctc_and_session(tmp_path, movie, checkpoint, 
     rc = main(["track", str(path), "--points", str(tmp_path / "points.csv"), "--boxes", str(tmp_path / "boxes.csv"),
                "--out", str(out), "--checkpoint", str(checkpoint), "--image-size", str(SIZE),
                "--table", str(tmp_path / "t.csv"), "--ctc", str(tmp_path / "ctc"),
-               "--session", str(tmp_path / "s.json")])
+               "--session", str(tmp_path / "s.json"), "--geff", str(tmp_path / "lineage.zarr")])
     assert rc == 0, capsys.readouterr().err
     written = tifffile.imread(out)
     # the same prompts through the engine directly give the same labels
@@ -68,6 +68,9 @@ def test_track_writes_labels_table_ctc_and_session(tmp_path, movie, checkpoint, 
     assert table[0].startswith("object_id,frame,area") and len(table) > 10
     ctc_labels, _ = read_ctc(tmp_path / "ctc")
     assert ctc_labels.shape == (6, 64, 80)
+    from napari_sam2.engine.lineage_io import read_geff
+
+    assert read_geff(tmp_path / "lineage.zarr").number_of_nodes() == sum(len(np.unique(f)) - 1 for f in written)
     session = json.loads((tmp_path / "s.json").read_text())
     assert set(session["objects"]) == {"1", "2", "3"}
     assert "3 objects tracked over 6 frames" in capsys.readouterr().out

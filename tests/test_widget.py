@@ -147,8 +147,8 @@ def test_exports_timeline_jump_and_session_reload(ready, qtbot, tmp_path):
     widget.propagate("forward")
     wait(qtbot, widget)
     out = viewer.layers["SAM2 labels"].data.copy()
-    paths = iter([str(tmp_path / "l.tif"), str(tmp_path / "t.csv"), str(tmp_path), str(tmp_path / "s.json"),
-                  str(tmp_path / "s.json")])
+    paths = iter([str(tmp_path / "l.tif"), str(tmp_path / "t.csv"), str(tmp_path), str(tmp_path / "g"),
+                  str(tmp_path / "s.json"), str(tmp_path / "s.json")])
     widget._ask_path = lambda *a, **k: next(paths)
     widget.export_tiff()
     assert np.array_equal(tifffile.imread(tmp_path / "l.tif"), out)
@@ -156,6 +156,10 @@ def test_exports_timeline_jump_and_session_reload(ready, qtbot, tmp_path):
     assert (tmp_path / "t.csv").read_text().count("\n") >= 9
     widget.export_ctc()
     assert (tmp_path / "RES" / "res_track.txt").read_text().startswith("1 0 7 0")
+    widget.export_geff()
+    from napari_sam2.engine.lineage_io import read_geff
+
+    assert read_geff(tmp_path / "g.zarr").number_of_nodes() == 8
     widget.add_tracks_layer()
     assert viewer.layers["SAM2 tracks"].data.shape == (8, 4)
     widget.save_session()

@@ -149,10 +149,10 @@ class SAM2Widget(QWidget):
         self._timeline = ConfidenceTimeline()
 
         self._exports = {name: PushButton(text=name) for name in
-                         ("Labels TIFF", "Labels zarr", "Table CSV", "CTC folder", "Tracks layer", "Save session",
-                          "Load session")}
+                         ("Labels TIFF", "Labels zarr", "Table CSV", "CTC folder", "GEFF", "Tracks layer",
+                          "Save session", "Load session")}
         export_rows = [Container(widgets=list(self._exports.values())[i:i + 4], layout="horizontal", labels=False)
-                       for i in (0, 4)]
+                       for i in (0, 4, 8)]
 
         self.setMaximumWidth(480)
         layout = QVBoxLayout(self)
@@ -197,7 +197,7 @@ class SAM2Widget(QWidget):
         self._objects.itemChanged.connect(self._renamed)
         self._timeline.frameClicked.connect(self.go_to_frame)
         actions = {"Labels TIFF": self.export_tiff, "Labels zarr": self.export_zarr, "Table CSV": self.export_table,
-                   "CTC folder": self.export_ctc, "Tracks layer": self.add_tracks_layer,
+                   "CTC folder": self.export_ctc, "GEFF": self.export_geff, "Tracks layer": self.add_tracks_layer,
                    "Save session": self.save_session, "Load session": self.load_session}
         for name, fn in actions.items():
             self._exports[name].clicked.connect(fn)
@@ -831,6 +831,16 @@ class SAM2Widget(QWidget):
             parents = self.session.parents if self.session is not None else None
             exports.write_ctc(Path(path) / "RES", data, parents=parents, overwrite=True)
             self._set_status(f"wrote {Path(path) / 'RES'}")
+
+    def export_geff(self) -> None:
+        """The lineage graph (one node per object and frame) as a GEFF zarr store."""
+        from .engine.lineage_io import write_geff
+
+        data, path = self._labels_data(), self._ask_path("Save lineage as GEFF", "GEFF zarr (*.zarr)")
+        if data is not None and path:
+            path = path if path.endswith(".zarr") else path + ".zarr"
+            write_geff(path, data, self.session.parents if self.session is not None else None, overwrite=True)
+            self._set_status(f"wrote {path}")
 
     def add_tracks_layer(self) -> None:
         """A Tracks layer from the labels' centroids."""

@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     trk.add_argument("--table", help="also write a CSV of per-frame object properties")
     trk.add_argument("--ctc", help="also write a Cell Tracking Challenge result folder")
     trk.add_argument("--session", help="also write the prompts and settings as JSON")
+    trk.add_argument("--geff", help="also write the lineage graph as a GEFF zarr store")
     trk.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     trk.add_argument("--many", action="store_true", help="INPUT is a glob pattern; --out is a folder")
     trk.add_argument("--scheduler", default=None, help="with --many: a dask.distributed scheduler address")
@@ -124,7 +125,7 @@ def run_track(args: argparse.Namespace) -> int:
     update, bar = _progress_bar(Path(args.input).name)
     try:
         r = batch.track_file(source, prompts, args.out, table=args.table, ctc=args.ctc,
-                             session_json=args.session, progress=update, **options)
+                             session_json=args.session, geff=args.geff, progress=update, **options)
     finally:
         if bar is not None:
             bar.close()

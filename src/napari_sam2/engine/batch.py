@@ -90,14 +90,15 @@ def apply_prompts(session, prompts: Prompts) -> None:
 
 
 def write_outputs(session, out: Path, table: Path | None = None, ctc: Path | None = None,
-                  session_json: Path | None = None, overwrite: bool = False) -> list[Path]:
-    """Write the label stack (.tif/.tiff or .zarr) and the optional table, CTC folder and session file."""
+                  session_json: Path | None = None, overwrite: bool = False, geff: Path | None = None) -> list[Path]:
+    """Write the label stack (.tif/.tiff or .zarr) and the optional table, CTC folder, GEFF lineage
+    and session file."""
     from . import exports
 
     suffix = out.suffix.lower()
     if suffix not in (".tif", ".tiff", ".zarr"):
         raise ValueError(f"--out must end in .tif, .tiff or .zarr, got {out}")
-    for target in (out, table, ctc, session_json):
+    for target in (out, table, ctc, session_json, geff):
         if target is not None:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
     labels = session.labels()
@@ -111,6 +112,10 @@ def write_outputs(session, out: Path, table: Path | None = None, ctc: Path | Non
         written.append(exports.write_table_csv(table, rows, overwrite=overwrite))
     if ctc is not None:
         written.append(exports.write_ctc(ctc, labels, parents=session.parents, overwrite=overwrite))
+    if geff is not None:
+        from .lineage_io import write_geff
+
+        written.append(write_geff(geff, labels, session.parents, overwrite=overwrite))
     if session_json is not None:
         written.append(exports.write_session_json(session_json, session.prompts_dict(), overwrite=overwrite))
     return written
@@ -137,7 +142,7 @@ def pick_device(name: str = "auto") -> str:
 
 def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny", checkpoint=None,
                image_size: int | None = None, axis: str = "t", direction: str = "forward", device: str = "auto",
-               table=None, ctc=None, session_json=None, overwrite: bool = False, progress=None,
+               table=None, ctc=None, session_json=None, geff=None, overwrite: bool = False, progress=None,
                time_point: int | None = None, z: int | None = None, channel: int | None = None) -> dict:
     """Track one stack from ``prompts`` and write the results. Returns a small summary dict.
 
@@ -162,7 +167,7 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
     apply_prompts(session, prompts)
     report = session.propagate(direction, progress=progress)
     written = write_outputs(session, out, table and Path(table), ctc and Path(ctc),
-                            session_json and Path(session_json), overwrite)
+                            session_json and Path(session_json), overwrite, geff and Path(geff))
     lost = sum(r["lost"] for r in session.records())
     return {"input": str(source), "frames": len(report.frames), "objects": len(session.obj_ids),
             "lost_frames": int(lost), "seconds": round(report.elapsed, 2), "written": [str(p) for p in written]}
