@@ -280,18 +280,25 @@ def write_ctc(folder, labels, parents=None, overwrite: bool = False) -> Path:
 
 def read_ctc(folder) -> tuple[np.ndarray, dict]:
     """Read a CTC result folder into (labels (T, Y, X) uint16, parents {label: parent} without 0s)."""
+    return read_ctc_layout(folder, "mask", "res_track.txt")
+
+
+def read_ctc_layout(folder, mask_prefix: str, track_name: str) -> tuple[np.ndarray, dict]:
+    """Read ``<mask_prefix>NNN.tif`` masks and a ``L B E P`` track file from ``folder``
+    (result folders: ``mask`` / ``res_track.txt``; ground truth: ``man_track`` / ``man_track.txt``)."""
     folder = Path(folder)
-    masks = {int(m.group(1)): p for p in folder.glob("mask*.tif") if (m := re.fullmatch(r"mask(\d+)\.tif", p.name))}
+    pattern = re.compile(re.escape(mask_prefix) + r"(\d+)\.tif")
+    masks = {int(m.group(1)): p for p in folder.glob(f"{mask_prefix}*.tif") if (m := pattern.fullmatch(p.name))}
     if not masks:
-        raise ValueError(f"folder {folder} contains no mask*.tif files")
+        raise ValueError(f"folder {folder} contains no {mask_prefix}*.tif files")
     if sorted(masks) != list(range(len(masks))):
-        raise ValueError(f"folder {folder}: mask frame numbers are not 0..{len(masks) - 1}")
+        raise ValueError(f"folder {folder}: {mask_prefix} frame numbers are not 0..{len(masks) - 1}")
     frames = [tifffile.imread(masks[t]) for t in range(len(masks))]
     if len({f.shape for f in frames}) != 1 or frames[0].ndim != 2:
         raise ValueError(f"folder {folder}: masks must all be 2D images of the same shape")
-    track_file = folder / "res_track.txt"
+    track_file = folder / track_name
     if not track_file.is_file():
-        raise ValueError(f"folder {folder} has no res_track.txt")
+        raise ValueError(f"folder {folder} has no {track_name}")
     parents = {}
     for n, line in enumerate(track_file.read_text().splitlines(), start=1):
         fields = line.split()

@@ -16,13 +16,11 @@ node per (object, frame) and directed edges forward in time.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
-import tifffile
 
-from .exports import _as_tyx, _atomic_target, _check_labels, _check_parents, _measure, write_ctc
+from .exports import _as_tyx, _atomic_target, _check_labels, _check_parents, _measure, read_ctc_layout, write_ctc
 
 GT_MASK_PREFIX = "man_track"
 GT_TRACK_FILE = "man_track.txt"
@@ -65,30 +63,7 @@ def read_ctc_ground_truth(folder) -> tuple[np.ndarray, dict]:
     tra = ground_truth_tra(folder)
     if tra is None:
         raise ValueError(f"folder {folder} has no {GT_TRACK_FILE} (neither in it nor in its TRA subfolder)")
-    pattern = re.compile(re.escape(GT_MASK_PREFIX) + r"(\d+)\.tif")
-    masks = {int(m.group(1)): p for p in tra.glob(f"{GT_MASK_PREFIX}*.tif") if (m := pattern.fullmatch(p.name))}
-    if not masks:
-        raise ValueError(f"folder {tra} contains no {GT_MASK_PREFIX}*.tif files")
-    if sorted(masks) != list(range(len(masks))):
-        raise ValueError(f"folder {tra}: {GT_MASK_PREFIX} frame numbers are not 0..{len(masks) - 1}")
-    frames = [tifffile.imread(masks[t]) for t in range(len(masks))]
-    if len({f.shape for f in frames}) != 1 or frames[0].ndim != 2:
-        raise ValueError(f"folder {tra}: masks must all be 2D images of the same shape")
-    return np.stack(frames).astype(np.uint16, copy=False), _read_track_file(tra / GT_TRACK_FILE)
-
-
-def _read_track_file(path: Path) -> dict[int, int]:
-    """``{label: parent}`` (parents != 0) from a CTC ``L B E P`` text file."""
-    parents = {}
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) != 4 or not all(f.isdigit() for f in fields):
-            raise ValueError(f"{path} line {n}: expected 'L B E P' integers, got {line!r}")
-        if int(fields[3]) != 0:
-            parents[int(fields[0])] = int(fields[3])
-    return parents
+    return read_ctc_layout(tra, GT_MASK_PREFIX, GT_TRACK_FILE)
 
 
 def lineage_graph(labels, parents=None):
