@@ -290,3 +290,36 @@ def test_single_click_offers_three_candidates(model, movie):
     assert iou > 0.8, iou
     s.add_points(0, 1, [[5.0, 5.0], [9.0, 9.0]], [1, 1], clear=True)
     assert s.candidates(0, 1) == []  # two clicks: single-mask output
+
+
+def test_click_sequence_resumes_exactly(model, movie):
+    image, labels = movie
+    s = TrackingSession(model, image)
+    (x, y), = centre(labels, 0, 1)
+    s.add_points(0, 1, [[x, y]], [1])
+    s.add_points(0, 1, [[x + 6, y]], [0], clear=False)
+    s.add_points(0, 1, [[x - 2, y + 2]], [1], clear=False)
+    full = s._prompted_result(0, s.objects[1].prompts[0])  # the whole history from scratch
+    assert torch.equal(full.logits, s.objects[1].results[0].logits)
+    assert s.objects[1].prompts[0][-1]["labels"] == [1]
+
+
+@pytest.mark.oracle
+def test_click_sequence_matches_official(movie):
+    import oracle
+    from napari_sam2.predictor.frames import FrameSource
+
+    image, labels = movie
+    off = oracle.build_official_video("sam2.1_hiera_tiny", SIZE, object_bias=3.0)
+    ours = oracle.ours_video_like(off, "sam2.1_hiera_tiny")
+    src = FrameSource(image, SIZE)
+    state = off.init_state((torch.stack([src[i] for i in range(len(src))]), 80, 96))
+    s = TrackingSession(ours.model, image, fill_hole_area=0)
+    (x, y), = centre(labels, 2, 1)
+    for i, (pt, lab) in enumerate((([x, y], 1), ([x + 6, y], 0), ([x - 2, y + 2], 1))):
+        _, _, a = off.add_new_points_or_box(state, 2, 1, points=[pt], labels=[lab], clear_old_points=i == 0)
+        b = s.add_points(2, 1, [pt], [lab], clear=i == 0)
+        assert np.abs(a[0, 0].numpy() - b).max() <= 1e-4
+    official = {f: m for f, _, m in off.propagate_in_video(state)}
+    s.propagate()
+    assert max(np.abs(official[f][0, 0].numpy() - s.object_logits(f, 1)).max() for f in range(2, 12)) <= 1e-4

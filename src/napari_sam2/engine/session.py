@@ -52,6 +52,7 @@ class FrameResult:
     direction: str | None
     memory: torch.Tensor | None = None
     candidates: tuple[torch.Tensor, torch.Tensor] | None = None  # (1, 3, S/4, S/4) logits, (1, 3) IoUs
+    replay: tuple | None = None  # prompted frames: (coords, labels) after the last step, to resume from
 
     @property
     def present(self) -> bool:
@@ -210,8 +211,10 @@ class TrackingSession:
         obj = self.objects.setdefault(obj_id, ObjectTrack())
         steps = [] if clear else list(obj.prompts.get(frame, []))
         steps.append(step)
+        # a further click continues from the frame's last state instead of replaying every step
+        resume = obj.results.get(frame) if len(steps) > 1 else None
         try:
-            result = self._prompted_result(frame, steps)
+            result = self._prompted_result(frame, steps, resume)
         except Exception:
             if not obj.prompts and not obj.results:
                 del self.objects[obj_id]
@@ -220,12 +223,18 @@ class TrackingSession:
         obj.results[frame] = result
         return self.object_logits(frame, obj_id)
 
-    def _prompted_result(self, frame: int, steps: list[dict]) -> FrameResult:
-        """Replay a frame's prompt history like the official predictor does for a new prompted frame."""
+    def _prompted_result(self, frame: int, steps: list[dict], resume: FrameResult | None = None) -> FrameResult:
+        """Run a frame's prompt history like the official predictor does for a new prompted frame
+        (each step refines the previous step's mask); ``resume`` holds the state after all but the
+        last step. The frame's memory is made later, when tracking first needs it."""
         model, size = self.model, self.model.image_size
         feats = self._feats(frame)
         dev = model.device
         coords = labs = prev = None
+        if resume is not None and resume.replay is not None:
+            coords, labs = resume.replay
+            prev = resume.logits.clamp(-32.0, 32.0)
+            steps = steps[-1:]
         out = None
         with torch.inference_mode():
             for step in steps:
@@ -247,15 +256,10 @@ class TrackingSession:
                     out = model.track_step(frame, True, feats, {"point_coords": coords, "point_labels": labs}, None,
                                            {}, {}, self.num_frames, run_mem_encoder=False, prev_sam_mask_logits=prev)
                 prev = out["pred_masks"].clamp(-32.0, 32.0)
-            # the memory of a prompted frame is made from the (hole-filled) mask the user sees
-            shown = self._filled(out["pred_masks"])
-            high = F.interpolate(shown, size=(size, size), mode="bilinear", align_corners=False)
-            memory, pos = model.encode_memory(feats, high, out["object_score_logits"], is_mask_from_pts=True)
-        self._remember_pos(pos)
         multi = out["multimask_logits"]
         candidates = (multi.float(), out["ious"].float()) if multi.shape[1] > 1 else None
         return FrameResult(out["pred_masks"].float(), out["obj_ptr"], float(out["object_score_logits"][0, 0]),
-                           float(out["iou"][0]), None, memory.to(torch.bfloat16), candidates)
+                           float(out["iou"][0]), None, None, candidates, (coords, labs))
 
     def candidates(self, frame: int, obj_id: int) -> list[tuple[np.ndarray, float]]:
         """The three masks SAM 2 proposed for an ambiguous single click on ``frame``, as
@@ -500,15 +504,20 @@ class TrackingSession:
     def _memory(self, obj: ObjectTrack, t: int) -> torch.Tensor:
         r = obj.results[t]
         if r.memory is None:
-            # dropped to bound RAM: recompute it exactly from the frame and the stored logits
+            # A prompted frame's memory is made from the (hole-filled) mask the user sees, as the
+            # official predictor does before tracking; a tracked frame's was dropped to bound RAM
+            # and is rebuilt exactly from the frame and its stored logits.
+            prompted = t in obj.prompts
             size = self.model.image_size
+            logits = self._filled(r.logits) if prompted else r.logits
             with torch.inference_mode():
-                high = F.interpolate(r.logits, size=(size, size), mode="bilinear", align_corners=False)
-                mem, _ = self.model.encode_memory(self._feats(t), high, torch.tensor([[r.score]]),
-                                                  is_mask_from_pts=False)
+                high = F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)
+                mem, pos = self.model.encode_memory(self._feats(t), high, torch.tensor([[r.score]]),
+                                                    is_mask_from_pts=prompted)
+            self._remember_pos(pos)
             r.memory = mem.to(torch.bfloat16)
-            self.recomputed_memories += 1
-            if t not in obj.prompts:
+            if not prompted:
+                self.recomputed_memories += 1
                 obj.holding_memory.add(t)
         return r.memory
 
