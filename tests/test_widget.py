@@ -280,3 +280,20 @@ def test_division_flow_lineage_and_suggestions(make_napari_viewer, qtbot, checkp
         assert viewer.dims.current_step[0] == found[0]["frame"]
         widget.dismiss_suggestion()
         assert len(listed()) == len(found) - 1
+
+
+def test_rapid_corrections_end_consistent(ready, qtbot):
+    viewer, widget, truth = ready
+    out = viewer.layers["SAM2 labels"]
+    y, x = centre(truth, 0, 1)
+    widget.add_click(0, y, x)
+    widget.propagate("forward")
+    wait(qtbot, widget)
+    y2, x2 = centre(truth, 2, 1)
+    widget.add_click(2, y2, x2)          # starts re-tracking frames 3..7
+    widget.add_click(2, y2 + 2, x2 + 1)  # supersedes it
+    wait(qtbot, widget)
+    session = widget.session
+    assert np.allclose(session.objects[1].prompts[2][-1]["points"], [[x2, y2], [x2 + 1, y2 + 2]])
+    assert sorted(session.objects[1].results) == list(range(8))
+    assert np.array_equal(out.data, session.labels().astype(out.data.dtype))

@@ -247,6 +247,7 @@ class SAM2Widget(QWidget):
             self._busy = False
             return
         func, on_return, on_yield, label = self._queue.pop(0)
+        self._running = label
         self._busy = True
         self._cancel = False
         self._set_status(f"{label}...")
@@ -580,7 +581,11 @@ class SAM2Widget(QWidget):
                              + (f", re-tracked {len(self.last_report.frames)} frames"
                                 if info and self.last_report and self.last_report.frames else ""))
 
-        self._run(job, on_return=done, label=f"object {obj} on frame {frame}")
+        label = f"object {obj} on frame {frame}"
+        if self._busy and getattr(self, "_running", "").startswith(f"object {obj} on frame"):
+            # a newer prompt for the same object: its re-tracking supersedes the running one
+            self._cancel = True
+        self._run(job, on_return=done, label=label)
 
     def _show_candidates(self, frame, obj, cands) -> None:
         self._candidates = (frame, obj, cands) if cands else None
