@@ -512,7 +512,7 @@ class TrackingSession:
             logits = self._filled(r.logits) if prompted else r.logits
             with torch.inference_mode():
                 high = F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)
-                mem, pos = self.model.encode_memory(self._feats(t), high, torch.tensor([[r.score]]),
+                mem, pos = self.model.encode_memory(self._feats(t), high, torch.tensor([[r.score]], device=r.logits.device),
                                                     is_mask_from_pts=prompted)
             self._remember_pos(pos)
             r.memory = mem.to(torch.bfloat16)
