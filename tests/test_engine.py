@@ -34,17 +34,22 @@ def snapshot(session):
     return {(o, f): r.logits.clone() for o, obj in session.objects.items() for f, r in obj.results.items()}
 
 
-@pytest.mark.oracle
-def test_batched_engine_equals_official_per_object(movie):
+def official_and_session(image):
+    """The official video predictor (with its state on ``image``) and our session, same weights."""
     import oracle
     from napari_sam2.predictor.frames import FrameSource
 
-    image, labels = movie
     off = oracle.build_official_video("sam2.1_hiera_tiny", SIZE, object_bias=3.0)
     ours = oracle.ours_video_like(off, "sam2.1_hiera_tiny")
     src = FrameSource(image, SIZE)
-    state = off.init_state((torch.stack([src[i] for i in range(len(src))]), 80, 96))
-    session = TrackingSession(ours.model, image, fill_hole_area=0)
+    state = off.init_state((torch.stack([src[i] for i in range(len(src))]), *image.shape[1:3]))
+    return off, state, TrackingSession(ours.model, image, fill_hole_area=0)
+
+
+@pytest.mark.oracle
+def test_batched_engine_equals_official_per_object(movie):
+    image, labels = movie
+    off, state, session = official_and_session(image)
     ys, xs = np.nonzero(labels[5] == 2)
     prompts = [("add_new_points_or_box", dict(obj_id=1, points=centre(labels, 5, 1), labels=[1])),
                ("add_new_points_or_box", dict(obj_id=2, box=[xs.min(), ys.min(), xs.max(), ys.max()])),
@@ -306,15 +311,8 @@ def test_click_sequence_resumes_exactly(model, movie):
 
 @pytest.mark.oracle
 def test_click_sequence_matches_official(movie):
-    import oracle
-    from napari_sam2.predictor.frames import FrameSource
-
     image, labels = movie
-    off = oracle.build_official_video("sam2.1_hiera_tiny", SIZE, object_bias=3.0)
-    ours = oracle.ours_video_like(off, "sam2.1_hiera_tiny")
-    src = FrameSource(image, SIZE)
-    state = off.init_state((torch.stack([src[i] for i in range(len(src))]), 80, 96))
-    s = TrackingSession(ours.model, image, fill_hole_area=0)
+    off, state, s = official_and_session(image)
     (x, y), = centre(labels, 2, 1)
     for i, (pt, lab) in enumerate((([x, y], 1), ([x + 6, y], 0), ([x - 2, y + 2], 1))):
         _, _, a = off.add_new_points_or_box(state, 2, 1, points=[pt], labels=[lab], clear_old_points=i == 0)

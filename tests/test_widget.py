@@ -44,6 +44,14 @@ def centre(truth, frame, obj):
     return np.argwhere(truth[frame] == obj).mean(0)
 
 
+def click_and_track(widget, qtbot, truth):
+    """Click object 1 on frame 0 and track it forward."""
+    y, x = centre(truth, 0, 1)
+    widget.add_click(0, y, x)
+    widget.propagate("forward")
+    wait(qtbot, widget)
+
+
 def test_click_shows_mask_then_propagate_fills_all_frames(ready, qtbot):
     viewer, widget, truth = ready
     out = viewer.layers["SAM2 labels"]
@@ -103,10 +111,7 @@ def test_cancel_keeps_done_frames(ready, qtbot):
 def test_correction_retracks_only_later_frames_and_keeps_manual_edits(ready, qtbot):
     viewer, widget, truth = ready
     out = viewer.layers["SAM2 labels"]
-    y, x = centre(truth, 0, 1)
-    widget.add_click(0, y, x)
-    widget.propagate("forward")
-    wait(qtbot, widget)
+    click_and_track(widget, qtbot, truth)
     before = out.data.copy()
     out.data[6, :5, :5] = 9  # the user paints on frame 6
     y4, x4 = centre(truth, 4, 1)
@@ -142,10 +147,7 @@ def test_candidate_choice_and_painted_mask(ready, qtbot):
 
 def test_exports_timeline_jump_and_session_reload(ready, qtbot, tmp_path):
     viewer, widget, truth = ready
-    y, x = centre(truth, 0, 1)
-    widget.add_click(0, y, x)
-    widget.propagate("forward")
-    wait(qtbot, widget)
+    click_and_track(widget, qtbot, truth)
     out = viewer.layers["SAM2 labels"].data.copy()
     paths = iter([str(tmp_path / "l.tif"), str(tmp_path / "t.csv"), str(tmp_path), str(tmp_path / "g"),
                   str(tmp_path / "s.json"), str(tmp_path / "s.json")])
@@ -246,10 +248,7 @@ def test_division_flow_lineage_and_suggestions(make_napari_viewer, qtbot, checkp
     widget._checkpoint.value, widget._image_size.value = str(checkpoint), SIZE
     widget.start_session()
     wait(qtbot, widget)
-    y, x = centre(truth, 0, 1)
-    widget.add_click(0, y, x)
-    widget.propagate("forward")
-    wait(qtbot, widget)
+    click_and_track(widget, qtbot, truth)
     viewer.dims.set_current_step(0, 4)
     widget.divide_here()
     wait(qtbot, widget)
@@ -285,10 +284,7 @@ def test_division_flow_lineage_and_suggestions(make_napari_viewer, qtbot, checkp
 def test_rapid_corrections_end_consistent(ready, qtbot):
     viewer, widget, truth = ready
     out = viewer.layers["SAM2 labels"]
-    y, x = centre(truth, 0, 1)
-    widget.add_click(0, y, x)
-    widget.propagate("forward")
-    wait(qtbot, widget)
+    click_and_track(widget, qtbot, truth)
     y2, x2 = centre(truth, 2, 1)
     widget.add_click(2, y2, x2)          # starts re-tracking frames 3..7
     widget.add_click(2, y2 + 2, x2 + 1)  # supersedes it
