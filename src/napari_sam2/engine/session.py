@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from ..model.memory_bank import pointer_frames, recent_memory_frames
 from ..model.sam2_base import FrameFeatures, SAM2Base
 from ..predictor.frames import FrameSource
-from ..predictor.postprocess import fill_holes_and_sprinkles
-from ..predictor.prompts import video_prompt
+from ..predictor.postprocess import fill_video_holes
+from ..predictor.prompts import check_frame_index, mask_to_model_input, video_prompt
 
 FORWARD, BACKWARD = "forward", "backward"
 
@@ -146,11 +146,7 @@ class TrackingSession:
         return list(self.objects)
 
     def _check_frame(self, frame) -> int:
-        if isinstance(frame, (bool, np.bool_)) or not isinstance(frame, (int, np.integer)):
-            raise TypeError(f"frame must be an integer, got {frame!r}")
-        if not 0 <= frame < self.num_frames:
-            raise IndexError(f"frame {frame} is outside the stack of {self.num_frames} frames")
-        return int(frame)
+        return check_frame_index(frame, self.num_frames, "frame", "stack")
 
     def _object(self, obj_id) -> ObjectTrack:
         if obj_id not in self.objects:
@@ -239,10 +235,7 @@ class TrackingSession:
         with torch.inference_mode():
             for step in steps:
                 if "mask" in step:
-                    m = torch.as_tensor(step["mask"])[None, None].float().to(dev)
-                    if m.shape[-2:] != (size, size):
-                        m = F.interpolate(m, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-                        m = (m >= 0.5).float()
+                    m = mask_to_model_input(step["mask"], size, dev)
                     out = model.track_step(frame, True, feats, None, m, {}, {}, self.num_frames,
                                            run_mem_encoder=False)
                     coords = labs = None
@@ -538,9 +531,7 @@ class TrackingSession:
     # ----------------------------------------------------------------- results
 
     def _filled(self, logits: torch.Tensor) -> torch.Tensor:
-        if self.fill_hole_area > 0:
-            return fill_holes_and_sprinkles(logits, 0.0, max_hole_area=self.fill_hole_area, hole_value=0.1)
-        return logits
+        return fill_video_holes(logits, self.fill_hole_area)
 
     def object_logits(self, frame: int, obj_id: int) -> np.ndarray:
         """``(H, W)`` float32 logits of one object on one frame (-1024 where it has no result)."""

@@ -44,3 +44,10 @@ def fill_holes_and_sprinkles(logits: torch.Tensor, threshold: float = 0.0, max_h
         if specks is not None:
             plane[specks] = threshold - 10.0
     return torch.from_numpy(out).to(device=logits.device, dtype=logits.dtype)
+
+
+def fill_video_holes(logits: torch.Tensor, max_area: int) -> torch.Tensor:
+    """The video predictor's clean-up: background holes of up to ``max_area`` low-res pixels get logit 0.1."""
+    if max_area <= 0:
+        return logits
+    return fill_holes_and_sprinkles(logits, 0.0, max_hole_area=max_area, hole_value=0.1)

@@ -4,6 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+
+
+def check_frame_index(value, num_frames: int, name: str = "frame_idx", what: str = "video") -> int:
+    """``value`` as an int in ``[0, num_frames)``; TypeError/IndexError naming ``name`` otherwise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if not 0 <= value < num_frames:
+        raise IndexError(f"{name} {value} is outside the {what} of {num_frames} frames")
+    return int(value)
+
+
+def mask_to_model_input(mask, image_size: int, device) -> torch.Tensor:
+    """A ``(H, W)`` mask as the ``(1, 1, S, S)`` 0/1 float prompt the model takes (antialiased resize,
+    then threshold at 0.5, as the official predictor does)."""
+    m = torch.as_tensor(np.asarray(mask)).bool()[None, None].float().to(device)
+    if m.shape[-2:] != (image_size, image_size):
+        m = F.interpolate(m, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True)
+        m = (m >= 0.5).float()
+    return m
 
 
 def video_prompt(points, labels, box, width: int, height: int, image_size: int,

@@ -19,8 +19,8 @@ from ..model.build import build_from_config
 from ..model.configs import get_config
 from ..model.sam2_base import NO_OBJ_SCORE, FrameFeatures, SAM2Base, non_overlapping
 from .frames import FrameSource
-from .postprocess import fill_holes_and_sprinkles
-from .prompts import video_prompt
+from .postprocess import fill_video_holes
+from .prompts import check_frame_index, mask_to_model_input, video_prompt
 
 COND, NON_COND = "cond_frame_outputs", "non_cond_frame_outputs"
 
@@ -113,11 +113,7 @@ class SAM2VideoPredictor:
     # ------------------------------------------------------------------ prompts
 
     def _check_frame(self, state: VideoState, frame_idx) -> int:
-        if isinstance(frame_idx, (bool, np.bool_)) or not isinstance(frame_idx, (int, np.integer)):
-            raise TypeError(f"frame_idx must be an integer, got {frame_idx!r}")
-        if not 0 <= frame_idx < state.num_frames:
-            raise IndexError(f"frame_idx {frame_idx} is outside the video of {state.num_frames} frames")
-        return int(frame_idx)
+        return check_frame_index(frame_idx, state.num_frames)
 
     def _obj_idx(self, state: VideoState, obj_id) -> int:
         idx = state.obj_id_to_idx.get(obj_id)
@@ -169,11 +165,7 @@ class SAM2VideoPredictor:
         if m.is_floating_point() and not torch.isfinite(m).all():
             raise ValueError("mask contains NaN or infinite values")
         obj_idx = self._obj_idx(state, obj_id)
-        m = m.bool()[None, None].float().to(state.device)
-        if m.shape[-2:] != (self.image_size, self.image_size):
-            m = F.interpolate(m, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False,
-                              antialias=True)
-            m = (m >= 0.5).float()
+        m = mask_to_model_input(m, self.image_size, state.device)
         state.mask_inputs_per_obj[obj_idx][frame_idx] = m
         state.point_inputs_per_obj[obj_idx].pop(frame_idx, None)
         return self._prompt_frame(state, obj_idx, frame_idx, None, m)
@@ -356,9 +348,7 @@ class SAM2VideoPredictor:
         if mem is not None:
             # stored in bfloat16 like the official predictor (its numbers depend on this rounding)
             mem = mem.to(torch.bfloat16)
-        masks = out["pred_masks"]
-        if self.fill_hole_area > 0:
-            masks = fill_holes_and_sprinkles(masks, 0.0, max_hole_area=self.fill_hole_area, hole_value=0.1)
+        masks = fill_video_holes(out["pred_masks"], self.fill_hole_area)
         pos = self._shared_pos(state, out["maskmem_pos_enc"]) if out["maskmem_pos_enc"] is not None else None
         compact = {"maskmem_features": mem, "maskmem_pos_enc": pos, "pred_masks": masks,
                    "obj_ptr": out["obj_ptr"], "object_score_logits": out["object_score_logits"]}
