@@ -86,7 +86,8 @@ def _cache_files(tmp_path):
 
 
 def test_registry_covers_all_models():
-    assert len(weights.REGISTRY) == 8
+    assert len(weights.REGISTRY) == 9
+    assert sum(info.bundled for info in weights.REGISTRY.values()) == 1
     assert weights.REGISTRY["sam2.1_hiera_large"].url.endswith("/092824/sam2.1_hiera_large.pt")
     assert weights.REGISTRY["sam2_hiera_base_plus"].url.endswith("/072824/sam2_hiera_base_plus.pt")
 
@@ -197,3 +198,25 @@ def test_cli_weights(served, tmp_path, capsys):
     assert main(["weights", "list"]) == 0
     listing = capsys.readouterr().out
     assert f"{NAME}" in listing and "here:" in listing and "sam2_hiera_large" in listing
+    assert "bundled demo (not SAM 2 quality)" in listing and f"'auto' uses: {NAME}" in listing
+
+
+def test_bundled_demo_is_verified_and_is_the_offline_default(tmp_path, monkeypatch, checkpoint_bytes):
+    monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv(weights.OFFLINE_ENV, raising=False)
+    monkeypatch.setenv(weights.MIRROR_ENV, "http://127.0.0.1:9")  # no network
+    assert weights.default_model() == "napari_sam2_demo"
+    demo = weights.resolve_checkpoint("demo")
+    assert demo == weights.DEMO_FILE and weights._sha256(demo) == weights.DEMO_SHA256
+    # a damaged installation is named, not loaded
+    broken = tmp_path / "napari_sam2_demo.pt"
+    broken.write_bytes(demo.read_bytes()[:-10])
+    monkeypatch.setattr(weights, "DEMO_FILE", broken)
+    with pytest.raises(weights.WeightsError, match="SHA-256|sha256|checksum"):
+        weights.resolve_checkpoint("demo")
+    # with the official tiny checkpoint in the offline folder, "auto" picks it
+    offline = tmp_path / "offline"
+    offline.mkdir()
+    (offline / "sam2.1_hiera_tiny.pt").write_bytes(checkpoint_bytes[0])
+    monkeypatch.setenv(weights.OFFLINE_ENV, str(offline))
+    assert weights.default_model() == "sam2.1_hiera_tiny"

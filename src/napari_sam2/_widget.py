@@ -42,10 +42,13 @@ TOOLTIPS = {
                "multi-channel data as one layer per channel: pick that layer above.)",
     "contrast": "Intensity window mapped to the model's input: 'layer' uses the layer's contrast limits "
                 "(one window for all frames), or type 'low, high'.",
-    "model": "SAM 2 / SAM 2.1 model size: tiny is fastest, large most accurate.",
+    "model": "SAM 2 / SAM 2.1 model size: tiny is fastest, large most accurate. 'auto': the model of the "
+             "checkpoint file, else sam2.1 tiny if its weights are here, else the bundled demo model "
+             "(small, trained on synthetic cells only: not SAM 2 quality).",
     "checkpoint": "'auto' finds or downloads the official weights; or a path to a .pt file; "
                   "'none' = random weights (testing only).",
-    "image_size": "Model input size. 1024 is the trained size; smaller is faster and coarser.",
+    "image_size": "Model input size. 'model' uses the size it was trained at (1024 for official models, "
+                  "256 for the demo); smaller is faster and coarser.",
     "device": "Where the model runs: auto picks CUDA, then Apple MPS, then CPU.",
     "start": "Load the model and create the prompt and output layers.",
     "objects": "Objects to track. Double-click to rename; the colour is the object's label colour.",
@@ -116,9 +119,9 @@ class SAM2Widget(QWidget):
         self._axis = ComboBox(label="axis", choices=["t", "z"], value="t")
         self._channel = ComboBox(label="channel", choices=["all", "0", "1", "2"], value="all")
         self._contrast = LineEdit(label="contrast", value="layer")
-        self._model = ComboBox(label="model", choices=list(CONFIGS), value="sam2.1_hiera_tiny")
+        self._model = ComboBox(label="model", choices=["auto", *CONFIGS], value="auto")
         self._checkpoint = LineEdit(label="checkpoint", value="auto")
-        self._image_size = ComboBox(label="image size", choices=[1024, 512, 256, 128, 64], value=1024)
+        self._image_size = ComboBox(label="image size", choices=["model", 1024, 512, 256, 128, 64], value="model")
         self._device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
         self._start = PushButton(text="Start session")
         settings = Container(widgets=[self._image, self._axis, self._channel, self._contrast, self._model, self._checkpoint, self._image_size,
@@ -316,7 +319,8 @@ class SAM2Widget(QWidget):
                 show_error(f"SAM 2: contrast must be 'layer' or 'low, high' with low < high, got {text!r}")
                 return
         ckpt = self._checkpoint.value.strip()
-        options = dict(name=self._model.value, image_size=int(self._image_size.value),
+        size = self._image_size.value
+        options = dict(name=self._model.value, image_size=None if size == "model" else int(size),
                        checkpoint=None if ckpt.lower() == "none" else (ckpt or "auto"))
         if options["checkpoint"] is None:
             show_warning("SAM 2: random weights (checkpoint 'none'): masks are meaningless")
@@ -360,8 +364,13 @@ class SAM2Widget(QWidget):
             self._update_click_defaults()
         clicks.mode = "add"
         self.viewer.layers.selection.active = clicks
+        from .model.configs import DEMO
+        from .weights import DEMO_NOTICE
+
         self._set_status(f"Session ready: {n} frames of {h}x{w}, model {session.model.cfg.name} "
                          f"at {session.model.image_size} px. Click on '{CLICKS}' to prompt.")
+        if session.model.cfg.name == DEMO:
+            show_warning(f"SAM 2: using {DEMO_NOTICE}")
 
     def _layer_removed(self, event) -> None:
         self._image.reset_choices()

@@ -31,6 +31,25 @@ def _box(text: str) -> list[float]:
     return _pair_list(text, 4, "--box (x0,y0,x1,y1)")
 
 
+MODEL_HELP = ("model name, e.g. sam2.1_hiera_tiny, sam2_hiera_large, demo; 'auto' (default): sam2.1_hiera_tiny "
+              "if its checkpoint is on this machine, else the bundled demo model")
+CHECKPOINT_HELP = ("official-format .pt file; 'auto' (default) finds the model's file (downloads official ones); "
+                   "'none' for random weights (plumbing only)")
+SIZE_HELP = "model input size, a multiple of 32 (default: the model's own, 1024 for official models)"
+
+
+def _model_name(requested: str, checkpoint) -> str:
+    """Resolve 'auto' (from the checkpoint file if one is given) and say so when the demo model is used."""
+    from .model.build import resolve_model_name
+    from .model.configs import DEMO, get_config
+    from .weights import DEMO_NOTICE
+
+    name = resolve_model_name(requested, None if checkpoint == "none" else checkpoint)
+    if get_config(name).name == DEMO:
+        print(f"note: using {DEMO_NOTICE}", file=sys.stderr)
+    return name
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="napari-sam2", description="SAM 2 for microscopy.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -40,11 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--point", type=_point, action="append", default=[],
                      help="x,y[,label] in pixels; label 1 positive (default), 0 negative; repeatable")
     seg.add_argument("--box", type=_box, default=None, help="x0,y0,x1,y1 in pixels")
-    seg.add_argument("--model", default="sam2.1_hiera_tiny", help="model name (default sam2.1_hiera_tiny)")
-    seg.add_argument("--checkpoint", default=None,
-                     help="official-format .pt file, or 'auto' to find/download the official one by --model; "
-                          "without it the weights are random (plumbing only)")
-    seg.add_argument("--image-size", type=int, default=None, help="model input size, multiple of 32 (default 1024)")
+    seg.add_argument("--model", default="auto", help=MODEL_HELP)
+    seg.add_argument("--checkpoint", default="auto", help=CHECKPOINT_HELP)
+    seg.add_argument("--image-size", type=int, default=None, help=SIZE_HELP)
     seg.add_argument("--out", required=True, help="output mask, .tif")
 
     trk = sub.add_parser("track", help="track objects through a time-lapse or volume from CSV prompts")
@@ -53,10 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     trk.add_argument("--points", help="CSV with header object_id,frame,y,x,label (label 1 positive, 0 negative)")
     trk.add_argument("--boxes", help="CSV with header object_id,frame,y0,x0,y1,x1")
     trk.add_argument("--out", required=True, help="labels output: .tif/.tiff or .zarr (with --many: a folder)")
-    trk.add_argument("--model", default="sam2.1_hiera_tiny")
-    trk.add_argument("--checkpoint", default="auto",
-                     help="official-format .pt file; 'auto' (default) finds/downloads it; 'none' for random weights")
-    trk.add_argument("--image-size", type=int, default=None, help="model input size, multiple of 32 (default 1024)")
+    trk.add_argument("--model", default="auto", help=MODEL_HELP)
+    trk.add_argument("--checkpoint", default="auto", help=CHECKPOINT_HELP)
+    trk.add_argument("--image-size", type=int, default=None, help=SIZE_HELP)
     trk.add_argument("--axis", choices=("t", "z"), default="t", help="track along time (t) or through a volume (z)")
     trk.add_argument("--time-point", type=int, default=None, help="for (T, Z, Y, X) data with --axis z")
     trk.add_argument("--z", type=int, default=None, help="for (T, Z, Y, X) data with --axis t")
@@ -78,6 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
     for action, text in (("download", "download (verified) into the cache"), ("path", "print the local file")):
         w = wsub.add_parser(action, help=text)
         w.add_argument("name", help="e.g. sam2.1_hiera_tiny")
+
+    ft = sub.add_parser("finetune", help="fine-tune a model on image stacks and their label stacks")
+    ft.add_argument("images", help="TIFF stack (T, Y, X[, C]) or 2D image, a folder of frames, or a glob pattern")
+    ft.add_argument("labels", help="the matching label stacks (same form; 0 = background, one id per cell)")
+    ft.add_argument("--model", default="auto", help=MODEL_HELP)
+    ft.add_argument("--checkpoint", default="auto", help="weights to start from: " + CHECKPOINT_HELP)
+    ft.add_argument("--out", required=True, help="the fine-tuned checkpoint (.pt, official format)")
+    ft.add_argument("--epochs", type=float, default=10.0, help="passes over all frames (default 10)")
+    ft.add_argument("--train", default="mask_decoder,memory,prompt_encoder",
+                    help="parts to train, comma separated among image_encoder, prompt_encoder, mask_decoder, "
+                         "memory, or 'all' (default: all but the image encoder, for small machines)")
+    ft.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (default 5e-5)")
+    ft.add_argument("--clip-len", type=int, default=4, help="frames per training clip (default 4)")
+    ft.add_argument("--clips", type=int, default=2, help="clips per step (default 2)")
+    ft.add_argument("--image-size", type=int, default=None, help=SIZE_HELP)
+    ft.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
     ev = sub.add_parser("evaluate", help="Cell Tracking Challenge metrics (DET, SEG, TRA, divisions) of a result")
     ev.add_argument("pred", help="CTC result folder: mask000.tif... + res_track.txt (e.g. from track --ctc)")
@@ -105,7 +139,7 @@ def run_track(args: argparse.Namespace) -> int:
 
     if args.points is None and args.boxes is None and not args.many and args.input != "sample":
         raise SystemExit("error: give --points and/or --boxes")
-    options = dict(model=args.model, checkpoint=None if args.checkpoint == "none" else args.checkpoint,
+    options = dict(model=_model_name(args.model, args.checkpoint), checkpoint=None if args.checkpoint == "none" else args.checkpoint,
                    image_size=args.image_size, axis=args.axis, device=args.device, overwrite=args.overwrite,
                    direction=args.direction or ("both" if args.axis == "z" else "forward"),
                    time_point=args.time_point, z=args.z, channel=args.channel)
@@ -165,6 +199,49 @@ def _mean_iou(labels_path: str, truth: np.ndarray) -> float:
     return float(np.mean(ious)) if ious else 0.0
 
 
+def run_finetune(args: argparse.Namespace) -> int:
+    from . import build_sam2
+    from .engine.batch import pick_device
+    from .train.files import read_pairs
+    from .train.trainer import PARTS, Stage, TrainConfig, finetune, steps_for_epochs
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} exists already (use --overwrite to replace it)")
+    parts = PARTS if args.train.strip() == "all" else tuple(p.strip() for p in args.train.split(",") if p.strip())
+    pairs = read_pairs(args.images, args.labels)
+    checkpoint = None if args.checkpoint == "none" else args.checkpoint
+    model = build_sam2(_model_name(args.model, checkpoint), checkpoint=checkpoint, image_size=args.image_size,
+                       device=pick_device(args.device))
+    stage = Stage(0, args.clip_len, args.clips)
+    stage.steps = steps_for_epochs(pairs, args.epochs, stage)
+    cfg = TrainConfig(stages=[stage], lr=args.lr, parts=parts, seed=args.seed, warmup=min(20, stage.steps // 5 + 1))
+    print(f"fine-tuning {model.cfg.name} ({', '.join(parts)}) on {len(pairs)} pair(s): {stage.steps} steps "
+          f"of {args.clips} clip(s) x {args.clip_len} frames", file=sys.stderr)
+    try:
+        from tqdm import tqdm
+
+        bar = tqdm(total=stage.steps, unit="step", file=sys.stderr)
+    except ImportError:
+        bar = None
+
+    def progress(step, total, record):
+        if bar is not None:
+            bar.set_postfix(loss=f"{record['loss']:.3f}")
+            bar.update(1)
+        elif step % 10 == 0 or step == total:
+            print(f"step {step}/{total} loss {record['loss']:.3f}", file=sys.stderr)
+
+    try:
+        history = finetune(model, pairs, cfg, out=out, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    first, last = history[0]["loss"], np.mean([r["loss"] for r in history[-max(1, len(history) // 10):]])
+    print(f"loss {first:.3f} -> {last:.3f}; wrote {out} (load it with --model {model.cfg.name} --checkpoint {out})")
+    return 0
+
+
 def run_weights(args: argparse.Namespace) -> int:
     from . import weights
 
@@ -172,7 +249,10 @@ def run_weights(args: argparse.Namespace) -> int:
         print(f"cache: {weights.cache_dir()}")
         for name, info in weights.REGISTRY.items():
             local = weights.cached_path(name)
-            print(f"{name:<24} ~{info.size_mb:>4} MB  {'here: ' + str(local) if local else 'not downloaded'}")
+            where = ("bundled demo (not SAM 2 quality): " if info.bundled else "here: ") + str(local) if local \
+                else "not downloaded"
+            print(f"{name:<24} ~{info.size_mb:>4} MB  {where}")
+        print(f"'auto' uses: {weights.default_model()}")
         return 0
     if args.action == "download":
         print(weights.download(args.name, progressbar=sys.stderr.isatty()))
@@ -214,10 +294,11 @@ def run_segment(args: argparse.Namespace) -> int:
     if not args.point and args.box is None:
         raise SystemExit("error: give at least one --point or a --box")
     image, truth = _load_frame(args.input, args.frame)
-    if args.checkpoint is None:
-        print("warning: no --checkpoint given: random weights, the mask is meaningless", file=sys.stderr)
+    checkpoint = None if args.checkpoint == "none" else args.checkpoint
+    if checkpoint is None:
+        print("warning: --checkpoint none: random weights, the mask is meaningless", file=sys.stderr)
     t0 = time.perf_counter()
-    model = build_sam2(args.model, checkpoint=args.checkpoint, image_size=args.image_size)
+    model = build_sam2(_model_name(args.model, args.checkpoint), checkpoint=checkpoint, image_size=args.image_size)
     predictor = SAM2ImagePredictor(model)
     predictor.set_image(image)
     t1 = time.perf_counter()
@@ -274,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_track(args)
         if args.command == "evaluate":
             return run_evaluate(args)
+        if args.command == "finetune":
+            return run_finetune(args)
     except (ValueError, RuntimeError, IndexError, KeyError, FileExistsError) as exc:  # our checks (and WeightsError) name what is wrong
         print(f"error: {exc}", file=sys.stderr)
         return 2

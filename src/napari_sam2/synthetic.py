@@ -204,3 +204,180 @@ def _move(centres, velocity, h, w, margin, rng):
     bounce = (nxt < lo) | (nxt > hi)
     velocity[bounce] *= -1
     return np.clip(nxt, lo, hi)
+
+
+def synthetic_microscopy(n_frames: int = 16, size: tuple[int, int] = (192, 192), seed: int = 0,
+                         n_cells: int | None = None, radius: tuple[float, float] | None = None,
+                         p_divide: float = 0.015, p_enter: float = 0.06, p_exit: float = 0.3,
+                         visibility: float = 1.0) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    """A varied fluorescence-like ``(T, Y, X)`` uint16 movie with exact labels, for training and tests.
+
+    Unlike :func:`synthetic_dividing_cells`, the look is drawn at random from ``seed``: cell
+    outlines (ellipses with wavy, lobed edges), textures (smooth, granular, bright rim, bright
+    spots), brightness from dim to bright, background level and gradient, blur, shot and read
+    noise, photobleaching and a slow illumination drift. Cells move and turn, may touch (the
+    lower label keeps a contested pixel), divide (``p_divide`` per cell and frame), enter from
+    the border (``p_enter`` per frame) and leave through it (a fraction ``p_exit`` of cells
+    does not bounce off the border). ``n_cells`` and ``radius`` (semi-axis range in pixels)
+    are drawn too when None. ``visibility`` scales the cells' contrast (near 0: hidden in the noise,
+    so that only a prompt can tell where a cell is).
+
+    Returns ``(image, labels, parents)``: uint16 arrays of shape ``(n_frames, *size)``, labels
+    unique per cell over the movie (daughters get new ones), ``parents`` ``{daughter: parent}``.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = size
+    if radius is None:
+        r0 = rng.uniform(5.0, 16.0)
+        radius = (r0, r0 * rng.uniform(1.2, 1.8))
+    if n_cells is None:
+        room = h * w / (np.pi * (2.2 * radius[1]) ** 2)
+        n_cells = int(rng.integers(1, max(2, int(room)) + 1))
+    look = _draw_look(rng)
+    look["contrast"] *= visibility
+    cells: list[dict] = []
+    parents: dict[int, int] = {}
+    next_label = 1
+    margin = radius[1] + 2
+    centres = []
+    while n_cells and not len(centres):
+        try:
+            centres = _spread_centres(rng, n_cells, h, w, margin, 1.9 * radius[1])
+        except ValueError:  # crowded: as many as fit
+            n_cells -= 1
+    for centre in centres:
+        cells.append(_new_cell(rng, next_label, centre, radius, look, p_exit))
+        next_label += 1
+
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    background = look["background"] * (1 + look["gradient"] * ((yy - h / 2) * look["grad_dir"][0]
+                                                                + (xx - w / 2) * look["grad_dir"][1]) / max(h, w))
+    image = np.empty((n_frames, h, w), dtype=np.uint16)
+    labels = np.zeros((n_frames, h, w), dtype=np.uint16)
+    for t in range(n_frames):
+        if t and rng.random() < p_enter:
+            cells.append(_entering_cell(rng, next_label, h, w, radius, look, p_exit))
+            next_label += 1
+        for cell in [c for c in cells if t and c["age"] > 4 and rng.random() < p_divide]:
+            cells.remove(cell)
+            direction, long_axis = _long_axis(cell["axes"], cell["angle"])
+            for sign in (1.0, -1.0):
+                child = dict(cell, label=next_label, age=0, axes=0.72 * cell["axes"],
+                             centre=cell["centre"] + sign * 0.7 * long_axis * direction,
+                             velocity=cell["velocity"] + sign * 1.2 * direction)
+                cells.append(child)
+                parents[next_label] = cell["label"]
+                next_label += 1
+        signal = np.zeros((h, w), dtype=np.float32)
+        for cell in sorted(cells, key=lambda c: c["label"]):
+            _paint_cell(labels[t], signal, yy, xx, cell)
+        signal = ndimage.gaussian_filter(signal, look["blur"]) * np.exp(-look["bleach"] * t)
+        drift = 1 + look["flicker"] * np.sin(0.3 * t + look["phase"])
+        expected = np.maximum(background * drift + signal, 0)
+        frame = rng.poisson(expected / look["gain"]) * look["gain"] + rng.normal(0, look["read_noise"], (h, w))
+        image[t] = np.clip(frame, 0, 65535).astype(np.uint16)
+        cells = _step_cells(rng, cells, h, w, margin)
+    return image, labels, parents
+
+
+def _draw_look(rng) -> dict:
+    """Imaging conditions of one synthetic movie."""
+    background = rng.uniform(100, 1500)
+    return {
+        "background": background,
+        "contrast": background * rng.uniform(0.4, 6.0),
+        "gradient": rng.uniform(0, 0.6),
+        "grad_dir": rng.normal(size=2) / np.sqrt(2),
+        "blur": rng.uniform(0.6, 2.2),
+        "gain": rng.uniform(0.5, 8.0),
+        "read_noise": rng.uniform(2, 60),
+        "bleach": rng.uniform(0, 0.03),
+        "flicker": rng.uniform(0, 0.05),
+        "phase": rng.uniform(0, 2 * np.pi),
+        "textures": rng.choice(["smooth", "granular", "rim", "spots"], size=rng.integers(1, 3), replace=False),
+    }
+
+
+def _new_cell(rng, label, centre, radius, look, p_exit) -> dict:
+    n_harm = 3
+    return {
+        "label": label, "age": 5, "centre": np.asarray(centre, dtype=float),
+        "axes": rng.uniform(*radius, size=2), "angle": rng.uniform(0, np.pi), "spin": rng.normal(0, 0.04),
+        "velocity": rng.normal(0, rng.uniform(0.3, 2.5), size=2), "level": look["contrast"] * rng.uniform(0.25, 1.0),
+        "wobble": rng.uniform(0, 0.12, size=n_harm) * (rng.random() < 0.7), "wobble_phase": rng.uniform(0, 6.3, n_harm),
+        "texture": rng.choice(look["textures"]), "tex_freq": rng.uniform(3, 9, size=(3, 2)) * rng.choice([-1, 1], (3, 2)),
+        "tex_phase": rng.uniform(0, 6.3, 3), "spots": rng.uniform(-0.5, 0.5, size=(int(rng.integers(1, 4)), 2)),
+        "leaves": rng.random() < p_exit,
+    }
+
+
+def _entering_cell(rng, label, h, w, radius, look, p_exit) -> dict:
+    """A cell just outside one border, moving in."""
+    side = rng.integers(4)
+    along = rng.uniform(0.15, 0.85)
+    r = radius[1]
+    centre, inward = {0: ((-0.6 * r, along * w), (1, 0)), 1: ((h + 0.6 * r, along * w), (-1, 0)),
+                      2: ((along * h, -0.6 * r), (0, 1)), 3: ((along * h, w + 0.6 * r), (0, -1))}[int(side)]
+    cell = _new_cell(rng, label, centre, radius, look, p_exit)
+    cell["velocity"] = np.array(inward, dtype=float) * rng.uniform(1.0, 3.0) + rng.normal(0, 0.5, 2)
+    cell["age"] = 0
+    return cell
+
+
+def _paint_cell(labels, signal, yy, xx, cell) -> None:
+    """Draw one cell (outline, texture) into ``labels`` and ``signal`` in place, within its bounding box."""
+    h, w = labels.shape
+    (cy, cx), reach = cell["centre"], float(cell["axes"].max()) * (1 + cell["wobble"].sum()) + 1
+    y0, y1 = max(int(cy - reach), 0), min(int(cy + reach) + 2, h)
+    x0, x1 = max(int(cx - reach), 0), min(int(cx + reach) + 2, w)
+    if y0 >= y1 or x0 >= x1:
+        return
+    ca, sa = np.cos(cell["angle"]), np.sin(cell["angle"])
+    dy, dx = yy[y0:y1, x0:x1] - cy, xx[y0:y1, x0:x1] - cx
+    u = (dx * ca + dy * sa) / cell["axes"][0]
+    v = (-dx * sa + dy * ca) / cell["axes"][1]
+    rho, theta = np.hypot(u, v), np.arctan2(v, u)
+    edge = 1 + sum(a * np.cos((k + 2) * theta + p) for k, (a, p) in enumerate(zip(cell["wobble"],
+                                                                                 cell["wobble_phase"])))
+    box = labels[y0:y1, x0:x1]
+    inside = (rho <= edge) & (box == 0)
+    r = rho / edge
+    kind = cell["texture"]
+    if kind == "granular":
+        tex = 0.75 + 0.25 * np.prod([np.cos(f[0] * u + f[1] * v + p) for f, p in zip(cell["tex_freq"],
+                                                                                      cell["tex_phase"])], axis=0)
+    elif kind == "rim":
+        tex = 0.45 + 0.8 * np.exp(-((r - 0.85) / 0.15) ** 2)
+    elif kind == "spots":
+        tex = 0.7 + sum(0.9 * np.exp(-((u - s[0]) ** 2 + (v - s[1]) ** 2) / 0.03) for s in cell["spots"])
+    else:
+        tex = 1 - 0.3 * r ** 2
+    box[inside] = cell["label"]
+    signal[y0:y1, x0:x1][inside] = cell["level"] * tex[inside]
+
+
+def _step_cells(rng, cells, h, w, margin) -> list[dict]:
+    """Move, turn and age the cells (mild repulsion between neighbours); drop those that have left the frame."""
+    for i, a in enumerate(cells):
+        for b in cells[i + 1:]:
+            gap = a["centre"] - b["centre"]
+            dist = np.hypot(*gap) + 1e-6
+            reach = 0.8 * (a["axes"].mean() + b["axes"].mean())
+            if dist < reach:
+                push = 0.3 * (reach - dist) * gap / dist
+                a["centre"], b["centre"] = a["centre"] + push, b["centre"] - push
+    kept = []
+    lo, hi = np.array([margin, margin]), np.array([h - margin, w - margin])
+    for cell in cells:
+        cell["velocity"] = 0.9 * cell["velocity"] + rng.normal(0, 0.4, 2)
+        cell["centre"] = cell["centre"] + cell["velocity"]
+        cell["angle"] += cell["spin"]
+        cell["age"] += 1
+        if not cell["leaves"] and cell["age"] > 3:
+            bounce = (cell["centre"] < lo) | (cell["centre"] > hi)
+            cell["velocity"][bounce] = np.abs(cell["velocity"][bounce]) * np.where(cell["centre"][bounce] < lo[bounce],
+                                                                                     1, -1)
+        far = float(cell["axes"].max()) * 1.5
+        if -far < cell["centre"][0] < h + far and -far < cell["centre"][1] < w + far:
+            kept.append(cell)
+    return kept

@@ -10,6 +10,10 @@ Where a checkpoint is looked for, in order:
    the same file names), with pooch: into a temporary file that is checked and only then
    renamed, so a broken download never sits under the final name.
 
+The bundled demo model (``napari_sam2_demo``, see :mod:`napari_sam2.train.demo`) ships inside
+the package with a pinned SHA-256; :func:`default_model` falls back to it when no official
+checkpoint is on this machine, so everything works offline (with demo quality).
+
 The official project publishes no checksums. The SHA-256 of the first download is
 recorded in the cache (``hashes.json``) and every later use is checked against it
 (trust on first use); a mismatch is an error, never a silent re-use.
@@ -47,6 +51,10 @@ class WeightInfo:
     def filename(self) -> str:
         return self.url.rsplit("/", 1)[-1]
 
+    @property
+    def bundled(self) -> bool:
+        return self.url.startswith(BUNDLED_PREFIX)
+
 
 _SAM2 = "https://dl.fbaipublicfiles.com/segment_anything_2/072824"
 _SAM21 = "https://dl.fbaipublicfiles.com/segment_anything_2/092824"
@@ -57,6 +65,25 @@ for _size, _mb in _SIZES.items():
     for _prefix, _base in (("sam2", _SAM2), ("sam2.1", _SAM21)):
         _name = f"{_prefix}_hiera_{_size}"
         REGISTRY[_name] = WeightInfo(_name, f"{_base}/{_name}.pt", _mb)
+
+
+BUNDLED_PREFIX = "bundled:"
+DEMO_FILE = Path(__file__).parent / "demo" / "napari_sam2_demo.pt"
+DEMO_SHA256 = "a53b3fe6dd8f366bca50d5a8862fafbbf48a2c143eb47b66a384526eafd4e493"
+DEMO_NOTICE = ("the bundled demo model: small and trained only on synthetic cells, NOT SAM 2 quality. "
+               "For real work: napari-sam2 weights download sam2.1_hiera_tiny")
+REGISTRY["napari_sam2_demo"] = WeightInfo("napari_sam2_demo", BUNDLED_PREFIX + DEMO_FILE.name, 6, DEMO_SHA256,
+                                          licence="BSD-3-Clause (napari-sam2)")
+
+
+def default_model(preferred: str = "sam2.1_hiera_tiny") -> str:
+    """``preferred`` when its official checkpoint is on this machine (offline folder or cache), else the demo."""
+    try:
+        if cached_path(preferred) is not None:
+            return _info(preferred).name
+    except WeightsError:
+        pass
+    return "napari_sam2_demo"
 
 
 def cache_dir() -> Path:
@@ -125,6 +152,13 @@ def _where_to_put(info: WeightInfo) -> str:
 def cached_path(name: str) -> Path | None:
     """The checkpoint's local file if there is one (offline folder or cache), checked; else None."""
     info = _info(name)
+    if info.bundled:
+        if not DEMO_FILE.is_file():
+            raise WeightsError(f"the bundled demo weights are missing from the installation ({DEMO_FILE})")
+        if _sha256(DEMO_FILE) != info.sha256:
+            raise WeightsError(f"the bundled demo weights {DEMO_FILE} do not match their pinned SHA-256 "
+                               f"({info.sha256}): the installation is damaged; reinstall napari-sam2")
+        return DEMO_FILE
     offline = os.environ.get(OFFLINE_ENV)
     if offline:
         candidate = Path(offline).expanduser() / info.filename

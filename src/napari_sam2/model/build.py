@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .configs import SAM2Config, get_config
+from .configs import CONFIGS, SAM2Config, get_config
 from .hiera import Hiera
 from .image_encoder import FpnNeck, ImageEncoder
 from .mask_decoder import MaskDecoder
@@ -33,12 +33,14 @@ def build_model(cfg: SAM2Config) -> SAM2Base:
     grid = cfg.image_size // SAM2Base.backbone_stride
     prompt_encoder = PromptEncoder(cfg.d_model, (grid, grid), (cfg.image_size, cfg.image_size), mask_in_chans=16)
     mask_decoder = MaskDecoder(
-        cfg.d_model, TwoWayTransformer(depth=2, embedding_dim=cfg.d_model, num_heads=8, mlp_dim=2048),
+        cfg.d_model, TwoWayTransformer(depth=2, embedding_dim=cfg.d_model, num_heads=cfg.decoder_heads,
+                                       mlp_dim=cfg.decoder_mlp_dim),
         use_high_res_features=cfg.use_high_res_features_in_sam,
         iou_prediction_use_sigmoid=cfg.iou_prediction_use_sigmoid,
         pred_obj_scores=cfg.pred_obj_scores, pred_obj_scores_mlp=cfg.pred_obj_scores_mlp,
         use_multimask_token_for_obj_ptr=cfg.use_multimask_token_for_obj_ptr, **cfg.decoder_extra)
-    memory_attention = MemoryAttention(cfg.d_model, num_layers=cfg.memory_attention_layers, kv_in_dim=cfg.mem_dim)
+    memory_attention = MemoryAttention(cfg.d_model, num_layers=cfg.memory_attention_layers, kv_in_dim=cfg.mem_dim,
+                                       dim_feedforward=cfg.memory_attention_ffn)
     memory_encoder = MemoryEncoder(cfg.d_model, cfg.mem_dim)
     return SAM2Base(cfg, ImageEncoder(trunk, neck, scalp=1), memory_attention, memory_encoder,
                     prompt_encoder, mask_decoder)
@@ -97,18 +99,53 @@ def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], sou
                               + "; ".join(problems))
 
 
+def resolve_model_name(name: str, checkpoint=None) -> str:
+    """``"auto"``: the model a checkpoint file was made for (when ``checkpoint`` is a path), else
+    the official sam2.1 tiny when its checkpoint is on this machine, else the bundled demo."""
+    if name.strip().lower() != "auto":
+        return name
+    if checkpoint is not None and not (isinstance(checkpoint, str) and checkpoint == "auto"):
+        return infer_model_name(read_checkpoint(checkpoint), source=str(checkpoint))
+    from ..weights import default_model
+
+    return default_model()
+
+
+def _signature(shapes: dict) -> tuple:
+    """What tells the configs apart: trunk width, number of trunk blocks, SAM 2.1 extras, model width."""
+    blocks = {k.split(".")[3] for k in shapes if k.startswith("image_encoder.trunk.blocks.")}
+    return (tuple(shapes["image_encoder.trunk.patch_embed.proj.weight"]), len(blocks),
+            "no_obj_embed_spatial" in shapes, tuple(shapes["no_mem_embed"]))
+
+
+def infer_model_name(state: dict[str, torch.Tensor], source: str = "checkpoint") -> str:
+    """The name of the config whose parameters ``state`` holds (by trunk width and depth, version, width)."""
+    try:
+        wanted = _signature({k: v.shape for k, v in state.items()})
+    except KeyError as exc:
+        raise CheckpointError(f"{source} is not a SAM 2 checkpoint (no {exc.args[0]})") from None
+    for name, cfg in CONFIGS.items():
+        t = cfg.trunk
+        sig = ((t.embed_dim, 3, 7, 7), sum(t.stages), cfg.no_obj_embed_spatial, (1, 1, cfg.d_model))
+        if sig == wanted:
+            return name
+    raise CheckpointError(f"{source} matches none of the known models ({', '.join(CONFIGS)}); pass --model")
+
+
 def build_sam2(name: str = "sam2.1_hiera_tiny", checkpoint: str | os.PathLike | None = None,
                device: str | torch.device = "cpu", image_size: int | None = None) -> SAM2Base:
     """Build a SAM 2 model in eval mode.
 
     name: e.g. ``"sam2.1_hiera_tiny"``, ``"sam2_hiera_base_plus"`` (official short names
-        like ``"sam2.1_hiera_b+"`` work too).
+        like ``"sam2.1_hiera_b+"`` work too); ``"demo"`` for the bundled demo model;
+        ``"auto"`` for :func:`resolve_model_name`.
     checkpoint: path to an official-format ``.pt`` file; loaded with ``weights_only=True``
         and every key must match (strict). ``"auto"``: the official file, found or
         downloaded by name. ``None`` gives random weights.
-    image_size: input resolution (default 1024), a multiple of 32; smaller is faster.
+    image_size: input resolution (default: the model's, 1024 for official ones), a multiple of 32.
     """
-    return build_from_config(get_config(name).with_image_size(image_size), checkpoint, device)
+    cfg = get_config(resolve_model_name(name, checkpoint)).with_image_size(image_size)
+    return build_from_config(cfg, checkpoint, device)
 
 
 def build_from_config(cfg: SAM2Config, checkpoint: str | os.PathLike | None = None,

@@ -35,6 +35,10 @@ class SAM2Config:
     image_size: int = 1024
     d_model: int = 256
     mem_dim: int = 64
+    # widths the official builder fixes; smaller only in the bundled demo model
+    decoder_heads: int = 8
+    decoder_mlp_dim: int = 2048
+    memory_attention_ffn: int = 2048
     # memory bank and memory encoder
     num_maskmem: int = 7
     memory_attention_layers: int = 4
@@ -99,6 +103,15 @@ for _size, _trunk in TRUNKS.items():
     CONFIGS[f"sam2_hiera_{_size}"] = SAM2Config(f"sam2_hiera_{_size}", _trunk)
     CONFIGS[f"sam2.1_hiera_{_size}"] = SAM2Config(f"sam2.1_hiera_{_size}", _trunk, **_SAM21)
 
+# A small model of the same architecture, trained on synthetic microscopy (napari_sam2.train.demo);
+# its weights ship with the package. Not SAM 2 quality: a demo that works offline.
+DEMO = "napari_sam2_demo"
+CONFIGS[DEMO] = SAM2Config(
+    DEMO, TrunkConfig(embed_dim=24, num_heads=1, stages=(1, 1, 3, 1), global_att_blocks=(4,),
+                      window_pos_embed_bkg_spatial_size=(8, 8), window_spec=(8, 4, 8, 4)),
+    image_size=256, d_model=128, mem_dim=64, memory_attention_layers=2, decoder_heads=4, decoder_mlp_dim=256,
+    memory_attention_ffn=256, **_SAM21)
+
 # The official config files use short size names (sam2.1_hiera_t.yaml, ..._b+.yaml).
 _ALIASES = {"t": "tiny", "s": "small", "b+": "base_plus", "b": "base_plus", "l": "large"}
 
@@ -106,6 +119,8 @@ _ALIASES = {"t": "tiny", "s": "small", "b+": "base_plus", "b": "base_plus", "l":
 def get_config(name: str) -> SAM2Config:
     """Look up a model by name, e.g. ``"sam2.1_hiera_tiny"`` or ``"sam2.1_hiera_t"``."""
     key = name.strip().removesuffix(".yaml").removesuffix(".pt")
+    if key == "demo":
+        key = DEMO
     if key not in CONFIGS and "_hiera_" in key:
         prefix, size = key.rsplit("_hiera_", 1)
         key = f"{prefix}_hiera_{_ALIASES.get(size, size)}"

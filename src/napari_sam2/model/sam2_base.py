@@ -28,7 +28,8 @@ class HeadOutput:
 
     low_res_multimasks (B, M, S/4, S/4), high_res_multimasks (B, M, S, S), ious (B, M);
     the best mask at both resolutions (B, 1, ...) and its predicted IoU best_iou (B,);
-    obj_ptr (B, C); object_score (B, 1).
+    obj_ptr (B, C); object_score (B, 1); decoder_multimasks: the decoder's low-res candidates
+    before absent objects are blanked (what training supervises).
     """
 
     low_res_multimasks: torch.Tensor
@@ -39,6 +40,7 @@ class HeadOutput:
     obj_ptr: torch.Tensor
     object_score: torch.Tensor
     best_iou: torch.Tensor
+    decoder_multimasks: torch.Tensor
 
 
 @dataclass
@@ -179,6 +181,7 @@ class SAM2Base(nn.Module):
                                     multimask_output=multimask_output, repeat_image=False,
                                     high_res_features=high_res_features)
         masks, obj_score = out.masks, out.object_score
+        decoder_masks = masks
         present = obj_score > 0
         if self.cfg.pred_obj_scores:
             # memory masks follow the presence decision exactly
@@ -198,7 +201,7 @@ class SAM2Base(nn.Module):
             low, high, best_iou = low_multi, high_multi, out.iou[:, 0]
         weight = obj_score.sigmoid() if self.cfg.soft_no_obj_ptr else present.float()
         obj_ptr = self._gate_pointer(self.obj_ptr_proj(token), weight)
-        return HeadOutput(low_multi, high_multi, out.iou, low, high, obj_ptr, obj_score, best_iou)
+        return HeadOutput(low_multi, high_multi, out.iou, low, high, obj_ptr, obj_score, best_iou, decoder_masks)
 
     def _gate_pointer(self, obj_ptr: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Mix in the learned "no object" pointer with ``1 - weight`` (weight: presence, hard or soft)."""
@@ -226,7 +229,7 @@ class SAM2Base(nn.Module):
         score = scale * present + bias
         # presence follows the given mask, not the decoder's score
         obj_ptr = self._gate_pointer(obj_ptr, present)
-        return HeadOutput(low, high, ious, low, high, obj_ptr, score, ious[:, 0])
+        return HeadOutput(low, high, ious, low, high, obj_ptr, score, ious[:, 0], low)
 
     def memory_conditioned_features(self, frame_idx: int, is_init_cond_frame: bool, feats: FrameFeatures,
                                     cond_outputs: dict, non_cond_outputs: dict, num_frames: int,
@@ -365,7 +368,8 @@ class SAM2Base(nn.Module):
         out = {"point_inputs": point_inputs, "mask_inputs": mask_inputs, "pred_masks": head.low_res_masks,
                "pred_masks_high_res": head.high_res_masks, "obj_ptr": head.obj_ptr,
                "object_score_logits": head.object_score, "iou": head.best_iou, "maskmem_features": None,
-               "maskmem_pos_enc": None, "multimask_logits": head.low_res_multimasks, "ious": head.ious}
+               "maskmem_pos_enc": None, "multimask_logits": head.low_res_multimasks, "ious": head.ious,
+               "decoder_multimasks": head.decoder_multimasks}
         if run_mem_encoder and self.num_maskmem > 0:
             out["maskmem_features"], out["maskmem_pos_enc"] = self.encode_memory(
                 feats, head.high_res_masks, head.object_score, is_mask_from_pts=point_inputs is not None)

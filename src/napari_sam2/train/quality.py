@@ -1,0 +1,66 @@
+"""Tracking quality against ground truth: one click per object on one frame, then propagation."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..engine.session import TrackingSession
+
+
+def inner_point(mask: np.ndarray) -> tuple[float, float]:
+    """The ``(x, y)`` pixel deepest inside a ``(H, W)`` mask (where a person would click)."""
+    if not mask.any():
+        raise ValueError("empty mask: no point to click")
+    depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    y, x = np.unravel_index(int(depth.argmax()), depth.shape)
+    return float(x), float(y)
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def track_from_clicks(model, image: np.ndarray, labels: np.ndarray, frame: int = 0,
+                      obj_ids=None) -> tuple[TrackingSession, dict[int, np.ndarray]]:
+    """Click once inside each object of ``labels[frame]`` and track forward over the stack.
+
+    Returns the session and ``{obj_id: (T,) IoU}`` per frame from ``frame`` on (NaN where the
+    object is absent from both truth and prediction).
+    """
+    session = TrackingSession(model, image)
+    ids = [int(i) for i in np.unique(labels[frame]) if i] if obj_ids is None else list(obj_ids)
+    for oid in ids:
+        session.add_points(frame, oid, [inner_point(labels[frame] == oid)], [1])
+    session.propagate(start=frame)
+    pred = session.labels()
+    ious = {}
+    for oid in ids:
+        row = np.full(labels.shape[0], np.nan)
+        for t in range(frame, labels.shape[0]):
+            truth, got = labels[t] == oid, pred[t] == oid
+            if truth.any() or got.any():
+                row[t] = mask_iou(truth, got)
+        ious[oid] = row
+    return session, ious
+
+
+def correct_worst(session: TrackingSession, ious: dict[int, np.ndarray],
+                  truth: np.ndarray) -> tuple[int, int, float, float]:
+    """Click once where the worst tracked object-frame is wrong (positive on the larger missed part,
+    else negative on the false part) as a user would, and re-track.
+
+    Returns ``(obj_id, frame, iou_before, iou_after)`` on that frame.
+    """
+    ids = list(ious)
+    table = np.stack([ious[i] for i in ids])
+    k, frame = np.unravel_index(int(np.argmin(np.where(np.isnan(table), 2, table))), table.shape)
+    obj, frame = ids[k], int(frame)
+    target = truth[frame] == obj
+    pred = session.label_frame(frame) == obj
+    missed, extra = target & ~pred, pred & ~target
+    wrong, label = (missed, 1) if missed.sum() >= extra.sum() else (extra, 0)
+    before = mask_iou(pred, target)
+    session.correct(frame, obj, points=[inner_point(wrong)], labels=[label])
+    return obj, frame, before, mask_iou(session.label_frame(frame) == obj, target)

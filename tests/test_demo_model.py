@@ -1,0 +1,60 @@
+"""The bundled demo model: shipped, verified, recognised, and better than untrained weights on held-out data.
+
+Its quality target (mean IoU >= 0.85 over 30 tracked frames from one click) is not reached
+yet; docs/training.md has the measured numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_sam2 import SAM2ImagePredictor, build_sam2, build_sam2_video_predictor
+from napari_sam2.model.configs import DEMO
+from napari_sam2.synthetic import synthetic_cells
+from napari_sam2.train.quality import correct_worst, mask_iou, track_from_clicks
+from napari_sam2.weights import resolve_checkpoint
+
+# seeds the demo's training never drew (it trained on synthetic_microscopy, seeds from 2026 on)
+HELD_OUT = (101, 202, 303)
+
+
+@pytest.fixture(scope="module")
+def demo_model():
+    return build_sam2_video_predictor("demo", checkpoint="auto").model
+
+
+def test_demo_is_bundled_and_recognised(demo_model):
+    assert demo_model.cfg.name == DEMO and demo_model.image_size == 256
+    assert resolve_checkpoint("demo").stat().st_size < 20e6
+    assert build_sam2("auto", checkpoint=resolve_checkpoint("demo")).cfg.name == DEMO
+
+
+def _box_ious(model) -> list[float]:
+    """One box per cell on held-out frames; IoU of the predicted mask with the cell."""
+    predictor = SAM2ImagePredictor(model)
+    out = []
+    for seed in HELD_OUT:
+        image, truth = synthetic_cells(n_frames=1, size=(128, 128), n_cells=3, seed=seed)
+        predictor.set_image(image[0])
+        for obj in range(1, 4):
+            ys, xs = np.nonzero(truth[0] == obj)
+            masks, _, _ = predictor.predict(box=np.array([xs.min(), ys.min(), xs.max(), ys.max()]),
+                                            multimask_output=False)
+            out.append(mask_iou(masks[0] > 0, truth[0] == obj))
+    return out
+
+
+def test_demo_segments_far_better_than_untrained_weights(demo_model):
+    torch.manual_seed(0)
+    untrained = build_sam2("demo")
+    trained, random = np.mean(_box_ious(demo_model)), np.mean(_box_ious(untrained))
+    assert trained >= 0.85 and trained > random + 0.5, (trained, random)
+
+
+def test_correction_click_improves_a_poor_frame(demo_model):
+    image, truth = synthetic_cells(n_frames=11, size=(128, 128), n_cells=3, seed=HELD_OUT[0])
+    session, ious = track_from_clicks(demo_model, image, truth)
+    _, _, before, after = correct_worst(session, ious, truth)
+    assert after > before
