@@ -39,12 +39,15 @@ SIZE_HELP = "model input size, a multiple of 32 (default: the model's own, 1024 
 
 
 def _model_name(requested: str, checkpoint) -> str:
-    """Resolve 'auto' (from the checkpoint file if one is given) and say so when the demo model is used."""
+    """Resolve 'auto' and say so when the demo model is used. With a checkpoint file 'auto' stays:
+    building the model recognises it from the file, which is then read only once."""
     from .model.build import resolve_model_name
     from .model.configs import DEMO, get_config
     from .weights import DEMO_NOTICE
 
-    name = resolve_model_name(requested, None if checkpoint == "none" else checkpoint)
+    if requested.strip().lower() == "auto" and checkpoint not in (None, "none", "auto"):
+        return requested
+    name = resolve_model_name(requested)
     if get_config(name).name == DEMO:
         print(f"note: using {DEMO_NOTICE}", file=sys.stderr)
     return name

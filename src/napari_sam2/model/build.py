@@ -99,16 +99,27 @@ def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], sou
                               + "; ".join(problems))
 
 
+def _is_file_checkpoint(checkpoint) -> bool:
+    return checkpoint is not None and not (isinstance(checkpoint, str) and checkpoint == "auto")
+
+
 def resolve_model_name(name: str, checkpoint=None) -> str:
     """``"auto"``: the model a checkpoint file was made for (when ``checkpoint`` is a path), else
     the official sam2.1 tiny when its checkpoint is on this machine, else the bundled demo."""
+    return resolve_model(name, checkpoint)[0]
+
+
+def resolve_model(name: str, checkpoint=None) -> tuple[str, dict[str, torch.Tensor] | None]:
+    """:func:`resolve_model_name`, plus the checkpoint's state dict when it had to be read to tell
+    (so that building the model does not read the file a second time)."""
     if name.strip().lower() != "auto":
-        return name
-    if checkpoint is not None and not (isinstance(checkpoint, str) and checkpoint == "auto"):
-        return infer_model_name(read_checkpoint(checkpoint), source=str(checkpoint))
+        return name, None
+    if _is_file_checkpoint(checkpoint):
+        state = read_checkpoint(checkpoint)
+        return infer_model_name(state, source=str(checkpoint)), state
     from ..weights import default_model
 
-    return default_model()
+    return default_model(), None
 
 
 def _signature(shapes: dict) -> tuple:
@@ -144,16 +155,17 @@ def build_sam2(name: str = "sam2.1_hiera_tiny", checkpoint: str | os.PathLike | 
         downloaded by name. ``None`` gives random weights.
     image_size: input resolution (default: the model's, 1024 for official ones), a multiple of 32.
     """
-    cfg = get_config(resolve_model_name(name, checkpoint)).with_image_size(image_size)
-    return build_from_config(cfg, checkpoint, device)
+    name, state = resolve_model(name, checkpoint)
+    return build_from_config(get_config(name).with_image_size(image_size), checkpoint, device, state=state)
 
 
 def build_from_config(cfg: SAM2Config, checkpoint: str | os.PathLike | None = None,
-                      device: str | torch.device = "cpu") -> SAM2Base:
+                      device: str | torch.device = "cpu", state: dict[str, torch.Tensor] | None = None) -> SAM2Base:
     """:func:`build_model` plus strict, safe checkpoint loading; eval mode on ``device``.
 
     ``checkpoint="auto"`` finds the official file by model name (offline folder, cache or
-    a verified download; see :mod:`napari_sam2.weights`).
+    a verified download; see :mod:`napari_sam2.weights`). ``state``: the checkpoint's state dict
+    when the caller has read it already.
     """
     model = build_model(cfg)
     if isinstance(checkpoint, str) and checkpoint == "auto":
@@ -161,7 +173,8 @@ def build_from_config(cfg: SAM2Config, checkpoint: str | os.PathLike | None = No
 
         checkpoint = resolve_checkpoint(cfg.name)
     if checkpoint is not None:
-        state = read_checkpoint(checkpoint)
+        if state is None:
+            state = read_checkpoint(checkpoint)
         check_state_dict(model, state, source=str(checkpoint))
         model.load_state_dict(state, strict=True)
     return model.to(device).eval()

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..model.build import build_from_config, resolve_model_name
+from ..model.build import build_from_config, resolve_model
 from ..model.configs import get_config
 from ..model.sam2_base import NO_OBJ_SCORE, FrameFeatures, SAM2Base, non_overlapping
 from .frames import FrameSource
@@ -387,5 +387,6 @@ def build_sam2_video_predictor(name: str = "sam2.1_hiera_tiny", checkpoint=None,
     holes in output masks are filled (``fill_hole_area=8``; pass 0 to switch off).
     ``options`` go to :class:`SAM2VideoPredictor`.
     """
-    cfg = replace(get_config(resolve_model_name(name, checkpoint)).with_image_size(image_size), binarize_mask_from_pts_for_mem_enc=True)
-    return SAM2VideoPredictor(build_from_config(cfg, checkpoint, device), **options)
+    name, state = resolve_model(name, checkpoint)
+    cfg = replace(get_config(name).with_image_size(image_size), binarize_mask_from_pts_for_mem_enc=True)
+    return SAM2VideoPredictor(build_from_config(cfg, checkpoint, device, state=state), **options)
