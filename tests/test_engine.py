@@ -321,3 +321,64 @@ def test_click_sequence_matches_official(movie):
     official = {f: m for f, _, m in off.propagate_in_video(state)}
     s.propagate()
     assert max(np.abs(official[f][0, 0].numpy() - s.object_logits(f, 1)).max() for f in range(2, 12)) <= 1e-4
+
+
+def _memory_lengths(model, session_run):
+    """Memory-bank token counts the memory attention saw, per call, while ``session_run()`` ran."""
+    seen = []
+    hook = model.memory_attention.register_forward_hook(lambda mod, args, out: seen.append(args[1].shape[0]))
+    try:
+        session_run()
+    finally:
+        hook.remove()
+    return seen
+
+
+@pytest.mark.parametrize("frames", [0, 2])
+def test_memory_frames_fast_mode_shrinks_the_bank(model, movie, frames):
+    image, labels = movie
+    runs = {}
+    for memory in (None, 6, frames):
+        s = TrackingSession(model, image, memory_frames=memory)
+        s.add_points(0, 1, centre(labels, 0, 1), [1])
+        lengths = _memory_lengths(model, s.propagate)
+        runs[memory] = (s.labels(), lengths, {f: r.logits for f, r in s.objects[1].results.items()})
+    hw = (SIZE // 16) ** 2
+    full, fast = runs[None][1], runs[frames][1]
+    # once the bank is full (frame 7 on): 1 prompted + 6 recent frames, against 1 + `frames`
+    assert full[-1] - fast[-1] == (6 - frames) * hw
+    assert np.array_equal(runs[6][0], runs[None][0])  # the model's own number is the exact mode
+    assert any(not torch.equal(runs[None][2][f], runs[frames][2][f]) for f in range(2, 12))
+    with pytest.raises(ValueError, match="memory_frames must be between 0 and 6"):
+        TrackingSession(model, image, memory_frames=7)
+
+
+def test_bf16_is_refused_where_it_would_be_slow(model, movie, monkeypatch):
+    import napari_sam2.engine.session as session_module
+
+    monkeypatch.setattr(session_module, "bf16_is_fast", lambda device: False)
+    with pytest.raises(ValueError, match="precision 'bf16' needs native bfloat16 on cpu"):
+        TrackingSession(model, movie[0], precision="bf16")
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
+        TrackingSession(model, movie[0], precision="fp16")
+
+
+def test_bf16_fast_mode_tracks_like_fp32_with_real_weights(monkeypatch):
+    """bf16 autocast (forced on here: this CPU emulates bf16) on the trained demo model: the masks
+    stay close to fp32's while the logits differ (so bf16 really ran)."""
+    import napari_sam2.engine.session as session_module
+    from napari_sam2.train.quality import inner_point, mask_iou
+
+    monkeypatch.setattr(session_module, "bf16_is_fast", lambda device: True)
+    demo = build_sam2_video_predictor("demo", checkpoint="auto").model
+    image, truth = synthetic_cells(n_frames=4, size=(128, 128), n_cells=2, seed=31)
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        s = TrackingSession(demo, image, precision=precision)
+        for obj in (1, 2):
+            s.add_points(0, obj, [inner_point(truth[0] == obj)], [1])
+        s.propagate()
+        runs[precision] = (s.labels(), s.object_logits(3, 1))
+    ious = [mask_iou(runs["fp32"][0][t] == o, runs["bf16"][0][t] == o) for t in range(4) for o in (1, 2)]
+    assert min(ious) > 0.9, ious
+    assert not np.array_equal(runs["fp32"][1], runs["bf16"][1])

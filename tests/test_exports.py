@@ -374,3 +374,37 @@ def test_failure_mid_write_keeps_old_output(tmp_path, monkeypatch):
         write_labels_tiff(tmp_path / "labels.tif", labels * 2, overwrite=True)
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "labels.tif"), labels)
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".zarr"])
+def test_label_stack_is_written_and_read_frame_by_frame(tmp_path, suffix):
+    """A LabelStack (frames made on demand) gives the same files as the array; it is read back one
+    frame at a time, and each writer asks for each frame as it needs it (never the whole stack)."""
+    labels = np.zeros((4, 20, 30), np.uint32)
+    labels[:, 2:8, 3:9] = 5
+    labels[2:, 10:15, 10:25] = 9
+    asked = []
+
+    def frame(t):
+        asked.append(t)
+        return labels[t]
+
+    stack = exports.LabelStack(4, 20, 30, frame, max_id=9)
+    write = exports.write_labels_tiff if suffix == ".tif" else exports.write_labels_zarr
+    write(tmp_path / f"array{suffix}", labels)
+    write(tmp_path / f"stack{suffix}", stack)
+    assert asked == [0, 1, 2, 3]
+    back = exports.LabelStack.from_file(tmp_path / f"stack{suffix}")
+    assert back.shape == (4, 20, 30) and back.dtype == np.uint16
+    assert np.array_equal(np.stack(list(back)), labels)
+    assert np.array_equal(np.stack(list(exports.LabelStack.from_file(tmp_path / f"array{suffix}"))), labels)
+    assert exports.object_table(back) == exports.object_table(labels)
+    assert exports.tracks_data(back)[0].tolist() == exports.tracks_data(labels)[0].tolist()
+    with pytest.raises(TypeError, match="one frame at a time"):
+        back[0:2]
+    with pytest.raises(IndexError, match="frame 4 is outside 0..3"):
+        back[4]
+    bad = exports.LabelStack(4, 20, 30, lambda t: np.zeros((5, 5), np.uint16), max_id=3)
+    with pytest.raises(ValueError, match=r"frame 0: expected integer labels of shape \(20, 30\)"):
+        exports.write_labels_tiff(tmp_path / "bad.tif", bad)
+    assert not (tmp_path / "bad.tif").exists()

@@ -172,3 +172,33 @@ def test_sample_run_reports_iou_against_truth(tmp_path, checkpoint, capsys):
     text = capsys.readouterr().out
     assert "6 objects tracked over 20 frames" in text and "mean IoU with the true cells" in text
     assert tifffile.imread(out).shape == (20, 256, 256)
+
+
+def test_fast_mode_options_and_outputs_streamed_frame_by_frame(tmp_path, movie, checkpoint, capsys, monkeypatch):
+    """--memory-frames reaches the session (same labels as the engine with it, recorded in the session
+    file); the label stack is written without ever being held whole (labels() is never called)."""
+    path, image, labels = movie
+    p1, _, _ = _write_prompts(tmp_path, labels)
+    model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=checkpoint, image_size=SIZE).model
+    s = TrackingSession(model, image, memory_frames=1)
+    s.add_points(0, 1, [[p1[1], p1[0]], [1.0, 1.0]], [1, 0])
+    s.propagate("forward")
+    expected = s.labels()
+
+    def whole_stack(self):
+        raise AssertionError("the CLI must not build the whole label stack in memory")
+
+    monkeypatch.setattr(TrackingSession, "labels", whole_stack)
+    (tmp_path / "one.csv").write_text(f"object_id,frame,y,x,label\n1,0,{p1[0]},{p1[1]},1\n1,0,1,1,0\n")
+    out = tmp_path / "fast.tif"
+    rc = main(["track", str(path), "--points", str(tmp_path / "one.csv"), "--out", str(out),
+               "--checkpoint", str(checkpoint), "--image-size", str(SIZE), "--memory-frames", "1",
+               "--table", str(tmp_path / "t.csv"), "--ctc", str(tmp_path / "ctc"), "--session", str(tmp_path / "s.json")])
+    assert rc == 0, capsys.readouterr().err
+    assert np.array_equal(tifffile.imread(out), expected)
+    assert np.array_equal(read_ctc(tmp_path / "ctc")[0], expected)
+    assert json.loads((tmp_path / "s.json").read_text())["memory_frames"] == 1
+    assert main(["track", str(path), "--points", str(tmp_path / "one.csv"), "--out", str(tmp_path / "x.tif"),
+                 "--checkpoint", str(checkpoint), "--image-size", str(SIZE), "--memory-frames", "9"]) == 2
+    assert "memory_frames must be between 0 and 6" in capsys.readouterr().err
+    assert not (tmp_path / "x.tif").exists()

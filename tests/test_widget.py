@@ -217,9 +217,11 @@ def test_layers_removed_mid_run_stop_cleanly(ready, qtbot):
     assert widget.session is None and "removed" in widget._status.value
 
 
-def test_contrast_and_channel_settings(make_napari_viewer, qtbot, checkpoint):
+def test_contrast_channel_and_fast_mode_settings(make_napari_viewer, qtbot, checkpoint, monkeypatch):
+    import napari_sam2.engine.session as session_module
     from napari_sam2._widget import SAM2Widget
 
+    monkeypatch.setattr(session_module, "bf16_is_fast", lambda device: False)
     viewer = make_napari_viewer()
     rgb = np.random.default_rng(0).integers(0, 255, (4, 40, 48, 3), dtype=np.uint8)
     layer = viewer.add_image(rgb, name="rgb")
@@ -230,8 +232,14 @@ def test_contrast_and_channel_settings(make_napari_viewer, qtbot, checkpoint):
     assert widget.session is None and not widget.busy  # refused with a message
     widget._contrast.value = "layer"
     widget._channel.value = "1"
+    widget._precision.value = "bf16"  # a fast mode this machine is said not to support: refused, named
+    widget.start_session()
+    wait(qtbot, widget)
+    assert widget.session is None and "precision 'bf16' needs native bfloat16" in widget._status.value
+    widget._precision.value, widget._memory.value = "fp32", 2
     widget.start_session()
     qtbot.waitUntil(lambda: widget.session is not None and not widget.busy, timeout=60000)
+    assert (widget.session.precision, widget.session.memory_frames) == ("fp32", 2)
     assert widget.session.frames.data.shape == (4, 40, 48)  # one channel of the RGB stack
     assert np.array_equal(widget.session.frames.raw(2), rgb[2, ..., 1])
 

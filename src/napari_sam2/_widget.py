@@ -50,6 +50,10 @@ TOOLTIPS = {
     "image_size": "Model input size. 'model' uses the size it was trained at (1024 for official models, "
                   "256 for the demo); smaller is faster and coarser.",
     "device": "Where the model runs: auto picks CUDA, then Apple MPS, then CPU.",
+    "precision": "fp32 gives the official numbers. bf16 is a fast mode for GPUs and CPUs with native "
+                 "bfloat16 (AVX512-BF16/AMX); masks differ slightly (docs/benchmarks.md).",
+    "memory_frames": "Recent frames each object remembers. 'all' (6) gives the official numbers; fewer "
+                     "is a fast mode that tracks faster with slightly different masks (docs/benchmarks.md).",
     "start": "Load the model and create the prompt and output layers.",
     "objects": "Objects to track. Double-click to rename; the colour is the object's label colour.",
     "add": "New object (Shift-N). Clicks go to the selected object.",
@@ -123,9 +127,11 @@ class SAM2Widget(QWidget):
         self._checkpoint = LineEdit(label="checkpoint", value="auto")
         self._image_size = ComboBox(label="image size", choices=["model", 1024, 512, 256, 128, 64], value="model")
         self._device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
+        self._precision = ComboBox(label="precision", choices=["fp32", "bf16"], value="fp32")
+        self._memory = ComboBox(label="memory frames", choices=["all", 4, 2, 1], value="all")
         self._start = PushButton(text="Start session")
         settings = Container(widgets=[self._image, self._axis, self._channel, self._contrast, self._model, self._checkpoint, self._image_size,
-                                      self._device, self._start])
+                                      self._device, self._precision, self._memory, self._start])
 
         self._objects = QListWidget()
         self._add, self._delete, self._clear = (PushButton(text=t) for t in ("Add object", "Delete", "Clear"))
@@ -167,7 +173,8 @@ class SAM2Widget(QWidget):
         for widget, key in ((self._image, "image"), (self._axis, "axis"), (self._channel, "channel"),
                             (self._contrast, "contrast"), (self._model, "model"),
                             (self._checkpoint, "checkpoint"), (self._image_size, "image_size"),
-                            (self._device, "device"), (self._start, "start"), (self._add, "add"),
+                            (self._device, "device"), (self._precision, "precision"), (self._memory, "memory_frames"),
+                            (self._start, "start"), (self._add, "add"),
                             (self._delete, "delete"), (self._clear, "clear"), (self._negative, "negative"),
                             (self._paint, "paint"), (self._use_paint, "use_paint"), (self._forward, "forward"),
                             (self._backward, "backward"), (self._both, "both"), (self._stop, "cancel"),
@@ -320,11 +327,22 @@ class SAM2Widget(QWidget):
                 return
         ckpt = self._checkpoint.value.strip()
         size = self._image_size.value
+        memory = self._memory.value
         options = dict(name=self._model.value, image_size=None if size == "model" else int(size),
-                       checkpoint=None if ckpt.lower() == "none" else (ckpt or "auto"))
+                       checkpoint=None if ckpt.lower() == "none" else (ckpt or "auto"),
+                       precision=self._precision.value, memory_frames=None if memory == "all" else int(memory))
         if options["checkpoint"] is None:
             show_warning("SAM 2: random weights (checkpoint 'none'): masks are meaningless")
         device = self._device.value
+        from .engine.batch import pick_device
+        from .engine.session import check_precision
+
+        try:  # a fast mode this machine cannot run is refused here, with the reason
+            check_precision(options["precision"], pick_device(device))
+        except ValueError as exc:
+            show_error(f"SAM 2: {exc}")
+            self._set_status(f"error: {exc}")
+            return
 
         def build():
             from .engine.batch import pick_device

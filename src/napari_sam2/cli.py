@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     trk.add_argument("--direction", choices=("forward", "backward", "both"), default=None,
                      help="default: forward for time, both for volumes")
     trk.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    trk.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                     help="fp32 (exact) or the bf16 fast mode (GPUs, CPUs with AVX512-BF16/AMX)")
+    trk.add_argument("--memory-frames", type=int, default=None,
+                     help="fast mode: recent frames in the memory bank (default: the model's, 6 = exact)")
     trk.add_argument("--table", help="also write a CSV of per-frame object properties")
     trk.add_argument("--ctc", help="also write a Cell Tracking Challenge result folder")
     trk.add_argument("--session", help="also write the prompts and settings as JSON")
@@ -145,7 +149,8 @@ def run_track(args: argparse.Namespace) -> int:
     options = dict(model=_model_name(args.model, args.checkpoint), checkpoint=None if args.checkpoint == "none" else args.checkpoint,
                    image_size=args.image_size, axis=args.axis, device=args.device, overwrite=args.overwrite,
                    direction=args.direction or ("both" if args.axis == "z" else "forward"),
-                   time_point=args.time_point, z=args.z, channel=args.channel)
+                   time_point=args.time_point, z=args.z, channel=args.channel,
+                   precision=args.precision, memory_frames=args.memory_frames)
     if args.many:
         results = batch.track_many(args.input, args.points, args.boxes, args.out, scheduler=args.scheduler,
                                    **options)

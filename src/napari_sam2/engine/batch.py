@@ -101,12 +101,12 @@ def write_outputs(session, out: Path, table: Path | None = None, ctc: Path | Non
     for target in (out, table, ctc, session_json, geff):
         if target is not None:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
-    labels = session.labels()
-    written = []
-    if suffix == ".zarr":
-        written.append(exports.write_labels_zarr(out, labels, overwrite=overwrite))
-    else:
-        written.append(exports.write_labels_tiff(out, labels, overwrite=overwrite))
+    # the label stack is made and written a frame at a time; the other outputs read it back the same
+    # way, so memory does not grow with the number of frames
+    stack = session.label_stack()
+    write = exports.write_labels_zarr if suffix == ".zarr" else exports.write_labels_tiff
+    written = [write(out, stack, overwrite=overwrite)]
+    labels = exports.LabelStack.from_file(out)
     if table is not None:
         rows = exports.object_table(labels, session.records(), session.parents)
         written.append(exports.write_table_csv(table, rows, overwrite=overwrite))
@@ -143,11 +143,13 @@ def pick_device(name: str = "auto") -> str:
 def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny", checkpoint=None,
                image_size: int | None = None, axis: str = "t", direction: str = "forward", device: str = "auto",
                table=None, ctc=None, session_json=None, geff=None, overwrite: bool = False, progress=None,
-               time_point: int | None = None, z: int | None = None, channel: int | None = None) -> dict:
+               time_point: int | None = None, z: int | None = None, channel: int | None = None,
+               precision: str = "fp32", memory_frames: int | None = None) -> dict:
     """Track one stack from ``prompts`` and write the results. Returns a small summary dict.
 
     source: a TIFF path or an array-like; axis "t" (time-lapse) or "z" (volume; use
-    direction "both" to go both ways from the prompted slices).
+    direction "both" to go both ways from the prompted slices). precision and memory_frames:
+    the fast modes of :class:`~napari_sam2.engine.session.TrackingSession`.
     """
     from ..predictor.frames import open_frames
     from .session import TrackingSession
@@ -163,7 +165,7 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
         raise ValueError(f"{source} is a single image of shape {tuple(data.shape)}: tracking needs a stack")
     view = stack_view(data, axis=axis, time_point=time_point, z=z, channel=channel)
     session = TrackingSession.from_name(view, name=model, checkpoint=checkpoint, device=pick_device(device),
-                                        image_size=image_size)
+                                        image_size=image_size, precision=precision, memory_frames=memory_frames)
     apply_prompts(session, prompts)
     report = session.propagate(direction, progress=progress)
     written = write_outputs(session, out, table and Path(table), ctc and Path(ctc),

@@ -1,7 +1,8 @@
 """Export tracked label time-lapses: TIFF, zarr, object tables (CSV), napari tracks, Cell Tracking
 Challenge (CTC) folders and session JSON files. No napari or Qt imports.
 
-Conventions: ``labels`` is an integer array (T, Y, X) (a single (Y, X) frame counts as T=1), 0 is
+Conventions: ``labels`` is an integer array (T, Y, X) (a single (Y, X) frame counts as T=1), or a
+:class:`LabelStack` made one frame at a time (then no writer holds more than a frame of it); 0 is
 background and every id > 0 is one tracked object. Points are (y, x); ``t`` is the frame index.
 Every writer is atomic: it writes a hidden temporary file or folder next to the target and renames
 it into place, and refuses to replace an existing output unless ``overwrite=True``.
@@ -28,8 +29,75 @@ SESSION_FORMAT = "napari-sam2-session"
 SESSION_VERSION = 1
 
 
-def _check_labels(labels) -> np.ndarray:
-    """Validate ``labels`` and return it as a non-negative integer array of ndim 2 or 3."""
+class LabelStack:
+    """A (T, Y, X) label stack read or computed one frame at a time.
+
+    ``frame(t)`` returns frame ``t`` as a (Y, X) array of non-negative integers and ``max_id``
+    bounds the ids (it sets the dtype: uint16 below 65536, else uint32). Iterating gives the
+    frames in order; ``stack[t]`` one frame.
+    """
+
+    ndim = 3
+
+    def __init__(self, n_frames: int, height: int, width: int, frame, max_id: int) -> None:
+        if min(n_frames, height, width) < 1:
+            raise ValueError(f"labels must not be empty, got shape {(n_frames, height, width)}")
+        if not 0 <= int(max_id) < 2**32:
+            raise ValueError(f"labels: max id {max_id} must be in [0, 2**32)")
+        self.shape = (int(n_frames), int(height), int(width))
+        self.max_id = int(max_id)
+        self.dtype = np.dtype(np.uint16 if self.max_id < 65536 else np.uint32)
+        self._frame = frame
+
+    @classmethod
+    def from_file(cls, path) -> "LabelStack":
+        """The label stack a writer here made (.tif/.tiff or .zarr), read back a frame at a time."""
+        path = Path(path)
+        if path.suffix.lower() == ".zarr":
+            import zarr
+
+            arr = zarr.open_array(str(path), mode="r")
+            shape, dtype, frame = arr.shape, arr.dtype, (lambda t: arr[t] if arr.ndim == 3 else arr[...])
+        else:
+            with tifffile.TiffFile(path) as tif:
+                shape, dtype = tif.series[0].shape, tif.series[0].dtype
+            frame = lambda t: tifffile.imread(path, key=t)  # noqa: E731
+        stack = cls(*_as_tyx_shape(shape), frame, np.iinfo(dtype).max)
+        stack.dtype = np.dtype(dtype)
+        return stack
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, t) -> np.ndarray:
+        if not isinstance(t, (int, np.integer)):
+            raise TypeError(f"a LabelStack gives one frame at a time: index it with an integer, not {t!r}")
+        if not -len(self) <= t < len(self):
+            raise IndexError(f"frame {t} is outside 0..{len(self) - 1}")
+        frame = np.asarray(self._frame(int(t) % len(self)))
+        if frame.shape != self.shape[1:] or not np.issubdtype(frame.dtype, np.integer):
+            raise ValueError(f"frame {t}: expected integer labels of shape {self.shape[1:]}, "
+                             f"got {frame.dtype} {frame.shape}")
+        return frame.astype(self.dtype, copy=False)
+
+    def __iter__(self):
+        return (self[t] for t in range(len(self)))
+
+    def max(self) -> int:
+        return self.max_id
+
+
+def _as_tyx_shape(shape) -> tuple[int, int, int]:
+    if len(shape) not in (2, 3):
+        raise ValueError(f"labels must have shape (T, Y, X) or (Y, X), got {tuple(shape)}")
+    return tuple(shape) if len(shape) == 3 else (1, *shape)
+
+
+def _check_labels(labels) -> np.ndarray | LabelStack:
+    """Validate ``labels`` and return it as a non-negative integer array of ndim 2 or 3 (or the
+    :class:`LabelStack` it is, which validates each frame as it is read)."""
+    if isinstance(labels, LabelStack):
+        return labels
     arr = np.asarray(labels)
     if arr.ndim not in (2, 3):
         raise ValueError(f"labels must have shape (T, Y, X) or (Y, X), got ndim={arr.ndim}")
@@ -48,7 +116,9 @@ def _as_tyx(arr: np.ndarray) -> np.ndarray:
     return arr[None] if arr.ndim == 2 else arr
 
 
-def _label_dtype(arr: np.ndarray) -> type:
+def _label_dtype(arr: np.ndarray | LabelStack) -> type:
+    if isinstance(arr, LabelStack):
+        return arr.dtype.type
     return np.uint16 if int(arr.max()) < 65536 else np.uint32
 
 
@@ -123,8 +193,12 @@ def write_labels_tiff(path, labels, overwrite: bool = False) -> Path:
     dtype = _label_dtype(arr)
     axes = "TYX" if arr.ndim == 3 else "YX"
     with _atomic_target(path, overwrite) as tmp:
-        tifffile.imwrite(tmp, arr.astype(dtype, copy=False), imagej=dtype is np.uint16,
-                         metadata={"axes": axes})
+        if isinstance(arr, LabelStack):  # page by page
+            tifffile.imwrite(tmp, iter(arr), shape=arr.shape, dtype=dtype, imagej=dtype is np.uint16,
+                             metadata={"axes": axes})
+        else:
+            tifffile.imwrite(tmp, arr.astype(dtype, copy=False), imagej=dtype is np.uint16,
+                             metadata={"axes": axes})
     return Path(path)
 
 
@@ -146,7 +220,11 @@ def write_labels_zarr(path, labels, overwrite: bool = False, chunks=None) -> Pat
         raise ValueError(f"chunks must be {arr.ndim} positive integers, got {chunks}")
     with _atomic_target(path, overwrite) as tmp:
         z = zarr.open_array(store=str(tmp), mode="w", shape=arr.shape, chunks=chunks, dtype=_label_dtype(arr))
-        z[...] = arr.astype(z.dtype, copy=False)
+        if isinstance(arr, LabelStack):  # frame by frame
+            for t, frame in enumerate(arr):
+                z[t] = frame
+        else:
+            z[...] = arr.astype(z.dtype, copy=False)
         z.attrs["axes"] = "TYX" if arr.ndim == 3 else "YX"
     return Path(path)
 

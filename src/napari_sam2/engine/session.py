@@ -18,6 +18,7 @@ A :class:`TrackingSession` holds prompts and results for one stack. Its rules:
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -34,6 +35,26 @@ from ..predictor.postprocess import fill_video_holes
 from ..predictor.prompts import check_frame_index, mask_to_model_input, video_prompt
 
 FORWARD, BACKWARD = "forward", "backward"
+PRECISIONS = ("fp32", "bf16")
+
+
+def bf16_is_fast(device) -> bool:
+    """Whether ``device`` computes bfloat16 natively (else emulated bf16 is many times slower than fp32)."""
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if kind == "cpu":
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return False
+
+
+def check_precision(precision: str, device) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "bf16" and not bf16_is_fast(device):
+        raise ValueError(f"precision 'bf16' needs native bfloat16 on {torch.device(device).type} "
+                         "(CUDA, or a CPU with AVX512-BF16/AMX); here it would be many times slower "
+                         "than fp32: use 'fp32'")
 
 
 @dataclass
@@ -103,10 +124,21 @@ class TrackingSession:
     :func:`~napari_sam2.engine.stack.stack_view` to choose axis and channel.
     feature_cache_mb: bound on the cached image features. fill_hole_area: small holes in
     output masks are filled (low-res pixels).
+
+    Fast modes (opt-in; the default is exact, i.e. the official numbers):
+    precision "bf16" computes in bfloat16 (CUDA, and CPUs with AVX512-BF16 or AMX; elsewhere
+    it is refused because it would be slower, not faster); memory_frames keeps only that many
+    recent tracked frames in the memory bank (the model's own number, 6 for SAM 2, when None).
     """
 
     def __init__(self, model: SAM2Base, frames, contrast_limits=None, feature_cache_mb: float = 256.0,
-                 fill_hole_area: int = 8) -> None:
+                 fill_hole_area: int = 8, precision: str = "fp32", memory_frames: int | None = None) -> None:
+        check_precision(precision, model.device)
+        most = max(model.num_maskmem - 1, 0)
+        if memory_frames is not None and not 0 <= memory_frames <= most:
+            raise ValueError(f"memory_frames must be between 0 and {most} (this model's memory bank), "
+                             f"got {memory_frames}")
+        self.precision, self.memory_frames = precision, memory_frames
         self.model = model
         self.frames = frames if isinstance(frames, FrameSource) else FrameSource(frames, model.image_size,
                                                                                    contrast_limits)
@@ -158,7 +190,7 @@ class TrackingSession:
         if feats is not None:
             self._features.move_to_end(frame)
             return feats
-        with torch.inference_mode():
+        with torch.inference_mode(), self._compute():
             image = self.frames[frame].to(self.model.device)[None]
             feats = self.model.frame_features(self.model.forward_image(image))
         self.encoded_frames += 1
@@ -232,7 +264,7 @@ class TrackingSession:
             prev = resume.logits.clamp(-32.0, 32.0)
             steps = steps[-1:]
         out = None
-        with torch.inference_mode():
+        with torch.inference_mode(), self._compute():
             for step in steps:
                 if "mask" in step:
                     m = mask_to_model_input(step["mask"], size, dev)
@@ -251,7 +283,7 @@ class TrackingSession:
                 prev = out["pred_masks"].clamp(-32.0, 32.0)
         multi = out["multimask_logits"]
         candidates = (multi.float(), out["ious"].float()) if multi.shape[1] > 1 else None
-        return FrameResult(out["pred_masks"].float(), out["obj_ptr"], float(out["object_score_logits"][0, 0]),
+        return FrameResult(out["pred_masks"].float(), out["obj_ptr"].float(), float(out["object_score_logits"][0, 0]),
                            float(out["iou"][0]), None, None, candidates, (coords, labs))
 
     def candidates(self, frame: int, obj_id: int) -> list[tuple[np.ndarray, float]]:
@@ -455,6 +487,8 @@ class TrackingSession:
         recent = tuple(t for _, t in recent_memory_frames(f, model.num_maskmem, d == BACKWARD,
                                                           model.cfg.memory_temporal_stride_for_eval)
                        if t in tracked and t not in obj.prompts)
+        if self.memory_frames is not None:  # fast mode: only the nearest ones (the list ends with the previous frame)
+            recent = recent[max(len(recent) - self.memory_frames, 0):]
         max_ptrs = min(self.num_frames, model.cfg.max_obj_ptrs_in_encoder)
         ptrs = tuple(t for _, t in pointer_frames(f, self.num_frames, max_ptrs, d == BACKWARD)
                      if t in tracked and t not in obj.prompts)
@@ -474,12 +508,12 @@ class TrackingSession:
             cond_out = {t: self._stacked(objs, t) for t in cond}
             non_cond = {t: self._stacked(objs, t, memory=t in recent) for t in sorted(set(recent) | set(ptrs))}
             feats = self._feats(f)
-            with torch.inference_mode():
+            with torch.inference_mode(), self._compute():
                 out = self.model.track_step(f, False, feats.expand(len(objs)), None, None, cond_out, non_cond,
                                             self.num_frames, d == BACKWARD, run_mem_encoder=True)
             self._remember_pos(out["maskmem_pos_enc"])
             for i, obj in enumerate(objs):
-                obj.results[f] = FrameResult(out["pred_masks"][i:i + 1].float(), out["obj_ptr"][i:i + 1],
+                obj.results[f] = FrameResult(out["pred_masks"][i:i + 1].float(), out["obj_ptr"][i:i + 1].float(),
                                              float(out["object_score_logits"][i, 0]), float(out["iou"][i]), d,
                                              out["maskmem_features"][i:i + 1].to(torch.bfloat16))
                 obj.holding_memory.add(f)
@@ -503,7 +537,7 @@ class TrackingSession:
             prompted = t in obj.prompts
             size = self.model.image_size
             logits = self._filled(r.logits) if prompted else r.logits
-            with torch.inference_mode():
+            with torch.inference_mode(), self._compute():
                 high = F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)
                 mem, pos = self.model.encode_memory(self._feats(t), high, torch.tensor([[r.score]], device=r.logits.device),
                                                     is_mask_from_pts=prompted)
@@ -523,6 +557,12 @@ class TrackingSession:
                 r = obj.results.get(t)
                 if r is not None and t not in obj.prompts:
                     r.memory = None
+
+    def _compute(self):
+        """The numeric precision of every model call: autocast to bfloat16 in that fast mode."""
+        if self.precision == "bf16":
+            return torch.autocast(self.model.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _remember_pos(self, pos) -> None:
         if self._mem_pos is None and pos is not None:
@@ -558,6 +598,14 @@ class TrackingSession:
             best[win] = logits[win]
         return labels
 
+    def label_stack(self):
+        """The labels of every frame as an :class:`~napari_sam2.engine.exports.LabelStack`: computed a
+        frame at a time when read, for writing long stacks without holding them in memory."""
+        from .exports import LabelStack
+
+        n, h, w = self.shape
+        return LabelStack(n, h, w, self.label_frame, max(self.objects, default=0))
+
     def labels(self) -> np.ndarray:
         """The whole ``(N, H, W)`` uint32 label stack."""
         return np.stack([self.label_frame(f) for f in range(self.num_frames)])
@@ -591,6 +639,7 @@ class TrackingSession:
             objects[str(oid)] = frames
         return {"objects": objects, "shape": list(self.shape), "model": self.model.cfg.name,
                 "image_size": self.model.image_size, "contrast_limits": self.frames.contrast_limits,
+                "precision": self.precision, "memory_frames": self.memory_frames,
                 "divisions": [{"parent": p, "frame": self.ends[p] + 1,
                                "daughters": sorted(d for d, q in self.parents.items() if q == p)}
                               for p in sorted(self.ends)]}

@@ -263,7 +263,7 @@ class SAM2Base(nn.Module):
                 slots.append((t_pos, out if out is not None else unselected.get(t)))
             memory, memory_pos = [], []
             for t_pos, out in slots:
-                if out is None:
+                if out is None or "maskmem_features" not in out:  # not in the bank (a pointer only)
                     continue
                 memory.append(out["maskmem_features"].to(x.device).flatten(2).permute(2, 0, 1))
                 enc = out["maskmem_pos_enc"][-1].to(x.device).flatten(2).permute(2, 0, 1)
