@@ -1,7 +1,8 @@
-"""The bundled demo model: shipped, verified, recognised, and better than untrained weights on held-out data.
+"""The bundled demo model: shipped, verified, recognised, and good on held-out data: it segments
+what is boxed, tracks isolated cells from one click and a correction click repairs a poor frame.
 
-Its quality target (mean IoU >= 0.85 over 30 tracked frames from one click) is not reached
-yet; docs/training.md has the measured numbers.
+The issue's tracking target is a mean IoU >= 0.85 over 30 frames; the shipped weights measure
+0.81 (docs/training.md), so the test below guards that level (phase 1 alone gave 0.39).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from napari_sam2.synthetic import synthetic_cells
 from napari_sam2.train.quality import correct_worst, mask_iou, track_from_clicks
 from napari_sam2.weights import resolve_checkpoint
 
-# seeds the demo's training never drew (it trained on synthetic_microscopy, seeds from 2026 on)
-HELD_OUT = (101, 202, 303)
+# seeds the demo's training never drew (its generators' seeds start at random 31-bit numbers)
+HELD_OUT = (101, 202, 303, 404)
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +59,14 @@ def test_correction_click_improves_a_poor_frame(demo_model):
     session, ious = track_from_clicks(demo_model, image, truth)
     _, _, before, after = correct_worst(session, ious, truth)
     assert after > before
+
+
+def test_demo_tracks_isolated_cells_from_one_click(demo_model):
+    """One click per cell on frame 0 of held-out movies, then 30 tracked frames: mean IoU >= 0.78
+    (measured 0.81; the target of 0.85 is not reached yet)."""
+    per_movie = []
+    for seed in HELD_OUT:
+        image, truth = synthetic_cells(n_frames=31, size=(128, 128), n_cells=3, seed=seed)
+        _, ious = track_from_clicks(demo_model, image, truth)
+        per_movie.append(float(np.nanmean(np.stack(list(ious.values()))[:, 1:])))
+    assert np.mean(per_movie) >= 0.78, per_movie
