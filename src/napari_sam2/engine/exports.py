@@ -57,11 +57,12 @@ class LabelStack:
             import zarr
 
             arr = zarr.open_array(str(path), mode="r")
-            shape, dtype, frame = arr.shape, arr.dtype, (lambda t: arr[t] if arr.ndim == 3 else arr[...])
-        else:
-            with tifffile.TiffFile(path) as tif:
-                shape, dtype = tif.series[0].shape, tif.series[0].dtype
-            frame = lambda t: tifffile.imread(path, key=t)  # noqa: E731
+        else:  # the engine's lazy TIFF reader (one open file, no page walk per frame)
+            from ..predictor.frames import open_frames
+
+            arr = open_frames(path)
+        shape, dtype = tuple(arr.shape), arr.dtype
+        frame = (lambda t: arr[t]) if len(shape) == 3 else (lambda t: arr[...])
         stack = cls(*_as_tyx_shape(shape), frame, np.iinfo(dtype).max)
         stack.dtype = np.dtype(dtype)
         return stack
