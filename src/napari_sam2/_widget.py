@@ -333,22 +333,21 @@ class SAM2Widget(QWidget):
                        precision=self._precision.value, memory_frames=None if memory == "all" else int(memory))
         if options["checkpoint"] is None:
             show_warning("SAM 2: random weights (checkpoint 'none'): masks are meaningless")
-        device = self._device.value
         from .engine.batch import pick_device
         from .engine.session import check_precision
 
-        try:  # a fast mode this machine cannot run is refused here, with the reason
-            check_precision(options["precision"], pick_device(device))
+        try:  # a device or fast mode this machine cannot run is refused here, with the reason
+            device = pick_device(self._device.value)
+            check_precision(options["precision"], device)
         except ValueError as exc:
             show_error(f"SAM 2: {exc}")
             self._set_status(f"error: {exc}")
             return
 
         def build():
-            from .engine.batch import pick_device
             from .engine.session import TrackingSession
 
-            return TrackingSession.from_name(view, device=pick_device(device), contrast_limits=limits, **options)
+            return TrackingSession.from_name(view, device=device, contrast_limits=limits, **options)
 
         self._layer, self._track_dim, self._fixed = layer, track_dim, fixed
         self._run(build, on_return=self._session_ready, label="loading model")

@@ -33,20 +33,20 @@ class LabelStack:
     """A (T, Y, X) label stack read or computed one frame at a time.
 
     ``frame(t)`` returns frame ``t`` as a (Y, X) array of non-negative integers and ``max_id``
-    bounds the ids (it sets the dtype: uint16 below 65536, else uint32). Iterating gives the
-    frames in order; ``stack[t]`` one frame.
+    bounds the ids; frames come out as ``dtype`` (default: uint16 below 65536, else uint32).
+    Iterating gives the frames in order; ``stack[t]`` one frame.
     """
 
     ndim = 3
 
-    def __init__(self, n_frames: int, height: int, width: int, frame, max_id: int) -> None:
+    def __init__(self, n_frames: int, height: int, width: int, frame, max_id: int, dtype=None) -> None:
         if min(n_frames, height, width) < 1:
             raise ValueError(f"labels must not be empty, got shape {(n_frames, height, width)}")
         if not 0 <= int(max_id) < 2**32:
             raise ValueError(f"labels: max id {max_id} must be in [0, 2**32)")
         self.shape = (int(n_frames), int(height), int(width))
         self.max_id = int(max_id)
-        self.dtype = np.dtype(np.uint16 if self.max_id < 65536 else np.uint32)
+        self.dtype = np.dtype(dtype or (np.uint16 if self.max_id < 65536 else np.uint32))
         self._frame = frame
 
     @classmethod
@@ -63,9 +63,7 @@ class LabelStack:
             arr = open_frames(path)
         shape, dtype = tuple(arr.shape), arr.dtype
         frame = (lambda t: arr[t]) if len(shape) == 3 else (lambda t: arr[...])
-        stack = cls(*_as_tyx_shape(shape), frame, np.iinfo(dtype).max)
-        stack.dtype = np.dtype(dtype)
-        return stack
+        return cls(*_as_tyx_shape(shape), frame, np.iinfo(dtype).max, dtype)
 
     def __len__(self) -> int:
         return self.shape[0]
