@@ -153,9 +153,67 @@ def test_confidence_records_and_timeline(model, movie):
     rows = s.records()
     assert [r["frame"] for r in rows] == [0, 1, 2, 3]
     assert rows[0]["prompted"] and not rows[1]["prompted"]
-    assert all(r["lost"] == (r["object_score"] <= 0) for r in rows)
+    assert all(r["lost"] == (r["object_score"] <= 0 or not (s.object_logits(r["frame"], 1) > 0).any())
+               for r in rows)
+    assert all(0 <= r["predicted_iou"] <= 1.5 for r in rows)
     line = s.timeline(1)
-    assert np.isnan(line[4:]).all() and np.allclose(line[:4], [r["object_score"] for r in rows])
+    assert np.isnan(line.scores[4:]).all() and np.allclose(line.scores[:4], [r["object_score"] for r in rows])
+    assert list(line.lost[:4]) == [r["lost"] for r in rows] and not line.lost[4:].any()
+    assert line.prompted == (0,)
+
+
+def test_present_score_with_an_empty_mask_is_lost(model, movie):
+    """An object the score head calls present but whose mask has no pixel is lost everywhere."""
+    image, labels = movie
+    s = TrackingSession(model, image)
+    s.add_points(0, 1, centre(labels, 0, 1), [1])
+    s.add_points(0, 2, centre(labels, 0, 2), [1])
+    s.propagate(max_frames=3)
+    r = s.objects[1].results[2]
+    assert r.score > 0 and not r.lost
+    r.logits = torch.full_like(r.logits, -3.0)  # what a collapsing track looks like: present, no pixels
+    assert r.present and r.lost
+    assert [(x["frame"], x["lost"]) for x in s.records() if x["object_id"] == 1] == \
+        [(0, False), (1, False), (2, True), (3, False)]
+    assert s.lost_frames() == {1: [2], 2: []}
+    assert s.timeline(1).lost.tolist()[:4] == [False, False, True, False]
+    assert not (s.label_frame(2) == 1).any()
+
+
+def test_reads_wait_for_the_frame_being_tracked(model, movie):
+    """A reader in another thread (the GUI) never sees a frame half-written: it waits for the step."""
+    import threading
+
+    image, labels = movie
+    s = TrackingSession(model, image)
+    s.add_points(0, 1, centre(labels, 0, 1), [1])
+    entered, release = threading.Event(), threading.Event()
+    real_step = s.model.track_step
+
+    def slow_step(*args, **kwargs):
+        out = real_step(*args, **kwargs)
+        entered.set()
+        release.wait(10)
+        return out
+
+    s.model.track_step = slow_step
+    try:
+        worker = threading.Thread(target=lambda: s.propagate(max_frames=1))
+        worker.start()
+        assert entered.wait(30)
+        got = []
+        reader = threading.Thread(target=lambda: got.append((s.records(), s.timeline(1))))
+        reader.start()
+        reader.join(0.5)
+        assert reader.is_alive() and not got  # blocked while frame 1 is being written
+        release.set()
+        worker.join(30)
+        reader.join(30)
+    finally:
+        release.set()
+        del s.model.track_step
+    rows, line = got[0]
+    assert [r["frame"] for r in rows] == [0, 1] and not np.isnan(line.scores[1])
 
 
 def test_lost_objects_are_flagged(movie):
@@ -285,7 +343,11 @@ def test_single_click_offers_three_candidates(model, movie):
     cands = s.candidates(0, 1)
     assert len(cands) == 3 and all(m.shape == (80, 96) for m, _ in cands)
     best = max(range(3), key=lambda i: cands[i][1])
-    assert np.array_equal(cands[best][0], s.object_logits(0, 1) > 0) or s.fill_hole_area > 0
+    shown = s.object_logits(0, 1) > 0
+    assert s.fill_hole_area > 0 and not (cands[best][0] & ~shown).any()  # hole filling only adds pixels
+    exact = TrackingSession(model, image, fill_hole_area=0)
+    exact.add_points(0, 1, centre(labels, 0, 1), [1])
+    assert np.array_equal(exact.candidates(0, 1)[best][0], exact.object_logits(0, 1) > 0)
     chosen = next(i for i in range(3) if cands[i][0].any())
     s.correct(0, 1, mask=cands[chosen][0])
     assert s.candidates(0, 1) == []  # a mask prompt is not ambiguous

@@ -43,9 +43,9 @@ def make_labels() -> np.ndarray:
 
 
 RECORDS = [
-    {"object_id": 1, "frame": 0, "object_score": 5.0, "iou": 0.9, "lost": False},
-    {"object_id": 2, "frame": 2, "object_score": -3.0, "iou": 0.1, "lost": True},  # no pixels in frame 2
-    {"object_id": 3, "frame": 4, "object_score": np.float32(2.5), "iou": np.float32(0.75), "lost": np.bool_(False)},
+    {"object_id": 1, "frame": 0, "object_score": 5.0, "predicted_iou": 0.9, "lost": False},
+    {"object_id": 2, "frame": 2, "object_score": -3.0, "predicted_iou": 0.1, "lost": True},  # no pixels in frame 2
+    {"object_id": 3, "frame": 4, "object_score": np.float32(2.5), "predicted_iou": np.float32(0.75), "lost": np.bool_(False)},
 ]
 
 
@@ -124,7 +124,7 @@ def test_object_table_values(tmp_path):
         key = (r["object_id"], r["frame"])
         if key == (2, 2):
             assert r["area"] is None and r["centroid_y"] is None and r["bbox_y0"] is None
-            assert r["object_score"] == -3.0 and r["iou"] == pytest.approx(0.1) and r["lost"] is True
+            assert r["object_score"] == -3.0 and r["predicted_iou"] == pytest.approx(0.1) and r["lost"] is True
             continue
         area, cy, cx, bbox = expected[key]
         assert r["area"] == area
@@ -137,7 +137,7 @@ def test_object_table_values(tmp_path):
     assert (by_key[(1, 3)]["centroid_y"], by_key[(1, 3)]["centroid_x"]) == (9.5, 15.5)
     assert [by_key[(1, 3)][c] for c in ("bbox_y0", "bbox_x0", "bbox_y1", "bbox_x1")] == [5, 11, 15, 21]
     assert by_key[(1, 0)]["object_score"] == 5.0 and by_key[(1, 0)]["lost"] is False
-    assert by_key[(3, 4)]["iou"] == 0.75 and type(by_key[(3, 4)]["iou"]) is float
+    assert by_key[(3, 4)]["predicted_iou"] == 0.75 and type(by_key[(3, 4)]["predicted_iou"]) is float
     assert by_key[(1, 1)]["object_score"] is None and by_key[(1, 1)]["lost"] is None
     # spacing scales centroids and area, not the pixel bbox
     scaled = {(r["object_id"], r["frame"]): r for r in object_table(labels, spacing=(0.5, 2.0))}

@@ -21,6 +21,7 @@ class ConfidenceTimeline(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.scores = np.zeros(0, np.float32)
+        self.lost = np.zeros(0, bool)
         self.prompted: set[int] = set()
         self.current = -1
         self.marks: set[int] = set()
@@ -28,9 +29,11 @@ class ConfidenceTimeline(QWidget):
         self.setToolTip("Confidence per frame for the selected object: blue prompted, green present "
                         "(taller = more confident), red lost, grey not tracked. Click to go to a frame.")
 
-    def set_data(self, scores: np.ndarray, prompted, current: int = -1, marks=()) -> None:
-        """marks: frames to flag (suggested divisions), drawn as a yellow bar on top."""
+    def set_data(self, scores: np.ndarray, prompted, current: int = -1, marks=(), lost=None) -> None:
+        """marks: frames to flag (suggested divisions), drawn as a yellow bar on top; lost: (N,) bool,
+        frames where the object is lost (score below threshold or an empty mask); default: score <= 0."""
         self.scores = np.asarray(scores, np.float32)
+        self.lost = self.scores <= 0 if lost is None else np.asarray(lost, bool)
         self.prompted = set(prompted)
         self.current = current
         self.marks = set(marks)
@@ -40,7 +43,7 @@ class ConfidenceTimeline(QWidget):
         if frame in self.prompted:
             return "prompted"
         s = self.scores[frame]
-        return "none" if np.isnan(s) else ("present" if s > 0 else "lost")
+        return "none" if np.isnan(s) else ("lost" if self.lost[frame] else "present")
 
     def frame_at(self, x: float) -> int:
         n = len(self.scores)

@@ -808,8 +808,8 @@ class SAM2Widget(QWidget):
             self._timeline.set_data(np.zeros(0), ())
             return
         marks = {d["frame"] for d in getattr(self, "_suggestion_data", {}).values() if d["object_id"] == obj}
-        self._timeline.set_data(self.session.timeline(obj), self.session.objects[obj].prompts,
-                                self._current_frame(), marks)
+        line = self.session.timeline(obj)
+        self._timeline.set_data(line.scores, line.prompted, self._current_frame(), marks, lost=line.lost)
 
     # ------------------------------------------------------------------ exports
 

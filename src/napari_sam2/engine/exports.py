@@ -24,7 +24,7 @@ import tifffile
 from skimage.measure import regionprops
 
 TABLE_COLUMNS = ("object_id", "frame", "area", "centroid_y", "centroid_x", "bbox_y0", "bbox_x0",
-                 "bbox_y1", "bbox_x1", "object_score", "iou", "lost", "parent_id")
+                 "bbox_y1", "bbox_x1", "object_score", "predicted_iou", "lost", "parent_id")
 SESSION_FORMAT = "napari-sam2-session"
 SESSION_VERSION = 1
 
@@ -232,7 +232,7 @@ def object_table(labels, records=None, parents=None, spacing=None) -> list[dict]
     """One row per (object, frame) where the object has pixels or a tracking record.
 
     ``labels`` is (T, Y, X) or (Y, X); ``records`` are dicts with object_id, frame, object_score,
-    iou, lost. Columns are :data:`TABLE_COLUMNS`; bbox is half-open [y0, y1) x [x0, x1) in pixel
+    predicted_iou (the model's own estimate, not a measured IoU), lost. Columns are :data:`TABLE_COLUMNS`; bbox is half-open [y0, y1) x [x0, x1) in pixel
     indices, area is in pixels. With ``spacing=(dy, dx)`` centroids are multiplied by (dy, dx) and
     area by dy*dx (bbox stays in pixels). Missing values (no pixels, no record, no parent) are None.
     Rows are sorted by object_id, then frame.
@@ -256,7 +256,7 @@ def object_table(labels, records=None, parents=None, spacing=None) -> list[dict]
         if area is not None and spacing is not None:
             area, cy, cx = area * dy * dx, cy * dy, cx * dx
         rec = by_key.get((oid, t), {})
-        values = (oid, t, area, cy, cx, *bbox, _opt(float, rec.get("object_score")), _opt(float, rec.get("iou")),
+        values = (oid, t, area, cy, cx, *bbox, _opt(float, rec.get("object_score")), _opt(float, rec.get("predicted_iou")),
                   _opt(bool, rec.get("lost")), parent_of.get(oid))
         rows.append(dict(zip(TABLE_COLUMNS, values)))
     return rows

@@ -19,6 +19,8 @@ A :class:`TrackingSession` holds prompts and results for one stack. Its rules:
 from __future__ import annotations
 
 import contextlib
+import functools
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -77,7 +79,13 @@ class FrameResult:
 
     @property
     def present(self) -> bool:
+        """The object head says the object is there (score above the model's threshold, 0)."""
         return self.score > 0
+
+    @property
+    def lost(self) -> bool:
+        """Absent by the object score, or present by it with an empty mask: either way nothing to show."""
+        return not self.present or not bool((self.logits > 0).any())
 
 
 @dataclass
@@ -111,6 +119,27 @@ class RunReport:
     elapsed: float
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """A snapshot of one object over the stack: ``scores`` (N,) object-score logits (NaN where not
+    tracked), ``lost`` (N,) bool (see :attr:`FrameResult.lost`), ``prompted`` its prompted frames."""
+
+    scores: np.ndarray
+    lost: np.ndarray
+    prompted: tuple[int, ...]
+
+
+def _locked(method):
+    """Run ``method`` holding the session's lock, so a GUI thread never reads half-written state."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 def _behind(p: int, f: int, direction: str) -> bool:
     return p <= f if direction == FORWARD else p >= f
 
@@ -129,6 +158,10 @@ class TrackingSession:
     precision "bf16" computes in bfloat16 (CUDA, and CPUs with AVX512-BF16 or AMX; elsewhere
     it is refused because it would be slower, not faster); memory_frames keeps only that many
     recent tracked frames in the memory bank (the model's own number, 6 for SAM 2, when None).
+
+    Threads: every public method holds one re-entrant lock, and propagation takes it one frame
+    at a time, so another thread (a GUI) may read results between frames; the read methods
+    return copies, never live containers.
     """
 
     def __init__(self, model: SAM2Base, frames, contrast_limits=None, feature_cache_mb: float = 256.0,
@@ -139,6 +172,7 @@ class TrackingSession:
             raise ValueError(f"memory_frames must be between 0 and {most} (this model's memory bank), "
                              f"got {memory_frames}")
         self.precision, self.memory_frames = precision, memory_frames
+        self._lock = threading.RLock()
         self.model = model
         self.frames = frames if isinstance(frames, FrameSource) else FrameSource(frames, model.image_size,
                                                                                    contrast_limits)
@@ -175,7 +209,8 @@ class TrackingSession:
 
     @property
     def obj_ids(self) -> list[int]:
-        return list(self.objects)
+        with self._lock:
+            return list(self.objects)
 
     def _check_frame(self, frame) -> int:
         return check_frame_index(frame, self.num_frames, "frame", "stack")
@@ -202,6 +237,7 @@ class TrackingSession:
 
     # ----------------------------------------------------------------- prompts
 
+    @_locked
     def add_points(self, frame: int, obj_id: int, points=None, labels=None, box=None, clear: bool = False) -> np.ndarray:
         """Add clicks ``points`` (N, 2) in (x, y) pixels with ``labels`` (1 positive, 0 negative)
         and/or a ``box`` (x0, y0, x1, y1) for ``obj_id`` on ``frame``. ``clear`` drops the
@@ -218,6 +254,7 @@ class TrackingSession:
                 "box": None if box is None else np.asarray(box, float).reshape(-1).tolist()}
         return self._add_step(frame, obj_id, step, clear)
 
+    @_locked
     def add_mask(self, frame: int, obj_id: int, mask) -> np.ndarray:
         """Give ``obj_id`` a painted mask ``(H, W)`` on ``frame`` (replaces its clicks there)."""
         frame = self._check_frame(frame)
@@ -286,6 +323,7 @@ class TrackingSession:
         return FrameResult(out["pred_masks"].float(), out["obj_ptr"].float(), float(out["object_score_logits"][0, 0]),
                            float(out["iou"][0]), None, None, candidates, (coords, labs))
 
+    @_locked
     def candidates(self, frame: int, obj_id: int) -> list[tuple[np.ndarray, float]]:
         """The three masks SAM 2 proposed for an ambiguous single click on ``frame``, as
         ``[(mask (H, W) bool, predicted IoU), ...]``; empty when the prompt was not ambiguous.
@@ -298,6 +336,7 @@ class TrackingSession:
         up = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[0]
         return [(up[i].cpu().numpy() > 0, float(ious[0, i])) for i in range(up.shape[0])]
 
+    @_locked
     def clear_prompts(self, frame: int, obj_id: int) -> None:
         """Remove ``obj_id``'s prompts and result on ``frame``; propagate again to fill it."""
         frame = self._check_frame(frame)
@@ -305,6 +344,7 @@ class TrackingSession:
         obj.prompts.pop(frame, None)
         obj.results.pop(frame, None)
 
+    @_locked
     def remove_object(self, obj_id: int) -> None:
         """Forget an object and all its results; its daughters become lineage roots."""
         self._object(obj_id)
@@ -315,6 +355,7 @@ class TrackingSession:
 
     # ----------------------------------------------------------------- divisions
 
+    @_locked
     def mark_division(self, parent: int, frame: int, daughters) -> None:
         """Record that ``parent`` divides at ``frame``: its track ends at ``frame - 1`` and each of
         ``daughters`` (new object ids) starts at ``frame``. Prompt the daughters on ``frame`` (or
@@ -342,6 +383,7 @@ class TrackingSession:
         for d in daughters:
             self.parents[d], self.starts[d] = parent, frame
 
+    @_locked
     def divide(self, parent: int, frame: int, daughter_prompts: dict) -> None:
         """:meth:`mark_division` plus the daughters' prompts on ``frame``:
         ``{daughter_id: {"points": ..., "labels": ..., "box": ..., "mask": ...}}``."""
@@ -355,6 +397,7 @@ class TrackingSession:
     def _alive(self, obj_id: int, frame: int) -> bool:
         return self.starts.get(obj_id, 0) <= frame <= self.ends.get(obj_id, self.num_frames)
 
+    @_locked
     def division_suggestions(self, min_fraction: float = 0.25, area_ratio: float = 0.6) -> list[dict]:
         """Frames where an object may have divided, for the user to confirm or dismiss.
 
@@ -413,24 +456,13 @@ class TrackingSession:
         """
         if direction not in (FORWARD, BACKWARD, "both"):
             raise ValueError(f"direction must be 'forward', 'backward' or 'both', got {direction!r}")
-        ids = self.obj_ids if obj_ids is None else list(obj_ids)
-        for oid in ids:
-            if not self._object(oid).prompts:
-                raise RuntimeError(f"object {oid!r} has no prompted frame: add points, a box or a mask first")
-        if not ids:
-            raise RuntimeError("no object has prompts yet: add points, a box or a mask first")
         if max_frames is not None and max_frames < 0:
             raise ValueError(f"max_frames must be >= 0, got {max_frames}")
         if start is not None:
             start = self._check_frame(start)
-        passes = [FORWARD, BACKWARD] if direction == "both" else [direction]
-        plans = []
-        for d in passes:
-            prompted = [p for oid in ids for p in self.objects[oid].prompts]
-            s = start if start is not None else (min(prompted) if d == FORWARD else max(prompted))
-            n = self.num_frames if max_frames is None else max_frames
-            frames = range(s, min(s + n, self.num_frames - 1) + 1) if d == FORWARD else range(s, max(s - n, 0) - 1, -1)
-            plans.append((d, list(frames)))
+        with self._lock:
+            ids = self.obj_ids if obj_ids is None else list(obj_ids)
+            plans = self._plans(direction, start, max_frames, ids)
         total = sum(len(f) for _, f in plans)
         t0, done = time.perf_counter(), 0
         for d, frames in plans:
@@ -441,6 +473,23 @@ class TrackingSession:
                 done += 1
                 yield ProgressEvent(f, done, total, d, ids, time.perf_counter() - t0)
 
+    def _plans(self, direction: str, start: int | None, max_frames: int | None, ids: list) -> list:
+        """[(direction, frames)] of each pass of a propagation."""
+        for oid in ids:
+            if not self._object(oid).prompts:
+                raise RuntimeError(f"object {oid!r} has no prompted frame: add points, a box or a mask first")
+        if not ids:
+            raise RuntimeError("no object has prompts yet: add points, a box or a mask first")
+        passes = [FORWARD, BACKWARD] if direction == "both" else [direction]
+        plans = []
+        for d in passes:
+            prompted = [p for oid in ids for p in self.objects[oid].prompts]
+            s = start if start is not None else (min(prompted) if d == FORWARD else max(prompted))
+            n = self.num_frames if max_frames is None else max_frames
+            frames = range(s, min(s + n, self.num_frames - 1) + 1) if d == FORWARD else range(s, max(s - n, 0) - 1, -1)
+            plans.append((d, list(frames)))
+        return plans
+
     def correct(self, frame: int, obj_id: int, points=None, labels=None, box=None, mask=None, clear: bool = True,
                 progress=None, cancel=None) -> RunReport:
         """Change ``obj_id``'s prompts on ``frame`` and re-track only what they affect.
@@ -450,18 +499,8 @@ class TrackingSession:
         frame in that direction. Other objects and frames keep their results.
         """
         frame = self._check_frame(frame)
-        obj = self._object(obj_id)
-        ranges = []
-        for d, step in ((FORWARD, 1), (BACKWARD, -1)):
-            run, t = [], frame + step
-            while 0 <= t < self.num_frames and t not in obj.prompts:
-                r = obj.results.get(t)
-                if r is None or r.direction != d:
-                    break
-                run.append(t)
-                t += step
-            if run:
-                ranges.append((d, run))
+        with self._lock:
+            ranges = self._downstream(self._object(obj_id), frame)
         if mask is not None:
             self.add_mask(frame, obj_id, mask)
         else:
@@ -476,6 +515,21 @@ class TrackingSession:
                 if progress is not None:
                     progress(ProgressEvent(f, len(done), total, d, [obj_id], time.perf_counter() - t0))
         return RunReport(done, False, time.perf_counter() - t0)
+
+    def _downstream(self, obj: ObjectTrack, frame: int) -> list[tuple[str, list[int]]]:
+        """The runs of ``obj``'s frames that passes tracked away from ``frame``, per direction."""
+        ranges = []
+        for d, step in ((FORWARD, 1), (BACKWARD, -1)):
+            run, t = [], frame + step
+            while 0 <= t < self.num_frames and t not in obj.prompts:
+                r = obj.results.get(t)
+                if r is None or r.direction != d:
+                    break
+                run.append(t)
+                t += step
+            if run:
+                ranges.append((d, run))
+        return ranges
 
     def _layout(self, obj: ObjectTrack, f: int, d: str):
         """Which frames feed ``obj``'s memory on frame ``f``: (prompted, recent, pointer frames)."""
@@ -494,6 +548,7 @@ class TrackingSession:
                      if t in tracked and t not in obj.prompts)
         return cond, recent, ptrs
 
+    @_locked
     def _track_frame(self, f: int, d: str, ids: list) -> None:
         groups: dict = {}
         for oid in ids:
@@ -573,6 +628,7 @@ class TrackingSession:
     def _filled(self, logits: torch.Tensor) -> torch.Tensor:
         return fill_video_holes(logits, self.fill_hole_area)
 
+    @_locked
     def object_logits(self, frame: int, obj_id: int) -> np.ndarray:
         """``(H, W)`` float32 logits of one object on one frame (-1024 where it has no result)."""
         frame = self._check_frame(frame)
@@ -583,6 +639,7 @@ class TrackingSession:
         up = F.interpolate(self._filled(r.logits), size=(h, w), mode="bilinear", align_corners=False)
         return up[0, 0].cpu().numpy()
 
+    @_locked
     def label_frame(self, frame: int) -> np.ndarray:
         """``(H, W)`` uint32 labels of a frame: each pixel goes to the object with the highest positive logit."""
         frame = self._check_frame(frame)
@@ -610,24 +667,34 @@ class TrackingSession:
         """The whole ``(N, H, W)`` uint32 label stack."""
         return np.stack([self.label_frame(f) for f in range(self.num_frames)])
 
+    @_locked
     def records(self) -> list[dict]:
-        """Per object and tracked frame: object score (logit), predicted IoU, lost flag, prompted flag."""
+        """Per object and tracked frame: object score (logit), the model's predicted IoU, lost flag
+        (:attr:`FrameResult.lost`), prompted flag."""
         rows = []
         for oid, obj in self.objects.items():
             for f in sorted(obj.results):
                 r = obj.results[f]
-                rows.append({"object_id": oid, "frame": f, "object_score": r.score, "iou": r.iou,
-                             "lost": not r.present, "prompted": f in obj.prompts})
+                rows.append({"object_id": oid, "frame": f, "object_score": r.score, "predicted_iou": r.iou,
+                             "lost": r.lost, "prompted": f in obj.prompts})
         return rows
 
-    def timeline(self, obj_id: int) -> np.ndarray:
-        """``(N,)`` object scores of one object per frame (NaN where not tracked), for a confidence plot."""
-        obj = self._object(obj_id)
-        out = np.full(self.num_frames, np.nan, np.float32)
-        for f, r in obj.results.items():
-            out[f] = r.score
-        return out
+    @_locked
+    def lost_frames(self) -> dict[int, list[int]]:
+        """``{object id: [frames where it is lost]}`` for every object (an empty list when never lost)."""
+        return {oid: [f for f in sorted(obj.results) if obj.results[f].lost] for oid, obj in self.objects.items()}
 
+    @_locked
+    def timeline(self, obj_id: int) -> Timeline:
+        """One object's scores and lost flags per frame, for a confidence plot (a snapshot)."""
+        obj = self._object(obj_id)
+        scores = np.full(self.num_frames, np.nan, np.float32)
+        lost = np.zeros(self.num_frames, bool)
+        for f, r in obj.results.items():
+            scores[f], lost[f] = r.score, r.lost
+        return Timeline(scores, lost, tuple(sorted(obj.prompts)))
+
+    @_locked
     def prompts_dict(self) -> dict:
         """All prompts as plain data (clicks in (x, y) pixels), e.g. to save a session."""
         objects = {}
@@ -644,6 +711,7 @@ class TrackingSession:
                                "daughters": sorted(d for d, q in self.parents.items() if q == p)}
                               for p in sorted(self.ends)]}
 
+    @_locked
     def load_prompts(self, data: dict) -> None:
         """Re-apply prompts saved by :meth:`prompts_dict` (results are recomputed on propagation)."""
         if list(data.get("shape", [])) != list(self.shape):
