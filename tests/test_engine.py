@@ -176,6 +176,8 @@ def test_present_score_with_an_empty_mask_is_lost(model, movie):
     assert [(x["frame"], x["lost"]) for x in s.records() if x["object_id"] == 1] == \
         [(0, False), (1, False), (2, True), (3, False)]
     assert s.lost_frames() == {1: [2], 2: []}
+    saved = s.prompts_dict()
+    assert saved["lost_frames"] == {"1": [2]} and saved["tracked_frames"] == {"1": 4, "2": 4}
     assert s.timeline(1).lost.tolist()[:4] == [False, False, True, False]
     assert not (s.label_frame(2) == 1).any()
 

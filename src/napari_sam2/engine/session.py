@@ -696,7 +696,9 @@ class TrackingSession:
 
     @_locked
     def prompts_dict(self) -> dict:
-        """All prompts as plain data (clicks in (x, y) pixels), e.g. to save a session."""
+        """All prompts as plain data (clicks in (x, y) pixels), e.g. to save a session, with a record of
+        the results: frames tracked per object and the frames where each object is lost (results
+        themselves are not saved; :meth:`load_prompts` ignores these records)."""
         objects = {}
         for oid, obj in self.objects.items():
             frames = {}
@@ -704,7 +706,10 @@ class TrackingSession:
                 frames[str(f)] = [{k: (np.argwhere(v).tolist() if k == "mask" else v) for k, v in s.items()}
                                   for s in steps]
             objects[str(oid)] = frames
+        lost = {str(oid): frames for oid, frames in self.lost_frames().items() if frames}
         return {"objects": objects, "shape": list(self.shape), "model": self.model.cfg.name,
+                "tracked_frames": {str(oid): len(obj.results) for oid, obj in self.objects.items()},
+                "lost_frames": lost,
                 "image_size": self.model.image_size, "contrast_limits": self.frames.contrast_limits,
                 "precision": self.precision, "memory_frames": self.memory_frames,
                 "divisions": [{"parent": p, "frame": self.ends[p] + 1,
