@@ -117,13 +117,13 @@ def speed(frames: int, objects: int, emulated_bf16: bool) -> list[tuple]:
         state_dict = model.state_dict()
     else:
         torch.manual_seed(0)
-        model = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=1024).model
+        model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=1024).model
         state_dict = model.state_dict()
     for name, (fraction, memory, precision) in MODES.items():
         if precision == "bf16" and emulated_bf16:
             continue
         size = int(round(1024 * fraction / 32)) * 32
-        m = model if size == 1024 else build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=size).model
+        m = model if size == 1024 else build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=size).model
         if m is not model:
             m.load_state_dict(state_dict)
         rows.append((name, size, run(m, image, points, memory, precision)[1]))

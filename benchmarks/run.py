@@ -104,7 +104,7 @@ def measure_encode(args, rows: list) -> None:
     else:
         from napari_sam2 import build_sam2
 
-        ours_model = build_sam2(args.model, image_size=args.image_size)
+        ours_model = build_sam2(args.model, checkpoint=None, image_size=args.image_size)
         po = None
     pn = SAM2ImagePredictor(ours_model)
     t_ours, t_off = [], []
@@ -124,7 +124,7 @@ def build_video_models(args):
         offv = oracle.build_official_video(args.model, size, object_bias=3.0)
         return oracle.ours_video_like(offv, args.model), offv
     torch.manual_seed(0)
-    return build_sam2_video_predictor(args.model, image_size=args.image_size, fill_hole_area=0), None
+    return build_sam2_video_predictor(args.model, checkpoint=None, image_size=args.image_size, fill_hole_area=0), None
 
 
 def measure_video(args, oursv, offv, rows: list) -> None:
@@ -206,7 +206,7 @@ def child(spec: dict) -> dict:
     t0 = time.perf_counter()
     weights = torch.load(spec["weights"], mmap=True, weights_only=True)
     if spec["side"] == "ours":
-        model = build_sam2_video_predictor(spec["model"], image_size=size, fill_hole_area=0).model
+        model = build_sam2_video_predictor(spec["model"], checkpoint=None, image_size=size, fill_hole_area=0).model
     else:
         import oracle
         import sam2.sam2_video_predictor as svp

@@ -30,7 +30,7 @@ def main() -> None:
     ckpt = args.checkpoint
     if ckpt is None:
         torch.manual_seed(0)
-        model = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=args.image_size).model
+        model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=args.image_size).model
         with torch.no_grad():
             model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(3.0)
         ckpt = "/tmp/napari_sam2_screenshot_model.pt"

@@ -1,4 +1,4 @@
-"""Shared test settings: deterministic CPU threads and small synthetic inputs."""
+"""Shared test settings: deterministic CPU threads, an environment apart from the user's, small synthetic inputs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,24 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))  # for `import oracle`
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+# every variable the package reads (weights.py: cache, offline folder, mirror; threads.py)
+ENV_PREFIX = "NAPARI_SAM2_"
+NO_NETWORK = "http://127.0.0.1:9"  # nothing listens there: a download a test did not arrange fails fast
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path_factory, monkeypatch):
+    """Each test sees an empty checkpoint cache of its own, no offline folder, no network mirror and
+    none of the user's NAPARI_SAM2_* settings, so that results never depend on this machine's files.
+    Tests that need a cache, a folder or a (local) mirror set the variables themselves."""
+    from napari_sam2 import weights
+
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIX):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path_factory.mktemp("checkpoint-cache")))
+    monkeypatch.setenv(weights.MIRROR_ENV, NO_NETWORK)
 
 
 @pytest.fixture
@@ -29,7 +47,7 @@ def present_model(image_size: int, seed: int):
     from napari_sam2 import build_sam2_video_predictor
 
     torch.manual_seed(seed)
-    model = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=image_size).model
+    model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=image_size).model  # random
     with torch.no_grad():
         model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(3.0)
     return model

@@ -115,7 +115,7 @@ def ours_like(official_model, name: str):
     """Our model with the official model's weights (strict load, so every key must match)."""
     from napari_sam2 import build_sam2
 
-    model = build_sam2(name, image_size=official_model.image_size)
+    model = build_sam2(name, checkpoint=None, image_size=official_model.image_size)
     model.load_state_dict(official_model.state_dict(), strict=True)
     return model
 
@@ -164,6 +164,6 @@ def ours_video_like(official_model, name: str, **options):
     from napari_sam2 import build_sam2_video_predictor
 
     options.setdefault("fill_hole_area", 0)  # the official hole filling needs CUDA and is skipped on CPU
-    pred = build_sam2_video_predictor(name, image_size=official_model.image_size, **options)
+    pred = build_sam2_video_predictor(name, checkpoint=None, image_size=official_model.image_size, **options)
     pred.model.load_state_dict(official_model.state_dict(), strict=True)
     return pred

@@ -221,7 +221,7 @@ def test_reads_wait_for_the_frame_being_tracked(model, movie):
 def test_lost_objects_are_flagged(movie):
     image, labels = movie
     torch.manual_seed(1)
-    m = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=SIZE).model
+    m = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=SIZE).model
     with torch.no_grad():
         m.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(-5.0)
     s = TrackingSession(m, image)
@@ -281,7 +281,7 @@ class LazyFrames:
         return (np.random.default_rng(int(i)).random((256, 256)) * 4000).astype(np.uint16)
 
 torch.manual_seed(0)
-model = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=128).model
+model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=128).model
 s = TrackingSession(model, LazyFrames(int(sys.argv[1])), contrast_limits=(0, 4000), feature_cache_mb=8)
 s.add_points(0, 1, [[100.0, 100.0]], [1])
 s.propagate()

@@ -126,7 +126,7 @@ def test_state_dict_keys_and_shapes_match_official(name):
     off = oracle.build_official(name, 256)
     from napari_sam2 import build_sam2
 
-    ours = build_sam2(name, image_size=256)
+    ours = build_sam2(name, checkpoint=None, image_size=256)
     theirs = {k: tuple(v.shape) for k, v in off.state_dict().items()}
     mine = {k: tuple(v.shape) for k, v in ours.state_dict().items()}
     assert mine == theirs

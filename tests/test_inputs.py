@@ -13,7 +13,7 @@ from napari_sam2.predictor.preprocess import to_model_input, to_unit_rgb
 @pytest.fixture(scope="module")
 def predictor():
     torch.manual_seed(0)
-    return SAM2ImagePredictor(build_sam2("sam2.1_hiera_tiny", image_size=256))
+    return SAM2ImagePredictor(build_sam2("sam2.1_hiera_tiny", checkpoint=None, image_size=256))
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_bad_contrast_limits(predictor):
 
 
 def test_predict_before_set_image():
-    p = SAM2ImagePredictor(build_sam2("sam2.1_hiera_tiny", image_size=256))
+    p = SAM2ImagePredictor(build_sam2("sam2.1_hiera_tiny", checkpoint=None, image_size=256))
     with pytest.raises(RuntimeError, match="set_image"):
         p.predict(point_coords=np.array([[1.0, 1.0]]), point_labels=np.array([1]))
 

@@ -26,7 +26,7 @@ def movie16():
 @pytest.fixture(scope="module")
 def predictor():
     torch.manual_seed(0)
-    return build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=SIZE)
+    return build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=SIZE)
 
 
 def _all(src):
@@ -178,8 +178,8 @@ def test_hole_filling_works_on_cpu(movie16):
 
     image, labels = movie16
     torch.manual_seed(0)
-    plain = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=SIZE, fill_hole_area=0)
-    filled = build_sam2_video_predictor("sam2.1_hiera_tiny", image_size=SIZE, fill_hole_area=8)
+    plain = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=SIZE, fill_hole_area=0)
+    filled = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=SIZE, fill_hole_area=8)
     filled.model.load_state_dict(plain.model.state_dict())
     with torch.no_grad():
         for p in (plain, filled):

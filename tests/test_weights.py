@@ -220,3 +220,51 @@ def test_bundled_demo_is_verified_and_is_the_offline_default(tmp_path, monkeypat
     (offline / "sam2.1_hiera_tiny.pt").write_bytes(checkpoint_bytes[0])
     monkeypatch.setenv(weights.OFFLINE_ENV, str(offline))
     assert weights.default_model() == "sam2.1_hiera_tiny"
+
+
+INNER_TEST = '''
+import os
+from napari_sam2 import threads, weights
+
+def test_sees_nothing_of_the_machine():
+    assert weights.cached_path("sam2.1_hiera_tiny") is None
+    assert weights.default_model() == "napari_sam2_demo"
+    assert "NAPARI_SAM2_CHECKPOINTS" not in os.environ and "NAPARI_SAM2_THREADS" not in os.environ
+    threads.default_threads()  # the planted, invalid thread count is not read
+'''
+
+
+def test_tests_never_see_the_users_cache_or_settings(tmp_path):
+    """Run a test under the suite's conftest in a process whose environment holds a checkpoint in
+    every place a user's machine could (the platform cache of its home, $NAPARI_SAM2_CACHE,
+    $NAPARI_SAM2_CHECKPOINTS) and a bad NAPARI_SAM2_THREADS: the test must see none of them."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    planted = [home / ".cache" / "napari-sam2", tmp_path / "user-cache", tmp_path / "user-offline"]
+    for folder in planted:
+        folder.mkdir(parents=True)
+        (folder / FILE).write_bytes(b"a checkpoint the tests must not use")
+    env = dict(os.environ, HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"),
+               NAPARI_SAM2_CACHE=str(planted[1]), NAPARI_SAM2_CHECKPOINTS=str(planted[2]),
+               NAPARI_SAM2_THREADS="not a number")
+    # control: without the conftest fixture the planted files are found
+    probe = "from napari_sam2 import weights; print(weights.cached_path('sam2.1_hiera_tiny'))"
+    seen = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert seen.stdout.strip() == str(planted[2] / FILE)
+    del env["NAPARI_SAM2_CHECKPOINTS"], env["NAPARI_SAM2_CACHE"]
+    seen = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert seen.stdout.strip() == str(planted[0] / FILE)
+    env.update(NAPARI_SAM2_CACHE=str(planted[1]), NAPARI_SAM2_CHECKPOINTS=str(planted[2]))
+
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    shutil.copy(Path(__file__).parent / "conftest.py", inner / "conftest.py")
+    (inner / "test_inner.py").write_text(INNER_TEST)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(inner),
+                          str(inner)], cwd=inner, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "1 passed" in run.stdout

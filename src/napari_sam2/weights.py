@@ -143,6 +143,11 @@ def _verify(path: Path, expected: str | None, where: str) -> None:
             f"the file is damaged or not the official one: delete it and download it again")
 
 
+def where_to_put(name: str) -> str:
+    """How to make model ``name``'s checkpoint available without network (a sentence fragment)."""
+    return _where_to_put(_info(name))
+
+
 def _where_to_put(info: WeightInfo) -> str:
     return (f"download {info.url} on a machine with network and either put it at "
             f"{cache_dir() / info.filename}, or set {OFFLINE_ENV} to a folder that holds {info.filename}, "

@@ -190,7 +190,7 @@ class TrackingSession:
         self.recomputed_memories = 0
 
     @classmethod
-    def from_name(cls, frames, name: str = "sam2.1_hiera_tiny", checkpoint=None, device="cpu",
+    def from_name(cls, frames, name: str = "sam2.1_hiera_tiny", checkpoint="local", device="cpu",
                   image_size: int | None = None, **kwargs) -> "TrackingSession":
         from ..predictor.video_predictor import build_sam2_video_predictor
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..model.build import build_from_config, resolve_model
+from ..model.build import LOCAL, build_from_config, resolve_model
 from ..model.configs import get_config
 from ..model.sam2_base import NO_OBJ_SCORE, FrameFeatures, SAM2Base, non_overlapping
 from .frames import FrameSource
@@ -379,9 +379,13 @@ class SAM2VideoPredictor:
         return masks
 
 
-def build_sam2_video_predictor(name: str = "sam2.1_hiera_tiny", checkpoint=None, device="cpu",
+def build_sam2_video_predictor(name: str = "sam2.1_hiera_tiny", checkpoint=LOCAL, device="cpu",
                                image_size: int | None = None, **options) -> SAM2VideoPredictor:
     """A video predictor with the settings the official builder adds for video.
+
+    ``checkpoint`` and ``image_size`` as in :func:`~napari_sam2.model.build.build_sam2`: by default
+    the model's own file on this machine (never downloaded); ``"auto"`` may download it; ``None``
+    asks for random weights (with a RandomWeightsWarning).
 
     Memory of clicked frames is encoded from the binarised mask the user sees; small
     holes in output masks are filled (``fill_hole_area=8``; pass 0 to switch off).
