@@ -199,9 +199,10 @@ def test_threads_are_set_before_any_model_work(tmp_path, monkeypatch, capsys, co
     assert exit_info.value.code == 2 and "--threads must be a whole number" in capsys.readouterr().err
 
 
-def test_threads_default_and_environment(monkeypatch):
+def test_threads_default_and_environment(tmp_path, monkeypatch):
     from napari_sam2 import threads
 
+    monkeypatch.chdir(tmp_path)
     before = torch.get_num_threads()
     try:
         monkeypatch.setenv(threads.ENV, "1")

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
+
+# exit codes (also in the --help epilog and docs/engine.md)
+EXIT_OK, EXIT_BUG, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
+EPILOG = """exit codes:
+  0    success
+  2    an error you can fix: bad arguments or input, an output that exists already
+       (add --overwrite), a missing file or checkpoint; one 'error:' line says what
+  130  interrupted (Ctrl-C); a track run keeps its finished frames and its --session file
+  1    an unexpected crash (a bug): the full traceback is printed; please report it
+
+warnings about settings or inputs that make results worse are printed as 'warning:' lines."""
+SAMPLE_FRAMES = 20  # frames of the bundled synthetic movie ('sample')
 
 
 def _pair_list(text: str, n: int, what: str) -> list[float]:
@@ -31,11 +46,39 @@ def _box(text: str) -> list[float]:
     return _pair_list(text, 4, "--box (x0,y0,x1,y1)")
 
 
+def _channel(text: str) -> int | str:
+    """--channel: a channel number, or 'grey' (the luminance of an RGB image)."""
+    word = text.strip().lower()
+    if word in ("grey", "gray"):
+        return "grey"
+    try:
+        value = int(word)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--channel must be a channel number (0, 1, ...) or 'grey', got {text!r}")
+    return value
+
+
+def _threads(text: str) -> int:
+    from .threads import check_threads
+
+    try:
+        return check_threads(text, "--threads")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 MODEL_HELP = ("model name, e.g. sam2.1_hiera_tiny, sam2_hiera_large, demo; 'auto' (default): sam2.1_hiera_tiny "
               "if its checkpoint is on this machine, else the bundled demo model")
 CHECKPOINT_HELP = ("official-format .pt file; 'auto' (default) finds the model's file (downloads official ones); "
                    "'none' for random weights (plumbing only)")
 SIZE_HELP = "model input size, a multiple of 32 (default: the model's own, 1024 for official models)"
+THREADS_HELP = ("CPU threads for torch (default: one less than the cores available, or $NAPARI_SAM2_THREADS). "
+                "Every step waits for its slowest thread, so a thread that shares a core with another busy "
+                "program slows the whole run: leave a core free on a shared machine")
+CHANNEL_HELP = ("channel of multi-channel data: a number (0, 1, ...) or 'grey' for the luminance of an RGB "
+                "image (default: RGB stays RGB)")
 
 
 def _model_name(requested: str, checkpoint) -> str:
@@ -54,7 +97,8 @@ def _model_name(requested: str, checkpoint) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="napari-sam2", description="SAM 2 for microscopy.")
+    parser = argparse.ArgumentParser(prog="napari-sam2", description="SAM 2 for microscopy.", epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     seg = sub.add_parser("segment", help="segment one image or one frame from point/box prompts")
     seg.add_argument("input", help="a TIFF file (2D image or stack), or 'sample' for the synthetic cells")
@@ -65,7 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--model", default="auto", help=MODEL_HELP)
     seg.add_argument("--checkpoint", default="auto", help=CHECKPOINT_HELP)
     seg.add_argument("--image-size", type=int, default=None, help=SIZE_HELP)
+    seg.add_argument("--channel", type=_channel, default=None, help=CHANNEL_HELP)
+    seg.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
     seg.add_argument("--out", required=True, help="output mask, .tif")
+    seg.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
     trk = sub.add_parser("track", help="track objects through a time-lapse or volume from CSV prompts")
     trk.add_argument("input", help="a TIFF stack, 'sample' (synthetic cells, clicked for you), "
@@ -79,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     trk.add_argument("--axis", choices=("t", "z"), default="t", help="track along time (t) or through a volume (z)")
     trk.add_argument("--time-point", type=int, default=None, help="for (T, Z, Y, X) data with --axis z")
     trk.add_argument("--z", type=int, default=None, help="for (T, Z, Y, X) data with --axis t")
-    trk.add_argument("--channel", type=int, default=None, help="channel to use for multi-channel data")
+    trk.add_argument("--channel", type=_channel, default=None, help=CHANNEL_HELP)
     trk.add_argument("--direction", choices=("forward", "backward", "both"), default=None,
                      help="default: forward for time, both for volumes")
     trk.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
@@ -87,12 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="fp32 (exact) or the bf16 fast mode (GPUs, CPUs with AVX512-BF16/AMX)")
     trk.add_argument("--memory-frames", type=int, default=None,
                      help="fast mode: recent frames in the memory bank (default: the model's, 6 = exact)")
-    trk.add_argument("--table", help="also write a CSV of per-frame object properties")
+    trk.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
+    trk.add_argument("--table", help="also write a CSV of per-frame object properties (with a lost column)")
     trk.add_argument("--ctc", help="also write a Cell Tracking Challenge result folder")
-    trk.add_argument("--session", help="also write the prompts and settings as JSON")
+    trk.add_argument("--session", help="also write the prompts and settings as JSON (written first, before "
+                                       "tracking starts)")
     trk.add_argument("--geff", help="also write the lineage graph as a GEFF zarr store")
     trk.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    trk.add_argument("--many", action="store_true", help="INPUT is a glob pattern; --out is a folder")
+    trk.add_argument("--many", action="store_true",
+                     help="INPUT is a glob pattern; --out is a folder of NAME_labels.tif files (inputs with the "
+                          "same name in different folders are named by their relative path, e.g. a_m_labels.tif)")
     trk.add_argument("--scheduler", default=None, help="with --many: a dask.distributed scheduler address")
 
     wts = sub.add_parser("weights", help="list, download or locate the official checkpoints")
@@ -117,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--clips", type=int, default=2, help="clips per step (default 2)")
     ft.add_argument("--image-size", type=int, default=None, help=SIZE_HELP)
     ft.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    ft.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
     ft.add_argument("--seed", type=int, default=0)
     ft.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
@@ -141,43 +193,117 @@ def _progress_bar(desc: str):
     return update, bar
 
 
+class _Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what the run kept (the message of the 'interrupted:' line)."""
+
+
+def _set_threads(n: int | None) -> None:
+    """Before any model work: torch fixes its thread pool at the first parallel operation."""
+    from .threads import set_threads
+
+    set_threads(n)
+
+
+def _warn_random(checkpoint: str) -> None:
+    if checkpoint == "none":
+        from .notices import RandomWeightsWarning, warn_quality
+
+        warn_quality("--checkpoint none: random weights, the masks mean nothing (plumbing and tests only)",
+                     RandomWeightsWarning)
+
+
+def _lost_lines(lost: dict, shown: int = 5) -> list[str]:
+    """One line per object that is lost somewhere: how often and the first few frames."""
+    lines = []
+    for oid, frames in sorted(lost.items()):
+        if frames:
+            first = ", ".join(str(f) for f in frames[:shown]) + (", ..." if len(frames) > shown else "")
+            lines.append(f"  object {oid}: lost on {len(frames)} frame{'s' * (len(frames) != 1)} ({first})")
+    return lines
+
+
+def _lost_warning(objects_lost: int, objects: int, lost: int, object_frames: int) -> str:
+    return (f"warning: {objects_lost} of {objects} objects are lost on some frames ({lost} of {object_frames} "
+            "object-frames: an object score below the threshold, an empty mask, or hidden under another "
+            "object); add prompts on those frames, or check the model and image size")
+
+
 def run_track(args: argparse.Namespace) -> int:
     from .engine import batch
 
+    _set_threads(args.threads)
     if args.points is None and args.boxes is None and not args.many and args.input != "sample":
-        raise SystemExit("error: give --points and/or --boxes")
+        raise ValueError("give --points and/or --boxes (CSV files of prompts)")
+    _warn_random(args.checkpoint)
     options = dict(model=_model_name(args.model, args.checkpoint), checkpoint=None if args.checkpoint == "none" else args.checkpoint,
                    image_size=args.image_size, axis=args.axis, device=args.device, overwrite=args.overwrite,
                    direction=args.direction or ("both" if args.axis == "z" else "forward"),
                    time_point=args.time_point, z=args.z, channel=args.channel,
                    precision=args.precision, memory_frames=args.memory_frames)
     if args.many:
-        results = batch.track_many(args.input, args.points, args.boxes, args.out, scheduler=args.scheduler,
-                                   **options)
-        for r in results:
-            print(f"{r['input']}: {r['objects']} objects, {r['frames']} frames, {r['seconds']} s -> {r['written'][0]}")
-        return 0
+        extra = [f for f, v in (("--table", args.table), ("--ctc", args.ctc), ("--session", args.session),
+                                ("--geff", args.geff)) if v is not None]
+        if extra:
+            raise ValueError(f"{', '.join(extra)} cannot be used with --many (each file gets its labels in --out)")
+        lost_total = []
+
+        def report(r):
+            print(f"{r['input']}: {r['objects']} objects, {r['frames']} frames, {r['seconds']} s, "
+                  f"{r['lost']} of {r['object_frames']} object-frames lost -> {r['written'][0]}", flush=True)
+            for line in _lost_lines(r["lost_frames"]):
+                print(line)
+            lost_total.append(r)
+
+        batch.track_many(args.input, args.points, args.boxes, args.out, scheduler=args.scheduler,
+                         on_result=report, **options)
+        bad = [r for r in lost_total if r["lost"]]
+        if bad:
+            sys.stdout.flush()
+            print(f"warning: objects are lost on some frames in {len(bad)} of {len(lost_total)} files "
+                  f"({sum(r['lost'] for r in bad)} object-frames; listed above)", file=sys.stderr)
+        return EXIT_OK
     truth = None
     if args.input == "sample":
         source, truth, prompts = _sample_movie()
     elif not Path(args.input).exists():
-        raise SystemExit(f"error: input file not found: {args.input}")
+        raise FileNotFoundError(f"input file not found: {args.input}")
     else:
         source, prompts = args.input, batch.read_prompts(args.points, args.boxes)
-    update, bar = _progress_bar(Path(args.input).name)
+    bar_update, bar = _progress_bar(Path(args.input).name)
+    finished: set[int] = set()
+
+    def update(event):
+        finished.add(event.frame)  # the engine wrote this frame into --out before telling us
+        bar_update(event)
+
     try:
         r = batch.track_file(source, prompts, args.out, table=args.table, ctc=args.ctc,
                              session_json=args.session, geff=args.geff, progress=update, **options)
+    except KeyboardInterrupt:
+        if finished:
+            kept = f"kept {len(finished)} finished frames in {args.out}"
+            raise _Interrupted(kept + (f"; the prompts are in {args.session}" if args.session else "")) from None
+        raise
+    except Exception:
+        if finished:
+            print(f"note: {len(finished)} frames finished before the error are in {args.out}", file=sys.stderr)
+        raise
     finally:
         if bar is not None:
             bar.close()
-    print(f"{r['objects']} objects tracked over {r['frames']} frames in {r['seconds']} s "
-          f"({r['lost_frames']} object-frames flagged lost)")
+    print(f"{r['objects']} objects tracked over {r['frames']} frames in {r['seconds']} s; "
+          f"{r['lost']} of {r['object_frames']} object-frames lost")
+    for line in _lost_lines(r["lost_frames"]):
+        print(line)
     for path in r["written"]:
         print(f"wrote {path}")
     if truth is not None:
         print(f"mean IoU with the true cells over all frames: {_mean_iou(r['written'][0], truth):.3f}")
-    return 0
+    objects_lost = sum(bool(v) for v in r["lost_frames"].values())
+    if objects_lost:
+        sys.stdout.flush()
+        print(_lost_warning(objects_lost, r["objects"], r["lost"], r["object_frames"]), file=sys.stderr)
+    return EXIT_OK
 
 
 def _sample_movie():
@@ -185,7 +311,7 @@ def _sample_movie():
     from .engine.batch import Prompts
     from .synthetic import synthetic_cells
 
-    image, truth = synthetic_cells(n_frames=20, size=(256, 256), n_cells=6, seed=1)
+    image, truth = synthetic_cells(n_frames=SAMPLE_FRAMES, size=(256, 256), n_cells=6, seed=1)
     prompts = Prompts()
     for obj in np.unique(truth[0])[1:]:
         y, x = np.argwhere(truth[0] == obj).mean(0)
@@ -213,6 +339,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     from .train.files import read_pairs
     from .train.trainer import PARTS, Stage, TrainConfig, finetune, steps_for_epochs
 
+    _set_threads(args.threads)
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise FileExistsError(f"{out} exists already (use --overwrite to replace it)")
@@ -269,42 +396,53 @@ def run_weights(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_frame(source: str, frame: int) -> tuple[np.ndarray, np.ndarray | None]:
+def _load_frame(source: str, frame: int, channel: int | str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """One (Y, X) or (Y, X, 3) frame of a TIFF (a 2D or RGB image, or frame ``frame`` of a stack),
+    the channel chosen by :func:`~napari_sam2.engine.stack.stack_view`; and the true cells for 'sample'."""
+    from .engine.stack import stack_view
+
+    truth = None
     if source == "sample":
         from .synthetic import synthetic_cells
 
-        stack, truth = synthetic_cells(n_frames=max(frame + 1, 1), size=(256, 256), n_cells=6, seed=1)
-        return stack[frame], truth[frame]
-    import tifffile
+        data, truth = synthetic_cells(n_frames=max(frame + 1, 1), size=(256, 256), n_cells=6, seed=1)
+        truth = truth[frame] if 0 <= frame < len(truth) else None
+    else:
+        import tifffile
 
-    path = Path(source)
-    if not path.is_file():
-        raise SystemExit(f"error: input file not found: {path}")
-    try:
-        data = tifffile.imread(path)
-    except Exception as exc:
-        raise SystemExit(f"error: cannot read {path} as TIFF: {exc}") from None
-    is_rgb = data.ndim == 3 and data.shape[-1] in (3, 4)
-    if data.ndim == 2 or is_rgb:
-        return data, None
-    if data.ndim == 3:
-        if not 0 <= frame < data.shape[0]:
-            raise SystemExit(f"error: --frame {frame} is outside the stack of {data.shape[0]} frames")
-        return data[frame], None
-    raise SystemExit(f"error: {path} has shape {data.shape}; expected (Y, X), (Y, X, C) or (T, Y, X)")
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"input file not found: {path}")
+        try:
+            data = tifffile.imread(path)
+        except Exception as exc:  # tifffile raises many kinds for a file that is not a TIFF
+            raise ValueError(f"cannot read {path} as TIFF: {exc}") from None
+        if data.ndim == 2 or (data.ndim == 3 and data.shape[-1] in (3, 4)):
+            if channel is None:
+                return data, None  # an image as it is (RGB or RGBA included)
+            data = data[None]  # one frame of a stack, so that stack_view picks the channel
+        elif data.ndim not in (3, 4):
+            raise ValueError(f"{path} has shape {data.shape}; expected (Y, X), (Y, X, C), (T, Y, X) or (T, Y, X, C)")
+    if not 0 <= frame < data.shape[0]:
+        raise ValueError(f"--frame {frame} is outside the stack of {data.shape[0]} frames")
+    return np.asarray(stack_view(data, channel=channel)[frame]), truth
 
 
 def run_segment(args: argparse.Namespace) -> int:
     import tifffile
 
+    _set_threads(args.threads)
+    if not args.point and args.box is None:
+        raise ValueError("give at least one --point or a --box")
+    out = Path(args.out)
+    if (out.exists() or out.is_symlink()) and not args.overwrite:
+        raise FileExistsError(f"{out} exists already (use --overwrite to replace it)")
+    image, truth = _load_frame(args.input, args.frame, args.channel)
+
     from . import SAM2ImagePredictor, build_sam2
 
-    if not args.point and args.box is None:
-        raise SystemExit("error: give at least one --point or a --box")
-    image, truth = _load_frame(args.input, args.frame)
     checkpoint = None if args.checkpoint == "none" else args.checkpoint
-    if checkpoint is None:
-        print("warning: --checkpoint none: random weights, the mask is meaningless", file=sys.stderr)
+    _warn_random(args.checkpoint)
     t0 = time.perf_counter()
     model = build_sam2(_model_name(args.model, args.checkpoint), checkpoint=checkpoint, image_size=args.image_size)
     predictor = SAM2ImagePredictor(model)
@@ -317,7 +455,6 @@ def run_segment(args: argparse.Namespace) -> int:
     best = int(np.argmax(scores))
     mask = masks[best].astype(np.uint8)
     t2 = time.perf_counter()
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tifffile.imwrite(out, mask)
     line = f"mask: {int(mask.sum())} px, predicted IoU {scores[best]:.3f}; encode {t1 - t0:.2f} s, prompt {t2 - t1:.3f} s"
@@ -329,7 +466,7 @@ def run_segment(args: argparse.Namespace) -> int:
             line += f"; IoU with the true cell {iou:.3f}"
     print(line)
     print(f"wrote {out}")
-    return 0
+    return EXIT_OK
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -352,23 +489,70 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _expected(exc: BaseException) -> bool:
+    """Errors the user can fix, which our checks word for them: one 'error:' line, exit code 2.
+    Anything else is a bug and keeps its traceback."""
+    from .weights import WeightsError
+
+    return isinstance(exc, (ValueError, OSError, WeightsError))  # CheckpointError is a ValueError
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, FileExistsError) and exc.filename and "--overwrite" not in str(exc):
+        return f"{exc.filename} exists already (use --overwrite to replace it)"  # the library's wording is for Python
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
+@contextlib.contextmanager
+def _quality_warnings_as_lines():
+    """Show QualityWarning (and RandomWeightsWarning) as one 'warning: ...' line on stderr, each message
+    once, without Python's file/line boilerplate; other warnings are shown as usual."""
+    from .notices import QualityWarning, RandomWeightsWarning
+
+    shown: set[str] = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", QualityWarning)  # each command reports its own, even in one process
+        default = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if isinstance(category, type) and issubclass(category, QualityWarning):
+                text = str(message)
+                # one random-weights line is enough, whichever layer says it first
+                key = "random weights" if issubclass(category, RandomWeightsWarning) else text
+                if key not in shown:
+                    shown.add(key)
+                    print(f"warning: {text}", file=sys.stderr, flush=True)
+            else:
+                default(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
+COMMANDS = {"segment": "run_segment", "weights": "run_weights", "track": "run_track", "evaluate": "run_evaluate",
+            "finetune": "run_finetune"}
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run a command; returns the exit code (see :data:`EPILOG`)."""
+    args = build_parser().parse_args(argv)  # usage errors exit here with code 2 (argparse)
     try:
-        if args.command == "segment":
-            return run_segment(args)
-        if args.command == "weights":
-            return run_weights(args)
-        if args.command == "track":
-            return run_track(args)
-        if args.command == "evaluate":
-            return run_evaluate(args)
-        if args.command == "finetune":
-            return run_finetune(args)
-    except (ValueError, RuntimeError, IndexError, KeyError, FileExistsError) as exc:  # our checks (and WeightsError) name what is wrong
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 1
+        with _quality_warnings_as_lines():
+            return globals()[COMMANDS[args.command]](args)
+    except KeyboardInterrupt as exc:
+        sys.stdout.flush()
+        print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        sys.stdout.flush()
+        if _expected(exc):
+            print(f"error: {_message(exc)}", file=sys.stderr)
+            return EXIT_USER
+        traceback.print_exc()
+        print("napari-sam2: unexpected error, a bug; please report it with the traceback above", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

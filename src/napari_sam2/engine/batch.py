@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,18 +32,26 @@ class Prompts:
 
 def _rows(path: Path, columns: tuple[str, ...]):
     try:
-        fh = open(path, newline="")
+        fh = open(path, newline="", encoding="utf-8-sig")  # utf-8-sig: Excel's "CSV UTF-8" starts with a BOM
     except OSError as exc:
         raise ValueError(f"cannot read prompt file {path}: {exc.strerror}") from None
     with fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in columns if c not in header]
-        if missing:
-            raise ValueError(f"{path}: the header must contain {', '.join(columns)}; missing {', '.join(missing)}")
-        for n, row in enumerate(reader, start=2):
-            row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-            yield n, row
+        try:
+            yield from _dict_rows(fh, path, columns)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path} is not a UTF-8 text file ({exc.reason} at byte {exc.start}): "
+                             "save it as CSV UTF-8") from None
+
+
+def _dict_rows(fh, path: Path, columns: tuple[str, ...]):
+    reader = csv.DictReader(fh)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise ValueError(f"{path}: the header must contain {', '.join(columns)}; missing {', '.join(missing)}")
+    for n, row in enumerate(reader, start=2):
+        row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        yield n, row
 
 
 def read_prompts(points_csv=None, boxes_csv=None, file_name: str | None = None) -> Prompts:
@@ -89,38 +98,6 @@ def apply_prompts(session, prompts: Prompts) -> None:
             raise ValueError(f"prompt for object {obj} on frame {frame}: {exc}") from None
 
 
-def write_outputs(session, out: Path, table: Path | None = None, ctc: Path | None = None,
-                  session_json: Path | None = None, overwrite: bool = False, geff: Path | None = None) -> list[Path]:
-    """Write the label stack (.tif/.tiff or .zarr) and the optional table, CTC folder, GEFF lineage
-    and session file."""
-    from . import exports
-
-    suffix = out.suffix.lower()
-    if suffix not in (".tif", ".tiff", ".zarr"):
-        raise ValueError(f"--out must end in .tif, .tiff or .zarr, got {out}")
-    for target in (out, table, ctc, session_json, geff):
-        if target is not None:
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-    # the label stack is made and written a frame at a time; the other outputs read it back the same
-    # way, so memory does not grow with the number of frames
-    stack = session.label_stack()
-    write = exports.write_labels_zarr if suffix == ".zarr" else exports.write_labels_tiff
-    written = [write(out, stack, overwrite=overwrite)]
-    labels = exports.LabelStack.from_file(out)
-    if table is not None:
-        rows = exports.object_table(labels, session.records(), session.parents)
-        written.append(exports.write_table_csv(table, rows, overwrite=overwrite))
-    if ctc is not None:
-        written.append(exports.write_ctc(ctc, labels, parents=session.parents, overwrite=overwrite))
-    if geff is not None:
-        from .lineage_io import write_geff
-
-        written.append(write_geff(geff, labels, session.parents, overwrite=overwrite))
-    if session_json is not None:
-        written.append(exports.write_session_json(session_json, session.prompts_dict(), overwrite=overwrite))
-    return written
-
-
 def pick_device(name: str = "auto") -> str:
     """"auto" -> cuda, then mps, then cpu; other names are checked."""
     import torch
@@ -140,26 +117,92 @@ def pick_device(name: str = "auto") -> str:
     return name
 
 
+OUT_SUFFIXES = (".tif", ".tiff", ".zarr")
+# the command line's name of each output, for messages
+OUTPUT_FLAGS = {"out": "--out", "session_json": "--session", "table": "--table", "ctc": "--ctc", "geff": "--geff"}
+
+
+def _parts(path) -> tuple[str, ...]:
+    """An absolute path as comparable parts (case-folded: a case-insensitive disk sees A.tif and a.tif as one)."""
+    return tuple(p.casefold() for p in Path(os.path.abspath(path)).parts)
+
+
+def _inside(inner: tuple, outer: tuple) -> bool:
+    return len(inner) > len(outer) and inner[:len(outer)] == outer
+
+
+def check_outputs(out, table=None, ctc=None, session_json=None, geff=None, overwrite: bool = False,
+                  inputs=()) -> dict[str, Path | None]:
+    """Check every output of a tracking run before any compute starts.
+
+    The labels file ``out`` must end in .tif, .tiff or .zarr; no output may exist already unless
+    ``overwrite`` (a FileExistsError whose ``filename`` is the path); no two outputs may be the same
+    path or lie one inside the other (the CTC folder, GEFF and zarr stores are folders); no output
+    may be, or hold, one of the ``inputs`` (paths). Returns ``{name: Path or None}`` with the names
+    of :data:`OUTPUT_FLAGS`.
+    """
+    from .exports import exists_error
+
+    paths = {"out": Path(out), "session_json": session_json, "table": table, "ctc": ctc, "geff": geff}
+    paths = {k: None if p is None else Path(p) for k, p in paths.items()}
+    if paths["out"].suffix.lower() not in OUT_SUFFIXES:
+        raise ValueError(f"--out must end in .tif, .tiff or .zarr, got {out}")
+    given = {k: p for k, p in paths.items() if p is not None}
+    keys = {k: _parts(p) for k, p in given.items()}
+    names = list(given)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if keys[a] == keys[b]:
+                raise ValueError(f"{OUTPUT_FLAGS[a]} and {OUTPUT_FLAGS[b]} are the same path ({given[a]}): "
+                                 "give each output its own name")
+            if _inside(keys[a], keys[b]) or _inside(keys[b], keys[a]):
+                raise ValueError(f"{OUTPUT_FLAGS[a]} {given[a]} and {OUTPUT_FLAGS[b]} {given[b]}: one lies inside "
+                                 "the other, and writing one would replace the other")
+    for src in inputs:
+        for k, key in keys.items():
+            if _parts(src) == key or _inside(_parts(src), key):
+                raise ValueError(f"{OUTPUT_FLAGS[k]} {given[k]} would replace the input {src}")
+    if not overwrite:
+        for p in given.values():
+            if p.exists() or p.is_symlink():
+                raise exists_error(p)
+    return paths
+
+
 def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny", checkpoint=None,
                image_size: int | None = None, axis: str = "t", direction: str = "forward", device: str = "auto",
                table=None, ctc=None, session_json=None, geff=None, overwrite: bool = False, progress=None,
-               time_point: int | None = None, z: int | None = None, channel: int | None = None,
+               time_point: int | None = None, z: int | None = None, channel: int | str | None = None,
                precision: str = "fp32", memory_frames: int | None = None) -> dict:
-    """Track one stack from ``prompts`` and write the results. Returns a small summary dict.
+    """Track one stack from ``prompts`` and write the results. Returns a summary dict.
 
     source: a TIFF path or an array-like; axis "t" (time-lapse) or "z" (volume; use
-    direction "both" to go both ways from the prompted slices). precision and memory_frames:
-    the fast modes of :class:`~napari_sam2.engine.session.TrackingSession`.
+    direction "both" to go both ways from the prompted slices); channel: passed to
+    :func:`~napari_sam2.engine.stack.stack_view` as given. precision and memory_frames: the
+    fast modes of :class:`~napari_sam2.engine.session.TrackingSession`.
+
+    The order keeps a failed or interrupted run from losing work: every output is checked first
+    (:func:`check_outputs`, before the model is built), then the prompts are applied and the
+    session file (prompts and settings) is written, then the labels are streamed into ``out``
+    as frames are tracked (:class:`~napari_sam2.engine.exports.LabelWriter`: a Ctrl-C or an
+    error leaves every finished frame in the file, untracked frames 0), and last the table, CTC
+    folder and GEFF graph are made from the finished file.
+
+    Summary keys: input, frames (tracked in this run), objects, object_frames (object-frames with
+    a result), lost (how many of those are lost), lost_frames ``{object id: [frames]}``,
+    seconds, written (paths, the labels first). Lost is the session's flag (object score below
+    the model's threshold, or an empty mask) or no pixel in the written labels (wholly hidden
+    under another object): the rule of the table's lost column.
     """
     from ..predictor.frames import open_frames
+    from . import exports
     from .session import TrackingSession
     from .stack import stack_view
 
     if not prompts:
         raise ValueError("no prompts: give --points and/or --boxes with at least one row for this input")
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists already (use --overwrite to replace it)")
+    inputs = [source] if isinstance(source, (str, Path)) else []
+    paths = check_outputs(out, table, ctc, session_json, geff, overwrite, inputs)
     data = open_frames(source)
     if len(data.shape) < 3:
         raise ValueError(f"{source} is a single image of shape {tuple(data.shape)}: tracking needs a stack")
@@ -167,43 +210,143 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
     session = TrackingSession.from_name(view, name=model, checkpoint=checkpoint, device=pick_device(device),
                                         image_size=image_size, precision=precision, memory_frames=memory_frames)
     apply_prompts(session, prompts)
-    report = session.propagate(direction, progress=progress)
-    written = write_outputs(session, out, table and Path(table), ctc and Path(ctc),
-                            session_json and Path(session_json), overwrite, geff and Path(geff))
-    lost = sum(r["lost"] for r in session.records())
+    for p in paths.values():
+        if p is not None:
+            p.parent.mkdir(parents=True, exist_ok=True)
+    written = [paths["out"]]
+    if paths["session_json"] is not None:  # the user's clicks are safe before the long part starts
+        settings = {"input": str(source) if inputs else None, "axis": axis, "direction": direction,
+                    "channel": channel, "time_point": time_point, "z": z, "device": device,
+                    "checkpoint": None if checkpoint is None else str(checkpoint)}
+        written.append(exports.write_session_json(paths["session_json"], {**session.prompts_dict(), "run": settings},
+                                                  overwrite=overwrite))
+    report, records, areas = _track_into(session, paths["out"], direction, overwrite, progress)
+    lost = {oid: [] for oid in session.obj_ids}
+    for r in records:
+        if r["lost"] or areas[r["frame"]].get(r["object_id"], 0) == 0:
+            lost[r["object_id"]].append(r["frame"])
+    if any(paths[k] is not None for k in ("table", "ctc", "geff")):
+        # read back a frame at a time: no output holds the whole (T, Y, X) stack
+        labels = exports.LabelStack.from_file(paths["out"])
+        if paths["table"] is not None:
+            rows = exports.object_table(labels, records, session.parents)
+            written.append(exports.write_table_csv(paths["table"], rows, overwrite=overwrite))
+        if paths["ctc"] is not None:
+            written.append(exports.write_ctc(paths["ctc"], labels, parents=session.parents, overwrite=overwrite))
+        if paths["geff"] is not None:
+            from .lineage_io import write_geff
+
+            written.append(write_geff(paths["geff"], labels, session.parents, overwrite=overwrite))
     return {"input": str(source), "frames": len(report.frames), "objects": len(session.obj_ids),
-            "lost_frames": int(lost), "seconds": round(report.elapsed, 2), "written": [str(p) for p in written]}
+            "object_frames": len(records), "lost": sum(len(v) for v in lost.values()), "lost_frames": lost,
+            "seconds": round(report.elapsed, 2), "written": [str(p) for p in written]}
+
+
+def _track_into(session, out: Path, direction: str, overwrite: bool, progress):
+    """Propagate, writing each frame's labels into ``out`` as soon as the frame is tracked.
+
+    Returns (the run report, the session's records, ``{frame: {object id: pixels}}`` of the file).
+    A frame tracked twice (direction "both") is written twice; its last write is final.
+    """
+    import numpy as np
+
+    from .exports import LabelWriter
+
+    areas: dict[int, dict[int, int]] = {}
+    with LabelWriter(out, session.shape, max(session.obj_ids), overwrite=overwrite) as writer:
+        def put(f: int) -> None:
+            frame = session.label_frame(f)
+            writer.write(f, frame)
+            counts = np.bincount(frame.ravel(), minlength=1)
+            areas[f] = {int(i): int(c) for i, c in enumerate(counts) if i and c}
+
+        def step(event) -> None:
+            put(event.frame)
+            if progress is not None:
+                progress(event)
+
+        report = session.propagate(direction, progress=step)
+        records = session.records()
+        for f in sorted({r["frame"] for r in records} - set(areas)):  # results outside this run's passes
+            put(f)
+    return report, records, areas
 
 
 def expand_inputs(pattern: str) -> list[Path]:
     """Files matching a glob pattern such as ``data/*.tif`` (sorted); an error when none match."""
     import glob
 
-    files = sorted(Path(p) for p in glob.glob(pattern))
+    files = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
     if not files:
         raise ValueError(f"no files match {pattern!r}")
     return files
 
 
-def track_many(pattern: str, points_csv, boxes_csv, out_dir, scheduler: str | None = None, **options) -> list[dict]:
-    """Track every file matching ``pattern`` into ``out_dir/<name>_labels.tif``.
+def output_names(files: list[Path], out_dir) -> list[Path]:
+    """The labels file of each input with ``--many``: ``out_dir/<name>_labels.tif``.
 
-    Prompts come from the shared CSVs (rows with a ``file`` column apply to matching files)
-    or from ``<name>.points.csv`` / ``<name>.boxes.csv`` next to each file. With a dask
-    ``scheduler`` address the files are tracked on that cluster, else one after another here.
+    ``<name>`` is the file's stem; inputs that share a stem (``a/m.tif``, ``b/m.tif``) are named
+    by their path below the folder they have in common, joined by ``_`` (``a_m``, ``b_m``). If
+    names still collide (``m.tif`` beside ``m.tiff``), a ValueError names both inputs: one result
+    never silently replaces another.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    stems = [f.stem for f in files]
+    shared = {s.casefold() for s in stems if sum(t.casefold() == s.casefold() for t in stems) > 1}
+    if shared:
+        common = Path(os.path.commonpath([os.path.abspath(f.parent) for f in files]))
+    names = []
+    for f, stem in zip(files, stems):
+        if stem.casefold() in shared:
+            rel = Path(os.path.abspath(f)).relative_to(common)
+            stem = "_".join((*rel.parts[:-1], rel.stem))
+        names.append(stem)
+    seen: dict[str, Path] = {}
+    for f, name in zip(files, names):
+        if name.casefold() in seen:
+            raise ValueError(f"{seen[name.casefold()]} and {f} would both be written to "
+                             f"{out_dir / (name + '_labels.tif')}: rename one, or track them in separate runs")
+        seen[name.casefold()] = f
+    return [out_dir / f"{name}_labels.tif" for name in names]
+
+
+def track_many(pattern: str, points_csv, boxes_csv, out_dir, scheduler: str | None = None, on_result=None,
+               **options) -> list[dict]:
+    """Track every file matching ``pattern`` into ``out_dir`` (names: :func:`output_names`).
+
+    Prompts come from the shared CSVs (rows with a ``file`` column apply to matching files)
+    or from ``<name>.points.csv`` / ``<name>.boxes.csv`` next to each file. Every file's
+    prompts and output are checked before the first file is tracked. With a dask ``scheduler``
+    address the files are tracked on that cluster, else one after another here, with
+    ``on_result(summary)`` called as each one finishes. ``options`` go to :func:`track_file`.
+    """
+    out_dir = Path(out_dir)
+    files = expand_inputs(pattern)
+    outs = output_names(files, out_dir)
     jobs = []
-    for f in expand_inputs(pattern):
+    for f, o in zip(files, outs):
         pts = points_csv or (f.with_suffix(".points.csv") if f.with_suffix(".points.csv").exists() else None)
         bxs = boxes_csv or (f.with_suffix(".boxes.csv") if f.with_suffix(".boxes.csv").exists() else None)
         prompts = read_prompts(pts, bxs, file_name=f.name)
-        jobs.append((f, prompts, out_dir / f"{f.stem}_labels.tif"))
+        if not prompts:
+            raise ValueError(f"no prompts for {f}: give --points/--boxes rows for it (a 'file' column) "
+                             f"or {f.with_suffix('.points.csv').name} beside it")
+        check_outputs(o, overwrite=options.get("overwrite", False), inputs=files)
+        jobs.append((f, prompts, o))
+    out_dir.mkdir(parents=True, exist_ok=True)
     if scheduler is None:
-        return [track_file(f, p, o, **options) for f, p, o in jobs]
+        results = []
+        for f, p, o in jobs:
+            results.append(track_file(f, p, o, **options))
+            if on_result is not None:
+                on_result(results[-1])
+        return results
     from distributed import Client
 
     with Client(scheduler) as client:
         futures = [client.submit(track_file, f, p, o, pure=False, **options) for f, p, o in jobs]
-        return client.gather(futures)
+        results = client.gather(futures)
+    if on_result is not None:
+        for r in results:
+            on_result(r)
+    return results

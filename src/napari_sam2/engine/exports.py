@@ -5,7 +5,10 @@ Conventions: ``labels`` is an integer array (T, Y, X) (a single (Y, X) frame cou
 :class:`LabelStack` made one frame at a time (then no writer holds more than a frame of it); 0 is
 background and every id > 0 is one tracked object. Points are (y, x); ``t`` is the frame index.
 Every writer is atomic: it writes a hidden temporary file or folder next to the target and renames
-it into place, and refuses to replace an existing output unless ``overwrite=True``.
+it into place, and refuses to replace an existing output unless ``overwrite=True`` (the
+FileExistsError carries the path as ``filename``, so a command line can word its own advice).
+The one exception is :class:`LabelWriter`, which writes in place on purpose: a long run that
+stops early keeps every frame it finished.
 """
 
 from __future__ import annotations
@@ -146,12 +149,19 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def exists_error(path) -> FileExistsError:
+    """The error for an output that exists already, with ``filename`` set to its path."""
+    exc = FileExistsError(f"{path} already exists (pass overwrite=True to replace it)")
+    exc.filename = str(path)
+    return exc
+
+
 @contextlib.contextmanager
 def _atomic_target(path, overwrite: bool):
     """Yield a temporary sibling path; on success rename it to ``path``, on failure delete it."""
     path = Path(path)
     if (path.exists() or path.is_symlink()) and not overwrite:
-        raise FileExistsError(f"{path} already exists (pass overwrite=True to replace it)")
+        raise exists_error(path)
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         yield tmp
@@ -228,12 +238,81 @@ def write_labels_zarr(path, labels, overwrite: bool = False, chunks=None) -> Pat
     return Path(path)
 
 
+class LabelWriter:
+    """A label stack ``(T, Y, X)`` written into ``path`` (.tif/.tiff or .zarr) a frame at a time.
+
+    Not atomic, on purpose: the file is made at full size when the writer opens (every frame 0),
+    and each :meth:`write` goes to disk at once (flushed), so a run that stops early (Ctrl-C, an
+    error) leaves every frame written so far readable in the file and the others 0. TIFFs are
+    uncompressed (an ImageJ hyperstack for uint16, as :func:`write_labels_tiff`; a plain TIFF for
+    uint32) and zarr arrays have one chunk per frame and ``{"axes": "TYX"}``. The dtype is uint16
+    when ``max_id`` < 65536, else uint32. An existing ``path`` is refused unless ``overwrite``,
+    and then removed first. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, path, shape, max_id: int, overwrite: bool = False) -> None:
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".tif", ".tiff", ".zarr"):
+            raise ValueError(f"a label stack file must end in .tif, .tiff or .zarr, got {path}")
+        shape = tuple(int(s) for s in shape)
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"shape must be three positive numbers (T, Y, X), got {shape}")
+        if not 0 <= int(max_id) < 2**32:
+            raise ValueError(f"max id {max_id} must be in [0, 2**32)")
+        if path.exists() or path.is_symlink():
+            if not overwrite:
+                raise exists_error(path)
+            _remove(path)
+        self.path, self.shape = path, shape
+        self.dtype = np.dtype(np.uint16 if int(max_id) < 65536 else np.uint32)
+        if suffix == ".zarr":
+            import zarr
+
+            self._array = zarr.open_array(store=str(path), mode="w", shape=shape, chunks=(1, *shape[1:]),
+                                          dtype=self.dtype, fill_value=0)
+            self._array.attrs["axes"] = "TYX"
+        else:
+            self._array = tifffile.memmap(path, shape=shape, dtype=self.dtype, imagej=self.dtype == np.uint16,
+                                          metadata={"axes": "TYX"})
+            self._array.flush()
+
+    def write(self, t: int, frame) -> None:
+        """Store frame ``t`` (a (Y, X) array of ids) and flush it to disk."""
+        if self._array is None:
+            raise ValueError(f"{self.path} is closed")
+        t = int(t)
+        if not 0 <= t < self.shape[0]:
+            raise ValueError(f"frame {t} is outside 0..{self.shape[0] - 1}")
+        frame = np.asarray(frame)
+        if frame.shape != self.shape[1:]:
+            raise ValueError(f"frame {t}: expected shape {self.shape[1:]}, got {frame.shape}")
+        self._array[t] = frame.astype(self.dtype, copy=False)
+        if isinstance(self._array, np.memmap):
+            self._array.flush()
+
+    def close(self) -> None:
+        if isinstance(self._array, np.memmap):
+            self._array.flush()
+        self._array = None  # the last reference: numpy unmaps the file
+
+    def __enter__(self) -> "LabelWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def object_table(labels, records=None, parents=None, spacing=None) -> list[dict]:
     """One row per (object, frame) where the object has pixels or a tracking record.
 
     ``labels`` is (T, Y, X) or (Y, X); ``records`` are dicts with object_id, frame, object_score,
-    predicted_iou (the model's own estimate, not a measured IoU), lost. Columns are :data:`TABLE_COLUMNS`; bbox is half-open [y0, y1) x [x0, x1) in pixel
-    indices, area is in pixels. With ``spacing=(dy, dx)`` centroids are multiplied by (dy, dx) and
+    predicted_iou (the model's own estimate, not a measured IoU), lost. Columns are
+    :data:`TABLE_COLUMNS`; bbox is half-open [y0, y1) x [x0, x1) in pixel indices, area is in pixels.
+    ``lost`` is True where the record says so, and also where an object has a record but no pixel
+    in ``labels`` (its mask is empty, or wholly hidden under another object, which wins every pixel
+    it claims with a higher logit): a row never shows a tracked object as present with no area.
+    Where there is no record, ``lost`` is None. With ``spacing=(dy, dx)`` centroids are multiplied by (dy, dx) and
     area by dy*dx (bbox stays in pixels). Missing values (no pixels, no record, no parent) are None.
     Rows are sorted by object_id, then frame.
     """
@@ -255,9 +334,11 @@ def object_table(labels, records=None, parents=None, spacing=None) -> list[dict]
         area, cy, cx, bbox = props.get((oid, t), (None, None, None, (None,) * 4))
         if area is not None and spacing is not None:
             area, cy, cx = area * dy * dx, cy * dy, cx * dx
-        rec = by_key.get((oid, t), {})
-        values = (oid, t, area, cy, cx, *bbox, _opt(float, rec.get("object_score")), _opt(float, rec.get("predicted_iou")),
-                  _opt(bool, rec.get("lost")), parent_of.get(oid))
+        rec = by_key.get((oid, t))
+        lost = None if rec is None else bool(rec.get("lost")) or area is None
+        rec = rec or {}
+        values = (oid, t, area, cy, cx, *bbox, _opt(float, rec.get("object_score")),
+                  _opt(float, rec.get("predicted_iou")), lost, parent_of.get(oid))
         rows.append(dict(zip(TABLE_COLUMNS, values)))
     return rows
 
