@@ -179,18 +179,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Bar:
+    """A tqdm progress bar made at the first frame (nothing is drawn for a run that fails before it)."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc, self.bar = desc, None
+
+    def update(self, event) -> None:
+        if self.bar is None:
+            try:
+                from tqdm import tqdm
+            except ImportError:  # plain lines instead
+                print(f"{self.desc}: frame {event.frame} ({event.done}/{event.total})", file=sys.stderr)
+                return
+            self.bar = tqdm(desc=self.desc, unit="frame", total=event.total, file=sys.stderr)
+        self.bar.total = event.total
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _progress_bar(desc: str):
-    try:
-        from tqdm import tqdm
-    except ImportError:  # plain lines instead
-        return lambda e: print(f"{desc}: frame {e.frame} ({e.done}/{e.total})", file=sys.stderr), None
-    bar = tqdm(desc=desc, unit="frame", file=sys.stderr)
-
-    def update(event):
-        bar.total = event.total
-        bar.update(1)
-
-    return update, bar
+    """(update(event), closable)."""
+    bar = _Bar(desc)
+    return bar.update, bar
 
 
 class _Interrupted(KeyboardInterrupt):
@@ -234,6 +248,11 @@ def run_track(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     if args.points is None and args.boxes is None and not args.many and args.input != "sample":
         raise ValueError("give --points and/or --boxes (CSV files of prompts)")
+    if not args.many:  # every output checked before anything else (batch.track_many checks its own)
+        if args.input != "sample" and not Path(args.input).exists():
+            raise FileNotFoundError(f"input file not found: {args.input}")
+        batch.check_outputs(args.out, args.table, args.ctc, args.session, args.geff, args.overwrite,
+                            inputs=[] if args.input == "sample" else [args.input])
     _warn_random(args.checkpoint)
     options = dict(model=_model_name(args.model, args.checkpoint), checkpoint=None if args.checkpoint == "none" else args.checkpoint,
                    image_size=args.image_size, axis=args.axis, device=args.device, overwrite=args.overwrite,
@@ -265,8 +284,6 @@ def run_track(args: argparse.Namespace) -> int:
     truth = None
     if args.input == "sample":
         source, truth, prompts = _sample_movie()
-    elif not Path(args.input).exists():
-        raise FileNotFoundError(f"input file not found: {args.input}")
     else:
         source, prompts = args.input, batch.read_prompts(args.points, args.boxes)
     bar_update, bar = _progress_bar(Path(args.input).name)
@@ -289,8 +306,7 @@ def run_track(args: argparse.Namespace) -> int:
             print(f"note: {len(finished)} frames finished before the error are in {args.out}", file=sys.stderr)
         raise
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     print(f"{r['objects']} objects tracked over {r['frames']} frames in {r['seconds']} s; "
           f"{r['lost']} of {r['object_frames']} object-frames lost")
     for line in _lost_lines(r["lost_frames"]):
