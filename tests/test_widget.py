@@ -79,7 +79,7 @@ def test_negative_click_box_and_second_object(ready, qtbot):
     widget.add_box(0, ys.min(), xs.min(), ys.max(), xs.max())
     wait(qtbot, widget)
     session = widget.session
-    assert session.objects[1].prompts[0][-1]["labels"] == [1, 0]
+    assert [lab for step in session.objects[1].prompts[0] for lab in step["labels"]] == [1, 0]
     assert session.objects[2].prompts[0][-1]["box"] is not None
     colors = np.asarray(viewer.layers["SAM2 clicks"].face_color)
     assert colors[0][1] > colors[0][0] and colors[1][0] > colors[1][1]  # green positive, red negative
@@ -122,7 +122,8 @@ def test_correction_retracks_only_later_frames_and_keeps_manual_edits(ready, qtb
     assert (out.data[6, :5, :5] == 9).all() and 6 in widget.edited_frames  # edits kept
     assert widget._overwrite.enabled
     widget.overwrite_edited_frames()
-    assert np.array_equal(out.data[6], widget.session.label_frame(6))
+    wait(qtbot, widget)
+    assert np.array_equal(out.data[6], widget.session.label_frame(6)) and not widget._overwrite.enabled
 
 
 def test_candidate_choice_and_painted_mask(ready, qtbot):
@@ -153,16 +154,21 @@ def test_exports_timeline_jump_and_session_reload(ready, qtbot, tmp_path):
                   str(tmp_path / "s.json"), str(tmp_path / "s.json")])
     widget._ask_path = lambda *a, **k: next(paths)
     widget.export_tiff()
+    wait(qtbot, widget)
     assert np.array_equal(tifffile.imread(tmp_path / "l.tif"), out)
     widget.export_table()
+    wait(qtbot, widget)
     assert (tmp_path / "t.csv").read_text().count("\n") >= 9
     widget.export_ctc()
+    wait(qtbot, widget)
     assert (tmp_path / "RES" / "res_track.txt").read_text().startswith("1 0 7 0")
     widget.export_geff()
+    wait(qtbot, widget)
     from napari_sam2.engine.lineage_io import read_geff
 
     assert read_geff(tmp_path / "g.zarr").number_of_nodes() == 8
     widget.add_tracks_layer()
+    wait(qtbot, widget)
     assert viewer.layers["SAM2 tracks"].data.shape == (8, 4)
     widget.save_session()
     widget._timeline.frameClicked.emit(5)
@@ -269,6 +275,7 @@ def test_division_flow_lineage_and_suggestions(make_napari_viewer, qtbot, checkp
     wait(qtbot, widget)
     assert sorted(widget.session.objects[2].results) == [4, 5, 6, 7]
     widget.add_tracks_layer()
+    wait(qtbot, widget)
     assert viewer.layers["SAM2 tracks"].graph == {2: [1], 3: [1]}
     assert widget.current_object == 2
     widget.delete_object()  # removing daughter 2 updates the lineage
@@ -298,6 +305,7 @@ def test_rapid_corrections_end_consistent(ready, qtbot):
     widget.add_click(2, y2 + 2, x2 + 1)  # supersedes it
     wait(qtbot, widget)
     session = widget.session
-    assert np.allclose(session.objects[1].prompts[2][-1]["points"], [[x2, y2], [x2 + 1, y2 + 2]])
+    steps = session.objects[1].prompts[2]
+    assert np.allclose([p for step in steps for p in step["points"]], [[x2, y2], [x2 + 1, y2 + 2]])
     assert sorted(session.objects[1].results) == list(range(8))
     assert np.array_equal(out.data, session.labels().astype(out.data.dtype))

@@ -1,82 +1,36 @@
 """The SAM 2 dock widget: prompts from napari layers, live masks, propagation in the background.
 
-All model work runs in napari ``thread_worker`` jobs, one at a time; layers are changed
-only in the handlers on the main thread. The widget talks to the engine with numpy arrays.
+All model work runs in napari worker threads, one job at a time (:mod:`._widget_jobs`); layers
+are changed only in the handlers on the main thread, and the main thread reads the session only
+through snapshots the workers hand back. The widget talks to the engine with numpy arrays.
 """
 
 from __future__ import annotations
 
-import hashlib
+import inspect
+import warnings
 from pathlib import Path
 
 import napari
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, PushButton
-from napari.qt.threading import create_worker
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, PushButton, SpinBox
 from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QEvent, Qt
 from qtpy.QtGui import QColor, QIcon, QPixmap
-from qtpy.QtWidgets import QFileDialog, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from ._timeline import ConfidenceTimeline
+from ._widget_exports import ask_path, may_replace, with_suffix
+from ._widget_jobs import OTHER, PROMPT, TRACK, Job, JobQueue
+from ._widget_sync import digest as _digest
+from ._widget_sync import frames_with, prompt_update
+from ._widget_text import SHORTCUTS, TOOLTIPS
 
-CLICKS, BOXES, OUTPUT, PAINT = "SAM2 clicks", "SAM2 boxes", "SAM2 labels", "SAM2 paint"
+CLICKS, BOXES, OUTPUT, PAINT, TRACKS = "SAM2 clicks", "SAM2 boxes", "SAM2 labels", "SAM2 paint", "SAM2 tracks"
 POSITIVE, NEGATIVE = (0.2, 0.9, 0.2, 1.0), (0.95, 0.2, 0.2, 1.0)
 
-SHORTCUTS = {
-    "Shift-N": ("add_object", "new object"),
-    "Shift-X": ("toggle_negative", "toggle negative clicks"),
-    "Shift-F": ("propagate_forward", "propagate forward"),
-    "Shift-B": ("propagate_backward", "propagate backward"),
-    "Shift-P": ("propagate_both", "propagate both ways"),
-    "Shift-C": ("cancel", "cancel the running job"),
-    "Shift-D": ("divide_here", "the selected object divides on the current frame"),
-}
-
-TOOLTIPS = {
-    "image": "The image layer to segment: (T, Y, X), (Z, Y, X), RGB stacks, or (T, Z, Y, X).",
-    "axis": "Track along time (t) or through a volume (z). For (T, Z, Y, X) data the other axis stays "
-            "at the slider's current position.",
-    "channel": "For RGB layers: 'all' uses the colour image, 0/1/2 one channel of it. (napari opens "
-               "multi-channel data as one layer per channel: pick that layer above.)",
-    "contrast": "Intensity window mapped to the model's input: 'layer' uses the layer's contrast limits "
-                "(one window for all frames), or type 'low, high'.",
-    "model": "SAM 2 / SAM 2.1 model size: tiny is fastest, large most accurate. 'auto': the model of the "
-             "checkpoint file, else sam2.1 tiny if its weights are here, else the bundled demo model "
-             "(small, trained on synthetic cells only: not SAM 2 quality).",
-    "checkpoint": "'auto' finds or downloads the official weights; or a path to a .pt file; "
-                  "'none' = random weights (testing only).",
-    "image_size": "Model input size. 'model' uses the size it was trained at (1024 for official models, "
-                  "256 for the demo); smaller is faster and coarser.",
-    "device": "Where the model runs: auto picks CUDA, then Apple MPS, then CPU.",
-    "precision": "fp32 gives the official numbers. bf16 is a fast mode for GPUs and CPUs with native "
-                 "bfloat16 (AVX512-BF16/AMX); masks differ slightly (docs/benchmarks.md).",
-    "memory_frames": "Recent frames each object remembers. 'all' (6) gives the official numbers; fewer "
-                     "is a fast mode that tracks faster with slightly different masks (docs/benchmarks.md).",
-    "start": "Load the model and create the prompt and output layers.",
-    "objects": "Objects to track. Double-click to rename; the colour is the object's label colour.",
-    "add": "New object (Shift-N). Clicks go to the selected object.",
-    "delete": "Delete the selected object, its prompts and its labels.",
-    "clear": "Remove all prompts and results of the selected object (it stays in the list).",
-    "negative": "Clicks on 'SAM2 clicks' add negative points (Shift-X toggles; right-click always "
-                "adds a negative point). Positive points are green, negative red.",
-    "candidates": "SAM 2 offers three masks for a single click: pick the one you meant.",
-    "paint": "Add a 'SAM2 paint' layer; paint the object with its label, then 'Use painted mask'.",
-    "use_paint": "Use the painted masks as prompts on the current frame.",
-    "divide": "The selected object divides on the current frame (Shift-D): its track ends on the previous "
-              "frame and two daughter objects are added; click each daughter on this frame, then Forward.",
-    "suggest": "List frames where an object's mask splits in two, its area halves or its score collapses.",
-    "suggestions": "Suggested divisions (also marked in yellow on the confidence strip): choose one to go "
-                   "there; confirm with 'Divides here' or 'Dismiss' it.",
-    "forward": "Track from the prompted frames towards the end (Shift-F).",
-    "backward": "Track from the prompted frames towards the start (Shift-B).",
-    "both": "Track both ways, e.g. through a volume from the prompted slice (Shift-P).",
-    "cancel": "Stop after the current frame; frames done so far are kept (Shift-C).",
-    "overwrite_edits": "Frames you painted on in 'SAM2 labels' are never overwritten; this replaces them "
-                       "with the tracking result.",
-    "timeline": "Confidence of the selected object per frame; click to jump to a frame.",
-}
+__all__ = ["SAM2Widget", "SHORTCUTS", "TOOLTIPS"]
 
 
 def _label_colormap(colors: dict[int, tuple]):
@@ -91,8 +45,23 @@ def _label_colormap(colors: dict[int, tuple]):
     return Colormap(colors=[colors[i] for i in ids], controls=controls, interpolation="zero", name="sam2 labels")
 
 
-def _digest(a: np.ndarray) -> bytes:
-    return hashlib.blake2b(np.ascontiguousarray(a).tobytes(), digest_size=16).digest()
+def _timelines(session) -> dict:
+    """{object id: Timeline snapshot} of every object (called in workers; the GUI keeps the copy)."""
+    with session._lock:  # one consistent view of all objects (the engine has no all-objects snapshot yet)
+        return {oid: session.timeline(oid) for oid in session.obj_ids}
+
+
+def _parents(session) -> dict[int, int]:
+    with session._lock:  # mark_division changes this dict in place
+        return dict(session.parents)
+
+
+def _tracked_frames(session, obj: int) -> list[int]:
+    """Frames where ``obj`` has a result (empty when the session does not know it)."""
+    with session._lock:
+        if obj not in session.obj_ids:
+            return []
+        return [int(f) for f in np.flatnonzero(np.isfinite(session.timeline(obj).scores))]
 
 
 class SAM2Widget(QWidget):
@@ -105,19 +74,25 @@ class SAM2Widget(QWidget):
         self.names: dict[int, str] = {}
         self.edited_frames: set[int] = set()
         self.last_report = None
-        self._known: dict = {}
+        self._known: dict = {}  # (object, frame) -> prompt as last sent to the session
         self._written: dict[int, bytes] = {}
-        self._queue: list = []
-        self._busy = False
-        self._cancel = False
+        self._timelines: dict = {}  # object -> Timeline, as the last job left the session
+        self._suggestion_data: dict = {}
         self._syncing = False
         self._pbar = None
         self._candidates = None
         self._layer = None
+        self._output = self._clicks = self._boxes = None
         self._track_dim = 0
         self._fixed: dict[int, int] = {}
+        self._tracks_state = "idle"  # "running", or "again" when the labels changed while measuring
+        self._closed = False
+        self._docked = False
+        self._jobs = JobQueue(self._worker_body, self._job_started, self._job_result, self._job_finished,
+                              self._job_failed)
 
         from .model.configs import CONFIGS
+        from .threads import available_cores, default_threads
 
         self._image = ComboBox(label="image", choices=self._image_layers)
         self._axis = ComboBox(label="axis", choices=["t", "z"], value="t")
@@ -129,9 +104,16 @@ class SAM2Widget(QWidget):
         self._device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
         self._precision = ComboBox(label="precision", choices=["fp32", "bf16"], value="fp32")
         self._memory = ComboBox(label="memory frames", choices=["all", 4, 2, 1], value="all")
+        try:
+            threads = default_threads()
+        except ValueError as exc:  # a bad NAPARI_SAM2_THREADS: say so, use the plain default
+            show_warning(f"SAM 2: {exc}")
+            threads = max(1, min(available_cores() - 1, 8))
+        self._threads = SpinBox(label="threads", value=threads, min=1, max=max(available_cores(), threads))
         self._start = PushButton(text="Start session")
-        settings = Container(widgets=[self._image, self._axis, self._channel, self._contrast, self._model, self._checkpoint, self._image_size,
-                                      self._device, self._precision, self._memory, self._start])
+        settings = Container(widgets=[self._image, self._axis, self._channel, self._contrast, self._model,
+                                      self._checkpoint, self._image_size, self._device, self._precision,
+                                      self._memory, self._threads, self._start])
 
         self._objects = QListWidget()
         self._add, self._delete, self._clear = (PushButton(text=t) for t in ("Add object", "Delete", "Clear"))
@@ -154,6 +136,7 @@ class SAM2Widget(QWidget):
         run_row = Container(widgets=[self._forward, self._backward, self._both, self._stop], layout="horizontal",
                             labels=False)
         self._status = Label(value="No session.")
+        self._status.native.setWordWrap(True)
         self._overwrite = PushButton(text="Overwrite edited frames", enabled=False)
         self._timeline = ConfidenceTimeline()
 
@@ -166,15 +149,15 @@ class SAM2Widget(QWidget):
         self.setMaximumWidth(480)
         layout = QVBoxLayout(self)
         for part in (settings.native, self._objects, object_buttons.native, paint_row.native, cand_row.native,
-                     division_row.native, self._suggestions.native, run_row.native, self._timeline, self._status.native, self._overwrite.native,
-                     *[r.native for r in export_rows]):
+                     division_row.native, self._suggestions.native, run_row.native, self._timeline,
+                     self._status.native, self._overwrite.native, *[r.native for r in export_rows]):
             layout.addWidget(part)
 
         for widget, key in ((self._image, "image"), (self._axis, "axis"), (self._channel, "channel"),
                             (self._contrast, "contrast"), (self._model, "model"),
                             (self._checkpoint, "checkpoint"), (self._image_size, "image_size"),
                             (self._device, "device"), (self._precision, "precision"), (self._memory, "memory_frames"),
-                            (self._start, "start"), (self._add, "add"),
+                            (self._threads, "threads"), (self._start, "start"), (self._add, "add"),
                             (self._delete, "delete"), (self._clear, "clear"), (self._negative, "negative"),
                             (self._paint, "paint"), (self._use_paint, "use_paint"), (self._forward, "forward"),
                             (self._backward, "backward"), (self._both, "both"), (self._stop, "cancel"),
@@ -189,7 +172,7 @@ class SAM2Widget(QWidget):
         self._add.clicked.connect(self.add_object)
         self._delete.clicked.connect(self.delete_object)
         self._clear.clicked.connect(self.clear_object)
-        self._negative.changed.connect(lambda v: self._update_click_defaults())
+        self._negative.changed.connect(self._update_click_defaults)
         self._paint.clicked.connect(self.add_paint_layer)
         self._use_paint.clicked.connect(self.use_painted_mask)
         self._forward.clicked.connect(self.propagate_forward)
@@ -203,7 +186,7 @@ class SAM2Widget(QWidget):
         self._dismiss.clicked.connect(self.dismiss_suggestion)
         for i, b in enumerate(self._cands):
             b.clicked.connect(lambda *_, i=i: self.choose_candidate(i))
-        self._objects.currentItemChanged.connect(lambda *_: self._object_selected())
+        self._objects.currentItemChanged.connect(self._object_selected)
         self._objects.itemChanged.connect(self._renamed)
         self._timeline.frameClicked.connect(self.go_to_frame)
         actions = {"Labels TIFF": self.export_tiff, "Labels zarr": self.export_zarr, "Table CSV": self.export_table,
@@ -211,11 +194,67 @@ class SAM2Widget(QWidget):
                    "Save session": self.save_session, "Load session": self.load_session}
         for name, fn in actions.items():
             self._exports[name].clicked.connect(fn)
+        self._connect_viewer()
+
+    # ------------------------------------------------------------------ viewer hooks and closing
+
+    def _connect_viewer(self) -> None:
+        """Viewer events (bound methods: napari holds them weakly) and shortcuts, undone by :meth:`_disconnect`."""
         self.viewer.layers.events.inserted.connect(self._image.reset_choices)
         self.viewer.layers.events.removed.connect(self._layer_removed)
-        self.viewer.dims.events.current_step.connect(lambda e: self._refresh_timeline())
+        self.viewer.dims.events.current_step.connect(self._step_changed)
+        self._bindings = {}  # key -> (our function, the binding it replaced or None)
         for key, (method, _) in SHORTCUTS.items():
-            self.viewer.bind_key(key, lambda v, m=method: getattr(self, m)(), overwrite=True)
+            ours = _Shortcut(self, method)
+            self._bindings[key] = (ours, self.viewer.bind_key(key, ours, overwrite=True))
+
+    def _disconnect(self) -> None:
+        viewer = self.viewer
+        viewer.layers.events.inserted.disconnect(self._image.reset_choices)
+        viewer.layers.events.removed.disconnect(self._layer_removed)
+        viewer.dims.events.current_step.disconnect(self._step_changed)
+        from napari.utils.key_bindings import coerce_keybinding
+
+        for key, (ours, replaced) in self._bindings.items():
+            if viewer.keymap.get(coerce_keybinding(key)) is ours:  # not rebound by someone else since
+                viewer.bind_key(key, replaced, overwrite=True)
+        self._bindings = {}
+        self._unhook_prompt_layers()
+
+    def _unhook_prompt_layers(self) -> None:
+        for layer in (self._clicks, self._boxes):
+            if layer is not None:
+                layer.events.data.disconnect(self._prompts_changed)
+        if self._clicks is not None and self._right_click in self._clicks.mouse_drag_callbacks:
+            self._clicks.mouse_drag_callbacks.remove(self._right_click)
+        self._clicks = self._boxes = None
+
+    def shutdown(self) -> None:
+        """Stop background work, disconnect from the viewer, restore replaced shortcuts, drop the session.
+        Called when the dock widget is closed; the layers stay."""
+        if self._closed:
+            return
+        self._closed = True
+        self._jobs.close()
+        if self._pbar is not None:
+            self._pbar.close()
+            self._pbar = None
+        self._disconnect()
+        self.session = None
+        self._timelines = {}
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self.shutdown()
+        super().closeEvent(event)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        # napari closes a dock widget by taking it out of its dock (parent None), not by close()
+        if event.type() == QEvent.ParentChange:
+            if self.parent() is not None:
+                self._docked = True
+            elif self._docked:
+                self.shutdown()
+        super().changeEvent(event)
 
     # ------------------------------------------------------------------ helpers
 
@@ -224,7 +263,7 @@ class SAM2Widget(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._busy or bool(self._queue)
+        return self._jobs.busy
 
     @property
     def current_object(self) -> int | None:
@@ -243,46 +282,74 @@ class SAM2Widget(QWidget):
         offset = self.viewer.dims.ndim - self._layer.ndim
         self.viewer.dims.set_current_step(offset + self._track_dim, int(frame))
 
+    def _step_changed(self, event=None) -> None:
+        self._refresh_timeline()
+
     def _set_status(self, text: str) -> None:
         self._status.value = text
 
-    def _run(self, func, *, on_return=None, on_yield=None, label="working") -> None:
-        """Queue ``func`` to run in a worker thread after any running job."""
-        self._queue.append((func, on_return, on_yield, label))
-        if not self._busy:
-            self._next_job()
+    # ------------------------------------------------------------------ jobs
 
-    def _next_job(self) -> None:
-        if not self._queue:
-            self._busy = False
-            return
-        func, on_return, on_yield, label = self._queue.pop(0)
-        self._running = label
-        self._busy = True
-        self._cancel = False
-        self._set_status(f"{label}...")
-        worker = create_worker(func)
-        if on_return is not None:
-            worker.returned.connect(on_return)
-        if on_yield is not None:
-            worker.yielded.connect(on_yield)
-        worker.errored.connect(self._job_failed)
-        worker.finished.connect(self._job_finished)
-        worker.start()
+    def _run(self, func, *, on_return=None, on_yield=None, label="working", kind=OTHER, key=None) -> Job:
+        """Queue ``func(job)`` to run in a worker thread after any running job."""
+        return self._jobs.submit(Job(func, label, kind, on_return, on_yield, key))
+
+    def _worker_body(self, job: Job):
+        """What the worker runs for ``job``: the thread setting first, then the job; warnings it raises
+        are collected, and a snapshot of every object's timeline is returned with its result."""
+        session, threads = self.session, int(self._threads.value)
+
+        def body():
+            from .threads import set_threads
+
+            set_threads(threads)  # torch's thread count belongs to the thread that sets it
+            with warnings.catch_warnings(record=True) as caught:
+                from .notices import QualityWarning
+
+                warnings.simplefilter("always", QualityWarning)
+                out = job.func(job)
+                if inspect.isgenerator(out):
+                    out = yield from out
+            return out, None if session is None else _timelines(session), caught
+
+        return body
+
+    def _job_started(self, job: Job) -> None:
+        self._set_status(f"{job.label}...")
+
+    def _job_result(self, job: Job, value) -> None:
+        out, lines, caught = value
+        if lines is not None:
+            self._timelines = lines
+            self._show_lost()
+        if job.on_return is not None:
+            job.on_return(out)
+        self._show_warnings(caught)
+
+    def _show_warnings(self, caught) -> None:
+        from .notices import QualityWarning
+
+        quality = []
+        for w in caught:
+            if issubclass(w.category, QualityWarning):
+                quality.append(str(w.message))
+                show_warning(f"SAM 2: {w.message}")
+            else:  # not ours to show: hand it back to Python's warning machinery
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if quality:  # after the job's own status line, so that it stays in view
+            self._set_status(f"{self._status.value} Warning: {' '.join(quality)}")
 
     def _job_failed(self, exc) -> None:
         show_error(f"SAM 2: {exc}")
         self._set_status(f"error: {exc}")
 
-    def _job_finished(self) -> None:
+    def _job_finished(self, job: Job) -> None:
         if self._pbar is not None:
             self._pbar.close()
             self._pbar = None
-        self._busy = False
         self._refresh_timeline()
-        if "SAM2 tracks" in self.viewer.layers and not self._queue:
-            self.add_tracks_layer()  # keep the lineage in step with the labels
-        self._next_job()
+        if TRACKS in self.viewer.layers and not self._jobs.pending:
+            self._refresh_tracks()  # keep the lineage in step with the labels
 
     # ------------------------------------------------------------------ session
 
@@ -331,8 +398,6 @@ class SAM2Widget(QWidget):
         options = dict(name=self._model.value, image_size=None if size == "model" else int(size),
                        checkpoint=None if ckpt.lower() == "none" else (ckpt or "auto"),
                        precision=self._precision.value, memory_frames=None if memory == "all" else int(memory))
-        if options["checkpoint"] is None:
-            show_warning("SAM 2: random weights (checkpoint 'none'): masks are meaningless")
         from .engine.batch import pick_device
         from .engine.session import check_precision
 
@@ -344,7 +409,7 @@ class SAM2Widget(QWidget):
             self._set_status(f"error: {exc}")
             return
 
-        def build():
+        def build(job):
             from .engine.session import TrackingSession
 
             return TrackingSession.from_name(view, device=device, contrast_limits=limits, **options)
@@ -354,8 +419,9 @@ class SAM2Widget(QWidget):
 
     def _session_ready(self, session) -> None:
         self.session = session
-        self._known, self._written, self.edited_frames = {}, {}, set()
+        self._known, self._written, self.edited_frames, self._timelines = {}, {}, set(), {}
         layer = self._layer
+        self._unhook_prompt_layers()
         for name in (CLICKS, BOXES, OUTPUT, PAINT):
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
@@ -385,7 +451,8 @@ class SAM2Widget(QWidget):
         from .weights import DEMO_NOTICE
 
         self._set_status(f"Session ready: {n} frames of {h}x{w}, model {session.model.cfg.name} "
-                         f"at {session.model.image_size} px. Click on '{CLICKS}' to prompt.")
+                         f"at {session.model.image_size} px, {int(self._threads.value)} threads. "
+                         f"Click on '{CLICKS}' to prompt.")
         if session.model.cfg.name == DEMO:
             show_warning(f"SAM 2: using {DEMO_NOTICE}")
 
@@ -394,6 +461,7 @@ class SAM2Widget(QWidget):
         if self.session is not None and event.value is self._layer:
             self.cancel()
             self.session = None
+            self._timelines = {}
             self._set_status("The image layer was removed: session closed (labels layer kept).")
 
     # ------------------------------------------------------------------ objects
@@ -401,25 +469,44 @@ class SAM2Widget(QWidget):
     def _listed_ids(self) -> list[int]:
         return [int(self._objects.item(i).data(Qt.UserRole)) for i in range(self._objects.count())]
 
+    def _item_text(self, obj: int) -> str:
+        line = self._timelines.get(obj)
+        lost = 0 if line is None else int(line.lost.sum())
+        text = f"{obj}: {self.names.get(obj, f'object {obj}')}"
+        return text + (f" \u2014 {lost} lost frame{'s' if lost != 1 else ''}" if lost else "")
+
     def _ensure_listed(self, obj: int) -> QListWidgetItem:
         """The list entry of ``obj``, created (with a default name and its colour) if missing."""
         for i in range(self._objects.count()):
             if int(self._objects.item(i).data(Qt.UserRole)) == obj:
                 return self._objects.item(i)
         self.names.setdefault(obj, f"object {obj}")
-        item = QListWidgetItem(f"{obj}: {self.names[obj]}")
+        item = QListWidgetItem(self._item_text(obj))
         item.setData(Qt.UserRole, obj)
         item.setFlags(item.flags() | Qt.ItemIsEditable)
         self._color_item(item, obj)
         self._objects.addItem(item)
         return item
 
+    def _show_lost(self) -> None:
+        """Mark listed objects that are lost on some frames (count in the text, frames in the tooltip)."""
+        for i in range(self._objects.count()):
+            item = self._objects.item(i)
+            obj = int(item.data(Qt.UserRole))
+            text = self._item_text(obj)
+            if item.text() != text:
+                item.setText(text)
+            line = self._timelines.get(obj)
+            frames = [] if line is None else np.flatnonzero(line.lost).tolist()
+            item.setToolTip(f"lost on frame(s) {', '.join(map(str, frames[:30]))}{' ...' if len(frames) > 30 else ''}"
+                            if frames else TOOLTIPS["objects"])
+
     def add_object(self) -> None:
         """A new object with the next free id; it becomes the selected object."""
         self._objects.setCurrentItem(self._ensure_listed(max(self._listed_ids(), default=0) + 1))
 
     def _color_item(self, item, obj_id) -> None:
-        if getattr(self, "_output", None) is None:
+        if self._output is None:
             return
         rgba = np.asarray(self._output.get_color(obj_id)) * 255
         pix = QPixmap(12, 12)
@@ -428,20 +515,20 @@ class SAM2Widget(QWidget):
 
     def _renamed(self, item) -> None:
         obj = int(item.data(Qt.UserRole))
-        text = item.text().split(":", 1)[-1].strip()
+        text = item.text().split(":", 1)[-1].split("\u2014", 1)[0].strip()
         self.names[obj] = text or f"object {obj}"
 
-    def _object_selected(self) -> None:
+    def _object_selected(self, *_) -> None:
         self._update_click_defaults()
         self._refresh_timeline()
 
     def toggle_negative(self) -> None:
         self._negative.value = not self._negative.value
 
-    def _update_click_defaults(self) -> None:
+    def _update_click_defaults(self, *_) -> None:
         obj = self.current_object
         clicks = self._layer_or_none(CLICKS)
-        if obj is None or clicks is None:
+        if obj is None or clicks is None or self._output is None:
             return
         for i in range(self._objects.count()):
             self._color_item(self._objects.item(i), int(self._objects.item(i).data(Qt.UserRole)))
@@ -466,14 +553,34 @@ class SAM2Widget(QWidget):
         self._known = {k: v for k, v in self._known.items() if k[0] != obj}
 
     def _forget_object(self, obj: int) -> None:
-        frames = sorted(self.session.objects[obj].results) if obj in self.session.objects else []
+        """Remove ``obj`` from the session (in the worker) and from every frame of the labels layer."""
+        session = self.session
 
-        def job():
-            if obj in self.session.objects:
-                self.session.remove_object(obj)
-            return [(f, self.session.label_frame(f)) for f in frames]
+        def job(_):
+            frames = _tracked_frames(session, obj)
+            if frames or obj in session.obj_ids:
+                session.remove_object(obj)
+            return [(f, session.label_frame(f)) for f in frames]
 
-        self._run(job, on_return=self._write_frames, label=f"removing object {obj}")
+        def done(frames):
+            self._write_frames(frames)
+            self._erase_label(obj)
+
+        self._run(job, on_return=done, label=f"removing object {obj}", kind=PROMPT)
+
+    def _erase_label(self, obj: int) -> None:
+        """Take ``obj``'s pixels out of every frame of the labels layer, leaving all other labels as they
+        are (frames the user edited stay edited)."""
+        out = self._layer_or_none(OUTPUT)
+        if out is None:
+            return
+        for f in frames_with(out.data, obj):
+            ours = _digest(out.data[f]) == self._written.get(f, self._zeros_digest)
+            frame = out.data[f]
+            frame[frame == obj] = 0
+            if ours:
+                self._written[f] = _digest(frame)
+        out.refresh()
 
     def delete_object(self) -> None:
         """Delete the selected object with its prompts and labels."""
@@ -565,53 +672,75 @@ class SAM2Widget(QWidget):
             if not np.array_equal(np.asarray(self._clicks.face_color), colors):
                 self._clicks.face_color = colors
         new = self._collect_prompts()
-        changed = sorted(k for k in set(new) | set(self._known) if new.get(k) != self._known.get(k))
+        old = self._known
+        changed = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
         self._known = new
         for obj, frame in changed:
-            self._apply_prompt(obj, frame, new.get((obj, frame)))
+            self._apply_prompt(obj, frame, new.get((obj, frame)), old=old.get((obj, frame)))
 
-    def _apply_prompt(self, obj: int, frame: int, prompt: dict | None, mask=None) -> None:
+    def _apply_prompt(self, obj: int, frame: int, prompt: dict | None, mask=None, old: dict | None = None) -> None:
+        """Send one frame's prompt of ``obj`` to the session (in the worker) and re-track what it changes.
+
+        One click added to the frame's earlier ones is sent alone and refines the frame's last mask
+        (SAM 2's click-by-click behaviour); any other change starts the frame over with all its prompts.
+        A frame left without prompts loses the object there; an object left without any prompt is
+        removed from the session and from every frame of the labels layer.
+        """
         session = self.session
+        update = prompt_update(old, prompt) if mask is None else None
+        full = None if mask is not None else prompt_update(None, prompt)
 
-        def job():
-            if prompt is None and mask is None:
-                if obj in session.objects:
-                    session.clear_prompts(frame, obj)
-                    if not session.objects[obj].prompts:
-                        session.remove_object(obj)
-                return None, [(frame, session.label_frame(frame))]
-            pts = prompt["points"] if prompt and prompt["points"] else None
-            labels = prompt["labels"] if pts else None
-            box = prompt["box"] if prompt else None
-            cancel = lambda: self._cancel  # noqa: E731
-            if obj in session.objects:
-                report = session.correct(frame, obj, pts, labels, box, mask=mask, cancel=cancel)
+        def job(j):
+            if update is not None and update.remove:
+                if obj not in session.obj_ids:
+                    return None, [(frame, session.label_frame(frame))], False
+                session.clear_prompts(frame, obj)
+                removed = not session.timeline(obj).prompted
+                frames = {frame}
+                if removed:  # no prompt left: the object goes, from every frame it was tracked on
+                    frames.update(_tracked_frames(session, obj))
+                    session.remove_object(obj)
+                return None, [(f, session.label_frame(f)) for f in sorted(frames)], removed
+            known = obj in session.obj_ids
+            send = update
+            if send is not None and not send.clear and (not known or frame not in session.timeline(obj).prompted):
+                send = full  # the session lacks the earlier clicks (e.g. their job failed): send all
+            if known:
+                if mask is not None:
+                    report = session.correct(frame, obj, mask=mask, cancel=j.is_cancelled)
+                else:
+                    report = session.correct(frame, obj, send.points, send.labels, send.box, clear=send.clear,
+                                             cancel=j.is_cancelled)
             else:
                 if mask is not None:
                     session.add_mask(frame, obj, mask)
                 else:
-                    session.add_points(frame, obj, pts, labels, box, clear=True)
+                    session.add_points(frame, obj, send.points, send.labels, send.box, clear=True)
                 report = None
             frames = [frame] + ([] if report is None else report.frames)
-            single = pts is not None and len(pts) == 1 and box is None and mask is None
+            single = (full is not None and full.points is not None and len(full.points) == 1
+                      and full.box is None)
             cands = session.candidates(frame, obj) if single else []
-            return (report, cands), [(f, session.label_frame(f)) for f in frames]
+            return (report, cands), [(f, session.label_frame(f)) for f in frames], False
 
         def done(result):
-            info, frames = result
+            info, frames, removed = result
             self._write_frames(frames)
+            if removed:
+                self._erase_label(obj)
             if info is not None:
                 self.last_report, cands = info
                 self._show_candidates(frame, obj, cands)
-            self._set_status(f"object {obj}, frame {frame}: updated"
+            self._set_status(f"object {obj}, frame {frame}: "
+                             + ("no prompts left, object removed" if removed else "updated")
                              + (f", re-tracked {len(self.last_report.frames)} frames"
                                 if info and self.last_report and self.last_report.frames else ""))
 
-        label = f"object {obj} on frame {frame}"
-        if self._busy and getattr(self, "_running", "").startswith(f"object {obj} on frame"):
-            # a newer prompt for the same object: its re-tracking supersedes the running one
-            self._cancel = True
-        self._run(job, on_return=done, label=label)
+        running = self._jobs.running
+        if running is not None and running.key == (obj, frame):
+            # a newer prompt for the same object and frame: its re-tracking supersedes the running one
+            running.cancel()
+        self._run(job, on_return=done, label=f"object {obj} on frame {frame}", kind=PROMPT, key=(obj, frame))
 
     def _show_candidates(self, frame, obj, cands) -> None:
         self._candidates = (frame, obj, cands) if cands else None
@@ -635,8 +764,8 @@ class SAM2Widget(QWidget):
             return
         if PAINT not in self.viewer.layers:
             _, h, w = self.session.shape
-            paint = self.viewer.add_labels(np.zeros((h, w), np.uint16), name=PAINT,
-                                           scale=self._layer.scale[-2:], translate=self._layer.translate[-2:])
+            self.viewer.add_labels(np.zeros((h, w), np.uint16), name=PAINT,
+                                   scale=self._layer.scale[-2:], translate=self._layer.translate[-2:])
         paint = self.viewer.layers[PAINT]
         paint.selected_label = self.current_object or 1
         paint.mode = "paint"
@@ -659,21 +788,22 @@ class SAM2Widget(QWidget):
     def divide_here(self) -> None:
         """The selected object divides on the current frame: end its track, add two daughters."""
         parent = self.current_object
-        if self.session is None or parent is None or parent not in self.session.objects:
+        line = self._timelines.get(parent)
+        if self.session is None or parent is None or line is None:
             show_info("SAM 2: select a tracked object first")
             return
         frame = self._current_frame()
         first = max(self._listed_ids(), default=0) + 1
         daughters = [first, first + 1]
         session = self.session
-        if frame == 0 or any(f >= frame for f in session.objects[parent].prompts):
-            # checked here so that a refusal is immediate and nothing changes
+        if frame == 0 or any(f >= frame for f in line.prompted):
+            # checked here (on the last snapshot) so that a refusal is immediate and nothing changes
             show_error(f"SAM 2: object {parent} cannot divide on frame {frame}: it needs frames before it and "
                        f"no prompts from that frame on")
             return
-        gone = sorted(f for f in session.objects[parent].results if f >= frame)
 
-        def job():
+        def job(_):
+            gone = [f for f in _tracked_frames(session, parent) if f >= frame]
             session.mark_division(parent, frame, daughters)
             return [(f, session.label_frame(f)) for f in gone]
 
@@ -681,7 +811,7 @@ class SAM2Widget(QWidget):
             self.names[d] = f"{self.names.get(parent, parent)}.{d - first + 1}"
             self._ensure_listed(d)
         self._objects.setCurrentItem(self._ensure_listed(daughters[0]))
-        self._run(job, on_return=self._write_frames, label=f"division of object {parent}")
+        self._run(job, on_return=self._write_frames, label=f"division of object {parent}", kind=PROMPT)
         self._set_status(f"object {parent} divides on frame {frame}: click daughter {daughters[0]}, "
                          f"then select {daughters[1]} and click it; then Forward")
 
@@ -698,19 +828,18 @@ class SAM2Widget(QWidget):
             self._set_status(f"{len(found)} possible division(s) found" if found else "no divisions suggested")
             self._refresh_timeline()
 
-        self._run(session.division_suggestions, on_return=show, label="looking for divisions")
+        self._run(lambda job: session.division_suggestions(), on_return=show, label="looking for divisions")
 
     def dismiss_suggestion(self) -> None:
         """Drop the chosen suggestion from the list."""
         choice = self._suggestions.value
-        data = getattr(self, "_suggestion_data", {})
-        if choice in data:
-            del data[choice]
-            self._suggestions.choices = list(data)
+        if choice in self._suggestion_data:
+            del self._suggestion_data[choice]
+            self._suggestions.choices = list(self._suggestion_data)
             self._refresh_timeline()
 
     def _go_to_suggestion(self, choice) -> None:
-        found = getattr(self, "_suggestion_data", {}).get(choice)
+        found = self._suggestion_data.get(choice)
         if found is None:
             return
         self.go_to_frame(found["frame"])
@@ -730,24 +859,28 @@ class SAM2Widget(QWidget):
         self.propagate("both")
 
     def propagate(self, direction: str) -> None:
-        """Track in the background; each finished frame is written to the labels layer at once."""
-        if self.session is None or not self.session.objects:
-            show_info("SAM 2: add prompts first")
+        """Track in the background; each finished frame is written to the labels layer at once and
+        the confidence strip and lost counts follow frame by frame."""
+        if self.session is None:
+            show_info("SAM 2: start a session and add prompts first")
             return
         session = self.session
 
-        def job():
-            for event in session.iter_propagate(direction, cancel=lambda: self._cancel):
-                yield event, session.label_frame(event.frame)
+        def job(j):
+            for event in session.iter_propagate(direction, cancel=j.is_cancelled):
+                yield event, session.label_frame(event.frame), _timelines(session)
             return direction
 
         def frame_done(item):
-            event, labels = item
+            event, labels, lines = item
             if self._pbar is None:
                 self._pbar = napari_progress(total=event.total, desc=f"SAM 2 {direction}")
             self._pbar.update(1)
+            self._timelines = lines
             self._write_frames([(event.frame, labels)])
-            if self._cancel:
+            self._show_lost()
+            self._refresh_timeline()
+            if tracking.cancelled:
                 self._set_status("cancelled: frames done so far are kept")
                 return
             rate = event.elapsed / event.done
@@ -755,14 +888,17 @@ class SAM2Widget(QWidget):
                              f"ETA {rate * (event.total - event.done):.0f} s")
 
         def finished(_):
-            self._set_status("cancelled: frames done so far are kept" if self._cancel else f"{direction}: done")
+            lost = {o: int(line.lost.sum()) for o, line in self._timelines.items() if line.lost.any()}
+            note = ("; lost: " + ", ".join(f"object {o} on {n} frame{'s' if n != 1 else ''}"
+                                           for o, n in sorted(lost.items()))) if lost else ""
+            self._set_status(("cancelled: frames done so far are kept" if tracking.cancelled
+                              else f"{direction}: done") + note)
 
-        self._run(job, on_yield=frame_done, on_return=finished, label=f"tracking {direction}")
+        tracking = self._run(job, on_yield=frame_done, on_return=finished, label=f"tracking {direction}", kind=TRACK)
 
     def cancel(self) -> None:
-        """Stop the running job after its current frame and drop queued jobs."""
-        self._queue.clear()
-        self._cancel = True
+        """Stop tracking after the current frame and drop queued tracking; prompt edits still reach the session."""
+        self._jobs.cancel_tracking()
 
     # ------------------------------------------------------------------ output layer
 
@@ -793,106 +929,175 @@ class SAM2Widget(QWidget):
 
     def overwrite_edited_frames(self) -> None:
         """Replace the frames the user edited with the current tracking result."""
-        if self.session is None:
+        if self.session is None or not self.edited_frames:
             return
-        for f in sorted(self.edited_frames):
-            self._written[f] = _digest(self._output.data[f])
-        frames = sorted(self.edited_frames)
-        self.edited_frames.clear()
-        self._overwrite.enabled = False
-        self._write_frames([(f, self.session.label_frame(f)) for f in frames])
+        session, frames = self.session, sorted(self.edited_frames)
+
+        def done(result):
+            out = self._layer_or_none(OUTPUT)
+            if out is not None:
+                for f, _ in result:
+                    self._written[f] = _digest(out.data[f])  # the user agreed: treat them as ours
+            self.edited_frames.difference_update(frames)
+            self._overwrite.enabled = bool(self.edited_frames)
+            self._write_frames(result)
+
+        self._run(lambda job: [(f, session.label_frame(f)) for f in frames], on_return=done,
+                  label="overwriting edited frames")
 
     def _refresh_timeline(self) -> None:
         obj = self.current_object
-        if self.session is None or obj is None or obj not in self.session.objects or self._layer is None:
+        line = self._timelines.get(obj)
+        if self.session is None or line is None or self._layer is None:
             self._timeline.set_data(np.zeros(0), ())
             return
-        marks = {d["frame"] for d in getattr(self, "_suggestion_data", {}).values() if d["object_id"] == obj}
-        line = self.session.timeline(obj)
+        marks = {d["frame"] for d in self._suggestion_data.values() if d["object_id"] == obj}
         self._timeline.set_data(line.scores, line.prompted, self._current_frame(), marks, lost=line.lost)
 
-    # ------------------------------------------------------------------ exports
+    # ------------------------------------------------------------------ exports (written in the background)
 
-    def _ask_path(self, title: str, filter_: str = "", folder: bool = False) -> str | None:
-        if folder:
-            path = QFileDialog.getExistingDirectory(self, title)
-        else:
-            path, _ = QFileDialog.getSaveFileName(self, title, "", filter_)
-        return path or None
+    def _ask_path(self, title: str, filter_: str = "", folder: bool = False, default: str = "") -> str | None:
+        return ask_path(self, title, filter_, folder, default)
 
-    def _labels_data(self) -> np.ndarray | None:
+    def _labels_copy(self) -> np.ndarray | None:
+        """A copy of the labels layer (the worker writes it while the user may keep painting)."""
         out = self._layer_or_none(OUTPUT)
         if out is None:
             show_info("SAM 2: nothing to export yet")
             return None
-        return np.asarray(out.data)
+        return np.array(out.data)
+
+    def _export(self, what: str, write, target) -> None:
+        """Run ``write()`` beside the model jobs; say where it went."""
+        self._set_status(f"writing {what}...")
+        self._jobs.side(write, lambda _: self._set_status(f"wrote {target}"))
+
+    def _refused(self, target) -> None:
+        self._set_status(f"not written: {target} exists and was kept")
 
     def export_tiff(self) -> None:
         from .engine import exports
 
-        data, path = self._labels_data(), self._ask_path("Save labels as TIFF", "TIFF (*.tif *.tiff)")
-        if data is not None and path:
-            exports.write_labels_tiff(path, data, overwrite=True)
-            self._set_status(f"wrote {path}")
+        data = self._labels_copy()
+        path = data is not None and self._ask_path("Save labels as TIFF", "TIFF (*.tif *.tiff)", default="labels.tif")
+        if path:
+            self._export("labels TIFF", lambda: exports.write_labels_tiff(path, data, overwrite=True), path)
 
     def export_zarr(self) -> None:
         from .engine import exports
 
-        data, path = self._labels_data(), self._ask_path("Save labels as zarr", "zarr (*.zarr)")
-        if data is not None and path:
-            path = path if path.endswith(".zarr") else path + ".zarr"
-            exports.write_labels_zarr(path, data, overwrite=True)
-            self._set_status(f"wrote {path}")
+        data = self._labels_copy()
+        path = data is not None and self._ask_path("Save labels as zarr", "zarr (*.zarr)", default="labels.zarr")
+        if not path:
+            return
+        target = with_suffix(path, ".zarr")
+        if not may_replace(self, target, path):
+            self._refused(target)
+            return
+        self._export("labels zarr", lambda: exports.write_labels_zarr(target, data, overwrite=True), target)
 
     def export_table(self) -> None:
         from .engine import exports
 
-        data, path = self._labels_data(), self._ask_path("Save object table", "CSV (*.csv)")
-        if data is not None and path:
-            records = self.session.records() if self.session is not None else None
-            parents = self.session.parents if self.session is not None else None
+        data = self._labels_copy()
+        path = data is not None and self._ask_path("Save object table", "CSV (*.csv)", default="objects.csv")
+        if not path:
+            return
+        session = self.session
+
+        def write():  # regionprops over the whole stack: never on the GUI thread
+            records = session.records() if session is not None else None
+            parents = _parents(session) if session is not None else None
             exports.write_table_csv(path, exports.object_table(data, records, parents), overwrite=True)
-            self._set_status(f"wrote {path}")
+
+        self._export("object table", write, path)
 
     def export_ctc(self) -> None:
         from .engine import exports
 
-        data, path = self._labels_data(), self._ask_path("Cell Tracking Challenge result folder", folder=True)
-        if data is not None and path:
-            parents = self.session.parents if self.session is not None else None
-            exports.write_ctc(Path(path) / "RES", data, parents=parents, overwrite=True)
-            self._set_status(f"wrote {Path(path) / 'RES'}")
+        data = self._labels_copy()
+        path = data is not None and self._ask_path("Cell Tracking Challenge result folder", folder=True)
+        if not path:
+            return
+        target = Path(path) / "RES"
+        if not may_replace(self, target):
+            self._refused(target)
+            return
+        session = self.session
+
+        def write():
+            parents = _parents(session) if session is not None else None
+            exports.write_ctc(target, data, parents=parents, overwrite=True)
+
+        self._export("CTC result", write, target)
 
     def export_geff(self) -> None:
         """The lineage graph (one node per object and frame) as a GEFF zarr store."""
         from .engine.lineage_io import write_geff
 
-        data, path = self._labels_data(), self._ask_path("Save lineage as GEFF", "GEFF zarr (*.zarr)")
-        if data is not None and path:
-            path = path if path.endswith(".zarr") else path + ".zarr"
-            write_geff(path, data, self.session.parents if self.session is not None else None, overwrite=True)
-            self._set_status(f"wrote {path}")
+        data = self._labels_copy()
+        path = data is not None and self._ask_path("Save lineage as GEFF", "GEFF zarr (*.zarr)",
+                                                    default="lineage.zarr")
+        if not path:
+            return
+        target = with_suffix(path, ".zarr")
+        if not may_replace(self, target, path):
+            self._refused(target)
+            return
+        session = self.session
+
+        def write():
+            write_geff(target, data, _parents(session) if session is not None else None, overwrite=True)
+
+        self._export("GEFF lineage", write, target)
 
     def add_tracks_layer(self) -> None:
-        """A Tracks layer from the labels' centroids."""
-        from .engine import exports
+        """A Tracks layer from the labels' centroids (measured in the background)."""
+        if self._layer_or_none(OUTPUT) is None:
+            show_info("SAM 2: nothing to export yet")
+            return
+        self._refresh_tracks(explicit=True)
 
-        data = self._labels_data()
+    def _refresh_tracks(self, explicit: bool = False) -> None:
+        """Measure centroids on a copy of the labels in a worker; the handler only replaces the layer.
+        While one measurement runs, a newer request waits for it and then measures once more."""
+        if self._tracks_state != "idle":
+            self._tracks_state = "again"
+            return
+        data = self._labels_copy()
         if data is None:
             return
-        parents = self.session.parents if self.session is not None else None
-        tracks, graph = exports.tracks_data(data, parents)
-        if len(tracks) == 0:
-            show_info("SAM 2: no objects in the labels yet")
-            return
-        if "SAM2 tracks" in self.viewer.layers:
-            self.viewer.layers.remove("SAM2 tracks")
-        # colour each track like its label
-        ids = np.unique(tracks[:, 0]).astype(int)
+        from .engine import exports
+
+        session = self.session
+        self._tracks_state = "running"
+
+        def measure():
+            return exports.tracks_data(data, _parents(session) if session is not None else None)
+
+        def apply(result):
+            again = self._tracks_state == "again"
+            self._tracks_state = "idle"
+            tracks, graph = result
+            if len(tracks) == 0:
+                if explicit:
+                    show_info("SAM 2: no objects in the labels yet")
+                if TRACKS in self.viewer.layers:
+                    self.viewer.layers.remove(TRACKS)
+            else:
+                self._show_tracks(tracks, graph)
+            if again:
+                self._refresh_tracks()
+
+        self._jobs.side(measure, apply)
+
+    def _show_tracks(self, tracks: np.ndarray, graph: dict) -> None:
+        if TRACKS in self.viewer.layers:
+            self.viewer.layers.remove(TRACKS)
+        ids = np.unique(tracks[:, 0]).astype(int)  # colour each track like its label
         colors = {int(i): tuple(self._output.get_color(int(i))) for i in ids}
-        self.viewer.add_tracks(tracks, graph=graph, name="SAM2 tracks", scale=self._output.scale,
-                               color_by="track_id",
-                               colormaps_dict={"track_id": _label_colormap(colors)})
+        self.viewer.add_tracks(tracks, graph=graph, name=TRACKS, scale=self._output.scale,
+                               color_by="track_id", colormaps_dict={"track_id": _label_colormap(colors)})
 
     def save_session(self) -> None:
         """Prompts, object names and settings as JSON (reloadable with 'Load session')."""
@@ -900,9 +1105,9 @@ class SAM2Widget(QWidget):
 
         if self.session is None:
             return
-        path = self._ask_path("Save session", "JSON (*.json)")
+        path = self._ask_path("Save session", "JSON (*.json)", default="session.json")
         if path:
-            data = self.session.prompts_dict()
+            data = self.session.prompts_dict()  # a locked snapshot
             data["names"] = {str(k): v for k, v in self.names.items()}
             exports.write_session_json(path, data, overwrite=True)
             self._set_status(f"wrote {path}")
@@ -924,13 +1129,14 @@ class SAM2Widget(QWidget):
         except (ValueError, OSError) as exc:
             show_error(f"SAM 2: cannot load {path}: {exc}")
             return
-        for obj in list(self.session.objects):
+        old_ids = set(self._timelines) | {obj for obj, _ in self._known}
+        for obj in old_ids:
             self._remove_prompts_of(obj)
         self._syncing = True
         try:
             for obj, frames in data["objects"].items():
                 self.names[int(obj)] = data.get("names", {}).get(obj, f"object {obj}")
-                self._ensure_listed(int(obj)).setText(f"{obj}: {self.names[int(obj)]}")
+                self._ensure_listed(int(obj)).setText(self._item_text(int(obj)))
                 for f, steps in frames.items():
                     for step in steps:
                         for (x, y), lab in zip(step.get("points") or [], step.get("labels") or []):
@@ -942,12 +1148,34 @@ class SAM2Widget(QWidget):
             self._syncing = False
         self._known = self._collect_prompts()
         session = self.session
+        new_ids = {int(o) for o in data["objects"]}
 
-        def job():
-            for obj in list(session.objects):
-                session.remove_object(obj)
+        def job(_):
+            with session._lock:
+                before = {f for obj in session.obj_ids for f in _tracked_frames(session, obj)}
+                for obj in session.obj_ids:
+                    session.remove_object(obj)
             session.load_prompts(data)
-            frames = sorted({int(f) for frames in data["objects"].values() for f in frames})
-            return [(f, session.label_frame(f)) for f in frames]
+            frames = before | {int(f) for frames in data["objects"].values() for f in frames}
+            return [(f, session.label_frame(f)) for f in sorted(frames)]
 
-        self._run(job, on_return=self._write_frames, label="loading session")
+        def done(frames):
+            self._write_frames(frames)
+            for obj in old_ids - new_ids:
+                self._erase_label(obj)
+
+        self._run(job, on_return=done, label="loading session", kind=PROMPT)
+
+
+class _Shortcut:
+    """A viewer key binding that calls a widget method without keeping the widget alive."""
+
+    def __init__(self, widget: SAM2Widget, method: str) -> None:
+        import weakref
+
+        self._widget, self._method = weakref.ref(widget), method
+
+    def __call__(self, viewer) -> None:
+        widget = self._widget()
+        if widget is not None and not widget._closed:
+            getattr(widget, self._method)()

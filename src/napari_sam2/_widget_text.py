@@ -1,0 +1,63 @@
+"""The widget's words in one place: keyboard shortcuts and tooltips (no Qt, no model code)."""
+
+from __future__ import annotations
+
+SHORTCUTS = {
+    "Shift-N": ("add_object", "new object"),
+    "Shift-X": ("toggle_negative", "toggle negative clicks"),
+    "Shift-F": ("propagate_forward", "propagate forward"),
+    "Shift-B": ("propagate_backward", "propagate backward"),
+    "Shift-P": ("propagate_both", "propagate both ways"),
+    "Shift-C": ("cancel", "cancel the running job"),
+    "Shift-D": ("divide_here", "the selected object divides on the current frame"),
+}
+
+TOOLTIPS = {
+    "image": "The image layer to segment: (T, Y, X), (Z, Y, X), RGB stacks, or (T, Z, Y, X).",
+    "axis": "Track along time (t) or through a volume (z). For (T, Z, Y, X) data the other axis stays "
+            "at the slider's current position.",
+    "channel": "For RGB layers: 'all' uses the colour image, 0/1/2 one channel of it. (napari opens "
+               "multi-channel data as one layer per channel: pick that layer above.)",
+    "contrast": "Intensity window mapped to the model's input: 'layer' uses the layer's contrast limits "
+                "(one window for all frames), or type 'low, high'.",
+    "model": "SAM 2 / SAM 2.1 model size: tiny is fastest, large most accurate. 'auto': the model of the "
+             "checkpoint file, else sam2.1 tiny if its weights are here, else the bundled demo model "
+             "(small, trained on synthetic cells only: not SAM 2 quality).",
+    "checkpoint": "'auto' finds or downloads the official weights; or a path to a .pt file; "
+                  "'none' = random weights (testing only).",
+    "image_size": "Model input size. 'model' uses the size it was trained at (1024 for official models, "
+                  "256 for the demo); smaller is faster and coarser.",
+    "device": "Where the model runs: auto picks CUDA, then Apple MPS, then CPU.",
+    "precision": "fp32 gives the official numbers. bf16 is a fast mode for GPUs and CPUs with native "
+                 "bfloat16 (AVX512-BF16/AMX); masks differ slightly (docs/benchmarks.md).",
+    "memory_frames": "Recent frames each object remembers. 'all' (6) gives the official numbers; fewer "
+                     "is a fast mode that tracks faster with slightly different masks (docs/benchmarks.md).",
+    "start": "Load the model and create the prompt and output layers.",
+    "objects": "Objects to track. Double-click to rename; the colour is the object's label colour. "
+               "'n lost frames': frames where the object was not found (red on the confidence strip).",
+    "add": "New object (Shift-N). Clicks go to the selected object.",
+    "delete": "Delete the selected object, its prompts and its labels.",
+    "clear": "Remove all prompts and results of the selected object (it stays in the list).",
+    "negative": "Clicks on 'SAM2 clicks' add negative points (Shift-X toggles; right-click always "
+                "adds a negative point). Positive points are green, negative red.",
+    "candidates": "SAM 2 offers three masks for a single click: pick the one you meant.",
+    "paint": "Add a 'SAM2 paint' layer; paint the object with its label, then 'Use painted mask'.",
+    "use_paint": "Use the painted masks as prompts on the current frame.",
+    "divide": "The selected object divides on the current frame (Shift-D): its track ends on the previous "
+              "frame and two daughter objects are added; click each daughter on this frame, then Forward.",
+    "suggest": "List frames where an object's mask splits in two, its area halves or its score collapses.",
+    "suggestions": "Suggested divisions (also marked in yellow on the confidence strip): choose one to go "
+                   "there; confirm with 'Divides here' or 'Dismiss' it.",
+    "forward": "Track from the prompted frames towards the end (Shift-F).",
+    "backward": "Track from the prompted frames towards the start (Shift-B).",
+    "both": "Track both ways, e.g. through a volume from the prompted slice (Shift-P).",
+    "cancel": "Stop tracking after the current frame; frames done so far are kept, and clicks you made "
+              "meanwhile are still applied (Shift-C).",
+    "overwrite_edits": "Frames you painted on in 'SAM2 labels' are never overwritten; this replaces them "
+                       "with the tracking result.",
+    "timeline": "Confidence of the selected object per frame; click to jump to a frame.",
+    "threads": "CPU threads the model uses. The default leaves one core free for napari and other "
+               "programs: on a busy machine all cores can be many times slower.",
+}
+
+
