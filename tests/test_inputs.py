@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -130,3 +132,41 @@ def test_normalized_coordinates_equal_pixel_coordinates(ready):
     b = ready.predict(point_coords=np.array([[0.25, 0.5]]), point_labels=np.array([1]), return_logits=True,
                       normalize_coords=False)
     assert np.allclose(a[0], b[0], atol=1e-5)
+
+
+# --------------------------------------------------------------- channels and colour
+
+
+def test_channel_picks_or_converts_and_bad_channels_name_the_shape(predictor, rgb_image):
+    from napari_sam2.predictor.preprocess import LUMA_WEIGHTS
+
+    predictor.set_image(rgb_image, channel=1)
+    one = predictor.get_image_embedding().clone()
+    predictor.set_image(rgb_image[..., 1])
+    assert torch.equal(one, predictor.get_image_embedding())
+    # grey: the luminance, as float (so it gets a contrast window like any non-uint8 data)
+    luminance = (rgb_image.astype(np.float64) @ np.array(LUMA_WEIGHTS)).astype(np.float32)
+    predictor.set_image(rgb_image, channel="grey")
+    grey = predictor.get_image_embedding().clone()
+    predictor.set_image(luminance)
+    assert torch.allclose(grey, predictor.get_image_embedding(), atol=1e-5)
+    with pytest.raises(ValueError, match=r"channel 5 does not exist: image of shape \(300, 400, 3\) has 3"):
+        predictor.set_image(rgb_image, channel=5)
+    with pytest.raises(ValueError, match=r"channel 0 given, but image of shape \(300, 400\) has no channel axis"):
+        predictor.set_image(rgb_image[..., 0], channel=0)
+    with pytest.raises(ValueError, match="channel number or 'grey'"):
+        predictor.set_image(rgb_image, channel="red")
+
+
+def test_colour_to_a_grey_trained_model_is_named(rgb_image):
+    from napari_sam2.notices import QualityWarning
+
+    demo = SAM2ImagePredictor(build_sam2("demo"))
+    with pytest.warns(QualityWarning, match=r"trained on grey frames only.*channel='grey'"):
+        demo.set_image(rgb_image)
+    grey_as_rgb = np.repeat(rgb_image[..., :1], 3, axis=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", QualityWarning)
+        demo.set_image(rgb_image, channel="grey")
+        demo.set_image(grey_as_rgb)  # three equal channels are grey
+        demo.set_image(rgb_image[..., 0])

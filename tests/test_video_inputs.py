@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import tifffile
@@ -102,7 +104,7 @@ def test_bad_video_inputs(predictor, bad, message):
 
 def test_unreadable_and_unsupported_files(predictor, tmp_path):
     (tmp_path / "bad.tif").write_bytes(b"not a tiff at all")
-    with pytest.raises(ValueError, match="cannot read .*bad.tif"):
+    with pytest.raises(ValueError, match="bad.tif is a damaged or truncated TIFF, or not a TIFF .*not a TIFF file"):
         predictor.init_state(tmp_path / "bad.tif")
     (tmp_path / "movie.mp4").write_bytes(b"")
     with pytest.raises(ValueError, match="unsupported video path"):
@@ -110,6 +112,34 @@ def test_unreadable_and_unsupported_files(predictor, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no images"):
         predictor.init_state(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("options, keep, readable", [
+    ({}, 0.5, 1),  # uncompressed: tifffile writes the frames, then the later pages' headers
+    ({"compression": "zlib"}, 0.5, 2),
+    ({"compression": "zlib"}, 0.99, 5),
+    ({"imagej": True}, 0.7, 1),
+])
+def test_truncated_tiff_is_named_with_what_could_be_read(tmp_path, options, keep, readable):
+    """A multi-page TIFF cut short (an interrupted copy) is an error naming the file and the frames
+    that could be read, not a shorter stack or "a single image"."""
+    from napari_sam2.predictor.frames import open_frames
+
+    movie = np.random.default_rng(0).integers(0, 4000, (6, 32, 40), dtype=np.uint16)
+    full = tmp_path / "full.tif"
+    tifffile.imwrite(full, movie, **options)
+    assert np.array_equal(np.asarray(open_frames(full)), movie)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(ValueError, match=rf"cut.tif is a damaged or truncated TIFF \(\d+ bytes\): {readable} "
+                                         rf"complete page\(s\) of \(32, 40\) uint16 could be read of the 6"):
+        open_frames(cut)
+    with tifffile.TiffFile(full) as tif:
+        last_header = tif.pages[-1].offset
+    cut.write_bytes(data[: last_header + 10])  # the last page's header itself is cut
+    with pytest.raises(ValueError, match="cut.tif is a damaged or truncated TIFF"):
+        open_frames(cut)
 
 
 def test_nan_frame_is_named(predictor):
@@ -206,3 +236,67 @@ def test_hole_filling_works_on_cpu(movie16):
             else:
                 assert small == 0, f"frame {f} keeps a hole"
     assert holes_before > 0, "the scenario must contain holes to fill"
+
+
+# --------------------------------------------------------------- channels and colour
+
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def test_stack_view_channel_numbers_are_checked_against_the_data():
+    from napari_sam2.engine.stack import stack_view
+
+    tyx = np.zeros((2, 6, 7), np.uint16)
+    with pytest.raises(ValueError, match=r"channel 5 given, but data of shape \(2, 6, 7\) has no channel axis"):
+        stack_view(tyx, channel=5)
+    with pytest.raises(ValueError, match=r"channel 0 given, but data of shape \(2, 3, 6, 7\) has no channel"):
+        stack_view(np.zeros((2, 3, 6, 7)), channel=0, z=1)  # (T, Z, Y, X)
+    tyxc = np.random.default_rng(0).integers(0, 256, (3, 6, 7, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"channel 3 does not exist: data of shape \(3, 6, 7, 3\) has 3 channel"):
+        stack_view(tyxc, channel=3)
+    with pytest.raises(ValueError, match=r"channel -1 does not exist"):
+        stack_view(tyxc, channel=-1)
+    with pytest.raises(ValueError, match="'grey' needs 3 .* or 4"):
+        stack_view(np.zeros((2, 6, 7, 2)), channel="grey")
+    with pytest.raises(ValueError, match="channel number or 'grey'"):
+        stack_view(tyxc, channel="green")
+    # grey: float32 luminance; grey data stays as it is; one channel needs no choice
+    grey = stack_view(tyxc, channel="grey")
+    assert grey.shape == (3, 6, 7) and grey.dtype == np.float32
+    np.testing.assert_allclose(grey[2], tyxc[2] @ LUMA, rtol=1e-5)
+    assert np.array_equal(stack_view(tyx, channel="grey")[1], tyx[1])
+    rgba = np.concatenate([tyxc, np.full((3, 6, 7, 1), 255, np.uint8)], -1)
+    np.testing.assert_allclose(stack_view(rgba, channel="gray")[0], tyxc[0] @ LUMA, rtol=1e-5)
+    single = stack_view(np.arange(2 * 6 * 7).reshape(2, 6, 7, 1))
+    assert single.shape == (2, 6, 7) and single[1][0, 0] == 42
+
+
+def test_frame_source_channels_and_the_colour_warning():
+    from napari_sam2.engine.session import TrackingSession
+    from napari_sam2.notices import QualityWarning
+    from napari_sam2.predictor.frames import warn_if_colour
+
+    rgb = np.random.default_rng(3).integers(0, 256, (2, 40, 48, 3), dtype=np.uint8)
+    luminance = (rgb.astype(np.float64) @ LUMA).astype(np.float32)
+    grey = FrameSource(rgb, SIZE, channel="grey")
+    assert grey.channels == 1 and not grey.colour
+    assert torch.allclose(grey[1], FrameSource(luminance, SIZE)[1], atol=1e-5)
+    assert torch.equal(FrameSource(rgb, SIZE, channel=2)[0], FrameSource(rgb[..., 2], SIZE)[0])
+    with pytest.raises(ValueError, match=r"channel 5 given, but frames of shape \(2, 40, 48\) have no channel axis"):
+        FrameSource(rgb[..., 0], SIZE, channel=5)
+    with pytest.raises(ValueError, match=r"channel 3 does not exist: frames of shape \(2, 40, 48, 3\)"):
+        FrameSource(rgb, SIZE, channel=3)
+    source = FrameSource(rgb, SIZE)
+    assert source.colour and not FrameSource(np.repeat(rgb[..., :1], 3, -1), SIZE).colour
+
+    demo = build_sam2_video_predictor("demo")
+    with pytest.warns(QualityWarning, match="napari_sam2_demo was trained on grey frames only"):
+        demo.init_state(rgb)
+    with pytest.warns(QualityWarning, match="channel='grey'"):
+        TrackingSession(demo.model, rgb)
+    colour_trained = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=SIZE).model
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", QualityWarning)
+        demo.init_state(rgb, channel="grey")
+        TrackingSession(demo.model, FrameSource(rgb, demo.image_size, channel="grey"))
+        warn_if_colour(source, colour_trained)

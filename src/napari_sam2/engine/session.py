@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from ..model.memory_bank import pointer_frames, recent_memory_frames
 from ..model.sam2_base import FrameFeatures, SAM2Base
-from ..predictor.frames import FrameSource
+from ..predictor.frames import FrameSource, warn_if_colour
 from ..predictor.postprocess import fill_video_holes
 from ..predictor.prompts import check_frame_index, mask_to_model_input, video_prompt
 
@@ -176,6 +176,7 @@ class TrackingSession:
         self.model = model
         self.frames = frames if isinstance(frames, FrameSource) else FrameSource(frames, model.image_size,
                                                                                    contrast_limits)
+        warn_if_colour(self.frames, model)  # colour to a grey-trained model (the demo) names channel='grey'
         self.feature_cache_mb = feature_cache_mb
         self.fill_hole_area = fill_hole_area
         self.objects: "OrderedDict[int, ObjectTrack]" = OrderedDict()

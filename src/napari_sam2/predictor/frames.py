@@ -9,6 +9,9 @@ frame as the ``(3, S, S)`` standardised tensor the model needs:
 * Other dtypes get ONE linear contrast window for the whole stack (explicit
   ``contrast_limits`` or the 0.1/99.9 percentiles of a sample of frames), so intensities
   do not flicker from frame to frame, then an antialiased bilinear resize.
+* ``channel``: a number picks one channel of ``(T, H, W, C)`` data; ``"grey"`` turns colour
+  into its luminance (float32, so it gets the stack's contrast window) — what a model trained
+  on grey frames only (the bundled demo) needs, see :func:`warn_if_colour`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .preprocess import DEFAULT_PERCENTILES, IMAGENET_MEAN, IMAGENET_STD, to_model_input, to_unit_rgb
+from ..notices import warn_quality
+from .preprocess import (DEFAULT_PERCENTILES, IMAGENET_MEAN, IMAGENET_STD, grey_model_advice, is_colour, pick_channel,
+                         to_model_input, to_unit_rgb)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
 
@@ -60,8 +65,91 @@ class _ImageFolder:
         return self._read(i)
 
 
+class _Records:
+    """Collects what tifffile logs while a file is parsed (it logs, not raises, on a broken page chain)."""
+
+    def __init__(self) -> None:
+        import logging
+
+        self.messages: list[str] = []
+        self.handler = logging.Handler(logging.WARNING)
+        self.handler.emit = lambda record: self.messages.append(record.getMessage())
+        self.logger = logging.getLogger("tifffile")
+
+    def __enter__(self) -> "_Records":
+        self.logger.addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.logger.removeHandler(self.handler)
+
+
+def _data_end(page) -> int:
+    return max((o + c for o, c in zip(page.dataoffsets, page.databytecounts)), default=0)
+
+
+def check_tiff(path: str | os.PathLike) -> None:
+    """Raise a ValueError naming ``path`` when the TIFF is damaged or cut short: pages whose data lie
+    past the end of the file, a broken chain of pages, or fewer frames than its metadata declares.
+    The message says what could be read. (tifffile itself would return the first page or pages as
+    if they were the whole file.)"""
+    import tifffile
+
+    path = Path(path)
+    size = path.stat().st_size
+    try:
+        _check_tiff(path, size, tifffile)
+    except tifffile.TiffFileError as exc:  # the structure itself is cut or garbled
+        raise ValueError(f"{path} is a damaged or truncated TIFF, or not a TIFF ({size} bytes): {exc}. "
+                         f"Copy or export the file again") from None
+
+
+def _check_tiff(path: Path, size: int, tifffile) -> None:
+    with _Records() as log, tifffile.TiffFile(path) as tif:
+        pages = tif.pages
+        n_pages = len(pages)  # walks the whole chain of pages; a broken link is logged
+        last = pages[n_pages - 1] if n_pages else None
+        series = tif.series[0] if tif.series else None
+        declared = None
+        if tif.is_imagej and tif.imagej_metadata:
+            declared = tif.imagej_metadata.get("images")
+        elif tif.is_shaped and tif.shaped_metadata and "shape" in tif.shaped_metadata[0]:
+            shape = tuple(tif.shaped_metadata[0]["shape"])
+            declared = int(np.prod(shape[:-2])) if len(shape) > 2 and shape[-1] not in (3, 4) else \
+                int(np.prod(shape[:-3])) if len(shape) > 3 else 1
+        contiguous_end = None
+        if series is not None and getattr(series, "dataoffset", None) is not None:
+            contiguous_end = series.dataoffset + series.nbytes
+        # tifffile prefixes its messages with the object's repr ("<tifffile.TiffPages @8> ...")
+        broken = [m.split("> ", 1)[-1] for m in log.messages if "invalid" in m.lower() or "corrupt" in m.lower()]
+        # ImageJ writes big stacks as one page followed by all frames' data: then fewer pages are fine
+        all_data_present = contiguous_end is not None and contiguous_end <= size
+        damaged = (bool(broken) or (last is not None and _data_end(last) > size)
+                   or (contiguous_end is not None and contiguous_end > size)
+                   or (declared is not None and declared > n_pages and not all_data_present))
+        if not damaged:
+            return
+        complete = 0
+        for page in pages:
+            if page.dataoffsets and _data_end(page) <= size:
+                complete += 1
+            else:
+                break
+        first = pages[0] if n_pages else None
+    what = (f"{complete} complete page(s) of {first.shape} {first.dtype} could be read" if first is not None
+            else "no page could be read")
+    if declared is not None:
+        what += f" of the {declared} its metadata declare"
+    elif broken:
+        what += " before the chain of pages breaks"
+    raise ValueError(f"{path} is a damaged or truncated TIFF ({size} bytes): {what}"
+                     f"{' (' + broken[0] + ')' if broken else ''}. Copy or export the file again")
+
+
 def _open_tiff(path: Path):
     import tifffile
+
+    check_tiff(path)
 
     try:
         return tifffile.memmap(path, mode="r")
@@ -75,6 +163,27 @@ def _open_tiff(path: Path):
             return tifffile.imread(path)
 
 
+class _ChannelView:
+    """A lazy ``(T, H, W)`` view of ``(T, H, W, C)`` frames: one channel, or the luminance (``"grey"``)."""
+
+    def __init__(self, data, channel: int | str) -> None:
+        shape = tuple(int(v) for v in data.shape)
+        if len(shape) != 4:
+            raise ValueError(f"channel {channel!r} given, but frames of shape {shape} have no channel axis "
+                             f"(expected (T, H, W, C))")
+        pick_channel(np.zeros((1, 1, shape[-1]), dtype=data.dtype), channel, f"frames of shape {shape}")
+        self.data, self.channel = data, channel
+        self.shape = shape[:3]
+        self.dtype = np.dtype(np.float32) if isinstance(channel, str) else np.dtype(data.dtype)
+        self.ndim = 3
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return pick_channel(np.asarray(self.data[i]), self.channel)
+
+
 def open_frames(frames) -> object:
     """Resolve a path into a lazy array; arrays are returned as they are."""
     if isinstance(frames, (str, os.PathLike)):
@@ -86,6 +195,10 @@ def open_frames(frames) -> object:
         if path.suffix.lower() in (".tif", ".tiff"):
             try:
                 return _open_tiff(path)
+            except ValueError as exc:
+                if "damaged or truncated" in str(exc):
+                    raise
+                raise ValueError(f"cannot read {path} as a TIFF stack: {exc}") from None
             except Exception as exc:
                 raise ValueError(f"cannot read {path} as a TIFF stack: {exc}") from None
         raise ValueError(f"unsupported video path {path}: give a TIFF stack, a folder of images or an array")
@@ -98,8 +211,11 @@ class FrameSource:
     """Per-frame access to a video, preprocessed for a model of input size ``image_size``."""
 
     def __init__(self, frames, image_size: int, contrast_limits: tuple[float, float] | None = None,
-                 sample_frames: int = 16) -> None:
+                 sample_frames: int = 16, channel: int | str | None = None) -> None:
         self.data = open_frames(frames)
+        if channel is not None and not (isinstance(channel, str) and len(self.data.shape) == 3):
+            # 'grey' of grey (T, H, W) frames needs nothing; everything else is checked by the view
+            self.data = _ChannelView(self.data, channel)
         shape = tuple(self.data.shape)
         if len(shape) == 4 and shape[-1] in (1, 3, 4):
             self.channels = shape[-1]
@@ -111,6 +227,7 @@ class FrameSource:
             raise ValueError(f"frames are empty: shape {shape}")
         self.num_frames, self.height, self.width = int(shape[0]), int(shape[1]), int(shape[2])
         self.image_size = image_size
+        self._colour: bool | None = None
         self.dtype = np.dtype(self.data.dtype)
         self.official_uint8 = self.dtype == np.uint8 and contrast_limits is None
         if self.official_uint8:
@@ -125,6 +242,13 @@ class FrameSource:
 
     def __len__(self) -> int:
         return self.num_frames
+
+    @property
+    def colour(self) -> bool:
+        """Whether the frames are colour: 3 or 4 channels that differ (judged on frame 0, read once)."""
+        if self._colour is None:
+            self._colour = self.channels >= 3 and is_colour(self.raw(0))
+        return self._colour
 
     def _stack_limits(self, n: int) -> tuple[float, float]:
         idx = np.unique(np.linspace(0, self.num_frames - 1, min(n, self.num_frames)).round().astype(int))
@@ -154,3 +278,11 @@ class FrameSource:
             std = torch.tensor(IMAGENET_STD, dtype=torch.float32)[:, None, None]
             return (x - mean) / std
         return to_model_input(to_unit_rgb(frame, self.contrast_limits), self.image_size)[0]
+
+
+def warn_if_colour(frames: FrameSource, model) -> None:
+    """A QualityWarning when a model trained on grey frames only (``model.cfg.trained_on_grey``,
+    the bundled demo) is given colour frames; the message names ``channel="grey"``."""
+    cfg = getattr(model, "cfg", model)
+    if getattr(cfg, "trained_on_grey", False) and frames.colour:
+        warn_quality(grey_model_advice(cfg.name))

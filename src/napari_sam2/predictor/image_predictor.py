@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from ..model.sam2_base import SAM2Base
+from ..notices import warn_quality
 from .postprocess import fill_holes_and_sprinkles
-from .preprocess import to_model_input, to_unit_rgb
+from .preprocess import check_image, grey_model_advice, is_colour, pick_channel, to_model_input, to_unit_rgb
 
 
 @dataclass
@@ -59,13 +60,21 @@ class SAM2ImagePredictor:
         self._orig_hw: tuple[int, int] | None = None
 
     @torch.inference_mode()
-    def set_image(self, image, contrast_limits: tuple[float, float] | None = None) -> None:
+    def set_image(self, image, contrast_limits: tuple[float, float] | None = None,
+                  channel: int | str | None = None) -> None:
         """Compute the embedding of ``image``: ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)``; uint8, uint16 or float.
 
         See :mod:`napari_sam2.predictor.preprocess` for how intensities are mapped;
         ``contrast_limits`` (e.g. a napari layer's) replace the automatic percentiles.
+        ``channel``: a number picks one channel of an ``(H, W, C)`` image; ``"grey"`` uses the
+        luminance of a colour image. Colour given to a model trained on grey images only (the
+        bundled demo) gets a QualityWarning that names ``channel="grey"``.
         """
         self.reset_predictor()
+        image = pick_channel(check_image(image), channel)
+        cfg = getattr(self.model, "cfg", None)
+        if getattr(cfg, "trained_on_grey", False) and is_colour(image):
+            warn_quality(grey_model_advice(cfg.name))
         unit = to_unit_rgb(image, contrast_limits)
         x = to_model_input(unit, self.model.image_size).to(self.device)
         embed, high_res = self.model.image_embeddings(self.model.forward_image(x))

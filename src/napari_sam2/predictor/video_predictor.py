@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from ..model.build import LOCAL, build_from_config, resolve_model
 from ..model.configs import get_config
 from ..model.sam2_base import NO_OBJ_SCORE, FrameFeatures, SAM2Base, non_overlapping
-from .frames import FrameSource
+from .frames import FrameSource, warn_if_colour
 from .postprocess import fill_video_holes
 from .prompts import check_frame_index, mask_to_model_input, video_prompt
 
@@ -94,12 +94,19 @@ class SAM2VideoPredictor:
     # ------------------------------------------------------------------ session
 
     @torch.inference_mode()
-    def init_state(self, frames, contrast_limits: tuple[float, float] | None = None) -> VideoState:
+    def init_state(self, frames, contrast_limits: tuple[float, float] | None = None,
+                   channel: int | str | None = None) -> VideoState:
         """Start a session on ``frames``: an array-like ``(T, H, W[, C])`` or a TIFF / image-folder path.
 
-        Frames are read and preprocessed on demand; frame 0 is encoded right away.
+        Frames are read and preprocessed on demand; frame 0 is encoded right away. ``channel``:
+        a channel number, or ``"grey"`` for the luminance of colour frames (see
+        :class:`~napari_sam2.predictor.frames.FrameSource`); colour given to a model trained on
+        grey frames only gets a QualityWarning.
         """
-        state = VideoState(FrameSource(frames, self.image_size, contrast_limits), self.device)
+        source = frames if isinstance(frames, FrameSource) else FrameSource(frames, self.image_size, contrast_limits,
+                                                                             channel=channel)
+        warn_if_colour(source, self.model)
+        state = VideoState(source, self.device)
         self._features(state, 0, 1)
         return state
 
