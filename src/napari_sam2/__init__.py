@@ -6,6 +6,10 @@ Python::
     from napari_sam2 import build_sam2, SAM2ImagePredictor
     model = build_sam2("sam2.1_hiera_tiny", checkpoint="sam2.1_hiera_tiny.pt")
     predictor = SAM2ImagePredictor(model)
+
+Without ``checkpoint`` a named model loads its own weights from this machine (``build_sam2("demo")``
+is the bundled demo model); ``checkpoint="auto"`` may download them; random weights only with
+``checkpoint=None`` (docs/weights.md).
 """
 
 from __future__ import annotations
