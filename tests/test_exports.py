@@ -147,6 +147,19 @@ def test_object_table_values(tmp_path):
     assert [(r["object_id"], r["frame"]) for r in object_table(labels[0])] == [(1, 0), (2, 0)]
 
 
+def test_object_table_flags_an_object_with_a_record_but_no_pixels_as_lost():
+    """Object 2 is absent from frame 2 (e.g. wholly hidden under another object) although the model
+    called it present there: the table must not show a tracked object as present with no area."""
+    records = [{"object_id": 2, "frame": 2, "object_score": 4.0, "predicted_iou": 0.8, "lost": False},
+               {"object_id": 2, "frame": 1, "object_score": 4.0, "predicted_iou": 0.8, "lost": False},
+               {"object_id": 1, "frame": 1, "object_score": -2.0, "predicted_iou": 0.2, "lost": True}]
+    by_key = {(r["object_id"], r["frame"]): r for r in object_table(make_labels(), records)}
+    assert by_key[(2, 2)]["area"] is None and by_key[(2, 2)]["lost"] is True
+    assert by_key[(2, 1)]["area"] == 49 and by_key[(2, 1)]["lost"] is False
+    assert by_key[(1, 1)]["area"] == 100 and by_key[(1, 1)]["lost"] is True  # the model's flag is kept
+    assert by_key[(1, 0)]["lost"] is None  # no record: unknown
+
+
 def test_object_table_bad_records_and_spacing(tmp_path):
     with pytest.raises(ValueError, match="records"):
         object_table(make_labels(), [{"frame": 0}])
@@ -408,3 +421,59 @@ def test_label_stack_is_written_and_read_frame_by_frame(tmp_path, suffix):
     with pytest.raises(ValueError, match=r"frame 0: expected integer labels of shape \(20, 30\)"):
         exports.write_labels_tiff(tmp_path / "bad.tif", bad)
     assert not (tmp_path / "bad.tif").exists()
+
+
+# ----------------------------------------------------------------------------- streaming label writer
+@pytest.mark.parametrize("name", ["labels.tif", "labels.zarr"])
+def test_label_writer_puts_each_frame_on_disk_at_once(tmp_path, name):
+    labels = make_labels().astype(np.uint16)
+    path = tmp_path / name
+
+    def on_disk():
+        if name.endswith(".zarr"):
+            return zarr.open_array(str(path), mode="r")[...]
+        return tifffile.imread(path)
+
+    with exports.LabelWriter(path, labels.shape, max_id=3) as writer:
+        assert on_disk().shape == labels.shape and not on_disk().any()  # full size from the start, all 0
+        for t in (0, 1, 2):
+            writer.write(t, labels[t])
+            current = on_disk()  # read by another reader while the writer is still open
+            assert np.array_equal(current[:t + 1], labels[:t + 1]) and not current[t + 1:].any()
+        writer.write(1, labels[4])  # a frame tracked again is replaced
+    back = on_disk()
+    assert back.dtype == np.uint16 and np.array_equal(back[1], labels[4]) and not back[3:].any()
+    if name.endswith(".tif"):
+        with tifffile.TiffFile(path) as tif:
+            assert tif.is_imagej and tif.series[0].axes == "TYX" and tif.imagej_metadata["frames"] == T
+    assert np.array_equal(exports.LabelStack.from_file(path)[2], labels[2])
+
+
+def test_label_writer_ids_refusals_and_overwrite(tmp_path):
+    with exports.LabelWriter(tmp_path / "big.tif", (2, 8, 9), max_id=70000) as writer:
+        writer.write(1, np.full((8, 9), 70000))
+    big = tifffile.imread(tmp_path / "big.tif")
+    assert big.dtype == np.uint32 and big[1].min() == 70000 and big[0].max() == 0
+    (tmp_path / "old.tif").write_bytes(b"user data")
+    with pytest.raises(FileExistsError, match="old.tif already exists") as info:
+        exports.LabelWriter(tmp_path / "old.tif", (2, 8, 9), max_id=3)
+    assert info.value.filename == str(tmp_path / "old.tif")
+    assert (tmp_path / "old.tif").read_bytes() == b"user data"
+    (tmp_path / "old.zarr").mkdir()
+    (tmp_path / "old.zarr" / "stale").write_text("x")
+    with exports.LabelWriter(tmp_path / "old.zarr", (2, 8, 9), max_id=3, overwrite=True) as writer:
+        writer.write(0, np.ones((8, 9), int))
+    assert not (tmp_path / "old.zarr" / "stale").exists()
+    assert zarr.open_array(str(tmp_path / "old.zarr"), mode="r")[0].sum() == 72
+    for bad, message in (({"path": tmp_path / "x.png"}, "must end in .tif"),
+                         ({"shape": (2, 8)}, "three positive numbers"), ({"max_id": 2**32}, "max id")):
+        kwargs = {"path": tmp_path / "x.tif", "shape": (2, 8, 9), "max_id": 3, **bad}
+        with pytest.raises(ValueError, match=message):
+            exports.LabelWriter(**kwargs)
+    with exports.LabelWriter(tmp_path / "w.tif", (2, 8, 9), max_id=3) as writer:
+        with pytest.raises(ValueError, match="frame 2 is outside 0..1"):
+            writer.write(2, np.zeros((8, 9), int))
+        with pytest.raises(ValueError, match="expected shape"):
+            writer.write(0, np.zeros((9, 8), int))
+    with pytest.raises(ValueError, match="closed"):
+        writer.write(0, np.zeros((8, 9), int))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import json
 import os
 import re
@@ -149,11 +150,19 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+class OutputExistsError(FileExistsError):
+    """An output exists already and replacing it was not asked for; ``filename`` is its path."""
+
+    def __init__(self, path) -> None:
+        super().__init__(errno.EEXIST, "already exists (pass overwrite=True to replace it)", str(path))
+
+    def __str__(self) -> str:
+        return f"{self.filename} {self.strerror}"
+
+
 def exists_error(path) -> FileExistsError:
-    """The error for an output that exists already, with ``filename`` set to its path."""
-    exc = FileExistsError(f"{path} already exists (pass overwrite=True to replace it)")
-    exc.filename = str(path)
-    return exc
+    """The error for an output that exists already (an :class:`OutputExistsError`)."""
+    return OutputExistsError(path)
 
 
 @contextlib.contextmanager
