@@ -143,8 +143,8 @@ def test_quality_warnings_are_single_lines_each_once(monkeypatch, capsys):
         warn_quality("image size 128 is far from the model's 1024; use --image-size 1024")
         warn_quality("image size 128 is far from the model's 1024; use --image-size 1024")
         warn_quality("colour frames into a grey-trained model; use --channel grey")
-        warnings.warn("random weights: masks mean nothing", RandomWeightsWarning)
-        warnings.warn("the model has random weights", RandomWeightsWarning)  # same fact in other words
+        warnings.warn("random weights: masks mean nothing", RandomWeightsWarning, stacklevel=1)
+        warnings.warn("the model has random weights", RandomWeightsWarning, stacklevel=1)  # the same fact, reworded
         return 0
 
     monkeypatch.setattr(cli, "run_weights", run)

@@ -236,7 +236,7 @@ def test_demo_model_at_128_reports_lost_objects_that_agree_with_the_labels(tmp_p
         if pixels == 0:
             assert r["lost"] == "True"
     assert len(lost) > 0
-    assert f"6 objects tracked over 6 frames" in captured.out
+    assert "6 objects tracked over 6 frames" in captured.out
     assert f"; {len(lost)} of 36 object-frames lost" in captured.out
     per_object = {}
     for r in lost:
@@ -271,7 +271,8 @@ def test_summary_counts_an_object_hidden_under_another_as_lost(tmp_path, movie, 
     expected = {oid: sorted(set(hidden[oid]) | set(flagged[oid])) for oid in (1, 2)}
     assert r["lost_frames"] == expected and r["lost"] == sum(map(len, expected.values()))
     assert r["object_frames"] == 12
-    table_lost = {(int(t["object_id"]), int(t["frame"])) for t in _read_table(tmp_path / "t.csv") if t["lost"] == "True"}
+    table = _read_table(tmp_path / "t.csv")
+    table_lost = {(int(t["object_id"]), int(t["frame"])) for t in table if t["lost"] == "True"}
     assert table_lost == {(oid, f) for oid, frames in expected.items() for f in frames}
 
 
@@ -362,7 +363,8 @@ def test_ctrl_c_keeps_finished_frames_and_the_prompts(tmp_path, movie, checkpoin
     capsys.readouterr()
     _interrupt_after(monkeypatch, 3, KeyboardInterrupt())
     out = tmp_path / f"part{suffix}"
-    assert main([*base, "--out", str(out), "--session", str(tmp_path / "s.json"), "--table", str(tmp_path / "t.csv")]) == 130
+    outputs = ["--out", str(out), "--session", str(tmp_path / "s.json"), "--table", str(tmp_path / "t.csv")]
+    assert main([*base, *outputs]) == 130
     err = capsys.readouterr().err
     assert err.endswith(f"\ninterrupted: kept 3 finished frames in {out}; the prompts are in {tmp_path / 's.json'}\n")
     assert "Traceback" not in err
