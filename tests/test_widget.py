@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tifffile
+from _pyside_guard import guard
 from conftest import present_checkpoint
 
 from napari_sam2.synthetic import synthetic_cells
+
+guard()
 
 pytestmark = pytest.mark.gui
 SIZE = 64
@@ -206,7 +209,15 @@ def test_widget_opens_from_the_plugins_menu(make_napari_viewer):
     _, widget = viewer.window.add_plugin_dock_widget("napari-sam2", "SAM 2 tracking")
     assert isinstance(widget, SAM2Widget)
     assert widget._status.value == "No session."
-    assert all(widget._add.tooltip for _ in [0]) and "Shift-N" in widget._add.tooltip
+    controls = [widget._image, widget._axis, widget._channel, widget._contrast, widget._model, widget._checkpoint,
+                widget._image_size, widget._device, widget._precision, widget._memory, widget._threads,
+                widget._start, widget._add, widget._delete, widget._clear, widget._negative, widget._paint,
+                widget._use_paint, widget._divide, widget._suggest, widget._dismiss, widget._suggestions, widget._forward,
+                widget._backward, widget._both, widget._stop, widget._overwrite, *widget._cands,
+                *widget._exports.values()]
+    untipped = [c.label or c.text for c in controls if len(c.tooltip or "") < 20]
+    assert not untipped, untipped
+    assert "Shift-N" in widget._add.tooltip and "Shift-C" in widget._stop.tooltip
 
 
 def test_layers_removed_mid_run_stop_cleanly(ready, qtbot):
@@ -289,11 +300,23 @@ def test_division_flow_lineage_and_suggestions(make_napari_viewer, qtbot, checkp
         return [c for c in widget._suggestions.choices if c is not None]
 
     assert len(listed()) == len(found)
-    if found:  # random weights: there may be none; the list mirrors the engine either way
-        widget._suggestions.value = listed()[0]
-        assert viewer.dims.current_step[0] == found[0]["frame"]
-        widget.dismiss_suggestion()
-        assert len(listed()) == len(found) - 1
+    # make a suggestion certain: daughter 3 is confidently present on frame 5, then its score collapses on 6
+    session = widget.session
+    with session._lock:
+        session.objects[3].results[5].score, session.objects[3].results[6].score = 4.0, -4.0
+    widget.suggest_divisions()
+    wait(qtbot, widget)
+    choice = next(c for c in listed() if c.startswith("frame 6: object 3"))
+    assert "score collapse" in choice
+    viewer.dims.set_current_step(0, 0)
+    widget._objects.setCurrentRow(0)
+    widget._suggestions.value = None
+    widget._suggestions.value = choice  # choosing it goes to that frame and object
+    assert viewer.dims.current_step[0] == 6 and widget.current_object == 3
+    assert 6 in widget._timeline.marks  # flagged on the confidence strip
+    n = len(listed())
+    widget.dismiss_suggestion()
+    assert choice not in listed() and len(listed()) == n - 1 and 6 not in widget._timeline.marks
 
 
 def test_rapid_corrections_end_consistent(ready, qtbot):
@@ -309,3 +332,253 @@ def test_rapid_corrections_end_consistent(ready, qtbot):
     assert np.allclose([p for step in steps for p in step["points"]], [[x2, y2], [x2 + 1, y2 + 2]])
     assert sorted(session.objects[1].results) == list(range(8))
     assert np.array_equal(out.data, session.labels().astype(out.data.dtype))
+
+
+def slow_frames(session, seconds=0.25):
+    """Make each tracked frame of this session take a while, so that the test can act during a run."""
+    import time
+
+    track = session._track_frame
+
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return track(*args, **kwargs)
+
+    session._track_frame = slow
+
+
+def test_click_made_while_tracking_survives_cancel(ready, qtbot, monkeypatch):
+    viewer, widget, truth = ready
+    out = viewer.layers["SAM2 labels"]
+    y, x = centre(truth, 0, 1)
+    widget.add_click(0, y, x)
+    wait(qtbot, widget)
+    slow_frames(widget.session)
+    widget.propagate("forward")
+    qtbot.waitUntil(lambda: (out.data[1] > 0).any(), timeout=60000)
+    widget.add_object()
+    y2, x2 = centre(truth, 0, 2)
+    widget.add_click(0, y2, x2)  # waits behind the tracking job
+    assert [job.kind for job in widget._jobs.pending] == ["prompt"]
+    widget.cancel()
+    wait(qtbot, widget)
+    session = widget.session
+    assert len(session.objects[1].results) < 8  # the tracking stopped
+    assert session.objects[2].prompts[0] == [{"points": [[x2, y2]], "labels": [1], "box": None}]
+    assert (out.data[0] == 2).any() and np.array_equal(out.data[0], session.label_frame(0))
+
+
+def test_second_click_refines_the_frames_last_mask(ready, qtbot):
+    from napari_sam2.engine import TrackingSession
+
+    viewer, widget, truth = ready
+    y, x = centre(truth, 0, 1)
+    first, second = [x, y], [x + 4.0, y - 3.0]
+    widget.add_click(0, y, x)
+    widget.add_click(0, second[1], second[0])
+    wait(qtbot, widget)
+    s = widget.session
+    assert len(s.objects[1].prompts[0]) == 2  # two steps: the second click was sent alone
+    # the engine, click by click (the second continues from the first's mask) ...
+    stepwise = TrackingSession(s.model, s.frames)
+    stepwise.add_points(0, 1, [first], [1])
+    stepwise.add_points(0, 1, [second], [1], clear=False)
+    # ... and both clicks decoded at once from scratch
+    replay = TrackingSession(s.model, s.frames)
+    replay.add_points(0, 1, [first, second], [1, 1], clear=True)
+    ours = s.object_logits(0, 1)
+    assert np.allclose(ours, stepwise.object_logits(0, 1), atol=1e-4)
+    assert np.abs(ours - replay.object_logits(0, 1)).max() > 1e-2
+    assert np.array_equal(viewer.layers["SAM2 labels"].data[0], s.label_frame(0))
+    # moving a click is not an added click: the frame starts over with all its clicks
+    clicks = viewer.layers["SAM2 clicks"]
+    data = clicks.data.copy()
+    data[0, -1] += 1.0
+    clicks.data = data
+    wait(qtbot, widget)
+    assert len(s.objects[1].prompts[0]) == 1 and len(s.objects[1].prompts[0][0]["points"]) == 2
+
+
+def test_removing_the_last_click_removes_the_object_from_every_frame(ready, qtbot, tmp_path):
+    import csv
+
+    viewer, widget, truth = ready
+    out = viewer.layers["SAM2 labels"]
+    click_and_track(widget, qtbot, truth)
+    assert all((out.data[f] == 1).any() for f in range(8))
+    out.data[6, :3, :3] = 9  # the user paints another label on frame 6
+    clicks = viewer.layers["SAM2 clicks"]
+    clicks.selected_data = {0}
+    clicks.remove_selected()
+    wait(qtbot, widget)
+    assert 1 not in widget.session.objects
+    assert not (out.data == 1).any()  # gone from every frame, the edited one included
+    assert (out.data[6, :3, :3] == 9).all() and (out.data == 9).sum() == 9  # the user's label untouched
+    widget._ask_path = lambda *a, **k: str(tmp_path / "t.csv")
+    widget.export_table()
+    wait(qtbot, widget)
+    with open(tmp_path / "t.csv", newline="") as f:
+        assert {row["object_id"] for row in csv.DictReader(f)} == {"9"}
+
+
+def test_lost_frames_show_on_the_strip_and_in_the_list_during_a_run(ready, qtbot, monkeypatch):
+    import torch
+
+    viewer, widget, truth = ready
+    y, x = centre(truth, 0, 1)
+    widget.add_click(0, y, x)
+    wait(qtbot, widget)
+    slow_frames(widget.session, 0.1)
+    seen = []
+    draw = widget._timeline.set_data
+
+    def spy(scores, *args, **kwargs):
+        running = widget._jobs.running
+        if running is not None and running.kind == "track":
+            seen.append(int(np.isfinite(scores).sum()))
+        draw(scores, *args, **kwargs)
+
+    monkeypatch.setattr(widget._timeline, "set_data", spy)
+    widget.propagate("forward")
+    wait(qtbot, widget)
+    assert set(range(2, 8)) <= set(seen)  # the strip grew frame by frame while tracking ran
+    session = widget.session
+    with session._lock:  # frame 5: the object head says present, but the mask is empty
+        r = session.objects[1].results[5]
+        r.logits = torch.full_like(r.logits, -10.0)
+        assert r.score > 0
+    widget.suggest_divisions()  # any job hands the GUI a fresh snapshot
+    wait(qtbot, widget)
+    assert widget._timeline.kind(5) == "lost" and widget._timeline.kind(4) == "present"
+    item = widget._objects.item(0)
+    assert item.text() == "1: object 1 \u2014 1 lost frame" and "5" in item.toolTip()
+    item.setText(item.text().replace("object 1", "mother"))  # renaming keeps the name only
+    assert widget.names[1] == "mother"
+
+
+def test_quality_warnings_reach_the_user(make_napari_viewer, qtbot, monkeypatch):
+    import napari_sam2._widget as widget_module
+    from napari_sam2._widget import SAM2Widget
+
+    shown = []
+    monkeypatch.setattr(widget_module, "show_warning", lambda text: shown.append(text))
+    viewer = make_napari_viewer()
+    widget = SAM2Widget(viewer)
+    widget._image.value = viewer.add_image(np.zeros((3, 32, 32), np.uint16), name="dark")
+    widget._checkpoint.value, widget._image_size.value, widget._device.value = "none", SIZE, "cpu"
+    widget.start_session()
+    wait(qtbot, widget)
+    assert widget.session is not None
+    assert any("random weights" in t for t in shown), shown
+    assert "Session ready" in widget._status.value and "random weights" in widget._status.value
+
+
+def test_threads_setting_applies_in_the_workers(ready, qtbot):
+    import torch
+
+    from napari_sam2.threads import default_threads
+
+    viewer, widget, truth = ready
+    assert widget._threads.value == default_threads()
+    seen = []
+    for n in (1, 2):
+        widget._threads.value = n
+        widget._run(lambda job: torch.get_num_threads(), on_return=seen.append)
+        wait(qtbot, widget)
+    assert seen == [1, 2]
+    assert "threads" in widget._threads.tooltip.lower() or "CPU" in widget._threads.tooltip
+
+
+def test_exports_replace_only_what_the_user_confirmed(ready, qtbot, tmp_path, monkeypatch):
+    import zarr
+    from qtpy.QtWidgets import QMessageBox
+
+    viewer, widget, truth = ready
+    click_and_track(widget, qtbot, truth)
+    labels = viewer.layers["SAM2 labels"].data.copy()
+    asked, answer = [], [QMessageBox.No]
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: asked.append(a[2]) or answer[0]))
+    for name, export in (("x", widget.export_zarr), ("g", widget.export_geff)):
+        store = tmp_path / f"{name}.zarr"
+        store.mkdir()
+        (store / "mine.txt").write_text("precious")
+        widget._ask_path = lambda *a, n=name, **k: str(tmp_path / n)  # the dialog confirmed "x", not "x.zarr"
+        export()
+        wait(qtbot, widget)
+        assert (store / "mine.txt").read_text() == "precious" and str(store) in asked[-1]
+        assert "not written" in widget._status.value
+    answer[0] = QMessageBox.Yes
+    widget._ask_path = lambda *a, **k: str(tmp_path / "x")
+    widget.export_zarr()
+    wait(qtbot, widget)
+    assert not (tmp_path / "x.zarr" / "mine.txt").exists()
+    assert np.array_equal(zarr.open_array(str(tmp_path / "x.zarr"), mode="r")[:], labels)
+    res = tmp_path / "RES"
+    res.mkdir()
+    (res / "mine.txt").write_text("precious")
+    widget._ask_path = lambda *a, **k: str(tmp_path)
+    answer[0] = QMessageBox.No
+    widget.export_ctc()
+    wait(qtbot, widget)
+    assert (res / "mine.txt").exists() and not (res / "res_track.txt").exists() and str(res) in asked[-1]
+    answer[0] = QMessageBox.Yes
+    widget.export_ctc()
+    wait(qtbot, widget)
+    assert (res / "res_track.txt").read_text().startswith("1 0 7 0") and not (res / "mine.txt").exists()
+    n = len(asked)
+    widget._ask_path = lambda *a, **k: str(tmp_path / "fresh")
+    widget.export_zarr()  # nothing there: written without a question
+    wait(qtbot, widget)
+    assert (tmp_path / "fresh.zarr").is_dir() and len(asked) == n
+
+
+def test_closed_widget_lets_go_of_the_viewer_and_session(make_napari_viewer, qtbot, checkpoint, monkeypatch):
+    import gc
+    import weakref
+
+    from napari.utils.key_bindings import coerce_keybinding
+
+    from napari_sam2._widget import SAM2Widget
+    from napari_sam2.synthetic import synthetic_cells
+
+    viewer = make_napari_viewer()
+
+    def mine(v):
+        return None
+
+    viewer.bind_key("Shift-N", mine)
+    image, truth = synthetic_cells(n_frames=8, size=(64, 72), n_cells=2, seed=6, radius=(6.0, 9.0))
+    layer = viewer.add_image(image, name="cells")
+    widget = SAM2Widget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget._image.value, widget._checkpoint.value, widget._image_size.value = layer, str(checkpoint), SIZE
+    widget.start_session()
+    wait(qtbot, widget)
+    assert viewer.keymap[coerce_keybinding("Shift-N")] is not mine  # ours while open
+    y, x = centre(truth, 0, 1)
+    widget.add_click(0, y, x)
+    wait(qtbot, widget)
+    slow_frames(widget.session)
+    widget.propagate("forward")
+    qtbot.waitUntil(lambda: widget._jobs.running is not None and widget._jobs.running.kind == "track")
+    job = widget._jobs.running
+    session_ref = weakref.ref(widget.session)
+    viewer.window.remove_dock_widget(widget)  # the dock's close button does this
+    assert job.cancelled and widget.session is None
+    qtbot.waitUntil(lambda: widget._jobs.running is None, timeout=60000)
+    assert viewer.keymap[coerce_keybinding("Shift-N")] is mine  # the replaced binding is back
+    assert coerce_keybinding("Shift-F") not in viewer.keymap
+    calls = []
+    monkeypatch.setattr(SAM2Widget, "_step_changed", lambda self, event=None: calls.append(event))
+    monkeypatch.setattr(SAM2Widget, "_layer_removed", lambda self, event=None: calls.append(event))
+    viewer.dims.set_current_step(0, 3)
+    viewer.layers.remove("SAM2 paint") if "SAM2 paint" in viewer.layers else viewer.layers.remove("SAM2 boxes")
+    assert calls == []  # viewer events no longer reach it
+    viewer.layers["SAM2 clicks"].add([0, 5.0, 5.0])  # nor do prompt layer edits
+    assert not widget.busy
+    widget_ref = weakref.ref(widget)
+    del widget, job
+    for _ in range(3):
+        qtbot.wait(10)
+        gc.collect()
+    assert session_ref() is None and widget_ref() is None  # nothing in the viewer keeps them alive

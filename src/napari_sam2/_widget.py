@@ -162,7 +162,8 @@ class SAM2Widget(QWidget):
                             (self._paint, "paint"), (self._use_paint, "use_paint"), (self._forward, "forward"),
                             (self._backward, "backward"), (self._both, "both"), (self._stop, "cancel"),
                             (self._overwrite, "overwrite_edits"), (self._divide, "divide"),
-                            (self._suggest, "suggest"), (self._suggestions, "suggestions")):
+                            (self._suggest, "suggest"), (self._dismiss, "dismiss"),
+                            (self._suggestions, "suggestions"), *[(b, name) for name, b in self._exports.items()]):
             widget.tooltip = TOOLTIPS[key]
         for b in self._cands:
             b.tooltip = TOOLTIPS["candidates"]

@@ -7,6 +7,7 @@ Handlers run on the main thread; nothing here touches layers.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -41,6 +42,62 @@ class Job:
         return self.cancelled
 
 
+def _detached(func: Callable):
+    """``func`` behind a wrapper that lets go of it once started. napari's activity list keeps
+    every worker (and so the callable and the slots it was given) for the rest of the session;
+    the wrapper keeps a closed widget's session and model from living on through it."""
+    holder = [func]
+    if inspect.isgeneratorfunction(func):
+        def run_generator():
+            return (yield from holder.pop()())
+        return run_generator
+
+    def run():
+        return holder.pop()()
+    return run
+
+
+class _Relay:
+    """A worker's slots. They reach the queue through a weak reference and drop the job's callables
+    when it ends, so the worker (which napari keeps) holds nothing of the widget. (Disconnecting
+    instead is no option: PySide6 6.12 miscounts references on disconnect.)"""
+
+    def __init__(self, queue: "JobQueue", job: "Job | None" = None, on_return=None) -> None:
+        import weakref
+
+        self._queue, self.job, self.on_return = weakref.ref(queue), job, on_return
+
+    def _live(self):
+        queue = self._queue()
+        return None if queue is None or queue.closed else queue
+
+    def returned(self, value) -> None:
+        queue = self._live()
+        if queue is None:
+            return
+        if self.job is not None:
+            queue._on_result(self.job, value)
+        else:
+            self.on_return(value)
+
+    def yielded(self, item) -> None:
+        if self._live() is not None and self.job.on_yield is not None:
+            self.job.on_yield(item)
+
+    def errored(self, exc) -> None:
+        queue = self._live()
+        if queue is not None:
+            queue._on_error(exc)
+
+    def finished(self) -> None:
+        queue = self._queue()
+        job, self.job, self.on_return = self.job, None, None
+        if job is not None:
+            job.func = job.on_return = job.on_yield = None
+        if queue is not None:
+            queue._finished(job, self)
+
+
 class JobQueue:
     """Runs :class:`Job` s one at a time; ``wrap(job)`` gives the callable a worker runs for it.
 
@@ -53,7 +110,6 @@ class JobQueue:
         self._on_finish, self._on_error = on_finish, on_error
         self.pending: list[Job] = []
         self.running: Job | None = None
-        self._worker = None
         self._side: set = set()
         self.closed = False
 
@@ -71,21 +127,29 @@ class JobQueue:
 
     def _next(self) -> None:
         if self.closed or not self.pending:
-            self.running = self._worker = None
+            self.running = None
             return
         job = self.running = self.pending.pop(0)
         self._on_start(job)
-        worker = self._worker = create_worker(self._wrap(job))
-        worker.returned.connect(lambda value: None if self.closed else self._on_result(job, value))
-        if job.on_yield is not None:
-            worker.yielded.connect(lambda item: None if self.closed else job.on_yield(item))
-        worker.errored.connect(lambda exc: None if self.closed else self._on_error(exc))
-        worker.finished.connect(lambda: self._finished(job))
+        self._start(create_worker(_detached(self._wrap(job))), _Relay(self, job))
+
+    def _start(self, worker, relay: _Relay) -> None:
+        worker._sam2_relay = relay  # the slots below are bound methods: something must hold the relay
+        worker.returned.connect(relay.returned)
+        if relay.job is not None and relay.job.on_yield is not None:
+            worker.yielded.connect(relay.yielded)
+        worker.errored.connect(relay.errored)
+        worker.finished.connect(relay.finished)
+        if relay.job is None:
+            self._side.add(relay)
         worker.start()
 
-    def _finished(self, job: Job) -> None:
+    def _finished(self, job: Job | None, relay: _Relay) -> None:
+        if job is None:  # a side job
+            self._side.discard(relay)
+            return
         if self.running is job:
-            self.running = self._worker = None
+            self.running = None
         if not self.closed:
             self._on_finish(job)
             if self.running is None:
@@ -102,20 +166,13 @@ class JobQueue:
 
     def side(self, func: Callable[[], Any], on_return: Callable[[Any], None]) -> None:
         """Run ``func`` now in its own worker (no model work: it may run beside the queue)."""
-        if self.closed:
-            return
-        worker = create_worker(func)
-        self._side.add(worker)
-        worker.returned.connect(lambda value: None if self.closed else on_return(value))
-        worker.errored.connect(lambda exc: None if self.closed else self._on_error(exc))
-        worker.finished.connect(lambda: self._side.discard(worker))
-        worker.start()
+        if not self.closed:
+            self._start(create_worker(_detached(func)), _Relay(self, on_return=on_return))
 
     def close(self) -> None:
-        """Drop queued jobs, stop the running one at its next frame, and ignore what any returns."""
+        """Drop queued jobs, stop the running one at its next frame (the engine's cancel token: the job
+        then ends normally and lets go of the session), and ignore what any returns."""
         self.closed = True
         self.pending.clear()
         if self.running is not None:
             self.running.cancel()
-        if self._worker is not None:
-            self._worker.quit()

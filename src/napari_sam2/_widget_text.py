@@ -46,6 +46,7 @@ TOOLTIPS = {
     "divide": "The selected object divides on the current frame (Shift-D): its track ends on the previous "
               "frame and two daughter objects are added; click each daughter on this frame, then Forward.",
     "suggest": "List frames where an object's mask splits in two, its area halves or its score collapses.",
+    "dismiss": "Remove the chosen suggestion from the list (the object's track is not changed).",
     "suggestions": "Suggested divisions (also marked in yellow on the confidence strip): choose one to go "
                    "there; confirm with 'Divides here' or 'Dismiss' it.",
     "forward": "Track from the prompted frames towards the end (Shift-F).",
@@ -55,6 +56,17 @@ TOOLTIPS = {
               "meanwhile are still applied (Shift-C).",
     "overwrite_edits": "Frames you painted on in 'SAM2 labels' are never overwritten; this replaces them "
                        "with the tracking result.",
+    "Labels TIFF": "Save the 'SAM2 labels' layer (your edits included) as a (T, Y, X) ImageJ TIFF.",
+    "Labels zarr": "Save the 'SAM2 labels' layer as a zarr store (one chunk per frame).",
+    "Table CSV": "One row per object and frame: area, centroid, bounding box, object score, predicted IoU, "
+                 "lost flag and parent.",
+    "CTC folder": "Cell Tracking Challenge result: a RES folder (masks and res_track.txt with divisions) in the "
+                  "folder you choose.",
+    "GEFF": "The lineage graph (one node per object and frame, edges over time and divisions) as a GEFF zarr.",
+    "Tracks layer": "A napari Tracks layer from the labels' centroids, coloured like the labels; it follows "
+                    "later changes.",
+    "Save session": "Prompts, object names, divisions and settings as JSON.",
+    "Load session": "Replace the prompts with those of a saved session (same image shape) and recompute them.",
     "timeline": "Confidence of the selected object per frame; click to jump to a frame.",
     "threads": "CPU threads the model uses. The default leaves one core free for napari and other "
                "programs: on a busy machine all cores can be many times slower.",
