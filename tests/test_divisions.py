@@ -149,6 +149,20 @@ def test_divisions_by_prompts_export_a_valid_ctc_result(model, movie, tmp_path):
     assert any(line.startswith("4 5 ") and line.endswith(" 1") for line in lines)
     scores = evaluate_ctc(tmp_path / "RES", tmp_path / "GT")
     assert scores["valid"] is True and 0.0 <= scores["TRA"] <= 1.0
+    # the metric itself, on results whose score is known: the truth scores 1; the truth without its two
+    # division links costs exactly two missing edges (1.5 each in AOGM), so TRA = 1 - 3 / AOGM_0, where
+    # AOGM_0 (building the truth from nothing) = 10 per detection + 1.5 per link
+    write_ctc(tmp_path / "PERFECT", truth, parents=parents)
+    perfect = evaluate_ctc(tmp_path / "PERFECT", tmp_path / "GT")
+    assert perfect["valid"] and perfect["TRA"] == pytest.approx(1.0) and perfect["AOGM"] == pytest.approx(0.0)
+    detections = sum(len(np.unique(frame)) - 1 for frame in truth)
+    links = sum(len(np.flatnonzero([(frame == obj).any() for frame in truth])) - 1
+                for obj in np.unique(truth)[1:]) + len(parents)
+    aogm_0 = 10.0 * detections + 1.5 * links
+    write_ctc(tmp_path / "ORPHANS", truth, parents=None)
+    orphans = evaluate_ctc(tmp_path / "ORPHANS", tmp_path / "GT")
+    assert orphans["AOGM_0"] == pytest.approx(aogm_0) and orphans["AOGM"] == pytest.approx(3.0)
+    assert orphans["TRA"] == pytest.approx(1.0 - 3.0 / aogm_0) and scores["TRA"] < perfect["TRA"]
     layers = get_reader(str(tmp_path / "RES"))(str(tmp_path / "RES"))
     kinds = {kind for _, _, kind in layers}
     assert kinds == {"labels", "tracks"}
