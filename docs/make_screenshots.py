@@ -1,8 +1,8 @@
 """Screenshots for docs/user_guide.md from a real napari window (run under a display, e.g. xvfb-run).
 
-Usage: xvfb-run -a python docs/make_screenshots.py [--checkpoint PATH] [--image-size N]
-Without a checkpoint a random-weight model is used (with a forced "object present" bias),
-so the masks only show the plumbing, not SAM 2 quality.
+Usage: xvfb-run -a python docs/make_screenshots.py [--checkpoint PATH --model NAME] [--random]
+By default the bundled demo model (trained on synthetic cells, not SAM 2 quality) makes the masks;
+--checkpoint uses real weights; --random a random-weight model (plumbing only).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ OUT = Path(__file__).parent / "images"
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--model", default=None, help="model name for --checkpoint (default: the checkpoint's)")
+    ap.add_argument("--random", action="store_true", help="random weights instead of the demo model")
     ap.add_argument("--image-size", type=int, default=256)
     args = ap.parse_args()
     import napari
@@ -27,8 +29,10 @@ def main() -> None:
     from napari_sam2 import build_sam2_video_predictor
     from napari_sam2._widget import SAM2Widget
 
+    from napari_sam2.model.configs import DEMO
+
     ckpt = args.checkpoint
-    if ckpt is None:
+    if args.random:
         torch.manual_seed(0)
         model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=args.image_size).model
         with torch.no_grad():
@@ -56,14 +60,20 @@ def main() -> None:
             app.processEvents()
 
     widget._image.value = viewer.layers["synthetic cells (T,Y,X)"]
-    widget._checkpoint.value = str(ckpt)
-    widget._image_size.value = args.image_size
+    if ckpt is None:  # the bundled demo model at its own input size
+        widget._model.value = DEMO
+    else:
+        widget._model.value = args.model or "auto"
+        widget._checkpoint.value = str(ckpt)
+        widget._image_size.value = args.image_size
     widget._device.value = "cpu"
     widget.start_session()
     settle(lambda: widget.session is not None)
     viewer.window.screenshot(str(OUT / "1_session.png"), canvas_only=False)
 
     truth = viewer.layers["ground truth"].data
+    viewer.layers["ground truth"].visible = False  # the masks on screen are the model's
+    viewer.reset_view()  # fit the image into the canvas the dock widget left
     viewer.dims.set_current_step(0, 0)
     for obj in (1, 3, 4):
         if obj > 1:
@@ -76,6 +86,7 @@ def main() -> None:
     widget.propagate("forward")
     settle()
     viewer.dims.set_current_step(0, 12)
+    widget._objects.setCurrentRow(0)
     settle()
     viewer.window.screenshot(str(OUT / "3_propagated.png"), canvas_only=False)
     print("wrote", sorted(p.name for p in OUT.glob("*.png")))

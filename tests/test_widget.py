@@ -70,6 +70,7 @@ def test_click_shows_mask_then_propagate_fills_all_frames(ready, qtbot):
     assert all((out.data[f] == 1).any() for f in range(8))
     assert np.array_equal(out.data, widget.session.labels().astype(out.data.dtype))
     assert np.isfinite(widget._timeline.scores).all() and len(widget._timeline.scores) == 8
+    assert widget._status.value.startswith("forward: done"), widget._status.value
 
 
 def test_negative_click_box_and_second_object(ready, qtbot):

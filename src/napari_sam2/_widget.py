@@ -18,7 +18,7 @@ from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QEvent, Qt
 from qtpy.QtGui import QColor, QIcon, QPixmap
-from qtpy.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QListWidget, QListWidgetItem, QSizePolicy, QVBoxLayout, QWidget
 
 from ._timeline import ConfidenceTimeline
 from ._widget_exports import ask_path, may_replace, with_suffix
@@ -136,7 +136,8 @@ class SAM2Widget(QWidget):
         run_row = Container(widgets=[self._forward, self._backward, self._both, self._stop], layout="horizontal",
                             labels=False)
         self._status = Label(value="No session.")
-        self._status.native.setWordWrap(True)
+        self._status.native.setWordWrap(True)  # long messages (warnings) wrap instead of widening the dock
+        self._status.native.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
         self._overwrite = PushButton(text="Overwrite edited frames", enabled=False)
         self._timeline = ConfidenceTimeline()
 
@@ -452,7 +453,7 @@ class SAM2Widget(QWidget):
         from .weights import DEMO_NOTICE
 
         self._set_status(f"Session ready: {n} frames of {h}x{w}, model {session.model.cfg.name} "
-                         f"at {session.model.image_size} px, {int(self._threads.value)} threads. "
+                         f"at {session.model.image_size} px, {int(self._threads.value)} CPU thread(s). "
                          f"Click on '{CLICKS}' to prompt.")
         if session.model.cfg.name == DEMO:
             show_warning(f"SAM 2: using {DEMO_NOTICE}")
@@ -874,19 +875,20 @@ class SAM2Widget(QWidget):
 
         def frame_done(item):
             event, labels, lines = item
-            if self._pbar is None:
-                self._pbar = napari_progress(total=event.total, desc=f"SAM 2 {direction}")
-            self._pbar.update(1)
             self._timelines = lines
             self._write_frames([(event.frame, labels)])
             self._show_lost()
             self._refresh_timeline()
             if tracking.cancelled:
                 self._set_status("cancelled: frames done so far are kept")
-                return
-            rate = event.elapsed / event.done
-            self._set_status(f"{direction}: frame {event.frame} ({event.done}/{event.total}), "
-                             f"ETA {rate * (event.total - event.done):.0f} s")
+            else:
+                rate = event.elapsed / event.done
+                self._set_status(f"{direction}: frame {event.frame} ({event.done}/{event.total}), "
+                                 f"ETA {rate * (event.total - event.done):.0f} s")
+            # last: napari's progress bar may process pending events (the job's end among them)
+            if self._pbar is None:
+                self._pbar = napari_progress(total=event.total, desc=f"SAM 2 {direction}")
+            self._pbar.update(1)
 
         def finished(_):
             lost = {o: int(line.lost.sum()) for o, line in self._timelines.items() if line.lost.any()}
