@@ -213,8 +213,8 @@ def test_widget_opens_from_the_plugins_menu(make_napari_viewer):
     controls = [widget._image, widget._axis, widget._channel, widget._contrast, widget._model, widget._checkpoint,
                 widget._image_size, widget._device, widget._precision, widget._memory, widget._threads,
                 widget._start, widget._add, widget._delete, widget._clear, widget._negative, widget._paint,
-                widget._use_paint, widget._divide, widget._suggest, widget._dismiss, widget._suggestions, widget._forward,
-                widget._backward, widget._both, widget._stop, widget._overwrite, *widget._cands,
+                widget._use_paint, widget._divide, widget._suggest, widget._dismiss, widget._suggestions,
+                widget._forward, widget._backward, widget._both, widget._stop, widget._overwrite, *widget._cands,
                 *widget._exports.values()]
     untipped = [c.label or c.text for c in controls if len(c.tooltip or "") < 20]
     assert not untipped, untipped

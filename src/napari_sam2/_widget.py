@@ -1177,6 +1177,8 @@ class _Shortcut:
         import weakref
 
         self._widget, self._method = weakref.ref(widget), method
+        self.__name__ = f"sam2_{method}"  # napari shows a binding's name and doc
+        self.__doc__ = next(text for m, text in SHORTCUTS.values() if m == method)
 
     def __call__(self, viewer) -> None:
         widget = self._widget()
