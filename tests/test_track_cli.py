@@ -463,7 +463,7 @@ def test_many_files_check_every_output_first(tmp_path, checkpoint, no_model, cap
     assert "m1_labels.tif exists already (use --overwrite to replace it)" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "res").iterdir()) == ["m1_labels.tif"]
     assert main([*base, "--table", str(tmp_path / "t.csv")]) == 2
-    assert "--table cannot be used with --many" in capsys.readouterr().err
+    assert capsys.readouterr().err == "error: --table cannot be used with --many (each file gets its labels in --out)\n"
 
 
 # ----------------------------------------------------------------------------- --channel

@@ -248,7 +248,12 @@ def run_track(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     if args.points is None and args.boxes is None and not args.many and args.input != "sample":
         raise ValueError("give --points and/or --boxes (CSV files of prompts)")
-    if not args.many:  # every output checked before anything else (batch.track_many checks its own)
+    if args.many:  # batch.track_many checks every file's output before it starts
+        extra = [f for f, v in (("--table", args.table), ("--ctc", args.ctc), ("--session", args.session),
+                                ("--geff", args.geff)) if v is not None]
+        if extra:
+            raise ValueError(f"{', '.join(extra)} cannot be used with --many (each file gets its labels in --out)")
+    else:  # every output checked before anything else
         if args.input != "sample" and not Path(args.input).exists():
             raise FileNotFoundError(f"input file not found: {args.input}")
         batch.check_outputs(args.out, args.table, args.ctc, args.session, args.geff, args.overwrite,
@@ -260,10 +265,6 @@ def run_track(args: argparse.Namespace) -> int:
                    time_point=args.time_point, z=args.z, channel=args.channel,
                    precision=args.precision, memory_frames=args.memory_frames)
     if args.many:
-        extra = [f for f, v in (("--table", args.table), ("--ctc", args.ctc), ("--session", args.session),
-                                ("--geff", args.geff)) if v is not None]
-        if extra:
-            raise ValueError(f"{', '.join(extra)} cannot be used with --many (each file gets its labels in --out)")
         lost_total = []
 
         def report(r):
