@@ -100,8 +100,8 @@ def check_tiff(path: str | os.PathLike) -> None:
     try:
         _check_tiff(path, size, tifffile)
     except tifffile.TiffFileError as exc:  # the structure itself is cut or garbled
-        raise ValueError(f"{path} is a damaged or truncated TIFF, or not a TIFF ({size} bytes): {exc}. "
-                         f"Copy or export the file again") from None
+        raise ValueError(f"cannot read {path}: it is a damaged or truncated TIFF, or not a TIFF ({size} bytes; "
+                         f"{exc}). Copy or export the file again") from None
 
 
 def _check_tiff(path: Path, size: int, tifffile) -> None:
@@ -196,7 +196,7 @@ def open_frames(frames) -> object:
             try:
                 return _open_tiff(path)
             except ValueError as exc:
-                if "damaged or truncated" in str(exc):
+                if "damaged or truncated TIFF" in str(exc):
                     raise
                 raise ValueError(f"cannot read {path} as a TIFF stack: {exc}") from None
             except Exception as exc:
