@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _pyside_guard import guard
-
-guard()
 
 
 def test_manifest_is_valid_and_found():

@@ -5,12 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tifffile
-from _pyside_guard import guard
 from conftest import present_checkpoint
 
 from napari_sam2.synthetic import synthetic_cells
-
-guard()
 
 pytestmark = pytest.mark.gui
 SIZE = 64
