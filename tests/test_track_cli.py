@@ -222,8 +222,9 @@ def test_demo_model_at_128_reports_lost_objects_that_agree_with_the_labels(tmp_p
     monkeypatch.setattr(cli, "SAMPLE_FRAMES", 6)  # the bundled movie, shortened to keep the test fast
     out, table = tmp_path / "l.tif", tmp_path / "t.csv"
     assert main(["track", "sample", "--model", "demo", "--image-size", "128", "--out", str(out),
-                 "--table", str(table)]) == 0
+                 "--table", str(table), "--session", str(tmp_path / "s.json")]) == 0
     captured = capsys.readouterr()
+    saved = json.loads((tmp_path / "s.json").read_text())
     labels = tifffile.imread(out)
     rows = [r for r in _read_table(table) if r["object_score"] != ""]  # rows with a tracking record
     assert len(rows) == 6 * 6
@@ -241,6 +242,8 @@ def test_demo_model_at_128_reports_lost_objects_that_agree_with_the_labels(tmp_p
     per_object = {}
     for r in lost:
         per_object.setdefault(int(r["object_id"]), []).append(int(r["frame"]))
+    assert saved["run"]["finished"] is True and saved["tracked_frames"] == {str(o): 6 for o in range(1, 7)}
+    assert saved["lost_frames"] == {str(o): sorted(f) for o, f in per_object.items()}  # the same rule as the table
     for oid, frames in per_object.items():
         frames = sorted(frames)
         shown = ", ".join(map(str, frames[:5])) + (", ..." if len(frames) > 5 else "")
@@ -374,6 +377,7 @@ def test_ctrl_c_keeps_finished_frames_and_the_prompts(tmp_path, movie, checkpoin
     assert not part[3:].any()  # frames not yet tracked stay 0
     session = json.loads((tmp_path / "s.json").read_text())
     assert set(session["objects"]) == {"1", "2", "3"} and session["run"]["direction"] == "forward"
+    assert session["run"]["finished"] is False  # written before tracking, says the run did not end
     assert not (tmp_path / "t.csv").exists()  # made only from a finished run
     # the saved prompts reproduce the complete run
     model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=checkpoint, image_size=SIZE).model

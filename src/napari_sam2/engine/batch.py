@@ -218,13 +218,18 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
         settings = {"input": str(source) if inputs else None, "axis": axis, "direction": direction,
                     "channel": channel, "time_point": time_point, "z": z, "device": device,
                     "checkpoint": None if checkpoint is None else str(checkpoint)}
-        written.append(exports.write_session_json(paths["session_json"], {**session.prompts_dict(), "run": settings},
+        written.append(exports.write_session_json(paths["session_json"],
+                                                  {**session.prompts_dict(), "run": {**settings, "finished": False}},
                                                   overwrite=overwrite))
     report, records, areas = _track_into(session, paths["out"], direction, overwrite, progress)
     lost = {oid: [] for oid in session.obj_ids}
     for r in records:
         if r["lost"] or areas[r["frame"]].get(r["object_id"], 0) == 0:
             lost[r["object_id"]].append(r["frame"])
+    if paths["session_json"] is not None:  # again, now with the frames tracked and lost (the table's rule)
+        final = {**session.prompts_dict(), "lost_frames": {str(o): f for o, f in lost.items() if f},
+                 "run": {**settings, "finished": True}}
+        exports.write_session_json(paths["session_json"], final, overwrite=True)
     if any(paths[k] is not None for k in ("table", "ctc", "geff")):
         # read back a frame at a time: no output holds the whole (T, Y, X) stack
         labels = exports.LabelStack.from_file(paths["out"])
