@@ -178,8 +178,12 @@ def test_present_score_with_an_empty_mask_is_lost(model, movie):
     assert s.lost_frames() == {1: [2], 2: []}
     saved = s.prompts_dict()
     assert saved["lost_frames"] == {"1": [2]} and saved["tracked_frames"] == {"1": 4, "2": 4}
+    lines = s.timelines()
+    assert list(lines) == [1, 2] and lines[1].lost.tolist() == s.timeline(1).lost.tolist()
+    assert s.tracked_frames(2) == [0, 1, 2, 3] and s.lineage() == {}
     assert s.timeline(1).lost.tolist()[:4] == [False, False, True, False]
     assert not (s.label_frame(2) == 1).any()
+    assert s.clear() == [0, 1, 2, 3] and s.obj_ids == [] and s.lost_frames() == {}
 
 
 def test_reads_wait_for_the_frame_being_tracked(model, movie):

@@ -45,23 +45,12 @@ def _label_colormap(colors: dict[int, tuple]):
     return Colormap(colors=[colors[i] for i in ids], controls=controls, interpolation="zero", name="sam2 labels")
 
 
-def _timelines(session) -> dict:
-    """{object id: Timeline snapshot} of every object (called in workers; the GUI keeps the copy)."""
-    with session._lock:  # one consistent view of all objects (the engine has no all-objects snapshot yet)
-        return {oid: session.timeline(oid) for oid in session.obj_ids}
-
-
-def _parents(session) -> dict[int, int]:
-    with session._lock:  # mark_division changes this dict in place
-        return dict(session.parents)
-
-
 def _tracked_frames(session, obj: int) -> list[int]:
     """Frames where ``obj`` has a result (empty when the session does not know it)."""
-    with session._lock:
-        if obj not in session.obj_ids:
-            return []
-        return [int(f) for f in np.flatnonzero(np.isfinite(session.timeline(obj).scores))]
+    try:
+        return session.tracked_frames(obj)
+    except KeyError:
+        return []
 
 
 class SAM2Widget(QWidget):
@@ -312,7 +301,7 @@ class SAM2Widget(QWidget):
                 out = job.func(job)
                 if inspect.isgenerator(out):
                     out = yield from out
-            return out, None if session is None else _timelines(session), caught
+            return out, None if session is None else session.timelines(), caught
 
         return body
 
@@ -870,7 +859,7 @@ class SAM2Widget(QWidget):
 
         def job(j):
             for event in session.iter_propagate(direction, cancel=j.is_cancelled):
-                yield event, session.label_frame(event.frame), _timelines(session)
+                yield event, session.label_frame(event.frame), session.timelines()
             return direction
 
         def frame_done(item):
@@ -1010,7 +999,7 @@ class SAM2Widget(QWidget):
 
         def write():  # regionprops over the whole stack: never on the GUI thread
             records = session.records() if session is not None else None
-            parents = _parents(session) if session is not None else None
+            parents = session.lineage() if session is not None else None
             exports.write_table_csv(path, exports.object_table(data, records, parents), overwrite=True)
 
         self._export("object table", write, path)
@@ -1029,7 +1018,7 @@ class SAM2Widget(QWidget):
         session = self.session
 
         def write():
-            parents = _parents(session) if session is not None else None
+            parents = session.lineage() if session is not None else None
             exports.write_ctc(target, data, parents=parents, overwrite=True)
 
         self._export("CTC result", write, target)
@@ -1050,7 +1039,7 @@ class SAM2Widget(QWidget):
         session = self.session
 
         def write():
-            write_geff(target, data, _parents(session) if session is not None else None, overwrite=True)
+            write_geff(target, data, session.lineage() if session is not None else None, overwrite=True)
 
         self._export("GEFF lineage", write, target)
 
@@ -1076,7 +1065,7 @@ class SAM2Widget(QWidget):
         self._tracks_state = "running"
 
         def measure():
-            return exports.tracks_data(data, _parents(session) if session is not None else None)
+            return exports.tracks_data(data, session.lineage() if session is not None else None)
 
         def apply(result):
             again = self._tracks_state == "again"
@@ -1154,10 +1143,7 @@ class SAM2Widget(QWidget):
         new_ids = {int(o) for o in data["objects"]}
 
         def job(_):
-            with session._lock:
-                before = {f for obj in session.obj_ids for f in _tracked_frames(session, obj)}
-                for obj in session.obj_ids:
-                    session.remove_object(obj)
+            before = set(session.clear())
             session.load_prompts(data)
             frames = before | {int(f) for frames in data["objects"].values() for f in frames}
             return [(f, session.label_frame(f)) for f in sorted(frames)]

@@ -73,7 +73,9 @@ MODEL_HELP = ("model name, e.g. sam2.1_hiera_tiny, sam2_hiera_large, demo; 'auto
               "if its checkpoint is on this machine, else the bundled demo model")
 CHECKPOINT_HELP = ("official-format .pt file; 'auto' (default) finds the model's file (downloads official ones); "
                    "'none' for random weights (plumbing only)")
-SIZE_HELP = "model input size, a multiple of 32 (default: the model's own, 1024 for official models)"
+SIZE_HELP = ("model input size, a multiple of 32 (default: the size the model was trained at, 1024 for official "
+             "models, 256 for the demo). Smaller is faster but not free: outside 0.7-1.4x of the trained size "
+             "masks get much worse, and a warning says so")
 THREADS_HELP = ("CPU threads for torch (default: one less than the cores available, or $NAPARI_SAM2_THREADS). "
                 "Every step waits for its slowest thread, so a thread that shares a core with another busy "
                 "program slows the whole run: leave a core free on a shared machine")

@@ -346,6 +346,14 @@ class TrackingSession:
         obj.results.pop(frame, None)
 
     @_locked
+    def clear(self) -> list[int]:
+        """Forget every object, prompt, result and division; returns the frames that had results."""
+        frames = sorted({f for obj in self.objects.values() for f in obj.results})
+        self.objects.clear()
+        self.parents, self.ends, self.starts = {}, {}, {}
+        return frames
+
+    @_locked
     def remove_object(self, obj_id: int) -> None:
         """Forget an object and all its results; its daughters become lineage roots."""
         self._object(obj_id)
@@ -684,6 +692,21 @@ class TrackingSession:
     def lost_frames(self) -> dict[int, list[int]]:
         """``{object id: [frames where it is lost]}`` for every object (an empty list when never lost)."""
         return {oid: [f for f in sorted(obj.results) if obj.results[f].lost] for oid, obj in self.objects.items()}
+
+    @_locked
+    def timelines(self) -> dict[int, Timeline]:
+        """:meth:`timeline` of every object, taken together (one consistent snapshot)."""
+        return {oid: self.timeline(oid) for oid in self.objects}
+
+    @_locked
+    def tracked_frames(self, obj_id: int) -> list[int]:
+        """The frames where ``obj_id`` has a result (prompted or tracked), sorted."""
+        return sorted(self._object(obj_id).results)
+
+    @_locked
+    def lineage(self) -> dict[int, int]:
+        """``{daughter: parent}`` of every division (a copy; :attr:`parents` changes on divisions)."""
+        return dict(self.parents)
 
     @_locked
     def timeline(self, obj_id: int) -> Timeline:

@@ -103,9 +103,10 @@ class SAM2Config:
             return None
         return (f"image_size {self.image_size} is far from the {self.trained_image_size} px that {self.name} "
                 f"was trained at ({ratio:.2g}x): masks get much worse that far from it (the bundled demo tracked at "
-                f"IoU 0.90 at its 256 px, 0.23 at half and 0.47 at double); use image_size {self.trained_image_size} (or stay within "
+                f"IoU 0.90 at its 256 px, 0.23 at half and 0.47 at double); use {self.trained_image_size} "
+                f"(image_size={self.trained_image_size}, CLI --image-size {self.trained_image_size}) or stay within "
                 f"{_nearest_multiple(lo * self.trained_image_size, up=True)}-"
-                f"{_nearest_multiple(hi * self.trained_image_size, up=False)})")
+                f"{_nearest_multiple(hi * self.trained_image_size, up=False)}")
 
 
 # image_size / trained size inside which results stay close to the trained size's
