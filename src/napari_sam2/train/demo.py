@@ -9,6 +9,9 @@ cell is and how clicks, boxes and corrections work), then short clips, then 8-fr
 Phase 2 (:data:`TRACKING`) goes on with 8-frame clips only, from fresh optimiser state and data,
 so that memory attention, object pointers and the object score learn to follow cells that move,
 touch, divide, enter and leave. ``--phase 2 --resume PHASE1.pt`` runs phase 2 alone.
+Phase 3 (:data:`COLOUR`, ``--phase 3 --resume PHASE2.pt``) goes on from phase 2 with half of the
+movies turned into 8-bit RGB with random channel mixes (the cells bright in one channel, dim in
+others, tinted backgrounds), because uint8 RGB reaches the model as is and phases 1-2 saw grey only.
 It is a demo, not SAM 2 quality: it knows only the synthetic generators' world.
 """
 
@@ -45,6 +48,12 @@ TRACKING = TrainConfig(
     lr=1e-4, warmup=100, weight_decay=0.01, corrections=1, max_objects=8, seed=SEED + 1,
     focal_alpha=-1.0, loss_weights={"focal": 20.0, "dice": 5.0, "iou": 1.0, "score": 1.0},
 )
+# Colour: short, at a low rate, from the phase 2 model, half grey so grey tracking is kept.
+COLOUR = TrainConfig(
+    stages=[Stage(300, 8, 2)],
+    lr=3e-5, warmup=30, weight_decay=0.01, corrections=2, max_objects=8, seed=SEED + 2,
+    focal_alpha=-1.0, loss_weights={"focal": 20.0, "dice": 5.0, "iou": 1.0, "score": 1.0},
+)
 # Frames are cropped (60-100 % of the side) and resized to 256 px: cells end up 8-70 px in radius,
 # half a token to four tokens of the 16-px embedding grid.
 FRAME_SIZES = (96, 128, 160)
@@ -79,6 +88,27 @@ def tracking_movie(seed: int) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f"no cell of radius {look['radius']} fits a {side} px frame")
 
 
+def to_colour(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A grey ``(T, H, W)`` movie as uint8 ``(T, H, W, 3)`` with a random channel mix: one channel
+    strong, the others anywhere from nearly empty to as strong, plus a tint and noise per channel."""
+    lo, hi = np.percentile(image, (0.5, 99.8))
+    grey = np.clip((image.astype(np.float32) - lo) / max(hi - lo, 1e-6), 0, 1)
+    gains = rng.uniform(0.05, 1.0, 3)
+    gains[int(rng.integers(3))] = rng.uniform(0.6, 1.0)
+    tint = rng.uniform(0.0, 0.25, 3) * rng.random()
+    noise = rng.normal(0.0, rng.uniform(0.0, 0.04), image.shape + (3,))
+    rgb = tint + gains * grey[..., None] + noise
+    return (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
+
+
+def colour_movie(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Phase 3 data: :func:`tracking_movie`, every other one turned into 8-bit RGB by :func:`to_colour`."""
+    image, labels = tracking_movie(seed)
+    if seed % 2:
+        image = to_colour(image, np.random.default_rng(seed + 7))
+    return image, labels
+
+
 def run_phase(model, cfg: TrainConfig, generator, seed: int, out: str, log, save_every: int, started: float) -> None:
     # a pool of 64 movies, one replaced every 8 clips: data the model sees several times learns faster
     sampler = ClipSampler(model.image_size, generator=generator, seed=seed, pool=64, refresh=8, crop=CROP)
@@ -101,11 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", default=None, help="JSON-lines log of every step (default: OUT + .log.jsonl)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--save-every", type=int, default=100)
-    parser.add_argument("--phase", choices=["all", "1", "2"], default="all")
-    parser.add_argument("--resume", default=None, help="phase 1 checkpoint to start phase 2 from (with --phase 2)")
+    parser.add_argument("--phase", choices=["all", "1", "2", "3"], default="all")
+    parser.add_argument("--resume", default=None,
+                        help="checkpoint of the previous phase (phase 1 for --phase 2, phase 2 for --phase 3)")
     args = parser.parse_args(argv)
-    if (args.phase == "2") != (args.resume is not None):
-        parser.error("--resume goes with --phase 2 (and phase 2 alone needs it)")
+    if (args.phase in ("2", "3")) != (args.resume is not None):
+        parser.error("--resume goes with --phase 2 or 3 (and those alone need it)")
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
     model = build_model(get_config(DEMO))
@@ -119,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             run_phase(model, RECIPE, training_movie, SEED, args.out, log, args.save_every, started)
         if args.phase in ("all", "2"):
             run_phase(model, TRACKING, tracking_movie, SEED + 1, args.out, log, args.save_every, started)
+        if args.phase in ("all", "3"):
+            run_phase(model, COLOUR, colour_movie, SEED + 2, args.out, log, args.save_every, started)
     print(f"saved {args.out} after {time.time() - started:.0f} s")
     return 0
 
