@@ -217,9 +217,9 @@ def _read_table(path):
 def test_demo_model_at_128_reports_lost_objects_that_agree_with_the_labels(tmp_path, monkeypatch, capsys):
     """The issue: at --image-size 128 the demo model leaves most object-frames empty while the CLI said
     0 lost. Now the summary, the per-object lines, the final warning, the table and the label file agree."""
-    from napari_sam2 import cli
+    from napari_sam2._cli import track as track_command
 
-    monkeypatch.setattr(cli, "SAMPLE_FRAMES", 6)  # the bundled movie, shortened to keep the test fast
+    monkeypatch.setattr(track_command, "SAMPLE_FRAMES", 6)  # the bundled movie, shortened to keep the test fast
     out, table = tmp_path / "l.tif", tmp_path / "t.csv"
     assert main(["track", "sample", "--model", "demo", "--image-size", "128", "--out", str(out),
                  "--table", str(table), "--session", str(tmp_path / "s.json")]) == 0
@@ -339,7 +339,7 @@ def test_prompt_csv_with_an_excel_bom_is_read(tmp_path):
 
 # ----------------------------------------------------------------------------- interrupted runs keep their work
 def _interrupt_after(monkeypatch, k, exc):
-    from napari_sam2 import cli
+    from napari_sam2._cli import track as track_command
 
     def bar(desc):
         def update(event):
@@ -350,7 +350,7 @@ def _interrupt_after(monkeypatch, k, exc):
         update.calls = 0
         return update, SimpleNamespace(close=lambda: None)
 
-    monkeypatch.setattr(cli, "_progress_bar", bar)
+    monkeypatch.setattr(track_command, "_progress_bar", bar)
 
 
 @pytest.mark.parametrize("suffix", [".tif", ".zarr"])

@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import time
 import traceback
 import warnings
-from pathlib import Path
 
-import numpy as np
+# the commands live in napari_sam2._cli, one module each; main finds them here by name (COMMANDS), and
+# _sample_movie stays importable from here for benchmarks/threads.py
+from ._cli.common import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_USER  # noqa: F401
+from ._cli.evaluate import run_evaluate  # noqa: F401
+from ._cli.finetune import run_finetune  # noqa: F401
+from ._cli.segment import run_segment  # noqa: F401
+from ._cli.track import _sample_movie, run_track  # noqa: F401
+from ._cli.weights import run_weights  # noqa: F401
 
-# exit codes (also in the --help epilog and docs/engine.md)
-EXIT_OK, EXIT_BUG, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
 EPILOG = """exit codes:
   0    success
   2    an error you can fix: bad arguments or input, an output that exists already
@@ -22,7 +25,6 @@ EPILOG = """exit codes:
   1    an unexpected crash (a bug): the full traceback is printed; please report it
 
 warnings about settings or inputs that make results worse are printed as 'warning:' lines."""
-SAMPLE_FRAMES = 20  # frames of the bundled synthetic movie ('sample')
 
 
 def _pair_list(text: str, n: int, what: str) -> list[float]:
@@ -81,21 +83,6 @@ THREADS_HELP = ("CPU threads for torch (default: one less than the cores availab
                 "program slows the whole run: leave a core free on a shared machine")
 CHANNEL_HELP = ("channel of multi-channel data: a number (0, 1, ...) or 'grey' for the luminance of an RGB "
                 "image (default: RGB stays RGB)")
-
-
-def _model_name(requested: str, checkpoint) -> str:
-    """Resolve 'auto' and say so when the demo model is used. With a checkpoint file 'auto' stays:
-    building the model recognises it from the file, which is then read only once."""
-    from .model.build import resolve_model_name
-    from .model.configs import DEMO, get_config
-    from .weights import DEMO_NOTICE
-
-    if requested.strip().lower() == "auto" and checkpoint not in (None, "none", "auto"):
-        return requested
-    name = resolve_model_name(requested)
-    if get_config(name).name == DEMO:
-        print(f"note: using {DEMO_NOTICE}", file=sys.stderr)
-    return name
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,333 +166,6 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("gt", help="CTC ground-truth folder: TRA/man_track000.tif... + TRA/man_track.txt, optional SEG/")
     ev.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     return parser
-
-
-class _Bar:
-    """A tqdm progress bar made at the first frame (nothing is drawn for a run that fails before it)."""
-
-    def __init__(self, desc: str) -> None:
-        self.desc, self.bar = desc, None
-
-    def update(self, event) -> None:
-        if self.bar is None:
-            try:
-                from tqdm import tqdm
-            except ImportError:  # plain lines instead
-                print(f"{self.desc}: frame {event.frame} ({event.done}/{event.total})", file=sys.stderr)
-                return
-            self.bar = tqdm(desc=self.desc, unit="frame", total=event.total, file=sys.stderr)
-        self.bar.total = event.total
-        self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _progress_bar(desc: str):
-    """(update(event), closable)."""
-    bar = _Bar(desc)
-    return bar.update, bar
-
-
-class _Interrupted(KeyboardInterrupt):
-    """Ctrl-C, with what the run kept (the message of the 'interrupted:' line)."""
-
-
-def _set_threads(n: int | None) -> None:
-    """Before any model work: torch fixes its thread pool at the first parallel operation."""
-    from .threads import set_threads
-
-    set_threads(n)
-
-
-def _warn_random(checkpoint: str) -> None:
-    if checkpoint == "none":
-        from .notices import RandomWeightsWarning, warn_quality
-
-        warn_quality("--checkpoint none: random weights, the masks mean nothing (plumbing and tests only)",
-                     RandomWeightsWarning)
-
-
-def _lost_lines(lost: dict, shown: int = 5) -> list[str]:
-    """One line per object that is lost somewhere: how often and the first few frames."""
-    lines = []
-    for oid, frames in sorted(lost.items()):
-        if frames:
-            first = ", ".join(str(f) for f in frames[:shown]) + (", ..." if len(frames) > shown else "")
-            lines.append(f"  object {oid}: lost on {len(frames)} frame{'s' * (len(frames) != 1)} ({first})")
-    return lines
-
-
-def _lost_warning(objects_lost: int, objects: int, lost: int, object_frames: int) -> str:
-    return (f"warning: {objects_lost} of {objects} objects are lost on some frames ({lost} of {object_frames} "
-            "object-frames: an object score below the threshold, an empty mask, or hidden under another "
-            "object); add prompts on those frames, or check the model and image size")
-
-
-def run_track(args: argparse.Namespace) -> int:
-    from .engine import batch
-
-    _set_threads(args.threads)
-    if args.points is None and args.boxes is None and not args.many and args.input != "sample":
-        raise ValueError("give --points and/or --boxes (CSV files of prompts)")
-    if args.many:  # batch.track_many checks every file's output before it starts
-        extra = [f for f, v in (("--table", args.table), ("--ctc", args.ctc), ("--session", args.session),
-                                ("--geff", args.geff)) if v is not None]
-        if extra:
-            raise ValueError(f"{', '.join(extra)} cannot be used with --many (each file gets its labels in --out)")
-    else:  # every output checked before anything else
-        if args.input != "sample" and not Path(args.input).exists():
-            raise FileNotFoundError(f"input file not found: {args.input}")
-        batch.check_outputs(args.out, args.table, args.ctc, args.session, args.geff, args.overwrite,
-                            inputs=[] if args.input == "sample" else [args.input])
-    _warn_random(args.checkpoint)
-    options = dict(model=_model_name(args.model, args.checkpoint), checkpoint=None if args.checkpoint == "none" else args.checkpoint,
-                   image_size=args.image_size, axis=args.axis, device=args.device, overwrite=args.overwrite,
-                   direction=args.direction or ("both" if args.axis == "z" else "forward"),
-                   time_point=args.time_point, z=args.z, channel=args.channel,
-                   precision=args.precision, memory_frames=args.memory_frames)
-    if args.many:
-        lost_total = []
-
-        def report(r):
-            print(f"{r['input']}: {r['objects']} objects, {r['frames']} frames, {r['seconds']} s, "
-                  f"{r['lost']} of {r['object_frames']} object-frames lost -> {r['written'][0]}", flush=True)
-            for line in _lost_lines(r["lost_frames"]):
-                print(line)
-            lost_total.append(r)
-
-        batch.track_many(args.input, args.points, args.boxes, args.out, scheduler=args.scheduler,
-                         on_result=report, **options)
-        bad = [r for r in lost_total if r["lost"]]
-        if bad:
-            sys.stdout.flush()
-            print(f"warning: objects are lost on some frames in {len(bad)} of {len(lost_total)} files "
-                  f"({sum(r['lost'] for r in bad)} object-frames; listed above)", file=sys.stderr)
-        return EXIT_OK
-    truth = None
-    if args.input == "sample":
-        source, truth, prompts = _sample_movie()
-    else:
-        source, prompts = args.input, batch.read_prompts(args.points, args.boxes)
-    bar_update, bar = _progress_bar(Path(args.input).name)
-    finished: set[int] = set()
-
-    def update(event):
-        finished.add(event.frame)  # the engine wrote this frame into --out before telling us
-        bar_update(event)
-
-    try:
-        r = batch.track_file(source, prompts, args.out, table=args.table, ctc=args.ctc,
-                             session_json=args.session, geff=args.geff, progress=update, **options)
-    except KeyboardInterrupt:
-        if finished:
-            kept = f"kept {len(finished)} finished frames in {args.out}"
-            raise _Interrupted(kept + (f"; the prompts are in {args.session}" if args.session else "")) from None
-        raise
-    except Exception:
-        if finished:
-            print(f"note: {len(finished)} frames finished before the error are in {args.out}", file=sys.stderr)
-        raise
-    finally:
-        bar.close()
-    print(f"{r['objects']} objects tracked over {r['frames']} frames in {r['seconds']} s; "
-          f"{r['lost']} of {r['object_frames']} object-frames lost")
-    for line in _lost_lines(r["lost_frames"]):
-        print(line)
-    for path in r["written"]:
-        print(f"wrote {path}")
-    if truth is not None:
-        print(f"mean IoU with the true cells over all frames: {_mean_iou(r['written'][0], truth):.3f}")
-    objects_lost = sum(bool(v) for v in r["lost_frames"].values())
-    if objects_lost:
-        sys.stdout.flush()
-        print(_lost_warning(objects_lost, r["objects"], r["lost"], r["object_frames"]), file=sys.stderr)
-    return EXIT_OK
-
-
-def _sample_movie():
-    """The bundled synthetic time-lapse, with one click on each cell's centre in frame 0."""
-    from .engine.batch import Prompts
-    from .synthetic import synthetic_cells
-
-    image, truth = synthetic_cells(n_frames=SAMPLE_FRAMES, size=(256, 256), n_cells=6, seed=1)
-    prompts = Prompts()
-    for obj in np.unique(truth[0])[1:]:
-        y, x = np.argwhere(truth[0] == obj).mean(0)
-        prompts.points[(int(obj), 0)] = [(float(x), float(y), 1)]
-    return image, truth, prompts
-
-
-def _mean_iou(labels_path: str, truth: np.ndarray) -> float:
-    import tifffile
-
-    pred = tifffile.imread(labels_path)
-    ious = []
-    for obj in np.unique(truth)[1:]:
-        for f in range(truth.shape[0]):
-            a, b = truth[f] == obj, pred[f] == obj
-            union = np.logical_or(a, b).sum()
-            if union:
-                ious.append(np.logical_and(a, b).sum() / union)
-    return float(np.mean(ious)) if ious else 0.0
-
-
-def run_finetune(args: argparse.Namespace) -> int:
-    from . import build_sam2
-    from .engine.batch import pick_device
-    from .train.files import read_pairs
-    from .train.trainer import PARTS, Stage, TrainConfig, finetune, steps_for_epochs
-
-    _set_threads(args.threads)
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists already (use --overwrite to replace it)")
-    parts = PARTS if args.train.strip() == "all" else tuple(p.strip() for p in args.train.split(",") if p.strip())
-    pairs = read_pairs(args.images, args.labels)
-    checkpoint = None if args.checkpoint == "none" else args.checkpoint
-    model = build_sam2(_model_name(args.model, checkpoint), checkpoint=checkpoint, image_size=args.image_size,
-                       device=pick_device(args.device))
-    stage = Stage(0, args.clip_len, args.clips)
-    stage.steps = steps_for_epochs(pairs, args.epochs, stage)
-    cfg = TrainConfig(stages=[stage], lr=args.lr, parts=parts, seed=args.seed, warmup=min(20, stage.steps // 5 + 1))
-    print(f"fine-tuning {model.cfg.name} ({', '.join(parts)}) on {len(pairs)} pair(s): {stage.steps} steps "
-          f"of {args.clips} clip(s) x {args.clip_len} frames", file=sys.stderr)
-    try:
-        from tqdm import tqdm
-
-        bar = tqdm(total=stage.steps, unit="step", file=sys.stderr)
-    except ImportError:
-        bar = None
-
-    def progress(step, total, record):
-        if bar is not None:
-            bar.set_postfix(loss=f"{record['loss']:.3f}")
-            bar.update(1)
-        elif step % 10 == 0 or step == total:
-            print(f"step {step}/{total} loss {record['loss']:.3f}", file=sys.stderr)
-
-    try:
-        history = finetune(model, pairs, cfg, out=out, progress=progress)
-    finally:
-        if bar is not None:
-            bar.close()
-    first, last = history[0]["loss"], np.mean([r["loss"] for r in history[-max(1, len(history) // 10):]])
-    print(f"loss {first:.3f} -> {last:.3f}; wrote {out} (load it with --model {model.cfg.name} --checkpoint {out})")
-    return 0
-
-
-def run_weights(args: argparse.Namespace) -> int:
-    from . import weights
-
-    if args.action == "list":
-        print(f"cache: {weights.cache_dir()}")
-        for name, info in weights.REGISTRY.items():
-            local = weights.cached_path(name)
-            where = ("bundled demo (not SAM 2 quality): " if info.bundled else "here: ") + str(local) if local \
-                else "not downloaded"
-            print(f"{name:<24} ~{info.size_mb:>4} MB  {where}")
-        print(f"'auto' uses: {weights.default_model()}")
-        return 0
-    if args.action == "download":
-        print(weights.download(args.name, progressbar=sys.stderr.isatty()))
-        return 0
-    print(weights.resolve_checkpoint(args.name, allow_download=False))
-    return 0
-
-
-def _load_frame(source: str, frame: int, channel: int | str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """One (Y, X) or (Y, X, 3) frame of a TIFF (a 2D or RGB image, or frame ``frame`` of a stack),
-    the channel chosen by :func:`~napari_sam2.engine.stack.stack_view`; and the true cells for 'sample'."""
-    from .engine.stack import stack_view
-
-    truth = None
-    if source == "sample":
-        from .synthetic import synthetic_cells
-
-        data, truth = synthetic_cells(n_frames=max(frame + 1, 1), size=(256, 256), n_cells=6, seed=1)
-        truth = truth[frame] if 0 <= frame < len(truth) else None
-    else:
-        import tifffile
-
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"input file not found: {path}")
-        try:
-            data = tifffile.imread(path)
-        except Exception as exc:  # tifffile raises many kinds for a file that is not a TIFF
-            raise ValueError(f"cannot read {path} as TIFF: {exc}") from None
-        if data.ndim == 2 or (data.ndim == 3 and data.shape[-1] in (3, 4)):
-            if channel is None:
-                return data, None  # an image as it is (RGB or RGBA included)
-            data = data[None]  # one frame of a stack, so that stack_view picks the channel
-        elif data.ndim not in (3, 4):
-            raise ValueError(f"{path} has shape {data.shape}; expected (Y, X), (Y, X, C), (T, Y, X) or (T, Y, X, C)")
-    if not 0 <= frame < data.shape[0]:
-        raise ValueError(f"--frame {frame} is outside the stack of {data.shape[0]} frames")
-    return np.asarray(stack_view(data, channel=channel)[frame]), truth
-
-
-def run_segment(args: argparse.Namespace) -> int:
-    import tifffile
-
-    _set_threads(args.threads)
-    if not args.point and args.box is None:
-        raise ValueError("give at least one --point or a --box")
-    out = Path(args.out)
-    if (out.exists() or out.is_symlink()) and not args.overwrite:
-        raise FileExistsError(f"{out} exists already (use --overwrite to replace it)")
-    image, truth = _load_frame(args.input, args.frame, args.channel)
-
-    from . import SAM2ImagePredictor, build_sam2
-
-    checkpoint = None if args.checkpoint == "none" else args.checkpoint
-    _warn_random(args.checkpoint)
-    t0 = time.perf_counter()
-    model = build_sam2(_model_name(args.model, args.checkpoint), checkpoint=checkpoint, image_size=args.image_size)
-    predictor = SAM2ImagePredictor(model)
-    predictor.set_image(image)
-    t1 = time.perf_counter()
-    pts = np.array([p[:2] for p in args.point]) if args.point else None
-    labels = np.array([int(p[2]) for p in args.point]) if args.point else None
-    single_click = args.box is None and len(args.point) == 1
-    masks, scores, _ = predictor.predict(pts, labels, box=args.box, multimask_output=single_click)
-    best = int(np.argmax(scores))
-    mask = masks[best].astype(np.uint8)
-    t2 = time.perf_counter()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tifffile.imwrite(out, mask)
-    line = f"mask: {int(mask.sum())} px, predicted IoU {scores[best]:.3f}; encode {t1 - t0:.2f} s, prompt {t2 - t1:.3f} s"
-    if truth is not None and pts is not None:
-        x, y = int(pts[0][0]), int(pts[0][1])
-        cell = truth == truth[y, x] if truth[y, x] else None
-        if cell is not None:
-            iou = np.logical_and(cell, mask).sum() / max(np.logical_or(cell, mask).sum(), 1)
-            line += f"; IoU with the true cell {iou:.3f}"
-    print(line)
-    print(f"wrote {out}")
-    return EXIT_OK
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    import json
-
-    from .engine.evaluate import evaluate_ctc
-
-    metrics = evaluate_ctc(args.pred, args.gt)
-    for key, value in metrics.items():
-        if key == "issues":
-            for issue in value:
-                print(f"issue: {issue}")
-        else:
-            print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
-    if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {out}")
-    return 0
 
 
 def _expected(exc: BaseException) -> bool:

@@ -1,0 +1,39 @@
+"""What the commands share: exit codes, the model name, torch's threads and the random-weights warning."""
+
+from __future__ import annotations
+
+import sys
+
+# exit codes (also in the --help epilog of napari_sam2.cli and docs/engine.md)
+EXIT_OK, EXIT_BUG, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _model_name(requested: str, checkpoint) -> str:
+    """Resolve 'auto' and say so when the demo model is used. With a checkpoint file 'auto' stays:
+    building the model recognises it from the file, which is then read only once."""
+    from ..model.build import resolve_model_name
+    from ..model.configs import DEMO, get_config
+    from ..weights import DEMO_NOTICE
+
+    if requested.strip().lower() == "auto" and checkpoint not in (None, "none", "auto"):
+        return requested
+    name = resolve_model_name(requested)
+    if get_config(name).name == DEMO:
+        print(f"note: using {DEMO_NOTICE}", file=sys.stderr)
+    return name
+
+
+def _set_threads(n: int | None) -> None:
+    """Before any model work: torch fixes its thread pool at the first parallel operation."""
+    from ..threads import set_threads
+
+    set_threads(n)
+
+
+def _warn_random(checkpoint: str) -> None:
+    if checkpoint == "none":
+        from ..notices import RandomWeightsWarning, warn_quality
+
+        warn_quality("--checkpoint none: random weights, the masks mean nothing (plumbing and tests only)",
+                     RandomWeightsWarning)
+

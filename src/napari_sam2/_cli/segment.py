@@ -1,0 +1,85 @@
+"""``napari-sam2 segment``: one mask on one image or frame from point/box prompts."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .common import EXIT_OK, _model_name, _set_threads, _warn_random
+
+
+def _load_frame(source: str, frame: int, channel: int | str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """One (Y, X) or (Y, X, 3) frame of a TIFF (a 2D or RGB image, or frame ``frame`` of a stack),
+    the channel chosen by :func:`~napari_sam2.engine.stack.stack_view`; and the true cells for 'sample'."""
+    from ..engine.stack import stack_view
+
+    truth = None
+    if source == "sample":
+        from ..synthetic import synthetic_cells
+
+        data, truth = synthetic_cells(n_frames=max(frame + 1, 1), size=(256, 256), n_cells=6, seed=1)
+        truth = truth[frame] if 0 <= frame < len(truth) else None
+    else:
+        import tifffile
+
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"input file not found: {path}")
+        try:
+            data = tifffile.imread(path)
+        except Exception as exc:  # tifffile raises many kinds for a file that is not a TIFF
+            raise ValueError(f"cannot read {path} as TIFF: {exc}") from None
+        if data.ndim == 2 or (data.ndim == 3 and data.shape[-1] in (3, 4)):
+            if channel is None:
+                return data, None  # an image as it is (RGB or RGBA included)
+            data = data[None]  # one frame of a stack, so that stack_view picks the channel
+        elif data.ndim not in (3, 4):
+            raise ValueError(f"{path} has shape {data.shape}; expected (Y, X), (Y, X, C), (T, Y, X) or (T, Y, X, C)")
+    if not 0 <= frame < data.shape[0]:
+        raise ValueError(f"--frame {frame} is outside the stack of {data.shape[0]} frames")
+    return np.asarray(stack_view(data, channel=channel)[frame]), truth
+
+
+def run_segment(args: argparse.Namespace) -> int:
+    import tifffile
+
+    _set_threads(args.threads)
+    if not args.point and args.box is None:
+        raise ValueError("give at least one --point or a --box")
+    out = Path(args.out)
+    if (out.exists() or out.is_symlink()) and not args.overwrite:
+        raise FileExistsError(f"{out} exists already (use --overwrite to replace it)")
+    image, truth = _load_frame(args.input, args.frame, args.channel)
+
+    from .. import SAM2ImagePredictor, build_sam2
+
+    checkpoint = None if args.checkpoint == "none" else args.checkpoint
+    _warn_random(args.checkpoint)
+    t0 = time.perf_counter()
+    model = build_sam2(_model_name(args.model, args.checkpoint), checkpoint=checkpoint, image_size=args.image_size)
+    predictor = SAM2ImagePredictor(model)
+    predictor.set_image(image)
+    t1 = time.perf_counter()
+    pts = np.array([p[:2] for p in args.point]) if args.point else None
+    labels = np.array([int(p[2]) for p in args.point]) if args.point else None
+    single_click = args.box is None and len(args.point) == 1
+    masks, scores, _ = predictor.predict(pts, labels, box=args.box, multimask_output=single_click)
+    best = int(np.argmax(scores))
+    mask = masks[best].astype(np.uint8)
+    t2 = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(out, mask)
+    line = f"mask: {int(mask.sum())} px, predicted IoU {scores[best]:.3f}; encode {t1 - t0:.2f} s, prompt {t2 - t1:.3f} s"
+    if truth is not None and pts is not None:
+        x, y = int(pts[0][0]), int(pts[0][1])
+        cell = truth == truth[y, x] if truth[y, x] else None
+        if cell is not None:
+            iou = np.logical_and(cell, mask).sum() / max(np.logical_or(cell, mask).sum(), 1)
+            line += f"; IoU with the true cell {iou:.3f}"
+    print(line)
+    print(f"wrote {out}")
+    return EXIT_OK
+

@@ -1,0 +1,170 @@
+"""``napari-sam2 track``: one stack (or the bundled sample, or many files) from CSV prompts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .common import EXIT_OK, _model_name, _set_threads, _warn_random
+
+SAMPLE_FRAMES = 20  # frames of the bundled synthetic movie ('sample')
+
+
+class _Bar:
+    """A tqdm progress bar made at the first frame (nothing is drawn for a run that fails before it)."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc, self.bar = desc, None
+
+    def update(self, event) -> None:
+        if self.bar is None:
+            try:
+                from tqdm import tqdm
+            except ImportError:  # plain lines instead
+                print(f"{self.desc}: frame {event.frame} ({event.done}/{event.total})", file=sys.stderr)
+                return
+            self.bar = tqdm(desc=self.desc, unit="frame", total=event.total, file=sys.stderr)
+        self.bar.total = event.total
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _progress_bar(desc: str):
+    """(update(event), closable)."""
+    bar = _Bar(desc)
+    return bar.update, bar
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what the run kept (the message of the 'interrupted:' line)."""
+
+
+def _lost_lines(lost: dict, shown: int = 5) -> list[str]:
+    """One line per object that is lost somewhere: how often and the first few frames."""
+    lines = []
+    for oid, frames in sorted(lost.items()):
+        if frames:
+            first = ", ".join(str(f) for f in frames[:shown]) + (", ..." if len(frames) > shown else "")
+            lines.append(f"  object {oid}: lost on {len(frames)} frame{'s' * (len(frames) != 1)} ({first})")
+    return lines
+
+
+def _lost_warning(objects_lost: int, objects: int, lost: int, object_frames: int) -> str:
+    return (f"warning: {objects_lost} of {objects} objects are lost on some frames ({lost} of {object_frames} "
+            "object-frames: an object score below the threshold, an empty mask, or hidden under another "
+            "object); add prompts on those frames, or check the model and image size")
+
+
+def run_track(args: argparse.Namespace) -> int:
+    from ..engine import batch
+
+    _set_threads(args.threads)
+    if args.points is None and args.boxes is None and not args.many and args.input != "sample":
+        raise ValueError("give --points and/or --boxes (CSV files of prompts)")
+    if args.many:  # batch.track_many checks every file's output before it starts
+        extra = [f for f, v in (("--table", args.table), ("--ctc", args.ctc), ("--session", args.session),
+                                ("--geff", args.geff)) if v is not None]
+        if extra:
+            raise ValueError(f"{', '.join(extra)} cannot be used with --many (each file gets its labels in --out)")
+    else:  # every output checked before anything else
+        if args.input != "sample" and not Path(args.input).exists():
+            raise FileNotFoundError(f"input file not found: {args.input}")
+        batch.check_outputs(args.out, args.table, args.ctc, args.session, args.geff, args.overwrite,
+                            inputs=[] if args.input == "sample" else [args.input])
+    _warn_random(args.checkpoint)
+    options = dict(model=_model_name(args.model, args.checkpoint), checkpoint=None if args.checkpoint == "none" else args.checkpoint,
+                   image_size=args.image_size, axis=args.axis, device=args.device, overwrite=args.overwrite,
+                   direction=args.direction or ("both" if args.axis == "z" else "forward"),
+                   time_point=args.time_point, z=args.z, channel=args.channel,
+                   precision=args.precision, memory_frames=args.memory_frames)
+    if args.many:
+        lost_total = []
+
+        def report(r):
+            print(f"{r['input']}: {r['objects']} objects, {r['frames']} frames, {r['seconds']} s, "
+                  f"{r['lost']} of {r['object_frames']} object-frames lost -> {r['written'][0]}", flush=True)
+            for line in _lost_lines(r["lost_frames"]):
+                print(line)
+            lost_total.append(r)
+
+        batch.track_many(args.input, args.points, args.boxes, args.out, scheduler=args.scheduler,
+                         on_result=report, **options)
+        bad = [r for r in lost_total if r["lost"]]
+        if bad:
+            sys.stdout.flush()
+            print(f"warning: objects are lost on some frames in {len(bad)} of {len(lost_total)} files "
+                  f"({sum(r['lost'] for r in bad)} object-frames; listed above)", file=sys.stderr)
+        return EXIT_OK
+    truth = None
+    if args.input == "sample":
+        source, truth, prompts = _sample_movie()
+    else:
+        source, prompts = args.input, batch.read_prompts(args.points, args.boxes)
+    bar_update, bar = _progress_bar(Path(args.input).name)
+    finished: set[int] = set()
+
+    def update(event):
+        finished.add(event.frame)  # the engine wrote this frame into --out before telling us
+        bar_update(event)
+
+    try:
+        r = batch.track_file(source, prompts, args.out, table=args.table, ctc=args.ctc,
+                             session_json=args.session, geff=args.geff, progress=update, **options)
+    except KeyboardInterrupt:
+        if finished:
+            kept = f"kept {len(finished)} finished frames in {args.out}"
+            raise _Interrupted(kept + (f"; the prompts are in {args.session}" if args.session else "")) from None
+        raise
+    except Exception:
+        if finished:
+            print(f"note: {len(finished)} frames finished before the error are in {args.out}", file=sys.stderr)
+        raise
+    finally:
+        bar.close()
+    print(f"{r['objects']} objects tracked over {r['frames']} frames in {r['seconds']} s; "
+          f"{r['lost']} of {r['object_frames']} object-frames lost")
+    for line in _lost_lines(r["lost_frames"]):
+        print(line)
+    for path in r["written"]:
+        print(f"wrote {path}")
+    if truth is not None:
+        print(f"mean IoU with the true cells over all frames: {_mean_iou(r['written'][0], truth):.3f}")
+    objects_lost = sum(bool(v) for v in r["lost_frames"].values())
+    if objects_lost:
+        sys.stdout.flush()
+        print(_lost_warning(objects_lost, r["objects"], r["lost"], r["object_frames"]), file=sys.stderr)
+    return EXIT_OK
+
+
+def _sample_movie():
+    """The bundled synthetic time-lapse, with one click on each cell's centre in frame 0."""
+    from ..engine.batch import Prompts
+    from ..synthetic import synthetic_cells
+
+    image, truth = synthetic_cells(n_frames=SAMPLE_FRAMES, size=(256, 256), n_cells=6, seed=1)
+    prompts = Prompts()
+    for obj in np.unique(truth[0])[1:]:
+        y, x = np.argwhere(truth[0] == obj).mean(0)
+        prompts.points[(int(obj), 0)] = [(float(x), float(y), 1)]
+    return image, truth, prompts
+
+
+def _mean_iou(labels_path: str, truth: np.ndarray) -> float:
+    import tifffile
+
+    pred = tifffile.imread(labels_path)
+    ious = []
+    for obj in np.unique(truth)[1:]:
+        for f in range(truth.shape[0]):
+            a, b = truth[f] == obj, pred[f] == obj
+            union = np.logical_or(a, b).sum()
+            if union:
+                ious.append(np.logical_and(a, b).sum() / union)
+    return float(np.mean(ious)) if ious else 0.0
+

@@ -1,0 +1,138 @@
+"""Label stack files read or written one frame at a time: :class:`LabelStack` and :class:`LabelWriter`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from .atomic import _remove, exists_error
+
+
+class LabelStack:
+    """A (T, Y, X) label stack read or computed one frame at a time.
+
+    ``frame(t)`` returns frame ``t`` as a (Y, X) array of non-negative integers and ``max_id``
+    bounds the ids; frames come out as ``dtype`` (default: uint16 below 65536, else uint32).
+    Iterating gives the frames in order; ``stack[t]`` one frame.
+    """
+
+    ndim = 3
+
+    def __init__(self, n_frames: int, height: int, width: int, frame, max_id: int, dtype=None) -> None:
+        if min(n_frames, height, width) < 1:
+            raise ValueError(f"labels must not be empty, got shape {(n_frames, height, width)}")
+        if not 0 <= int(max_id) < 2**32:
+            raise ValueError(f"labels: max id {max_id} must be in [0, 2**32)")
+        self.shape = (int(n_frames), int(height), int(width))
+        self.max_id = int(max_id)
+        self.dtype = np.dtype(dtype or (np.uint16 if self.max_id < 65536 else np.uint32))
+        self._frame = frame
+
+    @classmethod
+    def from_file(cls, path) -> "LabelStack":
+        """The label stack a writer here made (.tif/.tiff or .zarr), read back a frame at a time."""
+        path = Path(path)
+        if path.suffix.lower() == ".zarr":
+            import zarr
+
+            arr = zarr.open_array(str(path), mode="r")
+        else:  # the engine's lazy TIFF reader (one open file, no page walk per frame)
+            from ..predictor.frames import open_frames
+
+            arr = open_frames(path)
+        shape, dtype = tuple(arr.shape), arr.dtype
+        frame = (lambda t: arr[t]) if len(shape) == 3 else (lambda t: arr[...])
+        return cls(*_as_tyx_shape(shape), frame, np.iinfo(dtype).max, dtype)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, t) -> np.ndarray:
+        if not isinstance(t, (int, np.integer)):
+            raise TypeError(f"a LabelStack gives one frame at a time: index it with an integer, not {t!r}")
+        if not -len(self) <= t < len(self):
+            raise IndexError(f"frame {t} is outside 0..{len(self) - 1}")
+        frame = np.asarray(self._frame(int(t) % len(self)))
+        if frame.shape != self.shape[1:] or not np.issubdtype(frame.dtype, np.integer):
+            raise ValueError(f"frame {t}: expected integer labels of shape {self.shape[1:]}, "
+                             f"got {frame.dtype} {frame.shape}")
+        return frame.astype(self.dtype, copy=False)
+
+    def __iter__(self):
+        return (self[t] for t in range(len(self)))
+
+    def max(self) -> int:
+        return self.max_id
+
+
+def _as_tyx_shape(shape) -> tuple[int, int, int]:
+    if len(shape) not in (2, 3):
+        raise ValueError(f"labels must have shape (T, Y, X) or (Y, X), got {tuple(shape)}")
+    return tuple(shape) if len(shape) == 3 else (1, *shape)
+
+
+class LabelWriter:
+    """A label stack ``(T, Y, X)`` written into ``path`` (.tif/.tiff or .zarr) a frame at a time.
+
+    Not atomic, on purpose: the file is made at full size when the writer opens (every frame 0),
+    and each :meth:`write` goes to disk at once (flushed), so a run that stops early (Ctrl-C, an
+    error) leaves every frame written so far readable in the file and the others 0. TIFFs are
+    uncompressed (an ImageJ hyperstack for uint16, as :func:`write_labels_tiff`; a plain TIFF for
+    uint32) and zarr arrays have one chunk per frame and ``{"axes": "TYX"}``. The dtype is uint16
+    when ``max_id`` < 65536, else uint32. An existing ``path`` is refused unless ``overwrite``,
+    and then removed first. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, path, shape, max_id: int, overwrite: bool = False) -> None:
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".tif", ".tiff", ".zarr"):
+            raise ValueError(f"a label stack file must end in .tif, .tiff or .zarr, got {path}")
+        shape = tuple(int(s) for s in shape)
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"shape must be three positive numbers (T, Y, X), got {shape}")
+        if not 0 <= int(max_id) < 2**32:
+            raise ValueError(f"max id {max_id} must be in [0, 2**32)")
+        if path.exists() or path.is_symlink():
+            if not overwrite:
+                raise exists_error(path)
+            _remove(path)
+        self.path, self.shape = path, shape
+        self.dtype = np.dtype(np.uint16 if int(max_id) < 65536 else np.uint32)
+        if suffix == ".zarr":
+            import zarr
+
+            self._array = zarr.open_array(store=str(path), mode="w", shape=shape, chunks=(1, *shape[1:]),
+                                          dtype=self.dtype, fill_value=0)
+            self._array.attrs["axes"] = "TYX"
+        else:
+            self._array = tifffile.memmap(path, shape=shape, dtype=self.dtype, imagej=self.dtype == np.uint16,
+                                          metadata={"axes": "TYX"})
+            self._array.flush()
+
+    def write(self, t: int, frame) -> None:
+        """Store frame ``t`` (a (Y, X) array of ids) and flush it to disk."""
+        if self._array is None:
+            raise ValueError(f"{self.path} is closed")
+        t = int(t)
+        if not 0 <= t < self.shape[0]:
+            raise ValueError(f"frame {t} is outside 0..{self.shape[0] - 1}")
+        frame = np.asarray(frame)
+        if frame.shape != self.shape[1:]:
+            raise ValueError(f"frame {t}: expected shape {self.shape[1:]}, got {frame.shape}")
+        self._array[t] = frame.astype(self.dtype, copy=False)
+        if isinstance(self._array, np.memmap):
+            self._array.flush()
+
+    def close(self) -> None:
+        if isinstance(self._array, np.memmap):
+            self._array.flush()
+        self._array = None  # the last reference: numpy unmaps the file
+
+    def __enter__(self) -> "LabelWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
