@@ -1,4 +1,4 @@
-"""Command line: ``napari-sam2 segment`` (one image), ``track`` (stacks, from CSV prompts) and ``weights``."""
+"""Command line ``napari-sam2``: the parser, exit codes and warnings; the commands live in ``napari_sam2._cli``."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import sys
 import traceback
 import warnings
 
-# the commands live in napari_sam2._cli, one module each; main finds them here by name (COMMANDS), and
-# _sample_movie stays importable from here for benchmarks/threads.py
+# the commands live in napari_sam2._cli, one module each; main finds them here by name (COMMANDS)
 from ._cli.common import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_USER  # noqa: F401
 from ._cli.evaluate import run_evaluate  # noqa: F401
 from ._cli.finetune import run_finetune  # noqa: F401
 from ._cli.segment import run_segment  # noqa: F401
-from ._cli.track import _sample_movie, run_track  # noqa: F401
+from ._cli.track import run_track  # noqa: F401
 from ._cli.weights import run_weights  # noqa: F401
 
 EPILOG = """exit codes:
