@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from pathlib import Path
 
 import napari
 import numpy as np
@@ -21,28 +20,14 @@ from qtpy.QtGui import QColor, QIcon, QPixmap
 from qtpy.QtWidgets import QListWidget, QListWidgetItem, QSizePolicy, QVBoxLayout, QWidget
 
 from ._timeline import ConfidenceTimeline
-from ._widget_exports import ask_path, may_replace, with_suffix
+from ._widget_exports import Exports, ask_path
 from ._widget_jobs import OTHER, PROMPT, TRACK, Job, JobQueue
 from ._widget_sync import digest as _digest
 from ._widget_sync import frames_with, prompt_update
-from ._widget_text import SHORTCUTS, TOOLTIPS
-
-CLICKS, BOXES, OUTPUT, PAINT, TRACKS = "SAM2 clicks", "SAM2 boxes", "SAM2 labels", "SAM2 paint", "SAM2 tracks"
+from ._widget_text import BOXES, CLICKS, OUTPUT, PAINT, SHORTCUTS, TOOLTIPS, TRACKS
 POSITIVE, NEGATIVE = (0.2, 0.9, 0.2, 1.0), (0.95, 0.2, 0.2, 1.0)
 
 __all__ = ["SAM2Widget", "SHORTCUTS", "TOOLTIPS"]
-
-
-def _label_colormap(colors: dict[int, tuple]):
-    """A napari colormap that maps each track id to its label colour (ids normalised to [0, 1])."""
-    from napari.utils.colormaps import Colormap
-
-    ids = sorted(colors)
-    if len(ids) == 1:
-        return Colormap(colors=[colors[ids[0]], colors[ids[0]]], controls=[0.0, 1.0], name="sam2 labels")
-    lo, hi = ids[0], ids[-1]
-    controls = [0.0] + [((a + b) / 2 - lo) / (hi - lo) for a, b in zip(ids[:-1], ids[1:])] + [1.0]
-    return Colormap(colors=[colors[i] for i in ids], controls=controls, interpolation="zero", name="sam2 labels")
 
 
 def _tracked_frames(session, obj: int) -> list[int]:
@@ -74,9 +59,9 @@ class SAM2Widget(QWidget):
         self._output = self._clicks = self._boxes = None
         self._track_dim = 0
         self._fixed: dict[int, int] = {}
-        self._tracks_state = "idle"  # "running", or "again" when the labels changed while measuring
         self._closed = False
         self._docked = False
+        self._files = Exports(self)
         self._jobs = JobQueue(self._worker_body, self._job_started, self._job_result, self._job_finished,
                               self._job_failed)
 
@@ -340,7 +325,7 @@ class SAM2Widget(QWidget):
             self._pbar = None
         self._refresh_timeline()
         if TRACKS in self.viewer.layers and not self._jobs.pending:
-            self._refresh_tracks()  # keep the lineage in step with the labels
+            self._files.refresh_tracks()  # keep the lineage in step with the labels
 
     # ------------------------------------------------------------------ session
 
@@ -951,175 +936,34 @@ class SAM2Widget(QWidget):
     def _ask_path(self, title: str, filter_: str = "", folder: bool = False, default: str = "") -> str | None:
         return ask_path(self, title, filter_, folder, default)
 
-    def _labels_copy(self) -> np.ndarray | None:
-        """A copy of the labels layer (the worker writes it while the user may keep painting)."""
-        out = self._layer_or_none(OUTPUT)
-        if out is None:
-            show_info("SAM 2: nothing to export yet")
-            return None
-        return np.array(out.data)
-
-    def _export(self, what: str, write, target) -> None:
-        """Run ``write()`` beside the model jobs; say where it went."""
-        self._set_status(f"writing {what}...")
-        self._jobs.side(write, lambda _: self._set_status(f"wrote {target}"))
-
-    def _refused(self, target) -> None:
-        self._set_status(f"not written: {target} exists and was kept")
-
     def export_tiff(self) -> None:
-        from .engine import exports
-
-        data = self._labels_copy()
-        path = data is not None and self._ask_path("Save labels as TIFF", "TIFF (*.tif *.tiff)", default="labels.tif")
-        if path:
-            self._export("labels TIFF", lambda: exports.write_labels_tiff(path, data, overwrite=True), path)
+        self._files.tiff()
 
     def export_zarr(self) -> None:
-        from .engine import exports
-
-        data = self._labels_copy()
-        path = data is not None and self._ask_path("Save labels as zarr", "zarr (*.zarr)", default="labels.zarr")
-        if not path:
-            return
-        target = with_suffix(path, ".zarr")
-        if not may_replace(self, target, path):
-            self._refused(target)
-            return
-        self._export("labels zarr", lambda: exports.write_labels_zarr(target, data, overwrite=True), target)
+        self._files.zarr()
 
     def export_table(self) -> None:
-        from .engine import exports
-
-        data = self._labels_copy()
-        path = data is not None and self._ask_path("Save object table", "CSV (*.csv)", default="objects.csv")
-        if not path:
-            return
-        session = self.session
-
-        def write():  # regionprops over the whole stack: never on the GUI thread
-            records = session.records() if session is not None else None
-            parents = session.lineage() if session is not None else None
-            exports.write_table_csv(path, exports.object_table(data, records, parents), overwrite=True)
-
-        self._export("object table", write, path)
+        self._files.table()
 
     def export_ctc(self) -> None:
-        from .engine import exports
-
-        data = self._labels_copy()
-        path = data is not None and self._ask_path("Cell Tracking Challenge result folder", folder=True)
-        if not path:
-            return
-        target = Path(path) / "RES"
-        if not may_replace(self, target):
-            self._refused(target)
-            return
-        session = self.session
-
-        def write():
-            parents = session.lineage() if session is not None else None
-            exports.write_ctc(target, data, parents=parents, overwrite=True)
-
-        self._export("CTC result", write, target)
+        self._files.ctc()
 
     def export_geff(self) -> None:
         """The lineage graph (one node per object and frame) as a GEFF zarr store."""
-        from .engine.lineage_io import write_geff
-
-        data = self._labels_copy()
-        path = data is not None and self._ask_path("Save lineage as GEFF", "GEFF zarr (*.zarr)",
-                                                    default="lineage.zarr")
-        if not path:
-            return
-        target = with_suffix(path, ".zarr")
-        if not may_replace(self, target, path):
-            self._refused(target)
-            return
-        session = self.session
-
-        def write():
-            write_geff(target, data, session.lineage() if session is not None else None, overwrite=True)
-
-        self._export("GEFF lineage", write, target)
+        self._files.geff()
 
     def add_tracks_layer(self) -> None:
         """A Tracks layer from the labels' centroids (measured in the background)."""
-        if self._layer_or_none(OUTPUT) is None:
-            show_info("SAM 2: nothing to export yet")
-            return
-        self._refresh_tracks(explicit=True)
-
-    def _refresh_tracks(self, explicit: bool = False) -> None:
-        """Measure centroids on a copy of the labels in a worker; the handler only replaces the layer.
-        While one measurement runs, a newer request waits for it and then measures once more."""
-        if self._tracks_state != "idle":
-            self._tracks_state = "again"
-            return
-        data = self._labels_copy()
-        if data is None:
-            return
-        from .engine import exports
-
-        session = self.session
-        self._tracks_state = "running"
-
-        def measure():
-            return exports.tracks_data(data, session.lineage() if session is not None else None)
-
-        def apply(result):
-            again = self._tracks_state == "again"
-            self._tracks_state = "idle"
-            tracks, graph = result
-            if len(tracks) == 0:
-                if explicit:
-                    show_info("SAM 2: no objects in the labels yet")
-                if TRACKS in self.viewer.layers:
-                    self.viewer.layers.remove(TRACKS)
-            else:
-                self._show_tracks(tracks, graph)
-            if again:
-                self._refresh_tracks()
-
-        self._jobs.side(measure, apply)
-
-    def _show_tracks(self, tracks: np.ndarray, graph: dict) -> None:
-        if TRACKS in self.viewer.layers:
-            self.viewer.layers.remove(TRACKS)
-        ids = np.unique(tracks[:, 0]).astype(int)  # colour each track like its label
-        colors = {int(i): tuple(self._output.get_color(int(i))) for i in ids}
-        self.viewer.add_tracks(tracks, graph=graph, name=TRACKS, scale=self._output.scale,
-                               color_by="track_id", colormaps_dict={"track_id": _label_colormap(colors)})
+        self._files.add_tracks_layer()
 
     def save_session(self) -> None:
         """Prompts, object names and settings as JSON (reloadable with 'Load session')."""
-        from .engine import exports
-
-        if self.session is None:
-            return
-        path = self._ask_path("Save session", "JSON (*.json)", default="session.json")
-        if path:
-            data = self.session.prompts_dict()  # a locked snapshot
-            data["names"] = {str(k): v for k, v in self.names.items()}
-            exports.write_session_json(path, data, overwrite=True)
-            self._set_status(f"wrote {path}")
+        self._files.save_session()
 
     def load_session(self) -> None:
         """Replace the prompts with a saved session's (same stack shape) and recompute prompted frames."""
-        from .engine import exports
-
-        if self.session is None:
-            show_info("SAM 2: start a session on the same image first")
-            return
-        path = self._ask_path("Load session", "JSON (*.json)")
-        if not path:
-            return
-        try:
-            data = exports.read_session_json(path)
-            if list(data.get("shape", [])) != list(self.session.shape):
-                raise ValueError(f"it is for a stack of shape {data.get('shape')}, this one is {self.session.shape}")
-        except (ValueError, OSError) as exc:
-            show_error(f"SAM 2: cannot load {path}: {exc}")
+        data = self._files.read_session()
+        if data is None:
             return
         old_ids = set(self._timelines) | {obj for obj, _ in self._known}
         for obj in old_ids:

@@ -1,10 +1,15 @@
-"""Where the widget's exports go: save dialogs and the rule that nothing is replaced without the user's yes."""
+"""The widget's exports: save dialogs, the rule that nothing is replaced without the user's yes, and the
+export buttons (files written in the background, a Tracks layer, session files)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QFileDialog, QMessageBox
+
+from ._widget_text import OUTPUT, TRACKS
 
 
 def ask_path(parent, title: str, filter_: str = "", folder: bool = False, default: str = "") -> str | None:
@@ -36,3 +41,209 @@ def may_replace(parent, target: Path, chosen: str | None = None) -> bool:
                                   f"{target} already exists. Replace this {kind}? Everything in it is deleted.",
                                   QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
     return answer == QMessageBox.Yes
+
+
+def _label_colormap(colors: dict[int, tuple]):
+    """A napari colormap that maps each track id to its label colour (ids normalised to [0, 1])."""
+    from napari.utils.colormaps import Colormap
+
+    ids = sorted(colors)
+    if len(ids) == 1:
+        return Colormap(colors=[colors[ids[0]], colors[ids[0]]], controls=[0.0, 1.0], name="sam2 labels")
+    lo, hi = ids[0], ids[-1]
+    controls = [0.0] + [((a + b) / 2 - lo) / (hi - lo) for a, b in zip(ids[:-1], ids[1:])] + [1.0]
+    return Colormap(colors=[colors[i] for i in ids], controls=controls, interpolation="zero", name="sam2 labels")
+
+
+class Exports:
+    """The export buttons of ``widget``: files written beside the model jobs, the Tracks layer that
+    follows the labels, and session files. Paths come from ``widget._ask_path`` (tests replace it)."""
+
+    def __init__(self, widget) -> None:
+        self._widget = widget
+        self._tracks_state = "idle"  # "running", or "again" when the labels changed while measuring
+
+    # ------------------------------------------------------------------ shared steps
+
+    def _labels_copy(self) -> np.ndarray | None:
+        """A copy of the labels layer (the worker writes it while the user may keep painting)."""
+        out = self._widget._layer_or_none(OUTPUT)
+        if out is None:
+            show_info("SAM 2: nothing to export yet")
+            return None
+        return np.array(out.data)
+
+    def _write(self, what: str, write, target) -> None:
+        """Run ``write()`` beside the model jobs; say where it went."""
+        self._widget._set_status(f"writing {what}...")
+        self._widget._jobs.side(write, lambda _: self._widget._set_status(f"wrote {target}"))
+
+    def _may_write(self, target: Path, chosen: str | None = None) -> bool:
+        """Whether ``target`` may be written (see :func:`may_replace`); a refusal is shown in the status."""
+        if may_replace(self._widget, target, chosen):
+            return True
+        self._widget._set_status(f"not written: {target} exists and was kept")
+        return False
+
+    def _labels_and_store(self, title: str, filter_: str, default: str) -> tuple[np.ndarray, Path] | None:
+        """The labels and the zarr store (``.zarr`` added) the user chose and may replace; None otherwise."""
+        data = self._labels_copy()
+        path = data is not None and self._widget._ask_path(title, filter_, default=default)
+        if not path:
+            return None
+        target = with_suffix(path, ".zarr")
+        return (data, target) if self._may_write(target, path) else None
+
+    # ------------------------------------------------------------------ files
+
+    def tiff(self) -> None:
+        from .engine import exports
+
+        data = self._labels_copy()
+        path = data is not None and self._widget._ask_path("Save labels as TIFF", "TIFF (*.tif *.tiff)",
+                                                           default="labels.tif")
+        if path:
+            self._write("labels TIFF", lambda: exports.write_labels_tiff(path, data, overwrite=True), path)
+
+    def zarr(self) -> None:
+        from .engine import exports
+
+        chosen = self._labels_and_store("Save labels as zarr", "zarr (*.zarr)", "labels.zarr")
+        if chosen is not None:
+            data, target = chosen
+            self._write("labels zarr", lambda: exports.write_labels_zarr(target, data, overwrite=True), target)
+
+    def table(self) -> None:
+        from .engine import exports
+
+        data = self._labels_copy()
+        path = data is not None and self._widget._ask_path("Save object table", "CSV (*.csv)",
+                                                           default="objects.csv")
+        if not path:
+            return
+        session = self._widget.session
+
+        def write():  # regionprops over the whole stack: never on the GUI thread
+            records = session.records() if session is not None else None
+            parents = session.lineage() if session is not None else None
+            exports.write_table_csv(path, exports.object_table(data, records, parents), overwrite=True)
+
+        self._write("object table", write, path)
+
+    def ctc(self) -> None:
+        from .engine import exports
+
+        data = self._labels_copy()
+        path = data is not None and self._widget._ask_path("Cell Tracking Challenge result folder", folder=True)
+        if not path:
+            return
+        target = Path(path) / "RES"
+        if not self._may_write(target):
+            return
+        session = self._widget.session
+
+        def write():
+            parents = session.lineage() if session is not None else None
+            exports.write_ctc(target, data, parents=parents, overwrite=True)
+
+        self._write("CTC result", write, target)
+
+    def geff(self) -> None:
+        from .engine.lineage_io import write_geff
+
+        chosen = self._labels_and_store("Save lineage as GEFF", "GEFF zarr (*.zarr)", "lineage.zarr")
+        if chosen is None:
+            return
+        data, target = chosen
+        session = self._widget.session
+
+        def write():
+            write_geff(target, data, session.lineage() if session is not None else None, overwrite=True)
+
+        self._write("GEFF lineage", write, target)
+
+    # ------------------------------------------------------------------ tracks layer
+
+    def add_tracks_layer(self) -> None:
+        if self._widget._layer_or_none(OUTPUT) is None:
+            show_info("SAM 2: nothing to export yet")
+            return
+        self.refresh_tracks(explicit=True)
+
+    def refresh_tracks(self, explicit: bool = False) -> None:
+        """Measure centroids on a copy of the labels in a worker; the handler only replaces the layer.
+        While one measurement runs, a newer request waits for it and then measures once more."""
+        if self._tracks_state != "idle":
+            self._tracks_state = "again"
+            return
+        data = self._labels_copy()
+        if data is None:
+            return
+        from .engine import exports
+
+        session = self._widget.session
+        self._tracks_state = "running"
+
+        def measure():
+            return exports.tracks_data(data, session.lineage() if session is not None else None)
+
+        def apply(result):
+            again = self._tracks_state == "again"
+            self._tracks_state = "idle"
+            tracks, graph = result
+            viewer = self._widget.viewer
+            if len(tracks) == 0:
+                if explicit:
+                    show_info("SAM 2: no objects in the labels yet")
+                if TRACKS in viewer.layers:
+                    viewer.layers.remove(TRACKS)
+            else:
+                self._show_tracks(tracks, graph)
+            if again:
+                self.refresh_tracks()
+
+        self._widget._jobs.side(measure, apply)
+
+    def _show_tracks(self, tracks: np.ndarray, graph: dict) -> None:
+        viewer, output = self._widget.viewer, self._widget._output
+        if TRACKS in viewer.layers:
+            viewer.layers.remove(TRACKS)
+        ids = np.unique(tracks[:, 0]).astype(int)  # colour each track like its label
+        colors = {int(i): tuple(output.get_color(int(i))) for i in ids}
+        viewer.add_tracks(tracks, graph=graph, name=TRACKS, scale=output.scale,
+                          color_by="track_id", colormaps_dict={"track_id": _label_colormap(colors)})
+
+    # ------------------------------------------------------------------ session files
+
+    def save_session(self) -> None:
+        from .engine import exports
+
+        widget = self._widget
+        if widget.session is None:
+            return
+        path = widget._ask_path("Save session", "JSON (*.json)", default="session.json")
+        if path:
+            data = widget.session.prompts_dict()  # a locked snapshot
+            data["names"] = {str(k): v for k, v in widget.names.items()}
+            exports.write_session_json(path, data, overwrite=True)
+            widget._set_status(f"wrote {path}")
+
+    def read_session(self) -> dict | None:
+        """A saved session the user chose that fits the current stack; None (with the reason shown) otherwise."""
+        from .engine import exports
+
+        session = self._widget.session
+        if session is None:
+            show_info("SAM 2: start a session on the same image first")
+            return None
+        path = self._widget._ask_path("Load session", "JSON (*.json)")
+        if not path:
+            return None
+        try:
+            data = exports.read_session_json(path)
+            if list(data.get("shape", [])) != list(session.shape):
+                raise ValueError(f"it is for a stack of shape {data.get('shape')}, this one is {session.shape}")
+        except (ValueError, OSError) as exc:
+            show_error(f"SAM 2: cannot load {path}: {exc}")
+            return None
+        return data

@@ -1,6 +1,8 @@
-"""The widget's words in one place: keyboard shortcuts and tooltips (no Qt, no model code)."""
+"""The widget's words in one place: layer names, keyboard shortcuts and tooltips (no Qt, no model code)."""
 
 from __future__ import annotations
+
+CLICKS, BOXES, OUTPUT, PAINT, TRACKS = "SAM2 clicks", "SAM2 boxes", "SAM2 labels", "SAM2 paint", "SAM2 tracks"
 
 SHORTCUTS = {
     "Shift-N": ("add_object", "new object"),
