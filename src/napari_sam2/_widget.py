@@ -12,30 +12,21 @@ import warnings
 
 import napari
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, PushButton, SpinBox
 from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QEvent, Qt
-from qtpy.QtGui import QColor, QIcon, QPixmap
-from qtpy.QtWidgets import QListWidget, QListWidgetItem, QSizePolicy, QVBoxLayout, QWidget
+from qtpy.QtCore import QEvent
+from qtpy.QtWidgets import QListWidgetItem, QWidget
 
-from ._timeline import ConfidenceTimeline
+from ._widget_controls import Controls, SettingError
+from ._widget_divisions import Divisions
 from ._widget_exports import Exports, ask_path
 from ._widget_jobs import OTHER, PROMPT, TRACK, Job, JobQueue
 from ._widget_sync import digest as _digest
-from ._widget_sync import frames_with, prompt_update
+from ._widget_sync import frames_with, prompt_update, tracked_frames
 from ._widget_text import BOXES, CLICKS, OUTPUT, PAINT, SHORTCUTS, TOOLTIPS, TRACKS
 POSITIVE, NEGATIVE = (0.2, 0.9, 0.2, 1.0), (0.95, 0.2, 0.2, 1.0)
 
 __all__ = ["SAM2Widget", "SHORTCUTS", "TOOLTIPS"]
-
-
-def _tracked_frames(session, obj: int) -> list[int]:
-    """Frames where ``obj`` has a result (empty when the session does not know it)."""
-    try:
-        return session.tracked_frames(obj)
-    except KeyError:
-        return []
 
 
 class SAM2Widget(QWidget):
@@ -51,7 +42,6 @@ class SAM2Widget(QWidget):
         self._known: dict = {}  # (object, frame) -> prompt as last sent to the session
         self._written: dict[int, bytes] = {}
         self._timelines: dict = {}  # object -> Timeline, as the last job left the session
-        self._suggestion_data: dict = {}
         self._syncing = False
         self._pbar = None
         self._candidates = None
@@ -62,87 +52,23 @@ class SAM2Widget(QWidget):
         self._closed = False
         self._docked = False
         self._files = Exports(self)
+        self._divisions = Divisions(self)
         self._jobs = JobQueue(self._worker_body, self._job_started, self._job_result, self._job_finished,
                               self._job_failed)
 
-        from .model.configs import CONFIGS
-        from .threads import available_cores, default_threads
-
-        self._image = ComboBox(label="image", choices=self._image_layers)
-        self._axis = ComboBox(label="axis", choices=["t", "z"], value="t")
-        self._channel = ComboBox(label="channel", choices=["all", "0", "1", "2"], value="all")
-        self._contrast = LineEdit(label="contrast", value="layer")
-        self._model = ComboBox(label="model", choices=["auto", *CONFIGS], value="auto")
-        self._checkpoint = LineEdit(label="checkpoint", value="auto")
-        self._image_size = ComboBox(label="image size", choices=["model", 1024, 512, 256, 128, 64], value="model")
-        self._device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
-        self._precision = ComboBox(label="precision", choices=["fp32", "bf16"], value="fp32")
-        self._memory = ComboBox(label="memory frames", choices=["all", 4, 2, 1], value="all")
-        try:
-            threads = default_threads()
-        except ValueError as exc:  # a bad NAPARI_SAM2_THREADS: say so, use the plain default
-            show_warning(f"SAM 2: {exc}")
-            threads = max(1, min(available_cores() - 1, 8))
-        self._threads = SpinBox(label="threads", value=threads, min=1, max=max(available_cores(), threads))
-        self._start = PushButton(text="Start session")
-        settings = Container(widgets=[self._image, self._axis, self._channel, self._contrast, self._model,
-                                      self._checkpoint, self._image_size, self._device, self._precision,
-                                      self._memory, self._threads, self._start])
-
-        self._objects = QListWidget()
-        self._add, self._delete, self._clear = (PushButton(text=t) for t in ("Add object", "Delete", "Clear"))
-        self._negative = CheckBox(text="negative clicks", value=False)
-        self._cands = [PushButton(text=f"option {i + 1}", enabled=False) for i in range(3)]
-        self._paint, self._use_paint = PushButton(text="Paint mask"), PushButton(text="Use painted mask")
-        self._divide = PushButton(text="Divides here")
-        self._suggest = PushButton(text="Suggest divisions")
-        self._dismiss = PushButton(text="Dismiss")
-        self._suggestions = ComboBox(label="suggested", choices=[], nullable=True)
-        object_buttons = Container(widgets=[self._add, self._delete, self._clear], layout="horizontal", labels=False)
-        cand_row = Container(widgets=self._cands, layout="horizontal", labels=False)
-        division_row = Container(widgets=[self._divide, self._suggest, self._dismiss], layout="horizontal",
-                                 labels=False)
-        paint_row = Container(widgets=[self._negative, self._paint, self._use_paint], layout="horizontal",
-                              labels=False)
-
-        self._forward, self._backward, self._both, self._stop = (
-            PushButton(text=t) for t in ("Forward", "Backward", "Both", "Cancel"))
-        run_row = Container(widgets=[self._forward, self._backward, self._both, self._stop], layout="horizontal",
-                            labels=False)
-        self._status = Label(value="No session.")
-        self._status.native.setWordWrap(True)  # long messages (warnings) wrap instead of widening the dock
-        self._status.native.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
-        self._overwrite = PushButton(text="Overwrite edited frames", enabled=False)
-        self._timeline = ConfidenceTimeline()
-
-        self._exports = {name: PushButton(text=name) for name in
-                         ("Labels TIFF", "Labels zarr", "Table CSV", "CTC folder", "GEFF", "Tracks layer",
-                          "Save session", "Load session")}
-        export_rows = [Container(widgets=list(self._exports.values())[i:i + 4], layout="horizontal", labels=False)
-                       for i in (0, 4, 8)]
-
-        self.setMaximumWidth(480)
-        layout = QVBoxLayout(self)
-        for part in (settings.native, self._objects, object_buttons.native, paint_row.native, cand_row.native,
-                     division_row.native, self._suggestions.native, run_row.native, self._timeline,
-                     self._status.native, self._overwrite.native, *[r.native for r in export_rows]):
-            layout.addWidget(part)
-
-        for widget, key in ((self._image, "image"), (self._axis, "axis"), (self._channel, "channel"),
-                            (self._contrast, "contrast"), (self._model, "model"),
-                            (self._checkpoint, "checkpoint"), (self._image_size, "image_size"),
-                            (self._device, "device"), (self._precision, "precision"), (self._memory, "memory_frames"),
-                            (self._threads, "threads"), (self._start, "start"), (self._add, "add"),
-                            (self._delete, "delete"), (self._clear, "clear"), (self._negative, "negative"),
-                            (self._paint, "paint"), (self._use_paint, "use_paint"), (self._forward, "forward"),
-                            (self._backward, "backward"), (self._both, "both"), (self._stop, "cancel"),
-                            (self._overwrite, "overwrite_edits"), (self._divide, "divide"),
-                            (self._suggest, "suggest"), (self._dismiss, "dismiss"),
-                            (self._suggestions, "suggestions"), *[(b, name) for name, b in self._exports.items()]):
-            widget.tooltip = TOOLTIPS[key]
-        for b in self._cands:
-            b.tooltip = TOOLTIPS["candidates"]
-        self._objects.setToolTip(TOOLTIPS["objects"])
+        c = Controls(self._image_layers, self.names)
+        (self._image, self._axis, self._channel, self._contrast, self._model, self._checkpoint, self._image_size,
+         self._device, self._precision, self._memory, self._threads, self._start) = (
+            c.image, c.axis, c.channel, c.contrast, c.model, c.checkpoint, c.image_size, c.device, c.precision,
+            c.memory, c.threads, c.start)
+        (self._objects, self._add, self._delete, self._clear, self._negative, self._cands, self._paint,
+         self._use_paint, self._divide, self._suggest, self._dismiss, self._suggestions) = (
+            c.objects, c.add, c.delete, c.clear, c.negative, c.cands, c.paint, c.use_paint, c.divide, c.suggest,
+            c.dismiss, c.suggestions)
+        (self._forward, self._backward, self._both, self._stop, self._status, self._overwrite, self._timeline,
+         self._exports) = (c.forward, c.backward, c.both, c.stop, c.status, c.overwrite, c.timeline, c.exports)
+        self._controls = c
+        c.lay_out(self)
 
         self._start.clicked.connect(self.start_session)
         self._add.clicked.connect(self.add_object)
@@ -158,12 +84,11 @@ class SAM2Widget(QWidget):
         self._overwrite.clicked.connect(self.overwrite_edited_frames)
         self._divide.clicked.connect(self.divide_here)
         self._suggest.clicked.connect(self.suggest_divisions)
-        self._suggestions.changed.connect(self._go_to_suggestion)
+        self._suggestions.changed.connect(self._divisions.go_to)
         self._dismiss.clicked.connect(self.dismiss_suggestion)
         for i, b in enumerate(self._cands):
             b.clicked.connect(lambda *_, i=i: self.choose_candidate(i))
         self._objects.currentItemChanged.connect(self._object_selected)
-        self._objects.itemChanged.connect(self._renamed)
         self._timeline.frameClicked.connect(self.go_to_frame)
         actions = {"Labels TIFF": self.export_tiff, "Labels zarr": self.export_zarr, "Table CSV": self.export_table,
                    "CTC folder": self.export_ctc, "GEFF": self.export_geff, "Tracks layer": self.add_tracks_layer,
@@ -243,8 +168,7 @@ class SAM2Widget(QWidget):
 
     @property
     def current_object(self) -> int | None:
-        item = self._objects.currentItem()
-        return None if item is None else int(item.data(Qt.UserRole))
+        return self._objects.current
 
     def _layer_or_none(self, name):
         return self.viewer.layers[name] if name in self.viewer.layers else None
@@ -335,45 +259,12 @@ class SAM2Widget(QWidget):
         if layer is None:
             show_error("SAM 2: choose an image layer first")
             return
-        from .engine.stack import StackView
-
-        data = layer.data[0] if layer.multiscale else layer.data
-        ndim = layer.ndim
-        if ndim < 3:
-            show_error(f"SAM 2: '{layer.name}' is a single 2D image; tracking needs a (T/Z, Y, X) stack")
+        try:
+            stack = self._controls.stack(layer, self.viewer.dims.current_step[self.viewer.dims.ndim - layer.ndim:])
+        except SettingError as exc:
+            show_error(f"SAM 2: {exc}")
             return
-        axis = self._axis.value
-        step = self.viewer.dims.current_step[self.viewer.dims.ndim - ndim:]
-        if ndim == 3:
-            track_dim, fixed = 0, {}
-        elif ndim == 4:
-            track_dim = 1 if axis == "z" else 0
-            fixed = {1 - track_dim: int(step[1 - track_dim])}
-        else:
-            show_error(f"SAM 2: '{layer.name}' has {ndim} dimensions; expected 3 or 4 (plus RGB)")
-            return
-        channel = None if self._channel.value == "all" or not layer.rgb else int(self._channel.value)
-        view = StackView(data, axis=track_dim, channel_axis=ndim if layer.rgb else None, channel=channel,
-                         fixed=fixed)
-        text = self._contrast.value.strip().lower()
-        if text in ("", "layer"):
-            limits = tuple(float(v) for v in layer.contrast_limits)
-            if np.dtype(layer.dtype) == np.uint8 and limits == (0.0, 255.0):
-                limits = None  # 8-bit data as is, like the official predictor
-        else:
-            try:
-                limits = tuple(float(v) for v in text.replace(";", ",").split(","))
-                if len(limits) != 2 or not limits[0] < limits[1]:
-                    raise ValueError
-            except ValueError:
-                show_error(f"SAM 2: contrast must be 'layer' or 'low, high' with low < high, got {text!r}")
-                return
-        ckpt = self._checkpoint.value.strip()
-        size = self._image_size.value
-        memory = self._memory.value
-        options = dict(name=self._model.value, image_size=None if size == "model" else int(size),
-                       checkpoint=None if ckpt.lower() == "none" else (ckpt or "auto"),
-                       precision=self._precision.value, memory_frames=None if memory == "all" else int(memory))
+        options = self._controls.model_options()
         from .engine.batch import pick_device
         from .engine.session import check_precision
 
@@ -388,9 +279,9 @@ class SAM2Widget(QWidget):
         def build(job):
             from .engine.session import TrackingSession
 
-            return TrackingSession.from_name(view, device=device, contrast_limits=limits, **options)
+            return TrackingSession.from_name(stack.view, device=device, contrast_limits=stack.limits, **options)
 
-        self._layer, self._track_dim, self._fixed = layer, track_dim, fixed
+        self._layer, self._track_dim, self._fixed = layer, stack.track_dim, stack.fixed
         self._run(build, on_return=self._session_ready, label="loading model")
 
     def _session_ready(self, session) -> None:
@@ -442,57 +333,16 @@ class SAM2Widget(QWidget):
 
     # ------------------------------------------------------------------ objects
 
-    def _listed_ids(self) -> list[int]:
-        return [int(self._objects.item(i).data(Qt.UserRole)) for i in range(self._objects.count())]
-
-    def _item_text(self, obj: int) -> str:
-        line = self._timelines.get(obj)
-        lost = 0 if line is None else int(line.lost.sum())
-        text = f"{obj}: {self.names.get(obj, f'object {obj}')}"
-        return text + (f" \u2014 {lost} lost frame{'s' if lost != 1 else ''}" if lost else "")
-
     def _ensure_listed(self, obj: int) -> QListWidgetItem:
         """The list entry of ``obj``, created (with a default name and its colour) if missing."""
-        for i in range(self._objects.count()):
-            if int(self._objects.item(i).data(Qt.UserRole)) == obj:
-                return self._objects.item(i)
-        self.names.setdefault(obj, f"object {obj}")
-        item = QListWidgetItem(self._item_text(obj))
-        item.setData(Qt.UserRole, obj)
-        item.setFlags(item.flags() | Qt.ItemIsEditable)
-        self._color_item(item, obj)
-        self._objects.addItem(item)
-        return item
+        return self._objects.entry(obj, self._timelines, self._output)
 
     def _show_lost(self) -> None:
-        """Mark listed objects that are lost on some frames (count in the text, frames in the tooltip)."""
-        for i in range(self._objects.count()):
-            item = self._objects.item(i)
-            obj = int(item.data(Qt.UserRole))
-            text = self._item_text(obj)
-            if item.text() != text:
-                item.setText(text)
-            line = self._timelines.get(obj)
-            frames = [] if line is None else np.flatnonzero(line.lost).tolist()
-            item.setToolTip(f"lost on frame(s) {', '.join(map(str, frames[:30]))}{' ...' if len(frames) > 30 else ''}"
-                            if frames else TOOLTIPS["objects"])
+        self._objects.show_lost(self._timelines)
 
     def add_object(self) -> None:
         """A new object with the next free id; it becomes the selected object."""
-        self._objects.setCurrentItem(self._ensure_listed(max(self._listed_ids(), default=0) + 1))
-
-    def _color_item(self, item, obj_id) -> None:
-        if self._output is None:
-            return
-        rgba = np.asarray(self._output.get_color(obj_id)) * 255
-        pix = QPixmap(12, 12)
-        pix.fill(QColor(*[int(v) for v in rgba]))
-        item.setIcon(QIcon(pix))
-
-    def _renamed(self, item) -> None:
-        obj = int(item.data(Qt.UserRole))
-        text = item.text().split(":", 1)[-1].split("\u2014", 1)[0].strip()
-        self.names[obj] = text or f"object {obj}"
+        self._objects.setCurrentItem(self._ensure_listed(max(self._objects.ids(), default=0) + 1))
 
     def _object_selected(self, *_) -> None:
         self._update_click_defaults()
@@ -506,8 +356,7 @@ class SAM2Widget(QWidget):
         clicks = self._layer_or_none(CLICKS)
         if obj is None or clicks is None or self._output is None:
             return
-        for i in range(self._objects.count()):
-            self._color_item(self._objects.item(i), int(self._objects.item(i).data(Qt.UserRole)))
+        self._objects.color_all(self._output)
         positive = not self._negative.value
         clicks.feature_defaults = {"obj_id": obj, "positive": positive}
         clicks.current_face_color = POSITIVE if positive else NEGATIVE
@@ -533,7 +382,7 @@ class SAM2Widget(QWidget):
         session = self.session
 
         def job(_):
-            frames = _tracked_frames(session, obj)
+            frames = tracked_frames(session, obj)
             if frames or obj in session.obj_ids:
                 session.remove_object(obj)
             return [(f, session.label_frame(f)) for f in frames]
@@ -674,7 +523,7 @@ class SAM2Widget(QWidget):
                 removed = not session.timeline(obj).prompted
                 frames = {frame}
                 if removed:  # no prompt left: the object goes, from every frame it was tracked on
-                    frames.update(_tracked_frames(session, obj))
+                    frames.update(tracked_frames(session, obj))
                     session.remove_object(obj)
                 return None, [(f, session.label_frame(f)) for f in sorted(frames)], removed
             known = obj in session.obj_ids
@@ -763,65 +612,15 @@ class SAM2Widget(QWidget):
 
     def divide_here(self) -> None:
         """The selected object divides on the current frame: end its track, add two daughters."""
-        parent = self.current_object
-        line = self._timelines.get(parent)
-        if self.session is None or parent is None or line is None:
-            show_info("SAM 2: select a tracked object first")
-            return
-        frame = self._current_frame()
-        first = max(self._listed_ids(), default=0) + 1
-        daughters = [first, first + 1]
-        session = self.session
-        if frame == 0 or any(f >= frame for f in line.prompted):
-            # checked here (on the last snapshot) so that a refusal is immediate and nothing changes
-            show_error(f"SAM 2: object {parent} cannot divide on frame {frame}: it needs frames before it and "
-                       f"no prompts from that frame on")
-            return
-
-        def job(_):
-            gone = [f for f in _tracked_frames(session, parent) if f >= frame]
-            session.mark_division(parent, frame, daughters)
-            return [(f, session.label_frame(f)) for f in gone]
-
-        for d in daughters:
-            self.names[d] = f"{self.names.get(parent, parent)}.{d - first + 1}"
-            self._ensure_listed(d)
-        self._objects.setCurrentItem(self._ensure_listed(daughters[0]))
-        self._run(job, on_return=self._write_frames, label=f"division of object {parent}", kind=PROMPT)
-        self._set_status(f"object {parent} divides on frame {frame}: click daughter {daughters[0]}, "
-                         f"then select {daughters[1]} and click it; then Forward")
+        self._divisions.divide_here()
 
     def suggest_divisions(self) -> None:
         """Fill the suggestion list from the tracked masks (runs in the background)."""
-        if self.session is None:
-            return
-        session = self.session
-
-        def show(found):
-            choices = [f"frame {d['frame']}: object {d['object_id']} ({', '.join(d['reasons'])})" for d in found]
-            self._suggestions.choices = choices
-            self._suggestion_data = {c: d for c, d in zip(choices, found)}
-            self._set_status(f"{len(found)} possible division(s) found" if found else "no divisions suggested")
-            self._refresh_timeline()
-
-        self._run(lambda job: session.division_suggestions(), on_return=show, label="looking for divisions")
+        self._divisions.suggest()
 
     def dismiss_suggestion(self) -> None:
         """Drop the chosen suggestion from the list."""
-        choice = self._suggestions.value
-        if choice in self._suggestion_data:
-            del self._suggestion_data[choice]
-            self._suggestions.choices = list(self._suggestion_data)
-            self._refresh_timeline()
-
-    def _go_to_suggestion(self, choice) -> None:
-        found = self._suggestion_data.get(choice)
-        if found is None:
-            return
-        self.go_to_frame(found["frame"])
-        for i in range(self._objects.count()):
-            if int(self._objects.item(i).data(Qt.UserRole)) == found["object_id"]:
-                self._objects.setCurrentRow(i)
+        self._divisions.dismiss()
 
     # ------------------------------------------------------------------ propagation
 
@@ -928,7 +727,7 @@ class SAM2Widget(QWidget):
         if self.session is None or line is None or self._layer is None:
             self._timeline.set_data(np.zeros(0), ())
             return
-        marks = {d["frame"] for d in self._suggestion_data.values() if d["object_id"] == obj}
+        marks = self._divisions.marks(obj)
         self._timeline.set_data(line.scores, line.prompted, self._current_frame(), marks, lost=line.lost)
 
     # ------------------------------------------------------------------ exports (written in the background)
@@ -972,7 +771,7 @@ class SAM2Widget(QWidget):
         try:
             for obj, frames in data["objects"].items():
                 self.names[int(obj)] = data.get("names", {}).get(obj, f"object {obj}")
-                self._ensure_listed(int(obj)).setText(self._item_text(int(obj)))
+                self._ensure_listed(int(obj)).setText(self._objects.text(int(obj), self._timelines))
                 for f, steps in frames.items():
                     for step in steps:
                         for (x, y), lab in zip(step.get("points") or [], step.get("labels") or []):

@@ -45,3 +45,11 @@ def prompt_update(old: dict | None, new: dict | None) -> PromptUpdate:
 def frames_with(data: np.ndarray, label: int) -> list[int]:
     """Frames of a (T, Y, X) label stack that hold ``label``."""
     return [int(f) for f in np.flatnonzero((np.asarray(data) == label).reshape(len(data), -1).any(1))]
+
+
+def tracked_frames(session, obj: int) -> list[int]:
+    """Frames where ``obj`` has a result in ``session`` (empty when the session does not know it)."""
+    try:
+        return session.tracked_frames(obj)
+    except KeyError:
+        return []

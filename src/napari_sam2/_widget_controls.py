@@ -1,0 +1,157 @@
+"""The widget's controls: every setting and button, laid out in the dock with its tooltip, and the stack
+and model settings they describe. No behaviour is connected here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, PushButton, SpinBox
+from napari.utils.notifications import show_warning
+from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
+
+from ._timeline import ConfidenceTimeline
+from ._widget_objects import ObjectList
+from ._widget_text import TOOLTIPS
+
+EXPORTS = ("Labels TIFF", "Labels zarr", "Table CSV", "CTC folder", "GEFF", "Tracks layer", "Save session",
+           "Load session")
+
+
+def _row(*widgets) -> Container:
+    return Container(widgets=list(widgets), layout="horizontal", labels=False)
+
+
+class SettingError(ValueError):
+    """A setting or image the widget cannot track with; the message is worded for the user."""
+
+
+@dataclass
+class Stack:
+    """Where a session tracks in an image layer: the frames it reads (``view``), the tracked axis of the
+    layer's data (``track_dim``), the other axes held at an index (``fixed``: axis -> index), and the
+    intensity window (``limits``, None: 8-bit data as is)."""
+
+    view: Any
+    track_dim: int
+    fixed: dict[int, int]
+    limits: tuple[float, float] | None
+
+
+class Controls:
+    """The widget's controls, built with their tooltips; ``names`` is the object list's name record and
+    ``image_layers`` gives the image choices."""
+
+    def __init__(self, image_layers: Callable, names: dict[int, str]) -> None:
+        from .model.configs import CONFIGS
+        from .threads import available_cores, default_threads
+
+        self.image = ComboBox(label="image", choices=image_layers)
+        self.axis = ComboBox(label="axis", choices=["t", "z"], value="t")
+        self.channel = ComboBox(label="channel", choices=["all", "0", "1", "2"], value="all")
+        self.contrast = LineEdit(label="contrast", value="layer")
+        self.model = ComboBox(label="model", choices=["auto", *CONFIGS], value="auto")
+        self.checkpoint = LineEdit(label="checkpoint", value="auto")
+        self.image_size = ComboBox(label="image size", choices=["model", 1024, 512, 256, 128, 64], value="model")
+        self.device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
+        self.precision = ComboBox(label="precision", choices=["fp32", "bf16"], value="fp32")
+        self.memory = ComboBox(label="memory frames", choices=["all", 4, 2, 1], value="all")
+        try:
+            threads = default_threads()
+        except ValueError as exc:  # a bad NAPARI_SAM2_THREADS: say so, use the plain default
+            show_warning(f"SAM 2: {exc}")
+            threads = max(1, min(available_cores() - 1, 8))
+        self.threads = SpinBox(label="threads", value=threads, min=1, max=max(available_cores(), threads))
+        self.start = PushButton(text="Start session")
+
+        self.objects = ObjectList(names)
+        self.add, self.delete, self.clear = (PushButton(text=t) for t in ("Add object", "Delete", "Clear"))
+        self.negative = CheckBox(text="negative clicks", value=False)
+        self.cands = [PushButton(text=f"option {i + 1}", enabled=False) for i in range(3)]
+        self.paint, self.use_paint = PushButton(text="Paint mask"), PushButton(text="Use painted mask")
+        self.divide = PushButton(text="Divides here")
+        self.suggest = PushButton(text="Suggest divisions")
+        self.dismiss = PushButton(text="Dismiss")
+        self.suggestions = ComboBox(label="suggested", choices=[], nullable=True)
+
+        self.forward, self.backward, self.both, self.stop = (
+            PushButton(text=t) for t in ("Forward", "Backward", "Both", "Cancel"))
+        self.status = Label(value="No session.")
+        self.status.native.setWordWrap(True)  # long messages (warnings) wrap instead of widening the dock
+        self.status.native.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.overwrite = PushButton(text="Overwrite edited frames", enabled=False)
+        self.timeline = ConfidenceTimeline()
+        self.exports = {name: PushButton(text=name) for name in EXPORTS}
+        self._tooltips()
+
+    def _tooltips(self) -> None:
+        for key in ("image", "axis", "channel", "contrast", "model", "checkpoint", "image_size", "device",
+                    "precision", "threads", "start", "add", "delete", "clear", "negative", "paint", "use_paint",
+                    "forward", "backward", "both", "divide", "suggest", "dismiss", "suggestions"):
+            getattr(self, key).tooltip = TOOLTIPS[key]
+        for widget, key in ((self.memory, "memory_frames"), (self.stop, "cancel"),
+                            (self.overwrite, "overwrite_edits"), *[(b, name) for name, b in self.exports.items()]):
+            widget.tooltip = TOOLTIPS[key]
+        for b in self.cands:
+            b.tooltip = TOOLTIPS["candidates"]
+        self.objects.setToolTip(TOOLTIPS["objects"])
+
+    def lay_out(self, parent: QWidget) -> None:
+        """Put the controls into ``parent``, top to bottom."""
+        settings = Container(widgets=[self.image, self.axis, self.channel, self.contrast, self.model,
+                                      self.checkpoint, self.image_size, self.device, self.precision,
+                                      self.memory, self.threads, self.start])
+        exports = list(self.exports.values())
+        parent.setMaximumWidth(480)
+        layout = QVBoxLayout(parent)
+        for part in (settings.native, self.objects, _row(self.add, self.delete, self.clear).native,
+                     _row(self.negative, self.paint, self.use_paint).native, _row(*self.cands).native,
+                     _row(self.divide, self.suggest, self.dismiss).native, self.suggestions.native,
+                     _row(self.forward, self.backward, self.both, self.stop).native, self.timeline,
+                     self.status.native, self.overwrite.native, *[_row(*exports[i:i + 4]).native for i in (0, 4, 8)]):
+            layout.addWidget(part)
+
+    # ------------------------------------------------------------------ what the settings say
+
+    def stack(self, layer, step) -> Stack:
+        """The frames of image ``layer`` to track, with the slider position ``step`` (one index per axis of
+        the layer) holding the untracked axis of 4D data. Raises :class:`SettingError` for data that cannot
+        be tracked or a contrast that cannot be read."""
+        from .engine.stack import StackView
+
+        data = layer.data[0] if layer.multiscale else layer.data
+        ndim = layer.ndim
+        if ndim < 3:
+            raise SettingError(f"'{layer.name}' is a single 2D image; tracking needs a (T/Z, Y, X) stack")
+        if ndim == 3:
+            track_dim, fixed = 0, {}
+        elif ndim == 4:
+            track_dim = 1 if self.axis.value == "z" else 0
+            fixed = {1 - track_dim: int(step[1 - track_dim])}
+        else:
+            raise SettingError(f"'{layer.name}' has {ndim} dimensions; expected 3 or 4 (plus RGB)")
+        channel = None if self.channel.value == "all" or not layer.rgb else int(self.channel.value)
+        view = StackView(data, axis=track_dim, channel_axis=ndim if layer.rgb else None, channel=channel,
+                         fixed=fixed)
+        text = self.contrast.value.strip().lower()
+        if text in ("", "layer"):
+            limits = tuple(float(v) for v in layer.contrast_limits)
+            if np.dtype(layer.dtype) == np.uint8 and limits == (0.0, 255.0):
+                limits = None  # 8-bit data as is, like the official predictor
+        else:
+            try:
+                limits = tuple(float(v) for v in text.replace(";", ",").split(","))
+                if len(limits) != 2 or not limits[0] < limits[1]:
+                    raise ValueError
+            except ValueError:
+                raise SettingError(f"contrast must be 'layer' or 'low, high' with low < high, got {text!r}") from None
+        return Stack(view, track_dim, fixed, limits)
+
+    def model_options(self) -> dict:
+        """Keyword arguments of ``TrackingSession.from_name`` for the chosen model settings."""
+        ckpt = self.checkpoint.value.strip()
+        size, memory = self.image_size.value, self.memory.value
+        return dict(name=self.model.value, image_size=None if size == "model" else int(size),
+                    checkpoint=None if ckpt.lower() == "none" else (ckpt or "auto"),
+                    precision=self.precision.value, memory_frames=None if memory == "all" else int(memory))

@@ -1,0 +1,85 @@
+"""The widget's object list: one entry per object (id in its data), name and lost count in its text, the
+object's label colour as its icon, lost frames in its tooltip."""
+
+from __future__ import annotations
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor, QIcon, QPixmap
+from qtpy.QtWidgets import QListWidget, QListWidgetItem
+
+from ._widget_text import TOOLTIPS
+
+
+class ObjectList(QListWidget):
+    """The objects to track. ``names`` (object id -> name) is shared with the widget and kept up to date
+    when the user renames an entry; ``timelines`` arguments map object ids to the last snapshot of their
+    timelines, ``output`` is the labels layer (None before a session: no colours)."""
+
+    def __init__(self, names: dict[int, str]) -> None:
+        super().__init__()
+        self.names = names
+        self.itemChanged.connect(self._renamed)
+
+    def ids(self) -> list[int]:
+        return [int(self.item(i).data(Qt.UserRole)) for i in range(self.count())]
+
+    @property
+    def current(self) -> int | None:
+        item = self.currentItem()
+        return None if item is None else int(item.data(Qt.UserRole))
+
+    def select(self, obj: int) -> None:
+        for i, listed in enumerate(self.ids()):
+            if listed == obj:
+                self.setCurrentRow(i)
+
+    def text(self, obj: int, timelines: dict) -> str:
+        line = timelines.get(obj)
+        lost = 0 if line is None else int(line.lost.sum())
+        text = f"{obj}: {self.names.get(obj, f'object {obj}')}"
+        return text + (f" \u2014 {lost} lost frame{'s' if lost != 1 else ''}" if lost else "")
+
+    def entry(self, obj: int, timelines: dict, output) -> QListWidgetItem:
+        """The entry of ``obj``, created (with a default name and its colour) if missing."""
+        for i in range(self.count()):
+            if int(self.item(i).data(Qt.UserRole)) == obj:
+                return self.item(i)
+        self.names.setdefault(obj, f"object {obj}")
+        item = QListWidgetItem(self.text(obj, timelines))
+        item.setData(Qt.UserRole, obj)
+        item.setFlags(item.flags() | Qt.ItemIsEditable)
+        _color_item(item, obj, output)
+        self.addItem(item)
+        return item
+
+    def show_lost(self, timelines: dict) -> None:
+        """Mark objects that are lost on some frames (count in the text, frames in the tooltip)."""
+        for i in range(self.count()):
+            item = self.item(i)
+            obj = int(item.data(Qt.UserRole))
+            text = self.text(obj, timelines)
+            if item.text() != text:
+                item.setText(text)
+            line = timelines.get(obj)
+            frames = [] if line is None else np.flatnonzero(line.lost).tolist()
+            item.setToolTip(f"lost on frame(s) {', '.join(map(str, frames[:30]))}{' ...' if len(frames) > 30 else ''}"
+                            if frames else TOOLTIPS["objects"])
+
+    def color_all(self, output) -> None:
+        for i in range(self.count()):
+            _color_item(self.item(i), int(self.item(i).data(Qt.UserRole)), output)
+
+    def _renamed(self, item) -> None:
+        obj = int(item.data(Qt.UserRole))
+        text = item.text().split(":", 1)[-1].split("\u2014", 1)[0].strip()
+        self.names[obj] = text or f"object {obj}"
+
+
+def _color_item(item: QListWidgetItem, obj: int, output) -> None:
+    if output is None:
+        return
+    rgba = np.asarray(output.get_color(obj)) * 255
+    pix = QPixmap(12, 12)
+    pix.fill(QColor(*[int(v) for v in rgba]))
+    item.setIcon(QIcon(pix))
