@@ -22,9 +22,9 @@ from ._widget_divisions import Divisions
 from ._widget_exports import Exports, ask_path
 from ._widget_jobs import OTHER, PROMPT, TRACK, Job, JobQueue
 from ._widget_sync import digest as _digest
-from ._widget_sync import frames_with, prompt_update, tracked_frames
+from ._widget_sync import frames_with, prompt_job, tracked_frames
+from ._widget_prompts import PromptLayers
 from ._widget_text import BOXES, CLICKS, OUTPUT, PAINT, SHORTCUTS, TOOLTIPS, TRACKS
-POSITIVE, NEGATIVE = (0.2, 0.9, 0.2, 1.0), (0.95, 0.2, 0.2, 1.0)
 
 __all__ = ["SAM2Widget", "SHORTCUTS", "TOOLTIPS"]
 
@@ -39,14 +39,13 @@ class SAM2Widget(QWidget):
         self.names: dict[int, str] = {}
         self.edited_frames: set[int] = set()
         self.last_report = None
-        self._known: dict = {}  # (object, frame) -> prompt as last sent to the session
         self._written: dict[int, bytes] = {}
         self._timelines: dict = {}  # object -> Timeline, as the last job left the session
-        self._syncing = False
         self._pbar = None
         self._candidates = None
         self._layer = None
-        self._output = self._clicks = self._boxes = None
+        self._output = None
+        self._prompts = PromptLayers(self._frame_of)
         self._track_dim = 0
         self._fixed: dict[int, int] = {}
         self._closed = False
@@ -123,12 +122,13 @@ class SAM2Widget(QWidget):
         self._unhook_prompt_layers()
 
     def _unhook_prompt_layers(self) -> None:
-        for layer in (self._clicks, self._boxes):
+        clicks, boxes = self._prompts.clicks, self._prompts.boxes
+        for layer in (clicks, boxes):
             if layer is not None:
                 layer.events.data.disconnect(self._prompts_changed)
-        if self._clicks is not None and self._right_click in self._clicks.mouse_drag_callbacks:
-            self._clicks.mouse_drag_callbacks.remove(self._right_click)
-        self._clicks = self._boxes = None
+        if clicks is not None and self._right_click in clicks.mouse_drag_callbacks:
+            clicks.mouse_drag_callbacks.remove(self._right_click)
+        self._prompts.clicks = self._prompts.boxes = None
 
     def shutdown(self) -> None:
         """Stop background work, disconnect from the viewer, restore replaced shortcuts, drop the session.
@@ -286,7 +286,7 @@ class SAM2Widget(QWidget):
 
     def _session_ready(self, session) -> None:
         self.session = session
-        self._known, self._written, self.edited_frames, self._timelines = {}, {}, set(), {}
+        self._prompts.known, self._written, self.edited_frames, self._timelines = {}, {}, set(), {}
         layer = self._layer
         self._unhook_prompt_layers()
         for name in (CLICKS, BOXES, OUTPUT, PAINT):
@@ -297,14 +297,9 @@ class SAM2Widget(QWidget):
         out = self.viewer.add_labels(np.zeros((n, h, w), dtype), name=OUTPUT, opacity=0.5)
         self._output = out
         self._zeros_digest = _digest(np.zeros((h, w), dtype))
-        boxes = self.viewer.add_shapes(ndim=layer.ndim, name=BOXES, edge_width=2, face_color=[0, 0, 0, 0],
-                                       features={"obj_id": np.zeros(0, int)}, scale=layer.scale[-layer.ndim:],
-                                       translate=layer.translate[-layer.ndim:])
-        clicks = self.viewer.add_points(ndim=layer.ndim, name=CLICKS, size=max(4, min(h, w) // 60),
-                                        features={"obj_id": np.zeros(0, int), "positive": np.zeros(0, bool)},
-                                        scale=layer.scale[-layer.ndim:], translate=layer.translate[-layer.ndim:])
+        self._prompts.create(self.viewer, layer, max(4, min(h, w) // 60))
         out.scale, out.translate = layer.scale[-3:], layer.translate[-3:]
-        self._clicks, self._boxes = clicks, boxes
+        clicks, boxes = self._prompts.clicks, self._prompts.boxes
         clicks.events.data.connect(self._prompts_changed)
         boxes.events.data.connect(self._prompts_changed)
         clicks.mouse_drag_callbacks.append(self._right_click)
@@ -357,25 +352,7 @@ class SAM2Widget(QWidget):
         if obj is None or clicks is None or self._output is None:
             return
         self._objects.color_all(self._output)
-        positive = not self._negative.value
-        clicks.feature_defaults = {"obj_id": obj, "positive": positive}
-        clicks.current_face_color = POSITIVE if positive else NEGATIVE
-        clicks.current_border_color = tuple(self._output.get_color(obj))
-        self._boxes.feature_defaults = {"obj_id": obj}
-        self._boxes.current_edge_color = tuple(self._output.get_color(obj))
-
-    def _remove_prompts_of(self, obj: int) -> None:
-        self._syncing = True
-        try:
-            for layer in (self._clicks, self._boxes):
-                ids = np.asarray(layer.features["obj_id"]) if len(layer.features) else np.zeros(0, int)
-                drop = np.nonzero(ids == obj)[0]
-                if len(drop):
-                    layer.selected_data = set(int(i) for i in drop)
-                    layer.remove_selected()
-        finally:
-            self._syncing = False
-        self._known = {k: v for k, v in self._known.items() if k[0] != obj}
+        self._prompts.set_defaults(clicks, obj, not self._negative.value, tuple(self._output.get_color(obj)))
 
     def _forget_object(self, obj: int) -> None:
         """Remove ``obj`` from the session (in the worker) and from every frame of the labels layer."""
@@ -415,49 +392,43 @@ class SAM2Widget(QWidget):
         self._objects.takeItem(self._objects.currentRow())
         self.names.pop(obj, None)
         if self.session is not None:
-            self._remove_prompts_of(obj)
+            self._prompts.remove_of(obj)
             self._forget_object(obj)
 
     def clear_object(self) -> None:
         """Remove the selected object's prompts and results, keeping it in the list."""
         obj = self.current_object
         if obj is not None and self.session is not None:
-            self._remove_prompts_of(obj)
+            self._prompts.remove_of(obj)
             self._forget_object(obj)
 
     # ------------------------------------------------------------------ prompts
 
     def _right_click(self, layer, event):
         if event.button == 2 and layer.mode == "add" and self.current_object is not None:
-            coord = np.asarray(layer.world_to_data(event.position))
-            defaults = dict(layer.feature_defaults.iloc[0]) if hasattr(layer.feature_defaults, "iloc") else {}
-            layer.feature_defaults = {**defaults, "obj_id": self.current_object, "positive": False}
-            layer.current_face_color = NEGATIVE
-            layer.add(coord)
+            self._prompts.add_negative(layer, event.position, self.current_object)
             self._update_click_defaults()
+
+    def _at(self, frame: int, n: int) -> np.ndarray:
+        """``n`` coordinates of the image layer's data on ``frame`` (other axes at their fixed index)."""
+        coords = np.zeros((n, self._layer.ndim))
+        for dim, idx in self._fixed.items():
+            coords[:, dim] = idx
+        coords[:, self._track_dim] = frame
+        return coords
 
     def add_click(self, frame: int, y: float, x: float, positive: bool = True, obj: int | None = None) -> None:
         """Add a click as if made in the viewer (data coordinates of the image layer)."""
-        obj = self.current_object if obj is None else obj
-        coord = np.zeros(self._layer.ndim)
-        for dim, idx in self._fixed.items():
-            coord[dim] = idx
-        coord[self._track_dim], coord[-2], coord[-1] = frame, y, x
-        self._clicks.feature_defaults = {"obj_id": obj, "positive": positive}
-        self._clicks.current_face_color = POSITIVE if positive else NEGATIVE
-        self._clicks.add(coord)
+        coord = self._at(frame, 1)[0]
+        coord[-2], coord[-1] = y, x
+        self._prompts.add_click(coord, self.current_object if obj is None else obj, positive)
         self._update_click_defaults()
 
     def add_box(self, frame: int, y0: float, x0: float, y1: float, x1: float, obj: int | None = None) -> None:
         """Add a box prompt on ``frame`` (pixel corners)."""
-        obj = self.current_object if obj is None else obj
-        corners = np.zeros((4, self._layer.ndim))
-        for dim, idx in self._fixed.items():
-            corners[:, dim] = idx
-        corners[:, self._track_dim] = frame
+        corners = self._at(frame, 4)
         corners[:, -2:] = [[y0, x0], [y0, x1], [y1, x1], [y1, x0]]
-        self._boxes.feature_defaults = {"obj_id": obj}
-        self._boxes.add_rectangles(corners)
+        self._prompts.add_box(corners, self.current_object if obj is None else obj)
 
     def _frame_of(self, coord) -> int | None:
         for dim, idx in self._fixed.items():
@@ -466,87 +437,17 @@ class SAM2Widget(QWidget):
         f = int(round(coord[self._track_dim]))
         return f if 0 <= f < self.session.num_frames else None
 
-    def _collect_prompts(self) -> dict:
-        prompts: dict = {}
-        pts, feats = self._clicks.data, self._clicks.features
-        for i in range(len(pts)):
-            f = self._frame_of(pts[i])
-            if f is None:
-                continue
-            key = (int(feats["obj_id"].iloc[i]), f)
-            entry = prompts.setdefault(key, {"points": [], "labels": [], "box": None})
-            entry["points"].append([float(pts[i][-1]), float(pts[i][-2])])
-            entry["labels"].append(1 if bool(feats["positive"].iloc[i]) else 0)
-        bfeats = self._boxes.features
-        for i, verts in enumerate(self._boxes.data):
-            f = self._frame_of(verts[0])
-            if f is None:
-                continue
-            key = (int(bfeats["obj_id"].iloc[i]), f)
-            entry = prompts.setdefault(key, {"points": [], "labels": [], "box": None})
-            (y0, x0), (y1, x1) = verts[:, -2:].min(0), verts[:, -2:].max(0)
-            entry["box"] = [float(x0), float(y0), float(x1), float(y1)]
-        return prompts
-
     def _prompts_changed(self, event=None) -> None:
         action = getattr(event, "action", None)
-        if self._syncing or self.session is None or action not in (None, "added", "removed", "changed"):
+        if self._prompts.syncing or self.session is None or action not in (None, "added", "removed", "changed"):
             return
-        if self._clicks.data.shape[0]:
-            colors = np.array([POSITIVE if p else NEGATIVE for p in self._clicks.features["positive"]])
-            if not np.array_equal(np.asarray(self._clicks.face_color), colors):
-                self._clicks.face_color = colors
-        new = self._collect_prompts()
-        old = self._known
-        changed = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
-        self._known = new
-        for obj, frame in changed:
-            self._apply_prompt(obj, frame, new.get((obj, frame)), old=old.get((obj, frame)))
+        for obj, frame, new, old in self._prompts.changes():
+            self._apply_prompt(obj, frame, new, old=old)
 
     def _apply_prompt(self, obj: int, frame: int, prompt: dict | None, mask=None, old: dict | None = None) -> None:
-        """Send one frame's prompt of ``obj`` to the session (in the worker) and re-track what it changes.
-
-        One click added to the frame's earlier ones is sent alone and refines the frame's last mask
-        (SAM 2's click-by-click behaviour); any other change starts the frame over with all its prompts.
-        A frame left without prompts loses the object there; an object left without any prompt is
-        removed from the session and from every frame of the labels layer.
-        """
-        session = self.session
-        update = prompt_update(old, prompt) if mask is None else None
-        full = None if mask is not None else prompt_update(None, prompt)
-
-        def job(j):
-            if update is not None and update.remove:
-                if obj not in session.obj_ids:
-                    return None, [(frame, session.label_frame(frame))], False
-                session.clear_prompts(frame, obj)
-                removed = not session.timeline(obj).prompted
-                frames = {frame}
-                if removed:  # no prompt left: the object goes, from every frame it was tracked on
-                    frames.update(tracked_frames(session, obj))
-                    session.remove_object(obj)
-                return None, [(f, session.label_frame(f)) for f in sorted(frames)], removed
-            known = obj in session.obj_ids
-            send = update
-            if send is not None and not send.clear and (not known or frame not in session.timeline(obj).prompted):
-                send = full  # the session lacks the earlier clicks (e.g. their job failed): send all
-            if known:
-                if mask is not None:
-                    report = session.correct(frame, obj, mask=mask, cancel=j.is_cancelled)
-                else:
-                    report = session.correct(frame, obj, send.points, send.labels, send.box, clear=send.clear,
-                                             cancel=j.is_cancelled)
-            else:
-                if mask is not None:
-                    session.add_mask(frame, obj, mask)
-                else:
-                    session.add_points(frame, obj, send.points, send.labels, send.box, clear=True)
-                report = None
-            frames = [frame] + ([] if report is None else report.frames)
-            single = (full is not None and full.points is not None and len(full.points) == 1
-                      and full.box is None)
-            cands = session.candidates(frame, obj) if single else []
-            return (report, cands), [(f, session.label_frame(f)) for f in frames], False
+        """Send one frame's prompt of ``obj`` to the session (in the worker, :func:`prompt_job`) and
+        re-track what it changes; an object left without any prompt also leaves the labels layer."""
+        job = prompt_job(self.session, obj, frame, prompt, old, mask)
 
         def done(result):
             info, frames, removed = result
@@ -764,11 +665,10 @@ class SAM2Widget(QWidget):
         data = self._files.read_session()
         if data is None:
             return
-        old_ids = set(self._timelines) | {obj for obj, _ in self._known}
+        old_ids = set(self._timelines) | {obj for obj, _ in self._prompts.known}
         for obj in old_ids:
-            self._remove_prompts_of(obj)
-        self._syncing = True
-        try:
+            self._prompts.remove_of(obj)
+        with self._prompts.quiet():
             for obj, frames in data["objects"].items():
                 self.names[int(obj)] = data.get("names", {}).get(obj, f"object {obj}")
                 self._ensure_listed(int(obj)).setText(self._objects.text(int(obj), self._timelines))
@@ -779,9 +679,7 @@ class SAM2Widget(QWidget):
                         if step.get("box"):
                             x0, y0, x1, y1 = step["box"]
                             self.add_box(int(f), y0, x0, y1, x1, obj=int(obj))
-        finally:
-            self._syncing = False
-        self._known = self._collect_prompts()
+        self._prompts.known = self._prompts.collect()
         session = self.session
         new_ids = {int(o) for o in data["objects"]}
 

@@ -1,0 +1,118 @@
+"""The widget's prompt layers: clicks (a points layer) and boxes (a shapes layer), read into one prompt per
+(object, frame), and the prompts as last sent to the session."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable
+
+import numpy as np
+
+from ._widget_text import BOXES, CLICKS
+
+POSITIVE, NEGATIVE = (0.2, 0.9, 0.2, 1.0), (0.95, 0.2, 0.2, 1.0)
+
+
+class PromptLayers:
+    """The click and box layers of a session (None before one) and ``known``: (object, frame) -> prompt as
+    last sent to the session, ``{"points": [[x, y], ...], "labels": [1/0, ...], "box": [x0, y0, x1, y1]}``.
+
+    ``frame_of(coord)`` maps a layer coordinate to the session's frame index, or None for a point on
+    another slice of the data or outside the stack. While ``syncing``, layer edits are the widget's own.
+    """
+
+    def __init__(self, frame_of: Callable[[np.ndarray], int | None]) -> None:
+        self._frame_of = frame_of
+        self.clicks = self.boxes = None
+        self.known: dict = {}
+        self.syncing = False
+
+    def create(self, viewer, layer, size: int) -> None:
+        """New click and box layers over image ``layer`` (clicks drawn ``size`` pixels wide)."""
+        ndim, scale, translate = layer.ndim, layer.scale[-layer.ndim:], layer.translate[-layer.ndim:]
+        self.boxes = viewer.add_shapes(ndim=ndim, name=BOXES, edge_width=2, face_color=[0, 0, 0, 0],
+                                       features={"obj_id": np.zeros(0, int)}, scale=scale, translate=translate)
+        self.clicks = viewer.add_points(ndim=ndim, name=CLICKS, size=size,
+                                        features={"obj_id": np.zeros(0, int), "positive": np.zeros(0, bool)},
+                                        scale=scale, translate=translate)
+
+    @contextmanager
+    def quiet(self):
+        """Edits made inside are the widget's own: they are not sent as prompt changes."""
+        self.syncing = True
+        try:
+            yield
+        finally:
+            self.syncing = False
+
+    def add_click(self, coord: np.ndarray, obj: int, positive: bool) -> None:
+        self.clicks.feature_defaults = {"obj_id": obj, "positive": positive}
+        self.clicks.current_face_color = POSITIVE if positive else NEGATIVE
+        self.clicks.add(coord)
+
+    def add_box(self, corners: np.ndarray, obj: int) -> None:
+        self.boxes.feature_defaults = {"obj_id": obj}
+        self.boxes.add_rectangles(corners)
+
+    @staticmethod
+    def add_negative(layer, position, obj: int) -> None:
+        """A negative click of ``obj`` at world ``position`` of ``layer`` (a right click)."""
+        coord = np.asarray(layer.world_to_data(position))
+        defaults = dict(layer.feature_defaults.iloc[0]) if hasattr(layer.feature_defaults, "iloc") else {}
+        layer.feature_defaults = {**defaults, "obj_id": obj, "positive": False}
+        layer.current_face_color = NEGATIVE
+        layer.add(coord)
+
+    def set_defaults(self, clicks, obj: int, positive: bool, color: tuple) -> None:
+        """New clicks on ``clicks`` and new boxes belong to ``obj``, drawn in its label ``color``."""
+        clicks.feature_defaults = {"obj_id": obj, "positive": positive}
+        clicks.current_face_color = POSITIVE if positive else NEGATIVE
+        clicks.current_border_color = color
+        self.boxes.feature_defaults = {"obj_id": obj}
+        self.boxes.current_edge_color = color
+
+    def collect(self) -> dict:
+        """Every prompt in the layers: (object, frame) -> prompt."""
+        prompts: dict = {}
+        pts, feats = self.clicks.data, self.clicks.features
+        for i in range(len(pts)):
+            f = self._frame_of(pts[i])
+            if f is None:
+                continue
+            key = (int(feats["obj_id"].iloc[i]), f)
+            entry = prompts.setdefault(key, {"points": [], "labels": [], "box": None})
+            entry["points"].append([float(pts[i][-1]), float(pts[i][-2])])
+            entry["labels"].append(1 if bool(feats["positive"].iloc[i]) else 0)
+        bfeats = self.boxes.features
+        for i, verts in enumerate(self.boxes.data):
+            f = self._frame_of(verts[0])
+            if f is None:
+                continue
+            key = (int(bfeats["obj_id"].iloc[i]), f)
+            entry = prompts.setdefault(key, {"points": [], "labels": [], "box": None})
+            (y0, x0), (y1, x1) = verts[:, -2:].min(0), verts[:, -2:].max(0)
+            entry["box"] = [float(x0), float(y0), float(x1), float(y1)]
+        return prompts
+
+    def changes(self) -> list[tuple[int, int, dict | None, dict | None]]:
+        """(object, frame, new prompt or None, old prompt or None) for each prompt the user changed since
+        the last call; clicks are recoloured green/red by their sign first."""
+        if self.clicks.data.shape[0]:
+            colors = np.array([POSITIVE if p else NEGATIVE for p in self.clicks.features["positive"]])
+            if not np.array_equal(np.asarray(self.clicks.face_color), colors):
+                self.clicks.face_color = colors
+        new, old = self.collect(), self.known
+        changed = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
+        self.known = new
+        return [(obj, frame, new.get((obj, frame)), old.get((obj, frame))) for obj, frame in changed]
+
+    def remove_of(self, obj: int) -> None:
+        """Take ``obj``'s clicks and boxes out of the layers (not sent as changes)."""
+        with self.quiet():
+            for layer in (self.clicks, self.boxes):
+                ids = np.asarray(layer.features["obj_id"]) if len(layer.features) else np.zeros(0, int)
+                drop = np.nonzero(ids == obj)[0]
+                if len(drop):
+                    layer.selected_data = set(int(i) for i in drop)
+                    layer.remove_selected()
+        self.known = {k: v for k, v in self.known.items() if k[0] != obj}
