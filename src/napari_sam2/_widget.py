@@ -3,16 +3,19 @@
 All model work runs in napari worker threads, one job at a time (:mod:`._widget_jobs`); layers
 are changed only in the handlers on the main thread, and the main thread reads the session only
 through snapshots the workers hand back. The widget talks to the engine with numpy arrays.
+
+The widget assembles small parts: controls (:mod:`._widget_controls`), the object list
+(:mod:`._widget_objects`), prompt layers (:mod:`._widget_prompts`, :mod:`._widget_sync`), the labels
+layer (:mod:`._widget_labels`), tracking (:mod:`._widget_tracking`), divisions (:mod:`._widget_divisions`),
+exports (:mod:`._widget_exports`) and viewer hooks (:mod:`._widget_viewer`).
 """
 
 from __future__ import annotations
 
-import inspect
 import warnings
 
 import napari
 import numpy as np
-from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QListWidgetItem, QWidget
@@ -20,11 +23,13 @@ from qtpy.QtWidgets import QListWidgetItem, QWidget
 from ._widget_controls import Controls, SettingError
 from ._widget_divisions import Divisions
 from ._widget_exports import Exports, ask_path
-from ._widget_jobs import OTHER, PROMPT, TRACK, Job, JobQueue
-from ._widget_sync import digest as _digest
-from ._widget_sync import frames_with, prompt_job, tracked_frames
+from ._widget_jobs import OTHER, PROMPT, Job, JobQueue, worker_body
+from ._widget_labels import LabelsOutput
 from ._widget_prompts import PromptLayers
+from ._widget_sync import prompt_job
 from ._widget_text import BOXES, CLICKS, OUTPUT, PAINT, SHORTCUTS, TOOLTIPS, TRACKS
+from ._widget_tracking import propagate
+from ._widget_viewer import ViewerHooks
 
 __all__ = ["SAM2Widget", "SHORTCUTS", "TOOLTIPS"]
 
@@ -39,7 +44,6 @@ class SAM2Widget(QWidget):
         self.names: dict[int, str] = {}
         self.edited_frames: set[int] = set()
         self.last_report = None
-        self._written: dict[int, bytes] = {}
         self._timelines: dict = {}  # object -> Timeline, as the last job left the session
         self._pbar = None
         self._candidates = None
@@ -51,6 +55,7 @@ class SAM2Widget(QWidget):
         self._closed = False
         self._docked = False
         self._files = Exports(self)
+        self._labels = LabelsOutput(self)
         self._divisions = Divisions(self)
         self._jobs = JobQueue(self._worker_body, self._job_started, self._job_result, self._job_finished,
                               self._job_failed)
@@ -69,66 +74,13 @@ class SAM2Widget(QWidget):
         self._controls = c
         c.lay_out(self)
 
-        self._start.clicked.connect(self.start_session)
-        self._add.clicked.connect(self.add_object)
-        self._delete.clicked.connect(self.delete_object)
-        self._clear.clicked.connect(self.clear_object)
-        self._negative.changed.connect(self._update_click_defaults)
-        self._paint.clicked.connect(self.add_paint_layer)
-        self._use_paint.clicked.connect(self.use_painted_mask)
-        self._forward.clicked.connect(self.propagate_forward)
-        self._backward.clicked.connect(self.propagate_backward)
-        self._both.clicked.connect(self.propagate_both)
-        self._stop.clicked.connect(self.cancel)
-        self._overwrite.clicked.connect(self.overwrite_edited_frames)
-        self._divide.clicked.connect(self.divide_here)
-        self._suggest.clicked.connect(self.suggest_divisions)
-        self._suggestions.changed.connect(self._divisions.go_to)
-        self._dismiss.clicked.connect(self.dismiss_suggestion)
-        for i, b in enumerate(self._cands):
-            b.clicked.connect(lambda *_, i=i: self.choose_candidate(i))
-        self._objects.currentItemChanged.connect(self._object_selected)
-        self._timeline.frameClicked.connect(self.go_to_frame)
-        actions = {"Labels TIFF": self.export_tiff, "Labels zarr": self.export_zarr, "Table CSV": self.export_table,
-                   "CTC folder": self.export_ctc, "GEFF": self.export_geff, "Tracks layer": self.add_tracks_layer,
-                   "Save session": self.save_session, "Load session": self.load_session}
-        for name, fn in actions.items():
-            self._exports[name].clicked.connect(fn)
-        self._connect_viewer()
+        c.connect(self)
+        self._hooks = ViewerHooks(self)
 
     # ------------------------------------------------------------------ viewer hooks and closing
 
-    def _connect_viewer(self) -> None:
-        """Viewer events (bound methods: napari holds them weakly) and shortcuts, undone by :meth:`_disconnect`."""
-        self.viewer.layers.events.inserted.connect(self._image.reset_choices)
-        self.viewer.layers.events.removed.connect(self._layer_removed)
-        self.viewer.dims.events.current_step.connect(self._step_changed)
-        self._bindings = {}  # key -> (our function, the binding it replaced or None)
-        for key, (method, _) in SHORTCUTS.items():
-            ours = _Shortcut(self, method)
-            self._bindings[key] = (ours, self.viewer.bind_key(key, ours, overwrite=True))
-
-    def _disconnect(self) -> None:
-        viewer = self.viewer
-        viewer.layers.events.inserted.disconnect(self._image.reset_choices)
-        viewer.layers.events.removed.disconnect(self._layer_removed)
-        viewer.dims.events.current_step.disconnect(self._step_changed)
-        from napari.utils.key_bindings import coerce_keybinding
-
-        for key, (ours, replaced) in self._bindings.items():
-            if viewer.keymap.get(coerce_keybinding(key)) is ours:  # not rebound by someone else since
-                viewer.bind_key(key, replaced, overwrite=True)
-        self._bindings = {}
-        self._unhook_prompt_layers()
-
     def _unhook_prompt_layers(self) -> None:
-        clicks, boxes = self._prompts.clicks, self._prompts.boxes
-        for layer in (clicks, boxes):
-            if layer is not None:
-                layer.events.data.disconnect(self._prompts_changed)
-        if clicks is not None and self._right_click in clicks.mouse_drag_callbacks:
-            clicks.mouse_drag_callbacks.remove(self._right_click)
-        self._prompts.clicks = self._prompts.boxes = None
+        self._prompts.unhook(self._prompts_changed, self._right_click)
 
     def shutdown(self) -> None:
         """Stop background work, disconnect from the viewer, restore replaced shortcuts, drop the session.
@@ -140,7 +92,8 @@ class SAM2Widget(QWidget):
         if self._pbar is not None:
             self._pbar.close()
             self._pbar = None
-        self._disconnect()
+        self._hooks.close()
+        self._unhook_prompt_layers()
         self.session = None
         self._timelines = {}
 
@@ -195,24 +148,7 @@ class SAM2Widget(QWidget):
         return self._jobs.submit(Job(func, label, kind, on_return, on_yield, key))
 
     def _worker_body(self, job: Job):
-        """What the worker runs for ``job``: the thread setting first, then the job; warnings it raises
-        are collected, and a snapshot of every object's timeline is returned with its result."""
-        session, threads = self.session, int(self._threads.value)
-
-        def body():
-            from .threads import set_threads
-
-            set_threads(threads)  # torch's thread count belongs to the thread that sets it
-            with warnings.catch_warnings(record=True) as caught:
-                from .notices import QualityWarning
-
-                warnings.simplefilter("always", QualityWarning)
-                out = job.func(job)
-                if inspect.isgenerator(out):
-                    out = yield from out
-            return out, None if session is None else session.timelines(), caught
-
-        return body
+        return worker_body(job, self.session, int(self._threads.value))
 
     def _job_started(self, job: Job) -> None:
         self._set_status(f"{job.label}...")
@@ -286,7 +222,7 @@ class SAM2Widget(QWidget):
 
     def _session_ready(self, session) -> None:
         self.session = session
-        self._prompts.known, self._written, self.edited_frames, self._timelines = {}, {}, set(), {}
+        self._prompts.known, self.edited_frames, self._timelines = {}, set(), {}
         layer = self._layer
         self._unhook_prompt_layers()
         for name in (CLICKS, BOXES, OUTPUT, PAINT):
@@ -296,13 +232,11 @@ class SAM2Widget(QWidget):
         dtype = np.uint16
         out = self.viewer.add_labels(np.zeros((n, h, w), dtype), name=OUTPUT, opacity=0.5)
         self._output = out
-        self._zeros_digest = _digest(np.zeros((h, w), dtype))
+        self._labels.reset((h, w), dtype)
         self._prompts.create(self.viewer, layer, max(4, min(h, w) // 60))
         out.scale, out.translate = layer.scale[-3:], layer.translate[-3:]
-        clicks, boxes = self._prompts.clicks, self._prompts.boxes
-        clicks.events.data.connect(self._prompts_changed)
-        boxes.events.data.connect(self._prompts_changed)
-        clicks.mouse_drag_callbacks.append(self._right_click)
+        self._prompts.hook(self._prompts_changed, self._right_click)
+        clicks = self._prompts.clicks
         if self._objects.count() == 0:
             self.add_object()
         else:
@@ -356,33 +290,11 @@ class SAM2Widget(QWidget):
 
     def _forget_object(self, obj: int) -> None:
         """Remove ``obj`` from the session (in the worker) and from every frame of the labels layer."""
-        session = self.session
-
-        def job(_):
-            frames = tracked_frames(session, obj)
-            if frames or obj in session.obj_ids:
-                session.remove_object(obj)
-            return [(f, session.label_frame(f)) for f in frames]
-
-        def done(frames):
-            self._write_frames(frames)
-            self._erase_label(obj)
-
-        self._run(job, on_return=done, label=f"removing object {obj}", kind=PROMPT)
+        self._labels.forget(obj)
 
     def _erase_label(self, obj: int) -> None:
-        """Take ``obj``'s pixels out of every frame of the labels layer, leaving all other labels as they
-        are (frames the user edited stay edited)."""
-        out = self._layer_or_none(OUTPUT)
-        if out is None:
-            return
-        for f in frames_with(out.data, obj):
-            ours = _digest(out.data[f]) == self._written.get(f, self._zeros_digest)
-            frame = out.data[f]
-            frame[frame == obj] = 0
-            if ours:
-                self._written[f] = _digest(frame)
-        out.refresh()
+        """Take ``obj``'s pixels out of every frame of the labels layer (other labels stay)."""
+        self._labels.erase(obj)
 
     def delete_object(self) -> None:
         """Delete the selected object with its prompts and labels."""
@@ -488,14 +400,7 @@ class SAM2Widget(QWidget):
         """A 2D labels layer to paint object masks on (label = object id)."""
         if self.session is None:
             return
-        if PAINT not in self.viewer.layers:
-            _, h, w = self.session.shape
-            self.viewer.add_labels(np.zeros((h, w), np.uint16), name=PAINT,
-                                   scale=self._layer.scale[-2:], translate=self._layer.translate[-2:])
-        paint = self.viewer.layers[PAINT]
-        paint.selected_label = self.current_object or 1
-        paint.mode = "paint"
-        self.viewer.layers.selection.active = paint
+        self._prompts.paint_layer(self.viewer, self._layer, self.session.shape[1:], self.current_object or 1)
 
     def use_painted_mask(self) -> None:
         """Each painted label becomes a mask prompt of that object on the current frame."""
@@ -535,43 +440,8 @@ class SAM2Widget(QWidget):
         self.propagate("both")
 
     def propagate(self, direction: str) -> None:
-        """Track in the background; each finished frame is written to the labels layer at once and
-        the confidence strip and lost counts follow frame by frame."""
-        if self.session is None:
-            show_info("SAM 2: start a session and add prompts first")
-            return
-        session = self.session
-
-        def job(j):
-            for event in session.iter_propagate(direction, cancel=j.is_cancelled):
-                yield event, session.label_frame(event.frame), session.timelines()
-            return direction
-
-        def frame_done(item):
-            event, labels, lines = item
-            self._timelines = lines
-            self._write_frames([(event.frame, labels)])
-            self._show_lost()
-            self._refresh_timeline()
-            if tracking.cancelled:
-                self._set_status("cancelled: frames done so far are kept")
-            else:
-                rate = event.elapsed / event.done
-                self._set_status(f"{direction}: frame {event.frame} ({event.done}/{event.total}), "
-                                 f"ETA {rate * (event.total - event.done):.0f} s")
-            # last: napari's progress bar may process pending events (the job's end among them)
-            if self._pbar is None:
-                self._pbar = napari_progress(total=event.total, desc=f"SAM 2 {direction}")
-            self._pbar.update(1)
-
-        def finished(_):
-            lost = {o: int(line.lost.sum()) for o, line in self._timelines.items() if line.lost.any()}
-            note = ("; lost: " + ", ".join(f"object {o} on {n} frame{'s' if n != 1 else ''}"
-                                           for o, n in sorted(lost.items()))) if lost else ""
-            self._set_status(("cancelled: frames done so far are kept" if tracking.cancelled
-                              else f"{direction}: done") + note)
-
-        tracking = self._run(job, on_yield=frame_done, on_return=finished, label=f"tracking {direction}", kind=TRACK)
+        """Track in the background (:func:`._widget_tracking.propagate`)."""
+        propagate(self, direction)
 
     def cancel(self) -> None:
         """Stop tracking after the current frame and drop queued tracking; prompt edits still reach the session."""
@@ -581,46 +451,11 @@ class SAM2Widget(QWidget):
 
     def _write_frames(self, frames) -> None:
         """Write computed frames unless the user edited them since we last wrote (then keep theirs)."""
-        out = self._layer_or_none(OUTPUT)
-        if out is None:
-            if self.session is not None:
-                self.cancel()
-                show_error(f"SAM 2: the '{OUTPUT}' layer was removed, so tracking stopped. The results are "
-                           f"still in the session: press Start session to get a new labels layer.")
-            return
-        kept = []
-        for f, labels in frames:
-            current = out.data[f]
-            if _digest(current) != self._written.get(f, self._zeros_digest):
-                self.edited_frames.add(f)
-                kept.append(f)
-                continue
-            new = labels.astype(out.data.dtype)
-            out.data[f] = new
-            self._written[f] = _digest(new)
-        out.refresh()
-        if kept:
-            self._overwrite.enabled = True
-            show_warning(f"SAM 2: kept your edits on frame(s) {sorted(set(kept))}; "
-                         f"'Overwrite edited frames' replaces them")
+        self._labels.write(frames)
 
     def overwrite_edited_frames(self) -> None:
         """Replace the frames the user edited with the current tracking result."""
-        if self.session is None or not self.edited_frames:
-            return
-        session, frames = self.session, sorted(self.edited_frames)
-
-        def done(result):
-            out = self._layer_or_none(OUTPUT)
-            if out is not None:
-                for f, _ in result:
-                    self._written[f] = _digest(out.data[f])  # the user agreed: treat them as ours
-            self.edited_frames.difference_update(frames)
-            self._overwrite.enabled = bool(self.edited_frames)
-            self._write_frames(result)
-
-        self._run(lambda job: [(f, session.label_frame(f)) for f in frames], on_return=done,
-                  label="overwriting edited frames")
+        self._labels.overwrite_edited()
 
     def _refresh_timeline(self) -> None:
         obj = self.current_object
@@ -662,52 +497,4 @@ class SAM2Widget(QWidget):
 
     def load_session(self) -> None:
         """Replace the prompts with a saved session's (same stack shape) and recompute prompted frames."""
-        data = self._files.read_session()
-        if data is None:
-            return
-        old_ids = set(self._timelines) | {obj for obj, _ in self._prompts.known}
-        for obj in old_ids:
-            self._prompts.remove_of(obj)
-        with self._prompts.quiet():
-            for obj, frames in data["objects"].items():
-                self.names[int(obj)] = data.get("names", {}).get(obj, f"object {obj}")
-                self._ensure_listed(int(obj)).setText(self._objects.text(int(obj), self._timelines))
-                for f, steps in frames.items():
-                    for step in steps:
-                        for (x, y), lab in zip(step.get("points") or [], step.get("labels") or []):
-                            self.add_click(int(f), y, x, bool(lab), obj=int(obj))
-                        if step.get("box"):
-                            x0, y0, x1, y1 = step["box"]
-                            self.add_box(int(f), y0, x0, y1, x1, obj=int(obj))
-        self._prompts.known = self._prompts.collect()
-        session = self.session
-        new_ids = {int(o) for o in data["objects"]}
-
-        def job(_):
-            before = set(session.clear())
-            session.load_prompts(data)
-            frames = before | {int(f) for frames in data["objects"].values() for f in frames}
-            return [(f, session.label_frame(f)) for f in sorted(frames)]
-
-        def done(frames):
-            self._write_frames(frames)
-            for obj in old_ids - new_ids:
-                self._erase_label(obj)
-
-        self._run(job, on_return=done, label="loading session", kind=PROMPT)
-
-
-class _Shortcut:
-    """A viewer key binding that calls a widget method without keeping the widget alive."""
-
-    def __init__(self, widget: SAM2Widget, method: str) -> None:
-        import weakref
-
-        self._widget, self._method = weakref.ref(widget), method
-        self.__name__ = f"sam2_{method}"  # napari shows a binding's name and doc
-        self.__doc__ = next(text for m, text in SHORTCUTS.values() if m == method)
-
-    def __call__(self, viewer) -> None:
-        widget = self._widget()
-        if widget is not None and not widget._closed:
-            getattr(widget, self._method)()
+        self._files.load_session()

@@ -112,6 +112,29 @@ class Controls:
                      self.status.native, self.overwrite.native, *[_row(*exports[i:i + 4]).native for i in (0, 4, 8)]):
             layout.addWidget(part)
 
+    def connect(self, widget) -> None:
+        """Each control calls its action on ``widget`` (the SAM2Widget)."""
+        w = widget
+        for button, action in ((self.start, w.start_session), (self.add, w.add_object), (self.delete, w.delete_object),
+                               (self.clear, w.clear_object), (self.paint, w.add_paint_layer),
+                               (self.use_paint, w.use_painted_mask), (self.forward, w.propagate_forward),
+                               (self.backward, w.propagate_backward), (self.both, w.propagate_both),
+                               (self.stop, w.cancel), (self.overwrite, w.overwrite_edited_frames),
+                               (self.divide, w.divide_here), (self.suggest, w.suggest_divisions),
+                               (self.dismiss, w.dismiss_suggestion)):
+            button.clicked.connect(action)
+        self.negative.changed.connect(w._update_click_defaults)
+        self.suggestions.changed.connect(w._divisions.go_to)
+        for i, b in enumerate(self.cands):
+            b.clicked.connect(lambda *_, i=i: w.choose_candidate(i))
+        self.objects.currentItemChanged.connect(w._object_selected)
+        self.timeline.frameClicked.connect(w.go_to_frame)
+        actions = {"Labels TIFF": w.export_tiff, "Labels zarr": w.export_zarr, "Table CSV": w.export_table,
+                   "CTC folder": w.export_ctc, "GEFF": w.export_geff, "Tracks layer": w.add_tracks_layer,
+                   "Save session": w.save_session, "Load session": w.load_session}
+        for name, fn in actions.items():
+            self.exports[name].clicked.connect(fn)
+
     # ------------------------------------------------------------------ what the settings say
 
     def stack(self, layer, step) -> Stack:

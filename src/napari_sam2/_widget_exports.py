@@ -9,6 +9,7 @@ import numpy as np
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QFileDialog, QMessageBox
 
+from ._widget_jobs import PROMPT
 from ._widget_text import OUTPUT, TRACKS
 
 
@@ -247,3 +248,40 @@ class Exports:
             show_error(f"SAM 2: cannot load {path}: {exc}")
             return None
         return data
+
+    def load_session(self) -> None:
+        """Replace the prompts with a saved session's and recompute the frames they touch."""
+        w, data = self._widget, self.read_session()
+        if data is None:
+            return
+        prompts = w._prompts
+        old_ids = set(w._timelines) | {obj for obj, _ in prompts.known}
+        for obj in old_ids:
+            prompts.remove_of(obj)
+        with prompts.quiet():
+            for obj, frames in data["objects"].items():
+                w.names[int(obj)] = data.get("names", {}).get(obj, f"object {obj}")
+                w._ensure_listed(int(obj)).setText(w._objects.text(int(obj), w._timelines))
+                for f, steps in frames.items():
+                    for step in steps:
+                        for (x, y), lab in zip(step.get("points") or [], step.get("labels") or []):
+                            w.add_click(int(f), y, x, bool(lab), obj=int(obj))
+                        if step.get("box"):
+                            x0, y0, x1, y1 = step["box"]
+                            w.add_box(int(f), y0, x0, y1, x1, obj=int(obj))
+        prompts.known = prompts.collect()
+        session = w.session
+        new_ids = {int(o) for o in data["objects"]}
+
+        def job(_):
+            before = set(session.clear())
+            session.load_prompts(data)
+            frames = before | {int(f) for frames in data["objects"].values() for f in frames}
+            return [(f, session.label_frame(f)) for f in sorted(frames)]
+
+        def done(frames):
+            w._write_frames(frames)
+            for obj in old_ids - new_ids:
+                w._erase_label(obj)
+
+        w._run(job, on_return=done, label="loading session", kind=PROMPT)

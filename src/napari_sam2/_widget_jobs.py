@@ -176,3 +176,25 @@ class JobQueue:
         self.pending.clear()
         if self.running is not None:
             self.running.cancel()
+
+
+def worker_body(job: Job, session, threads: int):
+    """What the worker runs for ``job``: the thread setting first, then the job; warnings it raises are
+    collected, and a snapshot of every object's timeline in ``session`` is returned with its result, as
+    ``(result, timelines or None, caught warnings)``."""
+
+    def body():
+        import warnings
+
+        from .notices import QualityWarning
+        from .threads import set_threads
+
+        set_threads(threads)  # torch's thread count belongs to the thread that sets it
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", QualityWarning)
+            out = job.func(job)
+            if inspect.isgenerator(out):
+                out = yield from out
+        return out, None if session is None else session.timelines(), caught
+
+    return body

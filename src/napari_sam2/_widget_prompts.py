@@ -1,5 +1,5 @@
 """The widget's prompt layers: clicks (a points layer) and boxes (a shapes layer), read into one prompt per
-(object, frame), and the prompts as last sent to the session."""
+(object, frame), the prompts as last sent to the session, and the layer to paint mask prompts on."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._widget_text import BOXES, CLICKS
+from ._widget_text import BOXES, CLICKS, PAINT
 
 POSITIVE, NEGATIVE = (0.2, 0.9, 0.2, 1.0), (0.95, 0.2, 0.2, 1.0)
 
@@ -35,6 +35,33 @@ class PromptLayers:
         self.clicks = viewer.add_points(ndim=ndim, name=CLICKS, size=size,
                                         features={"obj_id": np.zeros(0, int), "positive": np.zeros(0, bool)},
                                         scale=scale, translate=translate)
+
+    def hook(self, changed: Callable, right_click: Callable) -> None:
+        """Call ``changed(event)`` on every edit of the layers and ``right_click(layer, event)`` on a mouse
+        press on the clicks layer; :meth:`unhook` undoes both and lets go of the layers."""
+        self.clicks.events.data.connect(changed)
+        self.boxes.events.data.connect(changed)
+        self.clicks.mouse_drag_callbacks.append(right_click)
+
+    def unhook(self, changed: Callable, right_click: Callable) -> None:
+        for layer in (self.clicks, self.boxes):
+            if layer is not None:
+                layer.events.data.disconnect(changed)
+        if self.clicks is not None and right_click in self.clicks.mouse_drag_callbacks:
+            self.clicks.mouse_drag_callbacks.remove(right_click)
+        self.clicks = self.boxes = None
+
+    @staticmethod
+    def paint_layer(viewer, layer, frame_shape: tuple[int, int], label: int) -> None:
+        """The 2D labels layer to paint mask prompts on (created over image ``layer`` with (H, W)
+        ``frame_shape`` when missing), made active for painting ``label``."""
+        if PAINT not in viewer.layers:
+            viewer.add_labels(np.zeros(frame_shape, np.uint16), name=PAINT, scale=layer.scale[-2:],
+                              translate=layer.translate[-2:])
+        paint = viewer.layers[PAINT]
+        paint.selected_label = label
+        paint.mode = "paint"
+        viewer.layers.selection.active = paint
 
     @contextmanager
     def quiet(self):
