@@ -4,10 +4,8 @@ All model work runs in napari worker threads, one job at a time (:mod:`._widget_
 are changed only in the handlers on the main thread, and the main thread reads the session only
 through snapshots the workers hand back. The widget talks to the engine with numpy arrays.
 
-The widget assembles small parts: controls (:mod:`._widget_controls`), the object list
-(:mod:`._widget_objects`), prompt layers (:mod:`._widget_prompts`, :mod:`._widget_sync`), the labels
-layer (:mod:`._widget_labels`), tracking (:mod:`._widget_tracking`), divisions (:mod:`._widget_divisions`),
-exports (:mod:`._widget_exports`) and viewer hooks (:mod:`._widget_viewer`).
+It assembles small parts, one job each: the ``_widget_*`` modules (controls, objects, prompts, sync,
+labels, tracking, divisions, exports, viewer hooks, jobs, text).
 """
 
 from __future__ import annotations
