@@ -35,6 +35,7 @@ from ..model.sam2_base import FrameFeatures, SAM2Base
 from ..predictor.frames import FrameSource, warn_if_colour
 from ..predictor.postprocess import fill_video_holes
 from ..predictor.prompts import check_frame_index, mask_to_model_input, video_prompt
+from .visibility import FrameOwnership, Visible
 
 FORWARD, BACKWARD = "forward", "backward"
 PRECISIONS = ("fp32", "bf16")
@@ -122,11 +123,14 @@ class RunReport:
 @dataclass(frozen=True)
 class Timeline:
     """A snapshot of one object over the stack: ``scores`` (N,) object-score logits (NaN where not
-    tracked), ``lost`` (N,) bool (see :attr:`FrameResult.lost`), ``prompted`` its prompted frames."""
+    tracked), ``lost`` (N,) bool (see :attr:`FrameResult.lost`; also where the mask leaves no pixel at
+    the frame's resolution), ``prompted`` its prompted frames, ``hidden`` (N,) int: the object that
+    covers all of it where it is present but has no pixel in the label image, else 0."""
 
     scores: np.ndarray
     lost: np.ndarray
     prompted: tuple[int, ...]
+    hidden: np.ndarray | None = None
 
 
 def _locked(method):
@@ -186,6 +190,7 @@ class TrackingSession:
         self.starts: dict[int, int] = {}
         self._features: "OrderedDict[int, FrameFeatures]" = OrderedDict()
         self._mem_pos: torch.Tensor | None = None
+        self._ownership = FrameOwnership(self)
         # work counters (for tests and benchmarks)
         self.encoded_frames = 0
         self.recomputed_memories = 0
@@ -650,19 +655,17 @@ class TrackingSession:
 
     @_locked
     def label_frame(self, frame: int) -> np.ndarray:
-        """``(H, W)`` uint32 labels of a frame: each pixel goes to the object with the highest positive logit."""
-        frame = self._check_frame(frame)
-        h, w = self.frames.height, self.frames.width
-        best = np.zeros((h, w), np.float32)
-        labels = np.zeros((h, w), np.uint32)
-        for oid, obj in self.objects.items():
-            if frame not in obj.results:
-                continue
-            logits = self.object_logits(frame, oid)
-            win = logits > best
-            labels[win] = oid
-            best[win] = logits[win]
-        return labels
+        """``(H, W)`` uint32 labels of a frame: each pixel goes to the object with the highest positive
+        logit, except that objects prompted on this frame own their pixels over merely tracked ones
+        (see :func:`~napari_sam2.engine.visibility.compose_labels`)."""
+        return self._ownership.labels(self._check_frame(frame))
+
+    @_locked
+    def visibility(self, frame: int) -> dict[int, Visible]:
+        """``{obj_id: Visible(pixels, covered_by)}`` for each object with a result on ``frame``: the
+        pixels it owns in :meth:`label_frame`, and, when it owns none though its mask is not empty, the
+        object that covers it (cached per frame until a result there changes)."""
+        return self._ownership.visibility(self._check_frame(frame))
 
     def label_stack(self):
         """The labels of every frame as an :class:`~napari_sam2.engine.exports.LabelStack`: computed a
@@ -714,9 +717,14 @@ class TrackingSession:
         obj = self._object(obj_id)
         scores = np.full(self.num_frames, np.nan, np.float32)
         lost = np.zeros(self.num_frames, bool)
+        hidden = np.zeros(self.num_frames, np.int64)
         for f, r in obj.results.items():
             scores[f], lost[f] = r.score, r.lost
-        return Timeline(scores, lost, tuple(sorted(obj.prompts)))
+            if not r.lost:
+                seen = self._ownership.visibility(f)[obj_id]
+                lost[f] = seen.pixels == 0 and seen.covered_by is None
+                hidden[f] = seen.covered_by or 0
+        return Timeline(scores, lost, tuple(sorted(obj.prompts)), hidden)
 
     @_locked
     def prompts_dict(self) -> dict:

@@ -1,0 +1,114 @@
+"""Who owns each pixel of a frame (prompted objects first), and which objects are hidden under others.
+
+The label image of a frame gives each pixel to one object. Objects the user prompted on that frame
+own their pixels: a tracked neighbour never takes them, however confident it is, because a prompt is
+the user saying "this is object k". Among objects of the same kind (all prompted there, or all
+tracked) the highest positive logit wins.
+
+An object can be "present" by its score and still have no pixel in the label image: all of its mask
+lies under other objects. :func:`visibility` says so per frame, naming the object that covers it.
+Results per frame are cached and recomputed only when a result on that frame changes (the cache
+watches the identity of each result's logits tensor: the engine replaces results, never edits them).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from typing import NamedTuple
+
+import numpy as np
+
+RECENT_LABEL_FRAMES = 4  # full label images kept (the rest of the cache is a few numbers per object)
+
+
+class Visible(NamedTuple):
+    """One object on one frame: ``pixels`` it owns in the label image; ``covered_by``: when it owns none
+    but its own mask is not empty, the object whose pixels cover most of it, else None."""
+
+    pixels: int
+    covered_by: int | None
+
+
+def compose_labels(layers) -> np.ndarray:
+    """``(H, W)`` uint32 labels from ``layers``, an iterable of ``(obj_id, logits (H, W), prompted)``.
+
+    A pixel goes to a prompted object with a positive logit if there is one (the highest such
+    logit), else to the tracked object with the highest positive logit, else to 0.
+    """
+    labels = best = rank = None
+    for oid, logits, prompted in layers:
+        if labels is None:
+            labels = np.zeros(logits.shape, np.uint32)
+            best = np.zeros(logits.shape, np.float32)
+            rank = np.zeros(logits.shape, np.int8)  # 0 free, 1 tracked object, 2 prompted object
+        tier = 2 if prompted else 1
+        positive = logits > 0
+        win = positive & ((rank < tier) | ((rank == tier) & (logits > best)))
+        labels[win] = oid
+        best[win] = logits[win]
+        rank[win] = tier
+    return labels
+
+
+def _visible(labels: np.ndarray, masks: dict) -> dict[int, Visible]:
+    counts = np.bincount(labels.ravel(), minlength=max(masks, default=0) + 1)
+    out = {}
+    for oid, mask in masks.items():
+        pixels = int(counts[oid]) if oid < len(counts) else 0
+        covered = None
+        if pixels == 0 and mask.any():
+            under = labels[mask]
+            under = under[under != 0]
+            if under.size:
+                covered = int(np.bincount(under).argmax())
+        out[oid] = Visible(pixels, covered)
+    return out
+
+
+class FrameOwnership:
+    """Cached label images and visibility of a session's frames (used by the session under its lock)."""
+
+    def __init__(self, session) -> None:
+        self._session = session
+        self._keys: dict[int, tuple] = {}
+        self._visible: dict[int, dict[int, Visible]] = {}
+        self._labels: "OrderedDict[int, np.ndarray]" = OrderedDict()
+
+    def _key(self, frame: int) -> tuple:
+        s = self._session
+        return (s.fill_hole_area,) + tuple((oid, obj.results[frame].logits, frame in obj.prompts)
+                                           for oid, obj in s.objects.items() if frame in obj.results)
+
+    def _fresh(self, frame: int, key: tuple) -> bool:
+        old = self._keys.get(frame)
+        if old is None or len(old) != len(key) or old[0] != key[0]:
+            return False
+        return all(o[0] == k[0] and o[1]() is k[1] and o[2] == k[2] for o, k in zip(old[1:], key[1:]))
+
+    def _compute(self, frame: int, key: tuple) -> None:
+        s = self._session
+        layers = [(oid, s.object_logits(frame, oid), prompted) for oid, _, prompted in key[1:]]
+        h, w = s.frames.height, s.frames.width
+        labels = compose_labels(layers) if layers else np.zeros((h, w), np.uint32)
+        self._visible[frame] = _visible(labels, {oid: logits > 0 for oid, logits, _ in layers})
+        self._keys[frame] = (key[0],) + tuple((oid, weakref.ref(r), p) for oid, r, p in key[1:])
+        self._labels[frame] = labels
+        self._labels.move_to_end(frame)
+        while len(self._labels) > RECENT_LABEL_FRAMES:
+            self._labels.popitem(last=False)
+
+    def labels(self, frame: int) -> np.ndarray:
+        """``(H, W)`` uint32 label image of ``frame`` (a copy)."""
+        key = self._key(frame)
+        if not self._fresh(frame, key) or frame not in self._labels:
+            self._compute(frame, key)
+        self._labels.move_to_end(frame)
+        return self._labels[frame].copy()
+
+    def visibility(self, frame: int) -> dict[int, Visible]:
+        """``{obj_id: Visible}`` for each object with a result on ``frame``."""
+        key = self._key(frame)
+        if not self._fresh(frame, key):
+            self._compute(frame, key)
+        return dict(self._visible[frame])

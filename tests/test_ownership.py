@@ -1,0 +1,90 @@
+"""Who owns a frame's pixels: a prompted object over tracked neighbours; objects hidden under others;
+the confidence strip never calling an object "present" where it has no pixel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import present_model
+from napari_sam2.engine import TrackingSession
+from napari_sam2.engine.session import FrameResult
+from napari_sam2.engine.visibility import Visible, compose_labels
+
+SIZE = 128
+GRID = SIZE // 4
+
+
+@pytest.fixture(scope="module")
+def model():
+    return present_model(SIZE, seed=5)
+
+
+def disc(cy, cx, r):
+    yy, xx = np.mgrid[:GRID, :GRID]
+    return (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+
+
+def result(mask, high=10.0, score=5.0, direction="forward"):
+    logits = torch.where(torch.as_tensor(mask), high, -10.0).float()[None, None]
+    return FrameResult(logits, torch.zeros(1, 256), score, 0.9, direction)
+
+
+@pytest.fixture
+def session(model):
+    """Object 1 (small cell) and object 2 (a drifting neighbour, larger and more confident, covering
+    object 1) on frames 1-3; object 1 is prompted on frame 1 only."""
+    s = TrackingSession(model, np.zeros((4, SIZE, SIZE), np.uint16), fill_hole_area=0)
+    s.add_points(0, 1, [[40.0, 40.0]], [1])
+    s.add_points(1, 1, [[64.0, 64.0]], [1])
+    s.add_points(0, 2, [[90.0, 90.0]], [1])
+    small, big = disc(16, 16, 4), disc(16, 18, 9)
+    s.objects[1].results[0] = result(disc(5, 5, 3), direction=None)  # apart on frame 0
+    s.objects[2].results[0] = result(disc(25, 25, 3), direction=None)
+    s.objects[1].results.update({1: result(small, 10.0, direction=None), 2: result(small), 3: result(small)})
+    s.objects[2].results.update({1: result(big, 20.0), 2: result(big, 20.0), 3: result(disc(16, 16, 1), 20.0)})
+    return s
+
+
+def test_prompted_object_owns_its_pixels_on_its_prompted_frame(session):
+    own = session.object_logits(1, 1) > 0
+    labels = session.label_frame(1)
+    assert own.sum() > 100 and (labels[own] == 1).all()  # the prompt wins over the neighbour's higher logits
+    assert ((labels == 2) == ((session.object_logits(1, 2) > 0) & ~own)).all()  # the neighbour keeps the rest
+    # on a frame where both are only tracked, the highest logit still wins
+    assert not (session.label_frame(2) == 1).any()
+
+
+def test_compose_labels_rules():
+    a, b, c = (np.full((1, 3), v, np.float32) for v in ((5, -1, 2), (9, 9, -1), (1, 3, 1)))
+    # only tracked objects: highest positive logit
+    assert compose_labels([(1, a, False), (2, b, False)]).tolist() == [[2, 2, 1]]
+    # a prompted object wins its pixels; two prompted: the higher logit
+    assert compose_labels([(1, a, True), (2, b, False)]).tolist() == [[1, 2, 1]]
+    assert compose_labels([(1, a, True), (2, b, False), (3, c, True)]).tolist() == [[1, 3, 1]]
+
+
+def test_hidden_objects_are_named_with_the_object_covering_them(session):
+    assert session.visibility(2) == {1: Visible(0, 2), 2: Visible(int((session.label_frame(2) == 2).sum()), None)}
+    assert session.visibility(1)[1].pixels == int((session.object_logits(1, 1) > 0).sum())
+    line = session.timeline(1)
+    assert line.hidden.tolist() == [0, 0, 2, 0] and not line.lost.any()  # present there, but under object 2
+    assert session.timelines()[2].hidden.tolist() == [0, 0, 0, 0]
+    # the cache follows new results: object 2 moves away from object 1 on frame 2
+    session.objects[2].results[2] = result(disc(3, 3, 2), 20.0)
+    assert session.visibility(2)[1] == Visible(int((session.object_logits(2, 1) > 0).sum()), None)
+    assert session.timeline(1).hidden[2] == 0
+
+
+def test_a_mask_with_no_pixel_at_the_frame_size_is_lost(model):
+    """A barely positive speck on the model's grid can vanish when resized to the frame: nothing to show."""
+    s = TrackingSession(model, np.zeros((2, SIZE, SIZE), np.uint16), fill_hole_area=0)
+    s.add_points(0, 1, [[40.0, 40.0]], [1])
+    speck = torch.full((1, 1, GRID, GRID), -10.0)
+    speck[0, 0, 10, 10] = 0.1
+    s.objects[1].results[1] = FrameResult(speck, torch.zeros(1, 256), 5.0, 0.9, "forward")
+    assert not s.objects[1].results[1].lost and not (s.label_frame(1) == 1).any()
+    assert s.visibility(1) == {1: Visible(0, None)}
+    line = s.timeline(1)
+    assert line.lost.tolist() == [False, True] and line.hidden.tolist() == [0, 0]
