@@ -88,3 +88,27 @@ def test_a_mask_with_no_pixel_at_the_frame_size_is_lost(model):
     assert s.visibility(1) == {1: Visible(0, None)}
     line = s.timeline(1)
     assert line.lost.tolist() == [False, True] and line.hidden.tolist() == [0, 0]
+
+
+@pytest.mark.gui
+def test_strip_shows_hidden_frames_and_never_present_without_pixels(session, qapp):
+    from napari_sam2._timeline import COLORS, ConfidenceTimeline
+
+    strip = ConfidenceTimeline()
+    line = session.timeline(1)
+    strip.set_data(line.scores, line.prompted, lost=line.lost, hidden=line.hidden)
+    assert [strip.kind(f) for f in range(4)] == ["prompted", "prompted", "hidden", "present"]
+    assert strip.tooltip(2) == "frame 2: hidden under object 2 \u2014 click on it on this frame to correct"
+    assert COLORS["hidden"] not in (COLORS["present"], COLORS["lost"], COLORS["prompted"], COLORS["none"])
+    # a score above the threshold is not "present" where the engine found no pixel
+    strip.set_data(np.array([1.0, 2.0, np.nan]), (), lost=np.array([False, True, False]))
+    assert [strip.kind(f) for f in range(3)] == ["present", "lost", "none"]
+    assert "lost" in strip.tooltip(1) and "not tracked" in strip.tooltip(2)
+    strip.resize(300, 36)
+    strip.grab()  # paints every kind without error
+    strip.close()
+    from napari_sam2._widget_objects import ObjectList
+
+    listed = ObjectList({1: "cell"})
+    assert listed.text(1, {1: line}) == "1: cell \u2014 hidden on 1 frame"
+    listed.close()

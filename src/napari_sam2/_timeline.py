@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
-from qtpy.QtCore import QRectF, Qt, Signal
+from qtpy.QtCore import QEvent, QRectF, Qt, Signal
 from qtpy.QtGui import QColor, QPainter
-from qtpy.QtWidgets import QWidget
+from qtpy.QtWidgets import QToolTip, QWidget
 
 COLORS = {"prompted": QColor(70, 130, 255), "present": QColor(60, 190, 90), "lost": QColor(220, 60, 60),
-          "none": QColor(90, 90, 90)}
+          "hidden": QColor(235, 140, 20), "none": QColor(90, 90, 90)}
+HELP = ("Confidence per frame for the selected object: blue prompted, green present (taller = more confident), "
+        "orange hidden under another object, red lost, grey not tracked. Click to go to a frame.")
 
 
 class ConfidenceTimeline(QWidget):
     """Draws object scores per frame: blue = prompted, green = present (height = confidence),
-    red = lost (judged absent), grey = not tracked, yellow top bar = suggested division.
-    ``frameClicked(int)`` on click."""
+    orange = hidden (present by its score, but every pixel of it belongs to another object),
+    red = lost (judged absent, or no pixel), grey = not tracked, yellow top bar = suggested division.
+    ``frameClicked(int)`` on click; hovering a frame tells what it is (:meth:`tooltip`)."""
 
     frameClicked = Signal(int)
 
@@ -22,18 +25,20 @@ class ConfidenceTimeline(QWidget):
         super().__init__(parent)
         self.scores = np.zeros(0, np.float32)
         self.lost = np.zeros(0, bool)
+        self.hidden = np.zeros(0, np.int64)
         self.prompted: set[int] = set()
         self.current = -1
         self.marks: set[int] = set()
         self.setMinimumHeight(36)
-        self.setToolTip("Confidence per frame for the selected object: blue prompted, green present "
-                        "(taller = more confident), red lost, grey not tracked. Click to go to a frame.")
+        self.setToolTip(HELP)
 
-    def set_data(self, scores: np.ndarray, prompted, current: int = -1, marks=(), lost=None) -> None:
+    def set_data(self, scores: np.ndarray, prompted, current: int = -1, marks=(), lost=None, hidden=None) -> None:
         """marks: frames to flag (suggested divisions), drawn as a yellow bar on top; lost: (N,) bool,
-        frames where the object is lost (score below threshold or an empty mask); default: score <= 0."""
+        frames where the object is lost (score below threshold or an empty mask); default: score <= 0;
+        hidden: (N,) int, the object covering it where it is hidden, else 0 (the engine's Timeline.hidden)."""
         self.scores = np.asarray(scores, np.float32)
         self.lost = self.scores <= 0 if lost is None else np.asarray(lost, bool)
+        self.hidden = np.zeros(len(self.scores), np.int64) if hidden is None else np.asarray(hidden, np.int64)
         self.prompted = set(prompted)
         self.current = current
         self.marks = set(marks)
@@ -43,7 +48,27 @@ class ConfidenceTimeline(QWidget):
         if frame in self.prompted:
             return "prompted"
         s = self.scores[frame]
-        return "none" if np.isnan(s) else ("lost" if self.lost[frame] else "present")
+        if np.isnan(s):
+            return "none"
+        if self.lost[frame] or s <= 0:  # never "present" where the score says absent
+            return "lost"
+        return "hidden" if self.hidden[frame] else "present"
+
+    def tooltip(self, frame: int) -> str:
+        """What the strip says about ``frame`` when hovered."""
+        kind = self.kind(frame)
+        if kind == "hidden":
+            return (f"frame {frame}: hidden under object {self.hidden[frame]} — click on it on this frame "
+                    f"to correct")
+        words = {"prompted": "prompted", "present": f"present (score {self.scores[frame]:.1f})",
+                 "lost": "lost (absent, or no pixel in the labels)", "none": "not tracked"}
+        return f"frame {frame}: {words[kind]}"
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.ToolTip and len(self.scores):
+            QToolTip.showText(event.globalPos(), self.tooltip(self.frame_at(event.pos().x())), self)
+            return True
+        return super().event(event)
 
     def frame_at(self, x: float) -> int:
         n = len(self.scores)

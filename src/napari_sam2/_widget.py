@@ -462,7 +462,8 @@ class SAM2Widget(QWidget):
             self._timeline.set_data(np.zeros(0), ())
             return
         marks = self._divisions.marks(obj)
-        self._timeline.set_data(line.scores, line.prompted, self._current_frame(), marks, lost=line.lost)
+        self._timeline.set_data(line.scores, line.prompted, self._current_frame(), marks, lost=line.lost,
+                                hidden=line.hidden)
 
     # ------------------------------------------------------------------ exports (written in the background)
 

@@ -37,8 +37,11 @@ class ObjectList(QListWidget):
     def text(self, obj: int, timelines: dict) -> str:
         line = timelines.get(obj)
         lost = 0 if line is None else int(line.lost.sum())
+        hidden = 0 if line is None or line.hidden is None else int((line.hidden > 0).sum())
         text = f"{obj}: {self.names.get(obj, f'object {obj}')}"
-        return text + (f" \u2014 {lost} lost frame{'s' if lost != 1 else ''}" if lost else "")
+        notes = [f"{lost} lost frame{'s' if lost != 1 else ''}"] if lost else []
+        notes += [f"hidden on {hidden} frame{'s' if hidden != 1 else ''}"] if hidden else []
+        return text + (" \u2014 " + ", ".join(notes) if notes else "")
 
     def entry(self, obj: int, timelines: dict, output) -> QListWidgetItem:
         """The entry of ``obj``, created (with a default name and its colour) if missing."""
