@@ -227,12 +227,8 @@ class SAM2Widget(QWidget):
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
         n, h, w = session.shape
-        dtype = np.uint16
-        out = self.viewer.add_labels(np.zeros((n, h, w), dtype), name=OUTPUT, opacity=0.5)
-        self._output = out
-        self._labels.reset((h, w), dtype)
+        self._output = self._labels.create(self.viewer, layer, session.shape, self._track_dim, self._fixed)
         self._prompts.create(self.viewer, layer, max(4, min(h, w) // 60))
-        out.scale, out.translate = layer.scale[-3:], layer.translate[-3:]
         self._prompts.hook(self._prompts_changed, self._right_click)
         clicks = self._prompts.clicks
         if self._objects.count() == 0:
@@ -284,7 +280,7 @@ class SAM2Widget(QWidget):
         if obj is None or clicks is None or self._output is None:
             return
         self._objects.color_all(self._output)
-        self._prompts.set_defaults(clicks, obj, not self._negative.value, tuple(self._output.get_color(obj)))
+        self._prompts.set_defaults(clicks, obj, not self._negative.value, self._objects.color)
 
     def _forget_object(self, obj: int) -> None:
         """Remove ``obj`` from the session (in the worker) and from every frame of the labels layer."""
@@ -315,9 +311,7 @@ class SAM2Widget(QWidget):
     # ------------------------------------------------------------------ prompts
 
     def _right_click(self, layer, event):
-        if event.button == 2 and layer.mode == "add" and self.current_object is not None:
-            self._prompts.add_negative(layer, event.position, self.current_object)
-            self._update_click_defaults()
+        return self._prompts.right_click(layer, event, self.current_object, self._update_click_defaults)
 
     def _at(self, frame: int, n: int) -> np.ndarray:
         """``n`` coordinates of the image layer's data on ``frame`` (other axes at their fixed index)."""

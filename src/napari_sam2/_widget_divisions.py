@@ -45,6 +45,7 @@ class Divisions:
 
         for d in daughters:
             w.names[d] = f"{w.names.get(parent, parent)}.{d - first + 1}"
+            w._objects.parents[d] = parent  # coloured as shades of the mother
             w._ensure_listed(d)
         w._objects.setCurrentItem(w._ensure_listed(daughters[0]))
         w._run(job, on_return=w._write_frames, label=f"division of object {parent}", kind=PROMPT)

@@ -10,6 +10,7 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QFileDialog, QMessageBox
 
 from ._widget_jobs import PROMPT
+from ._widget_palette import tracks_coloring
 from ._widget_text import OUTPUT, TRACKS
 
 
@@ -44,18 +45,6 @@ def may_replace(parent, target: Path, chosen: str | None = None) -> bool:
     return answer == QMessageBox.Yes
 
 
-def _label_colormap(colors: dict[int, tuple]):
-    """A napari colormap that maps each track id to its label colour (ids normalised to [0, 1])."""
-    from napari.utils.colormaps import Colormap
-
-    ids = sorted(colors)
-    if len(ids) == 1:
-        return Colormap(colors=[colors[ids[0]], colors[ids[0]]], controls=[0.0, 1.0], name="sam2 labels")
-    lo, hi = ids[0], ids[-1]
-    controls = [0.0] + [((a + b) / 2 - lo) / (hi - lo) for a, b in zip(ids[:-1], ids[1:])] + [1.0]
-    return Colormap(colors=[colors[i] for i in ids], controls=controls, interpolation="zero", name="sam2 labels")
-
-
 class Exports:
     """The export buttons of ``widget``: files written beside the model jobs, the Tracks layer that
     follows the labels, and session files. Paths come from ``widget._ask_path`` (tests replace it)."""
@@ -67,12 +56,13 @@ class Exports:
     # ------------------------------------------------------------------ shared steps
 
     def _labels_copy(self) -> np.ndarray | None:
-        """A copy of the labels layer (the worker writes it while the user may keep painting)."""
+        """A copy of the tracked (frames, H, W) part of the labels layer (of 4D data: the slice at the fixed
+        index), taken because the worker writes it while the user may keep painting."""
         out = self._widget._layer_or_none(OUTPUT)
         if out is None:
             show_info("SAM 2: nothing to export yet")
             return None
-        return np.array(out.data)
+        return np.array(self._widget._labels.frames(out))
 
     def _write(self, what: str, write, target) -> None:
         """Run ``write()`` beside the model jobs; say where it went."""
@@ -186,12 +176,17 @@ class Exports:
         self._tracks_state = "running"
 
         def measure():
-            return exports.tracks_data(data, session.lineage() if session is not None else None)
+            lineage = session.lineage() if session is not None else {}
+            return exports.tracks_data(data, lineage), lineage
 
         def apply(result):
             again = self._tracks_state == "again"
             self._tracks_state = "idle"
-            tracks, graph = result
+            (tracks, graph), lineage = result
+            objects = self._widget._objects
+            if any(objects.parents.get(d) != p for d, p in lineage.items()):  # e.g. divisions of a loaded session
+                objects.parents.update(lineage)
+                objects.color_all(self._widget._layer_or_none(OUTPUT))
             viewer = self._widget.viewer
             if len(tracks) == 0:
                 if explicit:
@@ -206,13 +201,20 @@ class Exports:
         self._widget._jobs.side(measure, apply)
 
     def _show_tracks(self, tracks: np.ndarray, graph: dict) -> None:
-        viewer, output = self._widget.viewer, self._widget._output
+        """Show (id, frame, y, x) ``tracks`` at the image's dimensions (4D: the fixed axis at its index),
+        each track in its object's palette colour."""
+        w = self._widget
+        viewer, layer = w.viewer, w._layer
         if TRACKS in viewer.layers:
             viewer.layers.remove(TRACKS)
-        ids = np.unique(tracks[:, 0]).astype(int)  # colour each track like its label
-        colors = {int(i): tuple(output.get_color(int(i))) for i in ids}
-        viewer.add_tracks(tracks, graph=graph, name=TRACKS, scale=output.scale,
-                          color_by="track_id", colormaps_dict={"track_id": _label_colormap(colors)})
+        coords = np.zeros((len(tracks), layer.ndim))
+        for dim, idx in w._fixed.items():
+            coords[:, dim] = idx
+        coords[:, w._track_dim], coords[:, -2:] = tracks[:, 1], tracks[:, 2:4]
+        values, cmap = tracks_coloring(tracks[:, 0], w._objects.parents)
+        viewer.add_tracks(np.column_stack([tracks[:, 0], coords]), graph=graph, name=TRACKS, scale=layer.scale,
+                          translate=layer.translate, properties={"palette": values}, color_by="palette",
+                          colormaps_dict={"palette": cmap})
 
     # ------------------------------------------------------------------ session files
 

@@ -1,5 +1,6 @@
-"""The widget's labels layer: computed frames written in, the user's edits kept (told apart by digests),
-objects taken out."""
+"""The widget's labels layer: created with the image's dimensions, computed frames written in at the
+tracked axis (other axes at their fixed index), the user's edits kept (told apart by digests), objects
+taken out, coloured by the shared palette."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 from napari.utils.notifications import show_error, show_warning
 
 from ._widget_jobs import PROMPT
+from ._widget_palette import labels_colormap
 from ._widget_sync import digest, frames_with, tracked_frames
 from ._widget_text import OUTPUT
 
@@ -19,11 +21,31 @@ class LabelsOutput:
         self._widget = widget
         self.written: dict[int, bytes] = {}
         self._zeros: bytes | None = None
+        self._index: tuple = (slice(None),)  # the tracked (frames, H, W) part of the layer's data
 
     def reset(self, frame_shape: tuple[int, int], dtype) -> None:
         """A new, empty labels layer of (H, W) frames."""
         self.written = {}
         self._zeros = digest(np.zeros(frame_shape, dtype))
+
+    def create(self, viewer, layer, shape: tuple[int, int, int], track_dim: int, fixed: dict[int, int]):
+        """A new, empty labels layer over image ``layer`` with its dimensions (RGB channel aside), for a
+        session of ``shape`` (frames, H, W) along ``track_dim`` with the other axes at ``fixed``; returns it.
+        Zeros cost no memory until written (calloc), so only the tracked slices take RAM."""
+        n, h, w = shape
+        dims = list(layer.level_shapes[0][:layer.ndim]) if layer.multiscale else list(layer.data.shape[:layer.ndim])
+        dims[track_dim], dims[-2], dims[-1] = n, h, w
+        dtype = np.uint16
+        out = viewer.add_labels(np.zeros(dims, dtype), name=OUTPUT, opacity=0.5, scale=layer.scale,
+                                translate=layer.translate)
+        out.colormap = labels_colormap([])
+        self._index = tuple(fixed.get(d, slice(None)) for d in range(layer.ndim - 2))
+        self.reset((h, w), dtype)
+        return out
+
+    def frames(self, out) -> np.ndarray:
+        """The (frames, H, W) view of labels layer ``out`` that the session tracks (writable)."""
+        return out.data[self._index]
 
     def _ours(self, frame: np.ndarray, f: int) -> bool:
         return digest(frame) == self.written.get(f, self._zeros)
@@ -38,14 +60,14 @@ class LabelsOutput:
                 show_error(f"SAM 2: the '{OUTPUT}' layer was removed, so tracking stopped. The results are "
                            f"still in the session: press Start session to get a new labels layer.")
             return
-        kept = []
+        kept, stack = [], self.frames(out)
         for f, labels in frames:
-            if not self._ours(out.data[f], f):
+            if not self._ours(stack[f], f):
                 w.edited_frames.add(f)
                 kept.append(f)
                 continue
-            new = labels.astype(out.data.dtype)
-            out.data[f] = new
+            new = labels.astype(stack.dtype)
+            stack[f] = new
             self.written[f] = digest(new)
         out.refresh()
         if kept:
@@ -59,9 +81,10 @@ class LabelsOutput:
         out = self._widget._layer_or_none(OUTPUT)
         if out is None:
             return
-        for f in frames_with(out.data, obj):
-            ours = self._ours(out.data[f], f)
-            frame = out.data[f]
+        stack = self.frames(out)
+        for f in frames_with(stack, obj):
+            ours = self._ours(stack[f], f)
+            frame = stack[f]
             frame[frame == obj] = 0
             if ours:
                 self.written[f] = digest(frame)
@@ -78,7 +101,7 @@ class LabelsOutput:
             out = w._layer_or_none(OUTPUT)
             if out is not None:
                 for f, _ in result:
-                    self.written[f] = digest(out.data[f])  # the user agreed: treat them as ours
+                    self.written[f] = digest(self.frames(out)[f])  # the user agreed: treat them as ours
             w.edited_frames.difference_update(frames)
             w._overwrite.enabled = bool(w.edited_frames)
             w._write_frames(result)

@@ -1,5 +1,5 @@
 """The widget's object list: one entry per object (id in its data), name and lost count in its text, the
-object's label colour as its icon, lost frames in its tooltip."""
+object's palette colour as its icon (the labels layer gets the same colours), lost frames in its tooltip."""
 
 from __future__ import annotations
 
@@ -8,18 +8,26 @@ from qtpy.QtCore import Qt
 from qtpy.QtGui import QColor, QIcon, QPixmap
 from qtpy.QtWidgets import QListWidget, QListWidgetItem
 
+from ._widget_palette import labels_colormap, object_color
 from ._widget_text import TOOLTIPS
 
 
 class ObjectList(QListWidget):
     """The objects to track. ``names`` (object id -> name) is shared with the widget and kept up to date
     when the user renames an entry; ``timelines`` arguments map object ids to the last snapshot of their
-    timelines, ``output`` is the labels layer (None before a session: no colours)."""
+    timelines, ``output`` is the labels layer (None before a session), recoloured when an object is listed.
+    ``parents`` (daughter -> mother, set when a division is marked) makes daughters shades of their mother."""
 
     def __init__(self, names: dict[int, str]) -> None:
         super().__init__()
         self.names = names
+        self.parents: dict[int, int] = {}
+        self._painted: tuple | None = None  # (layer, ids, parents) the labels layer was last coloured for
         self.itemChanged.connect(self._renamed)
+
+    def color(self, obj: int) -> tuple[float, float, float, float]:
+        """The RGBA colour of ``obj`` everywhere it shows."""
+        return object_color(obj, self.parents)
 
     def ids(self) -> list[int]:
         return [int(self.item(i).data(Qt.UserRole)) for i in range(self.count())]
@@ -52,8 +60,9 @@ class ObjectList(QListWidget):
         item = QListWidgetItem(self.text(obj, timelines))
         item.setData(Qt.UserRole, obj)
         item.setFlags(item.flags() | Qt.ItemIsEditable)
-        _color_item(item, obj, output)
+        _color_item(item, self.color(obj))
         self.addItem(item)
+        self._paint_labels(output)
         return item
 
     def show_lost(self, timelines: dict) -> None:
@@ -69,9 +78,17 @@ class ObjectList(QListWidget):
             item.setToolTip(f"lost on frame(s) {', '.join(map(str, frames[:30]))}{' ...' if len(frames) > 30 else ''}"
                             if frames else TOOLTIPS["objects"])
 
-    def color_all(self, output) -> None:
+    def color_all(self, output=None) -> None:
+        """Icons (and the labels layer ``output``'s colours) from the palette."""
         for i in range(self.count()):
-            _color_item(self.item(i), int(self.item(i).data(Qt.UserRole)), output)
+            _color_item(self.item(i), self.color(int(self.item(i).data(Qt.UserRole))))
+        self._paint_labels(output)
+
+    def _paint_labels(self, output) -> None:
+        key = (id(output), tuple(sorted(self.ids())), tuple(sorted(self.parents.items())))
+        if output is not None and key != self._painted:
+            output.colormap = labels_colormap(self.ids(), self.parents)
+            self._painted = key
 
     def _renamed(self, item) -> None:
         obj = int(item.data(Qt.UserRole))
@@ -79,10 +96,8 @@ class ObjectList(QListWidget):
         self.names[obj] = text or f"object {obj}"
 
 
-def _color_item(item: QListWidgetItem, obj: int, output) -> None:
-    if output is None:
-        return
-    rgba = np.asarray(output.get_color(obj)) * 255
+def _color_item(item: QListWidgetItem, color: tuple) -> None:
+    rgba = np.asarray(color) * 255
     pix = QPixmap(12, 12)
     pix.fill(QColor(*[int(v) for v in rgba]))
     item.setIcon(QIcon(pix))

@@ -1,5 +1,7 @@
-"""The widget's prompt layers: clicks (a points layer) and boxes (a shapes layer), read into one prompt per
-(object, frame), the prompts as last sent to the session, and the layer to paint mask prompts on."""
+"""The widget's prompt layers: clicks (a points layer) and boxes (a shapes layer) with all of the image's
+dimensions, read into one prompt per (object, frame), the prompts as last sent to the session, and the
+layer to paint mask prompts on. Clicks are always coloured from what they store: face by sign, border by
+object."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class PromptLayers:
         self.clicks = self.boxes = None
         self.known: dict = {}
         self.syncing = False
+        self.color_of: Callable[[int], tuple] = lambda obj: (1.0, 1.0, 1.0, 1.0)  # object id -> RGBA
 
     def create(self, viewer, layer, size: int) -> None:
         """New click and box layers over image ``layer`` (clicks drawn ``size`` pixels wide)."""
@@ -82,21 +85,50 @@ class PromptLayers:
         self.boxes.add_rectangles(corners)
 
     @staticmethod
-    def add_negative(layer, position, obj: int) -> None:
-        """A negative click of ``obj`` at world ``position`` of ``layer`` (a right click)."""
-        coord = np.asarray(layer.world_to_data(position))
-        defaults = dict(layer.feature_defaults.iloc[0]) if hasattr(layer.feature_defaults, "iloc") else {}
-        layer.feature_defaults = {**defaults, "obj_id": obj, "positive": False}
+    def right_click(layer, event, obj: int | None, restore: Callable[[], None]):
+        """Mouse-drag callback of the clicks layer: a right click in add mode makes the click that napari's
+        own add mode places on release a negative click of ``obj`` (one point, never two); ``restore()``
+        puts the usual defaults back once every callback of the release has run."""
+        if event.button != 2 or layer.mode != "add" or obj is None:
+            return
+        layer.feature_defaults = {"obj_id": obj, "positive": False}
         layer.current_face_color = NEGATIVE
-        layer.add(coord)
+        yield
+        while event.type == "mouse_move":
+            yield
+        from qtpy.QtCore import QTimer
 
-    def set_defaults(self, clicks, obj: int, positive: bool, color: tuple) -> None:
-        """New clicks on ``clicks`` and new boxes belong to ``obj``, drawn in its label ``color``."""
+        QTimer.singleShot(0, restore)  # napari's add may run after this callback on the same release
+
+    def set_defaults(self, clicks, obj: int, positive: bool, color_of: Callable[[int], tuple]) -> None:
+        """New clicks on ``clicks`` and new boxes belong to ``obj``, drawn in its colour (``color_of``: object
+        id -> RGBA). Existing clicks keep their colours (napari would paint the selected ones with the new
+        current colours)."""
+        self.color_of = color_of
+        color = color_of(obj)
+        if clicks.selected_data:
+            clicks.selected_data = set()
         clicks.feature_defaults = {"obj_id": obj, "positive": positive}
         clicks.current_face_color = POSITIVE if positive else NEGATIVE
         clicks.current_border_color = color
+        if self.boxes.selected_data:
+            self.boxes.selected_data = set()
         self.boxes.feature_defaults = {"obj_id": obj}
         self.boxes.current_edge_color = color
+        self.recolor()
+
+    def recolor(self) -> None:
+        """Paint every click from what it stores: green/red face by its sign, border in its object's colour."""
+        clicks = self.clicks
+        if clicks is None or not clicks.data.shape[0]:
+            return
+        feats = clicks.features
+        faces = np.array([POSITIVE if p else NEGATIVE for p in feats["positive"]])
+        borders = np.array([self.color_of(int(o)) for o in feats["obj_id"]])
+        if not np.array_equal(np.asarray(clicks.face_color), faces):
+            clicks.face_color = faces
+        if not np.array_equal(np.asarray(clicks.border_color), borders):
+            clicks.border_color = borders
 
     def collect(self) -> dict:
         """Every prompt in the layers: (object, frame) -> prompt."""
@@ -123,11 +155,8 @@ class PromptLayers:
 
     def changes(self) -> list[tuple[int, int, dict | None, dict | None]]:
         """(object, frame, new prompt or None, old prompt or None) for each prompt the user changed since
-        the last call; clicks are recoloured green/red by their sign first."""
-        if self.clicks.data.shape[0]:
-            colors = np.array([POSITIVE if p else NEGATIVE for p in self.clicks.features["positive"]])
-            if not np.array_equal(np.asarray(self.clicks.face_color), colors):
-                self.clicks.face_color = colors
+        the last call; clicks are recoloured from their flags first."""
+        self.recolor()
         new, old = self.collect(), self.known
         changed = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
         self.known = new
