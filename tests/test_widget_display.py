@@ -104,7 +104,7 @@ def _right_click(layer, position):
     mouse_release_callbacks(layer, _mouse(layer, 2, position, "mouse_release"))
 
 
-def test_one_right_click_is_one_negative_click_and_colours_follow_the_flag(ready, qtbot):  # noqa: F811
+def test_one_right_click_is_one_negative_click(ready, qtbot):  # noqa: F811
     viewer, widget, truth = ready
     clicks = viewer.layers["SAM2 clicks"]
     assert clicks.mode == "add"
@@ -118,6 +118,14 @@ def test_one_right_click_is_one_negative_click_and_colours_follow_the_flag(ready
     assert clicks.features["obj_id"].tolist() == [1, 1]
     assert [lab for step in widget.session.objects[1].prompts[0] for lab in step["labels"]] == [1, 0]
     assert not widget._negative.value and clicks.feature_defaults["positive"].iloc[0]  # left clicks: positive
+
+
+def test_clicks_keep_the_colour_of_their_sign(ready, qtbot):  # noqa: F811
+    viewer, widget, truth = ready
+    clicks = viewer.layers["SAM2 clicks"]
+    widget.add_click(0, *centre(truth, 0, 1))
+    widget.add_click(0, 3.0, 3.0, positive=False)
+    wait(qtbot, widget)
 
     def faces():
         return [tuple(np.round(c, 2)) for c in np.asarray(clicks.face_color)]
