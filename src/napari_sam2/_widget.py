@@ -11,6 +11,7 @@ labels, tracking, divisions, exports, viewer hooks, jobs, text).
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import napari
 import numpy as np
@@ -18,14 +19,15 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QListWidgetItem, QWidget
 
-from ._widget_controls import Controls, SettingError
+from ._widget_controls import Controls
 from ._widget_divisions import Divisions
-from ._widget_exports import Exports, ask_path
+from ._widget_exports import Exports, ask_path, start_folder
 from ._widget_jobs import OTHER, PROMPT, Job, JobQueue, worker_body
 from ._widget_labels import LabelsOutput
 from ._widget_prompts import PromptLayers
+from ._widget_session import SessionFlow
 from ._widget_sync import prompt_job
-from ._widget_text import BOXES, CLICKS, OUTPUT, PAINT, SHORTCUTS, TOOLTIPS, TRACKS
+from ._widget_text import CLICKS, PAINT, SHORTCUTS, TOOLTIPS, TRACKS
 from ._widget_tracking import propagate
 from ._widget_viewer import ViewerHooks
 
@@ -49,6 +51,8 @@ class SAM2Widget(QWidget):
         self._output = None
         self._prompts = PromptLayers(self._frame_of)
         self._track_dim = 0
+        self._unit = "frame"  # what the tracked axis holds: "slice" in a volume
+        self._last_dir: str | None = None  # the folder of the last file dialog
         self._fixed: dict[int, int] = {}
         self._closed = False
         self._docked = False
@@ -69,8 +73,12 @@ class SAM2Widget(QWidget):
             c.dismiss, c.suggestions)
         (self._forward, self._backward, self._both, self._stop, self._status, self._overwrite, self._timeline,
          self._exports) = (c.forward, c.backward, c.both, c.stop, c.status, c.overwrite, c.timeline, c.exports)
+        self._close, self._recreate, self._session_info, self._progress, self._model_info = (
+            c.close, c.recreate, c.session_info, c.progress, c.model_info)
+        self._cands_info = c.cands_info
         self._controls = c
         c.lay_out(self)
+        self._flow = SessionFlow(self)
 
         c.connect(self)
         self._hooks = ViewerHooks(self)
@@ -188,71 +196,51 @@ class SAM2Widget(QWidget):
     # ------------------------------------------------------------------ session
 
     def start_session(self) -> None:
-        """Create the engine session for the chosen image layer (model loading runs in the background)."""
-        layer = self._image.value
-        if layer is None:
-            show_error("SAM 2: choose an image layer first")
-            return
-        try:
-            stack = self._controls.stack(layer, self.viewer.dims.current_step[self.viewer.dims.ndim - layer.ndim:])
-        except SettingError as exc:
-            show_error(f"SAM 2: {exc}")
-            return
-        options = self._controls.model_options()
-        from .engine.batch import pick_device
-        from .engine.session import check_precision
+        """Create the engine session for the chosen image layer (model loading runs in the background);
+        work on screen is discarded only after the user agrees."""
+        self._flow.start()
 
-        try:  # a device or fast mode this machine cannot run is refused here, with the reason
-            device = pick_device(self._device.value)
-            check_precision(options["precision"], device)
-        except ValueError as exc:
-            show_error(f"SAM 2: {exc}")
-            self._set_status(f"error: {exc}")
-            return
+    def close_session(self) -> None:
+        """End the session after asking (layers stay); the settings can be changed again."""
+        self._flow.close()
 
-        def build(job):
-            from .engine.session import TrackingSession
+    def recreate_labels(self) -> None:
+        """Rebuild a removed labels layer from the session's results."""
+        self._flow.recreate_labels()
 
-            return TrackingSession.from_name(stack.view, device=device, contrast_limits=stack.limits, **options)
-
-        self._layer, self._track_dim, self._fixed = layer, stack.track_dim, stack.fixed
-        self._run(build, on_return=self._session_ready, label="loading model")
+    def _add_output_layer(self):
+        """A new, empty labels layer for the session's stack, placed over the image layer."""
+        self._output = self._labels.create(self.viewer, self._layer, self.session.shape, self._track_dim,
+                                           self._fixed)
+        return self._output
 
     def _session_ready(self, session) -> None:
+        self._flow.clean_up()
         self.session = session
-        self._prompts.known, self.edited_frames, self._timelines = {}, set(), {}
         layer = self._layer
-        self._unhook_prompt_layers()
-        for name in (CLICKS, BOXES, OUTPUT, PAINT):
-            if name in self.viewer.layers:
-                self.viewer.layers.remove(name)
         n, h, w = session.shape
-        self._output = self._labels.create(self.viewer, layer, session.shape, self._track_dim, self._fixed)
+        self._add_output_layer()
         self._prompts.create(self.viewer, layer, max(4, min(h, w) // 60))
         self._prompts.hook(self._prompts_changed, self._right_click)
         clicks = self._prompts.clicks
-        if self._objects.count() == 0:
-            self.add_object()
-        else:
-            self._update_click_defaults()
+        self.add_object()
+        self._flow.opened()
         clicks.mode = "add"
         self.viewer.layers.selection.active = clicks
         from .model.configs import DEMO
         from .weights import DEMO_NOTICE
 
-        self._set_status(f"Session ready: {n} frames of {h}x{w}, model {session.model.cfg.name} "
+        demo = session.model.cfg.name == DEMO
+        self._model_info.value = ("Model: bundled demo (synthetic cells, not SAM 2 quality)" if demo else
+                                  f"Model: {session.model.cfg.name} at {session.model.image_size} px")
+        self._set_status(f"Session ready: {n} {self._unit}s of {h}x{w}, model {session.model.cfg.name} "
                          f"at {session.model.image_size} px, {int(self._threads.value)} CPU thread(s). "
                          f"Click on '{CLICKS}' to prompt.")
-        if session.model.cfg.name == DEMO:
+        if demo:
             show_warning(f"SAM 2: using {DEMO_NOTICE}")
 
     def _layer_removed(self, event) -> None:
-        self._image.reset_choices()
-        if self.session is not None and event.value is self._layer:
-            self.cancel()
-            self.session = None
-            self._timelines = {}
-            self._set_status("The image layer was removed: session closed (labels layer kept).")
+        self._flow.layer_removed(event)
 
     # ------------------------------------------------------------------ objects
 
@@ -361,19 +349,21 @@ class SAM2Widget(QWidget):
             if info is not None:
                 self.last_report, cands = info
                 self._show_candidates(frame, obj, cands)
-            self._set_status(f"object {obj}, frame {frame}: "
+            self._set_status(f"object {obj}, {self._unit} {frame}: "
                              + ("no prompts left, object removed" if removed else "updated")
-                             + (f", re-tracked {len(self.last_report.frames)} frames"
+                             + (f", re-tracked {len(self.last_report.frames)} {self._unit}s"
                                 if info and self.last_report and self.last_report.frames else ""))
 
         running = self._jobs.running
         if running is not None and running.key == (obj, frame):
             # a newer prompt for the same object and frame: its re-tracking supersedes the running one
             running.cancel()
-        self._run(job, on_return=done, label=f"object {obj} on frame {frame}", kind=PROMPT, key=(obj, frame))
+        self._run(job, on_return=done, label=f"object {obj} on {self._unit} {frame}", kind=PROMPT, key=(obj, frame))
 
     def _show_candidates(self, frame, obj, cands) -> None:
         self._candidates = (frame, obj, cands) if cands else None
+        self._cands_info.value = (f"Mask options for {self.names.get(obj, f'object {obj}')}'s click on "
+                                  f"{self._unit} {frame}:" if cands else "Mask options for the last single click:")
         for i, b in enumerate(self._cands):
             if cands:
                 b.text, b.enabled = f"option {i + 1} (IoU {cands[i][1]:.2f})", True
@@ -461,8 +451,14 @@ class SAM2Widget(QWidget):
 
     # ------------------------------------------------------------------ exports (written in the background)
 
-    def _ask_path(self, title: str, filter_: str = "", folder: bool = False, default: str = "") -> str | None:
-        return ask_path(self, title, filter_, folder, default)
+    def _ask_path(self, title: str, filter_: str = "", folder: bool = False, default: str = "",
+                  open_: bool = False) -> str | None:
+        """A file or folder dialog starting in the folder used last or the image's folder."""
+        path = ask_path(self, title, filter_, folder, default, open_=open_,
+                        start=start_folder(self._last_dir, self._layer or self._image.value))
+        if path:
+            self._last_dir = path if folder else str(Path(path).parent)
+        return path
 
     def export_tiff(self) -> None:
         self._files.tiff()

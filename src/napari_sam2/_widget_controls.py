@@ -9,7 +9,9 @@ from typing import Any, Callable
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, PushButton, SpinBox
 from napari.utils.notifications import show_warning
-from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (QAction, QGroupBox, QMenu, QProgressBar, QSizePolicy, QToolButton, QVBoxLayout,
+                            QWidget)
 
 from ._timeline import ConfidenceTimeline
 from ._widget_objects import ObjectList
@@ -21,6 +23,24 @@ EXPORTS = ("Labels TIFF", "Labels zarr", "Table CSV", "CTC folder", "GEFF", "Tra
 
 def _row(*widgets) -> Container:
     return Container(widgets=list(widgets), layout="horizontal", labels=False)
+
+
+class Action(QAction):
+    """A menu entry that reads like a button to code and tests: ``text`` and ``tooltip`` attributes."""
+
+    @property
+    def text(self) -> str:
+        return QAction.text(self)
+
+    @property
+    def tooltip(self) -> str:
+        return self.toolTip()
+
+    @tooltip.setter
+    def tooltip(self, value: str) -> None:
+        self.setToolTip(value)
+
+    label = None
 
 
 class SettingError(ValueError):
@@ -64,31 +84,51 @@ class Controls:
             threads = max(1, min(available_cores() - 1, 8))
         self.threads = SpinBox(label="threads", value=threads, min=1, max=max(available_cores(), threads))
         self.start = PushButton(text="Start session")
+        self.close = PushButton(text="Close session", enabled=False)
+        self.session_info = Label(value="No session open.")
+        self.model_info = Label(value="")
+        for label in (self.session_info, self.model_info):
+            label.native.setWordWrap(True)
+        self.recreate = PushButton(text="Recreate labels layer", enabled=False)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
 
         self.objects = ObjectList(names)
-        self.add, self.delete, self.clear = (PushButton(text=t) for t in ("Add object", "Delete", "Clear"))
+        self.add, self.delete, self.clear = (PushButton(text=t) for t in (
+            "Add object", "Delete object", "Clear object's prompts"))
         self.negative = CheckBox(text="negative clicks", value=False)
         self.cands = [PushButton(text=f"option {i + 1}", enabled=False) for i in range(3)]
+        self.cands_info = Label(value="Mask options for the last single click:")
         self.paint, self.use_paint = PushButton(text="Paint mask"), PushButton(text="Use painted mask")
         self.divide = PushButton(text="Divides here")
         self.suggest = PushButton(text="Suggest divisions")
-        self.dismiss = PushButton(text="Dismiss")
-        self.suggestions = ComboBox(label="suggested", choices=[], nullable=True)
+        self.dismiss = PushButton(text="Dismiss suggestion")
+        self.suggestions = ComboBox(label="suggested divisions", choices=[], nullable=True)
 
         self.forward, self.backward, self.both, self.stop = (
-            PushButton(text=t) for t in ("Forward", "Backward", "Both", "Cancel"))
+            PushButton(text=t) for t in ("Forward", "Backward", "Both directions", "Cancel"))
         self.status = Label(value="No session.")
         self.status.native.setWordWrap(True)  # long messages (warnings) wrap instead of widening the dock
         self.status.native.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
         self.overwrite = PushButton(text="Overwrite edited frames", enabled=False)
         self.timeline = ConfidenceTimeline()
-        self.exports = {name: PushButton(text=name) for name in EXPORTS}
+        self.export_menu = QMenu()
+        self.export_menu.setToolTipsVisible(True)
+        self.exports = {name: Action(name, self.export_menu) for name in EXPORTS}
+        for action in self.exports.values():
+            self.export_menu.addAction(action)
+        self.export_button = QToolButton()
+        self.export_button.setText("Export \u25be")
+        self.export_button.setPopupMode(QToolButton.InstantPopup)
+        self.export_button.setMenu(self.export_menu)
         self._tooltips()
 
     def _tooltips(self) -> None:
         for key in ("image", "axis", "channel", "contrast", "model", "checkpoint", "image_size", "device",
                     "precision", "threads", "start", "add", "delete", "clear", "negative", "paint", "use_paint",
-                    "forward", "backward", "both", "divide", "suggest", "dismiss", "suggestions"):
+                    "forward", "backward", "both", "divide", "suggest", "dismiss", "suggestions", "close",
+                    "recreate"):
             getattr(self, key).tooltip = TOOLTIPS[key]
         for widget, key in ((self.memory, "memory_frames"), (self.stop, "cancel"),
                             (self.overwrite, "overwrite_edits"), *[(b, name) for name, b in self.exports.items()]):
@@ -96,26 +136,59 @@ class Controls:
         for b in self.cands:
             b.tooltip = TOOLTIPS["candidates"]
         self.objects.setToolTip(TOOLTIPS["objects"])
+        self.export_button.setToolTip(TOOLTIPS["export_menu"])
+        self.progress.setToolTip(TOOLTIPS["progress"])
+
+    def session_settings(self) -> list:
+        """The settings a session is made with (fixed while it is open)."""
+        return [self.image, self.axis, self.channel, self.contrast, self.model, self.checkpoint, self.image_size,
+                self.device, self.precision, self.memory]
 
     def lay_out(self, parent: QWidget) -> None:
-        """Put the controls into ``parent``, top to bottom."""
-        settings = Container(widgets=[self.image, self.axis, self.channel, self.contrast, self.model,
-                                      self.checkpoint, self.image_size, self.device, self.precision,
-                                      self.memory, self.threads, self.start])
-        exports = list(self.exports.values())
+        """Put the controls into ``parent``, top to bottom: Setup (image, axis, model; the rest folded under
+        "Advanced"), Objects, Track, Divisions, Export."""
+        advanced = Container(widgets=[self.channel, self.contrast, self.checkpoint, self.image_size, self.device,
+                                      self.precision, self.memory, self.threads])
+        fold = QToolButton()
+        fold.setText("Advanced")
+        fold.setCheckable(True)
+        fold.setArrowType(Qt.RightArrow)
+        fold.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+
+        def unfold(shown: bool) -> None:
+            advanced.native.setVisible(shown)
+            fold.setArrowType(Qt.DownArrow if shown else Qt.RightArrow)
+
+        fold.toggled.connect(unfold)
+        advanced.native.setVisible(False)
+        self.advanced, self.advanced_toggle = advanced, fold
+        self.objects.setMinimumHeight(180)  # about 10 objects before it scrolls
         parent.setMaximumWidth(480)
         layout = QVBoxLayout(parent)
-        for part in (settings.native, self.objects, _row(self.add, self.delete, self.clear).native,
-                     _row(self.negative, self.paint, self.use_paint).native, _row(*self.cands).native,
-                     _row(self.divide, self.suggest, self.dismiss).native, self.suggestions.native,
-                     _row(self.forward, self.backward, self.both, self.stop).native, self.timeline,
-                     self.status.native, self.overwrite.native, *[_row(*exports[i:i + 4]).native for i in (0, 4, 8)]):
-            layout.addWidget(part)
+        setup = Container(widgets=[self.image, self.axis, self.model])
+        groups = (("Setup", [setup.native, fold, advanced.native, _row(self.start, self.close).native,
+                             self.session_info.native, self.model_info.native]),
+                  ("Objects", [self.objects, _row(self.add, self.delete, self.clear).native,
+                               _row(self.negative, self.paint, self.use_paint).native, self.cands_info.native,
+                               _row(*self.cands).native]),
+                  ("Track", [_row(self.forward, self.backward, self.both, self.stop).native, self.progress,
+                             self.timeline, self.status.native, _row(self.overwrite, self.recreate).native]),
+                  ("Divisions", [_row(self.divide, self.suggest, self.dismiss).native, self.suggestions.native]),
+                  ("Export", [self.export_button]))
+        self.groups = {}
+        for title, parts in groups:
+            box = QGroupBox(title)
+            inner = QVBoxLayout(box)
+            for part in parts:
+                inner.addWidget(part)
+            layout.addWidget(box)
+            self.groups[title] = box
 
     def connect(self, widget) -> None:
         """Each control calls its action on ``widget`` (the SAM2Widget)."""
         w = widget
-        for button, action in ((self.start, w.start_session), (self.add, w.add_object), (self.delete, w.delete_object),
+        for button, action in ((self.start, w.start_session), (self.close, w.close_session),
+                               (self.recreate, w.recreate_labels), (self.add, w.add_object), (self.delete, w.delete_object),
                                (self.clear, w.clear_object), (self.paint, w.add_paint_layer),
                                (self.use_paint, w.use_painted_mask), (self.forward, w.propagate_forward),
                                (self.backward, w.propagate_backward), (self.both, w.propagate_both),
@@ -133,7 +206,8 @@ class Controls:
                    "CTC folder": w.export_ctc, "GEFF": w.export_geff, "Tracks layer": w.add_tracks_layer,
                    "Save session": w.save_session, "Load session": w.load_session}
         for name, fn in actions.items():
-            self.exports[name].clicked.connect(fn)
+            self.exports[name].triggered.connect(fn)  # a bound method: PySide holds it weakly
+        self.image.changed.connect(w._flow.image_changed)
 
     # ------------------------------------------------------------------ what the settings say
 

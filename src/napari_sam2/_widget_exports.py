@@ -14,19 +14,34 @@ from ._widget_palette import tracks_coloring
 from ._widget_text import OUTPUT, TRACKS
 
 
-def ask_path(parent, title: str, filter_: str = "", folder: bool = False, default: str = "") -> str | None:
-    """A save dialog (or a folder chooser); None when cancelled. The dialog itself asks before
-    replacing an existing file with exactly the name it returns."""
+def ask_path(parent, title: str, filter_: str = "", folder: bool = False, default: str = "",
+             open_: bool = False, start: str = "") -> str | None:
+    """A save dialog, an open dialog (``open_``) or a folder chooser, starting in folder ``start`` (with
+    ``default`` as the proposed name); None when cancelled. A save dialog itself asks before replacing an
+    existing file with exactly the name it returns."""
+    where = str(Path(start) / default) if start and default else (start or default)
     if folder:
-        path = QFileDialog.getExistingDirectory(parent, title)
+        path = QFileDialog.getExistingDirectory(parent, title, start)
+    elif open_:
+        path, _ = QFileDialog.getOpenFileName(parent, title, where, filter_)
     else:
-        path, _ = QFileDialog.getSaveFileName(parent, title, default, filter_)
+        path, _ = QFileDialog.getSaveFileName(parent, title, where, filter_)
     return path or None
 
 
-def with_suffix(path: str, suffix: str) -> Path:
-    """``path`` ending in ``suffix`` (added when missing)."""
-    return Path(path if str(path).rstrip("/\\").endswith(suffix) else str(path) + suffix)
+def start_folder(last: str | None, layer) -> str:
+    """Where a dialog starts: the folder used last, else the folder of the file ``layer`` was read from,
+    else "" (Qt's default)."""
+    if last:
+        return last
+    source = getattr(getattr(layer, "source", None), "path", None)
+    return str(Path(source).parent) if source else ""
+
+
+def with_suffix(path: str, suffix: str, *others: str) -> Path:
+    """``path`` ending in ``suffix`` or one of ``others`` (``suffix`` added when it ends in none of them)."""
+    text = str(path).rstrip("/\\")
+    return Path(text if text.lower().endswith((suffix, *others)) else text + suffix)
 
 
 def may_replace(parent, target: Path, chosen: str | None = None) -> bool:
@@ -93,8 +108,9 @@ class Exports:
         data = self._labels_copy()
         path = data is not None and self._widget._ask_path("Save labels as TIFF", "TIFF (*.tif *.tiff)",
                                                            default="labels.tif")
-        if path:
-            self._write("labels TIFF", lambda: exports.write_labels_tiff(path, data, overwrite=True), path)
+        target = path and with_suffix(path, ".tif", ".tiff")
+        if path and self._may_write(target, path):
+            self._write("labels TIFF", lambda: exports.write_labels_tiff(target, data, overwrite=True), target)
 
     def zarr(self) -> None:
         from .engine import exports
@@ -110,16 +126,17 @@ class Exports:
         data = self._labels_copy()
         path = data is not None and self._widget._ask_path("Save object table", "CSV (*.csv)",
                                                            default="objects.csv")
-        if not path:
+        target = path and with_suffix(path, ".csv")
+        if not path or not self._may_write(target, path):
             return
         session = self._widget.session
 
         def write():  # regionprops over the whole stack: never on the GUI thread
             records = session.records() if session is not None else None
             parents = session.lineage() if session is not None else None
-            exports.write_table_csv(path, exports.object_table(data, records, parents), overwrite=True)
+            exports.write_table_csv(target, exports.object_table(data, records, parents), overwrite=True)
 
-        self._write("object table", write, path)
+        self._write("object table", write, target)
 
     def ctc(self) -> None:
         from .engine import exports
@@ -225,11 +242,12 @@ class Exports:
         if widget.session is None:
             return
         path = widget._ask_path("Save session", "JSON (*.json)", default="session.json")
-        if path:
+        target = path and with_suffix(path, ".json")
+        if path and self._may_write(target, path):
             data = widget.session.prompts_dict()  # a locked snapshot
             data["names"] = {str(k): v for k, v in widget.names.items()}
-            exports.write_session_json(path, data, overwrite=True)
-            widget._set_status(f"wrote {path}")
+            exports.write_session_json(target, data, overwrite=True)
+            widget._set_status(f"wrote {target}")
 
     def read_session(self) -> dict | None:
         """A saved session the user chose that fits the current stack; None (with the reason shown) otherwise."""
@@ -239,7 +257,7 @@ class Exports:
         if session is None:
             show_info("SAM 2: start a session on the same image first")
             return None
-        path = self._widget._ask_path("Load session", "JSON (*.json)")
+        path = self._widget._ask_path("Load session", "JSON (*.json)", open_=True)
         if not path:
             return None
         try:

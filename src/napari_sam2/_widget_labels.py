@@ -57,8 +57,9 @@ class LabelsOutput:
         if out is None:
             if w.session is not None:
                 w.cancel()
+                w._recreate.enabled = True
                 show_error(f"SAM 2: the '{OUTPUT}' layer was removed, so tracking stopped. The results are "
-                           f"still in the session: press Start session to get a new labels layer.")
+                           f"still in the session: press 'Recreate labels layer' to get them back.")
             return
         kept, stack = [], self.frames(out)
         for f, labels in frames:

@@ -34,7 +34,12 @@ TOOLTIPS = {
                  "bfloat16 (AVX512-BF16/AMX); masks differ slightly (docs/benchmarks.md).",
     "memory_frames": "Recent frames each object remembers. 'all' (6) gives the official numbers; fewer "
                      "is a fast mode that tracks faster with slightly different masks (docs/benchmarks.md).",
-    "start": "Load the model and create the prompt and output layers.",
+    "start": "Load the model and create the prompt and output layers. While a session is open this starts a "
+             "new one, after asking: the labels, clicks and objects on screen are then discarded.",
+    "close": "End the session (after asking); its layers stay on screen and the settings can be changed.",
+    "recreate": "Rebuild the 'SAM2 labels' layer from the session's results after it was deleted.",
+    "export_menu": "Save the labels, the object table, the lineage or the session, or show the tracks.",
+    "progress": "Progress of the running tracking job.",
     "objects": "Objects to track. Double-click to rename; the colour is the object's label colour. "
                "'n lost frames': frames where the object was not found (red on the confidence strip).",
     "add": "New object (Shift-N). Clicks go to the selected object.",

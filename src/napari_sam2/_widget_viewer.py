@@ -18,6 +18,8 @@ class ViewerHooks:
                         (viewer.dims.events.current_step, widget._step_changed))
         for emitter, handler in self._events:
             emitter.connect(handler)
+        self._hint = ClickHint(widget)
+        viewer.mouse_drag_callbacks.append(self._hint)
         self._bindings = {}  # key -> (our function, the binding it replaced or None)
         for key, (method, _) in SHORTCUTS.items():
             ours = Shortcut(widget, method)
@@ -30,6 +32,8 @@ class ViewerHooks:
         for emitter, handler in self._events:
             emitter.disconnect(handler)
         self._events = ()
+        if self._hint in viewer.mouse_drag_callbacks:
+            viewer.mouse_drag_callbacks.remove(self._hint)
         for key, (ours, replaced) in self._bindings.items():
             if viewer.keymap.get(coerce_keybinding(key)) is ours:  # not rebound by someone else since
                 viewer.bind_key(key, replaced, overwrite=True)
@@ -48,3 +52,21 @@ class Shortcut:
         widget = self._widget()
         if widget is not None and not widget._closed:
             getattr(widget, self._method)()
+
+
+class ClickHint:
+    """A viewer mouse callback: a click on an image before any session says what to do first (napari
+    itself does nothing there). Holds the widget weakly."""
+
+    def __init__(self, widget) -> None:
+        self._widget = weakref.ref(widget)
+
+    def __call__(self, viewer, event) -> None:
+        import napari
+
+        widget = self._widget()
+        if widget is None or widget._closed or widget.session is not None:
+            return
+        if isinstance(viewer.layers.selection.active, napari.layers.Image):
+            widget._set_status("No session yet: choose the image, press Start session, then click on the "
+                               "cells (on the 'SAM2 clicks' layer).")

@@ -1,0 +1,196 @@
+"""The widget's session life: starting one (asking before a running one's work is discarded), cleaning up
+after the old one, closing it, rebuilding a removed labels layer from it, and keeping the user told which
+image it is on (its settings greyed out while it is open)."""
+
+from __future__ import annotations
+
+from napari.utils.notifications import show_error, show_warning
+from qtpy.QtWidgets import QMessageBox
+
+from ._widget_controls import SettingError
+from ._widget_sync import tracked_frames
+from ._widget_text import BOXES, CLICKS, OUTPUT, PAINT, TRACKS
+
+
+def confirm(parent, title: str, text: str) -> bool:
+    """A yes/no question (No is the default); tests replace ``QMessageBox.question``."""
+    answer = QMessageBox.question(parent, title, text, QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+    return answer == QMessageBox.Yes
+
+
+class SessionFlow:
+    """Starting, closing and repairing ``widget``'s session."""
+
+    def __init__(self, widget) -> None:
+        self._widget = widget
+        self.image_name: str | None = None  # the layer the open session tracks
+
+    # ------------------------------------------------------------------ what would be lost
+
+    def _work_on_screen(self) -> bool:
+        """Whether a session, labels or prompts exist that a new session would discard."""
+        w = self._widget
+        if w.session is not None:
+            return True
+        for name in (OUTPUT, CLICKS, BOXES):
+            layer = w._layer_or_none(name)
+            if layer is not None and len(layer.data) and (name != OUTPUT or layer.data.any()):
+                return True
+        return False
+
+    # ------------------------------------------------------------------ start
+
+    def start(self) -> None:
+        """Check the chosen image and settings, ask before discarding work, then load the model in the
+        background (:meth:`SAM2Widget._session_ready` takes over)."""
+        w = self._widget
+        layer = w._image.value
+        if layer is None:
+            show_error("SAM 2: choose an image layer first")
+            return
+        try:
+            stack = w._controls.stack(layer, w.viewer.dims.current_step[w.viewer.dims.ndim - layer.ndim:])
+        except SettingError as exc:
+            show_error(f"SAM 2: {exc}")
+            return
+        options = w._controls.model_options()
+        from .engine.batch import pick_device
+        from .engine.session import check_precision
+
+        try:  # a device or fast mode this machine cannot run is refused here, with the reason
+            device = pick_device(w._device.value)
+            check_precision(options["precision"], device)
+        except ValueError as exc:
+            show_error(f"SAM 2: {exc}")
+            w._set_status(f"error: {exc}")
+            return
+        if self._work_on_screen() and not confirm(
+                w, "Start a new session?",
+                f"Start a new session on '{layer.name}'? The labels, clicks, boxes and object list on screen "
+                f"are discarded. Save or export them first if you need them."):
+            w._set_status("New session not started: the current work is kept.")
+            return
+
+        def build(job):
+            from .engine.session import TrackingSession
+
+            return TrackingSession.from_name(stack.view, device=device, contrast_limits=stack.limits, **options)
+
+        w.cancel()  # the old session's tracking is about to be discarded
+        w._layer, w._track_dim, w._fixed = layer, stack.track_dim, stack.fixed
+        w._unit = "slice" if layer.ndim >= 3 and w._axis.value == "z" else "frame"
+        w._run(build, on_return=w._session_ready, label="loading model")
+
+    def clean_up(self) -> None:
+        """Forget everything of the previous session on screen and in the widget (the new session's layers
+        replace the old ones)."""
+        w = self._widget
+        w._prompts.known, w.edited_frames, w._timelines = {}, set(), {}
+        w._overwrite.enabled = False
+        w._recreate.enabled = False
+        w._objects.clear()
+        w.names.clear()
+        w._divisions.found = {}
+        w._suggestions.choices = []
+        w._show_candidates(0, 0, [])
+        w._unhook_prompt_layers()
+        for name in (CLICKS, BOXES, OUTPUT, PAINT, TRACKS):
+            if name in w.viewer.layers:
+                w.viewer.layers.remove(name)
+
+    def opened(self) -> None:
+        """The session is open on ``widget._layer``: say so and grey out the settings it was made with."""
+        w = self._widget
+        self.image_name = w._layer.name
+        self.show_state()
+
+    def show_state(self) -> None:
+        w = self._widget
+        open_ = w.session is not None
+        for control in w._controls.session_settings():
+            control.enabled = not open_
+        w._close.enabled = open_
+        w._start.text = "New session..." if open_ else "Start session"
+        w._session_info.value = (f"Session on '{self.image_name}' (along {w._unit}s); settings are fixed "
+                                 f"until it is closed." if open_ else "No session open.")
+
+    # ------------------------------------------------------------------ close
+
+    def close(self, ask: bool = True) -> None:
+        """End the session (the layers stay on screen); the settings can be changed again."""
+        w = self._widget
+        if w.session is None:
+            return
+        if ask and not confirm(w, "Close the session?",
+                               "Close the session? Its layers stay on screen, but further clicks are not "
+                               "tracked and the results can no longer be recomputed."):
+            return
+        w.cancel()
+        w.session = None
+        w._timelines = {}
+        w._recreate.enabled = False
+        self.show_state()
+        w._set_status("Session closed (layers kept). Choose an image and press Start session for a new one.")
+
+    # ------------------------------------------------------------------ the viewer changed
+
+    def layer_removed(self, event) -> None:
+        w = self._widget
+        removed = event.value
+        w._image.reset_choices()
+        if w.session is None:
+            return
+        if removed is w._layer:
+            w.cancel()
+            w.session = None
+            w._timelines = {}
+            self.show_state()
+            text = (f"The image layer '{self.image_name}' was removed: session closed (labels layer kept). "
+                    f"Choose an image and press Start session to begin a new one.")
+            show_warning(f"SAM 2: {text}")
+            w._set_status(text)
+        elif removed is w._output or (w._output is not None and OUTPUT not in w.viewer.layers):
+            w.cancel()
+            w._output = None
+            w._recreate.enabled = True
+            w._set_status(f"The '{OUTPUT}' layer was removed; the results are still in the session: "
+                          f"press 'Recreate labels layer' to get them back.")
+
+    def image_changed(self, *_) -> None:
+        """The image combo moved while a session is open: the session keeps its image; say so."""
+        w = self._widget
+        chosen = w._image.value
+        if w.session is None or w._layer is None or chosen is w._layer or chosen is None:
+            return
+        show_warning(f"SAM 2: the session tracks '{self.image_name}'; clicks still go there. Press "
+                     f"'New session...' to track '{chosen.name}' instead.")
+        w._set_status(f"Still on '{self.image_name}': press 'New session...' to track '{chosen.name}'.")
+
+    # ------------------------------------------------------------------ repair
+
+    def recreate_labels(self) -> None:
+        """A new labels layer with the session's result on every tracked frame (computed in the background)."""
+        w = self._widget
+        if w.session is None:
+            show_error("SAM 2: no session to take the labels from")
+            return
+        if w._layer_or_none(OUTPUT) is not None:
+            w._set_status(f"The '{OUTPUT}' layer is still there.")
+            return
+        session = w.session
+
+        def job(_):
+            frames = sorted({f for obj in session.obj_ids for f in tracked_frames(session, obj)})
+            return [(f, session.label_frame(f)) for f in frames]
+
+        def done(frames):
+            if w._layer_or_none(OUTPUT) is None:
+                w._add_output_layer()
+            w.edited_frames.clear()
+            w._overwrite.enabled = False
+            w._write_frames(frames)
+            w._recreate.enabled = False
+            w._update_click_defaults()
+            w._set_status(f"'{OUTPUT}' recreated from the session ({len(frames)} {w._unit}s).")
+
+        w._run(job, on_return=done, label="recreating the labels layer")
