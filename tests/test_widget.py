@@ -298,23 +298,25 @@ def test_division_flow_lineage_and_suggestions(make_napari_viewer, qtbot, checkp
         return [c for c in widget._suggestions.choices if c is not None]
 
     assert len(listed()) == len(found)
-    # make a suggestion certain: daughter 3 is confidently present on frame 5, then its score collapses on 6
+    # make a suggestion certain: daughter 3 is confidently present on frame 4, then its score collapses on 5
+    # and stays collapsed (a cue must last 3 frames)
     session = widget.session
     with session._lock:
-        session.objects[3].results[5].score, session.objects[3].results[6].score = 4.0, -4.0
+        for f, score in ((4, 4.0), (5, -4.0), (6, -4.0), (7, -4.0)):
+            session.objects[3].results[f].score = score
     widget.suggest_divisions()
     wait(qtbot, widget)
-    choice = next(c for c in listed() if c.startswith("frame 6: object 3"))
+    choice = next(c for c in listed() if c.startswith("frame 5: object 3"))
     assert "score collapse" in choice
     viewer.dims.set_current_step(0, 0)
     widget._objects.setCurrentRow(0)
     widget._suggestions.value = None
     widget._suggestions.value = choice  # choosing it goes to that frame and object
-    assert viewer.dims.current_step[0] == 6 and widget.current_object == 3
-    assert 6 in widget._timeline.marks  # flagged on the confidence strip
+    assert viewer.dims.current_step[0] == 5 and widget.current_object == 3
+    assert 5 in widget._timeline.marks  # flagged on the confidence strip
     n = len(listed())
     widget.dismiss_suggestion()
-    assert choice not in listed() and len(listed()) == n - 1 and 6 not in widget._timeline.marks
+    assert choice not in listed() and len(listed()) == n - 1 and 5 not in widget._timeline.marks
 
 
 def test_rapid_corrections_end_consistent(ready, qtbot):

@@ -192,3 +192,25 @@ def test_labels_list_and_tracks_share_the_palette(ready, qtbot):  # noqa: F811
         rows = tracks.data[:, 0] == obj
         assert rows.any() and np.allclose(tracks.track_colors[rows], expected, atol=1e-3)
     assert len({tuple(np.round(c, 3)) for c in tracks.track_colors}) >= 2  # not one colour for all
+
+
+def test_daughters_are_shades_of_their_mother_also_after_loading(ready, qtbot, tmp_path):  # noqa: F811
+    viewer, widget, truth = ready
+    widget.add_click(0, *centre(truth, 0, 1))
+    widget.propagate("forward")
+    wait(qtbot, widget)
+    widget.go_to_frame(4)
+    widget.divide_here()
+    wait(qtbot, widget)
+    out, lineage = viewer.layers["SAM2 labels"], {2: 1, 3: 1}
+    mother = object_color(1)
+    for d in (2, 3):
+        shade = object_color(d, lineage)
+        assert np.allclose(out.get_color(d), shade, atol=1e-3) and np.allclose(widget._objects.color(d), shade)
+        assert 3 < _delta_e(shade, mother) < 20 and _saturation(shade) >= 0.4  # related (roots are >25 apart)
+    widget._ask_path = lambda *a, **k: str(tmp_path / "s.json")
+    widget.save_session()
+    widget._objects.parents.clear()  # as in a fresh widget
+    widget.load_session()
+    wait(qtbot, widget)
+    assert widget._objects.parents == lineage and np.allclose(out.get_color(3), object_color(3, lineage), atol=1e-3)

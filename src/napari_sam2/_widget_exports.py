@@ -278,6 +278,7 @@ class Exports:
         old_ids = set(w._timelines) | {obj for obj, _ in prompts.known}
         for obj in old_ids:
             prompts.remove_of(obj)
+        w._objects.parents = {int(d): int(dv["parent"]) for dv in data.get("divisions", []) for d in dv["daughters"]}
         with prompts.quiet():
             for obj, frames in data["objects"].items():
                 w.names[int(obj)] = data.get("names", {}).get(obj, f"object {obj}")

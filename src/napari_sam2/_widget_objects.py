@@ -29,6 +29,12 @@ class ObjectList(QListWidget):
         """The RGBA colour of ``obj`` everywhere it shows."""
         return object_color(obj, self.parents)
 
+    def clear(self) -> None:
+        """No objects (and no lineage) left."""
+        super().clear()
+        self.parents.clear()
+        self._painted = None
+
     def ids(self) -> list[int]:
         return [int(self.item(i).data(Qt.UserRole)) for i in range(self.count())]
 

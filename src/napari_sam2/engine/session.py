@@ -412,36 +412,17 @@ class TrackingSession:
         return self.starts.get(obj_id, 0) <= frame <= self.ends.get(obj_id, self.num_frames)
 
     @_locked
-    def division_suggestions(self, min_fraction: float = 0.25, area_ratio: float = 0.6) -> list[dict]:
-        """Frames where an object may have divided, for the user to confirm or dismiss.
+    def division_suggestions(self, min_fraction: float = 0.25, area_ratio: float = 0.6, persist: int = 3,
+                             shrink: float = 0.8) -> list[dict]:
+        """Frames where an object may have divided, for the user to confirm or dismiss: at most one per
+        object and event, each cue lasting ``persist`` frames (a lasting split into parts of at least
+        ``min_fraction`` of the area, an area below ``area_ratio`` times the previous frame's, a score
+        turning absent; a split's parts smaller than ``shrink`` times the cell before it); see
+        :mod:`napari_sam2.engine.divisions`. Returns
+        ``[{"object_id", "frame", "reasons"}]`` sorted by frame."""
+        from .divisions import suggest_divisions
 
-        Reasons: its mask splits into two or more components each holding at least
-        ``min_fraction`` of its area ("split"); its area falls below ``area_ratio`` times the
-        previous frame's ("area drop"); its object score turns from present to absent
-        ("score collapse"). Returns ``[{"object_id", "frame", "reasons"}]`` sorted by frame.
-        """
-        from scipy import ndimage
-
-        out = []
-        for oid, obj in self.objects.items():
-            prev_area = prev_score = None
-            for f in sorted(obj.results):
-                r = obj.results[f]
-                mask = self.object_logits(f, oid) > 0
-                area = int(mask.sum())
-                reasons = []
-                if area:
-                    lab, n = ndimage.label(mask)
-                    if n >= 2 and (np.bincount(lab.ravel())[1:] >= min_fraction * area).sum() >= 2:
-                        reasons.append("split")
-                if prev_area and area < area_ratio * prev_area:
-                    reasons.append("area drop")
-                if prev_score is not None and prev_score > 0 >= r.score:
-                    reasons.append("score collapse")
-                if reasons and f not in obj.prompts:
-                    out.append({"object_id": oid, "frame": f, "reasons": reasons})
-                prev_area, prev_score = area, r.score
-        return sorted(out, key=lambda d: (d["frame"], d["object_id"]))
+        return suggest_divisions(self, min_fraction, area_ratio, persist, shrink)
 
     # ----------------------------------------------------------------- propagation
 
