@@ -120,6 +120,7 @@ class Controls:
             self.export_menu.addAction(action)
         self.export_button = QToolButton()
         self.export_button.setText("Export \u25be")
+        self.export_button.setStyleSheet("QToolButton::menu-indicator { image: none; }")  # the text has one
         self.export_button.setPopupMode(QToolButton.InstantPopup)
         self.export_button.setMenu(self.export_menu)
         self._tooltips()
@@ -173,7 +174,8 @@ class Controls:
                                _row(*self.cands).native]),
                   ("Track", [_row(self.forward, self.backward, self.both, self.stop).native, self.progress,
                              self.timeline, self.status.native, _row(self.overwrite, self.recreate).native]),
-                  ("Divisions", [_row(self.divide, self.suggest, self.dismiss).native, self.suggestions.native]),
+                  ("Divisions", [_row(self.divide, self.suggest, self.dismiss).native,
+                                 Container(widgets=[self.suggestions]).native]),  # shown with its label
                   ("Export", [self.export_button]))
         self.groups = {}
         for title, parts in groups:

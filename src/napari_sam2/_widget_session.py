@@ -111,6 +111,7 @@ class SessionFlow:
             control.enabled = not open_
         w._close.enabled = open_
         w._start.text = "New session..." if open_ else "Start session"
+        w._overwrite.text = f"Overwrite edited {w._unit}s"
         w._session_info.value = (f"Session on '{self.image_name}' (along {w._unit}s); settings are fixed "
                                  f"until it is closed." if open_ else "No session open.")
 
