@@ -22,7 +22,7 @@ from qtpy.QtWidgets import QListWidgetItem, QWidget
 from ._widget_controls import Controls
 from ._widget_divisions import Divisions
 from ._widget_exports import Exports, ask_path, start_folder
-from ._widget_jobs import OTHER, PROMPT, Job, JobQueue, worker_body
+from ._widget_jobs import OTHER, PROMPT, TRACK, Job, JobQueue, worker_body
 from ._widget_labels import LabelsOutput
 from ._widget_prompts import PromptLayers
 from ._widget_session import SessionFlow
@@ -186,6 +186,9 @@ class SAM2Widget(QWidget):
         self._set_status(f"error: {exc}")
 
     def _job_finished(self, job: Job) -> None:
+        if job.kind == TRACK:  # also after a failed run, which never reaches its own end handler
+            self._progress.reset()
+            self._progress.setFormat("")
         if self._pbar is not None:
             self._pbar.close()
             self._pbar = None

@@ -76,10 +76,14 @@ class SessionFlow:
 
             return TrackingSession.from_name(stack.view, device=device, contrast_limits=stack.limits, **options)
 
+        unit = "slice" if w._axis.value == "z" else "frame"
+
+        def ready(session):  # the old session's layers and clicks stay as they are until now
+            w._layer, w._track_dim, w._fixed, w._unit = layer, stack.track_dim, stack.fixed, unit
+            w._session_ready(session)
+
         w.cancel()  # the old session's tracking is about to be discarded
-        w._layer, w._track_dim, w._fixed = layer, stack.track_dim, stack.fixed
-        w._unit = "slice" if layer.ndim >= 3 and w._axis.value == "z" else "frame"
-        w._run(build, on_return=w._session_ready, label="loading model")
+        w._run(build, on_return=ready, label="loading model")
 
     def clean_up(self) -> None:
         """Forget everything of the previous session on screen and in the widget (the new session's layers
