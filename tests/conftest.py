@@ -30,6 +30,9 @@ def isolated_environment(tmp_path_factory, monkeypatch):
             monkeypatch.delenv(name)
     monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path_factory.mktemp("checkpoint-cache")))
     monkeypatch.setenv(weights.MIRROR_ENV, NO_NETWORK)
+    threads = torch.get_num_threads()  # the CLI and widget set torch's threads; give the next test ours back
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
