@@ -10,7 +10,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, PushButton, SpinBox
 from napari.utils.notifications import show_warning
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import (QAction, QGroupBox, QMenu, QProgressBar, QSizePolicy, QToolButton, QVBoxLayout,
+from qtpy.QtWidgets import (QAction, QGroupBox, QLayout, QMenu, QProgressBar, QSizePolicy, QToolButton, QVBoxLayout,
                             QWidget)
 
 from ._timeline import ConfidenceTimeline
@@ -181,6 +181,7 @@ class Controls:
         for title, parts in groups:
             box = QGroupBox(title)
             inner = QVBoxLayout(box)
+            inner.setSizeConstraint(QLayout.SetMinimumSize)  # wrapped labels must not squash the rows
             for part in parts:
                 inner.addWidget(part)
             layout.addWidget(box)
