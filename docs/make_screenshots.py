@@ -67,14 +67,15 @@ def main() -> None:
         widget._checkpoint.value = str(ckpt)
         widget._image_size.value = args.image_size
     widget._device.value = "cpu"
-    widget.start_session()
-    settle(lambda: widget.session is not None)
-    viewer.window.screenshot(str(OUT / "1_session.png"), canvas_only=False)
-
     truth = viewer.layers["ground truth"].data
     viewer.layers["ground truth"].visible = False  # the masks on screen are the model's
-    viewer.reset_view()  # fit the image into the canvas the dock widget left
     viewer.dims.set_current_step(0, 0)
+    widget.start_session()
+    settle(lambda: widget.session is not None)
+    viewer.reset_view()  # fit the image into the canvas the dock widget left
+    settle()
+    viewer.window.screenshot(str(OUT / "1_session.png"), canvas_only=False)
+
     for obj in (1, 3, 4):
         if obj > 1:
             widget.add_object()
@@ -89,7 +90,65 @@ def main() -> None:
     widget._objects.setCurrentRow(0)
     settle()
     viewer.window.screenshot(str(OUT / "3_propagated.png"), canvas_only=False)
+    viewer.close()
+    volume(ckpt, args)
     print("wrote", sorted(p.name for p in OUT.glob("*.png")))
+
+
+def volume(ckpt, args) -> None:
+    """4_volume.png: the nuclei volume along z ('slices'), the Advanced section unfolded, three nuclei
+    clicked on the middle slice and tracked both directions (red: slices the nucleus is not in)."""
+    import time
+
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_sam2.model.configs import DEMO
+
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1400, 1000)
+    viewer.open_sample("napari-sam2", "volume")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-sam2", "SAM 2 tracking")
+    app = QApplication.instance()
+
+    def settle(condition=lambda: True, seconds=120):
+        end = time.time() + seconds
+        while time.time() < end and not (condition() and not widget.busy):
+            app.processEvents()
+            time.sleep(0.02)
+        for _ in range(20):
+            app.processEvents()
+
+    truth_layer = viewer.layers["ground truth"]
+    truth_layer.visible = False
+    widget._image.value = viewer.layers["synthetic nuclei (Z,Y,X)"]
+    widget._axis.value = "z"
+    if ckpt is None:
+        widget._model.value = DEMO
+    else:
+        widget._model.value = args.model or "auto"
+        widget._checkpoint.value = str(ckpt)
+        widget._image_size.value = args.image_size
+    widget._device.value = "cpu"
+    widget._controls.advanced_toggle.setChecked(True)
+    mid = truth_layer.data.shape[0] // 2
+    viewer.dims.set_current_step(0, mid)
+    widget.start_session()
+    settle(lambda: widget.session is not None)
+    viewer.reset_view()
+    ids = [i for i in np.unique(truth_layer.data[mid]) if i][:3]
+    for k, obj in enumerate(ids):
+        if k:
+            widget.add_object()
+        y, x = np.argwhere(truth_layer.data[mid] == obj).mean(0)
+        widget.add_click(mid, y, x)
+    settle()
+    widget.propagate("both")
+    settle()
+    widget._objects.setCurrentRow(0)
+    viewer.dims.set_current_step(0, mid + 3)
+    settle()
+    viewer.window.screenshot(str(OUT / "4_volume.png"), canvas_only=False)
     viewer.close()
 
 
