@@ -9,9 +9,9 @@ from typing import Any, Callable
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, PushButton, SpinBox
 from napari.utils.notifications import show_warning
-from qtpy.QtCore import Qt
-from qtpy.QtWidgets import (QAction, QGroupBox, QLayout, QMenu, QProgressBar, QSizePolicy, QToolButton, QVBoxLayout,
-                            QWidget)
+from qtpy.QtCore import QEvent, Qt
+from qtpy.QtWidgets import (QAction, QFrame, QGroupBox, QLayout, QMenu, QProgressBar, QScrollArea, QSizePolicy,
+                            QToolButton, QVBoxLayout, QWidget)
 
 from ._timeline import ConfidenceTimeline
 from ._widget_objects import ObjectList
@@ -19,6 +19,26 @@ from ._widget_text import TOOLTIPS
 
 EXPORTS = ("Labels TIFF", "Labels zarr", "Table CSV", "CTC folder", "GEFF", "Tracks layer", "Save session",
            "Load session")
+
+
+class _Scroll(QScrollArea):
+    """A vertical scroll area that is never narrower than what it holds (no clipped rows), also when
+    what it holds grows (longer button texts, the Advanced rows unfolded)."""
+
+    def setWidget(self, widget) -> None:  # noqa: N802 (Qt name)
+        super().setWidget(widget)
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+        if obj is self.widget() and event.type() == QEvent.LayoutRequest:
+            self.updateGeometry()  # a layout request inside a scroll area does not reach the dock
+        return super().eventFilter(obj, event)
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt name)
+        hint = super().minimumSizeHint()
+        if self.widget() is not None:
+            hint.setWidth(self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width())
+        return hint
 
 
 def _row(*widgets) -> Container:
@@ -156,16 +176,19 @@ class Controls:
         fold.setArrowType(Qt.RightArrow)
         fold.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
 
+        scroll = _Scroll()
+
         def unfold(shown: bool) -> None:
             advanced.native.setVisible(shown)
             fold.setArrowType(Qt.DownArrow if shown else Qt.RightArrow)
 
         fold.toggled.connect(unfold)
-        advanced.native.setVisible(False)
         self.advanced, self.advanced_toggle = advanced, fold
         self.objects.setMinimumHeight(180)  # about 10 objects before it scrolls
-        parent.setMaximumWidth(480)
-        layout = QVBoxLayout(parent)
+        # the groups scroll inside the dock: on a short screen the dock scrolls instead of squashing or
+        # overlapping rows, or forcing the window taller than the screen
+        content = QWidget()
+        layout = QVBoxLayout(content)
         setup = Container(widgets=[self.image, self.axis, self.model])
         groups = (("Setup", [setup.native, fold, advanced.native, _row(self.start, self.close).native,
                              self.session_info.native, self.model_info.native]),
@@ -186,6 +209,15 @@ class Controls:
                 inner.addWidget(part)
             layout.addWidget(box)
             self.groups[title] = box
+        layout.addStretch(1)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        advanced.native.setVisible(False)
+        outer = QVBoxLayout(parent)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
     def connect(self, widget) -> None:
         """Each control calls its action on ``widget`` (the SAM2Widget)."""
