@@ -3,6 +3,8 @@ and the widget says what it is doing (real napari viewer under Xvfb, tiny random
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from conftest import present_checkpoint
@@ -234,6 +236,11 @@ def test_progress_in_the_dock_and_slices_in_a_volume(make_napari_viewer, qtbot, 
     assert [v for v, _, _ in seen] == list(range(1, 9)) and all(m == 8 for _, m, _ in seen)
     assert all(f == "forward: %v/%m slices" for _, _, f in seen)
     assert bar.value() == -1 and widget._status.value.startswith("forward: done")
+    # the object list and the strip speak of slices too
+    assert widget._timeline.tooltip(0) == "slice 0: prompted" and widget._timeline.tooltip(3).startswith("slice 3: ")
+    widget._objects.show_lost({1: dataclasses.replace(widget.session.timeline(1), lost=np.ones(8, bool))})
+    assert widget._objects.item(0).text().endswith("8 lost slices")
+    assert widget._objects.item(0).toolTip().startswith("lost on slice(s) 0, 1, 2")
 
 
 def test_controls_grouped_and_named(ready):

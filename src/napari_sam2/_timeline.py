@@ -20,6 +20,7 @@ class ConfidenceTimeline(QWidget):
     ``frameClicked(int)`` on click; hovering a frame tells what it is (:meth:`tooltip`)."""
 
     frameClicked = Signal(int)
+    unit = "frame"  # what the tracked axis holds: "slice" in a volume
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -58,11 +59,11 @@ class ConfidenceTimeline(QWidget):
         """What the strip says about ``frame`` when hovered."""
         kind = self.kind(frame)
         if kind == "hidden":
-            return (f"frame {frame}: hidden under object {self.hidden[frame]} — click on it on this frame "
-                    f"to correct")
+            return (f"{self.unit} {frame}: hidden under object {self.hidden[frame]} — click on it on this "
+                    f"{self.unit} to correct")
         words = {"prompted": "prompted", "present": f"present (score {self.scores[frame]:.1f})",
                  "lost": "lost (absent, or no pixel in the labels)", "none": "not tracked"}
-        return f"frame {frame}: {words[kind]}"
+        return f"{self.unit} {frame}: {words[kind]}"
 
     def event(self, event) -> bool:
         if event.type() == QEvent.ToolTip and len(self.scores):

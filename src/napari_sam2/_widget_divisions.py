@@ -34,8 +34,9 @@ class Divisions:
         session = w.session
         if frame == 0 or any(f >= frame for f in line.prompted):
             # checked here (on the last snapshot) so that a refusal is immediate and nothing changes
-            show_error(f"SAM 2: object {parent} cannot divide on frame {frame}: it needs frames before it and "
-                       f"no prompts from that frame on")
+            u = w._unit
+            show_error(f"SAM 2: object {parent} cannot divide on {u} {frame}: it needs {u}s before it and "
+                       f"no prompts from that {u} on")
             return
 
         def job(_):
@@ -49,7 +50,7 @@ class Divisions:
             w._ensure_listed(d)
         w._objects.setCurrentItem(w._ensure_listed(daughters[0]))
         w._run(job, on_return=w._write_frames, label=f"division of object {parent}", kind=PROMPT)
-        w._set_status(f"object {parent} divides on frame {frame}: click daughter {daughters[0]}, "
+        w._set_status(f"object {parent} divides on {w._unit} {frame}: click daughter {daughters[0]}, "
                       f"then select {daughters[1]} and click it; then Forward")
 
     def suggest(self) -> None:
@@ -59,7 +60,7 @@ class Divisions:
         session = w.session
 
         def show(found):
-            choices = [f"frame {d['frame']}: object {d['object_id']} ({', '.join(d['reasons'])})" for d in found]
+            choices = [f"{w._unit} {d['frame']}: object {d['object_id']} ({', '.join(d['reasons'])})" for d in found]
             w._suggestions.choices = choices
             self.found = {c: d for c, d in zip(choices, found)}
             w._set_status(f"{len(found)} possible division(s) found" if found else "no divisions suggested")

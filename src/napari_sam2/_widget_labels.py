@@ -73,8 +73,9 @@ class LabelsOutput:
         out.refresh()
         if kept:
             w._overwrite.enabled = True
-            show_warning(f"SAM 2: kept your edits on frame(s) {sorted(set(kept))}; "
-                         f"'Overwrite edited frames' replaces them")
+            unit = self._widget._unit
+            show_warning(f"SAM 2: kept your edits on {unit}(s) {sorted(set(kept))}; "
+                         f"'Overwrite edited {unit}s' replaces them")
 
     def erase(self, obj: int) -> None:
         """Take ``obj``'s pixels out of every frame, leaving all other labels as they are (frames the user

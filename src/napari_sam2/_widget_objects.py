@@ -18,6 +18,8 @@ class ObjectList(QListWidget):
     timelines, ``output`` is the labels layer (None before a session), recoloured when an object is listed.
     ``parents`` (daughter -> mother, set when a division is marked) makes daughters shades of their mother."""
 
+    unit = "frame"  # what the tracked axis holds: "slice" in a volume
+
     def __init__(self, names: dict[int, str]) -> None:
         super().__init__()
         self.names = names
@@ -53,8 +55,9 @@ class ObjectList(QListWidget):
         lost = 0 if line is None else int(line.lost.sum())
         hidden = 0 if line is None or line.hidden is None else int((line.hidden > 0).sum())
         text = f"{obj}: {self.names.get(obj, f'object {obj}')}"
-        notes = [f"{lost} lost frame{'s' if lost != 1 else ''}"] if lost else []
-        notes += [f"hidden on {hidden} frame{'s' if hidden != 1 else ''}"] if hidden else []
+        u = self.unit
+        notes = [f"{lost} lost {u}{'s' if lost != 1 else ''}"] if lost else []
+        notes += [f"hidden on {hidden} {u}{'s' if hidden != 1 else ''}"] if hidden else []
         return text + (" \u2014 " + ", ".join(notes) if notes else "")
 
     def entry(self, obj: int, timelines: dict, output) -> QListWidgetItem:
@@ -81,7 +84,7 @@ class ObjectList(QListWidget):
                 item.setText(text)
             line = timelines.get(obj)
             frames = [] if line is None else np.flatnonzero(line.lost).tolist()
-            item.setToolTip(f"lost on frame(s) {', '.join(map(str, frames[:30]))}{' ...' if len(frames) > 30 else ''}"
+            item.setToolTip(f"lost on {self.unit}(s) {', '.join(map(str, frames[:30]))}{' ...' if len(frames) > 30 else ''}"
                             if frames else TOOLTIPS["objects"])
 
     def color_all(self, output=None) -> None:

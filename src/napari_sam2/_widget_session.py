@@ -80,6 +80,7 @@ class SessionFlow:
 
         def ready(session):  # the old session's layers and clicks stay as they are until now
             w._layer, w._track_dim, w._fixed, w._unit = layer, stack.track_dim, stack.fixed, unit
+            w._objects.unit = w._timeline.unit = unit  # lists and tooltips speak of slices in a volume
             w._session_ready(session)
 
         w.cancel()  # the old session's tracking is about to be discarded
