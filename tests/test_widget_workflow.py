@@ -255,3 +255,40 @@ def test_controls_grouped_and_named(ready):
     assert widget._suggestions.label and widget._objects.minimumHeight() >= 150
     assert widget._model_info.value.startswith("Model: ")
     assert [a.text for a in c.export_menu.actions()] == list(widget._exports)
+
+
+def test_quality_warnings_are_collected_per_worker_thread():
+    """Two jobs at once (a model job and an export beside it) each get their own QualityWarnings, the
+    GUI thread's warnings are untouched, and no job changes the process-wide warning filters
+    (warnings.catch_warnings in a worker swapped them for every thread)."""
+    import threading
+    import warnings
+
+    from napari_sam2._widget_jobs import _QualityWarnings
+    from napari_sam2.notices import QualityWarning
+
+    _QualityWarnings.install()
+    filters = list(warnings.filters)
+    inside, warned, release, got = threading.Barrier(3), threading.Barrier(3), threading.Event(), {}
+
+    def job(name):
+        with _QualityWarnings.collect() as caught:
+            inside.wait(10)  # both jobs collecting at once
+            warnings.warn(f"from {name}", QualityWarning)
+            warnings.warn(f"from {name}", QualityWarning)  # again: every time, not once per line
+            warned.wait(10)
+            release.wait(10)  # still collecting while the GUI thread warns
+        got[name] = caught
+
+    threads = [threading.Thread(target=job, args=(n,)) for n in ("model", "export")]
+    for t in threads:
+        t.start()
+    inside.wait(10)
+    warned.wait(10)
+    with pytest.warns(QualityWarning, match="from the GUI"):  # not swallowed into a job's list
+        warnings.warn("from the GUI", QualityWarning)
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert got == {"model": ["from model", "from model"], "export": ["from export", "from export"]}
+    assert list(warnings.filters) == filters

@@ -10,7 +10,6 @@ labels, tracking, divisions, exports, viewer hooks, jobs, text).
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import napari
@@ -168,16 +167,10 @@ class SAM2Widget(QWidget):
             job.on_return(out)
         self._show_warnings(caught)
 
-    def _show_warnings(self, caught) -> None:
-        from .notices import QualityWarning
-
-        quality = []
-        for w in caught:
-            if issubclass(w.category, QualityWarning):
-                quality.append(str(w.message))
-                show_warning(f"SAM 2: {w.message}")
-            else:  # not ours to show: hand it back to Python's warning machinery
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    def _show_warnings(self, quality: list[str]) -> None:
+        """Show the QualityWarnings a job raised (other warnings went to Python's usual output)."""
+        for text in quality:
+            show_warning(f"SAM 2: {text}")
         if quality:  # after the job's own status line, so that it stays in view
             self._set_status(f"{self._status.value} Warning: {' '.join(quality)}")
 

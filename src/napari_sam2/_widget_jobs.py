@@ -7,7 +7,10 @@ Handlers run on the main thread; nothing here touches layers.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import threading
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -178,20 +181,62 @@ class JobQueue:
             self.running.cancel()
 
 
+class _QualityWarnings:
+    """Collects the QualityWarnings raised in a worker thread for that thread's job.
+
+    ``warnings.catch_warnings`` swaps the process-wide warning state, so two workers (a model job
+    and an export beside it) or the GUI thread would see each other's settings. Instead one hook
+    sits in ``warnings.showwarning``: a QualityWarning raised in a thread that is collecting goes to
+    its list (every time, not once per line); every other warning goes where it went before. The
+    hook is put back whenever someone's ``catch_warnings`` has restored an older state.
+    """
+
+    _local = threading.local()
+    _lock = threading.Lock()
+    _before = None
+
+    @classmethod
+    def _show(cls, message, category, filename, lineno, file=None, line=None):
+        from .notices import QualityWarning
+
+        sink = getattr(cls._local, "sink", None)
+        if sink is not None and issubclass(category, QualityWarning):
+            sink.append(str(message))
+        else:
+            cls._before(message, category, filename, lineno, file, line)
+
+    @classmethod
+    def install(cls) -> None:
+        from .notices import QualityWarning
+
+        with cls._lock:
+            if warnings.showwarning != cls._show:
+                cls._before = warnings.showwarning
+                warnings.showwarning = cls._show
+            if not any(f[0] == "always" and f[2] is QualityWarning for f in warnings.filters):
+                warnings.filterwarnings("always", category=QualityWarning)
+
+    @classmethod
+    @contextlib.contextmanager
+    def collect(cls):
+        cls.install()
+        cls._local.sink = sink = []
+        try:
+            yield sink
+        finally:
+            cls._local.sink = None
+
+
 def worker_body(job: Job, session, threads: int):
-    """What the worker runs for ``job``: the thread setting first, then the job; warnings it raises are
-    collected, and a snapshot of every object's timeline in ``session`` is returned with its result, as
-    ``(result, timelines or None, caught warnings)``."""
+    """What the worker runs for ``job``: the thread setting first, then the job; the QualityWarnings it
+    raises are collected, and a snapshot of every object's timeline in ``session`` is returned with its
+    result, as ``(result, timelines or None, quality warning messages)``."""
 
     def body():
-        import warnings
-
-        from .notices import QualityWarning
         from .threads import set_threads
 
         set_threads(threads)  # torch's thread count belongs to the thread that sets it
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", QualityWarning)
+        with _QualityWarnings.collect() as caught:
             out = job.func(job)
             if inspect.isgenerator(out):
                 out = yield from out
