@@ -8,11 +8,50 @@ By default the bundled demo model (trained on synthetic cells, not SAM 2 quality
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import numpy as np
 
 OUT = Path(__file__).parent / "images"
+
+
+def open_viewer(sample: str, image: str, height: int, ckpt, args):
+    """A viewer of ``height`` px with the napari-sam2 ``sample`` open, the widget docked and set to the
+    model to use (not yet started); returns (viewer, widget, settle), ``settle(condition)`` processing
+    events until ``condition()`` holds and no job runs."""
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_sam2._widget import SAM2Widget
+    from napari_sam2.model.configs import DEMO
+
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1400, height)
+    viewer.open_sample("napari-sam2", sample)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-sam2", "SAM 2 tracking")
+    if not isinstance(widget, SAM2Widget):
+        raise SystemExit("the plugin widget did not load")
+    app = QApplication.instance()
+
+    def settle(condition=lambda: True, seconds=120):
+        end = time.time() + seconds
+        while time.time() < end and not (condition() and not widget.busy):
+            app.processEvents()
+            time.sleep(0.02)
+        for _ in range(20):
+            app.processEvents()
+
+    widget._image.value = viewer.layers[image]
+    if ckpt is None:  # the bundled demo model at its own input size
+        widget._model.value = DEMO
+    else:
+        widget._model.value = args.model or "auto"
+        widget._checkpoint.value = str(ckpt)
+        widget._image_size.value = args.image_size
+    widget._device.value = "cpu"
+    viewer.layers["ground truth"].visible = False  # the masks on screen are the model's
+    return viewer, widget, settle
 
 
 def main() -> None:
@@ -22,14 +61,9 @@ def main() -> None:
     ap.add_argument("--random", action="store_true", help="random weights instead of the demo model")
     ap.add_argument("--image-size", type=int, default=256)
     args = ap.parse_args()
-    import napari
     import torch
-    from qtpy.QtWidgets import QApplication
 
     from napari_sam2 import build_sam2_video_predictor
-    from napari_sam2._widget import SAM2Widget
-
-    from napari_sam2.model.configs import DEMO
 
     ckpt = args.checkpoint
     if args.random:
@@ -41,34 +75,15 @@ def main() -> None:
         torch.save({"model": model.state_dict()}, ckpt)
 
     OUT.mkdir(exist_ok=True)
-    viewer = napari.Viewer(show=True)
-    viewer.window.resize(1400, 900)
-    viewer.open_sample("napari-sam2", "timelapse")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-sam2", "SAM 2 tracking")
-    if not isinstance(widget, SAM2Widget):
-        raise SystemExit("the plugin widget did not load")
-    app = QApplication.instance()
+    timelapse(ckpt, args)
+    volume(ckpt, args)
+    print("wrote", sorted(p.name for p in OUT.glob("*.png")))
 
-    def settle(condition=lambda: True, seconds=120):
-        import time
 
-        end = time.time() + seconds
-        while time.time() < end and not (condition() and not widget.busy):
-            app.processEvents()
-            time.sleep(0.02)
-        for _ in range(20):
-            app.processEvents()
-
-    widget._image.value = viewer.layers["synthetic cells (T,Y,X)"]
-    if ckpt is None:  # the bundled demo model at its own input size
-        widget._model.value = DEMO
-    else:
-        widget._model.value = args.model or "auto"
-        widget._checkpoint.value = str(ckpt)
-        widget._image_size.value = args.image_size
-    widget._device.value = "cpu"
+def timelapse(ckpt, args) -> None:
+    """1_session, 2_clicks, 3_propagated: the cell time-lapse, three cells clicked on frame 0 and tracked."""
+    viewer, widget, settle = open_viewer("timelapse", "synthetic cells (T,Y,X)", 900, ckpt, args)
     truth = viewer.layers["ground truth"].data
-    viewer.layers["ground truth"].visible = False  # the masks on screen are the model's
     viewer.dims.set_current_step(0, 0)
     widget.start_session()
     settle(lambda: widget.session is not None)
@@ -91,56 +106,25 @@ def main() -> None:
     settle()
     viewer.window.screenshot(str(OUT / "3_propagated.png"), canvas_only=False)
     viewer.close()
-    volume(ckpt, args)
-    print("wrote", sorted(p.name for p in OUT.glob("*.png")))
 
 
 def volume(ckpt, args) -> None:
     """4_volume.png: the nuclei volume along z ('slices'), the Advanced section unfolded, three nuclei
     clicked on the middle slice and tracked both directions (red: slices the nucleus is not in)."""
-    import time
-
-    import napari
-    from qtpy.QtWidgets import QApplication
-
-    from napari_sam2.model.configs import DEMO
-
-    viewer = napari.Viewer(show=True)
-    viewer.window.resize(1400, 1000)
-    viewer.open_sample("napari-sam2", "volume")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-sam2", "SAM 2 tracking")
-    app = QApplication.instance()
-
-    def settle(condition=lambda: True, seconds=120):
-        end = time.time() + seconds
-        while time.time() < end and not (condition() and not widget.busy):
-            app.processEvents()
-            time.sleep(0.02)
-        for _ in range(20):
-            app.processEvents()
-
-    truth_layer = viewer.layers["ground truth"]
-    truth_layer.visible = False
-    widget._image.value = viewer.layers["synthetic nuclei (Z,Y,X)"]
+    viewer, widget, settle = open_viewer("volume", "synthetic nuclei (Z,Y,X)", 1000, ckpt, args)
+    truth = viewer.layers["ground truth"].data
     widget._axis.value = "z"
-    if ckpt is None:
-        widget._model.value = DEMO
-    else:
-        widget._model.value = args.model or "auto"
-        widget._checkpoint.value = str(ckpt)
-        widget._image_size.value = args.image_size
-    widget._device.value = "cpu"
     widget._controls.advanced_toggle.setChecked(True)
-    mid = truth_layer.data.shape[0] // 2
+    mid = truth.shape[0] // 2
     viewer.dims.set_current_step(0, mid)
     widget.start_session()
     settle(lambda: widget.session is not None)
     viewer.reset_view()
-    ids = [i for i in np.unique(truth_layer.data[mid]) if i][:3]
+    ids = [i for i in np.unique(truth[mid]) if i][:3]
     for k, obj in enumerate(ids):
         if k:
             widget.add_object()
-        y, x = np.argwhere(truth_layer.data[mid] == obj).mean(0)
+        y, x = np.argwhere(truth[mid] == obj).mean(0)
         widget.add_click(mid, y, x)
     settle()
     widget.propagate("both")
