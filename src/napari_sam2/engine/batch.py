@@ -253,17 +253,13 @@ def _track_into(session, out: Path, direction: str, overwrite: bool, progress):
     Returns (the run report, the session's records, ``{frame: {object id: pixels}}`` of the file).
     A frame tracked twice (direction "both") is written twice; its last write is final.
     """
-    import numpy as np
-
     from .exports import LabelWriter
 
     areas: dict[int, dict[int, int]] = {}
     with LabelWriter(out, session.shape, max(session.obj_ids), overwrite=overwrite) as writer:
         def put(f: int) -> None:
-            frame = session.label_frame(f)
-            writer.write(f, frame)
-            counts = np.bincount(frame.ravel(), minlength=1)
-            areas[f] = {int(i): int(c) for i, c in enumerate(counts) if i and c}
+            writer.write(f, session.label_frame(f))
+            areas[f] = {oid: seen.pixels for oid, seen in session.visibility(f).items()}
 
         def step(event) -> None:
             put(event.frame)

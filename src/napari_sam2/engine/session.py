@@ -663,19 +663,20 @@ class TrackingSession:
     @_locked
     def records(self) -> list[dict]:
         """Per object and tracked frame: object score (logit), the model's predicted IoU, lost flag
-        (:attr:`FrameResult.lost`), prompted flag."""
+        (the rule of :meth:`timeline`), prompted flag."""
         rows = []
         for oid, obj in self.objects.items():
             for f in sorted(obj.results):
                 r = obj.results[f]
                 rows.append({"object_id": oid, "frame": f, "object_score": r.score, "predicted_iou": r.iou,
-                             "lost": r.lost, "prompted": f in obj.prompts})
+                             "lost": self._lost_or_hidden(oid, f, r)[0], "prompted": f in obj.prompts})
         return rows
 
     @_locked
     def lost_frames(self) -> dict[int, list[int]]:
         """``{object id: [frames where it is lost]}`` for every object (an empty list when never lost)."""
-        return {oid: [f for f in sorted(obj.results) if obj.results[f].lost] for oid, obj in self.objects.items()}
+        return {oid: [f for f in sorted(obj.results) if self._lost_or_hidden(oid, f, obj.results[f])[0]]
+                for oid, obj in self.objects.items()}
 
     @_locked
     def timelines(self) -> dict[int, Timeline]:
@@ -700,12 +701,17 @@ class TrackingSession:
         lost = np.zeros(self.num_frames, bool)
         hidden = np.zeros(self.num_frames, np.int64)
         for f, r in obj.results.items():
-            scores[f], lost[f] = r.score, r.lost
-            if not r.lost:
-                seen = self._ownership.visibility(f)[obj_id]
-                lost[f] = seen.pixels == 0 and seen.covered_by is None
-                hidden[f] = seen.covered_by or 0
+            scores[f] = r.score
+            lost[f], hidden[f] = self._lost_or_hidden(obj_id, f, r)
         return Timeline(scores, lost, tuple(sorted(obj.prompts)), hidden)
+
+    def _lost_or_hidden(self, obj_id: int, frame: int, r: FrameResult) -> tuple[bool, int]:
+        """``(lost, covered_by)`` of one result: lost by its score or an empty mask, also where the mask
+        leaves no pixel at the frame's size; else the object that hides it wholly (0 when visible)."""
+        if r.lost:
+            return True, 0
+        seen = self._ownership.visibility(frame)[obj_id]
+        return seen.pixels == 0 and seen.covered_by is None, seen.covered_by or 0
 
     @_locked
     def prompts_dict(self) -> dict:
