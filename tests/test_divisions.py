@@ -8,7 +8,7 @@ import torch
 
 from conftest import present_model
 from napari_sam2.engine import TrackingSession
-from napari_sam2.engine.exports import read_ctc, tracks_data, write_ctc
+from napari_sam2.io.exports import read_ctc, tracks_data, write_ctc
 from napari_sam2.engine.session import FrameResult
 from napari_sam2.synthetic import synthetic_dividing_cells
 
@@ -166,8 +166,8 @@ def test_divisions_by_prompts_export_a_valid_ctc_result(model, movie, tmp_path):
     """Engine -> CTC result folder: the lineage is right, the metric library accepts the folder,
     and napari's reader brings it back."""
     from napari_sam2._reader import get_reader
-    from napari_sam2.engine.evaluate import evaluate_ctc
-    from napari_sam2.engine.lineage_io import read_geff, write_ctc_ground_truth, write_geff
+    from napari_sam2.io.evaluate import evaluate_ctc
+    from napari_sam2.io.lineage_io import read_geff, write_ctc_ground_truth, write_geff
 
     image, truth, parents = movie
     s = TrackingSession(model, image)

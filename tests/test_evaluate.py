@@ -10,9 +10,9 @@ import pytest
 import tifffile
 
 from napari_sam2.cli import main
-from napari_sam2.engine.evaluate import evaluate_ctc
-from napari_sam2.engine.exports import write_ctc
-from napari_sam2.engine.lineage_io import write_ctc_ground_truth
+from napari_sam2.io.evaluate import evaluate_ctc
+from napari_sam2.io.exports import write_ctc
+from napari_sam2.io.lineage_io import write_ctc_ground_truth
 from napari_sam2.synthetic import synthetic_dividing_cells
 
 

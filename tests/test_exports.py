@@ -10,8 +10,8 @@ import pytest
 import tifffile
 import zarr
 
-from napari_sam2.engine import exports
-from napari_sam2.engine.exports import (
+from napari_sam2.io import exports
+from napari_sam2.io.exports import (
     TABLE_COLUMNS,
     object_table,
     read_ctc,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_sam2.engine.exports import read_ctc, write_ctc
-from napari_sam2.engine.lineage_io import (
+from napari_sam2.io.exports import read_ctc, write_ctc
+from napari_sam2.io.lineage_io import (
     lineage_graph,
     read_ctc_ground_truth,
     read_geff,
@@ -154,7 +154,7 @@ def test_reader_gives_labels_and_lineage(tmp_path, movie, layout):
 
 
 def test_new_modules_do_not_import_napari():
-    code = ("import sys; import napari_sam2._reader, napari_sam2.engine.lineage_io, napari_sam2.engine.evaluate;"
+    code = ("import sys; import napari_sam2._reader, napari_sam2.io.lineage_io, napari_sam2.io.evaluate;"
             "bad = [m for m in ('napari', 'qtpy', 'PySide6', 'PyQt5', 'magicgui') if m in sys.modules];"
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

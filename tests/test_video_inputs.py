@@ -123,7 +123,7 @@ def test_unreadable_and_unsupported_files(predictor, tmp_path):
 def test_truncated_tiff_is_named_with_what_could_be_read(tmp_path, options, keep, readable):
     """A multi-page TIFF cut short (an interrupted copy) is an error naming the file and the frames
     that could be read, not a shorter stack or "a single image"."""
-    from napari_sam2.predictor.frames import open_frames
+    from napari_sam2.io.readers import open_frames
 
     movie = np.random.default_rng(0).integers(0, 4000, (6, 32, 40), dtype=np.uint16)
     full = tmp_path / "full.tif"

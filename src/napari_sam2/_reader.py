@@ -47,11 +47,11 @@ def read_ctc_folder(folder) -> list[tuple]:
     Returns ``[(labels, {"name": "<folder> labels"}, "labels"), (data, {"name": "<folder> lineage",
     "graph": graph}, "tracks")]``: labels is (T, Y, X) uint16; data is (N, 4) float
     (track_id, t, y, x) centroids and graph ``{daughter: [parent]}`` from
-    :func:`napari_sam2.engine.exports.tracks_data`. The tracks layer is left out when the masks
+    :func:`napari_sam2.io.exports.tracks_data`. The tracks layer is left out when the masks
     are all background.
     """
-    from .engine.exports import read_ctc, tracks_data
-    from .engine.lineage_io import read_ctc_ground_truth
+    from .io.exports import read_ctc, tracks_data
+    from .io.lineage_io import read_ctc_ground_truth
 
     folder = Path(folder)
     kind = _ctc_kind(folder)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .io.exports import write_labels_tiff
+
 
 def write_labels(path: str, data, attributes: dict) -> list[str]:
     """Write one Labels layer's ``data`` to ``path`` as a TIFF and return ``[path]``.
@@ -13,8 +15,6 @@ def write_labels(path: str, data, attributes: dict) -> list[str]:
     Stored as uint16 (uint32 when an id is >= 65536); an existing file is replaced. ``attributes``
     (the layer's name, scale, ...) are not used.
     """
-    from .engine.exports import write_labels_tiff  # importing the engine package loads torch: only on use
-
     if isinstance(data, (list, tuple)):
         data = data[0]
     written = write_labels_tiff(path, np.asarray(data), overwrite=True)

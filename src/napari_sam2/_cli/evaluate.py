@@ -9,7 +9,7 @@ from pathlib import Path
 def run_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from ..engine.evaluate import evaluate_ctc
+    from ..io.evaluate import evaluate_ctc
 
     metrics = evaluate_ctc(args.pred, args.gt)
     for key, value in metrics.items():

@@ -13,7 +13,7 @@ from .common import _model_name, _set_threads
 
 def run_finetune(args: argparse.Namespace) -> int:
     from .. import build_sam2
-    from ..engine.batch import pick_device
+    from ..device import pick_device
     from ..train.files import read_pairs
     from ..train.trainer import PARTS, Stage, TrainConfig, finetune, steps_for_epochs
 

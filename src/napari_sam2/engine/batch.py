@@ -23,9 +23,6 @@ class Prompts:
     points: dict[tuple[int, int], list[tuple[float, float, int]]] = field(default_factory=dict)
     boxes: dict[tuple[int, int], tuple[float, float, float, float]] = field(default_factory=dict)
 
-    def frames(self) -> list[int]:
-        return sorted({f for _, f in [*self.points, *self.boxes]})
-
     def __bool__(self) -> bool:
         return bool(self.points or self.boxes)
 
@@ -98,25 +95,6 @@ def apply_prompts(session, prompts: Prompts) -> None:
             raise ValueError(f"prompt for object {obj} on frame {frame}: {exc}") from None
 
 
-def pick_device(name: str = "auto") -> str:
-    """"auto" -> cuda, then mps, then cpu; other names are checked."""
-    import torch
-
-    if name == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    if name not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device must be auto, cpu, cuda or mps, got {name!r}")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but torch sees no CUDA device")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("device 'mps' was asked for but it is not available")
-    return name
-
-
 OUT_SUFFIXES = (".tif", ".tiff", ".zarr")
 # the command line's name of each output, for messages
 OUTPUT_FLAGS = {"out": "--out", "session_json": "--session", "table": "--table", "ctc": "--ctc", "geff": "--geff"}
@@ -141,7 +119,7 @@ def check_outputs(out, table=None, ctc=None, session_json=None, geff=None, overw
     may be, or hold, one of the ``inputs`` (paths). Returns ``{name: Path or None}`` with the names
     of :data:`OUTPUT_FLAGS`.
     """
-    from .exports import exists_error
+    from ..io.atomic import exists_error
 
     paths = {"out": Path(out), "session_json": session_json, "table": table, "ctc": ctc, "geff": geff}
     paths = {k: None if p is None else Path(p) for k, p in paths.items()}
@@ -184,7 +162,7 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
     The order keeps a failed or interrupted run from losing work: every output is checked first
     (:func:`check_outputs`, before the model is built), then the prompts are applied and the
     session file (prompts and settings) is written, then the labels are streamed into ``out``
-    as frames are tracked (:class:`~napari_sam2.engine.exports.LabelWriter`: a Ctrl-C or an
+    as frames are tracked (:class:`~napari_sam2.io.label_files.LabelWriter`: a Ctrl-C or an
     error leaves every finished frame in the file, untracked frames 0), and last the table, CTC
     folder and GEFF graph are made from the finished file.
 
@@ -194,8 +172,10 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
     the model's threshold, or an empty mask) or no pixel in the written labels (wholly hidden
     under another object): the rule of the table's lost column.
     """
-    from ..predictor.frames import open_frames
-    from . import exports
+    from ..device import pick_device
+    from ..io import exports
+    from ..io.label_files import LabelStack
+    from ..io.readers import open_frames
     from .session import TrackingSession
     from .stack import stack_view
 
@@ -232,14 +212,14 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
         exports.write_session_json(paths["session_json"], final, overwrite=True)
     if any(paths[k] is not None for k in ("table", "ctc", "geff")):
         # read back a frame at a time: no output holds the whole (T, Y, X) stack
-        labels = exports.LabelStack.from_file(paths["out"])
+        labels = LabelStack.from_file(paths["out"])
         if paths["table"] is not None:
             rows = exports.object_table(labels, records, session.parents)
             written.append(exports.write_table_csv(paths["table"], rows, overwrite=overwrite))
         if paths["ctc"] is not None:
             written.append(exports.write_ctc(paths["ctc"], labels, parents=session.parents, overwrite=overwrite))
         if paths["geff"] is not None:
-            from .lineage_io import write_geff
+            from ..io.lineage_io import write_geff
 
             written.append(write_geff(paths["geff"], labels, session.parents, overwrite=overwrite))
     return {"input": str(source), "frames": len(report.frames), "objects": len(session.obj_ids),
@@ -253,7 +233,7 @@ def _track_into(session, out: Path, direction: str, overwrite: bool, progress):
     Returns (the run report, the session's records, ``{frame: {object id: pixels}}`` of the file).
     A frame tracked twice (direction "both") is written twice; its last write is final.
     """
-    from .exports import LabelWriter
+    from ..io.label_files import LabelWriter
 
     areas: dict[int, dict[int, int]] = {}
     with LabelWriter(out, session.shape, max(session.obj_ids), overwrite=overwrite) as writer:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..predictor.frames import open_frames
+from ..io.readers import open_frames
 
 
 def _paths(spec: str) -> list[str]:

@@ -38,8 +38,8 @@ class LabelStack:
             import zarr
 
             arr = zarr.open_array(str(path), mode="r")
-        else:  # the engine's lazy TIFF reader (one open file, no page walk per frame)
-            from ..predictor.frames import open_frames
+        else:  # the lazy TIFF reader (one open file, no page walk per frame)
+            from .readers import open_frames
 
             arr = open_frames(path)
         shape, dtype = tuple(arr.shape), arr.dtype

@@ -1,6 +1,6 @@
 """Lineage files: Cell Tracking Challenge (CTC) ground-truth folders and GEFF graphs. No napari or Qt imports.
 
-Conventions as in :mod:`napari_sam2.engine.exports`: ``labels`` is an integer array (T, Y, X) (a
+Conventions as in :mod:`napari_sam2.io.exports`: ``labels`` is an integer array (T, Y, X) (a
 single (Y, X) frame counts as T=1), 0 is background, every id > 0 is one tracked object, and
 ``parents`` is ``{daughter_id: parent_id}``. Writers are atomic and refuse to replace an existing
 output unless ``overwrite=True``.
@@ -29,10 +29,10 @@ GT_TRACK_FILE = "man_track.txt"
 def write_ctc_ground_truth(folder, labels, parents=None, overwrite: bool = False) -> Path:
     """Write labels (T, Y, X) or (Y, X) as a CTC ground-truth folder (``folder/TRA/...``).
 
-    Tracks are split exactly as :func:`~napari_sam2.engine.exports.write_ctc` does (an object
+    Tracks are split exactly as :func:`~napari_sam2.io.exports.write_ctc` does (an object
     that vanishes and reappears gets a new label whose parent is its earlier run); only the file
     names differ: ``TRA/man_track000.tif``... and ``TRA/man_track.txt``. No ``SEG`` folder is
-    written (:func:`napari_sam2.engine.evaluate.evaluate_ctc` derives one from TRA when needed).
+    written (:func:`napari_sam2.io.evaluate.evaluate_ctc` derives one from TRA when needed).
     Returns ``Path(folder)``.
     """
     with _atomic_target(folder, overwrite) as tmp:
@@ -57,7 +57,7 @@ def read_ctc_ground_truth(folder) -> tuple[np.ndarray, dict]:
     """Read a CTC ground-truth folder (or its ``TRA`` subfolder) written by :func:`write_ctc_ground_truth`.
 
     Returns ``(labels (T, Y, X) uint16, parents {label: parent} without 0s)`` like
-    :func:`~napari_sam2.engine.exports.read_ctc`.
+    :func:`~napari_sam2.io.exports.read_ctc`.
     """
     folder = Path(folder)
     tra = ground_truth_tra(folder)

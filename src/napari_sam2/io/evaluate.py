@@ -4,9 +4,9 @@ by the ``py-ctcmetrics`` package (import name ``ctc_metrics``). No napari or Qt 
 Folders (2D time-lapses, T frames of (Y, X) uint16 masks):
 
 * result (``pred_folder``): ``mask000.tif``... and ``res_track.txt``, as written by
-  :func:`napari_sam2.engine.exports.write_ctc`;
+  :func:`napari_sam2.io.exports.write_ctc`;
 * ground truth (``gt_folder``): ``TRA/man_track000.tif``... and ``TRA/man_track.txt``, as written by
-  :func:`napari_sam2.engine.lineage_io.write_ctc_ground_truth`, and optionally
+  :func:`napari_sam2.io.lineage_io.write_ctc_ground_truth`, and optionally
   ``SEG/man_seg000.tif``... (full segmentations of some or all frames).
 """
 

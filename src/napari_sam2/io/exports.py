@@ -22,8 +22,8 @@ import numpy as np
 import tifffile
 from skimage.measure import regionprops
 
-# the label-stack file classes and the safe-output helpers live in their own modules; their names stay
-# importable from here, where callers (batch, session, lineage_io, tests) have always found them
+# the label-stack classes and safe-output helpers have their own modules; exports is where a caller
+# writing results looks for them, so their names are importable from here too
 from .atomic import OutputExistsError, _atomic_target, exists_error  # noqa: F401
 from .label_files import LabelStack, LabelWriter  # noqa: F401
 

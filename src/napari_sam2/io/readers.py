@@ -1,0 +1,169 @@
+"""Lazy frame readers: TIFF stacks (memory-mapped or chunked through zarr), folders of images, arrays.
+
+Nothing here reads a whole file up front or imports torch: a reader returns an array-like with
+``shape``, ``dtype`` and per-frame ``[t]`` indexing. Damaged or truncated TIFFs are refused with a
+message that says how much of the file could be read (:func:`check_tiff`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
+
+
+class _ImageFolder:
+    """A folder of single-frame images as a lazy ``(T, H, W[, C])`` array (frames sorted by the number in the name)."""
+
+    def __init__(self, folder: Path) -> None:
+        files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        if not files:
+            raise ValueError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in folder {folder}")
+
+        def key(p: Path):
+            nums = re.findall(r"\d+", p.stem)
+            return (int(nums[-1]) if nums else -1, p.name)
+
+        self.files = sorted(files, key=key)
+        first = self._read(0)
+        self.shape = (len(self.files), *first.shape)
+        self.dtype = first.dtype
+        self.ndim = len(self.shape)
+
+    def _read(self, i: int) -> np.ndarray:
+        path = self.files[i]
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            return tifffile.imread(path)
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB") if im.mode not in ("L", "I;16", "I", "F", "RGB") else im)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self._read(i)
+
+
+class _Records:
+    """Collects what tifffile logs while a file is parsed (it logs, not raises, on a broken page chain)."""
+
+    def __init__(self) -> None:
+        import logging
+
+        self.messages: list[str] = []
+        self.handler = logging.Handler(logging.WARNING)
+        self.handler.emit = lambda record: self.messages.append(record.getMessage())
+        self.logger = logging.getLogger("tifffile")
+
+    def __enter__(self) -> "_Records":
+        self.logger.addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.logger.removeHandler(self.handler)
+
+
+def _data_end(page) -> int:
+    return max((o + c for o, c in zip(page.dataoffsets, page.databytecounts)), default=0)
+
+
+def check_tiff(path: str | os.PathLike) -> None:
+    """Raise a ValueError naming ``path`` when the TIFF is damaged or cut short: pages whose data lie
+    past the end of the file, a broken chain of pages, or fewer frames than its metadata declares.
+    The message says what could be read. (tifffile itself would return the first page or pages as
+    if they were the whole file.)"""
+    import tifffile
+
+    path = Path(path)
+    size = path.stat().st_size
+    try:
+        _check_tiff(path, size, tifffile)
+    except tifffile.TiffFileError as exc:  # the structure itself is cut or garbled
+        raise ValueError(f"cannot read {path}: it is a damaged or truncated TIFF, or not a TIFF ({size} bytes; "
+                         f"{exc}). Copy or export the file again") from None
+
+
+def _check_tiff(path: Path, size: int, tifffile) -> None:
+    with _Records() as log, tifffile.TiffFile(path) as tif:
+        pages = tif.pages
+        n_pages = len(pages)  # walks the whole chain of pages; a broken link is logged
+        last = pages[n_pages - 1] if n_pages else None
+        series = tif.series[0] if tif.series else None
+        declared = None
+        if tif.is_imagej and tif.imagej_metadata:
+            declared = tif.imagej_metadata.get("images")
+        elif tif.is_shaped and tif.shaped_metadata and "shape" in tif.shaped_metadata[0]:
+            shape = tuple(tif.shaped_metadata[0]["shape"])
+            declared = int(np.prod(shape[:-2])) if len(shape) > 2 and shape[-1] not in (3, 4) else \
+                int(np.prod(shape[:-3])) if len(shape) > 3 else 1
+        contiguous_end = None
+        if series is not None and getattr(series, "dataoffset", None) is not None:
+            contiguous_end = series.dataoffset + series.nbytes
+        # tifffile prefixes its messages with the object's repr ("<tifffile.TiffPages @8> ...")
+        broken = [m.split("> ", 1)[-1] for m in log.messages if "invalid" in m.lower() or "corrupt" in m.lower()]
+        # ImageJ writes big stacks as one page followed by all frames' data: then fewer pages are fine
+        all_data_present = contiguous_end is not None and contiguous_end <= size
+        damaged = (bool(broken) or (last is not None and _data_end(last) > size)
+                   or (contiguous_end is not None and contiguous_end > size)
+                   or (declared is not None and declared > n_pages and not all_data_present))
+        if not damaged:
+            return
+        complete = 0
+        for page in pages:
+            if page.dataoffsets and _data_end(page) <= size:
+                complete += 1
+            else:
+                break
+        first = pages[0] if n_pages else None
+    what = (f"{complete} complete page(s) of {first.shape} {first.dtype} could be read" if first is not None
+            else "no page could be read")
+    if declared is not None:
+        what += f" of the {declared} its metadata declare"
+    elif broken:
+        what += " before the chain of pages breaks"
+    raise ValueError(f"{path} is a damaged or truncated TIFF ({size} bytes): {what}"
+                     f"{' (' + broken[0] + ')' if broken else ''}. Copy or export the file again")
+
+
+def _open_tiff(path: Path):
+    import tifffile
+
+    check_tiff(path)
+
+    try:
+        return tifffile.memmap(path, mode="r")
+    except Exception:
+        # compressed or tiled files cannot be memory-mapped; zarr reads them chunk by chunk
+        import zarr
+
+        return zarr.open(tifffile.imread(path, aszarr=True), mode="r")
+
+
+def open_frames(frames) -> object:
+    """Resolve a path into a lazy array; arrays are returned as they are."""
+    if isinstance(frames, (str, os.PathLike)):
+        path = Path(frames)
+        if path.is_dir():
+            return _ImageFolder(path)
+        if not path.exists():
+            raise ValueError(f"video path not found: {path}")
+        if path.suffix.lower() in (".tif", ".tiff"):
+            try:
+                return _open_tiff(path)
+            except ValueError as exc:
+                if "damaged or truncated TIFF" in str(exc):
+                    raise
+                raise ValueError(f"cannot read {path} as a TIFF stack: {exc}") from None
+            except Exception as exc:
+                raise ValueError(f"cannot read {path} as a TIFF stack: {exc}") from None
+        raise ValueError(f"unsupported video path {path}: give a TIFF stack, a folder of images or an array")
+    if not hasattr(frames, "shape") or not hasattr(frames, "__getitem__"):
+        frames = np.asarray(frames)
+    return frames
