@@ -82,7 +82,8 @@ def coins(model):
     from skimage import data, filters, measure, morphology
 
     from napari_sam2 import SAM2ImagePredictor
-    from napari_sam2.train.quality import inner_point, mask_iou
+    from napari_sam2.io.evaluate import mask_iou
+    from napari_sam2.train.quality import inner_point
 
     image = data.coins()
     ref = ndimage.binary_fill_holes(image > filters.threshold_otsu(image))

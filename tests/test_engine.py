@@ -435,7 +435,8 @@ def test_bf16_fast_mode_tracks_like_fp32_with_real_weights(monkeypatch):
     """bf16 autocast (forced on here: this CPU emulates bf16) on the trained demo model: the masks
     stay close to fp32's while the logits differ (so bf16 really ran)."""
     import napari_sam2.engine.session as session_module
-    from napari_sam2.train.quality import inner_point, mask_iou
+    from napari_sam2.io.evaluate import mask_iou
+    from napari_sam2.train.quality import inner_point
 
     monkeypatch.setattr(session_module, "bf16_is_fast", lambda device: True)
     demo = build_sam2_video_predictor("demo", checkpoint="auto").model

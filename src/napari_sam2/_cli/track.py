@@ -156,15 +156,13 @@ def _sample_movie():
 
 
 def _mean_iou(labels_path: str, truth: np.ndarray) -> float:
+    """Mean IoU over the object-frames where the object is in the truth or in the written labels."""
     import tifffile
 
+    from ..io.evaluate import mask_iou
+
     pred = tifffile.imread(labels_path)
-    ious = []
-    for obj in np.unique(truth)[1:]:
-        for f in range(truth.shape[0]):
-            a, b = truth[f] == obj, pred[f] == obj
-            union = np.logical_or(a, b).sum()
-            if union:
-                ious.append(np.logical_and(a, b).sum() / union)
+    pairs = ((truth[f] == obj, pred[f] == obj) for obj in np.unique(truth)[1:] for f in range(truth.shape[0]))
+    ious = [mask_iou(a, b) for a, b in pairs if a.any() or b.any()]
     return float(np.mean(ious)) if ious else 0.0
 

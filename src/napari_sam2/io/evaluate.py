@@ -1,5 +1,6 @@
 """Cell Tracking Challenge metrics for a CTC result folder against a ground-truth folder, computed
-by the ``py-ctcmetrics`` package (import name ``ctc_metrics``). No napari or Qt imports.
+by the ``py-ctcmetrics`` package (import name ``ctc_metrics``), and the mask IoU that every quality
+check here uses (:func:`mask_iou`). No torch, napari or Qt imports.
 
 Folders (2D time-lapses, T frames of (Y, X) uint16 masks):
 
@@ -20,6 +21,11 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
+
+from .exports import read_ctc_layout
+from .lineage_io import GT_MASK_PREFIX, GT_TRACK_FILE
+
 #: the metrics asked of ctc_metrics; "BC(0)" makes it report BC(0)..BC(3)
 METRICS = ("Valid", "DET", "SEG", "TRA", "BC(0)")
 
@@ -28,19 +34,12 @@ def _masks(folder: Path, prefix: str) -> list[Path]:
     return sorted(p for p in folder.glob(f"{prefix}*.tif") if p.name[len(prefix):-4].isdigit())
 
 
-def _check_track_file(path: Path, what: str) -> None:
-    """Raise ValueError naming ``what`` unless ``path`` has 'L B E P' integer lines whose parents are 0 or listed."""
-    rows = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
-        fields = line.split()
-        if fields and (len(fields) != 4 or not all(f.isdigit() for f in fields)):
-            raise ValueError(f"{what}: {path} line {n}: expected 'L B E P' integers, got {line!r}")
-        if fields:
-            rows.append([int(f) for f in fields])
-    labels = {row[0] for row in rows}
-    for label, _, _, parent in rows:
-        if parent and parent not in labels:
-            raise ValueError(f"{what}: {path}: track {label} has parent {parent}, which is not a track in the file")
+def _read_layout(folder: Path, mask_prefix: str, track_name: str, what: str):
+    """The CTC reader's ``(labels, parents)``; its ValueError is prefixed with ``what`` (which folder)."""
+    try:
+        return read_ctc_layout(folder, mask_prefix, track_name)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
 
 
 def _check_folders(pred: Path, gt: Path) -> None:
@@ -49,23 +48,29 @@ def _check_folders(pred: Path, gt: Path) -> None:
         raise ValueError(f"pred_folder {pred} is not a folder")
     if not (pred / "res_track.txt").is_file():
         raise ValueError(f"pred_folder {pred} has no res_track.txt (not a CTC result folder)")
-    n_pred = len(_masks(pred, "mask"))
-    if n_pred == 0:
-        raise ValueError(f"pred_folder {pred} contains no mask*.tif files")
     if not gt.is_dir():
         raise ValueError(f"gt_folder {gt} is not a folder")
-    tra = gt / "TRA"
-    if not (tra / "man_track.txt").is_file():
+    if not (gt / "TRA" / "man_track.txt").is_file():
         raise ValueError(f"gt_folder {gt} has no TRA/man_track.txt (not a CTC ground-truth folder)")
-    n_gt = len(_masks(tra, "man_track"))
-    if n_gt == 0:
-        raise ValueError(f"gt_folder {gt}: TRA contains no man_track*.tif files")
-    if n_pred != n_gt:
-        raise ValueError(f"pred_folder {pred} has {n_pred} masks but gt_folder {gt} has {n_gt} TRA masks")
+    ours, _ = _read_layout(pred, "mask", "res_track.txt", f"pred_folder {pred}")
+    truth, _ = _read_layout(gt / "TRA", GT_MASK_PREFIX, GT_TRACK_FILE, f"gt_folder {gt}")
+    if len(ours) != len(truth):
+        raise ValueError(f"pred_folder {pred} has {len(ours)} masks but gt_folder {gt} has {len(truth)} TRA masks")
+    if ours.shape[1:] != truth.shape[1:]:
+        raise ValueError(f"pred_folder {pred} has masks of shape {ours.shape[1:]} but gt_folder {gt} has "
+                         f"TRA masks of shape {truth.shape[1:]}")
     if (gt / "SEG").is_dir() and not _masks(gt / "SEG", "man_seg"):
         raise ValueError(f"gt_folder {gt}: SEG contains no man_seg*.tif files")
-    _check_track_file(pred / "res_track.txt", f"pred_folder {pred}")
-    _check_track_file(tra / "man_track.txt", f"gt_folder {gt}")
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks of the same shape; 1.0 when both are empty
+    (nothing to find, nothing found)."""
+    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    if a.shape != b.shape:
+        raise ValueError(f"masks of different shapes: {a.shape} and {b.shape}")
+    union = np.count_nonzero(a | b)
+    return float(np.count_nonzero(a & b) / union) if union else 1.0
 
 
 def _gt_with_seg(gt: Path, scratch: Path) -> Path:
@@ -78,8 +83,8 @@ def _gt_with_seg(gt: Path, scratch: Path) -> Path:
     return copy
 
 
-def _plain(value):
-    """numpy scalars -> Python int/float; NaN -> None (JSON-safe)."""
+def _metric_value(value):
+    """A metric as a JSON-safe Python value: numpy scalars -> int/float, NaN -> None."""
     if value is None:
         return None
     value = value.item() if hasattr(value, "item") else value
@@ -129,7 +134,7 @@ def evaluate_ctc(pred_folder, gt_folder, threads: int = 1) -> dict:
             raise ValueError(f"cannot evaluate pred_folder {Path(pred_folder)} against gt_folder "
                              f"{Path(gt_folder)}: {type(exc).__name__} {exc}") from None
     result = {"valid": bool(raw.pop("Valid", 0))}
-    result.update((key, _plain(value)) for key, value in raw.items())
+    result.update((key, _metric_value(value)) for key, value in raw.items())
     result["seg_from_tra"] = seg_from_tra
     result["issues"] = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     return result

@@ -291,19 +291,30 @@ def read_ctc_layout(folder, mask_prefix: str, track_name: str) -> tuple[np.ndarr
     track_file = folder / track_name
     if not track_file.is_file():
         raise ValueError(f"folder {folder} has no {track_name}")
-    parents = {}
-    for n, line in enumerate(track_file.read_text().splitlines(), start=1):
+    parents = _read_track_file(track_file)
+    return np.stack(frames).astype(np.uint16, copy=False), parents
+
+
+def _read_track_file(path: Path) -> dict[int, int]:
+    """``{label: parent}`` (no 0s) of an ``L B E P`` file; a ValueError names the line that is not
+    four integers, or a parent that is not itself a track of the file."""
+    tracks, parents = set(), {}
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
         if len(fields) != 4 or not all(f.isdigit() for f in fields):
-            raise ValueError(f"{track_file} line {n}: expected 'L B E P' integers, got {line!r}")
+            raise ValueError(f"{path} line {n}: expected 'L B E P' integers, got {line!r}")
+        tracks.add(int(fields[0]))
         if int(fields[3]) != 0:
             parents[int(fields[0])] = int(fields[3])
-    return np.stack(frames).astype(np.uint16, copy=False), parents
+    for label, parent in sorted(parents.items()):
+        if parent not in tracks:
+            raise ValueError(f"{path}: track {label} has parent {parent}, which is not a track in the file")
+    return parents
 
 
-def _plain(obj, where: str = "session_dict"):
+def _json_ready(obj, where: str = "session_dict"):
     """Convert numpy scalars/arrays (and tuples, Paths) inside ``obj`` to JSON-ready Python values."""
     if isinstance(obj, np.ndarray):
         return obj.tolist()
@@ -315,10 +326,10 @@ def _plain(obj, where: str = "session_dict"):
             k = k.item() if isinstance(k, np.generic) else k
             if not isinstance(k, (str, int, float, bool)) and k is not None:
                 raise ValueError(f"{where}: key {k!r} is not a str or number")
-            out[k] = _plain(v, f"{where}[{k!r}]")
+            out[k] = _json_ready(v, f"{where}[{k!r}]")
         return out
     if isinstance(obj, (list, tuple)):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+        return [_json_ready(v, f"{where}[{i}]") for i, v in enumerate(obj)]
     if isinstance(obj, Path):
         return str(obj)
     if obj is None or isinstance(obj, (str, int, float, bool)):
@@ -335,7 +346,7 @@ def write_session_json(path, session_dict, overwrite: bool = False) -> Path:
         raise ValueError(f"session_dict must be a dict, got {type(session_dict).__name__}")
     if session_dict.get("format", SESSION_FORMAT) != SESSION_FORMAT or session_dict.get("version", 1) != 1:
         raise ValueError("session_dict has a 'format' or 'version' field that is not napari-sam2-session v1")
-    doc = {"format": SESSION_FORMAT, "version": SESSION_VERSION, **_plain(session_dict)}
+    doc = {"format": SESSION_FORMAT, "version": SESSION_VERSION, **_json_ready(session_dict)}
     try:
         text = json.dumps(doc, indent=2, allow_nan=False)
     except ValueError as exc:

@@ -6,6 +6,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..engine.session import TrackingSession
+from ..io.evaluate import mask_iou
 
 
 def inner_point(mask: np.ndarray) -> tuple[float, float]:
@@ -15,11 +16,6 @@ def inner_point(mask: np.ndarray) -> tuple[float, float]:
     depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
     y, x = np.unravel_index(int(depth.argmax()), depth.shape)
     return float(x), float(y)
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
 def track_from_clicks(model, image: np.ndarray, labels: np.ndarray, frame: int = 0,
