@@ -123,3 +123,19 @@ def test_reader_names_bad_files(tmp_path):
                    '</Model></TrackMate>')
     with pytest.raises(ValueError, match="track 0 links spots \\(0, 7\\)"):
         read_trackmate(bad)
+
+
+def test_track_outputs_check_the_trackmate_file_before_compute(tmp_path):
+    from napari_sam2.engine.batch import check_outputs
+
+    paths = check_outputs(tmp_path / "l.tif", trackmate=tmp_path / "cells.xml")
+    assert paths["trackmate"] == tmp_path / "cells.xml"
+    with pytest.raises(ValueError, match="--trackmate must end in .xml"):
+        check_outputs(tmp_path / "l.tif", trackmate=tmp_path / "cells.csv")
+    with pytest.raises(ValueError, match="--table and --trackmate are the same path"):
+        check_outputs(tmp_path / "l.tif", table=tmp_path / "x.xml", trackmate=tmp_path / "x.xml")
+    (tmp_path / "cells.xml").write_text("")
+    with pytest.raises(FileExistsError) as info:
+        check_outputs(tmp_path / "l.tif", trackmate=tmp_path / "cells.xml")
+    assert info.value.filename == str(tmp_path / "cells.xml")
+    assert check_outputs(tmp_path / "l.tif", overwrite=True, trackmate=tmp_path / "cells.xml")["trackmate"]

@@ -97,7 +97,8 @@ def apply_prompts(session, prompts: Prompts) -> None:
 
 OUT_SUFFIXES = (".tif", ".tiff", ".zarr")
 # the command line's name of each output, for messages
-OUTPUT_FLAGS = {"out": "--out", "session_json": "--session", "table": "--table", "ctc": "--ctc", "geff": "--geff"}
+OUTPUT_FLAGS = {"out": "--out", "session_json": "--session", "table": "--table", "ctc": "--ctc", "geff": "--geff",
+                "trackmate": "--trackmate"}
 
 
 def _parts(path) -> tuple[str, ...]:
@@ -110,10 +111,11 @@ def _inside(inner: tuple, outer: tuple) -> bool:
 
 
 def check_outputs(out, table=None, ctc=None, session_json=None, geff=None, overwrite: bool = False,
-                  inputs=()) -> dict[str, Path | None]:
+                  inputs=(), trackmate=None) -> dict[str, Path | None]:
     """Check every output of a tracking run before any compute starts.
 
-    The labels file ``out`` must end in .tif, .tiff or .zarr; no output may exist already unless
+    The labels file ``out`` must end in .tif, .tiff or .zarr and the TrackMate file ``trackmate``
+    in .xml; no output may exist already unless
     ``overwrite`` (a FileExistsError whose ``filename`` is the path); no two outputs may be the same
     path or lie one inside the other (the CTC folder, GEFF and zarr stores are folders); no output
     may be, or hold, one of the ``inputs`` (paths). Returns ``{name: Path or None}`` with the names
@@ -121,10 +123,13 @@ def check_outputs(out, table=None, ctc=None, session_json=None, geff=None, overw
     """
     from ..io.atomic import exists_error
 
-    paths = {"out": Path(out), "session_json": session_json, "table": table, "ctc": ctc, "geff": geff}
+    paths = {"out": Path(out), "session_json": session_json, "table": table, "ctc": ctc, "geff": geff,
+             "trackmate": trackmate}
     paths = {k: None if p is None else Path(p) for k, p in paths.items()}
     if paths["out"].suffix.lower() not in OUT_SUFFIXES:
         raise ValueError(f"--out must end in .tif, .tiff or .zarr, got {out}")
+    if paths["trackmate"] is not None and paths["trackmate"].suffix.lower() != ".xml":
+        raise ValueError(f"--trackmate must end in .xml (TrackMate opens XML files), got {trackmate}")
     given = {k: p for k, p in paths.items() if p is not None}
     keys = {k: _parts(p) for k, p in given.items()}
     names = list(given)
@@ -149,7 +154,8 @@ def check_outputs(out, table=None, ctc=None, session_json=None, geff=None, overw
 
 def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny", checkpoint=None,
                image_size: int | None = None, axis: str = "t", direction: str = "forward", device: str = "auto",
-               table=None, ctc=None, session_json=None, geff=None, overwrite: bool = False, progress=None,
+               table=None, ctc=None, session_json=None, geff=None, trackmate=None, overwrite: bool = False,
+               progress=None,
                time_point: int | None = None, z: int | None = None, channel: int | str | None = None,
                precision: str = "fp32", memory_frames: int | None = None) -> dict:
     """Track one stack from ``prompts`` and write the results. Returns a summary dict.
@@ -164,7 +170,7 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
     session file (prompts and settings) is written, then the labels are streamed into ``out``
     as frames are tracked (:class:`~napari_sam2.io.label_files.LabelWriter`: a Ctrl-C or an
     error leaves every finished frame in the file, untracked frames 0), and last the table, CTC
-    folder and GEFF graph are made from the finished file.
+    folder, GEFF graph and TrackMate XML file are made from the finished file.
 
     Summary keys: input, frames (tracked in this run), objects, object_frames (object-frames with
     a result), lost (how many of those are lost), lost_frames ``{object id: [frames]}``,
@@ -182,7 +188,7 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
     if not prompts:
         raise ValueError("no prompts: give --points and/or --boxes with at least one row for this input")
     inputs = [source] if isinstance(source, (str, Path)) else []
-    paths = check_outputs(out, table, ctc, session_json, geff, overwrite, inputs)
+    paths = check_outputs(out, table, ctc, session_json, geff, overwrite, inputs, trackmate)
     data = open_frames(source)
     if len(data.shape) < 3:
         raise ValueError(f"{source} is a single image of shape {tuple(data.shape)}: tracking needs a stack")
@@ -210,7 +216,7 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
         final = {**session.prompts_dict(), "lost_frames": {str(o): f for o, f in lost.items() if f},
                  "run": {**settings, "finished": True}}
         exports.write_session_json(paths["session_json"], final, overwrite=True)
-    if any(paths[k] is not None for k in ("table", "ctc", "geff")):
+    if any(paths[k] is not None for k in ("table", "ctc", "geff", "trackmate")):
         # read back a frame at a time: no output holds the whole (T, Y, X) stack
         labels = LabelStack.from_file(paths["out"])
         if paths["table"] is not None:
@@ -222,6 +228,10 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
             from ..io.lineage_io import write_geff
 
             written.append(write_geff(paths["geff"], labels, session.parents, overwrite=overwrite))
+        if paths["trackmate"] is not None:
+            from ..io.trackmate import write_trackmate
+
+            written.append(write_trackmate(paths["trackmate"], labels, session.parents, overwrite=overwrite))
     return {"input": str(source), "frames": len(report.frames), "objects": len(session.obj_ids),
             "object_frames": len(records), "lost": sum(len(v) for v in lost.values()), "lost_frames": lost,
             "seconds": round(report.elapsed, 2), "written": [str(p) for p in written]}
