@@ -13,7 +13,7 @@ from conftest import present_checkpoint
 from napari_sam2 import build_sam2_video_predictor
 from napari_sam2.cli import main
 from napari_sam2.engine import TrackingSession
-from napari_sam2.engine.exports import read_ctc
+from napari_sam2.io.exports import read_ctc
 from napari_sam2.synthetic import synthetic_cells
 
 SIZE = 128
@@ -69,7 +69,7 @@ def test_track_writes_labels_table_ctc_and_session(tmp_path, movie, checkpoint, 
     assert table[0].startswith("object_id,frame,area") and len(table) > 10
     ctc_labels, _ = read_ctc(tmp_path / "ctc")
     assert ctc_labels.shape == (6, 64, 80)
-    from napari_sam2.engine.lineage_io import read_geff
+    from napari_sam2.io.lineage_io import read_geff
 
     assert read_geff(tmp_path / "lineage.zarr").number_of_nodes() == sum(len(np.unique(f)) - 1 for f in written)
     session = json.loads((tmp_path / "s.json").read_text())
