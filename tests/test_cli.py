@@ -31,12 +31,13 @@ def test_segment_writes_the_predictor_mask(tmp_path, capsys):
     src = tmp_path / "movie.tif"
     tifffile.imwrite(src, stack)
     out = tmp_path / "out" / "mask.tif"
-    rc = main(["segment", str(src), "--frame", "2", "--point", "40,30", "--point", "80,60,0",
+    rc = main(["segment", str(src), "--frame", "2", "--point", "30,40", "--point", "60,80,0",
                "--checkpoint", str(ckpt), "--image-size", "256", "--out", str(out)])
     assert rc == 0
     written = tifffile.imread(out)
     pred = SAM2ImagePredictor(model)
     pred.set_image(stack[2])
+    # --point is (y, x), napari's order; the image predictor takes the official (x, y)
     masks, scores, _ = pred.predict(np.array([[40.0, 30.0], [80.0, 60.0]]), np.array([1, 0]),
                                     multimask_output=False)
     assert written.shape == (96, 120) and written.dtype == np.uint8
@@ -120,7 +121,7 @@ def test_user_errors_are_one_line_with_exit_code_2(monkeypatch, capsys, exc, mes
 
 
 def test_library_overwrite_wording_is_translated(monkeypatch, capsys):
-    from napari_sam2.engine.exports import exists_error
+    from napari_sam2.io.exports import exists_error
 
     assert _failing_command(monkeypatch, exists_error("out/t.csv")) == 2
     assert capsys.readouterr().err == "error: out/t.csv exists already (use --overwrite to replace it)\n"

@@ -37,14 +37,16 @@ def _pair_list(text: str, n: int, what: str) -> list[float]:
 
 
 def _point(text: str) -> list[float]:
+    """--point y,x[,label]: (y, x) pixels, napari's order like every file and CLI format (docs/coordinates.md)."""
     parts = text.split(",")
     if len(parts) == 2:
         parts.append("1")
-    return _pair_list(",".join(parts), 3, "--point (x,y[,label])")
+    return _pair_list(",".join(parts), 3, "--point (y,x[,label])")
 
 
 def _box(text: str) -> list[float]:
-    return _pair_list(text, 4, "--box (x0,y0,x1,y1)")
+    """--box y0,x0,y1,x1: two corners in (y, x) pixels, the order of track's boxes CSV."""
+    return _pair_list(text, 4, "--box (y0,x0,y1,x1)")
 
 
 def _channel(text: str) -> int | str:
@@ -92,8 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("input", help="a TIFF file (2D image or stack), or 'sample' for the synthetic cells")
     seg.add_argument("--frame", type=int, default=0, help="frame of a (T, Y, X) stack to segment (default 0)")
     seg.add_argument("--point", type=_point, action="append", default=[],
-                     help="x,y[,label] in pixels; label 1 positive (default), 0 negative; repeatable")
-    seg.add_argument("--box", type=_box, default=None, help="x0,y0,x1,y1 in pixels")
+                     help="y,x[,label]: (y, x) pixels, napari order (row, column; as in track's CSV); "
+                          "label 1 positive (default), 0 negative; repeatable")
+    seg.add_argument("--box", type=_box, default=None,
+                     help="y0,x0,y1,x1: two corners in (y, x) pixels, napari order (as in track's CSV)")
     seg.add_argument("--model", default="auto", help=MODEL_HELP)
     seg.add_argument("--checkpoint", default="auto", help=CHECKPOINT_HELP)
     seg.add_argument("--image-size", type=int, default=None, help=SIZE_HELP)
@@ -105,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     trk = sub.add_parser("track", help="track objects through a time-lapse or volume from CSV prompts")
     trk.add_argument("input", help="a TIFF stack, 'sample' (synthetic cells, clicked for you), "
                                    "or with --many a glob pattern such as 'data/*.tif'")
-    trk.add_argument("--points", help="CSV with header object_id,frame,y,x,label (label 1 positive, 0 negative)")
-    trk.add_argument("--boxes", help="CSV with header object_id,frame,y0,x0,y1,x1")
+    trk.add_argument("--points", help="CSV with header object_id,frame,y,x,label: (y, x) pixels, napari order; "
+                          "label 1 positive, 0 negative")
+    trk.add_argument("--boxes", help="CSV with header object_id,frame,y0,x0,y1,x1: (y, x) pixels, napari order")
     trk.add_argument("--out", required=True, help="labels output: .tif/.tiff or .zarr (with --many: a folder)")
     trk.add_argument("--model", default="auto", help=MODEL_HELP)
     trk.add_argument("--checkpoint", default="auto", help=CHECKPOINT_HELP)

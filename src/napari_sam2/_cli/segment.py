@@ -43,6 +43,17 @@ def _load_frame(source: str, frame: int, channel: int | str | None = None) -> tu
     return np.asarray(stack_view(data, channel=channel)[frame]), truth
 
 
+def official_prompts(points: list, box: list | None) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The CLI's prompts in napari's (y, x) order -> the image predictor's official (x, y) order.
+
+    points: ``[[y, x, label], ...]`` -> point_coords ``(N, 2)`` as ``(x, y)`` and point_labels ``(N,)``;
+    box: ``[y0, x0, y1, x1]`` -> ``[x0, y0, x1, y1]`` (docs/coordinates.md)."""
+    coords = np.array([[p[1], p[0]] for p in points], dtype=np.float64) if points else None
+    labels = np.array([int(p[2]) for p in points]) if points else None
+    xyxy = None if box is None else np.array([box[1], box[0], box[3], box[2]], dtype=np.float64)
+    return coords, labels, xyxy
+
+
 def run_segment(args: argparse.Namespace) -> int:
     import tifffile
 
@@ -63,19 +74,19 @@ def run_segment(args: argparse.Namespace) -> int:
     predictor = SAM2ImagePredictor(model)
     predictor.set_image(image)
     t1 = time.perf_counter()
-    pts = np.array([p[:2] for p in args.point]) if args.point else None
-    labels = np.array([int(p[2]) for p in args.point]) if args.point else None
+    pts, labels, box = official_prompts(args.point, args.box)
     single_click = args.box is None and len(args.point) == 1
-    masks, scores, _ = predictor.predict(pts, labels, box=args.box, multimask_output=single_click)
+    masks, scores, _ = predictor.predict(pts, labels, box=box, multimask_output=single_click)
     best = int(np.argmax(scores))
     mask = masks[best].astype(np.uint8)
     t2 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
     tifffile.imwrite(out, mask)
     line = f"mask: {int(mask.sum())} px, predicted IoU {scores[best]:.3f}; encode {t1 - t0:.2f} s, prompt {t2 - t1:.3f} s"
-    if truth is not None and pts is not None:
-        x, y = int(pts[0][0]), int(pts[0][1])
-        cell = truth == truth[y, x] if truth[y, x] else None
+    if truth is not None and args.point:
+        y, x = int(args.point[0][0]), int(args.point[0][1])
+        inside = 0 <= y < truth.shape[0] and 0 <= x < truth.shape[1]
+        cell = truth == truth[y, x] if inside and truth[y, x] else None
         if cell is not None:
             iou = np.logical_and(cell, mask).sum() / max(np.logical_or(cell, mask).sum(), 1)
             line += f"; IoU with the true cell {iou:.3f}"
