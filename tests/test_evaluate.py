@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import tifffile
 
 from napari_sam2.cli import main
-from napari_sam2.io.evaluate import evaluate_ctc
+from napari_sam2.io.evaluate import evaluate_ctc, mask_iou
 from napari_sam2.io.exports import write_ctc
 from napari_sam2.io.lineage_io import write_ctc_ground_truth
 from napari_sam2.synthetic import synthetic_dividing_cells
@@ -106,24 +107,78 @@ def test_bad_folders_are_named(tmp_path, folders):
     (orphan / "res_track.txt").write_text("1 0 5\n")
     with pytest.raises(ValueError, match="pred_folder .*line 1"):
         evaluate_ctc(orphan, gt)
+    small = write_ctc(tmp_path / "small_RES", np.zeros((12, 64, 64), np.uint16))
+    with pytest.raises(ValueError, match=r"small_RES has masks of shape \(64, 64\) but gt_folder .* \(128, 128\)"):
+        evaluate_ctc(small, gt)
 
 
-def test_cli_prints_metrics_and_writes_json(tmp_path, capsys, folders):
+def table_rows(lines: list[str]) -> dict[str, tuple[str, str]]:
+    """``{metric: (value, meaning)}`` of the printed table (columns are separated by two or more spaces)."""
+    rows = {}
+    for line in lines[1:]:
+        if line.startswith(("note:", "issue:", "wrote ")):
+            continue
+        name, value, *meaning = re.split(r"\s{2,}", line, maxsplit=2)
+        rows[name] = (value, meaning[0] if meaning else "")
+    return rows
+
+
+def test_cli_prints_a_table_and_writes_json(tmp_path, capsys, folders):
     gt, perfect, merged = folders
     out = tmp_path / "sub" / "metrics.json"
     assert main(["evaluate", str(merged), str(gt), "--json", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    printed = dict(line.split(": ", 1) for line in lines if not line.startswith("wrote"))
     saved = json.loads(out.read_text())
-    assert saved == evaluate_ctc(merged, gt)
-    assert float(printed["TRA"]) == pytest.approx(saved["TRA"], abs=1e-4)
-    assert printed["valid"] == "True" and float(printed["BC(0)"]) == 0.0
-    assert {"DET", "SEG", "TRA", "BC(0)"} <= set(printed)
+    assert saved == evaluate_ctc(merged, gt)  # the JSON is the raw result, unchanged
+    assert re.split(r"\s{2,}", lines[0]) == ["metric", "value", "meaning"]
+    rows = table_rows(lines)
+    assert rows["TRA"][0] == f"{saved['TRA']:.3f}" and 0.5 < float(rows["TRA"][0]) < 1.0
+    assert rows["TRA"][1].startswith("tracking accuracy")
+    assert rows["valid"][0] == "yes" and rows["BC(0)"][0] == "0.000" and "division F1" in rows["BC(0)"][1]
+    assert rows["divisions(0)"][0] == "0 / 0 / 1"  # the merged daughters: the one true division missed
+    assert rows["gt_divisions"][0] == "1" and rows["AOGM"][0] == f"{saved['AOGM']:.3f}"
+    assert not any("tp_div" in line or ": None" in line for line in lines)
+    assert any(line.startswith("note:") and "TRA masks" in line for line in lines)
     assert lines[-1] == f"wrote {out}"
 
     assert main(["evaluate", str(perfect), str(gt)]) == 0
-    printed = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
-    assert printed["TRA"] == printed["DET"] == printed["SEG"] == "1.0000"
+    rows = table_rows(capsys.readouterr().out.splitlines())
+    assert rows["TRA"][0] == rows["DET"][0] == rows["SEG"][0] == "1.000"
+    assert rows["BC(0)"][0] == "1.000" and rows["divisions(0)"][0] == "1 / 0 / 0"
+
+
+def test_cli_shows_missing_values_as_na_with_the_reason(tmp_path, capsys):
+    _, labels, parents = synthetic_dividing_cells(n_frames=6, size=(64, 64), n_cells=2, seed=3, divide=())
+    gt = write_ctc_ground_truth(tmp_path / "gt", labels, parents)
+    assert main(["evaluate", str(write_ctc(tmp_path / "res", labels)), str(gt)]) == 0
+    rows = table_rows(capsys.readouterr().out.splitlines())
+    assert rows["gt_divisions"][0] == "0" and rows["TRA"][0] == "1.000"
+    assert rows["BC(0)"][0] == "n/a"
+    assert rows["BC(0)"][1].endswith("n/a: no divisions in the ground truth or the result")
+
+
+def test_cli_invalid_result_says_why_values_are_missing(tmp_path, capsys, folders):
+    gt, perfect, _ = folders
+    bad = tmp_path / "bad_RES"
+    shutil.copytree(perfect, bad)
+    (bad / "res_track.txt").write_text("1 0 5 0\n2 0 11 0\n3 0 11 0\n4 6 11 1\n")  # track 5 missing
+    assert main(["evaluate", str(bad), str(gt)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = table_rows(lines)
+    assert rows["valid"][0] == "no" and rows["DET"][0] == "n/a" and "failed the format check" in rows["DET"][1]
+    assert any(line.startswith("issue:") and "5" in line for line in lines)
+
+
+def test_mask_iou():
+    a = np.zeros((4, 5), bool)
+    b = np.zeros((4, 5), bool)
+    a[:2] = True  # 10 pixels
+    b[1:3] = True  # 10 pixels, 5 shared
+    assert mask_iou(a, b) == pytest.approx(5 / 15)
+    assert mask_iou(a, a) == 1.0 and mask_iou(a, ~a) == 0.0
+    assert mask_iou(np.zeros((2, 2)), np.zeros((2, 2))) == 1.0  # nothing to find, nothing found
+    with pytest.raises(ValueError, match="different shapes"):
+        mask_iou(a, b[:3])
 
 
 def test_cli_bad_folder_exits_2(tmp_path, capsys, folders):
