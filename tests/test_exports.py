@@ -250,6 +250,9 @@ def test_read_ctc_errors(tmp_path):
     (folder / "res_track.txt").write_text("1 0 x 0\n")
     with pytest.raises(ValueError, match="res_track.txt"):
         read_ctc(folder)
+    (folder / "res_track.txt").write_text("1 0 4 0\n2 0 4 7\n")
+    with pytest.raises(ValueError, match="res_track.txt: track 2 has parent 7, which is not a track"):
+        read_ctc(folder)
 
 
 # ----------------------------------------------------------------------------- session JSON
