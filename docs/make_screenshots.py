@@ -42,14 +42,14 @@ def open_viewer(sample: str, image: str, height: int, ckpt, args):
         for _ in range(20):
             app.processEvents()
 
-    widget._image.value = viewer.layers[image]
+    widget._controls.image.value = viewer.layers[image]
     if ckpt is None:  # the bundled demo model at its own input size
-        widget._model.value = DEMO
+        widget._controls.model.value = DEMO
     else:
-        widget._model.value = args.model or "auto"
-        widget._checkpoint.value = str(ckpt)
-        widget._image_size.value = args.image_size
-    widget._device.value = "cpu"
+        widget._controls.model.value = args.model or "auto"
+        widget._controls.checkpoint.value = str(ckpt)
+        widget._controls.image_size.value = args.image_size
+    widget._controls.device.value = "cpu"
     viewer.layers["ground truth"].visible = False  # the masks on screen are the model's
     return viewer, widget, settle
 
@@ -102,7 +102,7 @@ def timelapse(ckpt, args) -> None:
     widget.propagate("forward")
     settle()
     viewer.dims.set_current_step(0, 12)
-    widget._objects.setCurrentRow(0)
+    widget._controls.objects.setCurrentRow(0)
     settle()
     viewer.window.screenshot(str(OUT / "3_propagated.png"), canvas_only=False)
     viewer.close()
@@ -113,7 +113,7 @@ def volume(ckpt, args) -> None:
     clicked on the middle slice and tracked both directions (red: slices the nucleus is not in)."""
     viewer, widget, settle = open_viewer("volume", "synthetic nuclei (Z,Y,X)", 1000, ckpt, args)
     truth = viewer.layers["ground truth"].data
-    widget._axis.value = "z"
+    widget._controls.axis.value = "z"
     widget._controls.advanced_toggle.setChecked(True)
     mid = truth.shape[0] // 2
     viewer.dims.set_current_step(0, mid)
@@ -129,7 +129,7 @@ def volume(ckpt, args) -> None:
     settle()
     widget.propagate("both")
     settle()
-    widget._objects.setCurrentRow(0)
+    widget._controls.objects.setCurrentRow(0)
     viewer.dims.set_current_step(0, mid + 3)
     settle()
     viewer.window.screenshot(str(OUT / "4_volume.png"), canvas_only=False)

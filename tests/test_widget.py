@@ -27,10 +27,10 @@ def ready(make_napari_viewer, qtbot, checkpoint):
     layer = viewer.add_image(image, name="cells")
     widget = SAM2Widget(viewer)
     viewer.window.add_dock_widget(widget)
-    widget._image.value = layer
-    widget._checkpoint.value = str(checkpoint)
-    widget._image_size.value = SIZE
-    widget._device.value = "cpu"
+    widget._controls.image.value = layer
+    widget._controls.checkpoint.value = str(checkpoint)
+    widget._controls.image_size.value = SIZE
+    widget._controls.device.value = "cpu"
     widget.start_session()
     qtbot.waitUntil(lambda: widget.session is not None and not widget.busy, timeout=60000)
     return viewer, widget, truth
@@ -61,12 +61,12 @@ def test_click_shows_mask_then_propagate_fills_all_frames(ready, qtbot):
     wait(qtbot, widget)
     assert (out.data[0] == 1).any() and not out.data[1:].any()
     assert np.array_equal(out.data[0], widget.session.label_frame(0))
-    assert all(b.enabled for b in widget._cands)  # a single click offers three masks
+    assert all(b.enabled for b in widget._controls.cands)  # a single click offers three masks
     widget.propagate("forward")
     wait(qtbot, widget)
     assert all((out.data[f] == 1).any() for f in range(8))
     assert np.array_equal(out.data, widget.session.labels().astype(out.data.dtype))
-    assert np.isfinite(widget._timeline.scores).all() and len(widget._timeline.scores) == 8
+    assert np.isfinite(widget._controls.timeline.scores).all() and len(widget._controls.timeline.scores) == 8
     assert widget._status.value.startswith("forward: done"), widget._status.value
 
 
@@ -93,7 +93,7 @@ def test_cancel_keeps_done_frames(ready, qtbot):
     widget.add_click(0, y, x)
     wait(qtbot, widget)
     written = []
-    original = widget._write_frames
+    original = widget._labels.write
 
     def spy(frames):
         original(frames)
@@ -101,7 +101,7 @@ def test_cancel_keeps_done_frames(ready, qtbot):
         if len(written) == 2:
             widget.cancel()
 
-    widget._write_frames = spy
+    widget._labels.write = spy
     widget.propagate("forward")
     wait(qtbot, widget)
     tracked = sorted(widget.session.objects[1].results)
@@ -121,10 +121,10 @@ def test_correction_retracks_only_later_frames_and_keeps_manual_edits(ready, qtb
     assert widget.last_report.frames == [5, 6, 7]
     assert np.array_equal(out.data[:4], before[:4])  # nothing before the correction changed
     assert (out.data[6, :5, :5] == 9).all() and 6 in widget.edited_frames  # edits kept
-    assert widget._overwrite.enabled
+    assert widget._controls.overwrite.enabled
     widget.overwrite_edited_frames()
     wait(qtbot, widget)
-    assert np.array_equal(out.data[6], widget.session.label_frame(6)) and not widget._overwrite.enabled
+    assert np.array_equal(out.data[6], widget.session.label_frame(6)) and not widget._controls.overwrite.enabled
 
 
 def test_candidate_choice_and_painted_mask(ready, qtbot):
@@ -132,7 +132,7 @@ def test_candidate_choice_and_painted_mask(ready, qtbot):
     y, x = centre(truth, 0, 1)
     widget.add_click(0, y, x)
     wait(qtbot, widget)
-    cands = widget._candidates[2]
+    cands = widget._actions.candidates[2]
     pick = next(i for i in range(3) if cands[i][0].any())
     widget.choose_candidate(pick)
     wait(qtbot, widget)
@@ -153,7 +153,7 @@ def test_exports_timeline_jump_and_session_reload(ready, qtbot, tmp_path):
     out = viewer.layers["SAM2 labels"].data.copy()
     paths = iter([str(tmp_path / "l.tif"), str(tmp_path / "t.csv"), str(tmp_path), str(tmp_path / "g"),
                   str(tmp_path / "s.json"), str(tmp_path / "s.json")])
-    widget._ask_path = lambda *a, **k: next(paths)
+    widget._files.ask_path = lambda *a, **k: next(paths)
     widget.export_tiff()
     wait(qtbot, widget)
     assert np.array_equal(tifffile.imread(tmp_path / "l.tif"), out)
@@ -165,14 +165,14 @@ def test_exports_timeline_jump_and_session_reload(ready, qtbot, tmp_path):
     assert (tmp_path / "RES" / "res_track.txt").read_text().startswith("1 0 7 0")
     widget.export_geff()
     wait(qtbot, widget)
-    from napari_sam2.engine.lineage_io import read_geff
+    from napari_sam2.io.lineage_io import read_geff
 
     assert read_geff(tmp_path / "g.zarr").number_of_nodes() == 8
     widget.add_tracks_layer()
     wait(qtbot, widget)
     assert viewer.layers["SAM2 tracks"].data.shape == (8, 4)
     widget.save_session()
-    widget._timeline.frameClicked.emit(5)
+    widget._controls.timeline.frameClicked.emit(5)
     assert viewer.dims.current_step[0] == 5
     widget.delete_object()
     wait(qtbot, widget)
@@ -185,15 +185,15 @@ def test_exports_timeline_jump_and_session_reload(ready, qtbot, tmp_path):
 
 def test_shortcuts_and_bad_layers(ready, qtbot, make_napari_viewer):
     viewer, widget, truth = ready
-    n = widget._objects.count()
+    n = widget._controls.objects.count()
     from napari.utils.key_bindings import coerce_keybinding
 
     viewer.keymap[coerce_keybinding("Shift-N")](viewer)
-    assert widget._objects.count() == n + 1
+    assert widget._controls.objects.count() == n + 1
     viewer.keymap[coerce_keybinding("Shift-X")](viewer)
-    assert widget._negative.value
+    assert widget._controls.negative.value
     flat = viewer.add_image(np.zeros((32, 32), np.uint16), name="flat")
-    widget._image.value = flat
+    widget._controls.image.value = flat
     widget.start_session()  # a 2D image: refused with a message, session unchanged
     assert widget.session is not None and widget._layer.name == "cells"
     viewer.layers.remove("cells")
@@ -207,15 +207,14 @@ def test_widget_opens_from_the_plugins_menu(make_napari_viewer):
     _, widget = viewer.window.add_plugin_dock_widget("napari-sam2", "SAM 2 tracking")
     assert isinstance(widget, SAM2Widget)
     assert widget._status.value == "No session."
-    controls = [widget._image, widget._axis, widget._channel, widget._contrast, widget._model, widget._checkpoint,
-                widget._image_size, widget._device, widget._precision, widget._memory, widget._threads,
-                widget._start, widget._add, widget._delete, widget._clear, widget._negative, widget._paint,
-                widget._use_paint, widget._divide, widget._suggest, widget._dismiss, widget._suggestions,
-                widget._forward, widget._backward, widget._both, widget._stop, widget._overwrite, *widget._cands,
-                *widget._exports.values()]
+    c = widget._controls
+    controls = [c.image, c.axis, c.channel, c.contrast, c.model, c.checkpoint, c.image_size, c.device, c.precision,
+                c.memory, c.threads, c.start, c.add, c.delete, c.clear, c.negative, c.paint, c.use_paint, c.divide,
+                c.suggest, c.dismiss, c.suggestions, c.forward, c.backward, c.both, c.stop, c.overwrite, *c.cands,
+                *widget._controls.exports.values()]
     untipped = [c.label or c.text for c in controls if len(c.tooltip or "") < 20]
     assert not untipped, untipped
-    assert "Shift-N" in widget._add.tooltip and "Shift-C" in widget._stop.tooltip
+    assert "Shift-N" in widget._controls.add.tooltip and "Shift-C" in widget._controls.stop.tooltip
 
 
 def test_layers_removed_mid_run_stop_cleanly(ready, qtbot):
@@ -241,17 +240,19 @@ def test_contrast_channel_and_fast_mode_settings(make_napari_viewer, qtbot, chec
     rgb = np.random.default_rng(0).integers(0, 255, (4, 40, 48, 3), dtype=np.uint8)
     layer = viewer.add_image(rgb, name="rgb")
     widget = SAM2Widget(viewer)
-    widget._image.value, widget._checkpoint.value, widget._image_size.value = layer, str(checkpoint), SIZE
-    widget._contrast.value = "10, 5"
+    widget._controls.image.value = layer
+    widget._controls.checkpoint.value = str(checkpoint)
+    widget._controls.image_size.value = SIZE
+    widget._controls.contrast.value = "10, 5"
     widget.start_session()
     assert widget.session is None and not widget.busy  # refused with a message
-    widget._contrast.value = "layer"
-    widget._channel.value = "1"
-    widget._precision.value = "bf16"  # a fast mode this machine is said not to support: refused, named
+    widget._controls.contrast.value = "layer"
+    widget._controls.channel.value = "1"
+    widget._controls.precision.value = "bf16"  # a fast mode this machine is said not to support: refused, named
     widget.start_session()
     wait(qtbot, widget)
     assert widget.session is None and "precision 'bf16' needs native bfloat16" in widget._status.value
-    widget._precision.value, widget._memory.value = "fp32", 2
+    widget._controls.precision.value, widget._controls.memory.value = "fp32", 2
     widget.start_session()
     qtbot.waitUntil(lambda: widget.session is not None and not widget.busy, timeout=60000)
     assert (widget.session.precision, widget.session.memory_frames) == ("fp32", 2)
@@ -267,8 +268,8 @@ def test_division_flow_lineage_and_suggestions(make_napari_viewer, qtbot, checkp
                                                      divide=((1, 4),), radius=(7.0, 9.0))
     viewer = make_napari_viewer()
     widget = SAM2Widget(viewer)
-    widget._image.value = viewer.add_image(image, name="dividing")
-    widget._checkpoint.value, widget._image_size.value = str(checkpoint), SIZE
+    widget._controls.image.value = viewer.add_image(image, name="dividing")
+    widget._controls.checkpoint.value, widget._controls.image_size.value = str(checkpoint), SIZE
     widget.start_session()
     wait(qtbot, widget)
     click_and_track(widget, qtbot, truth)
@@ -295,7 +296,7 @@ def test_division_flow_lineage_and_suggestions(make_napari_viewer, qtbot, checkp
     found = widget.session.division_suggestions()
 
     def listed():
-        return [c for c in widget._suggestions.choices if c is not None]
+        return [c for c in widget._controls.suggestions.choices if c is not None]
 
     assert len(listed()) == len(found)
     # make a suggestion certain: daughter 3 is confidently present on frame 4, then its score collapses on 5
@@ -309,14 +310,14 @@ def test_division_flow_lineage_and_suggestions(make_napari_viewer, qtbot, checkp
     choice = next(c for c in listed() if c.startswith("frame 5: object 3"))
     assert "score collapse" in choice
     viewer.dims.set_current_step(0, 0)
-    widget._objects.setCurrentRow(0)
-    widget._suggestions.value = None
-    widget._suggestions.value = choice  # choosing it goes to that frame and object
+    widget._controls.objects.setCurrentRow(0)
+    widget._controls.suggestions.value = None
+    widget._controls.suggestions.value = choice  # choosing it goes to that frame and object
     assert viewer.dims.current_step[0] == 5 and widget.current_object == 3
-    assert 5 in widget._timeline.marks  # flagged on the confidence strip
+    assert 5 in widget._controls.timeline.marks  # flagged on the confidence strip
     n = len(listed())
     widget.dismiss_suggestion()
-    assert choice not in listed() and len(listed()) == n - 1 and 5 not in widget._timeline.marks
+    assert choice not in listed() and len(listed()) == n - 1 and 5 not in widget._controls.timeline.marks
 
 
 def test_rapid_corrections_end_consistent(ready, qtbot):
@@ -414,7 +415,7 @@ def test_removing_the_last_click_removes_the_object_from_every_frame(ready, qtbo
     assert 1 not in widget.session.objects
     assert not (out.data == 1).any()  # gone from every frame, the edited one included
     assert (out.data[6, :3, :3] == 9).all() and (out.data == 9).sum() == 9  # the user's label untouched
-    widget._ask_path = lambda *a, **k: str(tmp_path / "t.csv")
+    widget._files.ask_path = lambda *a, **k: str(tmp_path / "t.csv")
     widget.export_table()
     wait(qtbot, widget)
     with open(tmp_path / "t.csv", newline="") as f:
@@ -430,7 +431,7 @@ def test_lost_frames_show_on_the_strip_and_in_the_list_during_a_run(ready, qtbot
     wait(qtbot, widget)
     slow_frames(widget.session, 0.1)
     seen = []
-    draw = widget._timeline.set_data
+    draw = widget._controls.timeline.set_data
 
     def spy(scores, *args, **kwargs):
         running = widget._jobs.running
@@ -438,7 +439,7 @@ def test_lost_frames_show_on_the_strip_and_in_the_list_during_a_run(ready, qtbot
             seen.append(int(np.isfinite(scores).sum()))
         draw(scores, *args, **kwargs)
 
-    monkeypatch.setattr(widget._timeline, "set_data", spy)
+    monkeypatch.setattr(widget._controls.timeline, "set_data", spy)
     widget.propagate("forward")
     wait(qtbot, widget)
     assert set(range(2, 8)) <= set(seen)  # the strip grew frame by frame while tracking ran
@@ -449,23 +450,25 @@ def test_lost_frames_show_on_the_strip_and_in_the_list_during_a_run(ready, qtbot
         assert r.score > 0
     widget.suggest_divisions()  # any job hands the GUI a fresh snapshot
     wait(qtbot, widget)
-    assert widget._timeline.kind(5) == "lost" and widget._timeline.kind(4) == "present"
-    item = widget._objects.item(0)
+    assert widget._controls.timeline.kind(5) == "lost" and widget._controls.timeline.kind(4) == "present"
+    item = widget._controls.objects.item(0)
     assert item.text() == "1: object 1 \u2014 1 lost frame" and "5" in item.toolTip()
     item.setText(item.text().replace("object 1", "mother"))  # renaming keeps the name only
     assert widget.names[1] == "mother"
 
 
 def test_quality_warnings_reach_the_user(make_napari_viewer, qtbot, monkeypatch):
-    import napari_sam2._widget as widget_module
+    import napari_sam2._widget_status as widget_module
     from napari_sam2._widget import SAM2Widget
 
     shown = []
     monkeypatch.setattr(widget_module, "show_warning", lambda text: shown.append(text))
     viewer = make_napari_viewer()
     widget = SAM2Widget(viewer)
-    widget._image.value = viewer.add_image(np.zeros((3, 32, 32), np.uint16), name="dark")
-    widget._checkpoint.value, widget._image_size.value, widget._device.value = "none", SIZE, "cpu"
+    widget._controls.image.value = viewer.add_image(np.zeros((3, 32, 32), np.uint16), name="dark")
+    widget._controls.checkpoint.value = "none"
+    widget._controls.image_size.value = SIZE
+    widget._controls.device.value = "cpu"
     widget.start_session()
     wait(qtbot, widget)
     assert widget.session is not None
@@ -479,14 +482,14 @@ def test_threads_setting_applies_in_the_workers(ready, qtbot):
     from napari_sam2.threads import default_threads
 
     viewer, widget, truth = ready
-    assert widget._threads.value == default_threads()
+    assert widget._controls.threads.value == default_threads()
     seen = []
     for n in (1, 2):
-        widget._threads.value = n
+        widget._controls.threads.value = n
         widget._run(lambda job: torch.get_num_threads(), on_return=seen.append)
         wait(qtbot, widget)
     assert seen == [1, 2]
-    assert "threads" in widget._threads.tooltip.lower() or "CPU" in widget._threads.tooltip
+    assert "threads" in widget._controls.threads.tooltip.lower() or "CPU" in widget._controls.threads.tooltip
 
 
 def test_exports_replace_only_what_the_user_confirmed(ready, qtbot, tmp_path, monkeypatch):
@@ -502,13 +505,13 @@ def test_exports_replace_only_what_the_user_confirmed(ready, qtbot, tmp_path, mo
         store = tmp_path / f"{name}.zarr"
         store.mkdir()
         (store / "mine.txt").write_text("precious")
-        widget._ask_path = lambda *a, n=name, **k: str(tmp_path / n)  # the dialog confirmed "x", not "x.zarr"
+        widget._files.ask_path = lambda *a, n=name, **k: str(tmp_path / n)  # the dialog confirmed "x", not "x.zarr"
         export()
         wait(qtbot, widget)
         assert (store / "mine.txt").read_text() == "precious" and str(store) in asked[-1]
         assert "not written" in widget._status.value
     answer[0] = QMessageBox.Yes
-    widget._ask_path = lambda *a, **k: str(tmp_path / "x")
+    widget._files.ask_path = lambda *a, **k: str(tmp_path / "x")
     widget.export_zarr()
     wait(qtbot, widget)
     assert not (tmp_path / "x.zarr" / "mine.txt").exists()
@@ -516,7 +519,7 @@ def test_exports_replace_only_what_the_user_confirmed(ready, qtbot, tmp_path, mo
     res = tmp_path / "RES"
     res.mkdir()
     (res / "mine.txt").write_text("precious")
-    widget._ask_path = lambda *a, **k: str(tmp_path)
+    widget._files.ask_path = lambda *a, **k: str(tmp_path)
     answer[0] = QMessageBox.No
     widget.export_ctc()
     wait(qtbot, widget)
@@ -526,7 +529,7 @@ def test_exports_replace_only_what_the_user_confirmed(ready, qtbot, tmp_path, mo
     wait(qtbot, widget)
     assert (res / "res_track.txt").read_text().startswith("1 0 7 0") and not (res / "mine.txt").exists()
     n = len(asked)
-    widget._ask_path = lambda *a, **k: str(tmp_path / "fresh")
+    widget._files.ask_path = lambda *a, **k: str(tmp_path / "fresh")
     widget.export_zarr()  # nothing there: written without a question
     wait(qtbot, widget)
     assert (tmp_path / "fresh.zarr").is_dir() and len(asked) == n
@@ -539,6 +542,8 @@ def test_closed_widget_lets_go_of_the_viewer_and_session(make_napari_viewer, qtb
     from napari.utils.key_bindings import coerce_keybinding
 
     from napari_sam2._widget import SAM2Widget
+    from napari_sam2._widget_session import SessionFlow
+    from napari_sam2._widget_tracking import Tracking
     from napari_sam2.synthetic import synthetic_cells
 
     viewer = make_napari_viewer()
@@ -551,7 +556,9 @@ def test_closed_widget_lets_go_of_the_viewer_and_session(make_napari_viewer, qtb
     layer = viewer.add_image(image, name="cells")
     widget = SAM2Widget(viewer)
     viewer.window.add_dock_widget(widget)
-    widget._image.value, widget._checkpoint.value, widget._image_size.value = layer, str(checkpoint), SIZE
+    widget._controls.image.value = layer
+    widget._controls.checkpoint.value = str(checkpoint)
+    widget._controls.image_size.value = SIZE
     widget.start_session()
     wait(qtbot, widget)
     assert viewer.keymap[coerce_keybinding("Shift-N")] is not mine  # ours while open
@@ -569,8 +576,8 @@ def test_closed_widget_lets_go_of_the_viewer_and_session(make_napari_viewer, qtb
     assert viewer.keymap[coerce_keybinding("Shift-N")] is mine  # the replaced binding is back
     assert coerce_keybinding("Shift-F") not in viewer.keymap
     calls = []
-    monkeypatch.setattr(SAM2Widget, "_step_changed", lambda self, event=None: calls.append(event))
-    monkeypatch.setattr(SAM2Widget, "_layer_removed", lambda self, event=None: calls.append(event))
+    monkeypatch.setattr(Tracking, "refresh_timeline", lambda self, event=None: calls.append(event))
+    monkeypatch.setattr(SessionFlow, "layer_removed", lambda self, event=None: calls.append(event))
     viewer.dims.set_current_step(0, 3)
     viewer.layers.remove("SAM2 paint") if "SAM2 paint" in viewer.layers else viewer.layers.remove("SAM2 boxes")
     assert calls == []  # viewer events no longer reach it

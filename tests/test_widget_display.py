@@ -23,8 +23,10 @@ def _open(make_napari_viewer, qtbot, checkpoint, image, axis, step):  # noqa: F8
     layer = viewer.add_image(image, name="cells")
     widget = SAM2Widget(viewer)
     viewer.window.add_dock_widget(widget)
-    widget._image.value, widget._axis.value = layer, axis
-    widget._checkpoint.value, widget._image_size.value, widget._device.value = str(checkpoint), SIZE, "cpu"
+    widget._controls.image.value, widget._controls.axis.value = layer, axis
+    widget._controls.checkpoint.value = str(checkpoint)
+    widget._controls.image_size.value = SIZE
+    widget._controls.device.value = "cpu"
     for dim, idx in step.items():
         viewer.dims.set_current_step(dim, idx)
     widget.start_session()
@@ -59,7 +61,7 @@ def test_4d_time_axis_writes_at_the_fixed_slice(make_napari_viewer, qtbot, check
     clicks.add([2, 3, *centre(truth, 2, 1)])
     wait(qtbot, widget)
     assert _written(out.data) == {(1, 3), (2, 3)} and 2 in widget.session.objects[1].prompts
-    widget._ask_path = lambda *a, **k: str(tmp_path / "l.tif")
+    widget._files.ask_path = lambda *a, **k: str(tmp_path / "l.tif")
     widget.export_tiff()
     wait(qtbot, widget)
     saved = tifffile.imread(tmp_path / "l.tif")
@@ -117,7 +119,7 @@ def test_one_right_click_is_one_negative_click(ready, qtbot):  # noqa: F811
     assert len(clicks.data) == 2 and clicks.features["positive"].tolist() == [True, False]
     assert clicks.features["obj_id"].tolist() == [1, 1]
     assert [lab for step in widget.session.objects[1].prompts[0] for lab in step["labels"]] == [1, 0]
-    assert not widget._negative.value and clicks.feature_defaults["positive"].iloc[0]  # left clicks: positive
+    assert not widget._controls.negative.value and clicks.feature_defaults["positive"].iloc[0]  # left clicks: positive
 
 
 def test_clicks_keep_the_colour_of_their_sign(ready, qtbot):  # noqa: F811
@@ -135,10 +137,10 @@ def test_clicks_keep_the_colour_of_their_sign(ready, qtbot):  # noqa: F811
     clicks.selected_data = {1}  # the negative click selected, as napari leaves a new point
     widget.add_object()  # selecting another object
     assert faces() == [green, red]
-    widget._negative.value = True
+    widget._controls.negative.value = True
     clicks.selected_data = {0}
-    widget._negative.value = False  # unticking "negative clicks"
-    widget._objects.select(1)
+    widget._controls.negative.value = False  # unticking "negative clicks"
+    widget._controls.objects.select(1)
     assert faces() == [green, red]
     border = np.asarray(clicks.border_color)
     assert np.allclose(border, [object_color(1)] * 2)  # borders: the object's colour, not the selected one's
@@ -187,7 +189,7 @@ def test_labels_list_and_tracks_share_the_palette(ready, qtbot):  # noqa: F811
     for obj in (1, 2):
         expected = np.asarray(object_color(obj))
         assert np.allclose(out.get_color(obj), expected, atol=1e-3)
-        icon = widget._objects.entry(obj, {}, None).icon().pixmap(12, 12).toImage().pixelColor(5, 5)
+        icon = widget._controls.objects.entry(obj, {}, None).icon().pixmap(12, 12).toImage().pixelColor(5, 5)
         assert np.allclose([icon.redF(), icon.greenF(), icon.blueF()], expected[:3], atol=0.03)  # 8-bit icon
         rows = tracks.data[:, 0] == obj
         assert rows.any() and np.allclose(tracks.track_colors[rows], expected, atol=1e-3)
@@ -206,11 +208,12 @@ def test_daughters_are_shades_of_their_mother_also_after_loading(ready, qtbot, t
     mother = object_color(1)
     for d in (2, 3):
         shade = object_color(d, lineage)
-        assert np.allclose(out.get_color(d), shade, atol=1e-3) and np.allclose(widget._objects.color(d), shade)
+        assert np.allclose(out.get_color(d), shade, atol=1e-3) and np.allclose(widget._controls.objects.color(d), shade)
         assert 3 < _delta_e(shade, mother) < 20 and _saturation(shade) >= 0.4  # related (roots are >25 apart)
-    widget._ask_path = lambda *a, **k: str(tmp_path / "s.json")
+    widget._files.ask_path = lambda *a, **k: str(tmp_path / "s.json")
     widget.save_session()
-    widget._objects.parents.clear()  # as in a fresh widget
+    widget._controls.objects.parents.clear()  # as in a fresh widget
     widget.load_session()
     wait(qtbot, widget)
-    assert widget._objects.parents == lineage and np.allclose(out.get_color(3), object_color(3, lineage), atol=1e-3)
+    assert widget._controls.objects.parents == lineage
+    assert np.allclose(out.get_color(3), object_color(3, lineage), atol=1e-3)

@@ -25,8 +25,10 @@ def open_widget(viewer, layer, checkpoint, qtbot, axis="t"):
 
     widget = SAM2Widget(viewer)
     viewer.window.add_dock_widget(widget)
-    widget._image.value, widget._axis.value = layer, axis
-    widget._checkpoint.value, widget._image_size.value, widget._device.value = str(checkpoint), SIZE, "cpu"
+    widget._controls.image.value, widget._controls.axis.value = layer, axis
+    widget._controls.checkpoint.value = str(checkpoint)
+    widget._controls.image_size.value = SIZE
+    widget._controls.device.value = "cpu"
     widget.start_session()
     qtbot.waitUntil(lambda: widget.session is not None and not widget.busy, timeout=60000)
     return widget
@@ -77,28 +79,28 @@ def test_new_session_asks_first_and_then_cleans_up_fully(ready, qtbot, answers):
     wait(qtbot, widget)
     assert len(asked) == 1 and "discarded" in asked[0]
     assert widget.session is old and np.array_equal(viewer.layers["SAM2 labels"].data, labels)
-    assert "SAM2 tracks" in viewer.layers and widget._objects.count() == 2
+    assert "SAM2 tracks" in viewer.layers and widget._controls.objects.count() == 2
     reply[0] = QMessageBox.Yes
     widget.start_session()
     qtbot.waitUntil(lambda: widget.session is not old and not widget.busy, timeout=60000)
     assert not viewer.layers["SAM2 labels"].data.any() and len(viewer.layers["SAM2 clicks"].data) == 0
     assert "SAM2 tracks" not in viewer.layers
-    assert widget._objects.ids() == [1] and widget.names == {1: "object 1"}
-    assert widget._timelines == {} and widget.edited_frames == set() and not widget._timeline.scores.size
+    assert widget._controls.objects.ids() == [1] and widget.names == {1: "object 1"}
+    assert widget._timelines == {} and widget.edited_frames == set() and not widget._controls.timeline.scores.size
 
 
 def test_a_removed_labels_layer_is_recreated_from_the_session(ready, qtbot):
     viewer, widget, truth = ready
     click_and_track(widget, qtbot, truth)
     labels = viewer.layers["SAM2 labels"].data.copy()
-    assert not widget._recreate.enabled
+    assert not widget._controls.recreate.enabled
     viewer.layers.remove("SAM2 labels")
-    assert widget._recreate.enabled and "Recreate labels layer" in widget._status.value
+    assert widget._controls.recreate.enabled and "Recreate labels layer" in widget._status.value
     assert "Start session" not in widget._status.value
-    widget._recreate.native.click()
+    widget._controls.recreate.native.click()
     wait(qtbot, widget)
     out = viewer.layers["SAM2 labels"]
-    assert np.array_equal(out.data, labels) and (out.data == 1).sum() > 0 and not widget._recreate.enabled
+    assert np.array_equal(out.data, labels) and (out.data == 1).sum() > 0 and not widget._controls.recreate.enabled
     y, x = np.argwhere(truth[3] == 1).mean(0)
     widget.add_click(3, y + 1, x)  # the session goes on writing into the new layer
     wait(qtbot, widget)
@@ -113,17 +115,17 @@ def test_the_session_keeps_its_image_and_says_so(ready, qtbot, answers, monkeypa
     warned = []
     monkeypatch.setattr(session_module, "show_warning", warned.append)
     click_and_track(widget, qtbot, truth)
-    assert "'cells'" in widget._session_info.value
-    assert not any(c.enabled for c in widget._controls.session_settings()) and widget._close.enabled
+    assert "'cells'" in widget._controls.session_info.value
+    assert not any(c.enabled for c in widget._controls.session_settings()) and widget._controls.close.enabled
     other = viewer.add_image(np.zeros((8, 64, 72), np.uint8), name="other")
-    widget._image.value = other
+    widget._controls.image.value = other
     assert warned and "'cells'" in warned[-1] and "'other'" in warned[-1]
-    assert widget._layer.name == "cells" and "'cells'" in widget._session_info.value
+    assert widget._layer.name == "cells" and "'cells'" in widget._controls.session_info.value
     viewer.layers.remove("cells")
     assert widget.session is None and "'cells' was removed" in warned[-1]
     assert all(c.enabled for c in widget._controls.session_settings())
-    assert "No session" in widget._session_info.value
-    widget._image.value = other
+    assert "No session" in widget._controls.session_info.value
+    widget._controls.image.value = other
     widget.start_session()  # the labels of the closed session are still on screen: asked, No
     wait(qtbot, widget)
     assert asked and widget.session is None and viewer.layers["SAM2 labels"].data.any()
@@ -134,11 +136,11 @@ def test_close_session_asks_and_frees_the_settings(ready, qtbot, answers):
 
     viewer, widget, truth = ready
     asked, reply = answers
-    widget._close.native.click()
+    widget._controls.close.native.click()
     assert asked and widget.session is not None
     reply[0] = QMessageBox.Yes
-    widget._close.native.click()
-    assert widget.session is None and widget._image.enabled and "SAM2 labels" in viewer.layers
+    widget._controls.close.native.click()
+    assert widget.session is None and widget._controls.image.enabled and "SAM2 labels" in viewer.layers
 
 
 def test_file_dialogs_mode_folder_and_extensions(make_napari_viewer, qtbot, checkpoint, answers, monkeypatch,
@@ -168,7 +170,7 @@ def test_file_dialogs_mode_folder_and_extensions(make_napari_viewer, qtbot, chec
     out = tmp_path / "out"
     out.mkdir()
     answer[0] = str(out / "table")  # no extension typed
-    widget._exports["Table CSV"].trigger()
+    widget._controls.exports["Table CSV"].trigger()
     wait(qtbot, widget)
     assert calls[-1][0] == "save" and calls[-1][2] == str(images / "objects.csv")  # the image's folder
     assert (out / "table.csv").read_text().startswith("object") and not (out / "table").exists()
@@ -184,7 +186,7 @@ def test_file_dialogs_mode_folder_and_extensions(make_napari_viewer, qtbot, chec
     widget.save_session()
     assert (out / "mine.json").is_file()
     answer[0] = str(out / "mine.json")
-    widget._exports["Load session"].trigger()
+    widget._controls.exports["Load session"].trigger()
     wait(qtbot, widget)
     assert calls[-1][:2] == ("open", "Load session") and 1 in widget.session.objects
 
@@ -211,7 +213,7 @@ def test_hints_before_a_session(make_napari_viewer, qtbot):
     viewer.window.add_dock_widget(widget)
     widget.propagate("forward")
     assert "Start session" in widget._status.value and "prompts" not in widget._status.value
-    widget._set_status("")
+    widget._status.show("")
     for callback in list(viewer.mouse_drag_callbacks):  # a click on the image
         callback(viewer, type("Event", (), {"button": 1, "position": (0, 5, 5), "type": "mouse_press"})())
     assert "Start session" in widget._status.value
@@ -224,7 +226,7 @@ def test_progress_in_the_dock_and_slices_in_a_volume(make_napari_viewer, qtbot, 
     widget = open_widget(viewer, layer, checkpoint, qtbot, axis="z")
     assert "8 slices" in widget._status.value
     seen = []
-    bar = widget._progress
+    bar = widget._controls.progress
     original = bar.setValue
     bar.setValue = lambda v: (seen.append((v, bar.maximum(), bar.format())), original(v))[-1]
     y, x = np.argwhere(truth[0] == 1).mean(0)
@@ -237,24 +239,25 @@ def test_progress_in_the_dock_and_slices_in_a_volume(make_napari_viewer, qtbot, 
     assert all(f == "forward: %v/%m slices" for _, _, f in seen)
     assert bar.value() == -1 and widget._status.value.startswith("forward: done")
     # the object list and the strip speak of slices too
-    assert widget._timeline.tooltip(0) == "slice 0: prompted" and widget._timeline.tooltip(3).startswith("slice 3: ")
-    widget._objects.show_lost({1: dataclasses.replace(widget.session.timeline(1), lost=np.ones(8, bool))})
-    assert widget._objects.item(0).text().endswith("8 lost slices")
-    assert widget._objects.item(0).toolTip().startswith("lost on slice(s) 0, 1, 2")
+    strip = widget._controls.timeline
+    assert strip.tooltip(0) == "slice 0: prompted" and strip.tooltip(3).startswith("slice 3: ")
+    widget._controls.objects.show_lost({1: dataclasses.replace(widget.session.timeline(1), lost=np.ones(8, bool))})
+    assert widget._controls.objects.item(0).text().endswith("8 lost slices")
+    assert widget._controls.objects.item(0).toolTip().startswith("lost on slice(s) 0, 1, 2")
 
 
 def test_controls_grouped_and_named(ready):
     viewer, widget, truth = ready
     c = widget._controls
     assert list(c.groups) == ["Setup", "Objects", "Track", "Divisions", "Export"]
-    assert c.advanced.native.isHidden() and not widget._image.native.isHidden()  # folded by default
+    assert c.advanced.native.isHidden() and not widget._controls.image.native.isHidden()  # folded by default
     c.advanced_toggle.setChecked(True)
     assert not c.advanced.native.isHidden()
-    assert widget._both.text == "Both directions" and widget._dismiss.text == "Dismiss suggestion"
-    assert "object" in widget._delete.text.lower() and "object" in widget._clear.text.lower()
-    assert widget._suggestions.label and widget._objects.minimumHeight() >= 150
-    assert widget._model_info.value.startswith("Model: ")
-    assert [a.text for a in c.export_menu.actions()] == list(widget._exports)
+    assert widget._controls.both.text == "Both directions" and widget._controls.dismiss.text == "Dismiss suggestion"
+    assert "object" in widget._controls.delete.text.lower() and "object" in widget._controls.clear.text.lower()
+    assert widget._controls.suggestions.label and widget._controls.objects.minimumHeight() >= 150
+    assert widget._controls.model_info.value.startswith("Model: ")
+    assert [a.text for a in c.export_menu.actions()] == list(widget._controls.exports)
 
 
 def test_quality_warnings_are_collected_per_worker_thread():

@@ -223,7 +223,8 @@ class Controls:
         """Each control calls its action on ``widget`` (the SAM2Widget)."""
         w = widget
         for button, action in ((self.start, w.start_session), (self.close, w.close_session),
-                               (self.recreate, w.recreate_labels), (self.add, w.add_object), (self.delete, w.delete_object),
+                               (self.recreate, w.recreate_labels), (self.add, w.add_object),
+                               (self.delete, w.delete_object),
                                (self.clear, w.clear_object), (self.paint, w.add_paint_layer),
                                (self.use_paint, w.use_painted_mask), (self.forward, w.propagate_forward),
                                (self.backward, w.propagate_backward), (self.both, w.propagate_both),
@@ -231,11 +232,12 @@ class Controls:
                                (self.divide, w.divide_here), (self.suggest, w.suggest_divisions),
                                (self.dismiss, w.dismiss_suggestion)):
             button.clicked.connect(action)
-        self.negative.changed.connect(w._update_click_defaults)
+        self.negative.changed.connect(w._actions.update_defaults)
         self.suggestions.changed.connect(w._divisions.go_to)
         for i, b in enumerate(self.cands):
             b.clicked.connect(lambda *_, i=i: w.choose_candidate(i))
-        self.objects.currentItemChanged.connect(w._object_selected)
+        self.objects.currentItemChanged.connect(w._actions.update_defaults)
+        self.objects.currentItemChanged.connect(w._tracking.refresh_timeline)
         self.timeline.frameClicked.connect(w.go_to_frame)
         actions = {"Labels TIFF": w.export_tiff, "Labels zarr": w.export_zarr, "Table CSV": w.export_table,
                    "CTC folder": w.export_ctc, "GEFF": w.export_geff, "Tracks layer": w.add_tracks_layer,

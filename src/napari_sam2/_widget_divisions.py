@@ -6,7 +6,7 @@ from __future__ import annotations
 from napari.utils.notifications import show_error, show_info
 
 from ._widget_jobs import PROMPT
-from ._widget_sync import tracked_frames
+from ._widget_output_sync import tracked_frames
 
 
 class Divisions:
@@ -29,12 +29,12 @@ class Divisions:
             show_info("SAM 2: select a tracked object first")
             return
         frame = w._current_frame()
-        first = max(w._objects.ids(), default=0) + 1
+        first = max(w._controls.objects.ids(), default=0) + 1
         daughters = [first, first + 1]
         session = w.session
         if frame == 0 or any(f >= frame for f in line.prompted):
             # checked here (on the last snapshot) so that a refusal is immediate and nothing changes
-            u = w._unit
+            u = w._place.unit
             show_error(f"SAM 2: object {parent} cannot divide on {u} {frame}: it needs {u}s before it and "
                        f"no prompts from that {u} on")
             return
@@ -46,12 +46,12 @@ class Divisions:
 
         for d in daughters:
             w.names[d] = f"{w.names.get(parent, parent)}.{d - first + 1}"
-            w._objects.parents[d] = parent  # coloured as shades of the mother
-            w._ensure_listed(d)
-        w._objects.setCurrentItem(w._ensure_listed(daughters[0]))
-        w._run(job, on_return=w._write_frames, label=f"division of object {parent}", kind=PROMPT)
-        w._set_status(f"object {parent} divides on {w._unit} {frame}: click daughter {daughters[0]}, "
-                      f"then select {daughters[1]} and click it; then Forward")
+            w._controls.objects.parents[d] = parent  # coloured as shades of the mother
+            w._actions.list_object(d)
+        w._controls.objects.setCurrentItem(w._actions.list_object(daughters[0]))
+        w._run(job, on_return=w._labels.write, label=f"division of object {parent}", kind=PROMPT)
+        w._status.show(f"object {parent} divides on {w._place.unit} {frame}: click daughter {daughters[0]}, "
+                       f"then select {daughters[1]} and click it; then Forward")
 
     def suggest(self) -> None:
         w = self._widget
@@ -60,21 +60,22 @@ class Divisions:
         session = w.session
 
         def show(found):
-            choices = [f"{w._unit} {d['frame']}: object {d['object_id']} ({', '.join(d['reasons'])})" for d in found]
-            w._suggestions.choices = choices
+            unit = w._place.unit
+            choices = [f"{unit} {d['frame']}: object {d['object_id']} ({', '.join(d['reasons'])})" for d in found]
+            w._controls.suggestions.choices = choices
             self.found = {c: d for c, d in zip(choices, found)}
-            w._set_status(f"{len(found)} possible division(s) found" if found else "no divisions suggested")
-            w._refresh_timeline()
+            w._status.show(f"{len(found)} possible division(s) found" if found else "no divisions suggested")
+            w._tracking.refresh_timeline()
 
         w._run(lambda job: session.division_suggestions(), on_return=show, label="looking for divisions")
 
     def dismiss(self) -> None:
         w = self._widget
-        choice = w._suggestions.value
+        choice = w._controls.suggestions.value
         if choice in self.found:
             del self.found[choice]
-            w._suggestions.choices = list(self.found)
-            w._refresh_timeline()
+            w._controls.suggestions.choices = list(self.found)
+            w._tracking.refresh_timeline()
 
     def go_to(self, choice) -> None:
         """Show the frame and select the object of the suggestion listed as ``choice``."""
@@ -82,4 +83,4 @@ class Divisions:
         if found is None:
             return
         self._widget.go_to_frame(found["frame"])
-        self._widget._objects.select(found["object_id"])
+        self._widget._controls.objects.select(found["object_id"])

@@ -62,11 +62,22 @@ def may_replace(parent, target: Path, chosen: str | None = None) -> bool:
 
 class Exports:
     """The export buttons of ``widget``: files written beside the model jobs, the Tracks layer that
-    follows the labels, and session files. Paths come from ``widget._ask_path`` (tests replace it)."""
+    follows the labels, and session files. Paths come from :meth:`ask_path` (tests replace it)."""
 
     def __init__(self, widget) -> None:
         self._widget = widget
         self._tracks_state = "idle"  # "running", or "again" when the labels changed while measuring
+        self._last_dir: str | None = None  # the folder of the last file dialog
+
+    def ask_path(self, title: str, filter_: str = "", folder: bool = False, default: str = "",
+                 open_: bool = False) -> str | None:
+        """A file or folder dialog starting in the folder used last or the image's folder."""
+        w = self._widget
+        path = ask_path(w, title, filter_, folder, default, open_=open_,
+                        start=start_folder(self._last_dir, w._layer or w._controls.image.value))
+        if path:
+            self._last_dir = path if folder else str(Path(path).parent)
+        return path
 
     # ------------------------------------------------------------------ shared steps
 
@@ -81,20 +92,20 @@ class Exports:
 
     def _write(self, what: str, write, target) -> None:
         """Run ``write()`` beside the model jobs; say where it went."""
-        self._widget._set_status(f"writing {what}...")
-        self._widget._jobs.side(write, lambda _: self._widget._set_status(f"wrote {target}"))
+        self._widget._status.show(f"writing {what}...")
+        self._widget._jobs.side(write, lambda _: self._widget._status.show(f"wrote {target}"))
 
     def _may_write(self, target: Path, chosen: str | None = None) -> bool:
         """Whether ``target`` may be written (see :func:`may_replace`); a refusal is shown in the status."""
         if may_replace(self._widget, target, chosen):
             return True
-        self._widget._set_status(f"not written: {target} exists and was kept")
+        self._widget._status.show(f"not written: {target} exists and was kept")
         return False
 
     def _labels_and_store(self, title: str, filter_: str, default: str) -> tuple[np.ndarray, Path] | None:
         """The labels and the zarr store (``.zarr`` added) the user chose and may replace; None otherwise."""
         data = self._labels_copy()
-        path = data is not None and self._widget._ask_path(title, filter_, default=default)
+        path = data is not None and self.ask_path(title, filter_, default=default)
         if not path:
             return None
         target = with_suffix(path, ".zarr")
@@ -103,17 +114,17 @@ class Exports:
     # ------------------------------------------------------------------ files
 
     def tiff(self) -> None:
-        from .engine import exports
+        from .io import exports
 
         data = self._labels_copy()
-        path = data is not None and self._widget._ask_path("Save labels as TIFF", "TIFF (*.tif *.tiff)",
+        path = data is not None and self.ask_path("Save labels as TIFF", "TIFF (*.tif *.tiff)",
                                                            default="labels.tif")
         target = path and with_suffix(path, ".tif", ".tiff")
         if path and self._may_write(target, path):
             self._write("labels TIFF", lambda: exports.write_labels_tiff(target, data, overwrite=True), target)
 
     def zarr(self) -> None:
-        from .engine import exports
+        from .io import exports
 
         chosen = self._labels_and_store("Save labels as zarr", "zarr (*.zarr)", "labels.zarr")
         if chosen is not None:
@@ -121,10 +132,10 @@ class Exports:
             self._write("labels zarr", lambda: exports.write_labels_zarr(target, data, overwrite=True), target)
 
     def table(self) -> None:
-        from .engine import exports
+        from .io import exports
 
         data = self._labels_copy()
-        path = data is not None and self._widget._ask_path("Save object table", "CSV (*.csv)",
+        path = data is not None and self.ask_path("Save object table", "CSV (*.csv)",
                                                            default="objects.csv")
         target = path and with_suffix(path, ".csv")
         if not path or not self._may_write(target, path):
@@ -139,10 +150,10 @@ class Exports:
         self._write("object table", write, target)
 
     def ctc(self) -> None:
-        from .engine import exports
+        from .io import exports
 
         data = self._labels_copy()
-        path = data is not None and self._widget._ask_path("Cell Tracking Challenge result folder", folder=True)
+        path = data is not None and self.ask_path("Cell Tracking Challenge result folder", folder=True)
         if not path:
             return
         target = Path(path) / "RES"
@@ -157,7 +168,7 @@ class Exports:
         self._write("CTC result", write, target)
 
     def geff(self) -> None:
-        from .engine.lineage_io import write_geff
+        from .io.lineage_io import write_geff
 
         chosen = self._labels_and_store("Save lineage as GEFF", "GEFF zarr (*.zarr)", "lineage.zarr")
         if chosen is None:
@@ -187,7 +198,7 @@ class Exports:
         data = self._labels_copy()
         if data is None:
             return
-        from .engine import exports
+        from .io import exports
 
         session = self._widget.session
         self._tracks_state = "running"
@@ -200,7 +211,7 @@ class Exports:
             again = self._tracks_state == "again"
             self._tracks_state = "idle"
             (tracks, graph), lineage = result
-            objects = self._widget._objects
+            objects = self._widget._controls.objects
             if any(objects.parents.get(d) != p for d, p in lineage.items()):  # e.g. divisions of a loaded session
                 objects.parents.update(lineage)
                 objects.color_all(self._widget._layer_or_none(OUTPUT))
@@ -224,11 +235,9 @@ class Exports:
         viewer, layer = w.viewer, w._layer
         if TRACKS in viewer.layers:
             viewer.layers.remove(TRACKS)
-        coords = np.zeros((len(tracks), layer.ndim))
-        for dim, idx in w._fixed.items():
-            coords[:, dim] = idx
-        coords[:, w._track_dim], coords[:, -2:] = tracks[:, 1], tracks[:, 2:4]
-        values, cmap = tracks_coloring(tracks[:, 0], w._objects.parents)
+        coords = w._place.coords(0, len(tracks))
+        coords[:, w._place.track_dim], coords[:, -2:] = tracks[:, 1], tracks[:, 2:4]
+        values, cmap = tracks_coloring(tracks[:, 0], w._controls.objects.parents)
         viewer.add_tracks(np.column_stack([tracks[:, 0], coords]), graph=graph, name=TRACKS, scale=layer.scale,
                           translate=layer.translate, properties={"palette": values}, color_by="palette",
                           colormaps_dict={"palette": cmap})
@@ -236,28 +245,28 @@ class Exports:
     # ------------------------------------------------------------------ session files
 
     def save_session(self) -> None:
-        from .engine import exports
+        from .io import exports
 
         widget = self._widget
         if widget.session is None:
             return
-        path = widget._ask_path("Save session", "JSON (*.json)", default="session.json")
+        path = self.ask_path("Save session", "JSON (*.json)", default="session.json")
         target = path and with_suffix(path, ".json")
         if path and self._may_write(target, path):
             data = widget.session.prompts_dict()  # a locked snapshot
             data["names"] = {str(k): v for k, v in widget.names.items()}
             exports.write_session_json(target, data, overwrite=True)
-            widget._set_status(f"wrote {target}")
+            widget._status.show(f"wrote {target}")
 
     def read_session(self) -> dict | None:
         """A saved session the user chose that fits the current stack; None (with the reason shown) otherwise."""
-        from .engine import exports
+        from .io import exports
 
         session = self._widget.session
         if session is None:
             show_info("SAM 2: start a session on the same image first")
             return None
-        path = self._widget._ask_path("Load session", "JSON (*.json)", open_=True)
+        path = self.ask_path("Load session", "JSON (*.json)", open_=True)
         if not path:
             return None
         try:
@@ -278,11 +287,12 @@ class Exports:
         old_ids = set(w._timelines) | {obj for obj, _ in prompts.known}
         for obj in old_ids:
             prompts.remove_of(obj)
-        w._objects.parents = {int(d): int(dv["parent"]) for dv in data.get("divisions", []) for d in dv["daughters"]}
+        w._controls.objects.parents = {int(d): int(dv["parent"]) for dv in data.get("divisions", [])
+                                       for d in dv["daughters"]}
         with prompts.quiet():
             for obj, frames in data["objects"].items():
                 w.names[int(obj)] = data.get("names", {}).get(obj, f"object {obj}")
-                w._ensure_listed(int(obj)).setText(w._objects.text(int(obj), w._timelines))
+                w._actions.list_object(int(obj)).setText(w._controls.objects.text(int(obj), w._timelines))
                 for f, steps in frames.items():
                     for step in steps:
                         for (x, y), lab in zip(step.get("points") or [], step.get("labels") or []):
@@ -301,8 +311,8 @@ class Exports:
             return [(f, session.label_frame(f)) for f in sorted(frames)]
 
         def done(frames):
-            w._write_frames(frames)
+            w._labels.write(frames)
             for obj in old_ids - new_ids:
-                w._erase_label(obj)
+                w._labels.erase(obj)
 
         w._run(job, on_return=done, label="loading session", kind=PROMPT)

@@ -2,7 +2,8 @@
 
 Model jobs run in order (a prompt edit must reach the session before the tracking that follows
 it). Side jobs (exports, measurements on a copy of the labels) need no model and run beside them.
-Handlers run on the main thread; nothing here touches layers.
+Handlers run on the main thread; nothing here touches layers. Qt is imported only when a worker starts
+(tests can hand the queue their own worker factory).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
-
-from napari.qt.threading import create_worker
 
 PROMPT, TRACK, OTHER = "prompt", "track", "other"
 
@@ -105,12 +104,15 @@ class JobQueue:
     """Runs :class:`Job` s one at a time; ``wrap(job)`` gives the callable a worker runs for it.
 
     on_start(job) / on_finish(job) / on_error(exc) are called on the main thread;
-    on_result(job, value) receives what the wrapped callable returned.
+    on_result(job, value) receives what the wrapped callable returned. ``make_worker(callable)`` gives a
+    worker with napari's ``returned``/``yielded``/``errored``/``finished`` signals and ``start()``
+    (default: napari's ``create_worker``).
     """
 
-    def __init__(self, wrap, on_start, on_result, on_finish, on_error) -> None:
+    def __init__(self, wrap, on_start, on_result, on_finish, on_error, make_worker=None) -> None:
         self._wrap, self._on_start, self._on_result = wrap, on_start, on_result
         self._on_finish, self._on_error = on_finish, on_error
+        self._make_worker = make_worker
         self.pending: list[Job] = []
         self.running: Job | None = None
         self._side: set = set()
@@ -134,7 +136,14 @@ class JobQueue:
             return
         job = self.running = self.pending.pop(0)
         self._on_start(job)
-        self._start(create_worker(_detached(self._wrap(job))), _Relay(self, job))
+        self._start(self._worker(_detached(self._wrap(job))), _Relay(self, job))
+
+    def _worker(self, func: Callable):
+        if self._make_worker is None:
+            from napari.qt.threading import create_worker
+
+            self._make_worker = create_worker
+        return self._make_worker(func)
 
     def _start(self, worker, relay: _Relay) -> None:
         worker._sam2_relay = relay  # the slots below are bound methods: something must hold the relay
@@ -170,7 +179,7 @@ class JobQueue:
     def side(self, func: Callable[[], Any], on_return: Callable[[Any], None]) -> None:
         """Run ``func`` now in its own worker (no model work: it may run beside the queue)."""
         if not self.closed:
-            self._start(create_worker(_detached(func)), _Relay(self, on_return=on_return))
+            self._start(self._worker(_detached(func)), _Relay(self, on_return=on_return))
 
     def close(self) -> None:
         """Drop queued jobs, stop the running one at its next frame (the engine's cancel token: the job

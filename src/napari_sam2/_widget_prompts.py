@@ -10,6 +10,7 @@ from typing import Callable
 
 import numpy as np
 
+from ._widget_prompt_sync import diff_prompts, read_prompts
 from ._widget_text import BOXES, CLICKS, PAINT
 
 POSITIVE, NEGATIVE = (0.2, 0.9, 0.2, 1.0), (0.95, 0.2, 0.2, 1.0)
@@ -26,6 +27,7 @@ class PromptLayers:
     def __init__(self, frame_of: Callable[[np.ndarray], int | None]) -> None:
         self._frame_of = frame_of
         self.clicks = self.boxes = None
+        self._handlers: tuple = ()  # (changed, right_click) while hooked
         self.known: dict = {}
         self.syncing = False
         self.color_of: Callable[[int], tuple] = lambda obj: (1.0, 1.0, 1.0, 1.0)  # object id -> RGBA
@@ -45,8 +47,13 @@ class PromptLayers:
         self.clicks.events.data.connect(changed)
         self.boxes.events.data.connect(changed)
         self.clicks.mouse_drag_callbacks.append(right_click)
+        self._handlers = (changed, right_click)
 
-    def unhook(self, changed: Callable, right_click: Callable) -> None:
+    def unhook(self) -> None:
+        if not self._handlers:
+            self.clicks = self.boxes = None
+            return
+        (changed, right_click), self._handlers = self._handlers, ()
         for layer in (self.clicks, self.boxes):
             if layer is not None:
                 layer.events.data.disconnect(changed)
@@ -131,36 +138,17 @@ class PromptLayers:
             clicks.border_color = borders
 
     def collect(self) -> dict:
-        """Every prompt in the layers: (object, frame) -> prompt."""
-        prompts: dict = {}
-        pts, feats = self.clicks.data, self.clicks.features
-        for i in range(len(pts)):
-            f = self._frame_of(pts[i])
-            if f is None:
-                continue
-            key = (int(feats["obj_id"].iloc[i]), f)
-            entry = prompts.setdefault(key, {"points": [], "labels": [], "box": None})
-            entry["points"].append([float(pts[i][-1]), float(pts[i][-2])])
-            entry["labels"].append(1 if bool(feats["positive"].iloc[i]) else 0)
-        bfeats = self.boxes.features
-        for i, verts in enumerate(self.boxes.data):
-            f = self._frame_of(verts[0])
-            if f is None:
-                continue
-            key = (int(bfeats["obj_id"].iloc[i]), f)
-            entry = prompts.setdefault(key, {"points": [], "labels": [], "box": None})
-            (y0, x0), (y1, x1) = verts[:, -2:].min(0), verts[:, -2:].max(0)
-            entry["box"] = [float(x0), float(y0), float(x1), float(y1)]
-        return prompts
+        """Every prompt in the layers: (object, frame) -> prompt (:func:`read_prompts`)."""
+        clicks, boxes = self.clicks, self.boxes
+        return read_prompts(clicks.data, clicks.features, boxes.data, boxes.features, self._frame_of)
 
     def changes(self) -> list[tuple[int, int, dict | None, dict | None]]:
         """(object, frame, new prompt or None, old prompt or None) for each prompt the user changed since
-        the last call; clicks are recoloured from their flags first."""
+        the last call (:func:`diff_prompts`); clicks are recoloured from their flags first."""
         self.recolor()
-        new, old = self.collect(), self.known
-        changed = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
-        self.known = new
-        return [(obj, frame, new.get((obj, frame)), old.get((obj, frame))) for obj, frame in changed]
+        new = self.collect()
+        changed, self.known = diff_prompts(new, self.known), new
+        return changed
 
     def remove_of(self, obj: int) -> None:
         """Take ``obj``'s clicks and boxes out of the layers (not sent as changes)."""

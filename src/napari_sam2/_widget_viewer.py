@@ -1,4 +1,5 @@
-"""The widget's hooks into the viewer: viewer events and keyboard shortcuts, all undone when it closes."""
+"""The widget's hooks into the viewer: viewer events, keyboard shortcuts and the click hint, all undone when it
+closes; the viewer's image layers and the slider position along the tracked axis."""
 
 from __future__ import annotations
 
@@ -7,15 +8,32 @@ import weakref
 from ._widget_text import SHORTCUTS
 
 
+def image_layers(viewer) -> list:
+    """The viewer's image layers (the choices of the image setting)."""
+    import napari
+
+    return [layer for layer in viewer.layers if isinstance(layer, napari.layers.Image)]
+
+
+def current_frame(viewer, layer, track_dim: int) -> int:
+    """The slider's position on axis ``track_dim`` of image ``layer``'s data."""
+    return int(viewer.dims.current_step[viewer.dims.ndim - layer.ndim + track_dim])
+
+
+def set_frame(viewer, layer, track_dim: int, frame: int) -> None:
+    """Move the slider of axis ``track_dim`` of image ``layer``'s data to ``frame``."""
+    viewer.dims.set_current_step(viewer.dims.ndim - layer.ndim + track_dim, int(frame))
+
+
 class ViewerHooks:
     """Connects ``widget``'s handlers to its viewer's events (bound methods: napari holds them weakly) and
     binds the shortcuts; :meth:`close` undoes both, giving back bindings the shortcuts replaced."""
 
     def __init__(self, widget) -> None:
         viewer = self._viewer = widget.viewer
-        self._events = ((viewer.layers.events.inserted, widget._image.reset_choices),
-                        (viewer.layers.events.removed, widget._layer_removed),
-                        (viewer.dims.events.current_step, widget._step_changed))
+        self._events = ((viewer.layers.events.inserted, widget._controls.image.reset_choices),
+                        (viewer.layers.events.removed, widget._flow.layer_removed),
+                        (viewer.dims.events.current_step, widget._tracking.refresh_timeline))
         for emitter, handler in self._events:
             emitter.connect(handler)
         self._hint = ClickHint(widget)
@@ -68,5 +86,5 @@ class ClickHint:
         if widget is None or widget._closed or widget.session is not None:
             return
         if isinstance(viewer.layers.selection.active, napari.layers.Image):
-            widget._set_status("No session yet: choose the image, press Start session, then click on the "
-                               "cells (on the 'SAM2 clicks' layer).")
+            widget._status.show("No session yet: choose the image, press Start session, then click on the "
+                                "cells (on the 'SAM2 clicks' layer).")

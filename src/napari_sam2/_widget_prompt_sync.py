@@ -1,17 +1,84 @@
-"""Pure helpers of the widget: how a prompt edit reaches the session (the worker body included), and
-label-layer bookkeeping (numpy only, no Qt)."""
+"""Prompt synchronisation, pure Python: where the session's frames sit in the layers' data, the click and
+box layers' contents read into one prompt per (object, frame), diffed against what the session was last sent,
+and the worker body that sends one change to the session (no Qt, no napari)."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
+from ._widget_output_sync import tracked_frames
 
-def digest(a: np.ndarray) -> bytes:
-    """A short fingerprint of a frame, to tell the user's edits from what the widget wrote."""
-    return hashlib.blake2b(np.ascontiguousarray(a).tobytes(), digest_size=16).digest()
+
+@dataclass(frozen=True)
+class Place:
+    """Where a session's (frames, H, W) stack sits in an image layer's data of ``ndim`` axes: the tracked
+    axis ``track_dim``, the other leading axes held at ``fixed`` (axis -> index), Y and X last. ``unit``
+    names what the tracked axis holds ("slice" in a volume)."""
+
+    ndim: int = 3
+    track_dim: int = 0
+    fixed: dict = field(default_factory=dict)
+    unit: str = "frame"
+
+    def coords(self, frame: int, n: int) -> np.ndarray:
+        """(n, ndim) data coordinates on ``frame`` (Y and X zero, the fixed axes at their index)."""
+        coords = np.zeros((n, self.ndim))
+        for dim, idx in self.fixed.items():
+            coords[:, dim] = idx
+        coords[:, self.track_dim] = frame
+        return coords
+
+    def frame_of(self, coord, num_frames: int) -> int | None:
+        """The frame of data coordinate ``coord``, or None for a point on another slice of the fixed axes
+        or outside the ``num_frames`` frames."""
+        for dim, idx in self.fixed.items():
+            if int(round(coord[dim])) != idx:
+                return None
+        f = int(round(coord[self.track_dim]))
+        return f if 0 <= f < num_frames else None
+
+
+def read_prompts(points, point_features, boxes, box_features, frame_of: Callable) -> dict:
+    """Every prompt in a click and a box layer: (object, frame) -> ``{"points": [[x, y], ...], "labels":
+    [1/0, ...], "box": [x0, y0, x1, y1] or None}``.
+
+    ``points`` (N, D) click coordinates (Y, X last) with ``point_features`` columns ``obj_id`` and ``positive``;
+    ``boxes`` a sequence of (4, D) corner arrays with ``box_features`` column ``obj_id`` (a napari layer's
+    ``data`` and ``features``). ``frame_of(coord)`` gives a coordinate's frame, None to skip it.
+    """
+    prompts: dict = {}
+    points = np.asarray(points)
+    if len(points):
+        objs, signs = np.asarray(point_features["obj_id"]), np.asarray(point_features["positive"])
+        for i, pt in enumerate(points):
+            f = frame_of(pt)
+            if f is None:
+                continue
+            entry = prompts.setdefault((int(objs[i]), f), {"points": [], "labels": [], "box": None})
+            entry["points"].append([float(pt[-1]), float(pt[-2])])
+            entry["labels"].append(1 if bool(signs[i]) else 0)
+    if len(boxes):
+        objs = np.asarray(box_features["obj_id"])
+        for i, verts in enumerate(boxes):
+            verts = np.asarray(verts)
+            f = frame_of(verts[0])
+            if f is None:
+                continue
+            entry = prompts.setdefault((int(objs[i]), f), {"points": [], "labels": [], "box": None})
+            (y0, x0), (y1, x1) = verts[:, -2:].min(0), verts[:, -2:].max(0)
+            entry["box"] = [float(x0), float(y0), float(x1), float(y1)]
+    return prompts
+
+
+def diff_prompts(new: dict, old: dict) -> list[tuple[int, int, dict | None, dict | None]]:
+    """(object, frame, prompt now or None, prompt before or None) for each (object, frame) whose prompt
+    differs between ``old`` and ``new`` (both as :func:`read_prompts` gives them), sorted."""
+    changed = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
+    return [(obj, frame, new.get((obj, frame)), old.get((obj, frame))) for obj, frame in changed]
+
 
 
 @dataclass(frozen=True)
@@ -41,19 +108,6 @@ def prompt_update(old: dict | None, new: dict | None) -> PromptUpdate:
             and pts[:-1] == list(old["points"]) and labs[:-1] == list(old["labels"])):
         return PromptUpdate([pts[-1]], [labs[-1]], None, clear=False)
     return PromptUpdate(pts or None, labs or None, new.get("box"), clear=True)
-
-
-def frames_with(data: np.ndarray, label: int) -> list[int]:
-    """Frames of a (T, Y, X) label stack that hold ``label``."""
-    return [int(f) for f in np.flatnonzero((np.asarray(data) == label).reshape(len(data), -1).any(1))]
-
-
-def tracked_frames(session, obj: int) -> list[int]:
-    """Frames where ``obj`` has a result in ``session`` (empty when the session does not know it)."""
-    try:
-        return session.tracked_frames(obj)
-    except KeyError:
-        return []
 
 
 def prompt_job(session, obj: int, frame: int, prompt: dict | None, old: dict | None = None, mask=None):
