@@ -152,7 +152,7 @@ def test_exports_timeline_jump_and_session_reload(ready, qtbot, tmp_path):
     click_and_track(widget, qtbot, truth)
     out = viewer.layers["SAM2 labels"].data.copy()
     paths = iter([str(tmp_path / "l.tif"), str(tmp_path / "t.csv"), str(tmp_path), str(tmp_path / "g"),
-                  str(tmp_path / "s.json"), str(tmp_path / "s.json")])
+                  str(tmp_path / "tm"), str(tmp_path / "s.json"), str(tmp_path / "s.json")])
     widget._files.ask_path = lambda *a, **k: next(paths)
     widget.export_tiff()
     wait(qtbot, widget)
@@ -168,6 +168,16 @@ def test_exports_timeline_jump_and_session_reload(ready, qtbot, tmp_path):
     from napari_sam2.io.lineage_io import read_geff
 
     assert read_geff(tmp_path / "g.zarr").number_of_nodes() == 8
+    widget.export_trackmate()
+    wait(qtbot, widget)
+    from napari_sam2.io.trackmate import read_trackmate
+
+    tm = read_trackmate(tmp_path / "tm.xml")  # ".xml" added to the chosen name
+    assert sorted(tm["spots"]) == list(range(8)) and all(len(spots) == 1 for spots in tm["spots"].values())
+    assert len(tm["edges"]) == 7 and len(tm["tracks"]) == 1 and tm["spatial_units"] == "pixel"
+    ys, xs = np.nonzero(out[5] == 1)
+    spot = tm["spots"][5][0]
+    assert abs(spot["x"] - xs.mean()) < 0.5 and abs(spot["y"] - ys.mean()) < 0.5  # the mask's centroid
     widget.add_tracks_layer()
     wait(qtbot, widget)
     assert viewer.layers["SAM2 tracks"].data.shape == (8, 4)
@@ -533,6 +543,17 @@ def test_exports_replace_only_what_the_user_confirmed(ready, qtbot, tmp_path, mo
     widget.export_zarr()  # nothing there: written without a question
     wait(qtbot, widget)
     assert (tmp_path / "fresh.zarr").is_dir() and len(asked) == n
+    xml = tmp_path / "tm.xml"  # TrackMate: "tm" was confirmed by the dialog, "tm.xml" was not
+    xml.write_text("precious")
+    widget._files.ask_path = lambda *a, **k: str(tmp_path / "tm")
+    answer[0] = QMessageBox.No
+    widget.export_trackmate()
+    wait(qtbot, widget)
+    assert xml.read_text() == "precious" and str(xml) in asked[-1] and len(asked) == n + 1
+    widget._files.ask_path = lambda *a, **k: str(xml)  # the very file the dialog confirmed: no second question
+    widget.export_trackmate()
+    wait(qtbot, widget)
+    assert xml.read_text().lstrip().startswith("<?xml") and len(asked) == n + 1
 
 
 def test_closed_widget_lets_go_of_the_viewer_and_session(make_napari_viewer, qtbot, checkpoint, monkeypatch):

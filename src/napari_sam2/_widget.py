@@ -230,6 +230,10 @@ class SAM2Widget(QWidget):
         """The lineage graph (one node per object and frame) as a GEFF zarr store."""
         self._files.geff()
 
+    def export_trackmate(self) -> None:
+        """The tracks and divisions as a TrackMate XML file (pixels, frames)."""
+        self._files.trackmate()
+
     def add_tracks_layer(self) -> None:
         """A Tracks layer from the labels' centroids (measured in the background)."""
         self._files.add_tracks_layer()

@@ -17,8 +17,8 @@ from ._timeline import ConfidenceTimeline
 from ._widget_objects import ObjectList
 from ._widget_text import TOOLTIPS
 
-EXPORTS = ("Labels TIFF", "Labels zarr", "Table CSV", "CTC folder", "GEFF", "Tracks layer", "Save session",
-           "Load session")
+EXPORTS = ("Labels TIFF", "Labels zarr", "Table CSV", "CTC folder", "GEFF", "TrackMate XML", "Tracks layer",
+           "Save session", "Load session")
 
 
 class _Scroll(QScrollArea):
@@ -240,7 +240,8 @@ class Controls:
         self.objects.currentItemChanged.connect(w._tracking.refresh_timeline)
         self.timeline.frameClicked.connect(w.go_to_frame)
         actions = {"Labels TIFF": w.export_tiff, "Labels zarr": w.export_zarr, "Table CSV": w.export_table,
-                   "CTC folder": w.export_ctc, "GEFF": w.export_geff, "Tracks layer": w.add_tracks_layer,
+                   "CTC folder": w.export_ctc, "GEFF": w.export_geff, "TrackMate XML": w.export_trackmate,
+                   "Tracks layer": w.add_tracks_layer,
                    "Save session": w.save_session, "Load session": w.load_session}
         for name, fn in actions.items():
             self.exports[name].triggered.connect(fn)  # a bound method: PySide holds it weakly

@@ -181,6 +181,22 @@ class Exports:
 
         self._write("GEFF lineage", write, target)
 
+    def trackmate(self) -> None:
+        from .io.trackmate import write_trackmate
+
+        data = self._labels_copy()
+        path = data is not None and self.ask_path("Save tracks as TrackMate XML", "TrackMate XML (*.xml)",
+                                                  default="tracks.xml")
+        target = path and with_suffix(path, ".xml")
+        if not path or not self._may_write(target, path):
+            return
+        session = self._widget.session
+
+        def write():  # positions in pixels, time in frames
+            write_trackmate(target, data, session.lineage() if session is not None else None, overwrite=True)
+
+        self._write("TrackMate XML", write, target)
+
     # ------------------------------------------------------------------ tracks layer
 
     def add_tracks_layer(self) -> None:

@@ -70,6 +70,8 @@ TOOLTIPS = {
     "CTC folder": "Cell Tracking Challenge result: a RES folder (masks and res_track.txt with divisions) in the "
                   "folder you choose.",
     "GEFF": "The lineage graph (one node per object and frame, edges over time and divisions) as a GEFF zarr.",
+    "TrackMate XML": "The tracks (one spot per object and frame, links over time and divisions) as a TrackMate "
+                     "XML file for Fiji, in pixels and frames.",
     "Tracks layer": "A napari Tracks layer from the labels' centroids, coloured like the labels; it follows "
                     "later changes.",
     "Save session": "Prompts, object names, divisions and settings as JSON.",
