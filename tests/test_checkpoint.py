@@ -147,7 +147,7 @@ def _same_weights(model, state) -> bool:
 
 def test_named_model_without_checkpoint_loads_its_own_weights():
     """`build_sam2("demo")` (the README's form) is the bundled model, not random weights."""
-    from napari_sam2.model.build import read_checkpoint
+    from napari_sam2.loading import read_checkpoint
     from napari_sam2.weights import DEMO_FILE
 
     shipped = read_checkpoint(DEMO_FILE)

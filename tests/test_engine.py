@@ -261,8 +261,9 @@ def test_memory_stays_bounded(model):
     for obj in s.objects.values():
         held = [f for f, r in obj.results.items() if r.memory is not None]
         assert len(held) <= reach + 2, held  # the recent window plus the prompted frame
-    per_frame = s._features[next(iter(s._features))].nbytes()
-    assert len(s._features) <= max(1, 2 ** 20 // per_frame)
+    cache = s.core.features
+    per_frame = cache.nbytes() / len(cache)
+    assert len(cache) <= max(1, 2 ** 20 // per_frame) and cache.encoded == 40
 
 
 @pytest.mark.slow

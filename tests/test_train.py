@@ -9,7 +9,8 @@ import torch
 
 from napari_sam2 import build_sam2
 from napari_sam2.cli import main
-from napari_sam2.model.build import CheckpointError, build_model, infer_model_name
+from napari_sam2.loading import CheckpointError, infer_model_name
+from napari_sam2.model.build import build_model
 from napari_sam2.model.configs import CONFIGS, DEMO, get_config
 from napari_sam2.predictor.frames import FrameSource
 from napari_sam2.synthetic import synthetic_cells, synthetic_microscopy

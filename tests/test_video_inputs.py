@@ -221,14 +221,14 @@ def test_hole_filling_works_on_cpu(movie16):
         p.add_new_points_or_box(s, 0, 1, points=[[x, y]], labels=[1])
         list(p.propagate_in_video(s))
         states.append(s)
-    raw = states[0].output_dict_per_obj[0]["cond_frame_outputs"][0]["pred_masks"]
-    out = states[1].output_dict_per_obj[0]["cond_frame_outputs"][0]["pred_masks"]
+    raw = states[0].output_dict_per_obj[0]["cond_frame_outputs"][0].masks
+    out = states[1].output_dict_per_obj[0]["cond_frame_outputs"][0].masks
     assert torch.equal(fill_holes_and_sprinkles(raw, 0.0, max_hole_area=8, hole_value=0.1), out)
     holes_before = 0
     for f in range(6):
         bank = "cond_frame_outputs" if f == 0 else NON_COND
         for st, limit in ((states[0], None), (states[1], 8)):
-            background = st.output_dict_per_obj[0][bank][f]["pred_masks"][0, 0].numpy() <= 0
+            background = st.output_dict_per_obj[0][bank][f].masks[0, 0].numpy() <= 0
             lab, n = ndimage.label(background, structure=np.ones((3, 3)))
             small = sum(1 for a in np.bincount(lab.ravel())[1:] if a <= 8)
             if limit is None:

@@ -23,9 +23,9 @@ __all__ = ["build_sam2", "build_sam2_video_predictor", "SAM2ImagePredictor", "SA
 def __getattr__(name: str):
     # Lazy, so that `import napari_sam2` (e.g. by napari's plugin discovery) does not import torch.
     if name in ("build_sam2", "CheckpointError"):
-        from .model import build
+        from . import loading
 
-        return getattr(build, name)
+        return getattr(loading, name)
     if name in ("SAM2ImagePredictor", "SAM2VideoPredictor", "build_sam2_video_predictor"):
         from . import predictor
 

@@ -11,7 +11,7 @@ EXIT_OK, EXIT_BUG, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
 def _model_name(requested: str, checkpoint) -> str:
     """Resolve 'auto' and say so when the demo model is used. With a checkpoint file 'auto' stays:
     building the model recognises it from the file, which is then read only once."""
-    from ..model.build import resolve_model_name
+    from ..loading import resolve_model_name
     from ..model.configs import DEMO, get_config
     from ..weights import DEMO_NOTICE
 

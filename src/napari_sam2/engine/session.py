@@ -18,7 +18,6 @@ A :class:`TrackingSession` holds prompts and results for one stack. Its rules:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import threading
 import time
@@ -30,10 +29,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..model.memory_bank import pointer_frames, recent_memory_frames
-from ..model.sam2_base import FrameFeatures, SAM2Base
+from ..model.memory_bank import MemoryEntry, pointer_frames, recent_memory_frames
+from ..model.sam2_base import Points, SAM2Base
+from ..predictor.core import TrackerCore
 from ..predictor.frames import FrameSource, warn_if_colour
-from ..predictor.postprocess import fill_video_holes
 from ..predictor.prompts import check_frame_index, mask_to_model_input, video_prompt
 from .visibility import FrameOwnership, Visible
 
@@ -76,7 +75,7 @@ class FrameResult:
     direction: str | None
     memory: torch.Tensor | None = None
     candidates: tuple[torch.Tensor, torch.Tensor] | None = None  # (1, 3, S/4, S/4) logits, (1, 3) IoUs
-    replay: tuple | None = None  # prompted frames: (coords, labels) after the last step, to resume from
+    replay: Points | None = None  # prompted frames: the clicks after the last step, to resume from
 
     @property
     def present(self) -> bool:
@@ -152,7 +151,9 @@ class TrackingSession:
     """Prompts, propagation and results for one stack of frames (time or Z).
 
     model: a SAM 2 model built for video (``build_sam2_video_predictor(...).model`` or
-    :meth:`from_name`). frames: ``(N, H, W[, C])`` array-like or a path (see
+    :meth:`from_name`); one built for images is switched to the video settings, with a warning.
+    Every step is computed by the tracker core (:class:`~napari_sam2.predictor.core.TrackerCore`)
+    that the video predictor uses too; the session keeps per-object prompts and results. frames: ``(N, H, W[, C])`` array-like or a path (see
     :class:`~napari_sam2.predictor.frames.FrameSource`); use
     :func:`~napari_sam2.engine.stack.stack_view` to choose axis and channel.
     feature_cache_mb: bound on the cached image features. fill_hole_area: small holes in
@@ -181,19 +182,14 @@ class TrackingSession:
         self.frames = frames if isinstance(frames, FrameSource) else FrameSource(frames, model.image_size,
                                                                                    contrast_limits)
         warn_if_colour(self.frames, model)  # colour to a grey-trained model (the demo) names channel='grey'
-        self.feature_cache_mb = feature_cache_mb
-        self.fill_hole_area = fill_hole_area
+        self.core = TrackerCore(model, self.frames, feature_cache_mb, fill_hole_area, precision)
         self.objects: "OrderedDict[int, ObjectTrack]" = OrderedDict()
         # lineage: daughter -> parent, last frame of a divided parent, first frame of a daughter
         self.parents: dict[int, int] = {}
         self.ends: dict[int, int] = {}
         self.starts: dict[int, int] = {}
-        self._features: "OrderedDict[int, FrameFeatures]" = OrderedDict()
-        self._mem_pos: torch.Tensor | None = None
         self._ownership = FrameOwnership(self)
-        # work counters (for tests and benchmarks)
-        self.encoded_frames = 0
-        self.recomputed_memories = 0
+        self.recomputed_memories = 0  # tracked frames whose dropped memory was rebuilt (tests, benchmarks)
 
     @classmethod
     def from_name(cls, frames, name: str = "sam2.1_hiera_tiny", checkpoint="local", device="cpu",
@@ -226,20 +222,15 @@ class TrackingSession:
             raise KeyError(f"unknown object id {obj_id!r}; known ids: {self.obj_ids}")
         return self.objects[obj_id]
 
-    def _feats(self, frame: int) -> FrameFeatures:
-        feats = self._features.get(frame)
-        if feats is not None:
-            self._features.move_to_end(frame)
-            return feats
-        with torch.inference_mode(), self._compute():
-            image = self.frames[frame].to(self.model.device)[None]
-            feats = self.model.frame_features(self.model.forward_image(image))
-        self.encoded_frames += 1
-        self._features[frame] = feats
-        budget = self.feature_cache_mb * 2 ** 20
-        while len(self._features) > 1 and sum(f.nbytes() for f in self._features.values()) > budget:
-            self._features.popitem(last=False)
-        return feats
+    @property
+    def fill_hole_area(self) -> int:
+        """Background holes of up to this many low-res pixels are filled in shown masks."""
+        return self.core.fill_hole_area
+
+    @property
+    def encoded_frames(self) -> int:
+        """How many times a frame went through the image encoder (tests, benchmarks)."""
+        return self.core.features.encoded
 
     # ----------------------------------------------------------------- prompts
 
@@ -298,36 +289,28 @@ class TrackingSession:
         """Run a frame's prompt history like the official predictor does for a new prompted frame
         (each step refines the previous step's mask); ``resume`` holds the state after all but the
         last step. The frame's memory is made later, when tracking first needs it."""
-        model, size = self.model, self.model.image_size
-        feats = self._feats(frame)
-        dev = model.device
-        coords = labs = prev = None
+        core, size, dev = self.core, self.model.image_size, self.model.device
+        points = prev = None
         if resume is not None and resume.replay is not None:
-            coords, labs = resume.replay
+            points = resume.replay
             prev = resume.logits.clamp(-32.0, 32.0)
             steps = steps[-1:]
         out = None
-        with torch.inference_mode(), self._compute():
-            for step in steps:
-                if "mask" in step:
-                    m = mask_to_model_input(step["mask"], size, dev)
-                    out = model.track_step(frame, True, feats, None, m, {}, {}, self.num_frames,
-                                           run_mem_encoder=False)
-                    coords = labs = None
-                else:
-                    c, lab = video_prompt(step["points"], step["labels"], step["box"], self.frames.width,
-                                          self.frames.height, size)
-                    c, lab = c.to(dev), lab.to(dev)
-                    if coords is not None:
-                        c, lab = torch.cat([coords, c], 1), torch.cat([labs, lab], 1)
-                    coords, labs = c, lab
-                    out = model.track_step(frame, True, feats, {"point_coords": coords, "point_labels": labs}, None,
-                                           {}, {}, self.num_frames, run_mem_encoder=False, prev_sam_mask_logits=prev)
-                prev = out["pred_masks"].clamp(-32.0, 32.0)
-        multi = out["multimask_logits"]
-        candidates = (multi.float(), out["ious"].float()) if multi.shape[1] > 1 else None
-        return FrameResult(out["pred_masks"].float(), out["obj_ptr"].float(), float(out["object_score_logits"][0, 0]),
-                           float(out["iou"][0]), None, None, candidates, (coords, labs))
+        for step in steps:
+            if "mask" in step:
+                out = core.prompt(frame, mask=mask_to_model_input(step["mask"], size, dev))
+                points = None
+            else:
+                c, lab = video_prompt(step["points"], step["labels"], step["box"], self.frames.width,
+                                      self.frames.height, size)
+                new = Points(c.to(dev), lab.to(dev))
+                points = new if points is None else points.extended(new)
+                out = core.prompt(frame, points=points, prev_logits=prev)
+            prev = out.masks.clamp(-32.0, 32.0)
+        multi = out.multimask_logits
+        candidates = (multi.float(), out.ious.float()) if multi.shape[1] > 1 else None
+        return FrameResult(out.masks.float(), out.obj_ptr.float(), float(out.object_score[0, 0]),
+                           float(out.iou[0]), None, None, candidates, points)
 
     @_locked
     def candidates(self, frame: int, obj_id: int) -> list[tuple[np.ndarray, float]]:
@@ -557,26 +540,18 @@ class TrackingSession:
             objs = [self.objects[o] for o in members]
             cond_out = {t: self._stacked(objs, t) for t in cond}
             non_cond = {t: self._stacked(objs, t, memory=t in recent) for t in sorted(set(recent) | set(ptrs))}
-            feats = self._feats(f)
-            with torch.inference_mode(), self._compute():
-                out = self.model.track_step(f, False, feats.expand(len(objs)), None, None, cond_out, non_cond,
-                                            self.num_frames, d == BACKWARD, run_mem_encoder=True)
-            self._remember_pos(out["maskmem_pos_enc"])
+            out = self.core.track(f, batch=len(objs), cond=cond_out, non_cond=non_cond, reverse=d == BACKWARD)
             for i, obj in enumerate(objs):
-                obj.results[f] = FrameResult(out["pred_masks"][i:i + 1].float(), out["obj_ptr"][i:i + 1].float(),
-                                             float(out["object_score_logits"][i, 0]), float(out["iou"][i]), d,
-                                             out["maskmem_features"][i:i + 1].to(torch.bfloat16))
+                obj.results[f] = FrameResult(out.masks[i:i + 1].float(), out.obj_ptr[i:i + 1].float(),
+                                             float(out.object_score[i, 0]), float(out.iou[i]), d,
+                                             out.memory[i:i + 1])
                 obj.holding_memory.add(f)
         self._drop_far_memory(f, ids)
 
-    def _stacked(self, objs: list[ObjectTrack], t: int, memory: bool = True) -> dict:
+    def _stacked(self, objs: list[ObjectTrack], t: int, memory: bool = True) -> MemoryEntry:
         """Frame ``t`` of several objects as one batched memory-bank entry."""
-        entry = {"obj_ptr": torch.cat([o.results[t].obj_ptr for o in objs], 0)}
-        if memory:
-            mem = torch.cat([self._memory(o, t) for o in objs], 0)
-            entry["maskmem_features"] = mem
-            entry["maskmem_pos_enc"] = [self._mem_pos.expand(len(objs), -1, -1, -1)]
-        return entry
+        ptrs = torch.cat([o.results[t].obj_ptr for o in objs], 0)
+        return self.core.entry(ptrs, torch.cat([self._memory(o, t) for o in objs], 0) if memory else None)
 
     def _memory(self, obj: ObjectTrack, t: int) -> torch.Tensor:
         r = obj.results[t]
@@ -585,14 +560,9 @@ class TrackingSession:
             # official predictor does before tracking; a tracked frame's was dropped to bound RAM
             # and is rebuilt exactly from the frame and its stored logits.
             prompted = t in obj.prompts
-            size = self.model.image_size
-            logits = self._filled(r.logits) if prompted else r.logits
-            with torch.inference_mode(), self._compute():
-                high = F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)
-                mem, pos = self.model.encode_memory(self._feats(t), high, torch.tensor([[r.score]], device=r.logits.device),
-                                                    is_mask_from_pts=prompted)
-            self._remember_pos(pos)
-            r.memory = mem.to(torch.bfloat16)
+            logits = self.core.filled(r.logits) if prompted else r.logits
+            r.memory = self.core.memory(t, logits, torch.tensor([[r.score]], device=r.logits.device),
+                                        from_prompt=prompted)
             if not prompted:
                 self.recomputed_memories += 1
                 obj.holding_memory.add(t)
@@ -608,20 +578,7 @@ class TrackingSession:
                 if r is not None and t not in obj.prompts:
                     r.memory = None
 
-    def _compute(self):
-        """The numeric precision of every model call: autocast to bfloat16 in that fast mode."""
-        if self.precision == "bf16":
-            return torch.autocast(self.model.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
-    def _remember_pos(self, pos) -> None:
-        if self._mem_pos is None and pos is not None:
-            self._mem_pos = pos[-1][:1].clone()
-
     # ----------------------------------------------------------------- results
-
-    def _filled(self, logits: torch.Tensor) -> torch.Tensor:
-        return fill_video_holes(logits, self.fill_hole_area)
 
     @_locked
     def object_logits(self, frame: int, obj_id: int) -> np.ndarray:
@@ -631,7 +588,7 @@ class TrackingSession:
         h, w = self.frames.height, self.frames.width
         if r is None:
             return np.full((h, w), -1024.0, np.float32)
-        up = F.interpolate(self._filled(r.logits), size=(h, w), mode="bilinear", align_corners=False)
+        up = F.interpolate(self.core.filled(r.logits), size=(h, w), mode="bilinear", align_corners=False)
         return up[0, 0].cpu().numpy()
 
     @_locked
@@ -649,9 +606,9 @@ class TrackingSession:
         return self._ownership.visibility(self._check_frame(frame))
 
     def label_stack(self):
-        """The labels of every frame as an :class:`~napari_sam2.engine.exports.LabelStack`: computed a
+        """The labels of every frame as an :class:`~napari_sam2.io.label_files.LabelStack`: computed a
         frame at a time when read, for writing long stacks without holding them in memory."""
-        from .exports import LabelStack
+        from ..io.label_files import LabelStack
 
         n, h, w = self.shape
         return LabelStack(n, h, w, self.label_frame, max(self.objects, default=0))

@@ -1,6 +1,7 @@
-"""Pure-PyTorch SAM 2 / SAM 2.1: one module per part of the paper, configs, builder and checkpoint loading."""
+"""Pure-PyTorch SAM 2 / SAM 2.1 modules: one per part of the paper, their configs, and the builder that wires
+them (checkpoints are read in :mod:`napari_sam2.loading`)."""
 
-from .build import CheckpointError, build_from_config, build_model, build_sam2, read_checkpoint
+from .build import build_model
 from .configs import CONFIGS, SAM2Config, get_config
 
-__all__ = ["CONFIGS", "CheckpointError", "build_from_config", "SAM2Config", "build_model", "build_sam2", "get_config", "read_checkpoint"]
+__all__ = ["CONFIGS", "SAM2Config", "build_model", "get_config"]

@@ -1,15 +1,28 @@
-"""Memory bank rules: which earlier frames and object pointers a frame attends to, and their temporal codes.
-
-Pure functions over ``{frame_idx: output}`` dicts, so the tracker and the engine share them.
-"""
+"""Memory bank rules: what one bank entry holds, which earlier frames and object pointers a frame attends
+to, and their temporal codes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
 
 Outputs = Mapping[int, Any]
+
+
+@dataclass
+class MemoryEntry:
+    """One frame in the memory bank of a batch of B objects.
+
+    obj_ptr ``(B, C)``: the object pointers. features ``(B, 64, h, w)`` (often bfloat16) and pos_enc
+    ``(B, 64, h, w)``: the frame's spatial memory and its position encoding, both None for an entry
+    that only contributes its pointer (a frame outside the recent-memory window).
+    """
+
+    obj_ptr: torch.Tensor
+    features: torch.Tensor | None = None
+    pos_enc: torch.Tensor | None = None
 
 
 def select_closest_cond_frames(frame_idx: int, cond_outputs: Outputs, max_num: int) -> tuple[dict, dict]:

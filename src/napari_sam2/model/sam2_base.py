@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +14,7 @@ from .configs import SAM2Config
 from .image_encoder import ImageEncoder
 from .mask_decoder import MaskDecoder
 from .memory_attention import MemoryAttention
-from .memory_bank import pointer_frames, recent_memory_frames, select_closest_cond_frames, sine_1d
+from .memory_bank import MemoryEntry, pointer_frames, recent_memory_frames, select_closest_cond_frames, sine_1d
 from .memory_encoder import MemoryEncoder
 from .prompt_encoder import PromptEncoder
 
@@ -41,6 +42,47 @@ class HeadOutput:
     object_score: torch.Tensor
     best_iou: torch.Tensor
     decoder_multimasks: torch.Tensor
+
+
+@dataclass
+class Points:
+    """Clicks for B objects: coords ``(B, P, 2)`` in model pixels (x, y), labels ``(B, P)`` int32
+    (1 positive, 0 negative, 2/3 box corners, -1 padding)."""
+
+    coords: torch.Tensor
+    labels: torch.Tensor
+
+    def extended(self, more: "Points") -> "Points":
+        """These clicks followed by ``more`` (a further click on the same frame)."""
+        return Points(torch.cat([self.coords, more.coords], 1), torch.cat([self.labels, more.labels], 1))
+
+
+@dataclass
+class StepOutput:
+    """One tracking step for B objects.
+
+    masks ``(B, 1, S/4, S/4)`` logits of the chosen mask, high_res_masks ``(B, 1, S, S)``;
+    obj_ptr ``(B, C)``; object_score ``(B, 1)`` logits; iou ``(B,)`` predicted IoU of the chosen mask;
+    multimask_logits ``(B, M, S/4, S/4)`` and ious ``(B, M)`` all candidates (M = 3 with multimask,
+    else 1); decoder_multimasks the candidates before absent objects are blanked (what training
+    supervises); memory ``(B, 64, h, w)`` and memory_pos ``(B, 64, h, w)``: the frame's new memory,
+    None when the memory encoder did not run.
+    """
+
+    masks: torch.Tensor
+    high_res_masks: torch.Tensor
+    obj_ptr: torch.Tensor
+    object_score: torch.Tensor
+    iou: torch.Tensor
+    multimask_logits: torch.Tensor
+    ious: torch.Tensor
+    decoder_multimasks: torch.Tensor
+    memory: torch.Tensor | None = None
+    memory_pos: torch.Tensor | None = None
+
+    def entry(self) -> MemoryEntry:
+        """This step as a memory-bank entry (pointer-only when its memory was not encoded)."""
+        return MemoryEntry(self.obj_ptr, self.memory, self.memory_pos)
 
 
 @dataclass
@@ -117,11 +159,6 @@ class SAM2Base(nn.Module):
     def device(self) -> torch.device:
         return self.no_mem_embed.device
 
-    @property
-    def feat_size(self) -> int:
-        """Side of the stride-16 embedding grid."""
-        return self.image_size // self.backbone_stride
-
     def forward_image(self, img: torch.Tensor) -> dict:
         """Encode a ``(B, 3, S, S)`` normalised batch.
 
@@ -156,18 +193,17 @@ class SAM2Base(nn.Module):
         return FrameFeatures([m.flatten(2).permute(2, 0, 1) for m in maps], pos[-1].flatten(2).permute(2, 0, 1),
                              [(p.shape[-2], p.shape[-1]) for p in pos])
 
-    def forward_sam_heads(self, backbone_features: torch.Tensor, point_inputs: dict | None = None,
+    def forward_sam_heads(self, backbone_features: torch.Tensor, points: Points | None = None,
                           mask_inputs: torch.Tensor | None = None, high_res_features: list | None = None,
                           multimask_output: bool = False) -> HeadOutput:
         """Decode masks for B objects from ``(B, C, h, w)`` (memory-conditioned) features.
 
-        point_inputs: ``{"point_coords": (B, P, 2) in model pixels (x, y), "point_labels": (B, P)}``;
         mask_inputs: ``(B, 1, H, W)`` logits or probabilities, resized to the prompt size here.
         """
         b = backbone_features.shape[0]
         dev = backbone_features.device
-        if point_inputs is not None:
-            coords, labels = point_inputs["point_coords"], point_inputs["point_labels"]
+        if points is not None:
+            coords, labels = points.coords, points.labels
         else:
             coords = torch.zeros(b, 1, 2, device=dev)
             labels = -torch.ones(b, 1, dtype=torch.int32, device=dev)
@@ -231,13 +267,12 @@ class SAM2Base(nn.Module):
         obj_ptr = self._gate_pointer(obj_ptr, present)
         return HeadOutput(low, high, ious, low, high, obj_ptr, score, ious[:, 0], low)
 
-    def memory_conditioned_features(self, frame_idx: int, is_init_cond_frame: bool, feats: FrameFeatures,
-                                    cond_outputs: dict, non_cond_outputs: dict, num_frames: int,
-                                    reverse: bool = False) -> torch.Tensor:
+    def memory_conditioned_features(self, *, frame_idx: int, feats: FrameFeatures, num_frames: int,
+                                    cond: Mapping[int, MemoryEntry], non_cond: Mapping[int, MemoryEntry],
+                                    is_init_cond_frame: bool = False, reverse: bool = False) -> torch.Tensor:
         """The stride-16 features of ``frame_idx`` after attending to the memory bank, ``(B, C, h, w)``.
 
-        cond_outputs / non_cond_outputs: ``{frame: out}`` with ``maskmem_features``
-        ``(B, 64, h, w)``, ``maskmem_pos_enc`` (list, last ``(B, 64, h, w)``) and ``obj_ptr`` ``(B, C)``.
+        cond / non_cond: the batch's prompted and tracked frames, ``{frame: MemoryEntry}``.
         """
         cfg = self.cfg
         x, x_pos = feats.feats[-1], feats.pos
@@ -252,25 +287,25 @@ class SAM2Base(nn.Module):
             memory_pos = [self.no_mem_pos_enc.expand(1, b, self.mem_dim)]
             n_ptr_tokens = 0
         else:
-            if not cond_outputs:
+            if not cond:
                 raise RuntimeError(f"frame {frame_idx} is tracked but the object has no prompted frame")
-            selected, unselected = select_closest_cond_frames(frame_idx, cond_outputs, cfg.max_cond_frames_in_attn)
+            selected, unselected = select_closest_cond_frames(frame_idx, cond, cfg.max_cond_frames_in_attn)
             # prompted frames all share the last temporal slot (t_pos 0)
-            slots = [(0, out) for out in selected.values()]
+            slots = [(0, entry) for entry in selected.values()]
             for t_pos, t in recent_memory_frames(frame_idx, self.num_maskmem, reverse,
                                                  cfg.memory_temporal_stride_for_eval):
-                out = non_cond_outputs.get(t)
-                slots.append((t_pos, out if out is not None else unselected.get(t)))
+                entry = non_cond.get(t)
+                slots.append((t_pos, entry if entry is not None else unselected.get(t)))
             memory, memory_pos = [], []
-            for t_pos, out in slots:
-                if out is None or "maskmem_features" not in out:  # not in the bank (a pointer only)
+            for t_pos, entry in slots:
+                if entry is None or entry.features is None:  # not in the bank, or a pointer only
                     continue
-                memory.append(out["maskmem_features"].to(x.device).flatten(2).permute(2, 0, 1))
-                enc = out["maskmem_pos_enc"][-1].to(x.device).flatten(2).permute(2, 0, 1)
+                memory.append(entry.features.to(x.device).flatten(2).permute(2, 0, 1))
+                enc = entry.pos_enc.to(x.device).flatten(2).permute(2, 0, 1)
                 memory_pos.append(enc + self.maskmem_tpos_enc[self.num_maskmem - t_pos - 1])
             n_ptr_tokens = 0
             if cfg.use_obj_ptrs_in_encoder:
-                ptrs, n_ptr_tokens = self._pointer_tokens(frame_idx, selected, unselected, non_cond_outputs,
+                ptrs, n_ptr_tokens = self._pointer_tokens(frame_idx, selected, unselected, non_cond,
                                                           num_frames, reverse, b)
                 if ptrs is not None:
                     memory.append(ptrs[0])
@@ -281,20 +316,20 @@ class SAM2Base(nn.Module):
         out = self.memory_attention(x, mem, x_pos, mem_pos, num_obj_ptr_tokens=n_ptr_tokens)
         return out.permute(1, 2, 0).reshape(b, c, h, w)
 
-    def _pointer_tokens(self, frame_idx, selected, unselected, non_cond_outputs, num_frames, reverse, b):
+    def _pointer_tokens(self, frame_idx, selected, unselected, non_cond, num_frames, reverse, b):
         cfg = self.cfg
         max_ptrs = min(num_frames, cfg.max_obj_ptrs_in_encoder)
         if cfg.only_obj_ptrs_in_the_past_for_eval and not self.training:
-            ptr_cond = {t: o for t, o in selected.items() if (t >= frame_idx if reverse else t <= frame_idx)}
+            ptr_cond = {t: e for t, e in selected.items() if (t >= frame_idx if reverse else t <= frame_idx)}
         else:
             ptr_cond = selected
         sign = -1 if reverse else 1
         entries = [((frame_idx - t) * sign if cfg.use_signed_tpos_enc_to_obj_ptrs else abs(frame_idx - t),
-                    o["obj_ptr"]) for t, o in ptr_cond.items()]
+                    e.obj_ptr) for t, e in ptr_cond.items()]
         for t_diff, t in pointer_frames(frame_idx, num_frames, max_ptrs, reverse):
-            o = non_cond_outputs.get(t, unselected.get(t))
-            if o is not None:
-                entries.append((t_diff, o["obj_ptr"]))
+            e = non_cond.get(t, unselected.get(t))
+            if e is not None:
+                entries.append((t_diff, e.obj_ptr))
         if not entries:
             return None, 0
         positions, ptrs = zip(*entries)
@@ -315,8 +350,9 @@ class SAM2Base(nn.Module):
         return (ptrs, pos), ptrs.shape[0]
 
     def encode_memory(self, feats: FrameFeatures, high_res_masks: torch.Tensor, object_score: torch.Tensor,
-                      is_mask_from_pts: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Memory of a frame from its (not memory-conditioned) features and ``(B, 1, S, S)`` mask logits."""
+                      is_mask_from_pts: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Memory of a frame, ``(B, 64, h, w)``, and its position encoding, from the frame's (not
+        memory-conditioned) features and ``(B, 1, S, S)`` mask logits."""
         cfg = self.cfg
         pix = feats.grid()
         masks = high_res_masks
@@ -334,45 +370,44 @@ class SAM2Base(nn.Module):
         if self.no_obj_embed_spatial is not None:
             absent = 1 - (object_score > 0).float()
             mem = mem + absent[..., None, None] * self.no_obj_embed_spatial[..., None, None].expand(*mem.shape)
-        return mem, [pos]
+        return mem, pos
 
-    def use_multimask(self, is_init_cond_frame: bool, point_inputs: dict | None) -> bool:
-        n = 0 if point_inputs is None else point_inputs["point_labels"].shape[1]
+    def use_multimask(self, is_init_cond_frame: bool, points: Points | None) -> bool:
+        n = 0 if points is None else points.labels.shape[1]
         cfg = self.cfg
         return (cfg.multimask_output_in_sam and (is_init_cond_frame or cfg.multimask_output_for_tracking)
                 and cfg.multimask_min_pt_num <= n <= cfg.multimask_max_pt_num)
 
-    def track_step(self, frame_idx: int, is_init_cond_frame: bool, feats: FrameFeatures, point_inputs: dict | None,
-                   mask_inputs: torch.Tensor | None, cond_outputs: dict, non_cond_outputs: dict, num_frames: int,
-                   reverse: bool = False, run_mem_encoder: bool = True,
-                   prev_sam_mask_logits: torch.Tensor | None = None) -> dict:
+    def track_step(self, *, frame_idx: int, feats: FrameFeatures, num_frames: int,
+                   cond: Mapping[int, MemoryEntry] | None = None, non_cond: Mapping[int, MemoryEntry] | None = None,
+                   is_init_cond_frame: bool = False, points: Points | None = None,
+                   mask_inputs: torch.Tensor | None = None, reverse: bool = False, run_mem_encoder: bool = True,
+                   prev_mask_logits: torch.Tensor | None = None) -> StepOutput:
         """One frame of tracking for B objects: memory attention, decoding, then (optionally) its new memory.
 
-        Returns a dict with ``pred_masks`` (B, 1, S/4, S/4), ``pred_masks_high_res``
-        (B, 1, S, S), ``obj_ptr``, ``object_score_logits``, ``maskmem_features`` and
-        ``maskmem_pos_enc`` (None without ``run_mem_encoder``), and the prompts.
+        is_init_cond_frame: a newly prompted frame, decoded from its prompts without memory.
+        points / mask_inputs: the frame's prompts (mask ``(B, 1, S, S)``); prev_mask_logits
+        ``(B, 1, S/4, S/4)``: the mask shown before a further click, refined by it.
         """
         high_res = [feats.grid(i) for i in range(len(feats.feats) - 1)] or None
         if mask_inputs is not None and self.cfg.use_mask_input_as_output_without_sam:
             head = self.mask_as_output(feats.grid(), high_res, mask_inputs)
         else:
-            pix = self.memory_conditioned_features(frame_idx, is_init_cond_frame, feats, cond_outputs,
-                                                   non_cond_outputs, num_frames, reverse)
+            pix = self.memory_conditioned_features(frame_idx=frame_idx, feats=feats, num_frames=num_frames,
+                                                   cond=cond or {}, non_cond=non_cond or {},
+                                                   is_init_cond_frame=is_init_cond_frame, reverse=reverse)
             prompt_mask = mask_inputs
-            if prev_sam_mask_logits is not None:
-                if point_inputs is None or mask_inputs is not None:
+            if prev_mask_logits is not None:
+                if points is None or mask_inputs is not None:
                     raise ValueError("previous mask logits refine point prompts only")
-                prompt_mask = prev_sam_mask_logits
-            head = self.forward_sam_heads(pix, point_inputs, prompt_mask, high_res,
-                                          self.use_multimask(is_init_cond_frame, point_inputs))
-        out = {"point_inputs": point_inputs, "mask_inputs": mask_inputs, "pred_masks": head.low_res_masks,
-               "pred_masks_high_res": head.high_res_masks, "obj_ptr": head.obj_ptr,
-               "object_score_logits": head.object_score, "iou": head.best_iou, "maskmem_features": None,
-               "maskmem_pos_enc": None, "multimask_logits": head.low_res_multimasks, "ious": head.ious,
-               "decoder_multimasks": head.decoder_multimasks}
+                prompt_mask = prev_mask_logits
+            head = self.forward_sam_heads(pix, points, prompt_mask, high_res,
+                                          self.use_multimask(is_init_cond_frame, points))
+        out = StepOutput(head.low_res_masks, head.high_res_masks, head.obj_ptr, head.object_score, head.best_iou,
+                         head.low_res_multimasks, head.ious, head.decoder_multimasks)
         if run_mem_encoder and self.num_maskmem > 0:
-            out["maskmem_features"], out["maskmem_pos_enc"] = self.encode_memory(
-                feats, head.high_res_masks, head.object_score, is_mask_from_pts=point_inputs is not None)
+            out.memory, out.memory_pos = self.encode_memory(feats, head.high_res_masks, head.object_score,
+                                                            is_mask_from_pts=points is not None)
         return out
 
 

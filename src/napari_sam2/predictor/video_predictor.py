@@ -15,11 +15,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..model.build import LOCAL, build_from_config, resolve_model
+from ..loading import LOCAL, build_from_config, resolve_model
 from ..model.configs import get_config
-from ..model.sam2_base import NO_OBJ_SCORE, FrameFeatures, SAM2Base, non_overlapping
+from ..model.sam2_base import NO_OBJ_SCORE, Points, SAM2Base, non_overlapping
+from .core import TrackerCore
 from .frames import FrameSource, warn_if_colour
-from .postprocess import fill_video_holes
 from .prompts import check_frame_index, mask_to_model_input, video_prompt
 
 COND, NON_COND = "cond_frame_outputs", "non_cond_frame_outputs"
@@ -30,19 +30,33 @@ def _new_bank() -> dict:
 
 
 @dataclass
+class FrameOutput:
+    """One object on one frame: masks ``(1, 1, S/4, S/4)`` logits as shown (holes filled), obj_ptr
+    ``(1, C)``, object_score ``(1, 1)``, memory ``(1, 64, h, w)`` bfloat16 (None until a prompted
+    frame's memory is made before propagation)."""
+
+    masks: torch.Tensor
+    obj_ptr: torch.Tensor
+    object_score: torch.Tensor
+    memory: torch.Tensor | None = None
+
+
+@dataclass
 class VideoState:
-    """Everything one video session holds (the official ``inference_state``)."""
+    """Everything one video session holds (the official ``inference_state``): per object index, the
+    prompts (``{frame: Points}`` / ``{frame: mask}``), the memory bank ``{"cond_frame_outputs": {frame:
+    FrameOutput}, "non_cond_frame_outputs": {...}}``, prompts not yet propagated (temp), and the
+    direction each frame was tracked in; ``core`` computes every step."""
 
     frames: FrameSource
     device: torch.device
+    core: TrackerCore
     obj_id_to_idx: "OrderedDict[object, int]" = field(default_factory=OrderedDict)
     point_inputs_per_obj: dict = field(default_factory=dict)
     mask_inputs_per_obj: dict = field(default_factory=dict)
     output_dict_per_obj: dict = field(default_factory=dict)
     temp_output_dict_per_obj: dict = field(default_factory=dict)
     frames_tracked_per_obj: dict = field(default_factory=dict)
-    feature_cache: "OrderedDict[int, FrameFeatures]" = field(default_factory=OrderedDict)
-    maskmem_pos_enc: list | None = None
 
     @property
     def num_frames(self) -> int:
@@ -69,14 +83,17 @@ class SAM2VideoPredictor:
     non_overlap_masks: give each output pixel to the highest-scoring object only.
     clear_non_cond_mem_around_input: forget tracked memories next to a newly prompted frame.
     add_all_frames_to_correct_as_cond: prompts on tracked frames become prompted frames.
-    feature_cache_frames: how many frames' image features to keep.
+    feature_cache_mb: bound on the cached image features of a session.
+
+    Every step is computed by :class:`~napari_sam2.predictor.core.TrackerCore`, the tracker core the
+    engine uses too; this class keeps the official bookkeeping and method names on top of it.
     """
 
     def __init__(self, model: SAM2Base, fill_hole_area: int = 8, non_overlap_masks: bool = False,
                  clear_non_cond_mem_around_input: bool = False, add_all_frames_to_correct_as_cond: bool = False,
-                 feature_cache_frames: int = 2) -> None:
+                 feature_cache_mb: float = 64.0) -> None:
         self.model = model
-        self.feature_cache_frames = max(1, feature_cache_frames)
+        self.feature_cache_mb = feature_cache_mb
         # output clean-up
         self.fill_hole_area, self.non_overlap_masks = fill_hole_area, non_overlap_masks
         # how corrections enter the memory bank
@@ -106,8 +123,9 @@ class SAM2VideoPredictor:
         source = frames if isinstance(frames, FrameSource) else FrameSource(frames, self.image_size, contrast_limits,
                                                                              channel=channel)
         warn_if_colour(source, self.model)
-        state = VideoState(source, self.device)
-        self._features(state, 0, 1)
+        state = VideoState(source, self.device, TrackerCore(self.model, source, self.feature_cache_mb,
+                                                            self.fill_hole_area))
+        state.core.features(0)
         return state
 
     def reset_state(self, state: VideoState) -> None:
@@ -150,10 +168,7 @@ class SAM2VideoPredictor:
         obj_idx = self._obj_idx(state, obj_id)
         points_per_frame = state.point_inputs_per_obj[obj_idx]
         old = None if clear_old_points else points_per_frame.get(frame_idx)
-        if old is not None:
-            coords = torch.cat([old["point_coords"], coords], dim=1)
-            labs = torch.cat([old["point_labels"], labs], dim=1)
-        point_inputs = {"point_coords": coords, "point_labels": labs}
+        point_inputs = Points(coords, labs) if old is None else old.extended(Points(coords, labs))
         points_per_frame[frame_idx] = point_inputs
         state.mask_inputs_per_obj[obj_idx].pop(frame_idx, None)
         return self._prompt_frame(state, obj_idx, frame_idx, point_inputs, None)
@@ -187,12 +202,14 @@ class SAM2VideoPredictor:
         prev_logits = None
         if point_inputs is not None:
             prev = temp[key].get(frame_idx) or bank[COND].get(frame_idx) or bank[NON_COND].get(frame_idx)
-            if prev is not None and prev["pred_masks"] is not None:
+            if prev is not None:
                 # refine from the mask already shown on this frame
-                prev_logits = prev["pred_masks"].to(state.device).clamp(-32.0, 32.0)
-        out, _ = self._run_frame(state, bank, frame_idx, 1, is_init, point_inputs, mask_inputs, reverse,
-                                 run_mem_encoder=False, prev_logits=prev_logits)
-        temp[key][frame_idx] = out
+                prev_logits = prev.masks.to(state.device).clamp(-32.0, 32.0)
+        memory = None if is_init else self._bank_entries(state, bank)
+        out = state.core.prompt(frame_idx, points=point_inputs, mask=mask_inputs, prev_logits=prev_logits,
+                                cond=None if memory is None else memory[0],
+                                non_cond=None if memory is None else memory[1], reverse=reverse)
+        temp[key][frame_idx] = FrameOutput(state.core.filled(out.masks), out.obj_ptr, out.object_score)
         masks = self._consolidate(state, frame_idx, is_cond)
         return frame_idx, state.obj_ids, self._video_res(state, masks)
 
@@ -260,15 +277,10 @@ class SAM2VideoPredictor:
             bank, temp = state.output_dict_per_obj[obj_idx], state.temp_output_dict_per_obj[obj_idx]
             for key in (NON_COND, COND):
                 for frame_idx, out in temp[key].items():
-                    if out["maskmem_features"] is None:
+                    if out.memory is None:
                         # prompted frames get their memory now, from the mask the user saw
-                        high = F.interpolate(out["pred_masks"].to(state.device), size=(self.image_size,) * 2,
-                                             mode="bilinear", align_corners=False)
-                        feats = self._features(state, frame_idx, 1)
-                        mem, pos = self.model.encode_memory(feats, high, out["object_score_logits"],
-                                                            is_mask_from_pts=True)
-                        out["maskmem_features"] = mem.to(torch.bfloat16)
-                        out["maskmem_pos_enc"] = self._shared_pos(state, pos)
+                        out.memory = state.core.memory(frame_idx, out.masks.to(state.device), out.object_score,
+                                                       from_prompt=True)
                     bank[key][frame_idx] = out
                     if self.clear_non_cond_mem_around_input:
                         self._clear_memory_around(state, frame_idx, obj_idx)
@@ -314,52 +326,27 @@ class SAM2VideoPredictor:
             for obj_idx in range(len(obj_ids)):
                 bank = state.output_dict_per_obj[obj_idx]
                 if frame_idx in bank[COND]:
-                    masks = bank[COND][frame_idx]["pred_masks"].to(state.device)
+                    masks = bank[COND][frame_idx].masks.to(state.device)
                     if self.clear_non_cond_mem_around_input:
                         self._clear_memory_around(state, frame_idx, obj_idx)
                 else:
-                    out, masks = self._run_frame(state, bank, frame_idx, 1, False, None, None, reverse,
-                                                 run_mem_encoder=True)
-                    bank[NON_COND][frame_idx] = out
+                    cond, non_cond = self._bank_entries(state, bank)
+                    out = state.core.track(frame_idx, batch=1, cond=cond, non_cond=non_cond, reverse=reverse)
+                    masks = state.core.filled(out.masks)
+                    bank[NON_COND][frame_idx] = FrameOutput(masks, out.obj_ptr, out.object_score, out.memory)
                 state.frames_tracked_per_obj[obj_idx][frame_idx] = reverse
                 per_obj.append(masks)
             yield frame_idx, obj_ids, self._video_res(state, torch.cat(per_obj, dim=0))
 
     # ------------------------------------------------------------------ internals
 
-    def _features(self, state: VideoState, frame_idx: int, batch: int) -> FrameFeatures:
-        cache = state.feature_cache
-        feats = cache.get(frame_idx)
-        if feats is None:
-            image = state.frames[frame_idx].to(state.device)[None]
-            feats = self.model.frame_features(self.model.forward_image(image))
-            cache[frame_idx] = feats
-            while len(cache) > self.feature_cache_frames:
-                cache.popitem(last=False)
-        else:
-            cache.move_to_end(frame_idx)
-        return feats.expand(batch) if batch != 1 else feats
+    @staticmethod
+    def _bank_entries(state: VideoState, bank: dict) -> tuple[dict, dict]:
+        """One object's memory bank as the core takes it: ``{frame: MemoryEntry}``, prompted and tracked."""
+        def entries(outputs):
+            return {t: state.core.entry(o.obj_ptr, o.memory) for t, o in outputs.items()}
 
-    def _shared_pos(self, state: VideoState, pos: list[torch.Tensor]) -> list[torch.Tensor]:
-        # the memory position encoding is the same for every frame and object: keep one copy
-        if state.maskmem_pos_enc is None:
-            state.maskmem_pos_enc = [p[:1].clone() for p in pos]
-        return [p.expand(pos[0].shape[0], -1, -1, -1) for p in state.maskmem_pos_enc]
-
-    def _run_frame(self, state, bank, frame_idx, batch, is_init, point_inputs, mask_inputs, reverse,
-                   run_mem_encoder, prev_logits=None):
-        feats = self._features(state, frame_idx, batch)
-        out = self.model.track_step(frame_idx, is_init, feats, point_inputs, mask_inputs, bank[COND], bank[NON_COND],
-                                    state.num_frames, reverse, run_mem_encoder, prev_logits)
-        mem = out["maskmem_features"]
-        if mem is not None:
-            # stored in bfloat16 like the official predictor (its numbers depend on this rounding)
-            mem = mem.to(torch.bfloat16)
-        masks = fill_video_holes(out["pred_masks"], self.fill_hole_area)
-        pos = self._shared_pos(state, out["maskmem_pos_enc"]) if out["maskmem_pos_enc"] is not None else None
-        compact = {"maskmem_features": mem, "maskmem_pos_enc": pos, "pred_masks": masks,
-                   "obj_ptr": out["obj_ptr"], "object_score_logits": out["object_score_logits"]}
-        return compact, masks
+        return entries(bank[COND]), entries(bank[NON_COND])
 
     def _consolidate(self, state: VideoState, frame_idx: int, is_cond: bool) -> torch.Tensor:
         """All objects' current masks of a frame at video resolution ``(N, 1, H, W)`` (absent ones: -1024)."""
@@ -371,7 +358,7 @@ class SAM2VideoPredictor:
             found = temp[key].get(frame_idx) or bank[COND].get(frame_idx) or bank[NON_COND].get(frame_idx)
             if found is None:
                 continue
-            m = found["pred_masks"]
+            m = found.masks
             if m.shape[-2:] != (h, w):
                 m = F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)
             out[obj_idx: obj_idx + 1] = m

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..model.sam2_base import FrameFeatures, SAM2Base
+from ..model.sam2_base import FrameFeatures, Points, SAM2Base, StepOutput
 from . import loss as losses
 from .data import Clip, ClipSampler
 from .prompts import correction_points, noisy_boxes, random_points
@@ -132,11 +132,11 @@ def clip_losses(model: SAM2Base, clips: list[Clip], cfg: TrainConfig, gen: torch
     parts = {k: torch.zeros((), device=model.device) for k in losses.WEIGHTS}
     n_steps = 0
 
-    def supervise(out: dict, t: int) -> None:
+    def supervise(out: StepOutput, t: int) -> None:
         nonlocal n_steps
         # masks are supervised as the decoder made them, also where the object score says "absent"
         # (the blanked ones give no gradient, which stalls a model trained from scratch)
-        step = losses.step_loss(_high_res(out["decoder_multimasks"].float(), s), out["ious"], out["object_score_logits"],
+        step = losses.step_loss(_high_res(out.decoder_multimasks.float(), s), out.ious, out.object_score,
                                 target[t], alpha=cfg.focal_alpha)
         for k, v in step.items():
             parts[k] = parts[k] + v
@@ -148,41 +148,36 @@ def clip_losses(model: SAM2Base, clips: list[Clip], cfg: TrainConfig, gen: torch
         (["click", "clicks", "box"], [0.5, 0.22, 0.28])
     kind = rng.choice(kinds, p=odds)
     feats0 = feats_at(0)
+    # the same tracking steps as the video predictor and the engine (SAM2Base.track_step), with
+    # gradients and without the inference-only bfloat16 storage of the tracker core
+    first_step = dict(frame_idx=0, feats=feats0, num_frames=length, is_init_cond_frame=True)
     if kind == "mask":
-        out = model.track_step(0, True, feats0, None, first[:, None].float().to(model.device), {}, {}, length)
+        out = model.track_step(**first_step, mask_inputs=first[:, None].float().to(model.device))
+        first_iou = _iou(out, first)
     else:
         points, labels = _first_prompt(kind, first, gen, rng)
-        prompt = {"point_coords": points.to(model.device), "point_labels": labels.to(model.device)}
-        out = model.track_step(0, True, feats0, prompt, None, {}, {}, length, run_mem_encoder=cfg.corrections == 0)
+        prompt = Points(points.to(model.device), labels.to(model.device))
+        out = model.track_step(**first_step, points=prompt, run_mem_encoder=cfg.corrections == 0)
         supervise(out, 0)
         first_iou = _iou(out, first)
         for c in range(cfg.corrections):
-            pred = out["pred_masks_high_res"][:, 0].detach() > 0
-            xy, lab = correction_points(pred.cpu(), first, gen)
-            prompt = {"point_coords": torch.cat([prompt["point_coords"], xy.to(model.device)], 1),
-                      "point_labels": torch.cat([prompt["point_labels"], lab.to(model.device)], 1)}
-            out = model.track_step(0, True, feats0, prompt, None, {}, {}, length,
-                                   run_mem_encoder=c == cfg.corrections - 1,
-                                   prev_sam_mask_logits=out["pred_masks"].detach().clamp(-32.0, 32.0))
+            prompt = prompt.extended(_correction(out, first, gen, model.device))
+            out = model.track_step(**first_step, points=prompt, run_mem_encoder=c == cfg.corrections - 1,
+                                   prev_mask_logits=out.masks.detach().clamp(-32.0, 32.0))
             supervise(out, 0)
-    if kind == "mask":
-        first_iou = _iou(out, first)
-    cond, tracked = {0: out}, {}
+    cond, tracked = {0: out.entry()}, {}
     corrected = int(rng.integers(1, length)) if length > 1 and rng.random() < cfg.p_track_correction else -1
     for t in range(1, length):
-        feats = feats_at(t)
-        out = model.track_step(t, False, feats, None, None, cond, tracked, length, run_mem_encoder=t != corrected)
+        step = dict(frame_idx=t, feats=feats_at(t), num_frames=length, cond=cond, non_cond=tracked)
+        out = model.track_step(**step, run_mem_encoder=t != corrected)
         supervise(out, t)
         if t == corrected:
-            pred = out["pred_masks_high_res"][:, 0].detach() > 0
-            xy, lab = correction_points(pred.cpu(), target[t].cpu(), gen)
-            prompt = {"point_coords": xy.to(model.device), "point_labels": lab.to(model.device)}
-            out = model.track_step(t, False, feats, prompt, None, cond, tracked, length,
-                                   prev_sam_mask_logits=out["pred_masks"].detach().clamp(-32.0, 32.0))
+            out = model.track_step(**step, points=_correction(out, target[t], gen, model.device),
+                                   prev_mask_logits=out.masks.detach().clamp(-32.0, 32.0))
             supervise(out, t)
-            cond[t] = out
+            cond[t] = out.entry()
         else:
-            tracked[t] = out
+            tracked[t] = out.entry()
     n_obj = max(int(target.shape[1]), 1)
     parts = {k: v / (n_obj * max(n_steps, 1)) for k, v in parts.items()}
     return parts, {"iou_first": first_iou, "iou_last": _iou(out, target[-1])}
@@ -205,10 +200,17 @@ def _first_prompt(kind: str, masks: torch.Tensor, gen: torch.Generator,
     return points, labels
 
 
-def _iou(out: dict, target: torch.Tensor) -> float:
+def _correction(out: StepOutput, target: torch.Tensor, gen: torch.Generator, device) -> Points:
+    """A corrective click per object where the output's mask is most wrong against ``(B, S, S)`` target."""
+    pred = out.high_res_masks[:, 0].detach() > 0
+    xy, lab = correction_points(pred.cpu(), target.cpu(), gen)
+    return Points(xy.to(device), lab.to(device))
+
+
+def _iou(out: StepOutput, target: torch.Tensor) -> float:
     """Mean IoU of an output's chosen masks with a ``(B, S, S)`` target (for the training log)."""
     with torch.no_grad():
-        pred = out["pred_masks_high_res"][:, 0].cpu()
+        pred = out.high_res_masks[:, 0].cpu()
         return float(losses.true_iou(pred, target.cpu().float()).mean())
 
 
