@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import numpy as np
@@ -9,9 +10,8 @@ import pytest
 import tifffile
 import torch
 
-from napari_sam2 import SAM2ImagePredictor, build_sam2, cli
+from napari_sam2 import CheckpointError, SAM2ImagePredictor, build_sam2, cli
 from napari_sam2.cli import main
-from napari_sam2.model.build import CheckpointError
 from napari_sam2.notices import RandomWeightsWarning, warn_quality
 from napari_sam2.weights import WeightsError
 from napari_sam2.synthetic import synthetic_cells
@@ -175,7 +175,6 @@ class _Stop(ValueError):
 ])
 def test_threads_are_set_before_any_model_work(tmp_path, monkeypatch, capsys, command):
     import napari_sam2.engine.session as session_module
-    import napari_sam2.model.build as build_module
     import napari_sam2.threads as threads_module
     import napari_sam2.train.files as train_files
 
@@ -187,7 +186,8 @@ def test_threads_are_set_before_any_model_work(tmp_path, monkeypatch, capsys, co
         calls.append(("model",))
         raise _Stop("stop")
 
-    monkeypatch.setattr(build_module, "build_sam2", model_work)
+    # the module that defines build_sam2 (napari_sam2.build_sam2 looks it up there at each call)
+    monkeypatch.setattr(importlib.import_module(build_sam2.__module__), "build_sam2", model_work)
     monkeypatch.setattr(session_module.TrackingSession, "from_name", classmethod(model_work))
     monkeypatch.setattr(train_files, "read_pairs", lambda *a: [])
     assert main([*command, "--model", "demo", "--threads", "3"]) == 2
