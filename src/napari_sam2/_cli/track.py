@@ -151,7 +151,7 @@ def _sample_movie():
     prompts = Prompts()
     for obj in np.unique(truth[0])[1:]:
         y, x = np.argwhere(truth[0] == obj).mean(0)
-        prompts.points[(int(obj), 0)] = [(float(x), float(y), 1)]
+        prompts.points[(int(obj), 0)] = [(float(x), float(y), 1)]  # Prompts hold the engine's (x, y)
     return image, truth, prompts
 
 
