@@ -54,10 +54,10 @@ def _worker(threads: int | None) -> dict:
         app.processEvents()
 
     if threads is not None:
-        widget._threads.value = threads
-    widget._image.value = viewer.layers["synthetic cells (T,Y,X)"]
-    widget._model.value = DEMO
-    widget._device.value = "cpu"
+        widget._controls.threads.value = threads
+    widget._controls.image.value = viewer.layers["synthetic cells (T,Y,X)"]
+    widget._controls.model.value = DEMO
+    widget._controls.device.value = "cpu"
     widget.start_session()
     settle(lambda: widget.session is not None)
     truth = viewer.layers["ground truth"].data
@@ -76,7 +76,7 @@ def _worker(threads: int | None) -> dict:
     forward = time.perf_counter() - t0
     status = widget._status.value
     frames = int(widget.session.num_frames)
-    n_threads = int(widget._threads.value)
+    n_threads = int(widget._controls.threads.value)
     viewer.close()
     return {"forward": forward, "clicks": clicks, "threads": n_threads, "objects": len(ids), "frames": frames,
             "status": status}
