@@ -94,7 +94,7 @@ def _cues(shapes: dict[int, _Shape], area_ratio: float, persist: int, shrink: fl
         cues.append((first, "split"))
     frames = sorted(shapes)
     for i, f in enumerate(frames[1:], 1):
-        prev, now = shapes[frames[i - 1]], shapes[f]
+        prev = shapes[frames[i - 1]]
         if frames[i - 1] != f - 1:
             continue
         after = [shapes.get(f + k) for k in range(persist)]

@@ -22,21 +22,21 @@ import functools
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..model.memory_bank import MemoryEntry, pointer_frames, recent_memory_frames
+from ..model.memory_bank import MemoryEntry
 from ..model.sam2_base import Points, SAM2Base
 from ..predictor.core import TrackerCore
 from ..predictor.frames import FrameSource, warn_if_colour
 from ..predictor.prompts import check_frame_index, mask_to_model_input, video_prompt
+from .plans import downstream, memory_layout, pass_plans
+from .results import BACKWARD, FORWARD, FrameResult, ObjectTrack, ProgressEvent, RunReport, Timeline
+from .session_file import apply_session_dict, session_dict
 from .visibility import FrameOwnership, Visible
-
-FORWARD, BACKWARD = "forward", "backward"
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -59,79 +59,6 @@ def check_precision(precision: str, device) -> None:
                          "than fp32: use 'fp32'")
 
 
-@dataclass
-class FrameResult:
-    """One object on one frame.
-
-    logits: (1, 1, S/4, S/4) float32 mask logits as decoded (before hole filling);
-    obj_ptr: (1, C); memory: (1, 64, S/16, S/16) bfloat16 or None when dropped;
-    direction: the pass that computed it (None for prompted frames).
-    """
-
-    logits: torch.Tensor
-    obj_ptr: torch.Tensor
-    score: float
-    iou: float
-    direction: str | None
-    memory: torch.Tensor | None = None
-    candidates: tuple[torch.Tensor, torch.Tensor] | None = None  # (1, 3, S/4, S/4) logits, (1, 3) IoUs
-    replay: Points | None = None  # prompted frames: the clicks after the last step, to resume from
-
-    @property
-    def present(self) -> bool:
-        """The object head says the object is there (score above the model's threshold, 0)."""
-        return self.score > 0
-
-    @property
-    def lost(self) -> bool:
-        """Absent by the object score, or present by it with an empty mask: either way nothing to show."""
-        return not self.present or not bool((self.logits > 0).any())
-
-
-@dataclass
-class ObjectTrack:
-    """Prompts (in the order given, per frame) and results of one object."""
-
-    prompts: dict[int, list[dict]] = field(default_factory=dict)
-    results: dict[int, FrameResult] = field(default_factory=dict)
-    holding_memory: set[int] = field(default_factory=set)  # tracked frames whose memory is in RAM
-
-    def prompted(self) -> list[int]:
-        return sorted(self.prompts)
-
-
-@dataclass
-class ProgressEvent:
-    """Sent after each frame: ``done`` of ``total`` frames of the current run."""
-
-    frame: int
-    done: int
-    total: int
-    direction: str
-    obj_ids: list
-    elapsed: float
-
-
-@dataclass
-class RunReport:
-    frames: list[int]
-    cancelled: bool
-    elapsed: float
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """A snapshot of one object over the stack: ``scores`` (N,) object-score logits (NaN where not
-    tracked), ``lost`` (N,) bool (see :attr:`FrameResult.lost`; also where the mask leaves no pixel at
-    the frame's resolution), ``prompted`` its prompted frames, ``hidden`` (N,) int: the object that
-    covers all of it where it is present but has no pixel in the label image, else 0."""
-
-    scores: np.ndarray
-    lost: np.ndarray
-    prompted: tuple[int, ...]
-    hidden: np.ndarray | None = None
-
-
 def _locked(method):
     """Run ``method`` holding the session's lock, so a GUI thread never reads half-written state."""
 
@@ -141,10 +68,6 @@ def _locked(method):
             return method(self, *args, **kwargs)
 
     return wrapper
-
-
-def _behind(p: int, f: int, direction: str) -> bool:
-    return p <= f if direction == FORWARD else p >= f
 
 
 class TrackingSession:
@@ -440,7 +363,7 @@ class TrackingSession:
             start = self._check_frame(start)
         with self._lock:
             ids = self.obj_ids if obj_ids is None else list(obj_ids)
-            plans = self._plans(direction, start, max_frames, ids)
+            plans = pass_plans(direction, start, max_frames, ids, self.objects, self.num_frames)
         total = sum(len(f) for _, f in plans)
         t0, done = time.perf_counter(), 0
         for d, frames in plans:
@@ -450,23 +373,6 @@ class TrackingSession:
                 self._track_frame(f, d, ids)
                 done += 1
                 yield ProgressEvent(f, done, total, d, ids, time.perf_counter() - t0)
-
-    def _plans(self, direction: str, start: int | None, max_frames: int | None, ids: list) -> list:
-        """[(direction, frames)] of each pass of a propagation."""
-        for oid in ids:
-            if not self._object(oid).prompts:
-                raise RuntimeError(f"object {oid!r} has no prompted frame: add points, a box or a mask first")
-        if not ids:
-            raise RuntimeError("no object has prompts yet: add points, a box or a mask first")
-        passes = [FORWARD, BACKWARD] if direction == "both" else [direction]
-        plans = []
-        for d in passes:
-            prompted = [p for oid in ids for p in self.objects[oid].prompts]
-            s = start if start is not None else (min(prompted) if d == FORWARD else max(prompted))
-            n = self.num_frames if max_frames is None else max_frames
-            frames = range(s, min(s + n, self.num_frames - 1) + 1) if d == FORWARD else range(s, max(s - n, 0) - 1, -1)
-            plans.append((d, list(frames)))
-        return plans
 
     def correct(self, frame: int, obj_id: int, points=None, labels=None, box=None, mask=None, clear: bool = True,
                 progress=None, cancel=None) -> RunReport:
@@ -478,7 +384,7 @@ class TrackingSession:
         """
         frame = self._check_frame(frame)
         with self._lock:
-            ranges = self._downstream(self._object(obj_id), frame)
+            ranges = downstream(self._object(obj_id), frame, self.num_frames)
         if mask is not None:
             self.add_mask(frame, obj_id, mask)
         else:
@@ -494,38 +400,6 @@ class TrackingSession:
                     progress(ProgressEvent(f, len(done), total, d, [obj_id], time.perf_counter() - t0))
         return RunReport(done, False, time.perf_counter() - t0)
 
-    def _downstream(self, obj: ObjectTrack, frame: int) -> list[tuple[str, list[int]]]:
-        """The runs of ``obj``'s frames that passes tracked away from ``frame``, per direction."""
-        ranges = []
-        for d, step in ((FORWARD, 1), (BACKWARD, -1)):
-            run, t = [], frame + step
-            while 0 <= t < self.num_frames and t not in obj.prompts:
-                r = obj.results.get(t)
-                if r is None or r.direction != d:
-                    break
-                run.append(t)
-                t += step
-            if run:
-                ranges.append((d, run))
-        return ranges
-
-    def _layout(self, obj: ObjectTrack, f: int, d: str):
-        """Which frames feed ``obj``'s memory on frame ``f``: (prompted, recent, pointer frames)."""
-        cond = tuple(p for p in sorted(obj.prompts) if _behind(p, f, d))
-        if not cond:
-            return None
-        tracked = obj.results
-        model = self.model
-        recent = tuple(t for _, t in recent_memory_frames(f, model.num_maskmem, d == BACKWARD,
-                                                          model.cfg.memory_temporal_stride_for_eval)
-                       if t in tracked and t not in obj.prompts)
-        if self.memory_frames is not None:  # fast mode: only the nearest ones (the list ends with the previous frame)
-            recent = recent[max(len(recent) - self.memory_frames, 0):]
-        max_ptrs = min(self.num_frames, model.cfg.max_obj_ptrs_in_encoder)
-        ptrs = tuple(t for _, t in pointer_frames(f, self.num_frames, max_ptrs, d == BACKWARD)
-                     if t in tracked and t not in obj.prompts)
-        return cond, recent, ptrs
-
     @_locked
     def _track_frame(self, f: int, d: str, ids: list) -> None:
         groups: dict = {}
@@ -533,7 +407,7 @@ class TrackingSession:
             obj = self.objects[oid]
             if f in obj.prompts or not self._alive(oid, f):
                 continue
-            layout = self._layout(obj, f, d)
+            layout = memory_layout(obj, f, d, self.model, self.num_frames, self.memory_frames)
             if layout is not None:
                 groups.setdefault(layout, []).append(oid)
         for (cond, recent, ptrs), members in groups.items():
@@ -673,45 +547,10 @@ class TrackingSession:
     @_locked
     def prompts_dict(self) -> dict:
         """All prompts as plain data (clicks in (x, y) pixels), e.g. to save a session, with a record of
-        the results: frames tracked per object and the frames where each object is lost (results
-        themselves are not saved; :meth:`load_prompts` ignores these records)."""
-        objects = {}
-        for oid, obj in self.objects.items():
-            frames = {}
-            for f, steps in obj.prompts.items():
-                frames[str(f)] = [{k: (np.argwhere(v).tolist() if k == "mask" else v) for k, v in s.items()}
-                                  for s in steps]
-            objects[str(oid)] = frames
-        lost = {str(oid): frames for oid, frames in self.lost_frames().items() if frames}
-        return {"objects": objects, "shape": list(self.shape), "model": self.model.cfg.name,
-                "tracked_frames": {str(oid): len(obj.results) for oid, obj in self.objects.items()},
-                "lost_frames": lost,
-                "image_size": self.model.image_size, "contrast_limits": self.frames.contrast_limits,
-                "precision": self.precision, "memory_frames": self.memory_frames,
-                "divisions": [{"parent": p, "frame": self.ends[p] + 1,
-                               "daughters": sorted(d for d, q in self.parents.items() if q == p)}
-                              for p in sorted(self.ends)]}
+        the results (see :func:`~napari_sam2.engine.session_file.session_dict`)."""
+        return session_dict(self)
 
     @_locked
     def load_prompts(self, data: dict) -> None:
         """Re-apply prompts saved by :meth:`prompts_dict` (results are recomputed on propagation)."""
-        if list(data.get("shape", [])) != list(self.shape):
-            raise ValueError(f"the saved prompts are for a stack of shape {data.get('shape')}, not {self.shape}")
-        divisions = data.get("divisions", [])
-        parents_first = sorted(data["objects"], key=lambda o: any(int(o) in dv["daughters"] for dv in divisions))
-        done = set()
-        for oid in parents_first:
-            frames = data["objects"][oid]
-            for f, steps in frames.items():
-                for i, step in enumerate(steps):
-                    if "mask" in step:
-                        m = np.zeros((self.frames.height, self.frames.width), bool)
-                        idx = np.asarray(step["mask"], int).reshape(-1, 2)
-                        m[idx[:, 0], idx[:, 1]] = True
-                        self.add_mask(int(f), int(oid), m)
-                    else:
-                        self.add_points(int(f), int(oid), step["points"], step["labels"], step["box"], clear=i == 0)
-            for dv in divisions:
-                if dv["parent"] == int(oid) and dv["parent"] not in done:
-                    self.mark_division(dv["parent"], dv["frame"], dv["daughters"])
-                    done.add(dv["parent"])
+        apply_session_dict(self, data)
