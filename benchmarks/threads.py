@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
 import subprocess
 import sys
-import time
 
 
 def _spin(stop) -> None:

@@ -52,7 +52,8 @@ def test_track_writes_labels_table_ctc_and_session(tmp_path, movie, checkpoint, 
     rc = main(["track", str(path), "--points", str(tmp_path / "points.csv"), "--boxes", str(tmp_path / "boxes.csv"),
                "--out", str(out), "--checkpoint", str(checkpoint), "--image-size", str(SIZE),
                "--table", str(tmp_path / "t.csv"), "--ctc", str(tmp_path / "ctc"),
-               "--session", str(tmp_path / "s.json"), "--geff", str(tmp_path / "lineage.zarr")])
+               "--session", str(tmp_path / "s.json"), "--geff", str(tmp_path / "lineage.zarr"),
+               "--trackmate", str(tmp_path / "tracks.xml")])
     assert rc == 0, capsys.readouterr().err
     written = tifffile.imread(out)
     # the same prompts through the engine directly give the same labels
@@ -72,6 +73,10 @@ def test_track_writes_labels_table_ctc_and_session(tmp_path, movie, checkpoint, 
     from napari_sam2.io.lineage_io import read_geff
 
     assert read_geff(tmp_path / "lineage.zarr").number_of_nodes() == sum(len(np.unique(f)) - 1 for f in written)
+    from napari_sam2.io.trackmate import read_trackmate
+
+    spots = read_trackmate(tmp_path / "tracks.xml")["spots"]
+    assert sum(len(v) for v in spots.values()) == sum(len(np.unique(f)) - 1 for f in written)
     session = json.loads((tmp_path / "s.json").read_text())
     assert set(session["objects"]) == {"1", "2", "3"}
     assert "3 objects tracked over 6 frames" in capsys.readouterr().out
@@ -290,11 +295,12 @@ def no_model(monkeypatch):
 
 
 @pytest.mark.parametrize("flag, name", [("--out", "l.tif"), ("--table", "t.csv"), ("--ctc", "ctc"),
-                                        ("--geff", "g.zarr"), ("--session", "s.json")])
+                                        ("--geff", "g.zarr"), ("--session", "s.json"), ("--trackmate", "t.xml")])
 def test_every_existing_output_is_refused_before_compute(tmp_path, movie, no_model, capsys, flag, name):
     path, _, labels = movie
     _write_prompts(tmp_path, labels)
-    outputs = {"--out": "l.tif", "--table": "t.csv", "--ctc": "ctc", "--geff": "g.zarr", "--session": "s.json"}
+    outputs = {"--out": "l.tif", "--table": "t.csv", "--ctc": "ctc", "--geff": "g.zarr", "--session": "s.json",
+               "--trackmate": "t.xml"}
     (tmp_path / name).write_bytes(b"user data")
     args = ["track", str(path), "--points", str(tmp_path / "points.csv"), "--model", "demo"]
     for f, n in outputs.items():

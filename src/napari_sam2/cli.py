@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     trk.add_argument("--session", help="also write the prompts and settings as JSON (written first, before "
                                        "tracking starts)")
     trk.add_argument("--geff", help="also write the lineage graph as a GEFF zarr store")
+    trk.add_argument("--trackmate", help="also write the tracks as a TrackMate XML file (.xml) for Fiji")
     trk.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     trk.add_argument("--many", action="store_true",
                      help="INPUT is a glob pattern; --out is a folder of NAME_labels.tif files (inputs with the "

@@ -69,14 +69,14 @@ def run_track(args: argparse.Namespace) -> int:
         raise ValueError("give --points and/or --boxes (CSV files of prompts)")
     if args.many:  # batch.track_many checks every file's output before it starts
         extra = [f for f, v in (("--table", args.table), ("--ctc", args.ctc), ("--session", args.session),
-                                ("--geff", args.geff)) if v is not None]
+                                ("--geff", args.geff), ("--trackmate", args.trackmate)) if v is not None]
         if extra:
             raise ValueError(f"{', '.join(extra)} cannot be used with --many (each file gets its labels in --out)")
     else:  # every output checked before anything else
         if args.input != "sample" and not Path(args.input).exists():
             raise FileNotFoundError(f"input file not found: {args.input}")
         batch.check_outputs(args.out, args.table, args.ctc, args.session, args.geff, args.overwrite,
-                            inputs=[] if args.input == "sample" else [args.input])
+                            inputs=[] if args.input == "sample" else [args.input], trackmate=args.trackmate)
     _warn_random(args.checkpoint)
     options = dict(model=_model_name(args.model, args.checkpoint), checkpoint=None if args.checkpoint == "none" else args.checkpoint,
                    image_size=args.image_size, axis=args.axis, device=args.device, overwrite=args.overwrite,
@@ -115,7 +115,7 @@ def run_track(args: argparse.Namespace) -> int:
 
     try:
         r = batch.track_file(source, prompts, args.out, table=args.table, ctc=args.ctc,
-                             session_json=args.session, geff=args.geff, progress=update, **options)
+                             session_json=args.session, geff=args.geff, trackmate=args.trackmate, progress=update, **options)
     except KeyboardInterrupt:
         if finished:
             kept = f"kept {len(finished)} finished frames in {args.out}"
