@@ -88,8 +88,9 @@ def run_segment(args: argparse.Namespace) -> int:
         inside = 0 <= y < truth.shape[0] and 0 <= x < truth.shape[1]
         cell = truth == truth[y, x] if inside and truth[y, x] else None
         if cell is not None:
-            iou = np.logical_and(cell, mask).sum() / max(np.logical_or(cell, mask).sum(), 1)
-            line += f"; IoU with the true cell {iou:.3f}"
+            from ..io.evaluate import mask_iou
+
+            line += f"; IoU with the true cell {mask_iou(cell, mask):.3f}"
     print(line)
     print(f"wrote {out}")
     return EXIT_OK
