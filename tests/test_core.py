@@ -13,21 +13,7 @@ from napari_sam2.model.memory_bank import MemoryEntry
 from napari_sam2.predictor import build_sam2_video_predictor
 from napari_sam2.predictor.core import FeatureCache, TrackerCore
 from napari_sam2.predictor.frames import FrameSource
-from napari_sam2.synthetic import synthetic_cells
-
-from conftest import present_model
-
-SIZE = 128
-
-
-@pytest.fixture(scope="module")
-def movie():
-    return synthetic_cells(n_frames=6, size=(64, 80), n_cells=2, seed=3, radius=(7.0, 10.0))
-
-
-@pytest.fixture(scope="module")
-def model():
-    return present_model(SIZE, seed=2)
+from test_engine import SIZE, model, movie  # noqa: F401 (module fixtures shared with the engine tests)
 
 
 def _click(labels, frame=0, obj=1):

@@ -102,13 +102,15 @@ class Exports:
         self._widget._status.show(f"not written: {target} exists and was kept")
         return False
 
-    def _labels_and_store(self, title: str, filter_: str, default: str) -> tuple[np.ndarray, Path] | None:
-        """The labels and the zarr store (``.zarr`` added) the user chose and may replace; None otherwise."""
+    def _labels_and_target(self, title: str, filter_: str, default: str,
+                           *suffixes: str) -> tuple[np.ndarray, Path] | None:
+        """The labels and the file the user chose (the first of ``suffixes`` added unless it ends in one
+        of them), when they may replace it; None otherwise."""
         data = self._labels_copy()
         path = data is not None and self.ask_path(title, filter_, default=default)
         if not path:
             return None
-        target = with_suffix(path, ".zarr")
+        target = with_suffix(path, *suffixes)
         return (data, target) if self._may_write(target, path) else None
 
     # ------------------------------------------------------------------ files
@@ -116,17 +118,15 @@ class Exports:
     def tiff(self) -> None:
         from .io import exports
 
-        data = self._labels_copy()
-        path = data is not None and self.ask_path("Save labels as TIFF", "TIFF (*.tif *.tiff)",
-                                                           default="labels.tif")
-        target = path and with_suffix(path, ".tif", ".tiff")
-        if path and self._may_write(target, path):
+        chosen = self._labels_and_target("Save labels as TIFF", "TIFF (*.tif *.tiff)", "labels.tif", ".tif", ".tiff")
+        if chosen is not None:
+            data, target = chosen
             self._write("labels TIFF", lambda: exports.write_labels_tiff(target, data, overwrite=True), target)
 
     def zarr(self) -> None:
         from .io import exports
 
-        chosen = self._labels_and_store("Save labels as zarr", "zarr (*.zarr)", "labels.zarr")
+        chosen = self._labels_and_target("Save labels as zarr", "zarr (*.zarr)", "labels.zarr", ".zarr")
         if chosen is not None:
             data, target = chosen
             self._write("labels zarr", lambda: exports.write_labels_zarr(target, data, overwrite=True), target)
@@ -134,12 +134,10 @@ class Exports:
     def table(self) -> None:
         from .io import exports
 
-        data = self._labels_copy()
-        path = data is not None and self.ask_path("Save object table", "CSV (*.csv)",
-                                                           default="objects.csv")
-        target = path and with_suffix(path, ".csv")
-        if not path or not self._may_write(target, path):
+        chosen = self._labels_and_target("Save object table", "CSV (*.csv)", "objects.csv", ".csv")
+        if chosen is None:
             return
+        data, target = chosen
         session = self._widget.session
 
         def write():  # regionprops over the whole stack: never on the GUI thread
@@ -170,7 +168,7 @@ class Exports:
     def geff(self) -> None:
         from .io.lineage_io import write_geff
 
-        chosen = self._labels_and_store("Save lineage as GEFF", "GEFF zarr (*.zarr)", "lineage.zarr")
+        chosen = self._labels_and_target("Save lineage as GEFF", "GEFF zarr (*.zarr)", "lineage.zarr", ".zarr")
         if chosen is None:
             return
         data, target = chosen
@@ -184,12 +182,10 @@ class Exports:
     def trackmate(self) -> None:
         from .io.trackmate import write_trackmate
 
-        data = self._labels_copy()
-        path = data is not None and self.ask_path("Save tracks as TrackMate XML", "TrackMate XML (*.xml)",
-                                                  default="tracks.xml")
-        target = path and with_suffix(path, ".xml")
-        if not path or not self._may_write(target, path):
+        chosen = self._labels_and_target("Save tracks as TrackMate XML", "TrackMate XML (*.xml)", "tracks.xml", ".xml")
+        if chosen is None:
             return
+        data, target = chosen
         session = self._widget.session
 
         def write():  # positions in pixels, time in frames
