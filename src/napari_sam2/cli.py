@@ -106,12 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--out", required=True, help="output mask, .tif")
     seg.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
-    trk = sub.add_parser("track", help="track objects through a time-lapse or volume from CSV prompts")
+    trk = sub.add_parser("track", help="track objects through a time-lapse or volume from CSV prompts or a "
+                                       "label image")
     trk.add_argument("input", help="a TIFF stack, 'sample' (synthetic cells, clicked for you), "
                                    "or with --many a glob pattern such as 'data/*.tif'")
     trk.add_argument("--points", help="CSV with header object_id,frame,y,x,label: (y, x) pixels, napari order; "
                           "label 1 positive, 0 negative")
     trk.add_argument("--boxes", help="CSV with header object_id,frame,y0,x0,y1,x1: (y, x) pixels, napari order")
+    trk.add_argument("--masks", metavar="LABELS",
+                     help="a label image (TIFF, .npy or .zarr; 0 = background) whose values are the object ids: "
+                          "a (Y, X) image prompts frame --masks-frame, a (T, Y, X) stack of the movie's length "
+                          "prompts every frame that has labels; clicks in --points for the same object and frame "
+                          "correct its mask")
+    trk.add_argument("--masks-frame", type=int, default=None, metavar="N",
+                     help="the frame a (Y, X) --masks image prompts (default 0)")
     trk.add_argument("--out", required=True, help="labels output: .tif/.tiff or .zarr (with --many: a folder)")
     trk.add_argument("--model", default="auto", help=MODEL_HELP)
     trk.add_argument("--checkpoint", default="auto", help=CHECKPOINT_HELP)

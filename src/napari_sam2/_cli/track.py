@@ -1,4 +1,4 @@
-"""``napari-sam2 track``: one stack (or the bundled sample, or many files) from CSV prompts."""
+"""``napari-sam2 track``: one stack (or the bundled sample, or many files) from CSV prompts or a label image."""
 
 from __future__ import annotations
 
@@ -65,8 +65,14 @@ def run_track(args: argparse.Namespace) -> int:
     from ..engine import batch
 
     _set_threads(args.threads)
-    if args.points is None and args.boxes is None and not args.many and args.input != "sample":
-        raise ValueError("give --points and/or --boxes (CSV files of prompts)")
+    if args.points is None and args.boxes is None and args.masks is None and not args.many \
+            and args.input != "sample":
+        raise ValueError("give --points and/or --boxes (CSV files of prompts), or --masks (a label image)")
+    if args.masks_frame is not None and args.masks is None:
+        raise ValueError("--masks-frame says which frame a --masks label image prompts: give --masks too")
+    if args.many and args.masks is not None:
+        raise ValueError("--masks cannot be used with --many (one label image fits one movie): track the files "
+                         "one at a time, or give --points/--boxes")
     if args.many:  # batch.track_many checks every file's output before it starts
         extra = [f for f, v in (("--table", args.table), ("--ctc", args.ctc), ("--session", args.session),
                                 ("--geff", args.geff), ("--trackmate", args.trackmate)) if v is not None]
@@ -104,6 +110,8 @@ def run_track(args: argparse.Namespace) -> int:
     truth = None
     if args.input == "sample":
         source, truth, prompts = _sample_movie()
+        if args.masks is not None:  # the label image replaces the sample's clicks
+            prompts = batch.Prompts()
     else:
         source, prompts = args.input, batch.read_prompts(args.points, args.boxes)
     bar_update, bar = _progress_bar(Path(args.input).name)
@@ -115,7 +123,8 @@ def run_track(args: argparse.Namespace) -> int:
 
     try:
         r = batch.track_file(source, prompts, args.out, table=args.table, ctc=args.ctc,
-                             session_json=args.session, geff=args.geff, trackmate=args.trackmate, progress=update, **options)
+                             session_json=args.session, geff=args.geff, trackmate=args.trackmate, progress=update,
+                             masks=args.masks, masks_frame=args.masks_frame, **options)
     except KeyboardInterrupt:
         if finished:
             kept = f"kept {len(finished)} finished frames in {args.out}"

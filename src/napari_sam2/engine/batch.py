@@ -82,17 +82,78 @@ def read_prompts(points_csv=None, boxes_csv=None, file_name: str | None = None) 
     return prompts
 
 
-def apply_prompts(session, prompts: Prompts) -> None:
-    """Put every prompt into a :class:`~napari_sam2.engine.session.TrackingSession` (errors name the prompt)."""
+def apply_prompts(session, prompts: Prompts, masked=frozenset()) -> None:
+    """Put every prompt into a :class:`~napari_sam2.engine.session.TrackingSession` (errors name the prompt).
+
+    ``masked``: the (object, frame) pairs that already have a mask prompt (:func:`apply_label_prompts`);
+    clicks there correct the mask instead of replacing it.
+    """
     keys = sorted(set(prompts.points) | set(prompts.boxes))
     for obj, frame in keys:
         pts = prompts.points.get((obj, frame))
         box = prompts.boxes.get((obj, frame))
         try:
             session.add_points(frame, obj, None if pts is None else [p[:2] for p in pts],
-                               None if pts is None else [p[2] for p in pts], box, clear=True)
+                               None if pts is None else [p[2] for p in pts], box, clear=(obj, frame) not in masked)
         except (ValueError, IndexError) as exc:
             raise ValueError(f"prompt for object {obj} on frame {frame}: {exc}") from None
+
+
+def read_masks(masks, num_frames: int, frame_shape, frame: int | None = None, ctc: bool = False
+               ) -> dict:
+    """Mask prompts ``{frame: (H, W) label image}`` from a label image path or array
+    (:func:`~napari_sam2.io.label_prompts.read_label_prompts`) or a dict of that form, checked
+    against the movie and the outputs: ids must fit uint16 with ``ctc`` (CTC masks), else uint32."""
+    from ..io import label_prompts as lp
+
+    max_id, holds = largest_id(ctc)
+    if not isinstance(masks, dict):
+        return lp.read_label_prompts(masks, num_frames, frame_shape, frame, max_id, holds)
+    if frame is not None:
+        raise ValueError("a frame number applies only to a single label image, not to {frame: labels}")
+    checked = {}
+    for f, image in sorted(masks.items()):
+        if not 0 <= int(f) < num_frames:
+            raise ValueError(f"label image for frame {f}: outside the movie's {num_frames} frames")
+        checked[int(f)] = lp.check_label_image(image, frame_shape, f"the label image for frame {f}", max_id, holds)
+    if not checked:
+        raise ValueError("no objects in the label images: none was given")
+    return checked
+
+
+def largest_id(ctc: bool) -> tuple[int, str]:
+    """The largest object id the outputs can hold, and the output that sets it (for messages)."""
+    from ..io import label_prompts as lp
+
+    if ctc:
+        return lp.CTC_MAX_ID, "--ctc (CTC masks are uint16)"
+    return lp.LABEL_FILE_MAX_ID, "the labels file (uint32)"
+
+
+def check_prompt_ids(prompts: Prompts, masks: dict, ctc: bool = False) -> None:
+    """Refuse, before any compute, click ids the outputs cannot hold and a box given beside a mask
+    for the same object and frame (a box must be an object's first prompt on a frame)."""
+    max_id, holds = largest_id(ctc)
+    big = [obj for obj, _ in (*prompts.points, *prompts.boxes) if obj > max_id]
+    if big:
+        raise ValueError(f"object_id {max(big)} does not fit {holds}: the largest id allowed is {max_id}")
+    for obj, frame in sorted(prompts.boxes):
+        if frame in masks and (masks[frame] == obj).any():
+            raise ValueError(f"object {obj} on frame {frame} has both a mask (--masks) and a box: give one "
+                             "(clicks may correct a mask, a box may not)")
+
+
+def apply_label_prompts(session, masks: dict) -> set[tuple[int, int]]:
+    """Every object of every label image as a mask prompt (``session.add_labels``); returns the
+    (object, frame) pairs prompted."""
+    done = set()
+    for frame, image in sorted(masks.items()):
+        try:
+            ids = session.add_labels(frame, image)
+        except (ValueError, IndexError) as exc:
+            raise ValueError(f"mask prompts on frame {frame}: {exc}") from None
+        done.update((oid, frame) for oid in ids)
+    return done
 
 
 OUT_SUFFIXES = (".tif", ".tiff", ".zarr")
@@ -157,13 +218,21 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
                table=None, ctc=None, session_json=None, geff=None, trackmate=None, overwrite: bool = False,
                progress=None,
                time_point: int | None = None, z: int | None = None, channel: int | str | None = None,
-               precision: str = "fp32", memory_frames: int | None = None) -> dict:
-    """Track one stack from ``prompts`` and write the results. Returns a summary dict.
+               precision: str = "fp32", memory_frames: int | None = None, masks=None,
+               masks_frame: int | None = None) -> dict:
+    """Track one stack from ``prompts`` and/or ``masks`` and write the results. Returns a summary dict.
 
     source: a TIFF path or an array-like; axis "t" (time-lapse) or "z" (volume; use
     direction "both" to go both ways from the prompted slices); channel: passed to
     :func:`~napari_sam2.engine.stack.stack_view` as given. precision and memory_frames: the
     fast modes of :class:`~napari_sam2.engine.session.TrackingSession`.
+
+    masks: a label image whose values are object ids, as mask prompts (:func:`read_masks`): a path
+    (.tif/.tiff, .npy, .zarr) or an array, ``(Y, X)`` for frame ``masks_frame`` (default 0) or
+    ``(T, Y, X)`` with the movie's frames (every frame with labels is prompted), or a dict
+    ``{frame: (Y, X) labels}``. It is read and checked against the movie and the outputs (ids must
+    fit the labels file, or uint16 with ``ctc``) before the model is built. Clicks in ``prompts`` for
+    an object that has a mask on the same frame correct that mask; a box there is refused.
 
     The order keeps a failed or interrupted run from losing work: every output is checked first
     (:func:`check_outputs`, before the model is built), then the prompts are applied and the
@@ -185,17 +254,21 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
     from .session import TrackingSession
     from .stack import stack_view
 
-    if not prompts:
-        raise ValueError("no prompts: give --points and/or --boxes with at least one row for this input")
+    if not prompts and masks is None:
+        raise ValueError("no prompts: give --points, --boxes and/or --masks with at least one object for this input")
     inputs = [source] if isinstance(source, (str, Path)) else []
     paths = check_outputs(out, table, ctc, session_json, geff, overwrite, inputs, trackmate)
     data = open_frames(source)
     if len(data.shape) < 3:
         raise ValueError(f"{source} is a single image of shape {tuple(data.shape)}: tracking needs a stack")
     view = stack_view(data, axis=axis, time_point=time_point, z=z, channel=channel)
+    label_masks = {} if masks is None else read_masks(masks, view.shape[0], view.shape[1:3], masks_frame,
+                                                      ctc=paths["ctc"] is not None)
+    check_prompt_ids(prompts, label_masks, ctc=paths["ctc"] is not None)
     session = TrackingSession.from_name(view, name=model, checkpoint=checkpoint, device=pick_device(device),
                                         image_size=image_size, precision=precision, memory_frames=memory_frames)
-    apply_prompts(session, prompts)
+    masked = apply_label_prompts(session, label_masks)  # masks first: clicks on a masked frame correct them
+    apply_prompts(session, prompts, masked)
     for p in paths.values():
         if p is not None:
             p.parent.mkdir(parents=True, exist_ok=True)

@@ -186,6 +186,44 @@ class TrackingSession:
             raise ValueError(f"the mask for object {obj_id} on frame {frame} is empty")
         return self._add_step(frame, obj_id, {"mask": m.astype(bool)}, clear=True)
 
+    @_locked
+    def add_labels(self, frame: int, labels) -> list[int]:
+        """Give every object in a ``(H, W)`` integer label image a mask prompt on ``frame``: the label
+        value is the object id (:meth:`add_mask` for each). Returns the ids added, ascending.
+
+        All or nothing: a bad image (another shape, float or negative labels, no object; see
+        :func:`~napari_sam2.io.label_prompts.check_label_image`) is refused before any prompt, and an
+        id that :meth:`add_mask` refuses (a daughter before its division, a divided parent after it)
+        leaves every object's prompts and results on ``frame`` as they were.
+        """
+        from ..io.label_prompts import check_label_image, label_ids
+
+        frame = self._check_frame(frame)
+        image = check_label_image(labels, (self.frames.height, self.frames.width), f"the label image for frame {frame}")
+        ids = label_ids(image)
+        before = {oid: (self.objects[oid].prompts.get(frame), self.objects[oid].results.get(frame))
+                  for oid in ids if oid in self.objects}
+        try:
+            for oid in ids:
+                self.add_mask(frame, oid, image == oid)
+        except Exception:
+            self._restore_frame(frame, ids, before)
+            raise
+        return ids
+
+    def _restore_frame(self, frame: int, ids: list[int], before: dict) -> None:
+        """Put the prompts and results of ``ids`` on ``frame`` back as ``before`` held them (new objects go)."""
+        for oid in ids:
+            if oid not in before:
+                self.objects.pop(oid, None)
+                continue
+            obj = self.objects[oid]
+            for store, old in ((obj.prompts, before[oid][0]), (obj.results, before[oid][1])):
+                if old is None:
+                    store.pop(frame, None)
+                else:
+                    store[frame] = old
+
     def _add_step(self, frame, obj_id, step, clear) -> np.ndarray:
         if frame < self.starts.get(obj_id, 0):
             raise ValueError(f"object {obj_id} is a daughter that starts at frame {self.starts[obj_id]}; "
