@@ -168,30 +168,29 @@ class Exports:
     def geff(self) -> None:
         from .io.lineage_io import write_geff
 
-        chosen = self._labels_and_target("Save lineage as GEFF", "GEFF zarr (*.zarr)", "lineage.zarr", ".zarr")
+        self._lineage_file("GEFF lineage", write_geff, "Save lineage as GEFF", "GEFF zarr (*.zarr)", "lineage.zarr",
+                           ".zarr")
+
+    def trackmate(self) -> None:
+        from .io.trackmate import write_trackmate
+
+        # positions in pixels, time in frames
+        self._lineage_file("TrackMate XML", write_trackmate, "Save tracks as TrackMate XML", "TrackMate XML (*.xml)",
+                           "tracks.xml", ".xml")
+
+    def _lineage_file(self, what: str, writer, title: str, filter_: str, default: str, suffix: str) -> None:
+        """The labels with the session's lineage, written by ``writer(target, labels, parents)`` in the
+        background to the file the user chose."""
+        chosen = self._labels_and_target(title, filter_, default, suffix)
         if chosen is None:
             return
         data, target = chosen
         session = self._widget.session
 
         def write():
-            write_geff(target, data, session.lineage() if session is not None else None, overwrite=True)
+            writer(target, data, session.lineage() if session is not None else None, overwrite=True)
 
-        self._write("GEFF lineage", write, target)
-
-    def trackmate(self) -> None:
-        from .io.trackmate import write_trackmate
-
-        chosen = self._labels_and_target("Save tracks as TrackMate XML", "TrackMate XML (*.xml)", "tracks.xml", ".xml")
-        if chosen is None:
-            return
-        data, target = chosen
-        session = self._widget.session
-
-        def write():  # positions in pixels, time in frames
-            write_trackmate(target, data, session.lineage() if session is not None else None, overwrite=True)
-
-        self._write("TrackMate XML", write, target)
+        self._write(what, write, target)
 
     # ------------------------------------------------------------------ tracks layer
 
