@@ -1,0 +1,98 @@
+"""Segment everything on a frame as a label image, and propose new cells that no tracked object covers.
+
+Both run the automatic mask generator (:class:`~napari_sam2.predictor.automatic.SAM2AutomaticMaskGenerator`)
+and turn its overlapping masks into one label image: each pixel goes to the mask ranked highest by
+predicted IoU × stability score, and masks outside the area range (debris, background) are dropped
+before that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..model.sam2_base import SAM2Base
+
+
+@dataclass
+class AutoSettings:
+    """What the automatic segmentation keeps. points_per_side: the grid of single-point prompts;
+    pred_iou_thresh / stability_score_thresh / box_nms_thresh: the generator's filters; min_area /
+    max_area: mask areas kept, in pixels (None: no upper bound)."""
+
+    points_per_side: int = 32
+    pred_iou_thresh: float = 0.8
+    stability_score_thresh: float = 0.95
+    box_nms_thresh: float = 0.7
+    min_area: int = 0
+    max_area: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.points_per_side < 1:
+            raise ValueError(f"points_per_side must be at least 1, got {self.points_per_side}")
+        if self.min_area < 0 or (self.max_area is not None and self.max_area < max(self.min_area, 1)):
+            raise ValueError(f"the area range must satisfy 0 <= min_area <= max_area, got "
+                             f"{self.min_area}..{self.max_area}")
+
+    def generator(self, model: SAM2Base):
+        from ..predictor.automatic import SAM2AutomaticMaskGenerator
+
+        return SAM2AutomaticMaskGenerator(model, points_per_side=self.points_per_side,
+                                          pred_iou_thresh=self.pred_iou_thresh,
+                                          stability_score_thresh=self.stability_score_thresh,
+                                          box_nms_thresh=self.box_nms_thresh)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def masks_to_labels(records: list[dict], shape: tuple[int, int], min_area: int = 0,
+                    max_area: int | None = None) -> tuple[np.ndarray, list[float]]:
+    """``(H, W)`` uint32 labels from the generator's records (binary masks), and the score of each label.
+
+    Masks outside the area range are dropped; each pixel goes to the covering mask with the highest
+    score (predicted IoU × stability score); labels are 1, 2, ... in that ranking (a mask left without
+    a pixel gets none), so ``scores[k - 1]`` belongs to label ``k``.
+    """
+    kept = [r for r in records if r["area"] >= min_area and (max_area is None or r["area"] <= max_area)]
+    ranked = sorted(((r["predicted_iou"] * r["stability_score"], i) for i, r in enumerate(kept)), reverse=True)
+    labels = np.zeros(shape, np.uint32)
+    scores = []
+    for score, i in ranked:
+        free = np.asarray(kept[i]["segmentation"], bool) & (labels == 0)
+        if free.any():
+            scores.append(float(score))
+            labels[free] = len(scores)
+    return labels, scores
+
+
+def segment_all(model: SAM2Base, image, settings: AutoSettings | None = None,
+                contrast_limits: tuple[float, float] | None = None, channel: int | str | None = None) -> np.ndarray:
+    """Every object the generator finds in a 2-D ``image`` as ``(H, W)`` uint32 labels (see
+    :func:`masks_to_labels`)."""
+    settings = settings or AutoSettings()
+    records = settings.generator(model).generate(image, contrast_limits=contrast_limits, channel=channel)
+    shape = records[0]["segmentation"].shape if records else np.asarray(image).shape[:2]
+    return masks_to_labels(records, shape, settings.min_area, settings.max_area)[0]
+
+
+def new_cell_suggestions(session, frames, settings: AutoSettings | None = None,
+                         max_covered: float = 0.2) -> list[dict]:
+    """Regions on ``frames`` that the generator finds and no tracked object covers: cells entering the
+    field or appearing mid-movie. A candidate is kept when at most ``max_covered`` of its pixels belong
+    to tracked objects in the session's labels. Returns ``[{"frame", "mask" (H, W) bool, "area",
+    "score"}]`` sorted by frame, then by score (predicted IoU × stability) from the highest."""
+    settings = settings or AutoSettings()
+    generator = settings.generator(session.model)
+    found = []
+    for f in sorted(set(int(f) for f in frames)):
+        tracked = session.label_frame(f) > 0
+        records = generator.generate(session.frames.raw(f), contrast_limits=session.frames.contrast_limits)
+        labels, scores = masks_to_labels(records, tracked.shape, settings.min_area, settings.max_area)
+        for k, score in enumerate(scores, 1):
+            mask = labels == k
+            area = int(mask.sum())
+            if (mask & tracked).sum() <= max_covered * area:
+                found.append({"frame": f, "mask": mask, "area": area, "score": score})
+    return found
