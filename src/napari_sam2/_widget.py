@@ -7,7 +7,8 @@
 - ``_widget_status``: status line, progress bars, warnings, and what each job's result shows
 - ``_widget_session``: starting, closing and repairing a session
 - ``_widget_prompts`` / ``_widget_prompt_sync``: the click and box layers, read and diffed against the session
-  in pure Python; ``_widget_actions``: the user's object and prompt edits sent to the session
+  in pure Python; ``_widget_actions``: the user's object and prompt edits sent to the session;
+  ``_widget_seeding``: objects from a labels layer (each label one object)
 - ``_widget_labels`` / ``_widget_output_sync``: the labels layer, written without losing the user's edits
 - ``_widget_tracking``, ``_widget_divisions``, ``_widget_exports``, ``_widget_objects``: the panels
 - ``_widget_viewer``: viewer events and keyboard shortcuts
@@ -30,6 +31,7 @@ from ._widget_jobs import OTHER, Job, JobQueue
 from ._widget_labels import LabelsOutput
 from ._widget_prompt_sync import Place
 from ._widget_prompts import PromptLayers
+from ._widget_seeding import Seeding, seed_layers
 from ._widget_session import SessionFlow
 from ._widget_status import Status
 from ._widget_text import SHORTCUTS, TOOLTIPS
@@ -57,7 +59,8 @@ class SAM2Widget(QWidget):
         self._closed = self._docked = False
 
         # the parts
-        self._controls = Controls(lambda *_: image_layers(self.viewer), self.names)
+        self._controls = Controls(lambda *_: image_layers(self.viewer), self.names,
+                                  lambda *_: seed_layers(self.viewer))
         self._controls.lay_out(self)
         self._status = Status(self)
         self._jobs = JobQueue(self._status.body, self._status.started, self._status.result, self._status.finished,
@@ -65,12 +68,14 @@ class SAM2Widget(QWidget):
         self._prompts = PromptLayers(lambda coord: self._place.frame_of(coord, self.session.num_frames))
         self._labels = LabelsOutput(self)
         self._actions = Actions(self)
+        self._seeding = Seeding(self)
         self._tracking = Tracking(self)
         self._divisions = Divisions(self)
         self._files = Exports(self)
         self._flow = SessionFlow(self)
         self._controls.connect(self)
         self._hooks = ViewerHooks(self)
+        self._seeding.hook()
 
     # ------------------------------------------------------------------ closing
 
@@ -83,6 +88,7 @@ class SAM2Widget(QWidget):
         self._jobs.close()
         self._status.close()
         self._hooks.close()
+        self._seeding.unhook()
         self._prompts.unhook()
         self.session = None
         self._timelines = {}
@@ -176,6 +182,11 @@ class SAM2Widget(QWidget):
     def use_painted_mask(self) -> None:
         """Each painted label becomes a mask prompt of that object on the current frame."""
         self._actions.use_painted_mask()
+
+    def objects_from_labels(self) -> None:
+        """Each label of the chosen labels layer becomes an object with that id, prompted by its mask on the
+        current frame or every annotated frame (the frames are encoded in the background)."""
+        self._seeding.objects_from_labels()
 
     # ------------------------------------------------------------------ tracking and divisions
 

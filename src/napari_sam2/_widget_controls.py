@@ -80,10 +80,10 @@ class Stack:
 
 
 class Controls:
-    """The widget's controls, built with their tooltips; ``names`` is the object list's name record and
-    ``image_layers`` gives the image choices."""
+    """The widget's controls, built with their tooltips; ``names`` is the object list's name record,
+    ``image_layers`` gives the image choices and ``labels_layers`` those of 'Objects from labels'."""
 
-    def __init__(self, image_layers: Callable, names: dict[int, str]) -> None:
+    def __init__(self, image_layers: Callable, names: dict[int, str], labels_layers: Callable) -> None:
         from .model.configs import CONFIGS
         from .threads import available_cores, default_threads
 
@@ -121,6 +121,10 @@ class Controls:
         self.cands = [PushButton(text=f"option {i + 1}", enabled=False) for i in range(3)]
         self.cands_info = Label(value="Mask options for the last single click:")
         self.paint, self.use_paint = PushButton(text="Paint mask"), PushButton(text="Use painted mask")
+        self.seed_layer = ComboBox(label="labels", choices=labels_layers)
+        self.seed_frames = ComboBox(label="from", choices=["current frame", "every annotated frame"],
+                                    value="current frame")
+        self.seed = PushButton(text="Objects from labels")
         self.divide = PushButton(text="Divides here")
         self.suggest = PushButton(text="Suggest divisions")
         self.dismiss = PushButton(text="Dismiss suggestion")
@@ -148,6 +152,7 @@ class Controls:
     def _tooltips(self) -> None:
         for key in ("image", "axis", "channel", "contrast", "model", "checkpoint", "image_size", "device",
                     "precision", "threads", "start", "add", "delete", "clear", "negative", "paint", "use_paint",
+                    "seed_layer", "seed_frames", "seed",
                     "forward", "backward", "both", "divide", "suggest", "dismiss", "suggestions", "close",
                     "recreate"):
             getattr(self, key).tooltip = TOOLTIPS[key]
@@ -193,8 +198,9 @@ class Controls:
         groups = (("Setup", [setup.native, fold, advanced.native, _row(self.start, self.close).native,
                              self.session_info.native, self.model_info.native]),
                   ("Objects", [self.objects, _row(self.add, self.delete, self.clear).native,
-                               _row(self.negative, self.paint, self.use_paint).native, self.cands_info.native,
-                               _row(*self.cands).native]),
+                               _row(self.negative, self.paint, self.use_paint).native,
+                               Container(widgets=[self.seed_layer, self.seed_frames]).native, self.seed.native,
+                               self.cands_info.native, _row(*self.cands).native]),
                   ("Track", [_row(self.forward, self.backward, self.both, self.stop).native, self.progress,
                              self.timeline, self.status.native, _row(self.overwrite, self.recreate).native]),
                   ("Divisions", [_row(self.divide, self.suggest, self.dismiss).native,
@@ -230,7 +236,7 @@ class Controls:
                                (self.backward, w.propagate_backward), (self.both, w.propagate_both),
                                (self.stop, w.cancel), (self.overwrite, w.overwrite_edited_frames),
                                (self.divide, w.divide_here), (self.suggest, w.suggest_divisions),
-                               (self.dismiss, w.dismiss_suggestion)):
+                               (self.dismiss, w.dismiss_suggestion), (self.seed, w.objects_from_labels)):
             button.clicked.connect(action)
         self.negative.changed.connect(w._actions.update_defaults)
         self.suggestions.changed.connect(w._divisions.go_to)

@@ -50,6 +50,12 @@ TOOLTIPS = {
     "candidates": "SAM 2 offers three masks for a single click: pick the one you meant.",
     "paint": "Add a 'SAM2 paint' layer; paint the object with its label, then 'Use painted mask'.",
     "use_paint": "Use the painted masks as prompts on the current frame.",
+    "seed_layer": "A labels layer (Cellpose, StarDist, micro-sam, painted, a previous run) whose labels become "
+                  "objects: (Y, X) for the current frame, or with the image's frame axis. Not 'SAM2 labels'.",
+    "seed_frames": "'current frame': the labels on the frame shown; 'every annotated frame': every frame of the "
+                   "labels layer that has labels (each label is one object across frames).",
+    "seed": "Each label of the chosen layer becomes an object with that id, its mask the prompt on that frame; "
+            "then propagate. Ids already tracked are refused (nothing is added).",
     "divide": "The selected object divides on the current frame (Shift-D): its track ends on the previous "
               "frame and two daughter objects are added; click each daughter on this frame, then Forward.",
     "suggest": "List frames where an object's mask splits in two, its area halves or its score collapses.",
