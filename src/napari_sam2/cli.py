@@ -72,6 +72,16 @@ def _threads(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _max_batch(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--max-batch must be a whole number of objects, 1 or more, got {text!r}")
+    return value
+
+
 MODEL_HELP = ("model name, e.g. sam2.1_hiera_tiny, sam2_hiera_large, demo; 'auto' (default): sam2.1_hiera_tiny "
               "if its checkpoint is on this machine, else the bundled demo model")
 CHECKPOINT_HELP = ("official-format .pt file; 'auto' (default) finds the model's file (downloads official ones); "
@@ -135,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="fp32 (exact) or the bf16 fast mode (GPUs, CPUs with AVX512-BF16/AMX)")
     trk.add_argument("--memory-frames", type=int, default=None,
                      help="fast mode: recent frames in the memory bank (default: the model's, 6 = exact)")
+    trk.add_argument("--max-batch", type=_max_batch, default=16, metavar="N",
+                     help="objects that go through the model at once (default 16): peak memory grows with it, "
+                          "not with the number of objects; results agree to float rounding")
     trk.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
     trk.add_argument("--table", help="also write a CSV of per-frame object properties (with a lost column)")
     trk.add_argument("--ctc", help="also write a Cell Tracking Challenge result folder")

@@ -88,7 +88,8 @@ def run_track(args: argparse.Namespace) -> int:
                    image_size=args.image_size, axis=args.axis, device=args.device, overwrite=args.overwrite,
                    direction=args.direction or ("both" if args.axis == "z" else "forward"),
                    time_point=args.time_point, z=args.z, channel=args.channel,
-                   precision=args.precision, memory_frames=args.memory_frames)
+                   precision=args.precision, memory_frames=args.memory_frames,
+                   max_batch=args.max_batch)
     if args.many:
         lost_total = []
 

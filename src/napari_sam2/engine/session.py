@@ -19,6 +19,7 @@ A :class:`TrackingSession` holds prompts and results for one stack. Its rules:
 from __future__ import annotations
 
 import functools
+import numbers
 import threading
 import time
 from collections import OrderedDict
@@ -87,14 +88,23 @@ class TrackingSession:
     it is refused because it would be slower, not faster); memory_frames keeps only that many
     recent tracked frames in the memory bank (the model's own number, 6 for SAM 2, when None).
 
+    max_batch: at most this many objects go through the model in one call (objects sharing a memory
+    layout are split into chunks of this size), so peak memory grows with it, not with the number of
+    objects. Results agree to float rounding (CPU matrix kernels round by batch size: about 1e-7 in the
+    logits), not bit for bit.
+
     Threads: every public method holds one re-entrant lock, and propagation takes it one frame
     at a time, so another thread (a GUI) may read results between frames; the read methods
     return copies, never live containers.
     """
 
     def __init__(self, model: SAM2Base, frames, contrast_limits=None, feature_cache_mb: float = 256.0,
-                 fill_hole_area: int = 8, precision: str = "fp32", memory_frames: int | None = None) -> None:
+                 fill_hole_area: int = 8, precision: str = "fp32", memory_frames: int | None = None,
+                 max_batch: int = 16) -> None:
         check_precision(precision, model.device)
+        if isinstance(max_batch, bool) or not isinstance(max_batch, numbers.Integral) or max_batch < 1:
+            raise ValueError(f"max_batch must be a whole number of objects, 1 or more, got {max_batch!r}")
+        self.max_batch = int(max_batch)
         most = max(model.num_maskmem - 1, 0)
         if memory_frames is not None and not 0 <= memory_frames <= most:
             raise ValueError(f"memory_frames must be between 0 and {most} (this model's memory bank), "
@@ -449,16 +459,20 @@ class TrackingSession:
             if layout is not None:
                 groups.setdefault(layout, []).append(oid)
         for (cond, recent, ptrs), members in groups.items():
-            objs = [self.objects[o] for o in members]
-            cond_out = {t: self._stacked(objs, t) for t in cond}
-            non_cond = {t: self._stacked(objs, t, memory=t in recent) for t in sorted(set(recent) | set(ptrs))}
-            out = self.core.track(f, batch=len(objs), cond=cond_out, non_cond=non_cond, reverse=d == BACKWARD)
-            for i, obj in enumerate(objs):
-                obj.results[f] = FrameResult(out.masks[i:i + 1].float(), out.obj_ptr[i:i + 1].float(),
-                                             float(out.object_score[i, 0]), float(out.iou[i]), d,
-                                             out.memory[i:i + 1])
-                obj.holding_memory.add(f)
+            for i in range(0, len(members), self.max_batch):  # bounded batches: peak memory follows max_batch
+                self._track_batch(f, d, [self.objects[o] for o in members[i:i + self.max_batch]], cond, recent, ptrs)
         self._drop_far_memory(f, ids)
+
+    def _track_batch(self, f: int, d: str, objs: list[ObjectTrack], cond: tuple, recent: tuple, ptrs: tuple) -> None:
+        """Track ``objs``, which share the memory layout (``cond``, ``recent``, ``ptrs``), on ``f`` in one call."""
+        cond_out = {t: self._stacked(objs, t) for t in cond}
+        non_cond = {t: self._stacked(objs, t, memory=t in recent) for t in sorted(set(recent) | set(ptrs))}
+        out = self.core.track(f, batch=len(objs), cond=cond_out, non_cond=non_cond, reverse=d == BACKWARD)
+        for i, obj in enumerate(objs):
+            obj.results[f] = FrameResult(out.masks[i:i + 1].float(), out.obj_ptr[i:i + 1].float(),
+                                         float(out.object_score[i, 0]), float(out.iou[i]), d,
+                                         out.memory[i:i + 1])
+            obj.holding_memory.add(f)
 
     def _stacked(self, objs: list[ObjectTrack], t: int, memory: bool = True) -> MemoryEntry:
         """Frame ``t`` of several objects as one batched memory-bank entry."""
