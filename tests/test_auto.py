@@ -49,6 +49,8 @@ def test_overlaps_go_to_the_better_mask_and_areas_are_filtered():
     assert scores == pytest.approx([0.95 * 0.95, 0.9 * 0.9])  # the speck is dropped by min_area
     assert (labels[b] == 1).all()  # the better mask keeps the whole overlap
     assert ((labels == 2) == (a & ~b)).all() and labels[9, 0] == 0
+    remnant, _ = masks_to_labels([_record(a, 0.9, 0.9), _record(b, 0.95, 0.95)], (10, 10), min_area=30)
+    assert set(np.unique(remnant)) == {0, 1}  # a keeps 27 px beside b: below min_area, so no label
     big, _ = masks_to_labels([_record(a, 0.9, 0.9), _record(b, 0.95, 0.95)], (10, 10), max_area=35)
     assert big.max() == 0  # both masks (36 px) are above max_area
     with pytest.raises(ValueError, match="area range"):

@@ -96,6 +96,21 @@ CHANNEL_HELP = ("channel of multi-channel data: a number (0, 1, ...) or 'grey' f
                 "image (default: RGB stays RGB)")
 
 
+
+def _add_auto_options(parser) -> None:
+    """The automatic mask generator's settings, shared by segment --auto and track --auto."""
+    parser.add_argument("--points-per-side", type=int, default=32,
+                        help="automatic segmentation: a grid of N x N single clicks (default 32)")
+    parser.add_argument("--auto-iou", type=float, default=0.8,
+                        help="automatic segmentation: keep masks whose predicted IoU is at least this (default 0.8)")
+    parser.add_argument("--auto-stability", type=float, default=0.95,
+                        help="automatic segmentation: keep masks whose stability score is at least this "
+                             "(default 0.95)")
+    parser.add_argument("--min-area", type=int, default=0,
+                        help="automatic segmentation: drop masks smaller than this many pixels (debris)")
+    parser.add_argument("--max-area", type=int, default=None,
+                        help="automatic segmentation: drop masks larger than this many pixels (background)")
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="napari-sam2", description="SAM 2 for microscopy.", epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,7 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--image-size", type=int, default=None, help=SIZE_HELP)
     seg.add_argument("--channel", type=_channel, default=None, help=CHANNEL_HELP)
     seg.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
-    seg.add_argument("--out", required=True, help="output mask, .tif")
+    seg.add_argument("--auto", action="store_true",
+                     help="segment everything with the automatic mask generator instead of prompts: --out is a "
+                          "label image (overlaps go to the better mask; see --min-area/--max-area)")
+    _add_auto_options(seg)
+    seg.add_argument("--out", required=True, help="output mask (label image with --auto), .tif")
     seg.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
     trk = sub.add_parser("track", help="track objects through a time-lapse or volume from CSV prompts or a "
@@ -130,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
                           "correct its mask")
     trk.add_argument("--masks-frame", type=int, default=None, metavar="N",
                      help="the frame a (Y, X) --masks image prompts (default 0)")
+    trk.add_argument("--auto", action="store_true",
+                     help="seed every object the automatic mask generator finds on --auto-frame (besides any "
+                          "--points/--boxes/--masks; ids follow theirs)")
+    trk.add_argument("--auto-frame", type=int, default=0, metavar="N", help="the frame --auto segments (default 0)")
+    trk.add_argument("--auto-new", type=int, default=None, metavar="K",
+                     help="every K frames, add regions no tracked object covers as new cells and track them on "
+                          "(forward tracking; uses the automatic segmentation settings)")
+    _add_auto_options(trk)
     trk.add_argument("--out", required=True, help="labels output: .tif/.tiff or .zarr (with --many: a folder)")
     trk.add_argument("--model", default="auto", help=MODEL_HELP)
     trk.add_argument("--checkpoint", default="auto", help=CHECKPOINT_HELP)

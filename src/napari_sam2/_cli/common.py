@@ -37,3 +37,11 @@ def _warn_random(checkpoint: str) -> None:
         warn_quality("--checkpoint none: random weights, the masks mean nothing (plumbing and tests only)",
                      RandomWeightsWarning)
 
+
+
+def _auto_settings(args):
+    """The automatic mask generator's settings from the command line (engine.auto.AutoSettings)."""
+    from ..engine.auto import AutoSettings
+
+    return AutoSettings(points_per_side=args.points_per_side, pred_iou_thresh=args.auto_iou,
+                        stability_score_thresh=args.auto_stability, min_area=args.min_area, max_area=args.max_area)

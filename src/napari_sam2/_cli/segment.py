@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import EXIT_OK, _model_name, _set_threads, _warn_random
+from .common import EXIT_OK, _auto_settings, _model_name, _set_threads, _warn_random
 
 
 def _load_frame(source: str, frame: int, channel: int | str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -58,12 +58,17 @@ def run_segment(args: argparse.Namespace) -> int:
     import tifffile
 
     _set_threads(args.threads)
-    if not args.point and args.box is None:
-        raise ValueError("give at least one --point or a --box")
+    if args.auto and (args.point or args.box is not None):
+        raise ValueError("--auto segments everything without prompts: leave out --point and --box")
+    if not args.auto and not args.point and args.box is None:
+        raise ValueError("give at least one --point or a --box, or --auto to segment everything")
     out = Path(args.out)
     if (out.exists() or out.is_symlink()) and not args.overwrite:
         raise FileExistsError(f"{out} exists already (use --overwrite to replace it)")
+    settings = _auto_settings(args) if args.auto else None  # bad settings are refused before any work
     image, truth = _load_frame(args.input, args.frame, args.channel)
+    if settings is not None:
+        return _segment_all(args, image, truth, settings, out)
 
     from .. import SAM2ImagePredictor, build_sam2
 
@@ -95,3 +100,31 @@ def run_segment(args: argparse.Namespace) -> int:
     print(f"wrote {out}")
     return EXIT_OK
 
+
+def _segment_all(args: argparse.Namespace, image: np.ndarray, truth: np.ndarray | None, settings, out: Path) -> int:
+    """``segment --auto``: every object the automatic mask generator finds, as a label image."""
+    import tifffile
+
+    from .. import build_sam2
+    from ..engine.auto import segment_all
+
+    _warn_random(args.checkpoint)
+    checkpoint = None if args.checkpoint == "none" else args.checkpoint
+    model = build_sam2(_model_name(args.model, args.checkpoint), checkpoint=checkpoint, image_size=args.image_size)
+    t0 = time.perf_counter()
+    labels = segment_all(model, image, settings)
+    seconds = time.perf_counter() - t0
+    labels = labels.astype(np.uint16) if labels.max() < 65536 else labels
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(out, labels)
+    line = f"{int(labels.max())} objects in {seconds:.1f} s"
+    if truth is not None:
+        from ..io.evaluate import mask_iou
+
+        cells = [k for k in np.unique(truth) if k]
+        found = sum(max((mask_iou(truth == k, labels == j) for j in np.unique(labels[truth == k]) if j), default=0.0)
+                    >= 0.5 for k in cells)
+        line += f"; {found} of {len(cells)} true cells found at IoU >= 0.5"
+    print(line)
+    print(f"wrote {out}")
+    return EXIT_OK

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import EXIT_OK, _model_name, _set_threads, _warn_random
+from .common import EXIT_OK, _auto_settings, _model_name, _set_threads, _warn_random
 
 SAMPLE_FRAMES = 20  # frames of the bundled synthetic movie ('sample')
 
@@ -65,9 +65,14 @@ def run_track(args: argparse.Namespace) -> int:
     from ..engine import batch
 
     _set_threads(args.threads)
-    if args.points is None and args.boxes is None and args.masks is None and not args.many \
+    if args.auto_frame and not args.auto:
+        raise ValueError("--auto-frame says which frame --auto segments: give --auto too")
+    if args.points is None and args.boxes is None and args.masks is None and not args.auto and not args.many \
             and args.input != "sample":
-        raise ValueError("give --points and/or --boxes (CSV files of prompts), or --masks (a label image)")
+        raise ValueError("give --points and/or --boxes (CSV files of prompts), --masks (a label image) or --auto "
+                         "(segment a frame automatically)")
+    if args.many and (args.auto or args.auto_new is not None):
+        raise ValueError("--auto and --auto-new cannot be used with --many: track the files one at a time")
     if args.masks_frame is not None and args.masks is None:
         raise ValueError("--masks-frame says which frame a --masks label image prompts: give --masks too")
     if args.many and args.masks is not None:
@@ -90,6 +95,9 @@ def run_track(args: argparse.Namespace) -> int:
                    time_point=args.time_point, z=args.z, channel=args.channel,
                    precision=args.precision, memory_frames=args.memory_frames,
                    max_batch=args.max_batch)
+    if args.auto or args.auto_new is not None:
+        options.update(auto=_auto_settings(args), auto_frame=args.auto_frame if args.auto else None,
+                       auto_new=args.auto_new)
     if args.many:
         lost_total = []
 
@@ -111,7 +119,7 @@ def run_track(args: argparse.Namespace) -> int:
     truth = None
     if args.input == "sample":
         source, truth, prompts = _sample_movie()
-        if args.masks is not None:  # the label image replaces the sample's clicks
+        if args.masks is not None or args.auto:  # a label image or the automatic seeds replace the sample's clicks
             prompts = batch.Prompts()
     else:
         source, prompts = args.input, batch.read_prompts(args.points, args.boxes)
@@ -144,7 +152,7 @@ def run_track(args: argparse.Namespace) -> int:
     for path in r["written"]:
         print(f"wrote {path}")
     if truth is not None:
-        print(f"mean IoU with the true cells over all frames: {_mean_iou(r['written'][0], truth):.3f}")
+        print(f"mean IoU with the true cells over all frames: {_mean_iou(r['written'][0], truth, match_ids=args.auto):.3f}")
     objects_lost = sum(bool(v) for v in r["lost_frames"].values())
     if objects_lost:
         sys.stdout.flush()
@@ -165,14 +173,22 @@ def _sample_movie():
     return image, truth, prompts
 
 
-def _mean_iou(labels_path: str, truth: np.ndarray) -> float:
-    """Mean IoU over the object-frames where the object is in the truth or in the written labels."""
+def _mean_iou(labels_path: str, truth: np.ndarray, match_ids: bool = False) -> float:
+    """Mean IoU over the object-frames where the object is in the truth or in the written labels. With
+    ``match_ids`` (objects seeded automatically, numbered their own way) each true cell is compared with
+    the object that overlaps it most over the stack."""
     import tifffile
 
     from ..io.evaluate import mask_iou
 
     pred = tifffile.imread(labels_path)
-    pairs = ((truth[f] == obj, pred[f] == obj) for obj in np.unique(truth)[1:] for f in range(truth.shape[0]))
+    ids = {obj: obj for obj in np.unique(truth)[1:]}
+    if match_ids:
+        for obj in ids:
+            hits = np.bincount(pred[truth == obj].ravel())
+            hits[0] = 0
+            ids[obj] = int(hits.argmax()) if hits.any() else -1
+    pairs = ((truth[f] == obj, pred[f] == ids[obj]) for obj in ids for f in range(truth.shape[0]))
     ious = [mask_iou(a, b) for a, b in pairs if a.any() or b.any()]
     return float(np.mean(ious)) if ious else 0.0
 

@@ -52,8 +52,9 @@ def masks_to_labels(records: list[dict], shape: tuple[int, int], min_area: int =
     """``(H, W)`` uint32 labels from the generator's records (binary masks), and the score of each label.
 
     Masks outside the area range are dropped; each pixel goes to the covering mask with the highest
-    score (predicted IoU × stability score); labels are 1, 2, ... in that ranking (a mask left without
-    a pixel gets none), so ``scores[k - 1]`` belongs to label ``k``.
+    score (predicted IoU × stability score); labels are 1, 2, ... in that ranking (a mask that better
+    ones leave with fewer than ``min_area`` pixels, or none, gets no label), so ``scores[k - 1]``
+    belongs to label ``k``.
     """
     kept = [r for r in records if r["area"] >= min_area and (max_area is None or r["area"] <= max_area)]
     ranked = sorted(((r["predicted_iou"] * r["stability_score"], i) for i, r in enumerate(kept)), reverse=True)
@@ -61,7 +62,7 @@ def masks_to_labels(records: list[dict], shape: tuple[int, int], min_area: int =
     scores = []
     for score, i in ranked:
         free = np.asarray(kept[i]["segmentation"], bool) & (labels == 0)
-        if free.any():
+        if np.count_nonzero(free) >= max(min_area, 1):  # what better masks leave of it must be large enough too
             scores.append(float(score))
             labels[free] = len(scores)
     return labels, scores
@@ -96,3 +97,35 @@ def new_cell_suggestions(session, frames, settings: AutoSettings | None = None,
             if (mask & tracked).sum() <= max_covered * area:
                 found.append({"frame": f, "mask": mask, "area": area, "score": score})
     return found
+
+
+def _add_as_objects(session, frame: int, masks: list[np.ndarray], max_id: int) -> list[int]:
+    """``masks`` as new objects on ``frame`` with the ids after the session's largest (earlier masks keep
+    the pixels they share with later ones); returns the ids added."""
+    first = max(session.obj_ids, default=0) + 1
+    if masks and first + len(masks) - 1 > max_id:
+        raise ValueError(f"{len(masks)} new objects would need ids up to {first + len(masks) - 1}, above "
+                         f"{max_id}, the largest the labels output can hold")
+    labels = np.zeros((session.frames.height, session.frames.width), np.uint32)
+    for i, mask in enumerate(masks):
+        labels[mask & (labels == 0)] = first + i
+    return session.add_labels(frame, labels) if labels.any() else []
+
+
+def seed_objects(session, frame: int, settings: AutoSettings | None = None, max_id: int = 2**32 - 1) -> list[int]:
+    """Every object the automatic segmentation finds on ``frame`` becomes a tracked object (a mask prompt),
+    numbered after the session's existing ids; returns the ids. A frame where it finds nothing is an error."""
+    settings = settings or AutoSettings()
+    labels = segment_all(session.model, session.frames.raw(frame), settings,
+                         contrast_limits=session.frames.contrast_limits)
+    if not labels.any():
+        raise ValueError(f"the automatic segmentation found no objects on frame {frame}: lower the IoU or "
+                         f"stability thresholds, or widen the area range ({settings.min_area}..{settings.max_area})")
+    return _add_as_objects(session, frame, [labels == k for k in range(1, int(labels.max()) + 1)], max_id)
+
+
+def add_new_cells(session, frame: int, settings: AutoSettings | None = None, max_covered: float = 0.2,
+                  max_id: int = 2**32 - 1) -> list[int]:
+    """Each :func:`new_cell_suggestions` region on ``frame`` becomes a new object there; returns the ids."""
+    found = new_cell_suggestions(session, [frame], settings, max_covered)
+    return _add_as_objects(session, frame, [s["mask"] for s in found], max_id)

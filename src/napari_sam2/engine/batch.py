@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import fnmatch
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,7 +220,8 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
                progress=None,
                time_point: int | None = None, z: int | None = None, channel: int | str | None = None,
                precision: str = "fp32", memory_frames: int | None = None, masks=None,
-               masks_frame: int | None = None, max_batch: int = 16) -> dict:
+               masks_frame: int | None = None, max_batch: int = 16, auto=None, auto_frame: int | None = 0,
+               auto_new: int | None = None) -> dict:
     """Track one stack from ``prompts`` and/or ``masks`` and write the results. Returns a summary dict.
 
     source: a TIFF path or an array-like; axis "t" (time-lapse) or "z" (volume; use
@@ -234,6 +236,12 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
     ``{frame: (Y, X) labels}``. It is read and checked against the movie and the outputs (ids must
     fit the labels file, or uint16 with ``ctc``) before the model is built. Clicks in ``prompts`` for
     an object that has a mask on the same frame correct that mask; a box there is refused.
+
+    auto: :class:`~napari_sam2.engine.auto.AutoSettings` for the automatic mask generator. With it,
+    every object it finds on ``auto_frame`` is seeded (numbered after the other prompts' ids; None:
+    no seeding); with
+    ``auto_new`` = K (forward tracking only), every K-th frame is searched for regions no tracked
+    object covers, and each becomes a new object tracked on from there.
 
     The order keeps a failed or interrupted run from losing work: every output is checked first
     (:func:`check_outputs`, before the model is built), then the prompts are applied and the
@@ -255,7 +263,12 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
     from .session import TrackingSession
     from .stack import stack_view
 
-    if not prompts and masks is None:
+    if auto_new is not None and (auto_new < 1 or direction != "forward"):
+        raise ValueError(f"--auto-new K needs K >= 1 and forward tracking (new cells are tracked on from where "
+                         f"they appear); got K={auto_new}, direction {direction}")
+    if auto is None and auto_new is not None:
+        raise ValueError("--auto-new needs the automatic segmentation settings")
+    if not prompts and masks is None and (auto is None or auto_frame is None):
         raise ValueError("no prompts: give --points, --boxes and/or --masks with at least one object for this input")
     inputs = [source] if isinstance(source, (str, Path)) else []
     paths = check_outputs(out, table, ctc, session_json, geff, overwrite, inputs, trackmate)
@@ -271,6 +284,11 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
                                         max_batch=max_batch)
     masked = apply_label_prompts(session, label_masks)  # masks first: clicks on a masked frame correct them
     apply_prompts(session, prompts, masked)
+    max_id = 65535 if paths["ctc"] is not None else 2**32 - 1
+    if auto is not None and auto_frame is not None:
+        from .auto import seed_objects
+
+        seed_objects(session, session._check_frame(auto_frame), auto, max_id)
     for p in paths.values():
         if p is not None:
             p.parent.mkdir(parents=True, exist_ok=True)
@@ -282,7 +300,8 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
         written.append(exports.write_session_json(paths["session_json"],
                                                   {**session.prompts_dict(), "run": {**settings, "finished": False}},
                                                   overwrite=overwrite))
-    report, records, areas = _track_into(session, paths["out"], direction, overwrite, progress)
+    new_cells = None if auto_new is None else (auto_new, auto, max_id)
+    report, records, areas = _track_into(session, paths["out"], direction, overwrite, progress, new_cells)
     lost = {oid: [] for oid in session.obj_ids}
     for r in records:
         if r["lost"] or areas[r["frame"]].get(r["object_id"], 0) == 0:
@@ -312,16 +331,19 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
             "seconds": round(report.elapsed, 2), "written": [str(p) for p in written]}
 
 
-def _track_into(session, out: Path, direction: str, overwrite: bool, progress):
+def _track_into(session, out: Path, direction: str, overwrite: bool, progress, new_cells=None):
     """Propagate, writing each frame's labels into ``out`` as soon as the frame is tracked.
 
-    Returns (the run report, the session's records, ``{frame: {object id: pixels}}`` of the file).
-    A frame tracked twice (direction "both") is written twice; its last write is final.
+    new_cells: ``(K, AutoSettings, max id)`` to add new cells every K-th frame after the first pass
+    (each found region tracked forward from its frame). Returns (the run report, the session's
+    records, ``{frame: {object id: pixels}}`` of the file). A frame tracked twice (direction "both",
+    new cells) is written twice; its last write is final.
     """
     from ..io.label_files import LabelWriter
 
     areas: dict[int, dict[int, int]] = {}
-    with LabelWriter(out, session.shape, max(session.obj_ids), overwrite=overwrite) as writer:
+    most = max(session.obj_ids) if new_cells is None else new_cells[2]
+    with LabelWriter(out, session.shape, most, overwrite=overwrite) as writer:
         def put(f: int) -> None:
             writer.write(f, session.label_frame(f))
             areas[f] = {oid: seen.pixels for oid, seen in session.visibility(f).items()}
@@ -332,6 +354,8 @@ def _track_into(session, out: Path, direction: str, overwrite: bool, progress):
                 progress(event)
 
         report = session.propagate(direction, progress=step)
+        if new_cells is not None:
+            report = _add_new_cells(session, report, new_cells, put, step)
         records = session.records()
         for f in sorted({r["frame"] for r in records} - set(areas)):  # results outside this run's passes
             put(f)
@@ -416,3 +440,19 @@ def track_many(pattern: str, points_csv, boxes_csv, out_dir, scheduler: str | No
         for r in results:
             on_result(r)
     return results
+
+
+def _add_new_cells(session, report, new_cells, put, step):
+    """Every K-th frame, regions no tracked object covers become new objects, tracked forward from there;
+    returns the run's report with those frames (each counted once) and the time they took."""
+    from .auto import add_new_cells
+    from .results import FORWARD, RunReport
+
+    every, settings, max_id = new_cells
+    t0, frames = time.perf_counter(), list(report.frames)
+    for f in range(every, session.num_frames, every):
+        ids = add_new_cells(session, f, settings, max_id=max_id)
+        if ids:
+            put(f)
+            frames += session.propagate(FORWARD, start=f, obj_ids=ids, progress=step).frames
+    return RunReport(sorted(set(frames)), report.cancelled, report.elapsed + time.perf_counter() - t0)
