@@ -167,3 +167,118 @@ def ours_video_like(official_model, name: str, **options):
     pred = build_sam2_video_predictor(name, checkpoint=None, image_size=official_model.image_size, **options)
     pred.model.load_state_dict(official_model.state_dict(), strict=True)
     return pred
+
+
+# ---- the official automatic mask generator ---------------------------------------------------------
+# It imports torchvision's box NMS and (for its unused small-region clean-up) OpenCV, and its image
+# predictor's hole filling calls a CUDA extension. The stand-ins below are plain reference versions
+# written for the tests (numpy and scipy only, nothing from napari_sam2).
+
+def reference_nms(boxes, scores, iou_threshold: float) -> list[int]:
+    """Greedy NMS as torchvision's CPU kernel does it: stable descending score order, float32 IoU
+    without +1, compared in double precision with the threshold."""
+    import numpy as np
+
+    b = np.asarray(boxes, dtype=np.float32)
+    s = np.asarray(scores, dtype=np.float32)
+    order = sorted(range(len(s)), key=lambda i: -float(s[i]))  # sorted() is stable
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    removed = np.zeros(len(s), dtype=bool)
+    keep = []
+    for pos, i in enumerate(order):
+        if removed[i]:
+            continue
+        keep.append(i)
+        for j in order[pos + 1:]:
+            w = max(np.float32(0), min(b[i, 2], b[j, 2]) - max(b[i, 0], b[j, 0]))
+            h = max(np.float32(0), min(b[i, 3], b[j, 3]) - max(b[i, 1], b[j, 1]))
+            inter = np.float32(w * h)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                iou = np.float32(inter / np.float32(np.float32(area[i] + area[j]) - inter))
+            if float(iou) > iou_threshold:
+                removed[j] = True
+    return keep
+
+
+def reference_batched_nms(boxes, scores, categories, iou_threshold: float) -> list[int]:
+    """:func:`reference_nms` per category, the kept indices ordered by score (stable)."""
+    import numpy as np
+
+    cats = np.asarray(categories)
+    s = np.asarray(scores, dtype=np.float32)
+    kept = []
+    for c in sorted(set(cats.tolist())):
+        members = [i for i in range(len(cats)) if cats[i] == c]
+        kept += [members[k] for k in reference_nms(np.asarray(boxes)[members], s[members], iou_threshold)]
+    return sorted(sorted(kept), key=lambda i: -float(s[i]))
+
+
+def _labelled(binary, connectivity: int = 8):
+    import numpy as np
+    from scipy import ndimage
+
+    structure = np.ones((3, 3), bool) if connectivity == 8 else ndimage.generate_binary_structure(2, 1)
+    return ndimage.label(binary, structure=structure)
+
+
+def _install_amg_standins(monkeypatch) -> None:
+    import numpy as np
+
+    def batched_nms(boxes, scores, idxs, iou_threshold):
+        return torch.tensor(reference_batched_nms(boxes.numpy(), scores.float().numpy(), idxs.numpy(),
+                                                  iou_threshold), dtype=torch.int64)
+
+    def box_area(boxes):
+        return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+
+    def connected_components_with_stats(image, connectivity):
+        labels, n = _labelled(np.asarray(image) > 0, connectivity)
+        areas = np.bincount(labels.ravel(), minlength=n + 1)
+        stats = np.zeros((n + 1, 5), dtype=np.int32)
+        stats[:, -1] = areas
+        return n + 1, labels.astype(np.int32), stats, np.zeros((n + 1, 2))
+
+    def get_connected_components(mask):  # the CUDA extension: 8-connected labels and areas per pixel
+        planes = mask.numpy().astype(bool)
+        labels = np.zeros(planes.shape, np.int32)
+        areas = np.zeros(planes.shape, np.int32)
+        for idx in np.ndindex(planes.shape[:2]):
+            lab, n = _labelled(planes[idx])
+            labels[idx] = lab
+            areas[idx] = np.where(lab > 0, np.bincount(lab.ravel(), minlength=n + 1)[lab], 0)
+        return torch.from_numpy(labels), torch.from_numpy(areas)
+
+    try:
+        importlib.import_module("torchvision.ops.boxes")
+    except Exception:
+        ops, boxes = types.ModuleType("torchvision.ops"), types.ModuleType("torchvision.ops.boxes")
+        boxes.batched_nms, boxes.box_area = batched_nms, box_area
+        ops.boxes = boxes
+        monkeypatch.setitem(sys.modules, "torchvision.ops", ops)
+        monkeypatch.setitem(sys.modules, "torchvision.ops.boxes", boxes)
+    cv2 = types.ModuleType("cv2")
+    cv2.connectedComponentsWithStats = connected_components_with_stats
+    monkeypatch.setitem(sys.modules, "cv2", cv2)
+    ext = types.ModuleType("sam2._C")
+    ext.get_connected_componnets = get_connected_components  # sic: the official name
+    monkeypatch.setitem(sys.modules, "sam2._C", ext)
+    # also as the package attribute, so that the teardown removes it: other oracle tests rely on the
+    # official hole filling being skipped on CPU
+    monkeypatch.setattr(sys.modules["sam2"], "_C", ext, raising=False)
+    monkeypatch.delitem(sys.modules, "sam2.automatic_mask_generator", raising=False)
+
+
+def official_mask_generator_class(monkeypatch):
+    """The official ``SAM2AutomaticMaskGenerator`` class, imported over the stand-ins (undone after the test)."""
+    official()
+    _install_amg_standins(monkeypatch)
+    module = importlib.import_module("sam2.automatic_mask_generator")
+    return module.SAM2AutomaticMaskGenerator
+
+
+def official_mask_generator(monkeypatch, model, **options):
+    """The official generator on ``model`` with its predictor's feature sizes set for ``model.image_size``."""
+    gen = official_mask_generator_class(monkeypatch)(model, **options)
+    s = model.image_size
+    gen.predictor._bb_feat_sizes = [(s // 4, s // 4), (s // 8, s // 8), (s // 16, s // 16)]
+    return gen

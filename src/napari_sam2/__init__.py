@@ -17,7 +17,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = ["build_sam2", "build_sam2_video_predictor", "SAM2ImagePredictor", "SAM2VideoPredictor",
-           "CheckpointError", "__version__"]
+           "SAM2AutomaticMaskGenerator", "CheckpointError", "__version__"]
 
 
 def __getattr__(name: str):
@@ -26,7 +26,8 @@ def __getattr__(name: str):
         from . import loading
 
         return getattr(loading, name)
-    if name in ("SAM2ImagePredictor", "SAM2VideoPredictor", "build_sam2_video_predictor"):
+    if name in ("SAM2ImagePredictor", "SAM2VideoPredictor", "SAM2AutomaticMaskGenerator",
+                "build_sam2_video_predictor"):
         from . import predictor
 
         return getattr(predictor, name)
