@@ -9,15 +9,19 @@ from qtpy.QtWidgets import QToolTip, QWidget
 
 COLORS = {"prompted": QColor(70, 130, 255), "present": QColor(60, 190, 90), "lost": QColor(220, 60, 60),
           "hidden": QColor(235, 140, 20), "none": QColor(90, 90, 90)}
+DIVISION, NEW_CELL = QColor(250, 210, 40), QColor(40, 220, 240)  # suggestion marks: yellow on top, cyan below
 HELP = ("Confidence per frame for the selected object: blue prompted, green present (taller = more confident), "
-        "orange hidden under another object, red lost, grey not tracked. Click to go to a frame.")
+        "orange hidden under another object, red lost, grey not tracked; a yellow bar on top marks a suggested "
+        "division, a cyan bar at the bottom a suggested new cell. Click to go to a frame.")
 
 
 class ConfidenceTimeline(QWidget):
     """Draws object scores per frame: blue = prompted, green = present (height = confidence),
     orange = hidden (present by its score, but every pixel of it belongs to another object),
-    red = lost (judged absent, or no pixel), grey = not tracked, yellow top bar = suggested division.
-    ``frameClicked(int)`` on click; hovering a frame tells what it is (:meth:`tooltip`)."""
+    red = lost (judged absent, or no pixel), grey = not tracked, yellow top bar = suggested division,
+    cyan bottom bar = suggested new cell (``new_cells``: frames of any object, kept until
+    :meth:`set_new_cells` changes them). ``frameClicked(int)`` on click; hovering a frame tells what it is
+    (:meth:`tooltip`)."""
 
     frameClicked = Signal(int)
     unit = "frame"  # what the tracked axis holds: "slice" in a volume
@@ -30,6 +34,7 @@ class ConfidenceTimeline(QWidget):
         self.prompted: set[int] = set()
         self.current = -1
         self.marks: set[int] = set()
+        self.new_cells: set[int] = set()
         self.setMinimumHeight(36)
         self.setToolTip(HELP)
 
@@ -45,6 +50,11 @@ class ConfidenceTimeline(QWidget):
         self.marks = set(marks)
         self.update()
 
+    def set_new_cells(self, frames) -> None:
+        """Frames with a suggested new cell (not tied to the selected object), drawn as a cyan bar below."""
+        self.new_cells = set(frames)
+        self.update()
+
     def kind(self, frame: int) -> str:
         if frame in self.prompted:
             return "prompted"
@@ -58,12 +68,13 @@ class ConfidenceTimeline(QWidget):
     def tooltip(self, frame: int) -> str:
         """What the strip says about ``frame`` when hovered."""
         kind = self.kind(frame)
+        new = "; a new cell is suggested here" if frame in self.new_cells else ""
         if kind == "hidden":
             return (f"{self.unit} {frame}: hidden under object {self.hidden[frame]} — click on it on this "
-                    f"{self.unit} to correct")
+                    f"{self.unit} to correct{new}")
         words = {"prompted": "prompted", "present": f"present (score {self.scores[frame]:.1f})",
                  "lost": "lost (absent, or no pixel in the labels)", "none": "not tracked"}
-        return f"{self.unit} {frame}: {words[kind]}"
+        return f"{self.unit} {frame}: {words[kind]}{new}"
 
     def event(self, event) -> bool:
         if event.type() == QEvent.ToolTip and len(self.scores):
@@ -87,7 +98,10 @@ class ConfidenceTimeline(QWidget):
             painter.fillRect(QRectF(f * w, h * (1 - frac), max(w - 1, 1), h * frac), COLORS[kind])
         for f in self.marks:
             if 0 <= f < n:
-                painter.fillRect(QRectF(f * w, 0, max(w - 1, 1), h * 0.2), QColor(250, 210, 40))
+                painter.fillRect(QRectF(f * w, 0, max(w - 1, 1), h * 0.2), DIVISION)
+        for f in self.new_cells:
+            if 0 <= f < n:
+                painter.fillRect(QRectF(f * w, h * 0.8, max(w - 1, 1), h * 0.2), NEW_CELL)
         if 0 <= self.current < n:
             painter.setPen(QColor(255, 255, 255))
             painter.drawRect(QRectF(self.current * w, 0, max(w - 1, 1), h - 1))

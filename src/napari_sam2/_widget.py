@@ -8,7 +8,8 @@
 - ``_widget_session``: starting, closing and repairing a session
 - ``_widget_prompts`` / ``_widget_prompt_sync``: the click and box layers, read and diffed against the session
   in pure Python; ``_widget_actions``: the user's object and prompt edits sent to the session;
-  ``_widget_seeding``: objects from a labels layer (each label one object)
+  ``_widget_seeding``: objects from a labels layer (each label one object); ``_widget_auto``: the automatic
+  segmentation's preview (accepted as objects) and new-cell suggestions
 - ``_widget_labels`` / ``_widget_output_sync``: the labels layer, written without losing the user's edits
 - ``_widget_tracking``, ``_widget_divisions``, ``_widget_exports``, ``_widget_objects``: the panels
 - ``_widget_viewer``: viewer events and keyboard shortcuts
@@ -24,6 +25,7 @@ from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QWidget
 
 from ._widget_actions import Actions
+from ._widget_auto import Auto
 from ._widget_controls import Controls
 from ._widget_divisions import Divisions
 from ._widget_exports import Exports
@@ -69,6 +71,7 @@ class SAM2Widget(QWidget):
         self._labels = LabelsOutput(self)
         self._actions = Actions(self)
         self._seeding = Seeding(self)
+        self._auto = Auto(self)
         self._tracking = Tracking(self)
         self._divisions = Divisions(self)
         self._files = Exports(self)
@@ -141,6 +144,8 @@ class SAM2Widget(QWidget):
     def close_session(self) -> None:
         """End the session after asking (layers stay); the settings can be changed again."""
         self._flow.close()
+        if self.session is None:
+            self._auto.clear()  # a preview or suggestions of the closed session can no longer be accepted
 
     def recreate_labels(self) -> None:
         """Rebuild a removed labels layer from the session's results."""
@@ -188,7 +193,20 @@ class SAM2Widget(QWidget):
         current frame or every annotated frame (the frames are encoded in the background)."""
         self._seeding.objects_from_labels()
 
-    # ------------------------------------------------------------------ tracking and divisions
+    def segment_all(self) -> None:
+        """Every cell the automatic mask generator finds on the current frame, in a preview labels layer (in
+        the background); nothing becomes an object before 'Accept all'."""
+        self._auto.segment_all()
+
+    def accept_all(self) -> None:
+        """Each label left in the preview becomes a new object prompted by its mask on the preview's frame."""
+        self._auto.accept_all()
+
+    def discard_preview(self) -> None:
+        """Remove the automatic segmentation's preview without adding objects."""
+        self._auto.discard()
+
+    # ------------------------------------------------------------------ tracking, new cells and divisions
 
     def propagate(self, direction: str) -> None:
         """Track ``direction`` ("forward", "backward" or "both") in the background."""
@@ -210,6 +228,18 @@ class SAM2Widget(QWidget):
     def overwrite_edited_frames(self) -> None:
         """Replace the frames the user edited with the current tracking result."""
         self._labels.overwrite_edited()
+
+    def find_new_cells(self) -> None:
+        """List regions no tracked object covers on the current or every K-th frame (in the background)."""
+        self._auto.find_new_cells()
+
+    def accept_new_cell(self) -> None:
+        """The chosen new-cell suggestion becomes a new object, prompted by its mask on its frame."""
+        self._auto.accept_cell()
+
+    def dismiss_new_cell(self) -> None:
+        """Drop the chosen new-cell suggestion."""
+        self._auto.dismiss_cell()
 
     def divide_here(self) -> None:
         """The selected object divides on the current frame: end its track, add two daughters."""

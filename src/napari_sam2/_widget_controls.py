@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, LineEdit, PushButton, SpinBox
 from napari.utils.notifications import show_warning
 from qtpy.QtCore import QEvent, Qt
 from qtpy.QtWidgets import (QAction, QFrame, QGroupBox, QLayout, QMenu, QProgressBar, QScrollArea, QSizePolicy,
@@ -19,6 +19,7 @@ from ._widget_text import TOOLTIPS
 
 EXPORTS = ("Labels TIFF", "Labels zarr", "Table CSV", "CTC folder", "GEFF", "TrackMate XML", "Tracks layer",
            "Save session", "Load session")
+NEW_CELLS_ON = ("current frame", "every K frames")  # where 'Find new cells' looks
 
 
 class _Scroll(QScrollArea):
@@ -43,6 +44,24 @@ class _Scroll(QScrollArea):
 
 def _row(*widgets) -> Container:
     return Container(widgets=list(widgets), layout="horizontal", labels=False)
+
+
+def _fold(text: str, body: Container) -> QToolButton:
+    """A toggle named ``text`` that shows ``body`` (hidden until it is clicked); its arrow points right while
+    folded, down while open."""
+    fold = QToolButton()
+    fold.setText(text)
+    fold.setCheckable(True)
+    fold.setArrowType(Qt.RightArrow)
+    fold.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+
+    def unfold(shown: bool) -> None:
+        body.native.setVisible(shown)
+        fold.setArrowType(Qt.DownArrow if shown else Qt.RightArrow)
+
+    fold.toggled.connect(unfold)
+    body.native.setVisible(False)
+    return fold
 
 
 class Action(QAction):
@@ -125,6 +144,21 @@ class Controls:
         self.seed_frames = ComboBox(label="from", choices=["current frame", "every annotated frame"],
                                     value="current frame")
         self.seed = PushButton(text="Objects from labels")
+        # automatic segmentation: a preview of every cell on the frame, and new cells after tracking
+        self.segment_all = PushButton(text="Segment all")
+        self.accept_all = PushButton(text="Accept all", enabled=False)
+        self.discard = PushButton(text="Discard", enabled=False)
+        self.points_per_side = SpinBox(label="points per side", value=32, min=1, max=128)
+        self.auto_iou = FloatSpinBox(label="IoU threshold", value=0.8, min=0.0, max=1.0, step=0.05)
+        self.auto_stability = FloatSpinBox(label="stability threshold", value=0.95, min=0.0, max=1.0, step=0.05)
+        self.min_area = SpinBox(label="min area (px)", value=0, min=0, max=2**31 - 1)
+        self.max_area = SpinBox(label="max area (px)", value=0, min=0, max=2**31 - 1)
+        self.find_new = PushButton(text="Find new cells")
+        self.new_on = ComboBox(label="look on", choices=list(NEW_CELLS_ON), value=NEW_CELLS_ON[0])
+        self.new_every = SpinBox(label="K", value=10, min=1, max=100000, enabled=False)
+        self.new_cells = ComboBox(label="new cells", choices=[], nullable=True)
+        self.accept_new = PushButton(text="Accept new cell")
+        self.dismiss_new = PushButton(text="Dismiss new cell")
         self.divide = PushButton(text="Divides here")
         self.suggest = PushButton(text="Suggest divisions")
         self.dismiss = PushButton(text="Dismiss suggestion")
@@ -152,7 +186,9 @@ class Controls:
     def _tooltips(self) -> None:
         for key in ("image", "axis", "channel", "contrast", "model", "checkpoint", "image_size", "device",
                     "precision", "threads", "start", "add", "delete", "clear", "negative", "paint", "use_paint",
-                    "seed_layer", "seed_frames", "seed",
+                    "seed_layer", "seed_frames", "seed", "segment_all", "accept_all", "discard", "points_per_side",
+                    "auto_iou", "auto_stability", "min_area", "max_area", "find_new", "new_on", "new_every",
+                    "new_cells", "accept_new", "dismiss_new",
                     "forward", "backward", "both", "divide", "suggest", "dismiss", "suggestions", "close",
                     "recreate"):
             getattr(self, key).tooltip = TOOLTIPS[key]
@@ -175,20 +211,13 @@ class Controls:
         "Advanced"), Objects, Track, Divisions, Export."""
         advanced = Container(widgets=[self.channel, self.contrast, self.checkpoint, self.image_size, self.device,
                                       self.precision, self.memory, self.threads])
-        fold = QToolButton()
-        fold.setText("Advanced")
-        fold.setCheckable(True)
-        fold.setArrowType(Qt.RightArrow)
-        fold.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-
+        fold = _fold("Advanced", advanced)
         scroll = _Scroll()
-
-        def unfold(shown: bool) -> None:
-            advanced.native.setVisible(shown)
-            fold.setArrowType(Qt.DownArrow if shown else Qt.RightArrow)
-
-        fold.toggled.connect(unfold)
         self.advanced, self.advanced_toggle = advanced, fold
+        self.auto_settings = Container(widgets=[self.points_per_side, self.auto_iou, self.auto_stability,
+                                                self.min_area, self.max_area])
+        self.auto_settings_toggle = _fold("Automatic segmentation settings", self.auto_settings)
+        self.auto_settings_toggle.setToolTip(TOOLTIPS["auto_settings"])
         self.objects.setMinimumHeight(180)  # about 10 objects before it scrolls
         # the groups scroll inside the dock: on a short screen the dock scrolls instead of squashing or
         # overlapping rows, or forcing the window taller than the screen
@@ -200,9 +229,14 @@ class Controls:
                   ("Objects", [self.objects, _row(self.add, self.delete, self.clear).native,
                                _row(self.negative, self.paint, self.use_paint).native,
                                Container(widgets=[self.seed_layer, self.seed_frames]).native, self.seed.native,
+                               _row(self.segment_all, self.accept_all, self.discard).native,
+                               self.auto_settings_toggle, self.auto_settings.native,
                                self.cands_info.native, _row(*self.cands).native]),
                   ("Track", [_row(self.forward, self.backward, self.both, self.stop).native, self.progress,
-                             self.timeline, self.status.native, _row(self.overwrite, self.recreate).native]),
+                             self.timeline, self.status.native, _row(self.overwrite, self.recreate).native,
+                             Container(widgets=[self.new_on, self.new_every]).native, self.find_new.native,
+                             Container(widgets=[self.new_cells]).native,  # shown with its label
+                             _row(self.accept_new, self.dismiss_new).native]),
                   ("Divisions", [_row(self.divide, self.suggest, self.dismiss).native,
                                  Container(widgets=[self.suggestions]).native]),  # shown with its label
                   ("Export", [self.export_button]))
@@ -220,7 +254,6 @@ class Controls:
         scroll.setFrameShape(QFrame.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setWidget(content)
-        advanced.native.setVisible(False)
         outer = QVBoxLayout(parent)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
@@ -236,10 +269,15 @@ class Controls:
                                (self.backward, w.propagate_backward), (self.both, w.propagate_both),
                                (self.stop, w.cancel), (self.overwrite, w.overwrite_edited_frames),
                                (self.divide, w.divide_here), (self.suggest, w.suggest_divisions),
-                               (self.dismiss, w.dismiss_suggestion), (self.seed, w.objects_from_labels)):
+                               (self.dismiss, w.dismiss_suggestion), (self.seed, w.objects_from_labels),
+                               (self.segment_all, w.segment_all), (self.accept_all, w.accept_all),
+                               (self.discard, w.discard_preview), (self.find_new, w.find_new_cells),
+                               (self.accept_new, w.accept_new_cell), (self.dismiss_new, w.dismiss_new_cell)):
             button.clicked.connect(action)
         self.negative.changed.connect(w._actions.update_defaults)
         self.suggestions.changed.connect(w._divisions.go_to)
+        self.new_cells.changed.connect(w._auto.go_to)
+        self.new_on.changed.connect(lambda value: setattr(self.new_every, "enabled", value == NEW_CELLS_ON[1]))
         for i, b in enumerate(self.cands):
             b.clicked.connect(lambda *_, i=i: w.choose_candidate(i))
         self.objects.currentItemChanged.connect(w._actions.update_defaults)
@@ -288,6 +326,13 @@ class Controls:
             except ValueError:
                 raise SettingError(f"contrast must be 'layer' or 'low, high' with low < high, got {text!r}") from None
         return Stack(view, track_dim, fixed, limits)
+
+    def auto_options(self) -> dict:
+        """Keyword arguments of ``engine.auto.AutoSettings`` for the automatic segmentation settings (a max
+        area of 0: no upper bound)."""
+        return dict(points_per_side=int(self.points_per_side.value), pred_iou_thresh=float(self.auto_iou.value),
+                    stability_score_thresh=float(self.auto_stability.value), min_area=int(self.min_area.value),
+                    max_area=int(self.max_area.value) or None)
 
     def model_options(self) -> dict:
         """Keyword arguments of ``TrackingSession.from_name`` for the chosen model settings."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 CLICKS, BOXES, OUTPUT, PAINT, TRACKS = "SAM2 clicks", "SAM2 boxes", "SAM2 labels", "SAM2 paint", "SAM2 tracks"
+PREVIEW, NEW_CELLS = "SAM2 automatic (preview)", "SAM2 new cells"
 
 SHORTCUTS = {
     "Shift-N": ("add_object", "new object"),
@@ -56,6 +57,31 @@ TOOLTIPS = {
                    "labels layer that has labels (each label is one object across frames).",
     "seed": "Each label of the chosen layer becomes an object with that id, its mask the prompt on that frame; "
             "then propagate. Ids already tracked are refused (nothing is added).",
+    "segment_all": "Find every cell on the current frame with SAM 2's automatic mask generator (settings below) "
+                   "and show them in the 'SAM2 automatic (preview)' layer, not yet as objects. Remove wrong ones "
+                   "there with napari's tools (fill with label 0, or the eraser), then 'Accept all' or 'Discard'.",
+    "accept_all": "Every label left in the preview becomes a new object (ids after the largest the session has), "
+                  "prompted by its mask on the preview's frame; the preview layer is removed. Then propagate.",
+    "discard": "Remove the preview layer without adding any object.",
+    "auto_settings": "Settings of the automatic mask generator, used by 'Segment all' and 'Find new cells'.",
+    "points_per_side": "The generator clicks a grid of N x N points: more finds smaller cells and takes longer "
+                       "(about N\u00b2 prompts).",
+    "auto_iou": "Keep masks whose predicted IoU (the model's own quality estimate) is at least this. Lower it "
+                "when cells are missed; raise it when junk is found.",
+    "auto_stability": "Keep masks that hardly change when the mask threshold moves (stability score at least "
+                      "this). Lower it when faint cells are missed.",
+    "min_area": "Drop masks smaller than this many pixels (debris, noise).",
+    "max_area": "Drop masks larger than this many pixels (background, clumps); 0: no upper limit.",
+    "find_new": "Look for cells that no tracked object covers (at most 20 % of their pixels): cells entering the "
+                "field or appearing later. They are listed below, outlined in 'SAM2 new cells' and marked in "
+                "cyan on the confidence strip. Runs the generator once per frame searched.",
+    "new_on": "Where to look for new cells: the frame shown, or every K-th frame (0, K, 2K, ...).",
+    "new_every": "K: look on every K-th frame (with 'every K frames').",
+    "new_cells": "Suggested new cells (cyan on the confidence strip): choose one to go to its frame and see its "
+                 "outline in 'SAM2 new cells'; then 'Accept new cell' or 'Dismiss new cell'.",
+    "accept_new": "The chosen suggestion becomes a new object (the next free id), prompted by its mask on its "
+                  "frame; then propagate to track it.",
+    "dismiss_new": "Remove the chosen suggestion from the list and its outline (nothing is tracked).",
     "divide": "The selected object divides on the current frame (Shift-D): its track ends on the previous "
               "frame and two daughter objects are added; click each daughter on this frame, then Forward.",
     "suggest": "List frames where an object's mask splits in two, its area halves or its score collapses.",

@@ -1,0 +1,245 @@
+"""Automatic starts in the dock widget (issue 15): 'Segment all' shows a preview the user edits before
+'Accept all' makes objects of it, and 'Find new cells' lists cells no tracked object covers.
+
+The end-to-end tests use the bundled demo model on 256 px synthetic cells (the random-weight test model of
+tests/test_widget.py finds nothing meaningful); the tests of the UI flow replace the engine call with known
+label images and run on that small model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_widget import centre, checkpoint, ready, wait  # noqa: F401 (fixtures)
+
+from napari_sam2._widget_auto import next_id, renumber
+from napari_sam2._widget_controls import NEW_CELLS_ON
+from napari_sam2._widget_text import CLICKS, NEW_CELLS, OUTPUT, PREVIEW
+from napari_sam2.synthetic import synthetic_cells
+
+pytestmark = pytest.mark.gui
+
+
+def iou(a, b) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def matched(truth: np.ndarray, labels: np.ndarray) -> dict[int, int]:
+    """{true cell: label} for each cell some label matches at IoU >= 0.5."""
+    found = {}
+    for k in np.unique(truth)[1:]:
+        cell = truth == k
+        best = max(((iou(cell, labels == j), int(j)) for j in np.unique(labels[cell]) if j), default=(0.0, 0))
+        if best[0] >= 0.5:
+            found[int(k)] = best[1]
+    return found
+
+
+def listed(widget) -> list[str]:
+    """The suggested new cells in the list (the empty choice aside)."""
+    return [choice for choice in widget._controls.new_cells.choices if choice is not None]
+
+
+@pytest.fixture
+def demo(make_napari_viewer, qtbot):
+    """A session with the bundled demo model on six synthetic cells at 256 px, with generator settings that
+    suit it (measured on the CLI: 5 of 6 cells found at IoU >= 0.5)."""
+    from napari_sam2._widget import SAM2Widget
+    from napari_sam2.model.configs import DEMO
+
+    image, truth = synthetic_cells(n_frames=4, size=(256, 256), n_cells=6, seed=1)
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(image, name="cells")
+    widget = SAM2Widget(viewer)
+    viewer.window.add_dock_widget(widget)
+    c = widget._controls
+    c.image.value, c.model.value, c.checkpoint.value, c.device.value = layer, DEMO, "auto", "cpu"
+    c.points_per_side.value, c.auto_iou.value, c.auto_stability.value, c.min_area.value = 16, 0.7, 0.9, 100
+    widget.start_session()
+    qtbot.waitUntil(lambda: widget.session is not None and not widget.busy, timeout=60000)
+    return viewer, widget, truth
+
+
+def test_segment_all_preview_erase_one_accept_the_rest(demo, qtbot):
+    viewer, widget, truth = demo
+    c, out = widget._controls, viewer.layers[OUTPUT]
+    assert c.auto_settings.native.isHidden()  # the generator's settings are folded away
+    c.auto_settings_toggle.setChecked(True)
+    assert not c.auto_settings.native.isHidden()
+    widget.go_to_frame(1)
+    c.segment_all.native.click()
+    wait(qtbot, widget)
+    preview = viewer.layers[PREVIEW]
+    plane = preview.data[1].copy()
+    assert not preview.data[[0, 2, 3]].any()  # shown on its frame only
+    found = matched(truth[1], plane)
+    assert len(found) >= 4, found  # 5 of 6 measured
+    assert widget.session.obj_ids == [] and not out.data.any()  # nothing is an object yet
+    assert c.accept_all.enabled and c.discard.enabled
+    assert viewer.layers.selection.active is preview and preview.mode == "fill" and preview.selected_label == 0
+    assert f"cell(s) found on frame 1, shown in '{PREVIEW}'" in widget._status.value, widget._status.value
+
+    # the user removes one cell with napari's fill tool and label 0, as a click in the viewer does
+    gone_cell, gone = sorted(found.items())[0]
+    y, x = np.argwhere(plane == gone)[0]
+    preview.fill((1, y, x), 0)
+    kept = [int(k) for k in np.unique(preview.data[1]) if k]
+    assert gone not in kept and len(kept) == len(np.unique(plane)) - 2
+    left = preview.data[1].copy()
+    c.accept_all.native.click()
+    wait(qtbot, widget)
+    ids = list(range(1, len(kept) + 1))  # renumbered after the session's largest id (none)
+    assert sorted(widget.session.obj_ids) == ids and c.objects.ids() == ids
+    assert all(set(widget.session.objects[i].prompts) == {1} for i in ids)
+    assert PREVIEW not in viewer.layers and not c.accept_all.enabled
+    assert viewer.layers.selection.active is viewer.layers[CLICKS]
+    assert np.array_equal(out.data[1], widget.session.label_frame(1)) and not out.data[[0, 2, 3]].any()
+    for new, old in zip(ids, kept):  # each object shows its preview label (through the 64 px mask input)
+        assert iou(out.data[1] == new, left == old) >= 0.7, (new, old)
+    assert iou(out.data[1] > 0, truth[1] == gone_cell) < 0.1  # the erased cell did not become an object
+    assert f"{len(ids)} object(s) added from the automatic segmentation on frame 1" in widget._status.value
+
+
+def test_new_cells_after_tracking_three_of_six(demo, qtbot):
+    viewer, widget, truth = demo
+    c, session = widget._controls, widget.session
+    cells = [int(k) for k in np.unique(truth[0])[1:]]
+    tracked, untracked = cells[:3], cells[3:]
+    for i, cell in enumerate(tracked):
+        if i:
+            widget.add_object()
+        y, x = centre(truth, 0, cell)
+        widget.add_click(0, y, x)
+    widget.propagate("forward")
+    wait(qtbot, widget)
+    assert sorted(session.obj_ids) == [1, 2, 3]
+    widget.go_to_frame(2)
+    assert c.new_on.value == NEW_CELLS_ON[0]
+    c.find_new.native.click()
+    wait(qtbot, widget)
+    found = list(widget._auto.found.values())
+    assert found and {d["frame"] for d in found} == {2}
+    shown = np.zeros(truth.shape[1:], np.uint32)
+    for d in found:
+        shown[d["mask"]] = d["label"]
+    assert len(matched(np.where(np.isin(truth[2], untracked), truth[2], 0), shown)) >= 2
+    assert not matched(np.where(np.isin(truth[2], tracked), truth[2], 0), shown)
+    outline = viewer.layers[NEW_CELLS]
+    assert np.array_equal(outline.data[2], shown) and not outline.data[[0, 1, 3]].any() and outline.contour > 0
+    assert c.timeline.new_cells == {2} and "new cell is suggested" in c.timeline.tooltip(2)
+    assert listed(widget) == list(widget._auto.found) and c.new_cells.value is None
+
+    choice = listed(widget)[0]
+    widget.go_to_frame(0)
+    c.new_cells.value = choice
+    assert widget._current_frame() == 2 and outline.selected_label == widget._auto.found[choice]["label"]
+    mask = widget._auto.found[choice]["mask"]
+    c.accept_new.native.click()
+    wait(qtbot, widget)
+    assert sorted(session.obj_ids) == [1, 2, 3, 4] and set(session.objects[4].prompts) == {2}
+    assert c.objects.current == 4 and iou(viewer.layers[OUTPUT].data[2] == 4, mask) >= 0.7
+    assert choice not in listed(widget) and len(widget._auto.found) == len(found) - 1
+    assert "new object 4 from the suggestion on frame 2" in widget._status.value, widget._status.value
+
+
+# ---------------------------------------------------------------------- the UI flow, with known engine results
+
+
+def test_discard_refusals_and_ids_after_the_sessions(ready, qtbot, monkeypatch):  # noqa: F811
+    import napari_sam2.engine.auto as auto
+
+    viewer, widget, truth = ready
+    c, out = widget._controls, viewer.layers[OUTPUT]
+    seen = []
+
+    def fake(model, image, settings, contrast_limits=None, channel=None):
+        seen.append((image.shape, settings.points_per_side, settings.max_area))
+        return (truth[3] * 7).astype(np.uint32)  # labels 7 and 14
+
+    monkeypatch.setattr(auto, "segment_all", fake)
+    c.min_area.value, c.max_area.value = 50, 10
+    widget.segment_all()
+    assert not widget.busy and "area range" in widget._status.value, widget._status.value
+    c.max_area.value = 0  # no upper bound
+    widget.go_to_frame(3)
+    widget.segment_all()
+    wait(qtbot, widget)
+    assert seen == [((64, 72), 32, None)]
+    assert set(np.unique(viewer.layers[PREVIEW].data[3])) == {0, 7, 14}
+    c.discard.native.click()
+    assert PREVIEW not in viewer.layers and widget.session.obj_ids == [] and not c.discard.enabled
+    widget.accept_all()
+    assert "press Segment all first" in widget._status.value
+
+    y, x = centre(truth, 0, 1)
+    widget.add_click(0, y, x)  # object 1 exists: the accepted ones come after it
+    widget.segment_all()
+    wait(qtbot, widget)
+    preview = viewer.layers[PREVIEW]
+    preview.data[3][...] = 0
+    widget.accept_all()
+    assert "every label was removed" in widget._status.value and PREVIEW in viewer.layers
+    preview.data[3] = (truth[3] * 7).astype(np.uint32)
+    widget.accept_all()
+    wait(qtbot, widget)
+    assert sorted(widget.session.obj_ids) == [1, 2, 3] and c.objects.ids() == [1, 2, 3]
+    assert set(np.unique(out.data[3])) == {0, 2, 3} and 1 in np.unique(out.data[0])
+
+    widget.segment_all()  # a preview left open when the session closes cannot be accepted any more
+    wait(qtbot, widget)
+    widget._flow.close(ask=False)
+    widget.accept_all()
+    assert PREVIEW not in viewer.layers and not c.accept_all.enabled and "No session" in widget._status.value
+
+
+def test_new_cells_every_k_frames_listed_marked_dismissed_accepted(ready, qtbot, monkeypatch):  # noqa: F811
+    import napari_sam2.engine.auto as auto
+
+    viewer, widget, truth = ready
+    c, strip = widget._controls, widget._controls.timeline
+    asked = []
+
+    def fake(session, frames, settings, max_covered=0.2):
+        asked.append(list(frames))
+        return [{"frame": f, "mask": truth[f] == k, "area": int((truth[f] == k).sum()), "score": 0.9}
+                for f, k in ((0, 2), (6, 1))]
+
+    monkeypatch.setattr(auto, "new_cell_suggestions", fake)
+    assert not c.new_every.enabled
+    c.new_on.value = NEW_CELLS_ON[1]
+    assert c.new_every.enabled and c.new_every.value == 10
+    c.new_every.value = 3
+    widget.find_new_cells()
+    wait(qtbot, widget)
+    assert asked == [[0, 3, 6]]
+    assert len(listed(widget)) == 2 and strip.new_cells == {0, 6}
+    assert "2 possible new cell(s) on 3 frames" in widget._status.value, widget._status.value
+    outline = viewer.layers[NEW_CELLS]
+    assert set(np.unique(outline.data[0])) == {0, 1} and set(np.unique(outline.data[6])) == {0, 2}
+
+    first, second = listed(widget)
+    assert first.startswith("frame 0: new cell 1") and second.startswith("frame 6: new cell 2")
+    c.new_cells.value = second
+    assert widget._current_frame() == 6
+    c.dismiss_new.native.click()
+    assert listed(widget) == [first] and strip.new_cells == {0} and not outline.data[6].any()
+
+    widget.add_click(0, *centre(truth, 0, 1))  # object 1; the new cell gets the next id
+    c.new_cells.value = first
+    widget.accept_new_cell()
+    wait(qtbot, widget)
+    assert sorted(widget.session.obj_ids) == [1, 2] and set(widget.session.objects[2].prompts) == {0}
+    assert listed(widget) == [] and strip.new_cells == set() and not outline.data.any()
+    assert 2 in np.unique(viewer.layers[OUTPUT].data[0])
+
+
+def test_renumber_and_next_id():
+    image = np.array([[0, 9, 9], [4, 0, 70000]], np.uint32)
+    labels, ids = renumber(image, 5)
+    assert ids == [5, 6, 7] and labels.tolist() == [[0, 6, 6], [5, 0, 7]] and labels.dtype == np.uint32
+
+    class Session:
+        obj_ids, parents = [1, 4], {6: 4, 7: 4}  # daughters 6 and 7 marked, not prompted yet
+
+    assert next_id(Session()) == 8
+    Session.obj_ids, Session.parents = [], {}
+    assert next_id(Session()) == 1
