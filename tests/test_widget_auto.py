@@ -184,6 +184,16 @@ def test_discard_refusals_and_ids_after_the_sessions(ready, qtbot, monkeypatch):
     assert sorted(widget.session.obj_ids) == [1, 2, 3] and c.objects.ids() == [1, 2, 3]
     assert set(np.unique(out.data[3])) == {0, 2, 3} and 1 in np.unique(out.data[0])
 
+    widget.segment_all()  # a new session starts without the old session's preview
+    wait(qtbot, widget)
+    assert PREVIEW in viewer.layers
+    from qtpy.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.Yes))  # discard the work
+    widget.start_session()
+    wait(qtbot, widget)
+    assert PREVIEW not in viewer.layers and not c.accept_all.enabled
+
     widget.segment_all()  # a preview left open when the session closes cannot be accepted any more
     wait(qtbot, widget)
     widget._flow.close(ask=False)

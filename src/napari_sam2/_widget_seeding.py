@@ -10,7 +10,7 @@ from napari.utils.notifications import show_info, show_warning
 
 from ._widget_jobs import PROMPT
 from ._widget_prompt_sync import Place
-from ._widget_text import OUTPUT
+from ._widget_text import NEW_CELLS, OUTPUT, PREVIEW
 from .io.label_prompts import CTC_MAX_ID, check_label_image, label_ids
 
 CURRENT, EVERY = "current frame", "every annotated frame"
@@ -19,10 +19,11 @@ MAX_ID, HOLDS = CTC_MAX_ID, f"the '{OUTPUT}' layer (uint16)"
 
 
 def seed_layers(viewer) -> list:
-    """The labels layers objects can come from: every Labels layer but the plugin's own output."""
+    """The labels layers objects can come from: every Labels layer but the plugin's own output and previews."""
     import napari
 
-    return [layer for layer in viewer.layers if isinstance(layer, napari.layers.Labels) and layer.name != OUTPUT]
+    own = (OUTPUT, PREVIEW, NEW_CELLS)
+    return [layer for layer in viewer.layers if isinstance(layer, napari.layers.Labels) and layer.name not in own]
 
 
 def label_frames(data, name: str, place: Place, num_frames: int, frame_shape, frame: int,

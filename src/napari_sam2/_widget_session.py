@@ -126,6 +126,7 @@ class SessionFlow:
         w._divisions.found = {}
         w._controls.suggestions.choices = []
         w._actions.show_candidates(0, 0, [])
+        w._auto.clear()  # an automatic preview and new-cell suggestions belong to the old session
         w._prompts.unhook()
         for name in (CLICKS, BOXES, OUTPUT, PAINT, TRACKS):
             if name in w.viewer.layers:
