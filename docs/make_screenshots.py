@@ -77,6 +77,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     timelapse(ckpt, args)
     volume(ckpt, args)
+    automatic(ckpt, args)
     print("wrote", sorted(p.name for p in OUT.glob("*.png")))
 
 
@@ -133,6 +134,23 @@ def volume(ckpt, args) -> None:
     viewer.dims.set_current_step(0, mid + 3)
     settle()
     viewer.window.screenshot(str(OUT / "4_volume.png"), canvas_only=False)
+    viewer.close()
+
+
+def automatic(ckpt, args) -> None:
+    """5_automatic.png: Segment all on frame 0 of the time-lapse, its settings unfolded, the preview of
+    every cell found (before Accept all turns the remaining labels into objects)."""
+    viewer, widget, settle = open_viewer("timelapse", "synthetic cells (T,Y,X)", 1000, ckpt, args)
+    viewer.dims.set_current_step(0, 0)
+    widget.start_session()
+    settle(lambda: widget.session is not None)
+    viewer.reset_view()
+    c = widget._controls
+    c.auto_settings_toggle.setChecked(True)
+    c.points_per_side.value, c.auto_iou.value, c.auto_stability.value, c.min_area.value = 16, 0.7, 0.9, 100
+    widget.segment_all()
+    settle()
+    viewer.window.screenshot(str(OUT / "5_automatic.png"), canvas_only=False)
     viewer.close()
 
 
