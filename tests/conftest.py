@@ -61,3 +61,16 @@ def present_checkpoint(folder, image_size: int, seed: int):
     path = folder / "present.pt"
     torch.save({"model": present_model(image_size, seed).state_dict()}, path)
     return path
+
+
+def attention_inputs(model, run) -> list[tuple[torch.Size, torch.Size]]:
+    """The shapes of (current-frame tokens, memory tokens) of every memory-attention call while ``run()``
+    runs: ``[0][1]`` is the batch of objects, ``[1][0]`` the length of the memory bank."""
+    seen = []
+    hook = model.memory_attention.register_forward_hook(lambda mod, args, out: seen.append((args[0].shape,
+                                                                                              args[1].shape)))
+    try:
+        run()
+    finally:
+        hook.remove()
+    return seen

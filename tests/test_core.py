@@ -13,7 +13,11 @@ from napari_sam2.model.memory_bank import MemoryEntry
 from napari_sam2.predictor import build_sam2_video_predictor
 from napari_sam2.predictor.core import FeatureCache, TrackerCore
 from napari_sam2.predictor.frames import FrameSource
-from test_engine import SIZE, model, movie  # noqa: F401 (module fixtures shared with the engine tests)
+import test_engine
+from conftest import attention_inputs
+
+SIZE = test_engine.SIZE
+model, movie = test_engine.model, test_engine.movie  # the engine tests' module fixtures
 
 
 def _click(labels, frame=0, obj=1):
@@ -40,14 +44,13 @@ def test_pointer_only_entry_adds_no_spatial_memory(model, movie):
                                            size=(SIZE, SIZE))
     first = core.prompt(0, mask=mask)
     memory = core.memory(0, first.masks, first.object_score, from_prompt=True)
-    seen = []
-    hook = model.memory_attention.register_forward_hook(lambda mod, args, out: seen.append(args[1].shape[0]))
-    try:
+
+    def both():
         core.track(1, batch=1, cond={0: core.entry(first.obj_ptr, memory)}, non_cond={}, reverse=False)
         core.track(1, batch=1, cond={0: MemoryEntry(first.obj_ptr)}, non_cond={}, reverse=False)
-    finally:
-        hook.remove()
-    assert seen[0] - seen[1] == (SIZE // 16) ** 2  # one frame's spatial memory less, the pointer kept
+
+    (_, full), (_, pointer_only) = attention_inputs(model, both)
+    assert full[0] - pointer_only[0] == (SIZE // 16) ** 2  # one frame's spatial memory less, the pointer kept
 
 
 def test_feature_cache_is_bounded_in_megabytes(model, movie):

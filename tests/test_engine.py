@@ -10,7 +10,7 @@ from napari_sam2 import build_sam2_video_predictor
 from napari_sam2.engine import TrackingSession, stack_view
 from napari_sam2.synthetic import synthetic_cells
 
-from conftest import present_model
+from conftest import attention_inputs, present_model
 
 SIZE = 128
 
@@ -394,13 +394,7 @@ def test_click_sequence_matches_official(movie):
 
 def _memory_lengths(model, session_run):
     """Memory-bank token counts the memory attention saw, per call, while ``session_run()`` ran."""
-    seen = []
-    hook = model.memory_attention.register_forward_hook(lambda mod, args, out: seen.append(args[1].shape[0]))
-    try:
-        session_run()
-    finally:
-        hook.remove()
-    return seen
+    return [memory[0] for _, memory in attention_inputs(model, session_run)]
 
 
 @pytest.mark.parametrize("frames", [0, 2])

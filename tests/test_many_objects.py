@@ -8,8 +8,7 @@ import json
 import numpy as np
 import pytest
 import tifffile
-import torch
-from conftest import present_checkpoint, present_model
+from conftest import attention_inputs, present_checkpoint, present_model
 
 from napari_sam2.cli import main
 from napari_sam2.engine import TrackingSession
@@ -41,13 +40,7 @@ def grid_labels(n: int, size: int = 96, cell: int = 6) -> np.ndarray:
 
 def _batches_seen(model, run) -> list[int]:
     """The batch size of every memory-attention call while ``run()`` ran."""
-    seen = []
-    hook = model.memory_attention.register_forward_hook(lambda mod, args, out: seen.append(args[0].shape[1]))
-    try:
-        run()
-    finally:
-        hook.remove()
-    return seen
+    return [current[1] for current, _ in attention_inputs(model, run)]
 
 
 def test_bounded_batches_agree_with_one_batch(model, cells):
@@ -82,7 +75,7 @@ def test_one_model_call_holds_at_most_max_batch_objects(model):
         s = TrackingSession(model, image, max_batch=max_batch)
         s.add_labels(0, grid_labels(40))
         events = []
-        batches = _batches_seen(model, lambda: s.propagate(progress=events.append))
+        batches = _batches_seen(model, lambda s=s, events=events: s.propagate(progress=events.append))
         per_frame[max_batch] = batches
         # progress is per frame, not per batch: frames 0 (prompted), 1, 2
         assert [e.frame for e in events] == [0, 1, 2] and [e.done for e in events] == [1, 2, 3]
