@@ -35,6 +35,9 @@ TOOLTIPS = {
                  "bfloat16 (AVX512-BF16/AMX); masks differ slightly (docs/benchmarks.md).",
     "memory_frames": "Recent frames each object remembers. 'all' (6) gives the official numbers; fewer "
                      "is a fast mode that tracks faster with slightly different masks (docs/benchmarks.md).",
+    "exclusive": "Each pixel belongs to at most one object: where tracked masks overlap, the most confident "
+                 "object keeps the pixel, and each object remembers only its own pixels. For touching cells; "
+                 "off gives the official numbers (docs/engine.md, 'Exclusive pixels').",
     "start": "Load the model and create the prompt and output layers. While a session is open this starts a "
              "new one, after asking: the labels, clicks and objects on screen are then discarded.",
     "close": "End the session (after asking); its layers stay on screen and the settings can be changed.",

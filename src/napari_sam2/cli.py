@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     trk.add_argument("--max-batch", type=_max_batch, default=16, metavar="N",
                      help="objects that go through the model at once (default 16): peak memory grows with it, "
                           "not with the number of objects; results agree to float rounding")
+    trk.add_argument("--exclusive", action="store_true",
+                     help="each pixel belongs to at most one object (the highest score wins), and each object's "
+                          "memory is made from its exclusive mask: for touching cells")
     trk.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
     trk.add_argument("--table", help="also write a CSV of per-frame object properties (with a lost column)")
     trk.add_argument("--ctc", help="also write a Cell Tracking Challenge result folder")

@@ -93,6 +93,14 @@ class TrackingSession:
     objects. Results agree to float rounding (CPU matrix kernels round by batch size: about 1e-7 in the
     logits), not bit for bit.
 
+    exclusive: each pixel belongs to at most one object (issue 16). On every tracked frame all tracked
+    objects are decoded first; then, per low-res pixel, only the object with the highest logit keeps a
+    positive logit (the others are clamped to -10 or below there, as SAM 2's ``non_overlapping`` does for
+    one batch, but across every batch of the frame), and the memory of each object is encoded from its
+    exclusive mask. Objects prompted on the frame are not re-decoded and own their pixels (as in the label
+    image); results other objects keep on the frame (during a :meth:`correct`) compete by their logits.
+    Off by default: the official numbers.
+
     Threads: every public method holds one re-entrant lock, and propagation takes it one frame
     at a time, so another thread (a GUI) may read results between frames; the read methods
     return copies, never live containers.
@@ -100,11 +108,14 @@ class TrackingSession:
 
     def __init__(self, model: SAM2Base, frames, contrast_limits=None, feature_cache_mb: float = 256.0,
                  fill_hole_area: int = 8, precision: str = "fp32", memory_frames: int | None = None,
-                 max_batch: int = 16) -> None:
+                 max_batch: int = 16, exclusive: bool = False) -> None:
         check_precision(precision, model.device)
         if isinstance(max_batch, bool) or not isinstance(max_batch, numbers.Integral) or max_batch < 1:
             raise ValueError(f"max_batch must be a whole number of objects, 1 or more, got {max_batch!r}")
         self.max_batch = int(max_batch)
+        if not isinstance(exclusive, bool):
+            raise ValueError(f"exclusive must be True or False, got {exclusive!r}")
+        self.exclusive = exclusive
         most = max(model.num_maskmem - 1, 0)
         if memory_frames is not None and not 0 <= memory_frames <= most:
             raise ValueError(f"memory_frames must be between 0 and {most} (this model's memory bank), "
@@ -458,10 +469,68 @@ class TrackingSession:
             layout = memory_layout(obj, f, d, self.model, self.num_frames, self.memory_frames)
             if layout is not None:
                 groups.setdefault(layout, []).append(oid)
-        for (cond, recent, ptrs), members in groups.items():
-            for i in range(0, len(members), self.max_batch):  # bounded batches: peak memory follows max_batch
-                self._track_batch(f, d, [self.objects[o] for o in members[i:i + self.max_batch]], cond, recent, ptrs)
+        if self.exclusive:
+            self._track_exclusive(f, d, groups)
+        else:
+            for (cond, recent, ptrs), members in groups.items():
+                for i in range(0, len(members), self.max_batch):  # bounded batches: peak memory follows max_batch
+                    self._track_batch(f, d, [self.objects[o] for o in members[i:i + self.max_batch]],
+                                      cond, recent, ptrs)
         self._drop_far_memory(f, ids)
+
+    def _track_exclusive(self, f: int, d: str, groups: dict) -> None:
+        """Track every group on ``f``, make the masks exclusive across all of them, then encode their memory.
+
+        Decoding runs in chunks of ``max_batch`` without the memory encoder and keeps only the low-res
+        logits, pointers and scores; the memory is then encoded per chunk from the exclusive logits (the
+        stored result, so a dropped memory is rebuilt exactly from it)."""
+        objs, logits, ptrs, scores, ious = [], [], [], [], []
+        for (cond, recent, ptr_frames), members in groups.items():
+            for i in range(0, len(members), self.max_batch):
+                chunk = [self.objects[o] for o in members[i:i + self.max_batch]]
+                cond_out = {t: self._stacked(chunk, t) for t in cond}
+                non_cond = {t: self._stacked(chunk, t, memory=t in recent)
+                            for t in sorted(set(recent) | set(ptr_frames))}
+                out = self.core.decode(f, batch=len(chunk), cond=cond_out, non_cond=non_cond, reverse=d == BACKWARD)
+                objs += chunk
+                logits.append(out.masks.float())
+                ptrs.append(out.obj_ptr.float())
+                scores.append(out.object_score.float())
+                ious.append(out.iou.float())
+        if not objs:
+            return
+        logits = self._exclusive(f, torch.cat(logits), objs)
+        ptrs, scores, ious = torch.cat(ptrs), torch.cat(scores), torch.cat(ious)
+        for i in range(0, len(objs), self.max_batch):
+            part = slice(i, i + self.max_batch)
+            memory = self.core.encode(f, logits[part], scores[part])
+            for j, obj in enumerate(objs[part]):
+                k = i + j
+                obj.results[f] = FrameResult(logits[k:k + 1].clone(), ptrs[k:k + 1], float(scores[k, 0]),
+                                             float(ious[k]), d, memory[j:j + 1])
+                obj.holding_memory.add(f)
+
+    def _exclusive(self, f: int, logits: torch.Tensor, objs: list[ObjectTrack]) -> torch.Tensor:
+        """``(N, 1, h, w)`` logits of the objects just decoded on ``f``, made exclusive: where another
+        object has the highest logit, clamped to -10 or below. The other objects with a result on ``f``
+        compete as shown (holes filled) and are not changed: a prompted one wins wherever its mask is
+        positive (a prompt owns its frame, as in the label image), a kept tracked result by its logit."""
+        decoded = {id(o) for o in objs}
+        rivals = []
+        for obj in self.objects.values():
+            r = obj.results.get(f)
+            if r is None or id(obj) in decoded:
+                continue
+            shown = self.core.filled(r.logits).to(logits)
+            if f in obj.prompts:
+                shown = torch.where(shown > 0, torch.full_like(shown, float("inf")), shown)
+            rivals.append(shown)
+        every = torch.cat([logits, *rivals]) if rivals else logits
+        if every.shape[0] == 1:
+            return logits
+        winner = every.argmax(dim=0, keepdim=True)
+        own = torch.arange(logits.shape[0], device=logits.device)[:, None, None, None]
+        return torch.where(winner == own, logits, logits.clamp(max=-10.0))
 
     def _track_batch(self, f: int, d: str, objs: list[ObjectTrack], cond: tuple, recent: tuple, ptrs: tuple) -> None:
         """Track ``objs``, which share the memory layout (``cond``, ``recent``, ``ptrs``), on ``f`` in one call."""

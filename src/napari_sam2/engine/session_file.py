@@ -29,6 +29,7 @@ def session_dict(session: "TrackingSession") -> dict:
             "image_size": session.model.image_size, "contrast_limits": session.frames.contrast_limits,
             "precision": session.precision, "memory_frames": session.memory_frames,
             "max_batch": session.max_batch,
+            "exclusive": session.exclusive,
             "divisions": [{"parent": p, "frame": session.ends[p] + 1,
                            "daughters": sorted(d for d, q in session.parents.items() if q == p)}
                           for p in sorted(session.ends)]}

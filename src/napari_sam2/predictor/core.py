@@ -138,6 +138,31 @@ class TrackerCore:
             out.memory_pos = self._shared_pos(out.memory_pos, batch)
         return out
 
+    def decode(self, frame: int, *, batch: int, cond: Mapping[int, MemoryEntry], non_cond: Mapping[int, MemoryEntry],
+               reverse: bool) -> StepOutput:
+        """:meth:`track` without the memory encoder: the masks, pointers and scores of ``batch`` objects that
+        share one memory layout, for a caller that changes the masks before their memory is made
+        (:meth:`encode`)."""
+        feats = self.features(frame)
+        with torch.inference_mode(), self.compute():
+            return self.model.track_step(frame_idx=frame, feats=feats.expand(batch) if batch != 1 else feats,
+                                         num_frames=self.num_frames, cond=cond, non_cond=non_cond,
+                                         reverse=reverse, run_mem_encoder=False)
+
+    def encode(self, frame: int, logits: torch.Tensor, object_score: torch.Tensor) -> torch.Tensor:
+        """The ``(B, 64, h, w)`` bfloat16 memory of a tracked ``frame`` for ``B`` objects, made from their
+        ``(B, 1, S/4, S/4)`` logits upsampled to the model's input size (as the decoder makes its high-res
+        mask), with the shared position encoding. The same computation as :meth:`memory` of a tracked
+        frame, so a dropped memory is rebuilt exactly from the logits it was made from."""
+        size, batch = self.model.image_size, logits.shape[0]
+        feats = self.features(frame)
+        with torch.inference_mode(), self.compute():
+            high = F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)
+            mem, pos = self.model.encode_memory(feats.expand(batch) if batch != 1 else feats, high, object_score,
+                                                is_mask_from_pts=False)
+        self._shared_pos(pos, batch)
+        return mem.to(MEMORY_DTYPE)
+
     def memory(self, frame: int, logits: torch.Tensor, object_score: torch.Tensor, from_prompt: bool) -> torch.Tensor:
         """The ``(B, 64, h, w)`` bfloat16 memory of ``frame`` made from ``(B, 1, S/4, S/4)`` logits: for
         a prompted frame from the mask the user saw, before tracking first needs it; for a tracked
