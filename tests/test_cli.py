@@ -56,7 +56,7 @@ def test_segment_sample_reports_iou(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["segment", "missing.tif", "--point", "1,1", "--out", "x.tif"], "error: input file not found: missing.tif"),
-    (["segment", "sample", "--out", "x.tif"], "error: give at least one --point or a --box"),
+    (["segment", "sample", "--out", "x.tif"], "error: give at least one --point or a --box, or --auto to segment everything"),
 ])
 def test_segment_errors(tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)

@@ -88,7 +88,8 @@ def test_library_imports_only_core_dependencies():
     from importlib.metadata import packages_distributions
 
     core = {_name(r) for r in _pyproject()["project"]["dependencies"]}
-    optional = {"safetensors", "distributed"}  # .safetensors checkpoints; track --many --scheduler
+    # .safetensors checkpoints; track --many --scheduler; the generator's coco_rle output
+    optional = {"safetensors", "distributed", "pycocotools"}
     owners = packages_distributions()
     missing = {}
     for path in sorted(PACKAGE.rglob("*.py")):
