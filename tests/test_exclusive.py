@@ -9,24 +9,15 @@ import numpy as np
 import pytest
 import tifffile
 import torch
-from conftest import present_checkpoint, present_model
+import test_many_objects
+from conftest import present_checkpoint
 
 from napari_sam2.cli import main
 from napari_sam2.engine import TrackingSession
 from napari_sam2.synthetic import synthetic_cells
 
-SIZE = 128
-
-
-@pytest.fixture(scope="module")
-def model():
-    return present_model(SIZE, seed=3)
-
-
-@pytest.fixture(scope="module")
-def cells():
-    """A 5-frame movie of 7 cells and its labels."""
-    return synthetic_cells(n_frames=5, size=(96, 96), n_cells=7, seed=4, radius=(5.0, 7.0))
+SIZE = test_many_objects.SIZE
+model, cells = test_many_objects.model, test_many_objects.cells  # 7 cells, a present random model
 
 
 def tracked(model, cells, **kwargs) -> TrackingSession:
