@@ -10,7 +10,6 @@ import pytest
 import tifffile
 import torch
 import test_many_objects
-from conftest import present_checkpoint
 
 from napari_sam2.cli import main
 from napari_sam2.engine import TrackingSession
@@ -112,11 +111,7 @@ def test_exclusive_must_be_a_bool(model, cells):
 
 def test_cli_exclusive_reaches_the_session(tmp_path, cells, capsys):
     image, labels = cells
-    checkpoint = present_checkpoint(tmp_path, SIZE, seed=3)
-    tifffile.imwrite(tmp_path / "movie.tif", image)
-    tifffile.imwrite(tmp_path / "seg0.tif", labels[0])
-    base = ["track", str(tmp_path / "movie.tif"), "--masks", str(tmp_path / "seg0.tif"),
-            "--checkpoint", str(checkpoint), "--image-size", str(SIZE)]
+    base = test_many_objects.track_args(tmp_path, image, labels)
     for name, option in (("on", ["--exclusive"]), ("off", [])):
         assert main([*base, "--out", str(tmp_path / f"{name}.tif"), "--session", str(tmp_path / f"{name}.json"),
                      *option]) == 0, capsys.readouterr().err

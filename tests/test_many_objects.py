@@ -97,15 +97,21 @@ def test_max_batch_is_saved_with_the_session(model, cells):
     assert TrackingSession(model, cells[0]).prompts_dict()["max_batch"] == 16  # the default
 
 
+def track_args(tmp_path, image, labels) -> list[str]:
+    """``napari-sam2 track`` on ``image`` (written to tmp_path) seeded from frame-0 ``labels``, with the
+    present model's checkpoint; the outputs are the caller's to add."""
+    checkpoint = present_checkpoint(tmp_path, SIZE, seed=3)
+    tifffile.imwrite(tmp_path / "movie.tif", image)
+    tifffile.imwrite(tmp_path / "seg0.tif", labels[0])
+    return ["track", str(tmp_path / "movie.tif"), "--masks", str(tmp_path / "seg0.tif"),
+            "--checkpoint", str(checkpoint), "--image-size", str(SIZE)]
+
+
 def test_cli_max_batch(tmp_path, cells, capsys, monkeypatch):
     from napari_sam2.model.memory_attention import MemoryAttention
 
     image, labels = cells
-    checkpoint = present_checkpoint(tmp_path, SIZE, seed=3)
-    tifffile.imwrite(tmp_path / "movie.tif", image)
-    tifffile.imwrite(tmp_path / "seg0.tif", labels[0])
-    base = ["track", str(tmp_path / "movie.tif"), "--masks", str(tmp_path / "seg0.tif"),
-            "--checkpoint", str(checkpoint), "--image-size", str(SIZE)]
+    base = track_args(tmp_path, image, labels)
     forward, batches = MemoryAttention.forward, []
 
     def counting(self, curr, *args, **kwargs):
