@@ -7,19 +7,16 @@ import json
 
 import numpy as np
 import pytest
+import test_divisions
 import tifffile
-from conftest import attention_inputs, present_checkpoint, present_model
+from conftest import attention_inputs, present_checkpoint
 
 from napari_sam2.cli import main
 from napari_sam2.engine import TrackingSession
 from napari_sam2.synthetic import synthetic_cells
 
-SIZE = 128
-
-
-@pytest.fixture(scope="module")
-def model():
-    return present_model(SIZE, seed=3)
+SIZE = test_divisions.SIZE
+model = test_divisions.model  # the present random model at 128 px (seed 3)
 
 
 @pytest.fixture(scope="module")
