@@ -143,7 +143,7 @@ def test_grey_input_equals_its_rgb_copy_and_crops_share_one_contrast_window(demo
                                                                         set_image(im, contrast_limits))[1])
     generator.generate(small)
     assert seen == [robust_limits(small)] * 5  # the whole frame's window, for every crop
-    generator.crop_n_layers = 0  # (the grid list still has the crop layer's grid; only the first is used)
+    generator.options.crop_n_layers = 0  # (the grid list still has the crop layer's grid; only the first is used)
     seen.clear()
     grey = generator.generate(small, contrast_limits=(300.0, 3000.0))
     assert seen == [(300.0, 3000.0)]  # explicit limits are used as given

@@ -43,6 +43,26 @@ class _Candidates:
                            torch.cat([p.points for p in parts]), torch.cat([p.crops for p in parts]))
 
 
+@dataclass
+class GeneratorOptions:
+    """The generator's settings after the point grids (see :class:`SAM2AutomaticMaskGenerator`)."""
+
+    points_per_batch: int
+    pred_iou_thresh: float
+    stability_score_thresh: float
+    stability_score_offset: float
+    mask_threshold: float
+    box_nms_thresh: float
+    crop_n_layers: int
+    crop_nms_thresh: float
+    crop_overlap_ratio: float
+    crop_n_points_downscale_factor: int
+    min_mask_region_area: int
+    output_mode: str
+    use_m2m: bool
+    multimask_output: bool
+
+
 class SAM2AutomaticMaskGenerator:
     """Segment everything in an image by prompting a grid of single points, then filtering and de-duplicating.
 
@@ -82,20 +102,10 @@ class SAM2AutomaticMaskGenerator:
 
         self.predictor = SAM2ImagePredictor(model, max_hole_area=min_mask_region_area,
                                             max_sprinkle_area=min_mask_region_area)
-        self.points_per_batch = points_per_batch
-        self.pred_iou_thresh = pred_iou_thresh
-        self.stability_score_thresh = stability_score_thresh
-        self.stability_score_offset = stability_score_offset
-        self.mask_threshold = mask_threshold
-        self.box_nms_thresh = box_nms_thresh
-        self.crop_n_layers = crop_n_layers
-        self.crop_nms_thresh = crop_nms_thresh
-        self.crop_overlap_ratio = crop_overlap_ratio
-        self.crop_n_points_downscale_factor = crop_n_points_downscale_factor
-        self.min_mask_region_area = min_mask_region_area
-        self.output_mode = output_mode
-        self.use_m2m = use_m2m
-        self.multimask_output = multimask_output
+        self.options = GeneratorOptions(
+            points_per_batch, pred_iou_thresh, stability_score_thresh, stability_score_offset, mask_threshold,
+            box_nms_thresh, crop_n_layers, crop_nms_thresh, crop_overlap_ratio, crop_n_points_downscale_factor,
+            min_mask_region_area, output_mode, use_m2m, multimask_output)
 
     # ---- the public result ----------------------------------------------------------------------
 
@@ -117,9 +127,9 @@ class SAM2AutomaticMaskGenerator:
 
     def _record(self, found: _Candidates, i: int) -> dict:
         rle = found.rles[i]
-        if self.output_mode == "binary_mask":
+        if self.options.output_mode == "binary_mask":
             segmentation = amg.rle_to_mask(rle)
-        elif self.output_mode == "coco_rle":
+        elif self.options.output_mode == "coco_rle":
             segmentation = amg.coco_rle(rle)
         else:
             segmentation = rle
@@ -137,14 +147,14 @@ class SAM2AutomaticMaskGenerator:
 
     def _generate_masks(self, image: np.ndarray, contrast_limits) -> _Candidates:
         height, width = image.shape[:2]
-        crops, layers = amg.crop_boxes(height, width, self.crop_n_layers, self.crop_overlap_ratio)
+        crops, layers = amg.crop_boxes(height, width, self.options.crop_n_layers, self.options.crop_overlap_ratio)
         found = _Candidates.join([self._process_crop(image, crop, layer, contrast_limits)
                                   for crop, layer in zip(crops, layers)])
         if len(crops) > 1 and len(found):
             # a mask seen by several crops: the one from the smallest crop wins
             crop_area = (found.crops[:, 2] - found.crops[:, 0]) * (found.crops[:, 3] - found.crops[:, 1])
             keep = amg.batched_nms(found.boxes.float(), 1 / crop_area, torch.zeros(len(found)),
-                                   self.crop_nms_thresh)
+                                   self.options.crop_nms_thresh)
             found = found.take(keep)
         return found
 
@@ -153,13 +163,13 @@ class SAM2AutomaticMaskGenerator:
         self.predictor.set_image(image[y0:y1, x0:x1], contrast_limits=contrast_limits)
         crop_hw = (y1 - y0, x1 - x0)
         points = self.point_grids[layer] * np.array([[crop_hw[1], crop_hw[0]]])
-        batches = [self._process_batch(points[i:i + self.points_per_batch], crop_hw, crop, image.shape[:2])
-                   for i in range(0, len(points), self.points_per_batch)]
+        batches = [self._process_batch(points[i:i + self.options.points_per_batch], crop_hw, crop, image.shape[:2])
+                   for i in range(0, len(points), self.options.points_per_batch)]
         self.predictor.reset_predictor()
         found = _Candidates.join(batches)
         if not len(found):
             return found
-        keep = amg.batched_nms(found.boxes.float(), found.iou, torch.zeros(len(found)), self.box_nms_thresh)
+        keep = amg.batched_nms(found.boxes.float(), found.iou, torch.zeros(len(found)), self.options.box_nms_thresh)
         found = found.take(keep)
         found.boxes = found.boxes + amg.offset_for(crop)
         found.points = found.points + torch.tensor([[x0, y0]])
@@ -178,9 +188,9 @@ class SAM2AutomaticMaskGenerator:
     def _refine_with_m2m(self, points: torch.Tensor, low_res: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each mask fed back as a mask prompt together with its click; the single output replaces it."""
         masks, ious = [], []
-        for i in range(0, len(points), self.points_per_batch):
-            m, q, _ = self._predict(points[i:i + self.points_per_batch], False,
-                                    low_res[i:i + self.points_per_batch, None].numpy())
+        for i in range(0, len(points), self.options.points_per_batch):
+            m, q, _ = self._predict(points[i:i + self.options.points_per_batch], False,
+                                    low_res[i:i + self.options.points_per_batch, None].numpy())
             masks.append(m[:, 0])
             ious.append(q[:, 0])
         return torch.cat(masks), torch.cat(ious)
@@ -188,23 +198,23 @@ class SAM2AutomaticMaskGenerator:
     def _process_batch(self, points: np.ndarray, crop_hw: tuple[int, int], crop: list[int],
                        image_hw: tuple[int, int]) -> _Candidates:
         points = torch.as_tensor(points, dtype=torch.float32)
-        logits, iou, low_res = self._predict(points, self.multimask_output)
+        logits, iou, low_res = self._predict(points, self.options.multimask_output)
         per_point = logits.shape[1]
         logits, iou, low_res = logits.flatten(0, 1), iou.flatten(0, 1), low_res.flatten(0, 1)
         points = points.repeat_interleave(per_point, dim=0)
-        if self.use_m2m:
+        if self.options.use_m2m:
             logits, iou = self._refine_with_m2m(points, low_res)
 
         keep = torch.ones(len(iou), dtype=torch.bool)
-        if self.pred_iou_thresh > 0.0:
-            keep = iou > self.pred_iou_thresh
+        if self.options.pred_iou_thresh > 0.0:
+            keep = iou > self.options.pred_iou_thresh
         logits, iou, points = logits[keep], iou[keep], points[keep]
-        stability = amg.stability_score(logits, self.mask_threshold, self.stability_score_offset)
-        if self.stability_score_thresh > 0.0:
-            keep = stability >= self.stability_score_thresh
+        stability = amg.stability_score(logits, self.options.mask_threshold, self.options.stability_score_offset)
+        if self.options.stability_score_thresh > 0.0:
+            keep = stability >= self.options.stability_score_thresh
             logits, iou, points, stability = logits[keep], iou[keep], points[keep], stability[keep]
 
-        masks = logits > self.mask_threshold
+        masks = logits > self.options.mask_threshold
         boxes = amg.masks_to_boxes(masks)
         keep = ~amg.near_crop_edge(boxes, crop, [0, 0, image_hw[1], image_hw[0]])
         masks, boxes, iou, points, stability = masks[keep], boxes[keep], iou[keep], points[keep], stability[keep]
