@@ -78,7 +78,7 @@ def test_memory_encoder_sees_the_exclusive_masks(cells, plain, exclusive):
     obj = next(iter(exclusive.objects.values()))
     kept = obj.results[f].memory
     obj.results[f].memory = None
-    assert (exclusive._memory(obj, f).float() - kept.float()).abs().max() < 0.02
+    assert (exclusive._tracker.memory(obj, f).float() - kept.float()).abs().max() < 0.02
 
 
 def test_bounded_batches_stay_exclusive(model, cells, exclusive):
