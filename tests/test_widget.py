@@ -18,19 +18,25 @@ def checkpoint(tmp_path_factory):
     return present_checkpoint(tmp_path_factory.mktemp("ckpt"), SIZE, seed=4)
 
 
-@pytest.fixture
-def ready(make_napari_viewer, qtbot, checkpoint):
+def docked_widget(viewer, layer, checkpoint, axis: str = "t"):
+    """The widget docked in ``viewer``, set to ``layer`` along ``axis`` with the test model on the CPU
+    (the session not started yet)."""
     from napari_sam2._widget import SAM2Widget
 
-    image, truth = synthetic_cells(n_frames=8, size=(64, 72), n_cells=2, seed=6, radius=(6.0, 9.0))
-    viewer = make_napari_viewer()
-    layer = viewer.add_image(image, name="cells")
     widget = SAM2Widget(viewer)
     viewer.window.add_dock_widget(widget)
-    widget._controls.image.value = layer
+    widget._controls.image.value, widget._controls.axis.value = layer, axis
     widget._controls.checkpoint.value = str(checkpoint)
     widget._controls.image_size.value = SIZE
     widget._controls.device.value = "cpu"
+    return widget
+
+
+@pytest.fixture
+def ready(make_napari_viewer, qtbot, checkpoint):
+    image, truth = synthetic_cells(n_frames=8, size=(64, 72), n_cells=2, seed=6, radius=(6.0, 9.0))
+    viewer = make_napari_viewer()
+    widget = docked_widget(viewer, viewer.add_image(image, name="cells"), checkpoint)
     widget.start_session()
     qtbot.waitUntil(lambda: widget.session is not None and not widget.busy, timeout=60000)
     return viewer, widget, truth
@@ -562,7 +568,6 @@ def test_closed_widget_lets_go_of_the_viewer_and_session(make_napari_viewer, qtb
 
     from napari.utils.key_bindings import coerce_keybinding
 
-    from napari_sam2._widget import SAM2Widget
     from napari_sam2._widget_session import SessionFlow
     from napari_sam2._widget_tracking import Tracking
     from napari_sam2.synthetic import synthetic_cells
@@ -574,12 +579,7 @@ def test_closed_widget_lets_go_of_the_viewer_and_session(make_napari_viewer, qtb
 
     viewer.bind_key("Shift-N", mine)
     image, truth = synthetic_cells(n_frames=8, size=(64, 72), n_cells=2, seed=6, radius=(6.0, 9.0))
-    layer = viewer.add_image(image, name="cells")
-    widget = SAM2Widget(viewer)
-    viewer.window.add_dock_widget(widget)
-    widget._controls.image.value = layer
-    widget._controls.checkpoint.value = str(checkpoint)
-    widget._controls.image_size.value = SIZE
+    widget = docked_widget(viewer, viewer.add_image(image, name="cells"), checkpoint)
     widget.start_session()
     wait(qtbot, widget)
     assert viewer.keymap[coerce_keybinding("Shift-N")] is not mine  # ours while open

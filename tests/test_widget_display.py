@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import tifffile
-from test_widget import SIZE, centre, checkpoint, ready, wait  # noqa: F401 (fixtures used by name)
+from test_widget import SIZE, centre, checkpoint, docked_widget, ready, wait  # noqa: F401 (fixtures used by name)
 
 from napari_sam2._widget_palette import object_color, rgb_to_lab
 from napari_sam2.synthetic import synthetic_cells
@@ -17,16 +17,8 @@ pytestmark = pytest.mark.gui
 
 
 def _open(make_napari_viewer, qtbot, checkpoint, image, axis, step):  # noqa: F811
-    from napari_sam2._widget import SAM2Widget
-
     viewer = make_napari_viewer()
-    layer = viewer.add_image(image, name="cells")
-    widget = SAM2Widget(viewer)
-    viewer.window.add_dock_widget(widget)
-    widget._controls.image.value, widget._controls.axis.value = layer, axis
-    widget._controls.checkpoint.value = str(checkpoint)
-    widget._controls.image_size.value = SIZE
-    widget._controls.device.value = "cpu"
+    widget = docked_widget(viewer, viewer.add_image(image, name="cells"), checkpoint, axis)
     for dim, idx in step.items():
         viewer.dims.set_current_step(dim, idx)
     widget.start_session()

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 from conftest import present_checkpoint
+from test_widget import docked_widget
 
 from napari_sam2.synthetic import synthetic_cells
 
@@ -21,14 +22,7 @@ def checkpoint(tmp_path_factory):
 
 
 def open_widget(viewer, layer, checkpoint, qtbot, axis="t"):
-    from napari_sam2._widget import SAM2Widget
-
-    widget = SAM2Widget(viewer)
-    viewer.window.add_dock_widget(widget)
-    widget._controls.image.value, widget._controls.axis.value = layer, axis
-    widget._controls.checkpoint.value = str(checkpoint)
-    widget._controls.image_size.value = SIZE
-    widget._controls.device.value = "cpu"
+    widget = docked_widget(viewer, layer, checkpoint, axis)
     widget.start_session()
     qtbot.waitUntil(lambda: widget.session is not None and not widget.busy, timeout=60000)
     return widget
