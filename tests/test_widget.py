@@ -588,12 +588,13 @@ def test_closed_widget_lets_go_of_the_viewer_and_session(make_napari_viewer, qtb
     wait(qtbot, widget)
     slow_frames(widget.session)
     widget.propagate("forward")
-    qtbot.waitUntil(lambda: widget._jobs.running is not None and widget._jobs.running.kind == "track")
-    job = widget._jobs.running
+    jobs = widget._jobs
+    qtbot.waitUntil(lambda: jobs.running is not None and jobs.running.kind == "track")
+    job = jobs.running
     session_ref = weakref.ref(widget.session)
     viewer.window.remove_dock_widget(widget)  # the dock's close button does this
     assert job.cancelled and widget.session is None
-    qtbot.waitUntil(lambda: widget._jobs.running is None, timeout=60000)
+    qtbot.waitUntil(lambda: jobs.running is None, timeout=60000)
     assert viewer.keymap[coerce_keybinding("Shift-N")] is mine  # the replaced binding is back
     assert coerce_keybinding("Shift-F") not in viewer.keymap
     calls = []
@@ -605,7 +606,7 @@ def test_closed_widget_lets_go_of_the_viewer_and_session(make_napari_viewer, qtb
     viewer.layers["SAM2 clicks"].add([0, 5.0, 5.0])  # nor do prompt layer edits
     assert not widget.busy
     widget_ref = weakref.ref(widget)
-    del widget, job
+    widget = job = jobs = None  # drop the test's own references: the widget and session must be collectable
     for _ in range(3):
         qtbot.wait(10)
         gc.collect()

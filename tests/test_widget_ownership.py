@@ -11,7 +11,7 @@ from test_widget import centre, checkpoint, ready, wait  # noqa: F401 (fixtures)
 pytestmark = pytest.mark.gui
 
 
-def test_a_prompted_frame_shows_its_object_over_a_stronger_tracked_neighbour(ready, qtbot):
+def test_a_prompted_frame_shows_its_object_over_a_stronger_tracked_neighbour(ready, qtbot):  # noqa: F811
     viewer, widget, truth = ready
     out = viewer.layers["SAM2 labels"]
     y, x = centre(truth, 0, 1)
