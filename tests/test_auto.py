@@ -7,7 +7,8 @@ import pytest
 
 from napari_sam2 import build_sam2_video_predictor
 from napari_sam2.engine import TrackingSession
-from napari_sam2.engine.auto import AutoSettings, masks_to_labels, new_cell_suggestions, segment_all
+from napari_sam2.engine.auto import (AutoSettings, add_new_objects, masks_to_labels, new_cell_suggestions,
+                                     next_free_id, segment_all)
 from napari_sam2.io.evaluate import mask_iou
 from napari_sam2.synthetic import synthetic_cells
 
@@ -82,3 +83,25 @@ def test_new_cells_are_the_ones_nobody_tracks(demo, movie):
             on_frame[s["mask"] & (on_frame == 0)] = i + 1
         assert _found(np.where(np.isin(truth[f], untracked), truth[f], 0), on_frame) >= 2  # of the 3 untracked
         assert _found(np.where(np.isin(truth[f], tracked), truth[f], 0), on_frame) == 0
+
+
+def test_new_objects_are_renumbered_after_every_used_id():
+    class Session:
+        obj_ids, parents = [1, 4], {6: 4, 7: 4}  # daughters 6 and 7 marked, not prompted yet
+        frames = None
+
+        def add_labels(self, frame, labels):
+            self.added = (frame, labels)
+            return sorted(int(k) for k in np.unique(labels) if k)
+
+    assert next_free_id(Session()) == 8
+    session = Session()
+    image = np.array([[0, 9, 9], [4, 0, 70000]], np.uint32)
+    assert add_new_objects(session, 2, image, max_id=100) == [8, 9, 10]
+    frame, labels = session.added
+    assert frame == 2 and labels.tolist() == [[0, 9, 9], [8, 0, 10]] and labels.dtype == np.uint32
+    with pytest.raises(ValueError, match="3 new object.* up to 10, above 9, the largest the labels layer can hold"):
+        add_new_objects(Session(), 2, image, max_id=9, holder="the labels layer")
+    assert add_new_objects(Session(), 2, np.zeros((2, 3), np.uint32), max_id=9) == []
+    Session.obj_ids, Session.parents = [], {}
+    assert next_free_id(Session()) == 1

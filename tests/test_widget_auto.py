@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from test_widget import centre, checkpoint, ready, wait  # noqa: F401 (fixtures)
 
-from napari_sam2._widget_auto import next_id, renumber
 from napari_sam2._widget_controls import NEW_CELLS_ON
 from napari_sam2._widget_text import CLICKS, NEW_CELLS, OUTPUT, PREVIEW
 from napari_sam2.synthetic import synthetic_cells
@@ -240,16 +239,3 @@ def test_new_cells_every_k_frames_listed_marked_dismissed_accepted(ready, qtbot,
     assert sorted(widget.session.obj_ids) == [1, 2] and set(widget.session.objects[2].prompts) == {0}
     assert listed(widget) == [] and strip.new_cells == set() and not outline.data.any()
     assert 2 in np.unique(viewer.layers[OUTPUT].data[0])
-
-
-def test_renumber_and_next_id():
-    image = np.array([[0, 9, 9], [4, 0, 70000]], np.uint32)
-    labels, ids = renumber(image, 5)
-    assert ids == [5, 6, 7] and labels.tolist() == [[0, 6, 6], [5, 0, 7]] and labels.dtype == np.uint32
-
-    class Session:
-        obj_ids, parents = [1, 4], {6: 4, 7: 4}  # daughters 6 and 7 marked, not prompted yet
-
-    assert next_id(Session()) == 8
-    Session.obj_ids, Session.parents = [], {}
-    assert next_id(Session()) == 1

@@ -3,8 +3,8 @@ current frame in a preview labels layer; the user removes wrong ones with napari
 turns the rest into objects. After tracking, 'Find new cells' lists regions that no tracked object covers
 (outlined in a labels layer, marked on the confidence strip); each can be accepted as a new object or dismissed.
 
-The generator runs in jobs (``engine.auto``); the widget holds label images and masks as numpy arrays only.
-:func:`renumber` and :func:`next_id` are pure numpy / pure Python.
+The generator and the numbering of new objects (``engine.auto``) run in jobs; the widget holds label images
+and masks as numpy arrays only.
 """
 
 from __future__ import annotations
@@ -16,22 +16,6 @@ from ._widget_controls import NEW_CELLS_ON
 from ._widget_jobs import PROMPT
 from ._widget_seeding import MAX_ID
 from ._widget_text import CLICKS, NEW_CELLS, PREVIEW
-
-
-def next_id(session) -> int:
-    """The first id after every id the session uses (its objects and the daughters of marked divisions)."""
-    return max([*session.obj_ids, *session.parents], default=0) + 1
-
-
-def renumber(image: np.ndarray, first: int) -> tuple[np.ndarray, list[int]]:
-    """The labels left in ``image`` (any gaps, any values) renumbered ``first, first + 1, ...`` in ascending
-    order, as uint32, and the new ids."""
-    old = np.unique(image)
-    old = old[old != 0]
-    labels = np.zeros(image.shape, np.uint32)
-    inside = image != 0
-    labels[inside] = first + np.searchsorted(old, image[inside])
-    return labels, list(range(first, first + len(old)))
 
 
 class Auto:
@@ -164,11 +148,9 @@ class Auto:
             return
 
         def job(_):
-            labels, ids = renumber(image, next_id(session))
-            if ids[-1] > MAX_ID:
-                raise ValueError(f"{len(ids)} new objects would need ids up to {ids[-1]}, above {MAX_ID}, the "
-                                 f"largest the labels layer holds")
-            session.add_labels(frame, labels)
+            from .engine.auto import add_new_objects
+
+            ids = add_new_objects(session, frame, image, MAX_ID, "the labels layer")
             return ids, [(frame, session.label_frame(frame))]
 
         def done(result):
@@ -295,11 +277,9 @@ class Auto:
         frame, mask, unit = found["frame"], found["mask"], w._place.unit
 
         def job(_):
-            oid = next_id(session)
-            if oid > MAX_ID:
-                raise ValueError(f"a new object would need id {oid}, above {MAX_ID}, the largest the labels "
-                                 f"layer holds")
-            session.add_mask(frame, oid, mask)
+            from .engine.auto import add_new_objects
+
+            oid, = add_new_objects(session, frame, mask, MAX_ID, "the labels layer")
             return oid, [(frame, session.label_frame(frame))]
 
         def done(result):

@@ -99,17 +99,29 @@ def new_cell_suggestions(session, frames, settings: AutoSettings | None = None,
     return found
 
 
-def _add_as_objects(session, frame: int, masks: list[np.ndarray], max_id: int) -> list[int]:
-    """``masks`` as new objects on ``frame`` with the ids after the session's largest (earlier masks keep
-    the pixels they share with later ones); returns the ids added."""
-    first = max(session.obj_ids, default=0) + 1
-    if masks and first + len(masks) - 1 > max_id:
-        raise ValueError(f"{len(masks)} new objects would need ids up to {first + len(masks) - 1}, above "
-                         f"{max_id}, the largest the labels output can hold")
-    labels = np.zeros((session.frames.height, session.frames.width), np.uint32)
-    for i, mask in enumerate(masks):
-        labels[mask & (labels == 0)] = first + i
-    return session.add_labels(frame, labels) if labels.any() else []
+def next_free_id(session) -> int:
+    """The first id after every id the session uses: its objects and the daughters of marked divisions
+    (reserved before they are prompted)."""
+    return max([*session.obj_ids, *session.parents], default=0) + 1
+
+
+def add_new_objects(session, frame: int, image: np.ndarray, max_id: int, holder: str = "the labels output") -> list[int]:
+    """Each label of ``image`` (any values; 0 is background) becomes a new object on ``frame``, prompted by
+    its mask and numbered from :func:`next_free_id` in ascending label order; returns the new ids. Ids
+    above ``max_id`` (what ``holder`` can hold) are refused before anything is added."""
+    old = np.unique(image)
+    old = old[old != 0]
+    if not len(old):
+        return []
+    first = next_free_id(session)
+    last = first + len(old) - 1
+    if last > max_id:
+        raise ValueError(f"{len(old)} new object(s) would need ids up to {last}, above {max_id}, the largest "
+                         f"{holder} can hold")
+    labels = np.zeros(image.shape, np.uint32)
+    inside = image != 0
+    labels[inside] = first + np.searchsorted(old, image[inside])
+    return session.add_labels(frame, labels)
 
 
 def seed_objects(session, frame: int, settings: AutoSettings | None = None, max_id: int = 2**32 - 1) -> list[int]:
@@ -121,11 +133,14 @@ def seed_objects(session, frame: int, settings: AutoSettings | None = None, max_
     if not labels.any():
         raise ValueError(f"the automatic segmentation found no objects on frame {frame}: lower the IoU or "
                          f"stability thresholds, or widen the area range ({settings.min_area}..{settings.max_area})")
-    return _add_as_objects(session, frame, [labels == k for k in range(1, int(labels.max()) + 1)], max_id)
+    return add_new_objects(session, frame, labels, max_id)
 
 
 def add_new_cells(session, frame: int, settings: AutoSettings | None = None, max_covered: float = 0.2,
                   max_id: int = 2**32 - 1) -> list[int]:
     """Each :func:`new_cell_suggestions` region on ``frame`` becomes a new object there; returns the ids."""
     found = new_cell_suggestions(session, [frame], settings, max_covered)
-    return _add_as_objects(session, frame, [s["mask"] for s in found], max_id)
+    regions = np.zeros((session.frames.height, session.frames.width), np.uint32)
+    for k, s in enumerate(found, 1):  # disjoint: they are labels of one image per frame
+        regions[s["mask"]] = k
+    return add_new_objects(session, frame, regions, max_id)
