@@ -14,7 +14,7 @@ from napari.utils.notifications import show_info, show_warning
 
 from ._widget_controls import NEW_CELLS_ON
 from ._widget_jobs import PROMPT
-from ._widget_seeding import MAX_ID
+from ._widget_seeding import HOLDS, MAX_ID
 from ._widget_text import CLICKS, NEW_CELLS, PREVIEW
 
 
@@ -150,7 +150,7 @@ class Auto:
         def job(_):
             from .engine.auto import add_new_objects
 
-            ids = add_new_objects(session, frame, image, MAX_ID, "the labels layer")
+            ids = add_new_objects(session, frame, image, MAX_ID, HOLDS)
             return ids, [(frame, session.label_frame(frame))]
 
         def done(result):
@@ -279,7 +279,7 @@ class Auto:
         def job(_):
             from .engine.auto import add_new_objects
 
-            oid, = add_new_objects(session, frame, mask, MAX_ID, "the labels layer")
+            oid, = add_new_objects(session, frame, mask, MAX_ID, HOLDS)
             return oid, [(frame, session.label_frame(frame))]
 
         def done(result):

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..io.label_prompts import LABEL_FILE_MAX_ID
 from ..model.sam2_base import SAM2Base
 
 
@@ -124,7 +125,7 @@ def add_new_objects(session, frame: int, image: np.ndarray, max_id: int, holder:
     return session.add_labels(frame, labels)
 
 
-def seed_objects(session, frame: int, settings: AutoSettings | None = None, max_id: int = 2**32 - 1) -> list[int]:
+def seed_objects(session, frame: int, settings: AutoSettings | None = None, max_id: int = LABEL_FILE_MAX_ID) -> list[int]:
     """Every object the automatic segmentation finds on ``frame`` becomes a tracked object (a mask prompt),
     numbered after the session's existing ids; returns the ids. A frame where it finds nothing is an error."""
     settings = settings or AutoSettings()
@@ -137,7 +138,7 @@ def seed_objects(session, frame: int, settings: AutoSettings | None = None, max_
 
 
 def add_new_cells(session, frame: int, settings: AutoSettings | None = None, max_covered: float = 0.2,
-                  max_id: int = 2**32 - 1) -> list[int]:
+                  max_id: int = LABEL_FILE_MAX_ID) -> list[int]:
     """Each :func:`new_cell_suggestions` region on ``frame`` becomes a new object there; returns the ids."""
     found = new_cell_suggestions(session, [frame], settings, max_covered)
     regions = np.zeros((session.frames.height, session.frames.width), np.uint32)

@@ -285,7 +285,7 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
                                         max_batch=max_batch, exclusive=exclusive)
     masked = apply_label_prompts(session, label_masks)  # masks first: clicks on a masked frame correct them
     apply_prompts(session, prompts, masked)
-    max_id = 65535 if paths["ctc"] is not None else 2**32 - 1
+    max_id, _ = largest_id(paths["ctc"] is not None)
     if auto is not None and auto_frame is not None:
         from .auto import seed_objects
 

@@ -39,9 +39,7 @@ class FrameTracker:
         for (cond, recent, ptr_frames), members in groups.items():
             for i in range(0, len(members), self.max_batch):
                 chunk = [self.objects[o] for o in members[i:i + self.max_batch]]
-                cond_out = {t: self.stacked(chunk, t) for t in cond}
-                non_cond = {t: self.stacked(chunk, t, memory=t in recent)
-                            for t in sorted(set(recent) | set(ptr_frames))}
+                cond_out, non_cond = self.bank(chunk, cond, recent, ptr_frames)
                 out = self.core.decode(f, batch=len(chunk), cond=cond_out, non_cond=non_cond, reverse=d == BACKWARD)
                 objs += chunk
                 logits.append(out.masks.float())
@@ -85,14 +83,20 @@ class FrameTracker:
 
     def _track_batch(self, f: int, d: str, objs: list[ObjectTrack], cond: tuple, recent: tuple, ptrs: tuple) -> None:
         """Track ``objs``, which share the memory layout (``cond``, ``recent``, ``ptrs``), on ``f`` in one call."""
-        cond_out = {t: self.stacked(objs, t) for t in cond}
-        non_cond = {t: self.stacked(objs, t, memory=t in recent) for t in sorted(set(recent) | set(ptrs))}
+        cond_out, non_cond = self.bank(objs, cond, recent, ptrs)
         out = self.core.track(f, batch=len(objs), cond=cond_out, non_cond=non_cond, reverse=d == BACKWARD)
         for i, obj in enumerate(objs):
             obj.results[f] = FrameResult(out.masks[i:i + 1].float(), out.obj_ptr[i:i + 1].float(),
                                          float(out.object_score[i, 0]), float(out.iou[i]), d,
                                          out.memory[i:i + 1])
             obj.holding_memory.add(f)
+
+    def bank(self, objs: list[ObjectTrack], cond: tuple, recent: tuple, ptrs: tuple) -> tuple[dict, dict]:
+        """The memory bank of ``objs`` (one memory layout): prompted frames, then recent frames with their
+        memory and pointer-only frames, each ``{frame: MemoryEntry}`` batched over the objects."""
+        cond_out = {t: self.stacked(objs, t) for t in cond}
+        non_cond = {t: self.stacked(objs, t, memory=t in recent) for t in sorted(set(recent) | set(ptrs))}
+        return cond_out, non_cond
 
     def stacked(self, objs: list[ObjectTrack], t: int, memory: bool = True) -> MemoryEntry:
         """Frame ``t`` of several objects as one batched memory-bank entry."""
