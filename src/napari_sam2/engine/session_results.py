@@ -1,0 +1,118 @@
+"""What a tracking session reports: each object's logits, the label image of a frame and who is visible
+in it, per-object records, lost frames and timelines, and the lineage (read under the session's lock)."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch.nn.functional as F
+
+from .results import FrameResult, Timeline
+from .visibility import Visible
+
+
+def locked(method):
+    """Run ``method`` holding the session's lock, so a GUI thread never reads half-written state."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class SessionResults:
+    """The read side of :class:`~napari_sam2.engine.session.TrackingSession` (its base class): every method
+    reads the session's objects, frames, tracker core and label ownership, and returns copies."""
+
+    @locked
+    def object_logits(self, frame: int, obj_id: int) -> np.ndarray:
+        """``(H, W)`` float32 logits of one object on one frame (-1024 where it has no result)."""
+        frame = self._check_frame(frame)
+        r = self._object(obj_id).results.get(frame)
+        h, w = self.frames.height, self.frames.width
+        if r is None:
+            return np.full((h, w), -1024.0, np.float32)
+        up = F.interpolate(self.core.filled(r.logits), size=(h, w), mode="bilinear", align_corners=False)
+        return up[0, 0].cpu().numpy()
+
+    @locked
+    def label_frame(self, frame: int) -> np.ndarray:
+        """``(H, W)`` uint32 labels of a frame: each pixel goes to the object with the highest positive
+        logit, except that objects prompted on this frame own their pixels over merely tracked ones
+        (see :func:`~napari_sam2.engine.visibility.compose_labels`)."""
+        return self._ownership.labels(self._check_frame(frame))
+
+    @locked
+    def visibility(self, frame: int) -> dict[int, Visible]:
+        """``{obj_id: Visible(pixels, covered_by)}`` for each object with a result on ``frame``: the
+        pixels it owns in :meth:`label_frame`, and, when it owns none though its mask is not empty, the
+        object that covers it (cached per frame until a result there changes)."""
+        return self._ownership.visibility(self._check_frame(frame))
+
+    def label_stack(self):
+        """The labels of every frame as an :class:`~napari_sam2.io.label_files.LabelStack`: computed a
+        frame at a time when read, for writing long stacks without holding them in memory."""
+        from ..io.label_files import LabelStack
+
+        n, h, w = self.shape
+        return LabelStack(n, h, w, self.label_frame, max(self.objects, default=0))
+
+    def labels(self) -> np.ndarray:
+        """The whole ``(N, H, W)`` uint32 label stack."""
+        return np.stack([self.label_frame(f) for f in range(self.num_frames)])
+
+    @locked
+    def records(self) -> list[dict]:
+        """Per object and tracked frame: object score (logit), the model's predicted IoU, lost flag
+        (the rule of :meth:`timeline`), prompted flag."""
+        rows = []
+        for oid, obj in self.objects.items():
+            for f in sorted(obj.results):
+                r = obj.results[f]
+                rows.append({"object_id": oid, "frame": f, "object_score": r.score, "predicted_iou": r.iou,
+                             "lost": self._lost_or_hidden(oid, f, r)[0], "prompted": f in obj.prompts})
+        return rows
+
+    @locked
+    def lost_frames(self) -> dict[int, list[int]]:
+        """``{object id: [frames where it is lost]}`` for every object (an empty list when never lost)."""
+        return {oid: [f for f in sorted(obj.results) if self._lost_or_hidden(oid, f, obj.results[f])[0]]
+                for oid, obj in self.objects.items()}
+
+    @locked
+    def timelines(self) -> dict[int, Timeline]:
+        """:meth:`timeline` of every object, taken together (one consistent snapshot)."""
+        return {oid: self.timeline(oid) for oid in self.objects}
+
+    @locked
+    def tracked_frames(self, obj_id: int) -> list[int]:
+        """The frames where ``obj_id`` has a result (prompted or tracked), sorted."""
+        return sorted(self._object(obj_id).results)
+
+    @locked
+    def lineage(self) -> dict[int, int]:
+        """``{daughter: parent}`` of every division (a copy; :attr:`parents` changes on divisions)."""
+        return dict(self.parents)
+
+    @locked
+    def timeline(self, obj_id: int) -> Timeline:
+        """One object's scores and lost flags per frame, for a confidence plot (a snapshot)."""
+        obj = self._object(obj_id)
+        scores = np.full(self.num_frames, np.nan, np.float32)
+        lost = np.zeros(self.num_frames, bool)
+        hidden = np.zeros(self.num_frames, np.int64)
+        for f, r in obj.results.items():
+            scores[f] = r.score
+            lost[f], hidden[f] = self._lost_or_hidden(obj_id, f, r)
+        return Timeline(scores, lost, tuple(sorted(obj.prompts)), hidden)
+
+    def _lost_or_hidden(self, obj_id: int, frame: int, r: FrameResult) -> tuple[bool, int]:
+        """``(lost, covered_by)`` of one result: lost by its score or an empty mask, also where the mask
+        leaves no pixel at the frame's size; else the object that hides it wholly (0 when visible)."""
+        if r.lost:
+            return True, 0
+        seen = self._ownership.visibility(frame)[obj_id]
+        return seen.pixels == 0 and seen.covered_by is None, seen.covered_by or 0
