@@ -236,7 +236,6 @@ def synthetic_microscopy(n_frames: int = 16, size: tuple[int, int] = (192, 192),
     look = _draw_look(rng)
     look["contrast"] *= visibility
     cells: list[dict] = []
-    parents: dict[int, int] = {}
     next_label = 1
     margin = radius[1] + 2
     centres = []
@@ -252,11 +251,29 @@ def synthetic_microscopy(n_frames: int = 16, size: tuple[int, int] = (192, 192),
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     background = look["background"] * (1 + look["gradient"] * ((yy - h / 2) * look["grad_dir"][0]
                                                                 + (xx - w / 2) * look["grad_dir"][1]) / max(h, w))
+    return _simulate(rng, cells, next_label, n_frames, (yy, xx), background, radius, look, margin,
+                     (p_enter, p_divide, p_exit))
+
+
+def _simulate(rng, cells: list[dict], next_label: int, n_frames: int, grid, background, radius, look: dict,
+              margin: float, odds: tuple[float, float, float], decorate=None, repel=None
+              ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    """Run a movie of ``cells`` (dicts from :func:`_new_cell`): entering (``odds[0]`` per frame), dividing
+    (``odds[1]`` per cell and frame) and leaving (a cell's ``leaves``, ``odds[2]`` of new ones) cells,
+    painted over ``background`` (Y, X) with blur, bleaching, flicker, shot and read noise.
+    ``grid`` is ``(yy, xx)``; ``decorate(cell)`` completes each entering cell; ``repel`` is passed to
+    :func:`_step_cells`. Returns ``(image, labels, parents)`` as :func:`synthetic_microscopy`."""
+    p_enter, p_divide, p_exit = odds
+    yy, xx = grid
+    h, w = yy.shape
+    parents: dict[int, int] = {}
     image = np.empty((n_frames, h, w), dtype=np.uint16)
     labels = np.zeros((n_frames, h, w), dtype=np.uint16)
     for t in range(n_frames):
         if t and rng.random() < p_enter:
             cells.append(_entering_cell(rng, next_label, h, w, radius, look, p_exit))
+            if decorate is not None:
+                decorate(cells[-1])
             next_label += 1
         for cell in [c for c in cells if t and c["age"] > 4 and rng.random() < p_divide]:
             cells.remove(cell)
@@ -276,7 +293,7 @@ def synthetic_microscopy(n_frames: int = 16, size: tuple[int, int] = (192, 192),
         expected = np.maximum(background * drift + signal, 0)
         frame = rng.poisson(expected / look["gain"]) * look["gain"] + rng.normal(0, look["read_noise"], (h, w))
         image[t] = np.clip(frame, 0, 65535).astype(np.uint16)
-        cells = _step_cells(rng, cells, h, w, margin)
+        cells = _step_cells(rng, cells, h, w, margin, repel)
     return image, labels, parents
 
 
@@ -350,15 +367,23 @@ def _paint_cell(labels, signal, yy, xx, cell) -> None:
         tex = 0.45 + 0.8 * np.exp(-((r - 0.85) / 0.15) ** 2)
     elif kind == "spots":
         tex = 0.7 + sum(0.9 * np.exp(-((u - s[0]) ** 2 + (v - s[1]) ** 2) / 0.03) for s in cell["spots"])
+    elif kind == "image":  # a patch of a real picture that moves and turns with the cell
+        picture, (oy, ox), zoom = cell["picture"], cell["picture_origin"], cell["picture_zoom"]
+        iy = (oy + v * zoom).astype(np.int64) % picture.shape[0]
+        ix = (ox + u * zoom).astype(np.int64) % picture.shape[1]
+        tex = 0.4 + 1.2 * picture[iy, ix]
     else:
         tex = 1 - 0.3 * r ** 2
     box[inside] = cell["label"]
     signal[y0:y1, x0:x1][inside] = cell["level"] * tex[inside]
 
 
-def _step_cells(rng, cells, h, w, margin) -> list[dict]:
-    """Move, turn and age the cells (mild repulsion between neighbours); drop those that have left the frame."""
-    for i, a in enumerate(cells):
+def _step_cells(rng, cells, h, w, margin, repel=None) -> list[dict]:
+    """Move, turn and age the cells (mild repulsion between neighbours, or ``repel(cells)``); drop those that
+    have left the frame."""
+    if repel is not None:
+        repel(cells)
+    for i, a in enumerate(cells if repel is None else ()):
         for b in cells[i + 1:]:
             gap = a["centre"] - b["centre"]
             dist = np.hypot(*gap) + 1e-6

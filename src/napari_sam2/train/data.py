@@ -118,3 +118,105 @@ class ClipSampler:
             if clip is not None:
                 return clip
         raise ValueError("could not find an object of at least 12 pixels (at model size) in 100 random clips")
+
+
+def cut_window(image: np.ndarray, labels: np.ndarray, side: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random ``side`` x ``side`` px window (at most the frame) of a ``(T, H, W[, C])`` movie and its labels."""
+    h, w = labels.shape[1:3]
+    sh, sw = min(side, h), min(side, w)
+    y0, x0 = int(rng.integers(0, h - sh + 1)), int(rng.integers(0, w - sw + 1))
+    return image[:, y0:y0 + sh, x0:x0 + sw], labels[:, y0:y0 + sh, x0:x0 + sw]
+
+
+def draw_zoom(rng: np.random.Generator, odds: tuple[float, float, float] = (0.55, 0.2, 0.25)) -> float:
+    """How many frame pixels one model pixel covers: 1 (native scale, as in window mode), 2 (a frame twice
+    the model's input, resized) or anything in 0.6-1.5; chosen with ``odds``."""
+    kind = rng.choice(3, p=odds)
+    return (1.0, 2.0, float(rng.uniform(0.6, 1.5)))[int(kind)]
+
+
+def movie_clips(generator: Callable, seed: int, n_clips: int, image_size: int, length: int,
+                max_objects: int) -> list[tuple[np.ndarray, np.ndarray, tuple[int, ...]]]:
+    """``n_clips`` clips of one movie ``generator(seed) -> (image, labels)``, each from a window of
+    ``image_size`` times :func:`draw_zoom` frame pixels resized to ``image_size``; packed for a pipe as
+    ``(frames float16 (L, 3, S, S), masks np.packbits over (L, K, S, S), masks' shape)``."""
+    image, labels = generator(seed)[:2]
+    rng = np.random.default_rng([seed, 1])  # a stream of its own, apart from the movie's
+    out = []
+    for _ in range(n_clips):
+        window = cut_window(image, labels, int(round(image_size * draw_zoom(rng))), rng)
+        clip = make_clip(*window, image_size, rng, length, max_objects, crop=(1.0, 1.0))
+        if clip is not None:
+            masks = clip.masks.numpy()
+            out.append((clip.frames.half().numpy(), np.packbits(masks, axis=-1), masks.shape))
+    return out
+
+
+def unpack_clip(packed: tuple[np.ndarray, np.ndarray, tuple[int, ...]]) -> Clip:
+    """The :class:`Clip` of one :func:`movie_clips` entry (frames stay float16 until they reach the model)."""
+    frames, bits, shape = packed
+    masks = np.unpackbits(bits, axis=-1, count=shape[-1]).astype(bool)
+    return Clip(torch.from_numpy(frames), torch.from_numpy(masks))
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+
+
+class ParallelClipSampler:
+    """Clips of fresh movies made by ``workers`` processes (0: in this process), for a fast accelerator.
+
+    Each task makes one movie with ``generator(seed)`` (a module-level function) and cuts
+    ``clips_per_movie`` clips of ``length`` frames and up to ``max_objects`` objects from it. Tasks are
+    submitted ahead (``ahead`` per worker) and collected in submission order, so the data depend on
+    ``seed`` only, not on timing. Call :meth:`close` when done.
+    """
+
+    def __init__(self, generator: Callable, image_size: int, length: int, max_objects: int, seed: int,
+                 workers: int = 0, clips_per_movie: int = 4, ahead: int = 3) -> None:
+        import collections
+        import multiprocessing
+
+        self.args = (generator, clips_per_movie, image_size, length, max_objects)
+        self.length = length
+        self._seeds = iter(range(seed, seed + 2**40))
+        self._buffer: collections.deque = collections.deque()
+        self.pool = None
+        self._pending: collections.deque = collections.deque()
+        if workers > 0:
+            self.pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init)
+            for _ in range(ahead * workers):
+                self._submit()
+        self.movies = 0
+
+    def _task(self) -> tuple:
+        generator, n, size, length, k = self.args
+        return generator, next(self._seeds), n, size, length, k
+
+    def _submit(self) -> None:
+        self._pending.append(self.pool.apply_async(movie_clips, self._task()))
+
+    def _next_movie(self) -> list:
+        self.movies += 1
+        if self.pool is None:
+            return movie_clips(*self._task())
+        clips = self._pending.popleft().get()
+        self._submit()
+        return clips
+
+    def draw(self, length: int, max_objects: int) -> Clip:
+        if length > self.length:  # (objects: up to the fewer of max_objects and the sampler's own)
+            raise ValueError(f"this sampler makes clips of {self.length} frames, not {length}")
+        for _ in range(100):
+            if self._buffer:
+                clip = unpack_clip(self._buffer.popleft())
+                return Clip(clip.frames[:length], clip.masks[:length, :max_objects])
+            self._buffer.extend(self._next_movie())
+        raise ValueError("100 movies in a row gave no clip with an object of at least 12 pixels")
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None

@@ -14,6 +14,9 @@ on from phase 2 with half of the movies turned into 8-bit RGB with random channe
 bright in one channel, dim in others, tinted backgrounds), because uint8 RGB reaches the model as is
 and phases 1-2 saw grey only. It makes colour movies track (docs/training.md) but made corrective
 clicks worse in both tries, so the shipped demo is phases 1-2 and warns on colour input.
+Phase "v2" (``--phase v2 --resume V1.pt``, :mod:`.demo_v2`) fine-tunes the shipped demo on a wider world
+(small, large, crowded, textured, real-picture and colour cells, windows at native scale) on a wall-clock
+budget, with validation and a best checkpoint; it is made for a GPU (``--device cuda --workers 14``).
 It is a demo, not SAM 2 quality: it knows only the synthetic generators' world.
 """
 
@@ -133,13 +136,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", default=None, help="JSON-lines log of every step (default: OUT + .log.jsonl)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--save-every", type=int, default=100)
-    parser.add_argument("--phase", choices=["all", "1", "2", "3"], default="all",
-                        help="'all' = phases 1 and 2 (the shipped demo); 3 = the colour experiment")
+    parser.add_argument("--phase", choices=["all", "1", "2", "3", "v2"], default="all",
+                        help="'all' = phases 1 and 2 (the shipped demo); 3 = the colour experiment; "
+                             "v2 = demo v2 from the shipped demo (issue 20)")
     parser.add_argument("--resume", default=None,
-                        help="checkpoint of the previous phase (phase 1 for --phase 2, phase 2 for --phase 3)")
+                        help="checkpoint of the previous phase (phase 1 for --phase 2, phase 2 for --phase 3 and v2)")
+    v2 = parser.add_argument_group("phase v2")
+    v2.add_argument("--device", default="cpu", help="cpu or cuda")
+    v2.add_argument("--budget-s", type=float, default=470.0,
+                    help="wall-clock seconds from start to the last checkpoint (start-up and validation included)")
+    v2.add_argument("--workers", type=int, default=0, help="processes making movies (0: in this process)")
+    v2.add_argument("--clips", type=int, default=16, help="clips per step")
+    v2.add_argument("--val-every", type=int, default=100, help="steps between validations (and checkpoints)")
+    v2.add_argument("--val-clips", type=int, default=32, help="fixed validation clips")
+    v2.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
     args = parser.parse_args(argv)
-    if (args.phase in ("2", "3")) != (args.resume is not None):
-        parser.error("--resume goes with --phase 2 or 3 (and those alone need it)")
+    if (args.phase in ("2", "3", "v2")) != (args.resume is not None):
+        parser.error("--resume goes with --phase 2, 3 or v2 (and those alone need it)")
+    started = time.time()
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
     model = build_model(get_config(DEMO))
@@ -147,7 +161,6 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(torch.load(args.resume, map_location="cpu", weights_only=True)["model"])
     log_path = Path(args.log or args.out + ".log.jsonl")
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    started = time.time()
     with open(log_path, "w") as log:
         if args.phase in ("all", "1"):
             run_phase(model, RECIPE, training_movie, SEED, args.out, log, args.save_every, started)
@@ -155,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
             run_phase(model, TRACKING, tracking_movie, SEED + 1, args.out, log, args.save_every, started)
         if args.phase == "3":
             run_phase(model, COLOUR, colour_movie, SEED + 2, args.out, log, args.save_every, started)
+        if args.phase == "v2":
+            from .demo_v2 import V2, run_v2
+            best = run_v2(model, args.out, log, args.device, args.budget_s, args.workers, args.clips,
+                          args.val_every, args.val_clips, args.lr or V2.lr, started)
+            print(f"best validation: {json.dumps(best)}")
     print(f"saved {args.out} after {time.time() - started:.0f} s")
     return 0
 

@@ -10,6 +10,7 @@ so everything else in the package loads them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -58,6 +59,11 @@ class TrainConfig:
     loss_weights: dict = field(default_factory=lambda: dict(losses.WEIGHTS))
     focal_alpha: float = 0.25
     seed: int = 0
+    # first-frame prompt odds on clips: one click, two clicks, a box, the mask
+    prompt_odds: tuple[float, float, float, float] = (0.45, 0.2, 0.25, 0.1)
+    # wall-clock seconds: training stops after them and the learning-rate decay follows elapsed time
+    # (whichever of steps and time is further along), so a run of unknown speed still anneals
+    budget_s: float | None = None
 
     @property
     def total_steps(self) -> int:
@@ -103,10 +109,10 @@ def restore_dropout(model: torch.nn.Module, old: dict) -> None:
             setattr(mod, "p" if isinstance(mod, torch.nn.Dropout) else "dropout_p", old[name])
 
 
-def _lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
+def _lr_factor(step: int, total: int, warmup: int, min_ratio: float, time_done: float = 0.0) -> float:
     if step < warmup:
         return (step + 1) / warmup
-    progress = (step - warmup) / max(total - warmup, 1)
+    progress = max((step - warmup) / max(total - warmup, 1), time_done)
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
@@ -115,11 +121,16 @@ def _high_res(logits: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def clip_losses(model: SAM2Base, clips: list[Clip], cfg: TrainConfig, gen: torch.Generator,
-                rng: np.random.Generator) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
-    """Run the prompt, correction and tracking steps on a batch of equally long clips; summed loss parts."""
+                rng: np.random.Generator, prompt: str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """Run the prompt, correction and tracking steps on a batch of equally long clips; summed loss parts.
+
+    ``prompt`` forces the first frame's prompt kind ("click", "clicks", "box" or "mask"; default drawn
+    with ``cfg.prompt_odds``). The stats are the mean IoU on the first frame, the last frame and over
+    the tracked frames (those after the first).
+    """
     length = clips[0].frames.shape[0]
     s = model.image_size
-    frames = torch.cat([c.frames for c in clips]).to(model.device)
+    frames = torch.cat([c.frames for c in clips]).to(model.device, non_blocking=True).float()
     with torch.set_grad_enabled(any(p.requires_grad for p in model.image_encoder.parameters())):
         everything = model.frame_features(model.forward_image(frames))
     owner = torch.cat([torch.full((c.masks.shape[1],), i) for i, c in enumerate(clips)])
@@ -142,11 +153,10 @@ def clip_losses(model: SAM2Base, clips: list[Clip], cfg: TrainConfig, gen: torch
             parts[k] = parts[k] + v
         n_steps += 1
 
-    first = target[0].cpu()  # prompts are drawn on the CPU (one random generator for every device)
+    first = torch.cat([c.masks[0] for c in clips])  # prompts are drawn on the CPU (one generator for every device)
     # a mask prompt is taken as it is (nothing to learn on its frame): only when frames follow
-    kinds, odds = (["click", "clicks", "box", "mask"], [0.45, 0.2, 0.25, 0.1]) if length > 1 else \
-        (["click", "clicks", "box"], [0.5, 0.22, 0.28])
-    kind = rng.choice(kinds, p=odds)
+    odds = np.asarray(cfg.prompt_odds if length > 1 else cfg.prompt_odds[:3], dtype=float)
+    kind = prompt or rng.choice(["click", "clicks", "box", "mask"][:len(odds)], p=odds / odds.sum())
     feats0 = feats_at(0)
     # the same tracking steps as the video predictor and the engine (SAM2Base.track_step), with
     # gradients and without the inference-only bfloat16 storage of the tracker core
@@ -166,11 +176,13 @@ def clip_losses(model: SAM2Base, clips: list[Clip], cfg: TrainConfig, gen: torch
                                    prev_mask_logits=out.masks.detach().clamp(-32.0, 32.0))
             supervise(out, 0)
     cond, tracked = {0: out.entry()}, {}
+    tracked_iou = torch.zeros((), device=model.device)
     corrected = int(rng.integers(1, length)) if length > 1 and rng.random() < cfg.p_track_correction else -1
     for t in range(1, length):
         step = dict(frame_idx=t, feats=feats_at(t), num_frames=length, cond=cond, non_cond=tracked)
         out = model.track_step(**step, run_mem_encoder=t != corrected)
         supervise(out, t)
+        tracked_iou = tracked_iou + losses.true_iou(out.high_res_masks[:, 0].detach(), target[t].float()).mean()
         if t == corrected:
             out = model.track_step(**step, points=_correction(out, target[t], gen, model.device),
                                    prev_mask_logits=out.masks.detach().clamp(-32.0, 32.0))
@@ -180,7 +192,8 @@ def clip_losses(model: SAM2Base, clips: list[Clip], cfg: TrainConfig, gen: torch
             tracked[t] = out.entry()
     n_obj = max(int(target.shape[1]), 1)
     parts = {k: v / (n_obj * max(n_steps, 1)) for k, v in parts.items()}
-    return parts, {"iou_first": first_iou, "iou_last": _iou(out, target[-1])}
+    return parts, {"iou_first": first_iou, "iou_last": _iou(out, target[-1]),
+                   "iou_tracked": float(tracked_iou) / max(length - 1, 1)}
 
 
 def _first_prompt(kind: str, masks: torch.Tensor, gen: torch.Generator,
@@ -238,14 +251,16 @@ def train(model: SAM2Base, sampler: ClipSampler | dict[str, ClipSampler], cfg: T
     model.train()
     old_dropout = set_dropout(model, cfg.dropout)
     step = 0
+    began = time.perf_counter()
     try:
         for stage in cfg.stages:
             for _ in range(stage.steps):
-                if should_stop is not None and should_stop():
-                    return history
                 start = time.perf_counter()
+                time_done = 0.0 if cfg.budget_s is None else (start - began) / cfg.budget_s
+                if (should_stop is not None and should_stop()) or time_done >= 1.0:
+                    return history
                 for group in opt.param_groups:
-                    group["lr"] = cfg.lr * _lr_factor(step, total, cfg.warmup, cfg.min_lr_ratio)
+                    group["lr"] = cfg.lr * _lr_factor(step, total, cfg.warmup, cfg.min_lr_ratio, time_done)
                 clips = [samplers[stage.data].draw(stage.clip_len, cfg.max_objects) for _ in range(stage.clips)]
                 length = min(c.frames.shape[0] for c in clips)
                 clips = [Clip(c.frames[:length], c.masks[:length]) for c in clips]
@@ -259,7 +274,7 @@ def train(model: SAM2Base, sampler: ClipSampler | dict[str, ClipSampler], cfg: T
                 opt.step()
                 record = {"step": step, "loss": float(loss.detach()), **{k: float(v.detach()) for k, v in parts.items()}, **stats,
                           "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - start,
-                          "clip_len": length}
+                          "elapsed": time.perf_counter() - began, "clip_len": length}
                 history.append(record)
                 if progress is not None:
                     progress(step + 1, total, record)
@@ -270,6 +285,30 @@ def train(model: SAM2Base, sampler: ClipSampler | dict[str, ClipSampler], cfg: T
         for p in model.parameters():
             p.requires_grad_(True)
     return history
+
+
+@torch.no_grad()
+def evaluate(model: SAM2Base, clips: list[Clip], cfg: TrainConfig, batch: int = 8,
+             prompt: str = "click") -> dict[str, float]:
+    """Validation: one ``prompt`` per object on each clip's first frame, tracked through the rest, no
+    corrections; mean IoU on the first frame and over the tracked frames (batches of ``batch`` equally
+    long clips, fixed random draws, so the same clips always give the same numbers for the same model)."""
+    quiet = dataclasses.replace(cfg, corrections=0, p_track_correction=0.0)
+    gen, rng = torch.Generator().manual_seed(0), np.random.default_rng(0)
+    was_training = model.training
+    model.eval()
+    first, tracked = [], []
+    try:
+        for i in range(0, len(clips), batch):
+            group = clips[i:i + batch]
+            length = min(c.frames.shape[0] for c in group)
+            _, stats = clip_losses(model, [Clip(c.frames[:length], c.masks[:length]) for c in group], quiet, gen, rng,
+                                   prompt=prompt)
+            first.append(stats["iou_first"])
+            tracked.append(stats["iou_tracked"])
+    finally:
+        model.train(was_training)
+    return {"val_iou_first": float(np.mean(first)), "val_iou_tracked": float(np.mean(tracked))}
 
 
 def save_checkpoint(model: SAM2Base, path: str | os.PathLike) -> Path:
