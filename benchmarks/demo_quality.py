@@ -78,17 +78,23 @@ def correction(run):
     return frame, before, after
 
 
+def coin_labels(image: np.ndarray) -> np.ndarray:
+    """scikit-image's coins, segmented the classical way: Otsu threshold, holes filled, small objects removed."""
+    from skimage import filters, measure, morphology
+
+    ref = ndimage.binary_fill_holes(image > filters.threshold_otsu(image))
+    return measure.label(morphology.remove_small_objects(ref, 100))
+
+
 def coins(model):
-    from skimage import data, filters, measure, morphology
+    from skimage import data
 
     from napari_sam2 import SAM2ImagePredictor
     from napari_sam2.io.evaluate import mask_iou
     from napari_sam2.train.quality import inner_point
 
     image = data.coins()
-    ref = ndimage.binary_fill_holes(image > filters.threshold_otsu(image))
-    ref = morphology.remove_small_objects(ref, 100)
-    labels = measure.label(ref)
+    labels = coin_labels(image)
     predictor = SAM2ImagePredictor(model)
     predictor.set_image(image)
     ious = []

@@ -30,7 +30,22 @@ def track_from_clicks(model, image: np.ndarray, labels: np.ndarray, frame: int =
     for oid in ids:
         session.add_points(frame, oid, [inner_point(labels[frame] == oid)], [1])
     session.propagate(start=frame)
-    pred = session.labels()
+    return session, object_ious(session.labels(), labels, ids, frame)
+
+
+def track_from_labels(model, image: np.ndarray, labels: np.ndarray, frame: int = 0,
+                      **session_options) -> tuple[TrackingSession, dict[int, np.ndarray]]:
+    """Seed every object of ``labels[frame]`` with its mask (:meth:`TrackingSession.add_labels`) and track
+    forward; returns the session and per-object IoUs as :func:`track_from_clicks`."""
+    session = TrackingSession(model, image, **session_options)
+    ids = session.add_labels(frame, labels[frame])
+    session.propagate(start=frame)
+    return session, object_ious(session.labels(), labels, ids, frame)
+
+
+def object_ious(pred: np.ndarray, labels: np.ndarray, ids, frame: int = 0) -> dict[int, np.ndarray]:
+    """``{obj_id: (T,) IoU}`` of ``pred`` against ``labels`` (both ``(T, H, W)``) per frame from ``frame`` on,
+    NaN where the object is in neither."""
     ious = {}
     for oid in ids:
         row = np.full(labels.shape[0], np.nan)
@@ -39,7 +54,7 @@ def track_from_clicks(model, image: np.ndarray, labels: np.ndarray, frame: int =
             if truth.any() or got.any():
                 row[t] = mask_iou(truth, got)
         ious[oid] = row
-    return session, ious
+    return ious
 
 
 def correct_worst(session: TrackingSession, ious: dict[int, np.ndarray],
