@@ -178,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     trk.add_argument("--exclusive", action="store_true",
                      help="each pixel belongs to at most one object (the highest score wins), and each object's "
                           "memory is made from its exclusive mask: for touching cells")
+    trk.add_argument("--window", type=int, default=None, metavar="SIZE",
+                     help="window mode: track each object in a SIZE px window of the frame at native scale "
+                          "(a multiple of 32; the model runs at SIZE px input, so --image-size is not needed): "
+                          "for small cells in large frames, e.g. 256 for the demo, 512 or 1024 for official models")
     trk.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
     trk.add_argument("--table", help="also write a CSV of per-frame object properties (with a lost column)")
     trk.add_argument("--ctc", help="also write a Cell Tracking Challenge result folder")

@@ -94,7 +94,7 @@ def run_track(args: argparse.Namespace) -> int:
                    direction=args.direction or ("both" if args.axis == "z" else "forward"),
                    time_point=args.time_point, z=args.z, channel=args.channel,
                    precision=args.precision, memory_frames=args.memory_frames,
-                   max_batch=args.max_batch, exclusive=args.exclusive)
+                   max_batch=args.max_batch, exclusive=args.exclusive, window=args.window)
     if args.auto or args.auto_new is not None:
         options.update(auto=_auto_settings(args), auto_frame=args.auto_frame if args.auto else None,
                        auto_new=args.auto_new)

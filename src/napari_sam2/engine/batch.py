@@ -221,7 +221,7 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
                time_point: int | None = None, z: int | None = None, channel: int | str | None = None,
                precision: str = "fp32", memory_frames: int | None = None, masks=None,
                masks_frame: int | None = None, max_batch: int = 16, auto=None, auto_frame: int | None = 0,
-               auto_new: int | None = None, exclusive: bool = False) -> dict:
+               auto_new: int | None = None, exclusive: bool = False, window: int | None = None) -> dict:
     """Track one stack from ``prompts`` and/or ``masks`` and write the results. Returns a summary dict.
 
     source: a TIFF path or an array-like; axis "t" (time-lapse) or "z" (volume; use
@@ -229,7 +229,8 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
     :func:`~napari_sam2.engine.stack.stack_view` as given. precision and memory_frames: the
     fast modes of :class:`~napari_sam2.engine.session.TrackingSession`; max_batch: its bound on the
     objects that go through the model at once (memory; results agree to float rounding); exclusive: each
-    pixel belongs to at most one object (the session's option of that name).
+    pixel belongs to at most one object (the session's option of that name); window: window mode, each
+    object tracked in a window of this many px at native scale (the model runs at that input size).
 
     masks: a label image whose values are object ids, as mask prompts (:func:`read_masks`): a path
     (.tif/.tiff, .npy, .zarr) or an array, ``(Y, X)`` for frame ``masks_frame`` (default 0) or
@@ -282,7 +283,7 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
     check_prompt_ids(prompts, label_masks, ctc=paths["ctc"] is not None)
     session = TrackingSession.from_name(view, name=model, checkpoint=checkpoint, device=pick_device(device),
                                         image_size=image_size, precision=precision, memory_frames=memory_frames,
-                                        max_batch=max_batch, exclusive=exclusive)
+                                        max_batch=max_batch, exclusive=exclusive, window=window)
     masked = apply_label_prompts(session, label_masks)  # masks first: clicks on a masked frame correct them
     apply_prompts(session, prompts, masked)
     max_id, _ = largest_id(paths["ctc"] is not None)

@@ -1,6 +1,6 @@
 """Computing tracked frames for a session's objects on the tracker core: objects that share a memory layout
-in batches of at most ``max_batch``, optionally with exclusive pixels, their memory rebuilt when it had
-been dropped and dropped again once no frame can use it."""
+(and, in window mode, a window) in batches of at most ``max_batch``, optionally with exclusive pixels, their
+memory rebuilt when it had been dropped or made in another window, and dropped again once no frame can use it."""
 
 from __future__ import annotations
 
@@ -10,24 +10,51 @@ import torch
 
 from ..model.memory_bank import MemoryEntry
 from ..predictor.core import TrackerCore
-from .results import BACKWARD, FrameResult, ObjectTrack
+from .results import BACKWARD, FORWARD, FrameResult, ObjectTrack
+from .windows import Window, follow, move
 
 
 class FrameTracker:
-    """Tracks frames for the objects of one session (``objects``: the session's live ``{id: ObjectTrack}``)."""
+    """Tracks frames for the objects of one session (``objects``: the session's live ``{id: ObjectTrack}``).
+    ``shape``: the frame's (H, W) for window mode (:mod:`~napari_sam2.engine.windows`), None for whole frames."""
 
-    def __init__(self, core: TrackerCore, objects: Mapping[int, ObjectTrack], max_batch: int, exclusive: bool) -> None:
+    def __init__(self, core: TrackerCore, objects: Mapping[int, ObjectTrack], max_batch: int, exclusive: bool,
+                 shape: tuple[int, int] | None = None) -> None:
         self.core, self.objects, self.max_batch, self.exclusive = core, objects, max_batch, exclusive
+        self.shape = shape
         self.recomputed_memories = 0
+        self.moved_memories = 0
 
     def track(self, f: int, d: str, groups: dict) -> None:
         """Track frame ``f`` in direction ``d`` for ``groups``: ``{(prompted, recent, pointer frames): [ids]}``."""
+        groups = self._by_window(f, d, groups)
         if self.exclusive:
             self._track_exclusive(f, d, groups)
             return
-        for (cond, recent, ptrs), members in groups.items():
+        for (layout, window), members in groups.items():
             for i in range(0, len(members), self.max_batch):  # bounded batches: peak memory follows max_batch
-                self._track_batch(f, d, [self.objects[o] for o in members[i:i + self.max_batch]], cond, recent, ptrs)
+                self._track_batch(f, d, [self.objects[o] for o in members[i:i + self.max_batch]], layout, window)
+
+    def _by_window(self, f: int, d: str, groups: dict) -> dict:
+        """``{(layout, window): ids}``: the memory-layout groups split by the window each object is tracked
+        in on ``f`` (window None for whole frames)."""
+        out: dict = {}
+        for layout, members in groups.items():
+            for oid in members:
+                out.setdefault((layout, self.window_on(self.objects[oid], f, d, layout)), []).append(oid)
+        return out
+
+    def window_on(self, obj: ObjectTrack, f: int, d: str, layout: tuple) -> Window | None:
+        """Where ``obj`` is tracked on ``f``: the window of its result on the frame before in the pass's
+        direction, followed (:func:`~napari_sam2.engine.windows.follow`); without one, that of the nearest
+        frame of its memory bank."""
+        if self.shape is None:
+            return None
+        r = obj.results.get(f - 1 if d == FORWARD else f + 1)
+        if r is None:
+            cond, recent, _ = layout
+            r = obj.results[min(cond + recent, key=lambda t: abs(t - f))]
+        return follow(Window(*r.window), r.logits, self.shape)
 
     def _track_exclusive(self, f: int, d: str, groups: dict) -> None:
         """Track every group on ``f``, make the masks exclusive across all of them, then encode their memory.
@@ -35,37 +62,45 @@ class FrameTracker:
         Decoding runs in chunks of ``max_batch`` without the memory encoder and keeps only the low-res
         logits, pointers and scores; the memory is then encoded per chunk from the exclusive logits (the
         stored result, so a dropped memory is rebuilt exactly from it)."""
-        objs, logits, ptrs, scores, ious = [], [], [], [], []
-        for (cond, recent, ptr_frames), members in groups.items():
+        objs, windows, logits, ptrs, scores, ious = [], [], [], [], [], []
+        for ((cond, recent, ptr_frames), window), members in groups.items():
             for i in range(0, len(members), self.max_batch):
                 chunk = [self.objects[o] for o in members[i:i + self.max_batch]]
-                cond_out, non_cond = self.bank(chunk, cond, recent, ptr_frames)
-                out = self.core.decode(f, batch=len(chunk), cond=cond_out, non_cond=non_cond, reverse=d == BACKWARD)
+                cond_out, non_cond = self.bank(chunk, (cond, recent, ptr_frames), window)
+                out = self.core.decode(f, batch=len(chunk), cond=cond_out, non_cond=non_cond, reverse=d == BACKWARD,
+                                       window=window)
                 objs += chunk
+                windows += [window] * len(chunk)
                 logits.append(out.masks.float())
                 ptrs.append(out.obj_ptr.float())
                 scores.append(out.object_score.float())
                 ious.append(out.iou.float())
         if not objs:
             return
-        logits = self._exclusive(f, torch.cat(logits), objs)
+        logits = self._exclusive(f, torch.cat(logits), objs, windows)
         ptrs, scores, ious = torch.cat(ptrs), torch.cat(scores), torch.cat(ious)
-        for i in range(0, len(objs), self.max_batch):
-            part = slice(i, i + self.max_batch)
-            memory = self.core.encode(f, logits[part], scores[part])
-            for j, obj in enumerate(objs[part]):
-                k = i + j
-                obj.results[f] = FrameResult(logits[k:k + 1].clone(), ptrs[k:k + 1], float(scores[k, 0]),
-                                             float(ious[k]), d, memory[j:j + 1])
-                obj.holding_memory.add(f)
+        start = 0
+        for window in dict.fromkeys(windows):  # the chunks of one window are consecutive
+            n = windows.count(window)
+            for i in range(start, start + n, self.max_batch):
+                part = slice(i, min(i + self.max_batch, start + n))
+                memory = self.core.encode(f, logits[part], scores[part], window=window)
+                for j, obj in enumerate(objs[part]):
+                    k = i + j
+                    obj.results[f] = FrameResult(logits[k:k + 1].clone(), ptrs[k:k + 1], float(scores[k, 0]),
+                                                 float(ious[k]), d, memory[j:j + 1], window=window,
+                                                 memory_window=window)
+                    obj.holding_memory.add(f)
+            start += n
 
-    def _exclusive(self, f: int, logits: torch.Tensor, objs: list[ObjectTrack]) -> torch.Tensor:
-        """``(N, 1, h, w)`` logits of the objects just decoded on ``f``, made exclusive: where another
-        object has the highest logit, clamped to -10 or below. The other objects with a result on ``f``
-        compete as shown (holes filled) and are not changed: a prompted one wins wherever its mask is
-        positive (a prompt owns its frame, as in the label image), a kept tracked result by its logit."""
+    def _exclusive(self, f: int, logits: torch.Tensor, objs: list[ObjectTrack], windows: list) -> torch.Tensor:
+        """``(N, 1, h, w)`` logits of the objects just decoded on ``f`` (each in its window of ``windows``),
+        made exclusive: where another object has the highest logit, clamped to -10 or below. The other
+        objects with a result on ``f`` compete as shown (holes filled) and are not changed: a prompted one
+        wins wherever its mask is positive (a prompt owns its frame, as in the label image), a kept tracked
+        result by its logit. In window mode every object is compared in its own window."""
         decoded = {id(o) for o in objs}
-        rivals = []
+        rivals, rival_windows = [], []
         for obj in self.objects.values():
             r = obj.results.get(f)
             if r is None or id(obj) in decoded:
@@ -74,47 +109,64 @@ class FrameTracker:
             if f in obj.prompts:
                 shown = torch.where(shown > 0, torch.full_like(shown, float("inf")), shown)
             rivals.append(shown)
-        every = torch.cat([logits, *rivals]) if rivals else logits
-        if every.shape[0] == 1:
+            rival_windows.append(r.window)
+        if logits.shape[0] + len(rivals) == 1:
             return logits
-        winner = every.argmax(dim=0, keepdim=True)
-        own = torch.arange(logits.shape[0], device=logits.device)[:, None, None, None]
-        return torch.where(winner == own, logits, logits.clamp(max=-10.0))
+        every = torch.cat([logits, *rivals])
+        sources = windows + rival_windows
+        out = logits.clone()
+        for window in dict.fromkeys(windows):
+            seen = every if all(w == window for w in sources) else torch.cat(
+                [move(every[i:i + 1], Window(*w), Window(*window)) for i, w in enumerate(sources)])
+            winner = seen.argmax(dim=0)
+            for i, w in enumerate(windows):
+                if w == window:
+                    out[i] = torch.where(winner == i, logits[i], logits[i].clamp(max=-10.0))
+        return out
 
-    def _track_batch(self, f: int, d: str, objs: list[ObjectTrack], cond: tuple, recent: tuple, ptrs: tuple) -> None:
-        """Track ``objs``, which share the memory layout (``cond``, ``recent``, ``ptrs``), on ``f`` in one call."""
-        cond_out, non_cond = self.bank(objs, cond, recent, ptrs)
-        out = self.core.track(f, batch=len(objs), cond=cond_out, non_cond=non_cond, reverse=d == BACKWARD)
+    def _track_batch(self, f: int, d: str, objs: list[ObjectTrack], layout: tuple, window: Window | None) -> None:
+        """Track ``objs``, which share the memory ``layout`` (and ``window``), on ``f`` in one call."""
+        cond_out, non_cond = self.bank(objs, layout, window)
+        out = self.core.track(f, batch=len(objs), cond=cond_out, non_cond=non_cond, reverse=d == BACKWARD,
+                              window=window)
         for i, obj in enumerate(objs):
             obj.results[f] = FrameResult(out.masks[i:i + 1].float(), out.obj_ptr[i:i + 1].float(),
                                          float(out.object_score[i, 0]), float(out.iou[i]), d,
-                                         out.memory[i:i + 1])
+                                         out.memory[i:i + 1], window=window, memory_window=window)
             obj.holding_memory.add(f)
 
-    def bank(self, objs: list[ObjectTrack], cond: tuple, recent: tuple, ptrs: tuple) -> tuple[dict, dict]:
-        """The memory bank of ``objs`` (one memory layout): prompted frames, then recent frames with their
-        memory and pointer-only frames, each ``{frame: MemoryEntry}`` batched over the objects."""
-        cond_out = {t: self.stacked(objs, t) for t in cond}
-        non_cond = {t: self.stacked(objs, t, memory=t in recent) for t in sorted(set(recent) | set(ptrs))}
+    def bank(self, objs: list[ObjectTrack], layout: tuple, window: Window | None = None) -> tuple[dict, dict]:
+        """The memory bank of ``objs`` (one memory ``layout``: prompted, recent and pointer-only frames),
+        each ``{frame: MemoryEntry}`` batched over the objects, with memory as seen from ``window``."""
+        cond, recent, ptrs = layout
+        cond_out = {t: self.stacked(objs, t, window) for t in cond}
+        non_cond = {t: self.stacked(objs, t, window, memory=t in recent) for t in sorted(set(recent) | set(ptrs))}
         return cond_out, non_cond
 
-    def stacked(self, objs: list[ObjectTrack], t: int, memory: bool = True) -> MemoryEntry:
+    def stacked(self, objs: list[ObjectTrack], t: int, window: Window | None, memory: bool = True) -> MemoryEntry:
         """Frame ``t`` of several objects as one batched memory-bank entry."""
         ptrs = torch.cat([o.results[t].obj_ptr for o in objs], 0)
-        return self.core.entry(ptrs, torch.cat([self.memory(o, t) for o in objs], 0) if memory else None)
+        return self.core.entry(ptrs, torch.cat([self.memory(o, t, window) for o in objs], 0) if memory else None)
 
-    def memory(self, obj: ObjectTrack, t: int) -> torch.Tensor:
+    def memory(self, obj: ObjectTrack, t: int, window: Window | None = None) -> torch.Tensor:
+        """``obj``'s memory of frame ``t`` as seen from ``window``: kept, rebuilt or moved there."""
         r = obj.results[t]
-        if r.memory is None:
+        if r.memory is None or r.memory_window != window:
             # A prompted frame's memory is made from the (hole-filled) mask the user sees, as the
             # official predictor does before tracking; a tracked frame's was dropped to bound RAM
-            # and is rebuilt exactly from the frame and its stored logits.
+            # and is rebuilt exactly from the frame and its stored logits; one made in another window
+            # is encoded again in this one from the same mask, moved by the windows' offset.
             prompted = t in obj.prompts
             logits = self.core.filled(r.logits) if prompted else r.logits
+            moved = r.window != window
+            if moved:
+                logits = move(logits, Window(*r.window), Window(*window))
             r.memory = self.core.memory(t, logits, torch.tensor([[r.score]], device=r.logits.device),
-                                        from_prompt=prompted)
+                                        from_prompt=prompted, window=window)
+            r.memory_window = window
+            self.moved_memories += moved
             if not prompted:
-                self.recomputed_memories += 1
+                self.recomputed_memories += not moved
                 obj.holding_memory.add(t)
         return r.memory
 

@@ -26,9 +26,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..model.sam2_base import Points, SAM2Base
+from ..notices import warn_quality
 from ..predictor.core import TrackerCore
 from ..predictor.frames import FrameSource, warn_if_colour
 from ..predictor.prompts import check_frame_index, mask_to_model_input, video_prompt
@@ -38,6 +38,7 @@ from .results import BACKWARD, FORWARD, FrameResult, ObjectTrack, ProgressEvent,
 from .session_file import apply_session_dict, session_dict
 from .session_results import SessionResults, locked as _locked
 from .visibility import FrameOwnership
+from .windows import check_window, prompt_window, steps_in_window, warn_if_outside, window_advice
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -90,6 +91,10 @@ class TrackingSession(SessionResults):
     image); results other objects keep on the frame (during a :meth:`correct`) compete by their logits.
     Off by default: the official numbers.
 
+    window: window mode (see :mod:`~napari_sam2.engine.windows`): each object is tracked in a square of
+    the frame this many px wide at native scale, which must be the model's input size (None, the default:
+    the whole frame resized to the model's input, the official behaviour).
+
     Threads: every public method holds one re-entrant lock, and propagation takes it one frame
     at a time, so another thread (a GUI) may read results between frames; the read methods
     return copies, never live containers.
@@ -97,8 +102,9 @@ class TrackingSession(SessionResults):
 
     def __init__(self, model: SAM2Base, frames, contrast_limits=None, feature_cache_mb: float = 256.0,
                  fill_hole_area: int = 8, precision: str = "fp32", memory_frames: int | None = None,
-                 max_batch: int = 16, exclusive: bool = False) -> None:
+                 max_batch: int = 16, exclusive: bool = False, window: int | None = None) -> None:
         check_precision(precision, model.device)
+        self.window = check_window(window, model.image_size)
         if isinstance(max_batch, bool) or not isinstance(max_batch, numbers.Integral) or max_batch < 1:
             raise ValueError(f"max_batch must be a whole number of objects, 1 or more, got {max_batch!r}")
         self.max_batch = int(max_batch)
@@ -115,6 +121,9 @@ class TrackingSession(SessionResults):
         self.frames = frames if isinstance(frames, FrameSource) else FrameSource(frames, model.image_size,
                                                                                    contrast_limits)
         warn_if_colour(self.frames, model)  # colour to a grey-trained model (the demo) names channel='grey'
+        advice = window_advice((self.frames.height, self.frames.width), model.image_size, self.window)
+        if advice is not None:
+            warn_quality(advice)
         self.core = TrackerCore(model, self.frames, feature_cache_mb, fill_hole_area, precision)
         self.objects: "OrderedDict[int, ObjectTrack]" = OrderedDict()
         # lineage: daughter -> parent, last frame of a divided parent, first frame of a daughter
@@ -122,13 +131,20 @@ class TrackingSession(SessionResults):
         self.ends: dict[int, int] = {}
         self.starts: dict[int, int] = {}
         self._ownership = FrameOwnership(self)
-        self._tracker = FrameTracker(self.core, self.objects, self.max_batch, self.exclusive)
+        self._tracker = FrameTracker(self.core, self.objects, self.max_batch, self.exclusive,
+                                     None if self.window is None else (self.frames.height, self.frames.width))
 
     @classmethod
     def from_name(cls, frames, name: str = "sam2.1_hiera_tiny", checkpoint="local", device="cpu",
                   image_size: int | None = None, **kwargs) -> "TrackingSession":
+        """A session on a model built by name; ``window=SIZE`` builds it at ``image_size=SIZE``."""
         from ..predictor.video_predictor import build_sam2_video_predictor
 
+        window = kwargs.get("window")
+        if window is not None and image_size not in (None, window):
+            raise ValueError(f"image_size {image_size} and window {window} differ: window mode runs the model "
+                             "at the window's size")
+        image_size = window if window is not None else image_size
         model = build_sam2_video_predictor(name, checkpoint=checkpoint, device=device, image_size=image_size).model
         return cls(model, frames, **kwargs)
 
@@ -194,6 +210,8 @@ class TrackingSession(SessionResults):
                              f"got {m.shape}")
         if not m.any():
             raise ValueError(f"the mask for object {obj_id} on frame {frame} is empty")
+        if self.window is not None:
+            warn_if_outside(m.astype(bool), self.window, f"object {obj_id} on frame {frame}")
         return self._add_step(frame, obj_id, {"mask": m.astype(bool)}, clear=True)
 
     @_locked
@@ -261,7 +279,12 @@ class TrackingSession(SessionResults):
         (each step refines the previous step's mask); ``resume`` holds the state after all but the
         last step. The frame's memory is made later, when tracking first needs it."""
         core, size, dev = self.core, self.model.image_size, self.model.device
-        points = prev = None
+        points = prev = win = None
+        h, w = self.frames.height, self.frames.width
+        if self.window is not None:  # window mode: the prompt as seen from its window
+            win = prompt_window(steps, (h, w), size)
+            resume = resume if resume is not None and resume.window == win else None
+            steps, h, w = steps_in_window(steps, win, f"frame {frame}"), size, size
         if resume is not None and resume.replay is not None:
             points = resume.replay
             prev = resume.logits.clamp(-32.0, 32.0)
@@ -269,19 +292,18 @@ class TrackingSession(SessionResults):
         out = None
         for step in steps:
             if "mask" in step:
-                out = core.prompt(frame, mask=mask_to_model_input(step["mask"], size, dev))
+                out = core.prompt(frame, mask=mask_to_model_input(step["mask"], size, dev), window=win)
                 points = None
             else:
-                c, lab = video_prompt(step["points"], step["labels"], step["box"], self.frames.width,
-                                      self.frames.height, size)
+                c, lab = video_prompt(step["points"], step["labels"], step["box"], w, h, size)
                 new = Points(c.to(dev), lab.to(dev))
                 points = new if points is None else points.extended(new)
-                out = core.prompt(frame, points=points, prev_logits=prev)
+                out = core.prompt(frame, points=points, prev_logits=prev, window=win)
             prev = out.masks.clamp(-32.0, 32.0)
         multi = out.multimask_logits
         candidates = (multi.float(), out.ious.float()) if multi.shape[1] > 1 else None
         return FrameResult(out.masks.float(), out.obj_ptr.float(), float(out.object_score[0, 0]),
-                           float(out.iou[0]), None, None, candidates, points)
+                           float(out.iou[0]), None, None, candidates, points, window=win)
 
     @_locked
     def candidates(self, frame: int, obj_id: int) -> list[tuple[np.ndarray, float]]:
@@ -292,9 +314,7 @@ class TrackingSession(SessionResults):
         if r is None or r.candidates is None:
             return []
         logits, ious = r.candidates
-        h, w = self.frames.height, self.frames.width
-        up = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[0]
-        return [(up[i].cpu().numpy() > 0, float(ious[0, i])) for i in range(up.shape[0])]
+        return [(self._in_frame(logits[:, i:i + 1], r.window) > 0, float(ious[0, i])) for i in range(logits.shape[1])]
 
     @_locked
     def clear_prompts(self, frame: int, obj_id: int) -> None:

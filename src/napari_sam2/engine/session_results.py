@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from .results import FrameResult, Timeline
 from .visibility import Visible
+from .windows import NO_OBJECT, paste
 
 
 def locked(method):
@@ -32,11 +33,17 @@ class SessionResults:
         """``(H, W)`` float32 logits of one object on one frame (-1024 where it has no result)."""
         frame = self._check_frame(frame)
         r = self._object(obj_id).results.get(frame)
-        h, w = self.frames.height, self.frames.width
         if r is None:
-            return np.full((h, w), -1024.0, np.float32)
-        up = F.interpolate(self.core.filled(r.logits), size=(h, w), mode="bilinear", align_corners=False)
-        return up[0, 0].cpu().numpy()
+            return np.full((self.frames.height, self.frames.width), NO_OBJECT, np.float32)
+        return self._in_frame(self.core.filled(r.logits), r.window)
+
+    def _in_frame(self, logits, window) -> np.ndarray:
+        """``(1, 1, h, w)`` low-res logits as ``(H, W)`` frame logits: resized from the whole frame, or
+        pasted from their window in window mode."""
+        h, w = self.frames.height, self.frames.width
+        if window is not None:
+            return paste(logits, window, (h, w))
+        return F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[0, 0].cpu().numpy()
 
     @locked
     def label_frame(self, frame: int) -> np.ndarray:

@@ -113,11 +113,30 @@ class FrameSource:
         if self.official_uint8:
             rgb = frame if frame.ndim == 3 else np.repeat(frame[..., None], 3, axis=-1)
             pic = Image.fromarray(np.ascontiguousarray(rgb[..., :3])).resize((self.image_size, self.image_size))
-            x = torch.from_numpy(np.asarray(pic) / 255.0).permute(2, 0, 1).float()
-            mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32)[:, None, None]
-            std = torch.tensor(IMAGENET_STD, dtype=torch.float32)[:, None, None]
-            return (x - mean) / std
+            return _standardised(np.asarray(pic))
         return to_model_input(to_unit_rgb(frame, self.contrast_limits), self.image_size)[0]
+
+    def window(self, idx: int, y0: int, x0: int) -> torch.Tensor:
+        """The ``image_size`` px square of frame ``idx`` whose top-left corner is (``y0``, ``x0``), at native
+        scale (no resize), as the model's ``(3, S, S)`` input; where it leaves the frame, the frame's edge
+        is mirrored. Same intensity mapping as :meth:`__getitem__` (window mode of the tracking engine)."""
+        frame, size = self.raw(idx), self.image_size
+        part = frame[y0:y0 + size, x0:x0 + size]
+        pad = [(0, size - part.shape[0]), (0, size - part.shape[1])] + [(0, 0)] * (part.ndim - 2)
+        if pad[0][1] or pad[1][1]:
+            part = np.pad(part, pad, mode="symmetric")
+        if self.official_uint8:
+            rgb = part if part.ndim == 3 else np.repeat(part[..., None], 3, axis=-1)
+            return _standardised(np.ascontiguousarray(rgb[..., :3]))
+        return to_model_input(to_unit_rgb(part, self.contrast_limits), size)[0]
+
+
+def _standardised(rgb: np.ndarray) -> torch.Tensor:
+    """An ``(H, W, 3)`` uint8 picture as the official loader gives it to the model: ``/ 255``, ImageNet mean/std."""
+    x = torch.from_numpy(rgb / 255.0).permute(2, 0, 1).float()
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32)[:, None, None]
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32)[:, None, None]
+    return (x - mean) / std
 
 
 def warn_if_colour(frames: FrameSource, model) -> None:
