@@ -117,6 +117,7 @@ class Controls:
         self.precision = ComboBox(label="precision", choices=["fp32", "bf16"], value="fp32")
         self.memory = ComboBox(label="memory frames", choices=["all", 4, 2, 1], value="all")
         self.exclusive = CheckBox(text="exclusive pixels", value=False)
+        self.window = ComboBox(label="window", choices=["whole frame", 1024, 512, 256], value="whole frame")
         try:
             threads = default_threads()
         except ValueError as exc:  # a bad NAPARI_SAM2_THREADS: say so, use the plain default
@@ -186,7 +187,7 @@ class Controls:
 
     def _tooltips(self) -> None:
         for key in ("image", "axis", "channel", "contrast", "model", "checkpoint", "image_size", "device",
-                    "precision", "exclusive", "threads", "start", "add", "delete", "clear", "negative", "paint", "use_paint",
+                    "precision", "exclusive", "window", "threads", "start", "add", "delete", "clear", "negative", "paint", "use_paint",
                     "seed_layer", "seed_frames", "seed", "segment_all", "accept_all", "discard", "points_per_side",
                     "auto_iou", "auto_stability", "min_area", "max_area", "find_new", "new_on", "new_every",
                     "new_cells", "accept_new", "dismiss_new",
@@ -205,13 +206,13 @@ class Controls:
     def session_settings(self) -> list:
         """The settings a session is made with (fixed while it is open)."""
         return [self.image, self.axis, self.channel, self.contrast, self.model, self.checkpoint, self.image_size,
-                self.device, self.precision, self.memory, self.exclusive]
+                self.device, self.precision, self.memory, self.exclusive, self.window]
 
     def lay_out(self, parent: QWidget) -> None:
         """Put the controls into ``parent``, top to bottom: Setup (image, axis, model; the rest folded under
         "Advanced"), Objects, Track, Divisions, Export."""
         advanced = Container(widgets=[self.channel, self.contrast, self.checkpoint, self.image_size, self.device,
-                                      self.precision, self.memory, self.exclusive, self.threads])
+                                      self.precision, self.memory, self.exclusive, self.window, self.threads])
         fold = _fold("Advanced", advanced)
         scroll = _Scroll()
         self.advanced, self.advanced_toggle = advanced, fold
@@ -342,4 +343,5 @@ class Controls:
         return dict(name=self.model.value, image_size=None if size == "model" else int(size),
                     checkpoint=None if ckpt.lower() == "none" else (ckpt or "auto"),
                     precision=self.precision.value, memory_frames=None if memory == "all" else int(memory),
-                    exclusive=bool(self.exclusive.value))
+                    exclusive=bool(self.exclusive.value),
+                    window=None if self.window.value == "whole frame" else int(self.window.value))

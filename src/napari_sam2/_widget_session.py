@@ -108,8 +108,9 @@ class SessionFlow:
         demo = model.cfg.name == DEMO
         w._controls.model_info.value = ("Model: bundled demo (synthetic cells, not SAM 2 quality)" if demo else
                                         f"Model: {model.cfg.name} at {model.image_size} px")
-        w._status.show(f"Session ready: {n} {w._place.unit}s of {h}x{wd}, model {model.cfg.name} at "
-                       f"{model.image_size} px, {int(w._controls.threads.value)} CPU thread(s). "
+        mode = f"in {session.window} px windows at native scale" if session.window else f"at {model.image_size} px"
+        w._status.show(f"Session ready: {n} {w._place.unit}s of {h}x{wd}, model {model.cfg.name} {mode}, "
+                       f"{int(w._controls.threads.value)} CPU thread(s). "
                        f"Click on '{CLICKS}' to prompt.")
         if demo:
             show_warning(f"SAM 2: using {DEMO_NOTICE}")

@@ -38,6 +38,11 @@ TOOLTIPS = {
     "exclusive": "Each pixel belongs to at most one object: where tracked masks overlap, the most confident "
                  "object keeps the pixel, and each object remembers only its own pixels. For touching cells; "
                  "off gives the official numbers (docs/engine.md, 'Exclusive pixels').",
+    "window": "Window mode, for small cells in large frames: each object is tracked in a square of this many "
+              "pixels around it, at the image's own scale (the model runs at this input size; 'image size' is "
+              "then not used). 'whole frame' resizes each frame to the model's input, the official behaviour; "
+              "a frame more than 1.5 times the model's input then shrinks every cell. Typical: 256 for the "
+              "demo, 512 or 1024 for official models (docs/engine.md, 'Window mode').",
     "start": "Load the model and create the prompt and output layers. While a session is open this starts a "
              "new one, after asking: the labels, clicks and objects on screen are then discarded.",
     "close": "End the session (after asking); its layers stay on screen and the settings can be changed.",
