@@ -206,7 +206,7 @@ def test_image_size_far_from_the_trained_size_is_named():
     for size in (128, 160, 384, 512):
         found = _quality_warnings(image_size=size)
         assert len(found) == 1 and "trained at" in found[0] and "use 256 (image_size=256, CLI --image-size 256)" in found[0], (size, found)
-    assert get_config("demo").trained_image_size == 256 and get_config("demo").trained_on_grey
+    assert get_config("demo").trained_image_size == 256 and not get_config("demo").trained_on_grey  # v2 saw colour
     official = get_config("sam2.1_hiera_large").with_image_size(512)
     assert official.trained_image_size == 1024 and not official.trained_on_grey
     assert "1024" in official.image_size_advice() and "736-1408" in official.image_size_advice()

@@ -161,7 +161,11 @@ def test_channel_picks_or_converts_and_bad_channels_name_the_shape(predictor, rg
 def test_colour_to_a_grey_trained_model_is_named(rgb_image):
     from napari_sam2.notices import QualityWarning
 
-    demo = SAM2ImagePredictor(build_sam2("demo"))
+    from dataclasses import replace
+
+    model = build_sam2("demo")  # demo v2 saw colour: a grey-trained model is the demo marked as one
+    model.cfg = replace(model.cfg, trained_on_grey=True)
+    demo = SAM2ImagePredictor(model)
     with pytest.warns(QualityWarning, match=r"trained on grey frames only.*channel='grey'"):
         demo.set_image(rgb_image)
     grey_as_rgb = np.repeat(rgb_image[..., :1], 3, axis=-1)

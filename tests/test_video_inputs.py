@@ -289,7 +289,10 @@ def test_frame_source_channels_and_the_colour_warning():
     source = FrameSource(rgb, SIZE)
     assert source.colour and not FrameSource(np.repeat(rgb[..., :1], 3, -1), SIZE).colour
 
-    demo = build_sam2_video_predictor("demo")
+    from dataclasses import replace
+
+    demo = build_sam2_video_predictor("demo")  # demo v2 saw colour: mark it grey-trained to test the rule
+    demo.model.cfg = replace(demo.model.cfg, trained_on_grey=True)
     with pytest.warns(QualityWarning, match="napari_sam2_demo was trained on grey frames only"):
         demo.init_state(rgb)
     with pytest.warns(QualityWarning, match="channel='grey'"):

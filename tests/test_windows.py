@@ -120,9 +120,9 @@ def test_window_input_is_the_frame_at_native_scale():
 # ----------------------------------------------------------------------------- quality with the demo
 
 def test_small_cells_in_a_large_frame_track_in_windows_not_in_the_whole_frame(demo):
-    """10 cells of the demo's trained size in a 512 px frame, seeded from frame-0 labels. Measured:
-    mean IoU 0.892 in 256 px windows, 0.383 with the frame squeezed to 256 px; 64 window encodings
-    for 80 object-frames (objects share windows)."""
+    """10 cells of the demo's trained size in a 512 px frame, seeded from frame-0 labels. Measured with
+    demo v2: mean IoU 0.941 in 256 px windows, 0.841 with the frame squeezed to 256 px (v1: 0.892 and
+    0.383; v2 also trained on frames at half size); 64 window encodings for 80 object-frames."""
     image, truth = synthetic_cells(n_frames=8, size=(512, 512), n_cells=10, seed=3)
     scores = {}
     for window in (None, 256):
@@ -137,7 +137,7 @@ def test_small_cells_in_a_large_frame_track_in_windows_not_in_the_whole_frame(de
         if window:
             assert s.encoded_frames < 8 * 10  # objects in one window share its encoding
             assert all(r.window.size == 256 for o in s.objects.values() for r in o.results.values())
-    assert scores[256] >= 0.85 and scores[None] <= 0.6, scores
+    assert scores[256] >= 0.9 and scores[None] <= scores[256] - 0.05, scores
 
 
 def test_memory_follows_a_moving_window(demo):

@@ -139,7 +139,7 @@ DEMO = "napari_sam2_demo"
 CONFIGS[DEMO] = SAM2Config(
     DEMO, TrunkConfig(embed_dim=24, num_heads=1, stages=(1, 1, 3, 1), global_att_blocks=(4,),
                       window_pos_embed_bkg_spatial_size=(8, 8), window_spec=(8, 4, 8, 4)),
-    image_size=256, trained_image_size=256, trained_on_grey=True, d_model=128, mem_dim=64, memory_attention_layers=2, decoder_heads=4, decoder_mlp_dim=256,
+    image_size=256, trained_image_size=256, d_model=128, mem_dim=64, memory_attention_layers=2, decoder_heads=4, decoder_mlp_dim=256,
     memory_attention_ffn=256, **_SAM21)
 
 # The official config files use short size names (sam2.1_hiera_t.yaml, ..._b+.yaml).
