@@ -232,7 +232,8 @@ def test_cli_window_and_its_advice(tmp_path, capsys):
     image, truth = synthetic_cells(n_frames=5, size=(512, 512), n_cells=5, seed=6)
     tifffile.imwrite(tmp_path / "movie.tif", image)
     tifffile.imwrite(tmp_path / "seed.tif", truth[0])
-    for extra, name in (([], "whole.tif"), (["--window", "256"], "win.tif")):
+    exports = ["--table", str(tmp_path / "t.csv"), "--ctc", str(tmp_path / "ctc")]
+    for extra, name in (([], "whole.tif"), (["--window", "256", *exports], "win.tif")):
         rc = main(["track", str(tmp_path / "movie.tif"), "--model", "demo", "--masks", str(tmp_path / "seed.tif"),
                    "--out", str(tmp_path / name), "--session", str(tmp_path / (name + ".json")), *extra])
         err = capsys.readouterr().err
@@ -241,6 +242,8 @@ def test_cli_window_and_its_advice(tmp_path, capsys):
     win = tifffile.imread(tmp_path / "win.tif")
     assert np.mean(_ious(win, truth, range(1, 5))) >= 0.8
     assert json.loads((tmp_path / "win.tif.json").read_text())["window"] == 256
+    rows = (tmp_path / "t.csv").read_text().splitlines()
+    assert len(rows) == 1 + 5 * 5 and sorted(p.name for p in (tmp_path / "ctc").iterdir())[:2] == ["mask000.tif", "mask001.tif"]
     rc = main(["track", str(tmp_path / "movie.tif"), "--model", "demo", "--masks", str(tmp_path / "seed.tif"),
                "--out", str(tmp_path / "bad.tif"), "--window", "100"])
     assert rc != 0 and "multiple of 32" in capsys.readouterr().err
