@@ -104,7 +104,7 @@ class Auto:
         def job(_):
             from .engine.auto import segment_all
 
-            return segment_all(session.model, session.frames.raw(frame), settings,
+            return segment_all(session.model, session.frames.raw(frame), settings.for_session(session),
                                contrast_limits=session.frames.contrast_limits)
 
         def show(labels):

@@ -8,7 +8,8 @@ before that.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -20,7 +21,8 @@ from ..model.sam2_base import SAM2Base
 class AutoSettings:
     """What the automatic segmentation keeps. points_per_side: the grid of single-point prompts;
     pred_iou_thresh / stability_score_thresh / box_nms_thresh: the generator's filters; min_area /
-    max_area: mask areas kept, in pixels (None: no upper bound)."""
+    max_area: mask areas kept, in pixels (None: no upper bound); crop_n_layers: the generator's crop layers
+    (layer i cuts the frame into 2^i x 2^i overlapping crops, each seen at the model's input size)."""
 
     points_per_side: int = 32
     pred_iou_thresh: float = 0.8
@@ -28,6 +30,7 @@ class AutoSettings:
     box_nms_thresh: float = 0.7
     min_area: int = 0
     max_area: int | None = None
+    crop_n_layers: int = 0
 
     def __post_init__(self) -> None:
         if self.points_per_side < 1:
@@ -42,7 +45,17 @@ class AutoSettings:
         return SAM2AutomaticMaskGenerator(model, points_per_side=self.points_per_side,
                                           pred_iou_thresh=self.pred_iou_thresh,
                                           stability_score_thresh=self.stability_score_thresh,
-                                          box_nms_thresh=self.box_nms_thresh)
+                                          box_nms_thresh=self.box_nms_thresh, crop_n_layers=self.crop_n_layers)
+
+    def for_session(self, session) -> "AutoSettings":
+        """These settings for ``session``'s frames: in window mode, with enough crop layers that the finest
+        crops are about the window's size, so the generator sees cells near the scale window mode tracks
+        them at (the whole frame squeezed into the model's input would shrink them)."""
+        window = getattr(session, "window", None)
+        if window is None:
+            return self
+        side = max(session.frames.height, session.frames.width)
+        return replace(self, crop_n_layers=max(self.crop_n_layers, math.ceil(math.log2(max(side / window, 1.0)))))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -85,7 +98,7 @@ def new_cell_suggestions(session, frames, settings: AutoSettings | None = None,
     field or appearing mid-movie. A candidate is kept when at most ``max_covered`` of its pixels belong
     to tracked objects in the session's labels. Returns ``[{"frame", "mask" (H, W) bool, "area",
     "score"}]`` sorted by frame, then by score (predicted IoU × stability) from the highest."""
-    settings = settings or AutoSettings()
+    settings = (settings or AutoSettings()).for_session(session)
     generator = settings.generator(session.model)
     found = []
     for f in sorted(set(int(f) for f in frames)):
@@ -128,7 +141,7 @@ def add_new_objects(session, frame: int, image: np.ndarray, max_id: int, holder:
 def seed_objects(session, frame: int, settings: AutoSettings | None = None, max_id: int = LABEL_FILE_MAX_ID) -> list[int]:
     """Every object the automatic segmentation finds on ``frame`` becomes a tracked object (a mask prompt),
     numbered after the session's existing ids; returns the ids. A frame where it finds nothing is an error."""
-    settings = settings or AutoSettings()
+    settings = (settings or AutoSettings()).for_session(session)
     labels = segment_all(session.model, session.frames.raw(frame), settings,
                          contrast_limits=session.frames.contrast_limits)
     if not labels.any():
