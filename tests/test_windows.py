@@ -270,3 +270,25 @@ def test_automatic_segmentation_sees_window_scale_in_window_mode(demo):
     cells = [c for c in np.unique(truth[0]) if c]
     found = sum(max(mask_iou(labels == i, truth[0] == c) for i in ids) >= 0.5 for c in cells)
     assert found >= 20, (found, len(cells))
+
+
+def test_exclusive_memory_is_encoded_in_each_objects_own_window(demo):
+    """Objects of one window in two memory layouts, with another window's object between them: each
+    stored memory equals the memory encoded afresh from its logits in its own window."""
+    yy, xx = np.mgrid[:512, :512]
+    frame = np.full((512, 512), 300.0)
+    truth = np.zeros((512, 512), np.uint16)
+    for k, (y, x) in enumerate(((70, 70), (440, 440), (70, 170)), 1):
+        disc = (yy - y) ** 2 + (xx - x) ** 2 < 14 ** 2
+        frame[disc], truth[disc] = 2500.0, k
+    rng = np.random.default_rng(0)
+    image = (frame + rng.normal(0, 40, (6, 512, 512))).astype(np.uint16)
+    s = TrackingSession(demo, image, window=256, exclusive=True)
+    s.add_labels(0, truth)
+    s.add_mask(2, 3, truth == 3)  # object 3 gets a second prompted frame: its own memory layout from frame 3 on
+    s.propagate()
+    results = {o: s.objects[o].results[4] for o in (1, 2, 3)}
+    assert results[1].window == results[3].window != results[2].window
+    for r in results.values():
+        fresh = s.core.encode(4, r.logits, torch.tensor([[r.score]]), window=r.window)
+        assert torch.equal(r.memory, fresh)

@@ -79,19 +79,18 @@ class FrameTracker:
             return
         logits = self._exclusive(f, torch.cat(logits), objs, windows)
         ptrs, scores, ious = torch.cat(ptrs), torch.cat(scores), torch.cat(ious)
-        start = 0
-        for window in dict.fromkeys(windows):  # the chunks of one window are consecutive
-            n = windows.count(window)
-            for i in range(start, start + n, self.max_batch):
-                part = slice(i, min(i + self.max_batch, start + n))
-                memory = self.core.encode(f, logits[part], scores[part], window=window)
-                for j, obj in enumerate(objs[part]):
-                    k = i + j
-                    obj.results[f] = FrameResult(logits[k:k + 1].clone(), ptrs[k:k + 1], float(scores[k, 0]),
-                                                 float(ious[k]), d, memory[j:j + 1], window=window,
-                                                 memory_window=window)
-                    obj.holding_memory.add(f)
-            start += n
+        i = 0
+        while i < len(objs):  # chunks of at most max_batch consecutive objects in one window
+            end = i + 1
+            while end < len(objs) and end - i < self.max_batch and windows[end] == windows[i]:
+                end += 1
+            memory = self.core.encode(f, logits[i:end], scores[i:end], window=windows[i])
+            for k in range(i, end):
+                objs[k].results[f] = FrameResult(logits[k:k + 1].clone(), ptrs[k:k + 1], float(scores[k, 0]),
+                                                 float(ious[k]), d, memory[k - i:k - i + 1], window=windows[i],
+                                                 memory_window=windows[i])
+                objs[k].holding_memory.add(f)
+            i = end
 
     def _exclusive(self, f: int, logits: torch.Tensor, objs: list[ObjectTrack], windows: list) -> torch.Tensor:
         """``(N, 1, h, w)`` logits of the objects just decoded on ``f`` (each in its window of ``windows``),
