@@ -271,8 +271,8 @@ def test_quality_warnings_are_collected_per_worker_thread():
     def job(name):
         with _QualityWarnings.collect() as caught:
             inside.wait(10)  # both jobs collecting at once
-            warnings.warn(f"from {name}", QualityWarning)
-            warnings.warn(f"from {name}", QualityWarning)  # again: every time, not once per line
+            warnings.warn(f"from {name}", QualityWarning, stacklevel=1)
+            warnings.warn(f"from {name}", QualityWarning, stacklevel=1)  # again: every time, not once per line
             warned.wait(10)
             release.wait(10)  # still collecting while the GUI thread warns
         got[name] = caught
@@ -283,7 +283,7 @@ def test_quality_warnings_are_collected_per_worker_thread():
     inside.wait(10)
     warned.wait(10)
     with pytest.warns(QualityWarning, match="from the GUI"):  # not swallowed into a job's list
-        warnings.warn("from the GUI", QualityWarning)
+        warnings.warn("from the GUI", QualityWarning, stacklevel=1)
     release.set()
     for t in threads:
         t.join(10)
