@@ -54,7 +54,7 @@ class FrameTracker:
         if r is None:
             cond, recent, _ = layout
             r = obj.results[min(cond + recent, key=lambda t: abs(t - f))]
-        return follow(Window(*r.window), r.logits, self.shape)
+        return follow(r.window, r.logits, self.shape)
 
     def _track_exclusive(self, f: int, d: str, groups: dict) -> None:
         """Track every group on ``f``, make the masks exclusive across all of them, then encode their memory.
@@ -115,8 +115,7 @@ class FrameTracker:
         sources = windows + rival_windows
         out = logits.clone()
         for window in dict.fromkeys(windows):
-            seen = every if all(w == window for w in sources) else torch.cat(
-                [move(every[i:i + 1], Window(*w), Window(*window)) for i, w in enumerate(sources)])
+            seen = torch.cat([move(every[i:i + 1], w, window) for i, w in enumerate(sources)])
             winner = seen.argmax(dim=0)
             for i, w in enumerate(windows):
                 if w == window:
@@ -159,7 +158,7 @@ class FrameTracker:
             logits = self.core.filled(r.logits) if prompted else r.logits
             moved = r.window != window
             if moved:
-                logits = move(logits, Window(*r.window), Window(*window))
+                logits = move(logits, r.window, window)
             r.memory = self.core.memory(t, logits, torch.tensor([[r.score]], device=r.logits.device),
                                         from_prompt=prompted, window=window)
             r.memory_window = window

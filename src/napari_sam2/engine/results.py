@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..model.sam2_base import Points
+from .windows import Window
 
 FORWARD, BACKWARD = "forward", "backward"
 
@@ -30,8 +31,8 @@ class FrameResult:
     memory: torch.Tensor | None = None
     candidates: tuple[torch.Tensor, torch.Tensor] | None = None  # (1, 3, S/4, S/4) logits, (1, 3) IoUs
     replay: Points | None = None  # prompted frames: the clicks after the last step, to resume from
-    window: tuple | None = None  # window mode: the Window the logits are in (None: the whole frame)
-    memory_window: tuple | None = None  # the Window ``memory`` was encoded in (it moves with the object)
+    window: Window | None = None  # window mode: the window the logits are in (None: the whole frame)
+    memory_window: Window | None = None  # the window ``memory`` was encoded in (it moves with the object)
 
     @property
     def present(self) -> bool:

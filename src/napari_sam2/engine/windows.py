@@ -125,9 +125,9 @@ def warn_if_outside(mask: np.ndarray, size: int, what: str) -> None:
                      "pixels lie outside it and are not seen in window mode")
 
 
-def move(logits: torch.Tensor, src: Window, dst: Window) -> torch.Tensor:
+def move(logits: torch.Tensor, src: Window | None, dst: Window | None) -> torch.Tensor:
     """``(B, 1, h, w)`` low-res logits made in window ``src`` as seen from window ``dst`` (where ``src``
-    did not reach: no object)."""
+    did not reach: no object). The same window (None and None: the whole frame) gives them back as they are."""
     if src == dst:
         return logits
     h = logits.shape[-1]
