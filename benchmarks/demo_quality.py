@@ -25,14 +25,14 @@ from scipy import ndimage
 
 def isolated(model, seeds):
     from napari_sam2.synthetic import synthetic_cells
-    from napari_sam2.train.quality import track_from_clicks
+    from napari_sam2.train.quality import track_from_clicks, tracked_mean
 
     out = []
     for seed in seeds:
         image, truth = synthetic_cells(n_frames=31, size=(128, 128), n_cells=3, seed=seed)
         session, ious = track_from_clicks(model, image, truth)
-        table = np.stack(list(ious.values()))
-        out.append((seed, float(np.nanmean(table[:, 0])), float(np.nanmean(table[:, 1:])), session, ious, truth))
+        first = float(np.nanmean(np.stack(list(ious.values()))[:, 0]))
+        out.append((seed, first, tracked_mean(ious), session, ious, truth))
     return out
 
 
@@ -46,19 +46,19 @@ def red_movie(image: np.ndarray) -> np.ndarray:
 
 def colour(model, seeds):
     from napari_sam2.synthetic import synthetic_cells
-    from napari_sam2.train.quality import track_from_clicks
+    from napari_sam2.train.quality import track_from_clicks, tracked_mean
 
     out = []
     for seed in seeds:
         image, truth = synthetic_cells(n_frames=31, size=(128, 128), n_cells=3, seed=seed)
         _, ious = track_from_clicks(model, red_movie(image), truth)
-        out.append(float(np.nanmean(np.stack(list(ious.values()))[:, 1:])))
+        out.append(tracked_mean(ious))
     return out
 
 
 def varied(model, seeds):
     from napari_sam2.synthetic import synthetic_microscopy
-    from napari_sam2.train.quality import track_from_clicks
+    from napari_sam2.train.quality import track_from_clicks, tracked_mean
 
     scores = []
     for seed in seeds:
@@ -66,7 +66,7 @@ def varied(model, seeds):
         if not truth[0].any():
             continue
         _, ious = track_from_clicks(model, image, truth)
-        scores.append(float(np.nanmean(np.stack(list(ious.values()))[:, 1:])))
+        scores.append(tracked_mean(ious))
     return scores
 
 

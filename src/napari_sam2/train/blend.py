@@ -37,15 +37,9 @@ def mix(first: dict, second: dict, alpha: float) -> dict:
 
 
 def v1_world(model) -> float:
-    from ..synthetic import synthetic_cells
-    from .quality import track_from_clicks
+    from .quality import isolated_cells
 
-    scores = []
-    for seed in V1_SEEDS:
-        image, truth = synthetic_cells(n_frames=31, size=(128, 128), n_cells=3, seed=seed)
-        _, ious = track_from_clicks(model, image, truth)
-        scores.append(float(np.nanmean(np.stack(list(ious.values()))[:, 1:])))
-    return float(np.mean(scores))
+    return float(np.mean(isolated_cells(model, V1_SEEDS)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,24 @@ def track_from_labels(model, image: np.ndarray, labels: np.ndarray, frame: int =
     return session, object_ious(session.labels(), labels, ids, frame)
 
 
+def tracked_mean(ious: dict[int, np.ndarray]) -> float:
+    """The mean IoU over every object and tracked frame (the prompted first frame left out) of ``ious`` from
+    :func:`track_from_clicks` or :func:`track_from_labels`."""
+    return float(np.nanmean(np.stack(list(ious.values()))[:, 1:]))
+
+
+def isolated_cells(model, seeds) -> list[float]:
+    """Per movie, :func:`tracked_mean` of one click per cell on frame 0 of ``synthetic_cells`` movies (31
+    frames, 128 px, 3 cells; one per seed): the demo's isolated-cell test, and v1's world in its validation."""
+    from ..synthetic import synthetic_cells
+
+    out = []
+    for seed in seeds:
+        image, truth = synthetic_cells(n_frames=31, size=(128, 128), n_cells=3, seed=seed)
+        out.append(tracked_mean(track_from_clicks(model, image, truth)[1]))
+    return out
+
+
 def object_ious(pred: np.ndarray, labels: np.ndarray, ids, frame: int = 0) -> dict[int, np.ndarray]:
     """``{obj_id: (T,) IoU}`` of ``pred`` against ``labels`` (both ``(T, H, W)``) per frame from ``frame`` on,
     NaN where the object is in neither."""
