@@ -94,6 +94,16 @@ def test_worker_processes_give_the_same_clips_as_the_main_process():
     assert packed[0].dtype == np.float16 and packed[2][0] == 4
 
 
+def test_closing_with_large_results_in_flight_returns():
+    """Closing right after the first clip, with movies asked ahead whose clips exceed a pipe's buffer (64 KB):
+    terminating the pool then deadlocked, now close() lets them finish (a hang here is the failure)."""
+    for _ in range(3):
+        sampler = ParallelClipSampler(_movie, 96, 4, 3, seed=11, workers=2, clips_per_movie=4)
+        sampler.draw(4, 3)
+        sampler.close()
+        assert sampler.pool is None
+
+
 def test_training_stops_on_its_time_budget_and_validation_is_repeatable():
     torch.manual_seed(0)
     model = build_model(get_config(DEMO).with_image_size(64))

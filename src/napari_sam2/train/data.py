@@ -216,7 +216,13 @@ class ParallelClipSampler:
         raise ValueError("100 movies in a row gave no clip with an object of at least 12 pixels")
 
     def close(self) -> None:
+        """Stop the workers, after the movies already asked for are made: terminating the pool while a worker
+        writes a result larger than the pipe's buffer deadlocks (the worker holds the lock of the result
+        pipe, which terminating needs, and nobody reads the pipe any more)."""
         if self.pool is not None:
-            self.pool.terminate()
+            for pending in self._pending:
+                pending.wait(timeout=120)
+            self._pending.clear()
+            self.pool.close()
             self.pool.join()
             self.pool = None
