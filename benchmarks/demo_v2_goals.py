@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from demo_quality import coin_labels, red_movie  # noqa: E402
 
 GOALS = {"isolated": 0.85, "small": 0.70, "crowded": 0.75, "automatic": 0.80}
+SECTIONS = {"isolated", "small", "crowded", "automatic", "colour", "coins"}
 
 
 def tracked_mean(ious: dict, frames: slice = slice(1, None)) -> float:
@@ -79,31 +80,6 @@ def crowded(model, seeds) -> tuple[list[float], list[int]]:
         counts.append(len(np.unique(truth[0])) - 1)
         scores.append(tracked_mean(track_from_labels(model, image, truth)[1]))
     return scores, counts
-
-
-def found_share(truth: np.ndarray, pred: np.ndarray, min_area: int = 30) -> tuple[int, int]:
-    """(cells of ``truth`` with >= ``min_area`` px that a label of ``pred`` matches at IoU >= 0.5, those cells)."""
-    t_ids, t_area = np.unique(truth, return_counts=True)
-    p_ids, p_area = np.unique(pred, return_counts=True)
-    pairs, inter = np.unique(np.stack([truth.ravel(), pred.ravel()]), axis=1, return_counts=True)
-    t_size, p_size = dict(zip(t_ids, t_area)), dict(zip(p_ids, p_area))
-    cells = {int(t) for t in t_ids if t and t_size[t] >= min_area}
-    found = set()
-    for (t, p), n in zip(pairs.T, inter):
-        if t in cells and p and n / (t_size[t] + p_size[p] - n) >= 0.5:
-            found.add(int(t))
-    return len(found), len(cells)
-
-
-def automatic(model, seeds, settings=None) -> list[tuple[int, int]]:
-    from napari_sam2.engine.auto import segment_all
-    from napari_sam2.train.world import synthetic_world
-
-    out = []
-    for seed in seeds:
-        image, truth, _ = synthetic_world(n_frames=1, size=(256, 256), seed=seed)
-        out.append(found_share(truth[0], segment_all(model, image[0], settings)))
-    return out
 
 
 def round_objects(labels: np.ndarray, solidity: float = 0.9) -> np.ndarray:
@@ -165,6 +141,8 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="auto")
     parser.add_argument("--tag", default="demo", help="name in the table and in the picture's file name")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", default=",".join(sorted(SECTIONS)),
+                        help="comma-separated sections to run (default: all)")
     parser.add_argument("--picture-dir", default=str(Path(__file__).parents[1] / "docs" / "images"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -178,34 +156,45 @@ def main() -> None:
         rows.append(f"| {name} | {value:.3f} | {goal_text}{mark} | {detail} | {time.perf_counter() - t0:.0f} s |")
         print(rows[-1], flush=True)
 
-    t0 = time.perf_counter()
-    iso = clicks_on(model, isolated_movies(range(7101, 7109)))
-    row("isolated cells, 1 click, frames 1-30", np.mean(iso), GOALS["isolated"], f"per movie {np.round(iso, 2).tolist()}", t0)
-    t0 = time.perf_counter()
-    small = clicks_on(model, small_movies(range(7501, 7505)))
-    row("small cells r 6-10 px, 1 click, frames 1-20", np.mean(small), GOALS["small"],
-        f"per movie {np.round(small, 2).tolist()}", t0)
-    t0 = time.perf_counter()
-    crowd, counts = crowded(model, range(4_000_001, 4_000_004))
-    row("crowded 256 px field, seeded from labels, frames 1-15", np.mean(crowd), GOALS["crowded"],
-        f"{counts} cells; per movie {np.round(crowd, 2).tolist()}", t0)
-    t0 = time.perf_counter()
-    from napari_sam2.engine.auto import AutoSettings
-
-    for name, settings in (("default", None), ("relaxed", AutoSettings(pred_iou_thresh=0.5, stability_score_thresh=0.8))):
-        auto = automatic(model, range(4_100_001, 4_100_009), settings)
-        share = sum(f for f, _ in auto) / max(sum(n for _, n in auto), 1)
-        row(f"automatic mask generator ({name} filters), cells found at IoU >= 0.5", share,
-            GOALS["automatic"] if settings is None else None,
-            "found/cells per frame " + ", ".join(f"{f}/{n}" for f, n in auto), t0)
+    only = set(args.only.split(","))
+    unknown = only - SECTIONS
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose among {sorted(SECTIONS)}")
+    if "isolated" in only:
         t0 = time.perf_counter()
-    rgb = clicks_on(model, isolated_movies(range(7101, 7105), colour=True))
-    row("colour (red) movies, 1 click, frames 1-30", np.mean(rgb), None, f"per movie {np.round(rgb, 2).tolist()}", t0)
-    t0 = time.perf_counter()
-    picture = Path(args.picture_dir) / f"demo_goals_coins_{args.tag}.png"
-    first, later, n = real(model, picture)
-    row("coins (real photo) rotated + drifting, 1 click, frames 1-11", later, None,
-        f"{n} coins, frame 0 {first:.2f}; picture {picture.name}", t0)
+        iso = clicks_on(model, isolated_movies(range(7101, 7109)))
+        row("isolated cells, 1 click, frames 1-30", np.mean(iso), GOALS["isolated"], f"per movie {np.round(iso, 2).tolist()}", t0)
+    if "small" in only:
+        t0 = time.perf_counter()
+        small = clicks_on(model, small_movies(range(7501, 7505)))
+        row("small cells r 6-10 px, 1 click, frames 1-20", np.mean(small), GOALS["small"],
+            f"per movie {np.round(small, 2).tolist()}", t0)
+    if "crowded" in only:
+        t0 = time.perf_counter()
+        crowd, counts = crowded(model, range(4_000_001, 4_000_004))
+        row("crowded 256 px field, seeded from labels, frames 1-15", np.mean(crowd), GOALS["crowded"],
+            f"{counts} cells; per movie {np.round(crowd, 2).tolist()}", t0)
+    if "automatic" in only:
+        from napari_sam2.engine.auto import AutoSettings
+        from napari_sam2.train.quality import automatic_found
+
+        for name, settings in (("default", None), ("relaxed", AutoSettings(pred_iou_thresh=0.5, stability_score_thresh=0.8))):
+            t0 = time.perf_counter()
+            auto = automatic_found(model, range(4_100_001, 4_100_009), settings)
+            share = sum(f for f, _ in auto) / max(sum(n for _, n in auto), 1)
+            row(f"automatic mask generator ({name} filters), cells found at IoU >= 0.5", share,
+                GOALS["automatic"] if settings is None else None,
+                "found/cells per frame " + ", ".join(f"{f}/{n}" for f, n in auto), t0)
+    if "colour" in only:
+        t0 = time.perf_counter()
+        rgb = clicks_on(model, isolated_movies(range(7101, 7105), colour=True))
+        row("colour (red) movies, 1 click, frames 1-30", np.mean(rgb), None, f"per movie {np.round(rgb, 2).tolist()}", t0)
+    if "coins" in only:
+        t0 = time.perf_counter()
+        picture = Path(args.picture_dir) / f"demo_goals_coins_{args.tag}.png"
+        first, later, n = real(model, picture)
+        row("coins (real photo) rotated + drifting, 1 click, frames 1-11", later, None,
+            f"{n} coins, frame 0 {first:.2f}; picture {picture.name}", t0)
     print(f"\n{args.tag} ({args.checkpoint})\n\n| goal | value | target | detail | time |\n|---|---|---|---|---|")
     print("\n".join(rows))
 

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from .demo_v2 import V2, validation_clips
 
     states = [torch.load(p, map_location="cpu", weights_only=True)["model"] for p in (args.v1, args.v2)]
-    model = build_model(get_config(DEMO))
+    model = build_model(get_config(DEMO)).eval()  # as inference runs it (no dropout, eval-only rules)
     clips = validation_clips(model.image_size, args.val_clips, V2.max_objects)
     best = None
     for alpha in (float(a) for a in args.alphas.split(",")):

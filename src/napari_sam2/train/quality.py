@@ -93,3 +93,30 @@ def correct_worst(session: TrackingSession, ious: dict[int, np.ndarray],
     before = mask_iou(pred, target)
     session.correct(frame, obj, points=[inner_point(wrong)], labels=[label])
     return obj, frame, before, mask_iou(session.label_frame(frame) == obj, target)
+
+
+def found_share(truth: np.ndarray, pred: np.ndarray, min_area: int = 30) -> tuple[int, int]:
+    """(cells of ``truth`` with >= ``min_area`` px that a label of ``pred`` matches at IoU >= 0.5, those cells)."""
+    t_ids, t_area = np.unique(truth, return_counts=True)
+    p_ids, p_area = np.unique(pred, return_counts=True)
+    pairs, inter = np.unique(np.stack([truth.ravel(), pred.ravel()]), axis=1, return_counts=True)
+    t_size, p_size = dict(zip(t_ids, t_area)), dict(zip(p_ids, p_area))
+    cells = {int(t) for t in t_ids if t and t_size[t] >= min_area}
+    found = set()
+    for (t, p), n in zip(pairs.T, inter):
+        if t in cells and p and n / (t_size[t] + p_size[p] - n) >= 0.5:
+            found.add(int(t))
+    return len(found), len(cells)
+
+
+def automatic_found(model, seeds, settings=None) -> list[tuple[int, int]]:
+    """:func:`found_share` of the automatic mask generator (``engine.auto.segment_all``) on frame 0 of a
+    256 px ``synthetic_world`` movie per seed."""
+    from ..engine.auto import segment_all
+    from .world import synthetic_world
+
+    out = []
+    for seed in seeds:
+        image, truth, _ = synthetic_world(n_frames=1, size=(256, 256), seed=seed)
+        out.append(found_share(truth[0], segment_all(model, image[0], settings)))
+    return out
