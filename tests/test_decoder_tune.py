@@ -1,0 +1,91 @@
+"""Demo v3's decoder tune (train/decoder_tune.py): recorded decoder calls replay the model exactly, the
+IoU targets of background clicks, what learns, and that a short tune lowers the loss it trains."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_sam2.model.build import build_model
+from napari_sam2.model.configs import DEMO, get_config
+from napari_sam2.train import decoder_tune as dt
+from napari_sam2.train.world import HELD_OUT, PICTURES
+from napari_sam2.weights import DEMO_FILE
+
+
+@pytest.fixture(scope="module")
+def demo():
+    torch.manual_seed(0)
+    model = build_model(get_config(DEMO))
+    model.load_state_dict(torch.load(DEMO_FILE, map_location="cpu", weights_only=True)["model"])
+    return model.eval()
+
+
+def test_recorded_calls_replay_the_model_that_made_them(demo):
+    calls = dt.decoder_calls(demo, 1, length=4)
+    assert len(calls) >= 4  # the first frame's prompt (and corrections) and three tracked frames
+    tracked = [c for c in calls if c.points is None]
+    assert len(tracked) == 3 and all(c.target.shape[0] == c.features.shape[0] for c in calls)
+    assert all(c.memory is not None for c in tracked) and calls[0].memory is None  # the first prompt: no memory
+    with torch.no_grad():
+        for call in calls:
+            # the stored features are float16: the replayed pointers match to that precision, not bit for bit
+            parts = dt.call_loss(demo, call)
+            assert float(parts["pointer"]) < 1e-4 and torch.isfinite(sum(parts.values()))
+            # a tracked frame's features made again by memory attention from the recorded bank
+            again = dt.call_loss(demo, call, memory=True)
+            assert float(again["pointer"]) < 1e-3
+            assert float(again["dice"]) == pytest.approx(float(parts["dice"]), abs=0.02)
+
+
+def test_candidate_ious_match_a_direct_count():
+    rng = np.random.default_rng(0)
+    labels = torch.from_numpy(rng.integers(0, 4, size=(16, 16))).to(torch.int16)
+    logits = torch.randn(2, 3, 16, 16)
+    got = dt._candidate_ious(logits, labels)
+    assert got.shape == (2, 3, 3)
+    for n in range(2):
+        for m in range(3):
+            pred = logits[n, m].numpy() > 0
+            for k in range(1, 4):
+                cell = labels.numpy() == k
+                assert got[n, m, k - 1] == pytest.approx((pred & cell).sum() / (pred | cell).sum(), abs=1e-6)
+
+
+def test_a_short_tune_lowers_its_loss_and_changes_only_the_decoder():
+    """From untrained weights (the shipped demo is already tuned this way: 30 steps there move the loss by
+    noise only). Measured: 6.18 -> 3.52 on clicks the tune did not draw."""
+    torch.manual_seed(0)
+    model = build_model(get_config(DEMO)).eval()
+    frames = dt.point_frames(model, 4)
+    calls = dt.decoder_calls(model, 1, length=4)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+
+    def point_losses():
+        gen = torch.Generator().manual_seed(7)
+        with torch.no_grad():
+            return float(sum(sum(dt.point_loss(model, f, 24, gen).values()) for f in frames))
+
+    start = point_losses()
+    dt.tune(model, frames, calls, steps=30, lr=3e-4, frames_per_step=2, calls_per_step=2)
+    assert point_losses() < 0.8 * start
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed and all(k.startswith("sam_mask_decoder.") for k in changed)
+    assert not model.training and all(p.requires_grad for p in model.parameters())
+
+
+def test_real_images_the_benchmarks_use_are_held_out_of_the_textures():
+    assert set(HELD_OUT) == {"coins", "immunohistochemistry"} and not set(HELD_OUT) & set(PICTURES)
+
+
+def test_blend_scores_each_mix_as_inference_runs_it(monkeypatch, tmp_path):
+    from napari_sam2.train import blend
+
+    modes = []
+    monkeypatch.setattr(blend, "v1_world", lambda model: modes.append(model.training) or 0.5)
+    monkeypatch.setattr(blend, "evaluate", lambda model, clips, cfg: {"val_iou_tracked": 0.5})
+    monkeypatch.setattr("napari_sam2.train.demo_v2.validation_clips", lambda *a: [])
+    out = tmp_path / "mix.pt"
+    assert blend.main([str(DEMO_FILE), str(DEMO_FILE), "--out", str(out), "--alphas", "0.5,1.0"]) == 0
+    assert modes == [False, False] and out.exists()
