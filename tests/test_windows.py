@@ -121,8 +121,8 @@ def test_window_input_is_the_frame_at_native_scale():
 
 def test_small_cells_in_a_large_frame_track_in_windows_not_in_the_whole_frame(demo):
     """10 cells of the demo's trained size in a 512 px frame, seeded from frame-0 labels. Measured with
-    demo v2: mean IoU 0.941 in 256 px windows, 0.841 with the frame squeezed to 256 px (v1: 0.892 and
-    0.383; v2 also trained on frames at half size); 64 window encodings for 80 object-frames."""
+    demo v3: mean IoU 0.941 in 256 px windows, 0.854 with the frame squeezed to 256 px (v2: 0.941 and 0.841;
+    v1: 0.892 and 0.383; v2 also trained on frames at half size); 64 window encodings for 80 object-frames."""
     image, truth = synthetic_cells(n_frames=8, size=(512, 512), n_cells=10, seed=3)
     scores = {}
     for window in (None, 256):
@@ -252,24 +252,26 @@ def test_cli_window_and_its_advice(tmp_path, capsys):
 
 def test_automatic_segmentation_sees_window_scale_in_window_mode(demo):
     """In window mode the generator's crop layers go down to about the window's size. Measured on this
-    1024 px frame with 24 cells: 22 found at IoU >= 0.5 in 256 px window mode (2 crop layers), none with
-    the frame squeezed to 256 px (the seeding is refused: nothing found)."""
+    1024 px frame with 24 cells, cells found at IoU >= 0.5: 23 in 256 px window mode (2 crop layers), 7 with
+    the frame squeezed to 256 px (demo v2: 22 and none)."""
     from napari_sam2.engine.auto import AutoSettings, seed_objects
 
     image, truth = synthetic_cells(n_frames=2, size=(1024, 1024), n_cells=24, seed=21)
     settings = AutoSettings(points_per_side=16, pred_iou_thresh=0.7, stability_score_thresh=0.9, min_area=100)
+    cells = [c for c in np.unique(truth[0]) if c]
+
+    def found(session) -> int:
+        ids = seed_objects(session, 0, settings)
+        labels = session.label_frame(0)
+        return sum(max(mask_iou(labels == i, truth[0] == c) for i in ids) >= 0.5 for c in cells)
+
     whole = TrackingSession(demo, image)
     assert settings.for_session(whole) == settings
-    with pytest.raises(ValueError, match="found no objects"):
-        seed_objects(whole, 0, settings)
     s = TrackingSession(demo, image, window=256)
     assert settings.for_session(s).crop_n_layers == 2
     assert settings.for_session(TrackingSession(demo, image[:, :512, :300], window=256)).crop_n_layers == 1
-    ids = seed_objects(s, 0, settings)
-    labels = s.label_frame(0)
-    cells = [c for c in np.unique(truth[0]) if c]
-    found = sum(max(mask_iou(labels == i, truth[0] == c) for i in ids) >= 0.5 for c in cells)
-    assert found >= 20, (found, len(cells))
+    in_windows, squeezed = found(s), found(whole)
+    assert in_windows >= 20 and squeezed <= 12, (in_windows, squeezed, len(cells))
 
 
 def test_exclusive_memory_is_encoded_in_each_objects_own_window(demo):

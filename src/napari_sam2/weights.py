@@ -69,7 +69,7 @@ for _size, _mb in _SIZES.items():
 
 BUNDLED_PREFIX = "bundled:"
 DEMO_FILE = Path(__file__).parent / "demo" / "napari_sam2_demo.pt"
-DEMO_SHA256 = "95cc9b51eba764685facc7c10df8836bb93c65b4972fb0b55bb31d1252b388eb"
+DEMO_SHA256 = "b11936fd0e38de6ae87a5ddc4d55bcc8443dabf747ae93c57bc3af1cdc711317"
 DEMO_NOTICE = ("the bundled demo model: small and trained only on synthetic cells, NOT SAM 2 quality. "
                "For real work: napari-sam2 weights download sam2.1_hiera_tiny")
 REGISTRY["napari_sam2_demo"] = WeightInfo("napari_sam2_demo", BUNDLED_PREFIX + DEMO_FILE.name, 6, DEMO_SHA256,
