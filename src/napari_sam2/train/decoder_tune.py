@@ -174,12 +174,25 @@ def _clicks(frame: PointFrame, n_points: int, gen: torch.Generator) -> tuple[Poi
     return Points(xy[:, None], torch.ones(n_points, 1, dtype=torch.int32)), frame.labels.flatten()[flat].long()
 
 
+def _decode(model: SAM2Base, features: torch.Tensor, points: Points | None, mask_inputs: torch.Tensor | None,
+            high_res: list[torch.Tensor], multimask: bool):
+    """``forward_sam_heads`` for B objects (``high_res``: one frame's, shared), and the decoder's candidates
+    at input size (as training supervises them)."""
+    b, s = features.shape[0], model.image_size
+    head = model.forward_sam_heads(features, points, mask_inputs,
+                                   [h.float().expand(b, -1, -1, -1) for h in high_res] or None, multimask)
+    return head, F.interpolate(head.decoder_multimasks.float(), size=(s, s), mode="bilinear", align_corners=False)
+
+
 def _click_heads(model: SAM2Base, frame: PointFrame, points: Points):
     b = points.coords.shape[0]
-    s = model.image_size
-    head = model.forward_sam_heads(frame.embed.float().expand(b, -1, -1, -1), points, None,
-                                   [h.float().expand(b, -1, -1, -1) for h in frame.high_res], True)
-    return head, F.interpolate(head.decoder_multimasks.float(), size=(s, s), mode="bilinear", align_corners=False)
+    return _decode(model, frame.embed.float().expand(b, -1, -1, -1), points, None, frame.high_res, True)
+
+
+def _call_heads(model: SAM2Base, call: DecoderCall, features: torch.Tensor | None = None):
+    """A recorded call decoded again, from its recorded features or from ``features``."""
+    return _decode(model, call.features.float() if features is None else features, call.points,
+                   None if call.mask_inputs is None else call.mask_inputs.float(), call.high_res, call.multimask)
 
 
 def _click_targets(logits: torch.Tensor, under: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -204,7 +217,7 @@ def point_loss(model: SAM2Base, frame: PointFrame, n_points: int, gen: torch.Gen
         step = losses.step_loss(logits[inside], head.ious[inside], head.object_score[inside], target, alpha=-1.0)
         parts.update(step)
     if (~inside).any() and frame.labels.max() > 0:
-        best = _candidate_ious(logits[~inside].detach(), frame.labels).amax(-1)
+        best = _click_targets(logits[~inside].detach(), under[~inside], frame.labels)
         parts["iou"] = parts["iou"] + (head.ious[~inside] - best).abs().mean(1).sum()
     return {k: v / b for k, v in parts.items()}
 
@@ -214,16 +227,12 @@ def call_loss(model: SAM2Base, call: DecoderCall, memory: bool = False) -> dict[
     ``memory``: a tracked frame's features are made again by memory attention from its recorded bank
     (so that memory attention learns too), instead of taken as recorded."""
     b = call.features.shape[0]
-    s = model.image_size
-    features = call.features.float()
+    features = None
     if memory and call.memory is not None:
         f = call.memory["feats"]
         feats = FrameFeatures([x.float() for x in f.feats], f.pos.float(), f.sizes).expand(b)
         features = model.memory_conditioned_features(**{**call.memory, "feats": feats})
-    head = model.forward_sam_heads(features, call.points,
-                                   None if call.mask_inputs is None else call.mask_inputs.float(),
-                                   [h.float().expand(b, -1, -1, -1) for h in call.high_res] or None, call.multimask)
-    logits = F.interpolate(head.decoder_multimasks.float(), size=(s, s), mode="bilinear", align_corners=False)
+    head, logits = _call_heads(model, call, features)
     parts = losses.step_loss(logits, head.ious, head.object_score, call.target, alpha=-1.0)
     scale = call.obj_ptr.pow(2).mean().clamp(min=1e-6)
     parts = {k: v / b for k, v in parts.items()}
@@ -262,12 +271,7 @@ def iou_examples(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderC
             head, logits = _click_heads(model, frame, points)
             add(head.ious, _click_targets(logits, under, frame.labels))
         for call in calls:
-            b, s = call.features.shape[0], model.image_size
-            head = model.forward_sam_heads(call.features.float(), call.points,
-                                           None if call.mask_inputs is None else call.mask_inputs.float(),
-                                           [h.float().expand(b, -1, -1, -1) for h in call.high_res] or None,
-                                           call.multimask)
-            logits = F.interpolate(head.decoder_multimasks.float(), size=(s, s), mode="bilinear", align_corners=False)
+            head, logits = _call_heads(model, call)
             target = call.target[:, None].float().expand_as(logits)
             add(head.ious, losses.true_iou(logits, target))
     finally:
