@@ -240,3 +240,26 @@ def test_new_cells_every_k_frames_listed_marked_dismissed_accepted(ready, qtbot,
     assert sorted(widget.session.obj_ids) == [1, 2] and set(widget.session.objects[2].prompts) == {0}
     assert listed(widget) == [] and strip.new_cells == set() and not outline.data.any()
     assert 2 in np.unique(viewer.layers[OUTPUT].data[0])
+
+
+def test_segment_all_with_the_official_filters_shows_the_demo_advice(make_napari_viewer, qtbot, monkeypatch):
+    """The widget's defaults are the official filters (0.8 / 0.95); with the demo model, Segment all shows the
+    generator's QualityWarning naming the settings that find cells."""
+    import napari_sam2._widget_status as status
+    from napari_sam2._widget import SAM2Widget
+
+    shown = []
+    monkeypatch.setattr(status, "show_warning", lambda text: shown.append(text))
+    image, _ = synthetic_cells(n_frames=2, size=(128, 128), n_cells=3, seed=1)
+    viewer = make_napari_viewer()
+    widget = SAM2Widget(viewer)
+    viewer.window.add_dock_widget(widget)
+    c = widget._controls
+    c.image.value, c.model.value, c.checkpoint.value, c.device.value = viewer.add_image(image), "napari_sam2_demo", "auto", "cpu"
+    c.points_per_side.value = 8
+    assert (c.auto_iou.value, c.auto_stability.value) == (0.8, 0.95)
+    widget.start_session()
+    qtbot.waitUntil(lambda: widget.session is not None and not widget.busy, timeout=60000)
+    c.segment_all.native.click()
+    wait(qtbot, widget)
+    assert any("--auto-iou 0.5 --auto-stability 0.8" in t for t in shown), shown
