@@ -1,4 +1,4 @@
-"""The shipped demo v2: v1 and the v2 fine-tune averaged weight by weight, the mix chosen on validation.
+"""Demo v2 (shipped until demo v3 tuned its decoder, train/decoder_tune.py): v1 and the v2 fine-tune averaged weight by weight, the mix chosen on validation.
 
 The GPU fine-tune (``--phase v2``) learned small, crowded, colour and real-texture cells but lost a little
 of v1's own world (isolated cells tracked from one click: 0.81 -> 0.77 on v1's test movies). Averaging
