@@ -446,3 +446,23 @@ def test_bf16_fast_mode_tracks_like_fp32_with_real_weights(monkeypatch):
     ious = [mask_iou(runs["fp32"][0][t] == o, runs["bf16"][0][t] == o) for t in range(4) for o in (1, 2)]
     assert min(ious) > 0.9, ious
     assert not np.array_equal(runs["fp32"][1], runs["bf16"][1])
+
+
+def test_a_model_in_training_mode_is_named_before_tracking(model, movie):
+    """A model straight from build_model, or from a training loop, tracks with dropout and without the rules
+    SAM 2 applies at inference: the session says so (and leaves the model's mode to its owner)."""
+    import warnings
+
+    from napari_sam2.notices import QualityWarning
+
+    image, _ = movie
+    model.train()
+    try:
+        with pytest.warns(QualityWarning, match=r"training mode.*model\.eval\(\)"):
+            TrackingSession(model, image)
+        assert model.training
+    finally:
+        model.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", QualityWarning)
+        TrackingSession(model, image)

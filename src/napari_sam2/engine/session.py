@@ -121,6 +121,8 @@ class TrackingSession(SessionResults):
         self.frames = frames if isinstance(frames, FrameSource) else FrameSource(frames, model.image_size,
                                                                                    contrast_limits)
         warn_if_colour(self.frames, model)  # colour to a grey-trained model (the demo) names channel='grey'
+        if model.training:  # dropout on, eval-only rules off: e.g. straight from build_model or a training loop
+            warn_quality("the model is in training mode, so tracking differs from inference; call model.eval() first")
         advice = window_advice((self.frames.height, self.frames.width), model.image_size, self.window)
         if advice is not None:
             warn_quality(advice)
