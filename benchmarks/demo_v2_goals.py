@@ -176,12 +176,12 @@ def main() -> None:
             f"{counts} cells; per movie {np.round(crowd, 2).tolist()}", t0)
     if "automatic" in only:
         from napari_sam2.engine.auto import AutoSettings
-        from napari_sam2.train.quality import automatic_found
+        from napari_sam2.train.quality import automatic_found, pooled_share
 
         for name, settings in (("default", None), ("relaxed", AutoSettings(pred_iou_thresh=0.5, stability_score_thresh=0.8))):
             t0 = time.perf_counter()
             auto = automatic_found(model, range(4_100_001, 4_100_009), settings)
-            share = sum(f for f, _ in auto) / max(sum(n for _, n in auto), 1)
+            share = pooled_share(auto)
             row(f"automatic mask generator ({name} filters), cells found at IoU >= 0.5", share,
                 GOALS["automatic"] if settings is None else None,
                 "found/cells per frame " + ", ".join(f"{f}/{n}" for f, n in auto), t0)

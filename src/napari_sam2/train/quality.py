@@ -120,3 +120,9 @@ def automatic_found(model, seeds, settings=None) -> list[tuple[int, int]]:
         image, truth, _ = synthetic_world(n_frames=1, size=(256, 256), seed=seed)
         out.append(found_share(truth[0], segment_all(model, image[0], settings)))
     return out
+
+
+def pooled_share(found: list[tuple[int, int]]) -> float:
+    """The share of all cells found over ``(found, cells)`` pairs (:func:`automatic_found`): a crowded frame
+    weighs as many cells as it has."""
+    return sum(f for f, _ in found) / max(sum(n for _, n in found), 1)
