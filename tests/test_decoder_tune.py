@@ -89,3 +89,38 @@ def test_blend_scores_each_mix_as_inference_runs_it(monkeypatch, tmp_path):
     out = tmp_path / "mix.pt"
     assert blend.main([str(DEMO_FILE), str(DEMO_FILE), "--out", str(out), "--alphas", "0.5,1.0"]) == 0
     assert modes == [False, False] and out.exists()
+
+
+def test_iou_head_fit_changes_only_the_iou_head_and_lowers_its_held_out_error(demo):
+    model = build_model(get_config(DEMO))
+    model.load_state_dict(demo.state_dict())
+    model.eval()
+    frames, calls = dt.point_frames(model, 3), dt.decoder_calls(model, 1, length=3)
+    tokens, targets, made = dt.iou_examples(model, frames, calls)
+    assert tokens.shape[0] == targets.shape[0] == made.shape[0] and made.any(1).all()
+    assert not model.sam_mask_decoder.training  # iou_examples put the decoder's mode back
+    # slots 1-3 for clicks (three candidates), slot 0 for single-output calls (e.g. two clicks)
+    assert made[:, 1:].all(1).sum() > 0 and (made[:, 0] & ~made[:, 1:].any(1)).sum() > 0
+    last = model.sam_mask_decoder.iou_prediction_head.layers[-1]
+    with torch.no_grad():  # the shipped head is fitted already: start from one that says 0.5 everywhere
+        last.weight.zero_()
+        last.bias.zero_()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    report = dt.fit_iou_head(model, tokens, targets, made, epochs=20)
+    assert report["held_out_l1_after"] < report["held_out_l1_before"], report
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed and all(k.startswith("sam_mask_decoder.iou_prediction_head.") for k in changed)
+
+
+def test_sharpening_keeps_the_masks_and_scales_their_logits(demo):
+    model = build_model(get_config(DEMO))
+    model.load_state_dict(demo.state_dict())
+    model.eval()
+    frame = dt.point_frames(model, 1)[0]
+    points, _ = dt._clicks(frame, 8, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        _, plain = dt._click_heads(model, frame, points)
+        dt.sharpen_masks(model, 4.0)
+        _, sharp = dt._click_heads(model, frame, points)
+    assert torch.equal(plain > 0, sharp > 0)
+    assert torch.allclose(sharp, 4 * plain, rtol=1e-4, atol=1e-3)

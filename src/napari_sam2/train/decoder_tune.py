@@ -258,7 +258,7 @@ def iou_examples(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderC
     gen = torch.Generator().manual_seed(seed)
     targets, made = [], []
 
-    def add(head_ious: torch.Tensor, true: torch.Tensor) -> None:
+    def add(true: torch.Tensor) -> None:
         full, mask = torch.zeros(true.shape[0], 4), torch.zeros(true.shape[0], 4, dtype=torch.bool)
         cols = slice(1, 4) if true.shape[1] == 3 else slice(0, 1)
         full[:, cols], mask[:, cols] = true, True
@@ -268,12 +268,11 @@ def iou_examples(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderC
     try:
         for frame in frames:
             points, under = _clicks(frame, clicks_per_frame, gen)
-            head, logits = _click_heads(model, frame, points)
-            add(head.ious, _click_targets(logits, under, frame.labels))
+            _, logits = _click_heads(model, frame, points)
+            add(_click_targets(logits, under, frame.labels))
         for call in calls:
-            head, logits = _call_heads(model, call)
-            target = call.target[:, None].float().expand_as(logits)
-            add(head.ious, losses.true_iou(logits, target))
+            _, logits = _call_heads(model, call)
+            add(losses.true_iou(logits, call.target[:, None].float().expand_as(logits)))
     finally:
         hook.remove()
         decoder.train(was_training)
@@ -289,15 +288,19 @@ def fit_iou_head(model: SAM2Base, tokens: torch.Tensor, targets: torch.Tensor, m
     order = torch.randperm(len(tokens), generator=gen)
     held, train_rows = order[: len(order) // 10], order[len(order) // 10:]
 
+    def l1(rows: torch.Tensor) -> torch.Tensor:
+        """Mean absolute error over the outputs ``rows`` made."""
+        return ((head(tokens[rows]) - targets[rows]).abs() * made[rows]).sum() / made[rows].sum().clamp(min=1)
+
     def held_out_l1() -> float:
         with torch.no_grad():
-            return float(((head(tokens[held]) - targets[held]).abs() * made[held]).sum() / made[held].sum())
+            return float(l1(held))
 
     before = held_out_l1()
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.01)
     for _ in range(epochs):
         for rows in train_rows[torch.randperm(len(train_rows), generator=gen)].split(256):
-            loss = ((head(tokens[rows]) - targets[rows]).abs() * made[rows]).sum() / made[rows].sum().clamp(min=1)
+            loss = l1(rows)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -367,11 +370,11 @@ def validate(model: SAM2Base, clips) -> dict[str, float]:
     finds at its default filters, the v2 world's tracked IoU from one click (``clips``:
     :func:`~.demo_v2.validation_clips`) and v1's world (isolated cells, :data:`~.blend.V1_SEEDS`)."""
     from .blend import v1_world
-    from .quality import automatic_found
+    from .quality import automatic_found, pooled_share
     from .trainer import evaluate
 
     found = automatic_found(model, AUTO_VAL_SEEDS)
-    scores = {"automatic": sum(f for f, _ in found) / max(sum(n for _, n in found), 1),
+    scores = {"automatic": pooled_share(found),
               "v2_world": evaluate(model, clips, V2)["val_iou_tracked"], "v1_world": v1_world(model)}
     scores["mean"] = float(np.mean(list(scores.values())))
     return scores
