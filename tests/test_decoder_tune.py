@@ -75,6 +75,40 @@ def test_a_short_tune_lowers_its_loss_and_changes_only_the_decoder():
     assert not model.training and all(p.requires_grad for p in model.parameters())
 
 
+def test_frames_at_other_input_sizes_tune_the_models_own_decoder():
+    """Demo v4's tune sees frames and calls at 128-512 px input. A frame made at 128 px is decoded by a copy
+    of the model at 128 px that shares its decoder, so the model's decoder learns from it."""
+    torch.manual_seed(0)
+    model = build_model(get_config(DEMO)).eval()
+    small = dt.at_size(model, 128)
+    assert small.image_size == 128 and small.sam_mask_decoder is model.sam_mask_decoder
+    assert small.memory_attention is model.memory_attention and small.image_encoder is not model.image_encoder
+    assert dt.at_size(model, model.image_size) is model
+    frames, calls = dt.sized_caches(model, 4, 2, (128, 256), share=0.5)
+    assert sorted(dt.size_of(f) for f in frames) == [128, 128, 256, 256]
+    assert {dt.size_of(c) for c in calls} == {128, 256}
+    assert {tuple(f.embed.shape[-2:]) for f in frames} == {(8, 8), (16, 16)}
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    at_128 = [f for f in frames if dt.size_of(f) == 128]
+
+    def loss_at_128():
+        gen = torch.Generator().manual_seed(7)
+        with torch.no_grad():
+            return float(sum(sum(dt.point_loss(small, f, 24, gen).values()) for f in at_128))
+
+    start = loss_at_128()
+    dt.tune(model, at_128, calls, steps=20, lr=3e-4, frames_per_step=2, calls_per_step=2)
+    assert loss_at_128() < 0.8 * start
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed and all(k.startswith("sam_mask_decoder.") for k in changed)
+
+
+def test_split_counts_puts_the_main_share_at_the_main_size_and_spreads_the_rest():
+    assert dt.split_counts(1000, (128, 192, 256, 384, 512), 256, 0.5) == {256: 500, 128: 125, 192: 125, 384: 125, 512: 125}
+    assert dt.split_counts(7, (128, 256, 512), 256, 0.5) == {256: 4, 128: 2, 512: 1}
+    assert dt.split_counts(5, (256,), 256, 0.5) == {256: 5}
+
+
 def test_real_images_the_benchmarks_use_are_held_out_of_the_textures():
     assert set(HELD_OUT) == {"coins", "immunohistochemistry"} and not set(HELD_OUT) & set(PICTURES)
 

@@ -1,4 +1,4 @@
-"""Demo v3: tune the mask decoder on cached features, for the automatic mask generator and for tracking.
+"""Demo v3 and v4: tune the mask decoder on cached features, for the automatic mask generator and for tracking.
 
     python -m napari_sam2.train.decoder_tune --resume DEMO_V2.pt --out OUT.pt --fit-iou --sharpen 4
 
@@ -32,7 +32,12 @@ recorded banks; tried, not shipped). Then, for the shipped v3:
 * ``--sharpen 4``: every mask logit times 4 (:func:`sharpen_masks`): the same masks with steeper edges, so
   that the generator's stability filter (logits thresholded at -1 and +1) keeps good masks.
 
-Defaults are the v3 recipe (seeded; about 40 minutes on two CPU cores, most of it making the caches).
+**Input sizes** (demo v4): v3 made its caches at the model's 256 px input only, and its tuned decoder
+got worse than v2's off that size (``image_size`` 128 or 512). Half of the frames and clips are now made
+at 256 px and the rest evenly at 128, 192, 384 and 512 px (``--sizes``, ``--main-share``), each decoded
+by a copy of the model at that size that shares its decoder (:func:`at_size`).
+
+Defaults are the v4 recipe (seeded; about 50 minutes on two CPU cores).
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ POINT_SEED = 2_000_000_000  # movie seeds for point frames and decoder calls: ap
 CALL_SEED = 2_100_000_000  # its validation (3e6 on) and the benchmarks'
 AUTO_VAL_SEEDS = range(3_500_001, 3_500_009)  # validation frames for the automatic masks (benchmarks: 4.1e6 on)
 HALF = torch.float16
+OFF_SIZES = (128, 512)  # input sizes validation scores v1's world at, besides the model's own
 
 
 @dataclass
@@ -84,6 +90,31 @@ class DecoderCall:
     target: torch.Tensor
     obj_ptr: torch.Tensor
     memory: dict | None = None  # a tracked frame's memory attention inputs (its bank as the start made it)
+
+
+def at_size(model: SAM2Base, size: int) -> SAM2Base:
+    """``model`` itself at its own input size, else a copy at input ``size`` with its weights that shares its
+    mask decoder and memory attention (what tunes): tuning through the copy tunes ``model``."""
+    if size == model.image_size:
+        return model
+    copy = build_model(model.cfg.with_image_size(size))
+    copy.load_state_dict(model.state_dict())
+    copy.sam_mask_decoder, copy.memory_attention = model.sam_mask_decoder, model.memory_attention
+    return copy.train(model.training)
+
+
+def size_of(item: PointFrame | DecoderCall) -> int:
+    """The input size a cached frame or call was made at (its targets are at input size)."""
+    return int((item.labels if isinstance(item, PointFrame) else item.target).shape[-1])
+
+
+def split_counts(total: int, sizes: tuple[int, ...], main: int, share: float) -> dict[int, int]:
+    """``total`` spread over ``sizes``: ``share`` of it at ``main``, the rest evenly over the others."""
+    others = [s for s in sizes if s != main]
+    counts = {main: total if not others else int(round(total * share))}
+    for i, s in enumerate(others):
+        counts[s] = (total - counts[main]) // len(others) + (i < (total - counts[main]) % len(others))
+    return counts
 
 
 @torch.no_grad()
@@ -149,6 +180,21 @@ def decoder_calls(model: SAM2Base, n_clips: int, seed: int = CALL_SEED, length: 
     finally:
         del model.forward_sam_heads, model.track_step, model.memory_conditioned_features
     return calls
+
+
+def sized_caches(model: SAM2Base, n_frames: int, n_clips: int, sizes: tuple[int, ...], share: float,
+                 call_seed: int = CALL_SEED) -> tuple[list[PointFrame], list[DecoderCall]]:
+    """Point frames and decoder calls at each input size of ``sizes`` (``share`` of them at the model's own,
+    :func:`split_counts`). The model's size draws from the base seeds, another size from base + size x 1000."""
+    frames: list[PointFrame] = []
+    calls: list[DecoderCall] = []
+    frame_counts = split_counts(n_frames, sizes, model.image_size, share)
+    for size, clips in split_counts(n_clips, sizes, model.image_size, share).items():
+        shift = 0 if size == model.image_size else size * 1000
+        sized = at_size(model, size)
+        frames += point_frames(sized, frame_counts[size], POINT_SEED + shift) if frame_counts[size] else []
+        calls += decoder_calls(sized, clips, call_seed + shift) if clips else []
+    return frames, calls
 
 
 def _candidate_ious(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -265,13 +311,14 @@ def iou_examples(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderC
         targets.append(full)
         made.append(mask)
 
+    models = {s: at_size(model, s) for s in {size_of(x) for x in [*frames, *calls]}}
     try:
         for frame in frames:
             points, under = _clicks(frame, clicks_per_frame, gen)
-            _, logits = _click_heads(model, frame, points)
+            _, logits = _click_heads(models[size_of(frame)], frame, points)
             add(_click_targets(logits, under, frame.labels))
         for call in calls:
-            _, logits = _call_heads(model, call)
+            _, logits = _call_heads(models[size_of(call)], call)
             add(losses.true_iou(logits, call.target[:, None].float().expand_as(logits)))
     finally:
         hook.remove()
@@ -322,7 +369,12 @@ def tune(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderCall], st
          frames_per_step: int = 4, points_per_frame: int = 24, calls_per_step: int = 4, seed: int = 0,
          memory: bool = False, progress=None) -> list[dict]:
     """``steps`` AdamW steps on the mask decoder (and memory attention with ``memory``; cosine decay after
-    5 % warm-up); returns the log."""
+    5 % warm-up); returns the log. Frames and calls of other input sizes than the model's are decoded at
+    their size, by the same decoder."""
+    models = {s: at_size(model, s) for s in {size_of(x) for x in [*frames, *calls]}}
+    for m in models.values():
+        for p in m.parameters():
+            p.requires_grad_(False)
     for p in model.parameters():
         p.requires_grad_(False)
     params = list(model.sam_mask_decoder.parameters())
@@ -336,16 +388,18 @@ def tune(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderCall], st
         opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(i / steps, 1.0))))
     gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
     model.train()
+    for m in models.values():
+        m.train()
     history = []
     try:
         for step in range(1, steps + 1):
             t0 = time.perf_counter()
             parts: dict[str, torch.Tensor] = {}
             for i in rng.choice(len(frames), frames_per_step, replace=False):
-                for k, v in point_loss(model, frames[i], points_per_frame, gen).items():
+                for k, v in point_loss(models[size_of(frames[i])], frames[i], points_per_frame, gen).items():
                     parts["point_" + k] = parts.get("point_" + k, 0) + v / frames_per_step
             for i in rng.choice(len(calls), calls_per_step, replace=False):
-                for k, v in call_loss(model, calls[i], memory).items():
+                for k, v in call_loss(models[size_of(calls[i])], calls[i], memory).items():
                     parts["call_" + k] = parts.get("call_" + k, 0) + v / calls_per_step
             total = sum(WEIGHTS[k.split("_", 1)[1]] * v for k, v in parts.items())
             opt.zero_grad(set_to_none=True)
@@ -368,14 +422,16 @@ def tune(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderCall], st
 def validate(model: SAM2Base, clips) -> dict[str, float]:
     """Selection scores on validation seeds no test uses: the share of cells the automatic mask generator
     finds at its default filters, the v2 world's tracked IoU from one click (``clips``:
-    :func:`~.demo_v2.validation_clips`) and v1's world (isolated cells, :data:`~.blend.V1_SEEDS`)."""
+    :func:`~.demo_v2.validation_clips`) and v1's world (isolated cells, :data:`~.blend.V1_SEEDS`), also at the
+    input sizes :data:`OFF_SIZES` (how gently the ``image_size`` option degrades)."""
     from .blend import v1_world
     from .quality import automatic_found, pooled_share
     from .trainer import evaluate
 
     found = automatic_found(model, AUTO_VAL_SEEDS)
     scores = {"automatic": pooled_share(found),
-              "v2_world": evaluate(model, clips, V2)["val_iou_tracked"], "v1_world": v1_world(model)}
+              "v2_world": evaluate(model, clips, V2)["val_iou_tracked"], "v1_world": v1_world(model),
+              **{f"v1_world_{s}": v1_world(at_size(model, s)) for s in OFF_SIZES}}
     scores["mean"] = float(np.mean(list(scores.values())))
     return scores
 
@@ -384,13 +440,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--resume", required=True, help="the starting demo checkpoint")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--frames", type=int, default=400, help="point frames (single frames)")
-    parser.add_argument("--clips", type=int, default=120, help="clips whose decoder calls are replayed")
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--frames", type=int, default=1000, help="point frames (single frames)")
+    parser.add_argument("--clips", type=int, default=200, help="clips whose decoder calls are replayed")
+    parser.add_argument("--sizes", default="128,192,256,384,512",
+                        help="input sizes the frames and clips are made at (comma-separated)")
+    parser.add_argument("--main-share", type=float, default=0.5,
+                        help="share of frames and clips at the model's own input size (the rest: evenly)")
+    parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--memory", action="store_true", help="memory attention learns too")
     parser.add_argument("--fit-iou", action="store_true", help="then fit the IoU head alone on the final decoder")
-    parser.add_argument("--fit-frames", type=int, default=400, help="point frames for the IoU fit (the first ones)")
+    parser.add_argument("--fit-frames", type=int, default=400, help="point frames for the IoU fit (drawn from the cache)")
     parser.add_argument("--fit-clips", type=int, default=80, help="clips recorded again, after tuning, for the IoU fit")
     parser.add_argument("--sharpen", type=float, default=1.0, help="then multiply the mask logits by this")
     parser.add_argument("--save-every", type=int, default=500, help="also write OUT.stepN.pt every N steps")
@@ -414,10 +474,10 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
         return 0
     t0 = time.time()
-    frames = point_frames(model, args.frames)
-    print(f"{len(frames)} point frames, {time.time() - t0:.0f} s", flush=True)
-    calls = decoder_calls(model, args.clips)
-    print(f"{len(calls)} decoder calls from {args.clips} clips, {time.time() - t0:.0f} s", flush=True)
+    sizes = tuple(int(v) for v in args.sizes.split(","))
+    frames, calls = sized_caches(model, args.frames, args.clips, sizes, args.main_share)
+    print(f"{len(frames)} point frames, {len(calls)} decoder calls from {args.clips} clips at sizes {sizes}, "
+          f"{time.time() - t0:.0f} s", flush=True)
     out = args.out
 
     def progress(step, total, record):
@@ -430,7 +490,9 @@ def main(argv: list[str] | None = None) -> int:
         tune(model, frames, calls, args.steps, lr=args.lr, seed=args.seed, memory=args.memory, progress=progress)
     if args.fit_iou:
         # the decoder's calls on the same clips differ once it has learned: record them again
-        report = fit_iou_head(model, *iou_examples(model, frames[:args.fit_frames], decoder_calls(model, args.fit_clips)))
+        fit_frames = [frames[i] for i in np.random.default_rng(args.seed).choice(len(frames), args.fit_frames, False)]
+        _, fit_calls = sized_caches(model, 0, args.fit_clips, sizes, args.main_share)
+        report = fit_iou_head(model, *iou_examples(model, fit_frames, fit_calls))
         print(json.dumps(report), flush=True)
     if args.sharpen != 1.0:
         sharpen_masks(model, args.sharpen)
