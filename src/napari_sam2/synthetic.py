@@ -13,10 +13,11 @@ from scipy import ndimage
 def synthetic_cells(n_frames: int = 8, size: tuple[int, int] = (128, 128), n_cells: int = 4, seed: int = 0,
                     radius: tuple[float, float] = (9.0, 15.0), step: float = 2.0, background: float = 300.0,
                     brightness: float = 2500.0, noise: float = 60.0) -> tuple[np.ndarray, np.ndarray]:
-    """A ``(T, Y, X)`` uint16 movie of elliptic cells drifting without overlap, and its labels.
+    """A ``(T, Y, X)`` uint16 movie of drifting elliptic cells, and its labels.
 
-    Each cell keeps its label (1..n_cells) in every frame; intensities are smooth inside a
-    cell, with Gaussian blur and noise like a widefield image. Returns ``(image, labels)``
+    Cells start apart but move independently, so they may cross: one then hides part or all of the
+    other (the lower label keeps a contested pixel). Each cell keeps its label (1..n_cells) in every
+    frame; intensities are smooth inside a cell, with Gaussian blur and noise like a widefield image. Returns ``(image, labels)``
     with labels as uint16, both of shape ``(n_frames, *size)``.
     """
     image, labels, _ = synthetic_dividing_cells(n_frames, size, n_cells, seed, divide=(), radius=radius, step=step,
