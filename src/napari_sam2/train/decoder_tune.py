@@ -2,13 +2,9 @@
 
     python -m napari_sam2.train.decoder_tune --resume DEMO_V2.pt --out OUT.pt --fit-iou --sharpen 4
 
-The demo v2 tracks, but its automatic masks fail: on a point grid its candidate masks are soft at the
-edges (stability under the generator's 0.95) and its predicted IoUs barely follow the true ones
-(correlation 0.22), so the generator's default filters keep nothing. Fixing that needs the decoder
-trained on grid-like single clicks, while keeping what it does when tracking.
-
-Everything before the decoder stays frozen, so its inputs can be computed once and reused for
-thousands of steps on a CPU:
+Demo v2's automatic masks fail (soft edges, predicted IoUs that barely follow the true ones): its decoder
+needs grid-like single clicks, while keeping what it does when tracking. Everything before the decoder
+stays frozen, so its inputs are computed once and reused for thousands of steps on a CPU:
 
 * **point frames**: single frames of the v2 world (:func:`~.demo_v2.v2_movie`), their image features
   (as a prompted frame without memory sees them) and their whole label image. Each step clicks at
@@ -22,9 +18,8 @@ thousands of steps on a CPU:
   with the true mask of each object. Replayed with the same loss as training, plus a term that keeps
   each object pointer near the starting model's (the pointers feed the memory, which stays frozen).
 
-The image encoder, prompt encoder, memory attention, memory encoder and pointer projection do not
-change; only ``sam_mask_decoder`` learns (``--memory``: memory attention too, replayed from the
-recorded banks; tried, not shipped). Then, for the shipped v3:
+Only ``sam_mask_decoder`` learns (``--memory``: memory attention too, from the recorded banks; tried, not
+shipped). Then:
 
 * ``--fit-iou``: the IoU head alone is fitted again on its inputs (the decoder's IoU token) from fresh
   clicks and re-recorded calls of the tuned decoder: it changes no mask, score or pointer, only which
