@@ -18,8 +18,7 @@ stays frozen, so its inputs are computed once and reused for thousands of steps 
   with the true mask of each object. Replayed with the same loss as training, plus a term that keeps
   each object pointer near the starting model's (the pointers feed the memory, which stays frozen).
 
-Only ``sam_mask_decoder`` learns (``--memory``: memory attention too, from the recorded banks; tried, not
-shipped). Then:
+Only ``sam_mask_decoder`` learns (``--memory``: memory attention too, from recorded banks; not shipped). Then:
 
 * ``--fit-iou``: the IoU head alone is fitted again on its inputs (the decoder's IoU token) from fresh
   clicks and re-recorded calls of the tuned decoder: it changes no mask, score or pointer, only which
@@ -27,12 +26,12 @@ shipped). Then:
 * ``--sharpen 4``: every mask logit times 4 (:func:`sharpen_masks`): the same masks with steeper edges, so
   that the generator's stability filter (logits thresholded at -1 and +1) keeps good masks.
 
-**Input sizes** (demo v4): v3 made its caches at the model's 256 px input only, and its tuned decoder
-got worse than v2's off that size (``image_size`` 128 or 512). Half of the frames and clips are now made
-at 256 px and the rest evenly at 128, 192, 384 and 512 px (``--sizes``, ``--main-share``), each decoded
-by a copy of the model at that size that shares its decoder (:func:`at_size`).
+**Input sizes**: v3 made its caches at the model's 256 px input only (the default), and its decoder got
+worse than v2's off that size (``image_size`` 128 or 512). ``--sizes 128,192,256,384,512 --main-share 0.5``
+(v4, measured and not shipped: docs/training.md) makes the rest of them at other sizes, each decoded by a
+copy of the model at that size that shares its decoder (:func:`at_size`).
 
-Defaults are the v4 recipe (seeded; about 50 minutes on two CPU cores).
+Defaults are the v3 recipe (seeded; about 40 minutes on two CPU cores).
 """
 
 from __future__ import annotations
@@ -437,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--frames", type=int, default=1000, help="point frames (single frames)")
     parser.add_argument("--clips", type=int, default=200, help="clips whose decoder calls are replayed")
-    parser.add_argument("--sizes", default="128,192,256,384,512",
+    parser.add_argument("--sizes", default="256",
                         help="input sizes the frames and clips are made at (comma-separated)")
     parser.add_argument("--main-share", type=float, default=0.5,
                         help="share of frames and clips at the model's own input size (the rest: evenly)")
@@ -445,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--memory", action="store_true", help="memory attention learns too")
     parser.add_argument("--fit-iou", action="store_true", help="then fit the IoU head alone on the final decoder")
-    parser.add_argument("--fit-frames", type=int, default=400, help="point frames for the IoU fit (drawn from the cache)")
+    parser.add_argument("--fit-frames", type=int, default=400, help="IoU fit frames (the first of each size)")
     parser.add_argument("--fit-clips", type=int, default=80, help="clips recorded again, after tuning, for the IoU fit")
     parser.add_argument("--sharpen", type=float, default=1.0, help="then multiply the mask logits by this")
     parser.add_argument("--save-every", type=int, default=500, help="also write OUT.stepN.pt every N steps")
@@ -485,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
         tune(model, frames, calls, args.steps, lr=args.lr, seed=args.seed, memory=args.memory, progress=progress)
     if args.fit_iou:
         # the decoder's calls on the same clips differ once it has learned: record them again
-        fit_frames = [frames[i] for i in np.random.default_rng(args.seed).choice(len(frames), args.fit_frames, False)]
+        counts = split_counts(args.fit_frames, sizes, model.image_size, args.main_share)  # the first of each size
+        fit_frames = [f for size, n in counts.items() for f in [x for x in frames if size_of(x) == size][:n]]
         _, fit_calls = sized_caches(model, 0, args.fit_clips, sizes, args.main_share)
         report = fit_iou_head(model, *iou_examples(model, fit_frames, fit_calls))
         print(json.dumps(report), flush=True)
