@@ -93,17 +93,16 @@ class SAM2Config:
     def image_size_advice(self) -> str | None:
         """A warning text when ``image_size`` is far from the size the weights were trained at, else None.
 
-        Outside :data:`GOOD_SIZE_RATIO` of the trained size the masks get clearly worse (the demo,
-        trained at 256, tracked at IoU 0.93 / 0.90 / 0.86 at 192 / 256 / 352 px, but 0.77 at 160,
-        0.65 at 384, 0.23 at 128 and 0.47 at 512; docs/weights.md).
+        Outside :data:`GOOD_SIZE_RATIO` of the trained size the masks get worse (the shipped demo v3 tracked
+        at IoU 0.92 at its 256 px but 0.50 at 128 and 0.31 at 512; v1: 0.90, 0.23 and 0.47; docs/weights.md).
         """
         lo, hi = GOOD_SIZE_RATIO
         ratio = self.image_size / self.trained_image_size
         if lo <= ratio <= hi:
             return None
         return (f"image_size {self.image_size} is far from the {self.trained_image_size} px that {self.name} "
-                f"was trained at ({ratio:.2g}x): masks can get much worse that far from it (the bundled demo v2 tracked "
-                f"at IoU 0.90 at its 256 px, 0.81 at half and 0.50 at double; v1: 0.23 and 0.47); use {self.trained_image_size} "
+                f"was trained at ({ratio:.2g}x): masks can get much worse that far from it (the bundled demo v3 tracked "
+                f"at IoU 0.92 at its 256 px, 0.50 at half and 0.31 at double); use {self.trained_image_size} "
                 f"(image_size={self.trained_image_size}, CLI --image-size {self.trained_image_size}) or stay within "
                 f"{_nearest_multiple(lo * self.trained_image_size, up=True)}-"
                 f"{_nearest_multiple(hi * self.trained_image_size, up=False)}")
