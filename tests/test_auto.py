@@ -8,7 +8,7 @@ import pytest
 from napari_sam2 import build_sam2_video_predictor
 from napari_sam2.engine import TrackingSession
 from napari_sam2.engine.auto import (AutoSettings, add_new_objects, masks_to_labels, new_cell_suggestions,
-                                     next_free_id, segment_all)
+                                     next_free_id, segment_all, untracked_labels)
 from napari_sam2.io.evaluate import mask_iou
 from napari_sam2.synthetic import synthetic_cells
 
@@ -83,6 +83,18 @@ def test_new_cells_are_the_ones_nobody_tracks(demo, movie):
             on_frame[s["mask"] & (on_frame == 0)] = i + 1
         assert _found(np.where(np.isin(truth[f], untracked), truth[f], 0), on_frame) >= 2  # of the 3 untracked
         assert _found(np.where(np.isin(truth[f], tracked), truth[f], 0), on_frame) == 0
+
+
+def test_untracked_labels_keep_regions_tracked_objects_barely_touch():
+    labels = np.zeros((10, 10), np.uint32)
+    labels[0:5, 0:5], labels[0:5, 5:10], labels[5:10, 0:10] = 1, 2, 3  # 25, 25 and 50 px
+    tracked = np.zeros((10, 10), bool)
+    tracked[0:5, 0:2] = True  # 10 of label 1's 25 px: held
+    tracked[0:1, 5:10] = True  # 5 of label 2's 25 px: exactly the limit, kept
+    tracked[9, 0:10] = True  # 10 of label 3's 50 px
+    assert untracked_labels(labels, tracked) == [2, 3]
+    assert untracked_labels(labels, tracked, max_covered=0.1) == []
+    assert untracked_labels(np.zeros((4, 4), np.uint32), tracked[:4, :4]) == []
 
 
 def test_new_objects_are_renumbered_after_every_used_id():

@@ -99,6 +99,28 @@ def test_segment_all_preview_erase_one_accept_the_rest(demo, qtbot):
     assert f"{len(ids)} object(s) added from the automatic segmentation on frame 1" in widget._status.value
 
 
+def test_segment_all_leaves_out_cells_that_objects_hold(demo, qtbot):
+    """Segment all on a frame with tracked objects previews only the other cells, so Accept all makes no
+    duplicate objects (it used to preview every cell again)."""
+    viewer, widget, truth = demo
+    cells = [int(k) for k in np.unique(truth[0])[1:]]
+    tracked, untracked = cells[:3], cells[3:]
+    for i, cell in enumerate(tracked):
+        if i:
+            widget.add_object()
+        y, x = centre(truth, 0, cell)
+        widget.add_click(0, y, x)
+    widget.propagate("forward")
+    wait(qtbot, widget)
+    widget.go_to_frame(2)
+    widget._controls.segment_all.native.click()
+    wait(qtbot, widget)
+    plane = viewer.layers[PREVIEW].data[2]
+    assert not matched(np.where(np.isin(truth[2], tracked), truth[2], 0), plane)
+    assert len(matched(np.where(np.isin(truth[2], untracked), truth[2], 0), plane)) >= 2
+    assert "that tracked objects hold already left out" in widget._status.value, widget._status.value
+
+
 def test_new_cells_after_tracking_three_of_six(demo, qtbot):
     viewer, widget, truth = demo
     c, session = widget._controls, widget.session
@@ -184,6 +206,11 @@ def test_discard_refusals_and_ids_after_the_sessions(ready, qtbot, monkeypatch):
     assert sorted(widget.session.obj_ids) == [1, 2, 3] and c.objects.ids() == [1, 2, 3]
     assert set(np.unique(out.data[3])) == {0, 2, 3} and 1 in np.unique(out.data[0])
 
+    widget.segment_all()  # frame 3's two cells are objects 2 and 3 now: nothing new to preview
+    wait(qtbot, widget)
+    assert PREVIEW not in viewer.layers
+    assert "found only the 2 cell(s) that tracked objects hold already on frame 3" in widget._status.value
+    widget.go_to_frame(5)
     widget.segment_all()  # a new session starts without the old session's preview
     wait(qtbot, widget)
     assert PREVIEW in viewer.layers

@@ -102,20 +102,27 @@ class Auto:
         frame, unit = w._current_frame(), w._place.unit
 
         def job(_):
-            from .engine.auto import segment_all
+            from .engine.auto import segment_all, untracked_labels
 
-            return segment_all(session.model, session.frames.raw(frame), settings.for_session(session),
-                               contrast_limits=session.frames.contrast_limits)
+            labels = segment_all(session.model, session.frames.raw(frame), settings.for_session(session),
+                                 contrast_limits=session.frames.contrast_limits)
+            # cells that objects hold already would become duplicates on Accept all
+            keep = untracked_labels(labels, session.label_frame(frame) > 0)
+            return np.where(np.isin(labels, keep), labels, 0), len(np.unique(labels[labels > 0])) - len(keep)
 
-        def show(labels):
+        def show(result):
+            labels, known = result
             if w.session is not session:
                 return
             n = len(np.unique(labels)) - 1 if labels.any() else 0
             if n == 0:
                 self.discard()
-                self._refuse(f"the automatic segmentation found nothing on {unit} {frame}: lower the IoU or "
+                self._refuse(f"the automatic segmentation found only the {known} cell(s) that tracked objects hold "
+                             f"already on {unit} {frame}" if known else
+                             f"the automatic segmentation found nothing on {unit} {frame}: lower the IoU or "
                              f"stability threshold, or widen the area range")
                 return
+            held = f" ({known} more that tracked objects hold already left out)" if known else ""
             layer = self._frame_layer(PREVIEW, frame, labels, opacity=0.6)
             self.preview = (session, frame)
             w._controls.accept_all.enabled = w._controls.discard.enabled = True
@@ -124,8 +131,8 @@ class Auto:
             w.viewer.layers.selection.active = layer
             layer.selected_label = 0
             layer.mode = "fill"
-            w._status.show(f"{n} cell(s) found on {unit} {frame}, shown in '{PREVIEW}': remove wrong ones there "
-                           f"(fill with label 0, or erase), then Accept all or Discard.")
+            w._status.show(f"{n} cell(s) found on {unit} {frame}{held}, shown in '{PREVIEW}': remove wrong ones "
+                           f"there (fill with label 0, or erase), then Accept all or Discard.")
 
         w._run(job, on_return=show, label=f"segmenting everything on {unit} {frame}")
 

@@ -115,12 +115,19 @@ def new_cell_suggestions(session, frames, settings: AutoSettings | None = None,
         tracked = session.label_frame(f) > 0
         records = generator.generate(session.frames.raw(f), contrast_limits=session.frames.contrast_limits)
         labels, scores = masks_to_labels(records, tracked.shape, settings.min_area, settings.max_area)
-        for k, score in enumerate(scores, 1):
+        for k in untracked_labels(labels, tracked, max_covered):
             mask = labels == k
-            area = int(mask.sum())
-            if (mask & tracked).sum() <= max_covered * area:
-                found.append({"frame": f, "mask": mask, "area": area, "score": score})
+            found.append({"frame": f, "mask": mask, "area": int(mask.sum()), "score": scores[k - 1]})
     return found
+
+
+def untracked_labels(labels: np.ndarray, tracked: np.ndarray, max_covered: float = 0.2) -> list[int]:
+    """The labels of ``labels`` (H, W) at most ``max_covered`` of whose pixels lie in ``tracked`` (H, W) bool:
+    the regions no tracked object holds already."""
+    flat = labels.ravel().astype(np.int64)
+    area = np.bincount(flat)
+    covered = np.bincount(flat, weights=tracked.ravel(), minlength=len(area))
+    return [int(k) for k in np.flatnonzero(area) if k and covered[k] <= max_covered * area[k]]
 
 
 def next_free_id(session) -> int:
