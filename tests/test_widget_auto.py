@@ -38,6 +38,21 @@ def listed(widget) -> list[str]:
     return [choice for choice in widget._controls.new_cells.choices if choice is not None]
 
 
+def track_three_of_six(widget, qtbot, truth) -> tuple[list[int], list[int]]:
+    """One click on each of the first three cells of frame 0, tracked forward; returns the tracked cells and
+    the others."""
+    cells = [int(k) for k in np.unique(truth[0])[1:]]
+    tracked, untracked = cells[:3], cells[3:]
+    for i, cell in enumerate(tracked):
+        if i:
+            widget.add_object()
+        y, x = centre(truth, 0, cell)
+        widget.add_click(0, y, x)
+    widget.propagate("forward")
+    wait(qtbot, widget)
+    return tracked, untracked
+
+
 @pytest.fixture
 def demo(make_napari_viewer, qtbot):
     """A session with the bundled demo model on six synthetic cells at 256 px, with generator settings that
@@ -103,15 +118,7 @@ def test_segment_all_leaves_out_cells_that_objects_hold(demo, qtbot):
     """Segment all on a frame with tracked objects previews only the other cells, so Accept all makes no
     duplicate objects (it used to preview every cell again)."""
     viewer, widget, truth = demo
-    cells = [int(k) for k in np.unique(truth[0])[1:]]
-    tracked, untracked = cells[:3], cells[3:]
-    for i, cell in enumerate(tracked):
-        if i:
-            widget.add_object()
-        y, x = centre(truth, 0, cell)
-        widget.add_click(0, y, x)
-    widget.propagate("forward")
-    wait(qtbot, widget)
+    tracked, untracked = track_three_of_six(widget, qtbot, truth)
     widget.go_to_frame(2)
     widget._controls.segment_all.native.click()
     wait(qtbot, widget)
@@ -124,15 +131,7 @@ def test_segment_all_leaves_out_cells_that_objects_hold(demo, qtbot):
 def test_new_cells_after_tracking_three_of_six(demo, qtbot):
     viewer, widget, truth = demo
     c, session = widget._controls, widget.session
-    cells = [int(k) for k in np.unique(truth[0])[1:]]
-    tracked, untracked = cells[:3], cells[3:]
-    for i, cell in enumerate(tracked):
-        if i:
-            widget.add_object()
-        y, x = centre(truth, 0, cell)
-        widget.add_click(0, y, x)
-    widget.propagate("forward")
-    wait(qtbot, widget)
+    tracked, untracked = track_three_of_six(widget, qtbot, truth)
     assert sorted(session.obj_ids) == [1, 2, 3]
     widget.go_to_frame(2)
     assert c.new_on.value == NEW_CELLS_ON[0]
