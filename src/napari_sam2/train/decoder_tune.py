@@ -87,8 +87,7 @@ class DecoderCall:
 
 
 def at_size(model: SAM2Base, size: int) -> SAM2Base:
-    """``model`` itself at its own input size, else a copy at input ``size`` with its weights that shares its
-    mask decoder and memory attention (what tunes): tuning through the copy tunes ``model``."""
+    """``model`` at its own input size, else a copy at ``size`` sharing its decoder and memory attention."""
     if size == model.image_size:
         return model
     copy = build_model(model.cfg.with_image_size(size))
@@ -100,6 +99,11 @@ def at_size(model: SAM2Base, size: int) -> SAM2Base:
 def size_of(item: PointFrame | DecoderCall) -> int:
     """The input size a cached frame or call was made at (its targets are at input size)."""
     return int((item.labels if isinstance(item, PointFrame) else item.target).shape[-1])
+
+
+def models_for(model: SAM2Base, items) -> dict[int, SAM2Base]:
+    """``{size: model at that size}`` (:func:`at_size`) for every input size among cached ``items``."""
+    return {s: at_size(model, s) for s in {size_of(x) for x in items}}
 
 
 def split_counts(total: int, sizes: tuple[int, ...], main: int, share: float) -> dict[int, int]:
@@ -305,7 +309,7 @@ def iou_examples(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderC
         targets.append(full)
         made.append(mask)
 
-    models = {s: at_size(model, s) for s in {size_of(x) for x in [*frames, *calls]}}
+    models = models_for(model, [*frames, *calls])
     try:
         for frame in frames:
             points, under = _clicks(frame, clicks_per_frame, gen)
@@ -363,14 +367,11 @@ def tune(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderCall], st
          frames_per_step: int = 4, points_per_frame: int = 24, calls_per_step: int = 4, seed: int = 0,
          memory: bool = False, progress=None) -> list[dict]:
     """``steps`` AdamW steps on the mask decoder (and memory attention with ``memory``; cosine decay after
-    5 % warm-up); returns the log. Frames and calls of other input sizes than the model's are decoded at
-    their size, by the same decoder."""
-    models = {s: at_size(model, s) for s in {size_of(x) for x in [*frames, *calls]}}
-    for m in models.values():
+    5 % warm-up); returns the log. Items of any input size are decoded at their size (:func:`models_for`)."""
+    models = models_for(model, [*frames, *calls])
+    for m in {model, *models.values()}:
         for p in m.parameters():
             p.requires_grad_(False)
-    for p in model.parameters():
-        p.requires_grad_(False)
     params = list(model.sam_mask_decoder.parameters())
     if memory:
         params += list(model.memory_attention.parameters())
@@ -381,8 +382,7 @@ def tune(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderCall], st
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(i / steps, 1.0))))
     gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
-    model.train()
-    for m in models.values():
+    for m in {model, *models.values()}:
         m.train()
     history = []
     try:
