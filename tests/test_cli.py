@@ -93,9 +93,7 @@ def test_segment_refuses_an_existing_out_without_overwrite(tmp_path, capsys):
 
 
 def test_help_gives_the_exit_codes(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--help"])
-    assert exit_info.value.code == 0
+    assert main(["--help"]) == 0
     text = capsys.readouterr().out
     for line in ("0    success", "2    an error you can fix", "130  interrupted", "1    an unexpected crash"):
         assert line in text
@@ -179,6 +177,8 @@ def test_threads_are_set_before_any_model_work(tmp_path, monkeypatch, capsys, co
     import napari_sam2.train.files as train_files
 
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "imgs").mkdir()  # finetune's inputs exist (their files are read by the stub below)
+    (tmp_path / "labs").mkdir()
     calls = []
     monkeypatch.setattr(threads_module, "set_threads", lambda n=None: calls.append(("threads", n)))
 
@@ -195,9 +195,8 @@ def test_threads_are_set_before_any_model_work(tmp_path, monkeypatch, capsys, co
     calls.clear()
     assert main([*command, "--model", "demo"]) == 2
     assert calls == [("threads", None), ("model",)]  # None: threads.default_threads()
-    with pytest.raises(SystemExit) as exit_info:
-        main([*command, "--threads", "0"])
-    assert exit_info.value.code == 2 and "--threads must be a whole number" in capsys.readouterr().err
+    assert main([*command, "--threads", "0"]) == 2
+    assert "--threads must be a whole number" in capsys.readouterr().err
 
 
 def test_threads_default_and_environment(tmp_path, monkeypatch):
@@ -246,6 +245,5 @@ def test_segment_channel_picks_a_frame_and_channel(tmp_path):
 
 
 def test_bad_channel_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["segment", "sample", "--point", "1,1", "--channel", "red", "--out", "x.tif"])
-    assert exit_info.value.code == 2 and "--channel must be a channel number" in capsys.readouterr().err
+    assert main(["segment", "sample", "--point", "1,1", "--channel", "red", "--out", "x.tif"]) == 2
+    assert "--channel must be a channel number" in capsys.readouterr().err

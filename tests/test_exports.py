@@ -10,6 +10,7 @@ import pytest
 import tifffile
 import zarr
 
+from napari_sam2.io.atomic import MARKER
 from napari_sam2.io import exports
 from napari_sam2.io.exports import (
     TABLE_COLUMNS,
@@ -209,7 +210,8 @@ def test_tracks_data():
 def test_ctc_split_gap_and_round_trip(tmp_path):
     labels = make_labels()
     folder = write_ctc(tmp_path / "01_RES", labels, PARENTS)
-    assert sorted(p.name for p in folder.iterdir()) == [f"mask00{t}.tif" for t in range(T)] + ["res_track.txt"]
+    # the masks, the track file, and the marker that makes the folder ours to replace (io/atomic.py)
+    assert sorted(p.name for p in folder.iterdir()) == [MARKER] + [f"mask00{t}.tif" for t in range(T)] + ["res_track.txt"]
     # object 2 vanishes in frame 2: its second run (frames 3-4) becomes track 4 with parent 2
     assert (folder / "res_track.txt").read_text() == "1 0 4 0\n2 0 1 0\n3 2 4 1\n4 3 4 2\n"
     assert tifffile.imread(folder / "mask000.tif").dtype == np.uint16
@@ -229,7 +231,7 @@ def test_ctc_child_of_split_parent_and_2d(tmp_path):
     write_ctc(tmp_path / "res", labels, {6: 5})
     assert (tmp_path / "res" / "res_track.txt").read_text() == "5 0 0 0\n6 3 3 7\n7 2 2 5\n"
     write_ctc(tmp_path / "single", labels[0])
-    assert sorted(p.name for p in (tmp_path / "single").iterdir()) == ["mask000.tif", "res_track.txt"]
+    assert sorted(p.name for p in (tmp_path / "single").iterdir()) == [MARKER, "mask000.tif", "res_track.txt"]
     back, parents = read_ctc(tmp_path / "single")
     assert back.shape == (1, 6, 6) and parents == {}
 
@@ -432,18 +434,22 @@ def test_label_writer_puts_each_frame_on_disk_at_once(tmp_path, name):
     labels = make_labels().astype(np.uint16)
     path = tmp_path / name
 
-    def on_disk():
+    def on_disk(where=path):
         if name.endswith(".zarr"):
-            return zarr.open_array(str(path), mode="r")[...]
-        return tifffile.imread(path)
+            return zarr.open_array(str(where), mode="r")[...]
+        return tifffile.imread(where)
 
     with exports.LabelWriter(path, labels.shape, max_id=3) as writer:
-        assert on_disk().shape == labels.shape and not on_disk().any()  # full size from the start, all 0
+        # frames go to a visible partial file, at full size from the start, all 0
+        assert writer.partial == tmp_path / name.replace(".", ".partial.")
+        assert on_disk(writer.partial).shape == labels.shape and not on_disk(writer.partial).any()
         for t in (0, 1, 2):
             writer.write(t, labels[t])
-            current = on_disk()  # read by another reader while the writer is still open
+            current = on_disk(writer.partial)  # read by another reader while the writer is still open
             assert np.array_equal(current[:t + 1], labels[:t + 1]) and not current[t + 1:].any()
         writer.write(1, labels[4])  # a frame tracked again is replaced
+        assert not path.exists()  # the output appears only when the stack is finished
+    assert not writer.partial.exists()
     back = on_disk()
     assert back.dtype == np.uint16 and np.array_equal(back[1], labels[4]) and not back[3:].any()
     if name.endswith(".tif"):
@@ -462,12 +468,17 @@ def test_label_writer_ids_refusals_and_overwrite(tmp_path):
         exports.LabelWriter(tmp_path / "old.tif", (2, 8, 9), max_id=3)
     assert info.value.filename == str(tmp_path / "old.tif")
     assert (tmp_path / "old.tif").read_bytes() == b"user data"
-    (tmp_path / "old.zarr").mkdir()
-    (tmp_path / "old.zarr" / "stale").write_text("x")
+    # a zarr folder this package wrote is replaced with overwrite; one holding a file of the user's is not
+    with exports.LabelWriter(tmp_path / "old.zarr", (2, 8, 9), max_id=3) as writer:
+        writer.write(1, np.ones((8, 9), int))
     with exports.LabelWriter(tmp_path / "old.zarr", (2, 8, 9), max_id=3, overwrite=True) as writer:
         writer.write(0, np.ones((8, 9), int))
-    assert not (tmp_path / "old.zarr" / "stale").exists()
-    assert zarr.open_array(str(tmp_path / "old.zarr"), mode="r")[0].sum() == 72
+    back = zarr.open_array(str(tmp_path / "old.zarr"), mode="r")
+    assert back[0].sum() == 72 and back[1].sum() == 0
+    (tmp_path / "old.zarr" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"did not write \(notes.txt\)"):
+        exports.LabelWriter(tmp_path / "old.zarr", (2, 8, 9), max_id=3, overwrite=True)
+    assert (tmp_path / "old.zarr" / "notes.txt").read_text() == "mine" and back[0].sum() == 72
     for bad, message in (({"path": tmp_path / "x.png"}, "must end in .tif"),
                          ({"shape": (2, 8)}, "three positive numbers"), ({"max_id": 2**32}, "max id")):
         kwargs = {"path": tmp_path / "x.tif", "shape": (2, 8, 9), "max_id": 3, **bad}

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from napari_sam2.io.atomic import MARKER
 from napari_sam2.io.exports import read_ctc, write_ctc
 from napari_sam2.io.lineage_io import (
     lineage_graph,
@@ -37,7 +38,7 @@ def test_ground_truth_layout_and_track_file(tmp_path, movie):
     labels, parents = movie
     gt = write_ctc_ground_truth(tmp_path / "01_GT", labels, parents)
     tra = gt / "TRA"
-    assert sorted(p.name for p in gt.iterdir()) == ["TRA"]
+    assert sorted(p.name for p in gt.iterdir()) == [MARKER, "TRA"]  # the marker: ours to replace
     assert sorted(p.name for p in tra.glob("*.tif")) == [f"man_track{t:03d}.tif" for t in range(12)]
     assert not list(tra.glob("mask*")) and not (tra / "res_track.txt").exists()
     tracks = _track_lines(tra / "man_track.txt")

@@ -133,9 +133,7 @@ def test_input_errors(tmp_path, checkpoint, capsys):
     assert "cannot read" in capsys.readouterr().err
     assert main(["track", str(tmp_path / "none.tif"), "--out", str(tmp_path / "o.tif"), *base]) == 2
     assert capsys.readouterr().err == f"error: input file not found: {tmp_path / 'none.tif'}\n"
-    with pytest.raises(SystemExit) as exit_info:
-        main(["track", str(tmp_path / "flat.tif"), "--axis", "c", "--out", "o.tif", *base])
-    assert exit_info.value.code == 2
+    assert main(["track", str(tmp_path / "flat.tif"), "--axis", "c", "--out", "o.tif", *base]) == 2
     assert not (tmp_path / "o.tif").exists()
 
 
@@ -170,7 +168,7 @@ def test_many_files(tmp_path, checkpoint, capsys, cluster):
     for i in range(2):
         out = tifffile.imread(tmp_path / "res" / f"m{i}_labels.tif")
         assert out.shape == (4, 48, 48) and (out[0] == 1).any()
-    assert capsys.readouterr().out.count("1 objects") == 2
+    assert capsys.readouterr().out.count("1 object tracked") == 2
 
 
 def test_sample_run_reports_iou_against_truth(tmp_path, checkpoint, capsys):
@@ -243,7 +241,7 @@ def test_demo_model_at_128_reports_lost_objects_that_agree_with_the_labels(tmp_p
             assert r["lost"] == "True"
     assert len(lost) > 0
     assert "6 objects tracked over 6 frames" in captured.out
-    assert f"; {len(lost)} of 36 object-frames lost" in captured.out
+    assert f": 36 object-frames, {len(lost)} lost" in captured.out
     per_object = {}
     for r in lost:
         per_object.setdefault(int(r["object_id"]), []).append(int(r["frame"]))
@@ -301,22 +299,28 @@ def test_every_existing_output_is_refused_before_compute(tmp_path, movie, no_mod
     _write_prompts(tmp_path, labels)
     outputs = {"--out": "l.tif", "--table": "t.csv", "--ctc": "ctc", "--geff": "g.zarr", "--session": "s.json",
                "--trackmate": "t.xml"}
-    (tmp_path / name).write_bytes(b"user data")
+    user = tmp_path / name
+    if flag in ("--ctc", "--geff"):  # folder outputs: an existing folder
+        user.mkdir()
+        user = user / "notes.txt"
+    user.write_bytes(b"user data")
     args = ["track", str(path), "--points", str(tmp_path / "points.csv"), "--model", "demo"]
     for f, n in outputs.items():
         args += [f, str(tmp_path / n)]
     assert main(args) == 2
     assert capsys.readouterr().err == f"error: {tmp_path / name} exists already (use --overwrite to replace it)\n"
-    assert (tmp_path / name).read_bytes() == b"user data"
+    assert user.read_bytes() == b"user data"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["boxes.csv", "movie.tif", "points.csv", name])
 
 
 @pytest.mark.parametrize("extra, message", [
     (["--out", "l.png"], "--out must end in .tif, .tiff or .zarr"),
-    (["--out", "l.tif", "--table", "l.tif"], "--out and --table are the same path"),
+    (["--out", "l.tif", "--table", "l.tif"], "--table must end in .csv (a CSV file), got {d}/l.tif"),
     (["--out", "res/l.tif", "--ctc", "res"], "--out {d}/res/l.tif and --ctc {d}/res: one lies inside the other"),
-    (["--out", "l.tif", "--session", "x.json", "--geff", "X.JSON"], "--session and --geff are the same path"),
-    (["--out", "movie.tif", "--overwrite"], "--out {d}/movie.tif would replace the input {d}/movie.tif"),
+    (["--out", "l.zarr", "--session", "x.json", "--geff", "L.ZARR"], "--out and --geff are the same path"),
+    (["--out", "movie.tif", "--overwrite"], "--out {d}/movie.tif is an input of this command ({d}/movie.tif)"),
+    (["--out", "l.tif", "--session", "points.csv", "--overwrite"], "--session must end in .json"),
+    (["--out", "l.tif", "--table", "POINTS.csv", "--overwrite"], "--table {d}/POINTS.csv is an input of this command"),
 ])
 def test_bad_output_combinations_are_refused_before_compute(tmp_path, movie, no_model, capsys, extra, message):
     path, image, labels = movie
@@ -375,9 +379,12 @@ def test_ctrl_c_keeps_finished_frames_and_the_prompts(tmp_path, movie, checkpoin
     outputs = ["--out", str(out), "--session", str(tmp_path / "s.json"), "--table", str(tmp_path / "t.csv")]
     assert main([*base, *outputs]) == 130
     err = capsys.readouterr().err
-    assert err.endswith(f"\ninterrupted: kept 3 finished frames in {out}; the prompts are in {tmp_path / 's.json'}\n")
-    assert "Traceback" not in err
-    part = zarr.open_array(str(out), mode="r")[...] if suffix == ".zarr" else tifffile.imread(out)
+    partial = tmp_path / f"part.partial{suffix}"
+    assert err.endswith(f"\ninterrupted: kept the prompted frames and 3 finished frames in {partial} (--out {out} "
+                        f"was not written: it does not exist); not written: --table {tmp_path / 't.csv'}; "
+                        f"the prompts are in {tmp_path / 's.json'}\n")
+    assert "Traceback" not in err and not out.exists()
+    part = zarr.open_array(str(partial), mode="r")[...] if suffix == ".zarr" else tifffile.imread(partial)
     assert part.shape == full.shape and part.dtype == np.uint16
     assert np.array_equal(part[:3], full[:3]) and full[2].any()
     assert not part[3:].any()  # frames not yet tracked stay 0
@@ -403,9 +410,11 @@ def test_an_error_mid_run_keeps_finished_frames(tmp_path, movie, checkpoint, mon
     capsys.readouterr()
     assert main([*base, "--out", str(tmp_path / "part.tif")]) == 1  # not a user error: the traceback stays
     err = capsys.readouterr().err
-    assert f"note: 2 frames finished before the error are in {tmp_path / 'part.tif'}" in err and "MemoryError" in err
-    part, full = tifffile.imread(tmp_path / "part.tif"), tifffile.imread(tmp_path / "full.tif")
-    assert np.array_equal(part[:2], full[:2]) and not part[2:].any()
+    assert (f"note: kept the prompted frames and 2 finished frames in {tmp_path / 'part.partial.tif'} (--out "
+            f"{tmp_path / 'part.tif'} was not written: it does not exist)\n") in err and "MemoryError" in err
+    part, full = tifffile.imread(tmp_path / "part.partial.tif"), tifffile.imread(tmp_path / "full.tif")
+    assert np.array_equal(part[:2], full[:2]) and not part[3:].any()
+    assert set(np.unique(part[2])) == {0, 2}  # frame 2 holds only its prompted object, written first
 
 
 def test_labels_are_on_disk_while_tracking(tmp_path, movie, checkpoint):
@@ -418,11 +427,12 @@ def test_labels_are_on_disk_while_tracking(tmp_path, movie, checkpoint):
     seen = []
 
     def progress(event):
-        on_disk = tifffile.imread(tmp_path / "l.tif")
+        on_disk = tifffile.imread(tmp_path / "l.partial.tif")  # the labels go here until the stack is finished
         seen.append((event.frame, bool(on_disk[event.frame].any()), bool(on_disk[event.frame + 1:].any())))
 
     batch.track_file(path, prompts, tmp_path / "l.tif", checkpoint=checkpoint, image_size=SIZE, progress=progress)
     assert seen == [(f, True, False) for f in range(6)]
+    assert tifffile.imread(tmp_path / "l.tif")[5].any() and not (tmp_path / "l.partial.tif").exists()
 
 
 # ----------------------------------------------------------------------------- many files

@@ -132,7 +132,7 @@ def test_track_outputs_check_the_trackmate_file_before_compute(tmp_path):
     assert paths["trackmate"] == tmp_path / "cells.xml"
     with pytest.raises(ValueError, match="--trackmate must end in .xml"):
         check_outputs(tmp_path / "l.tif", trackmate=tmp_path / "cells.csv")
-    with pytest.raises(ValueError, match="--table and --trackmate are the same path"):
+    with pytest.raises(ValueError, match="--table must end in .csv"):
         check_outputs(tmp_path / "l.tif", table=tmp_path / "x.xml", trackmate=tmp_path / "x.xml")
     (tmp_path / "cells.xml").write_text("")
     with pytest.raises(FileExistsError) as info:

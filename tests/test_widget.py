@@ -509,13 +509,15 @@ def test_threads_setting_applies_in_the_workers(ready, qtbot):
 
 
 def test_exports_replace_only_what_the_user_confirmed(ready, qtbot, tmp_path, monkeypatch):
+    """Exports replace only outputs of this plugin, and only after a yes: never a folder holding the user's
+    own files (not even after a yes), and never the image's own file."""
     import zarr
     from qtpy.QtWidgets import QMessageBox
 
     viewer, widget, truth = ready
     click_and_track(widget, qtbot, truth)
     labels = viewer.layers["SAM2 labels"].data.copy()
-    asked, answer = [], [QMessageBox.No]
+    asked, answer = [], [QMessageBox.Yes]
     monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: asked.append(a[2]) or answer[0]))
     for name, export in (("x", widget.export_zarr), ("g", widget.export_geff)):
         store = tmp_path / f"{name}.zarr"
@@ -524,31 +526,31 @@ def test_exports_replace_only_what_the_user_confirmed(ready, qtbot, tmp_path, mo
         widget._files.ask_path = lambda *a, n=name, **k: str(tmp_path / n)  # the dialog confirmed "x", not "x.zarr"
         export()
         wait(qtbot, widget)
-        assert (store / "mine.txt").read_text() == "precious" and str(store) in asked[-1]
-        assert "not written" in widget._status.value
-    answer[0] = QMessageBox.Yes
+        assert (store / "mine.txt").read_text() == "precious" and not asked  # refused, even with a yes ready
+        assert "not written" in widget._status.value and "mine.txt" in widget._status.value
+        (store / "mine.txt").unlink()
+        (store.rmdir())
     widget._files.ask_path = lambda *a, **k: str(tmp_path / "x")
-    widget.export_zarr()
+    widget.export_zarr()  # nothing there: written without a question
     wait(qtbot, widget)
-    assert not (tmp_path / "x.zarr" / "mine.txt").exists()
-    assert np.array_equal(zarr.open_array(str(tmp_path / "x.zarr"), mode="r")[:], labels)
+    assert np.array_equal(zarr.open_array(str(tmp_path / "x.zarr"), mode="r")[:], labels) and not asked
+    answer[0] = QMessageBox.No
+    widget.export_zarr()  # our own store: asked, and kept on a no
+    wait(qtbot, widget)
+    assert str(tmp_path / "x.zarr") in asked[-1] and "not written" in widget._status.value
     res = tmp_path / "RES"
     res.mkdir()
     (res / "mine.txt").write_text("precious")
     widget._files.ask_path = lambda *a, **k: str(tmp_path)
-    answer[0] = QMessageBox.No
-    widget.export_ctc()
-    wait(qtbot, widget)
-    assert (res / "mine.txt").exists() and not (res / "res_track.txt").exists() and str(res) in asked[-1]
     answer[0] = QMessageBox.Yes
     widget.export_ctc()
     wait(qtbot, widget)
-    assert (res / "res_track.txt").read_text().startswith("1 0 7 0") and not (res / "mine.txt").exists()
-    n = len(asked)
-    widget._files.ask_path = lambda *a, **k: str(tmp_path / "fresh")
-    widget.export_zarr()  # nothing there: written without a question
+    assert (res / "mine.txt").exists() and not (res / "res_track.txt").exists() and len(asked) == 1
+    (res / "mine.txt").unlink()
+    widget.export_ctc()  # an empty folder holds nothing of the user's: replaced after a yes
     wait(qtbot, widget)
-    assert (tmp_path / "fresh.zarr").is_dir() and len(asked) == n
+    assert (res / "res_track.txt").read_text().startswith("1 0 7 0") and len(asked) == 2
+    n = len(asked)
     xml = tmp_path / "tm.xml"  # TrackMate: "tm" was confirmed by the dialog, "tm.xml" was not
     xml.write_text("precious")
     widget._files.ask_path = lambda *a, **k: str(tmp_path / "tm")
@@ -560,6 +562,21 @@ def test_exports_replace_only_what_the_user_confirmed(ready, qtbot, tmp_path, mo
     widget.export_trackmate()
     wait(qtbot, widget)
     assert xml.read_text().lstrip().startswith("<?xml") and len(asked) == n + 1
+    folder = tmp_path / "plain.tif"  # a folder where a file is written: refused, nothing asked
+    folder.mkdir()
+    (folder / "mine.txt").write_text("precious")
+    widget._files.ask_path = lambda *a, **k: str(folder)
+    widget.export_tiff()
+    wait(qtbot, widget)
+    assert (folder / "mine.txt").read_text() == "precious" and "is a folder" in widget._status.value
+    image_file = tmp_path / "movie.tif"  # the image's own file (as napari records it for an opened file)
+    image_file.write_bytes(b"pixels")
+    monkeypatch.setattr(widget._files, "_inputs", lambda: [image_file])
+    widget._files.ask_path = lambda *a, **k: str(image_file)
+    widget.export_tiff()
+    wait(qtbot, widget)
+    assert image_file.read_bytes() == b"pixels" and "is an input" in widget._status.value
+    assert len(asked) == n + 1
 
 
 def test_closed_widget_lets_go_of_the_viewer_and_session(make_napari_viewer, qtbot, checkpoint, monkeypatch):

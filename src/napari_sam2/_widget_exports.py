@@ -96,11 +96,28 @@ class Exports:
         self._widget._jobs.side(write, lambda _: self._widget._status.show(f"wrote {target}"))
 
     def _may_write(self, target: Path, chosen: str | None = None) -> bool:
-        """Whether ``target`` may be written (see :func:`may_replace`); a refusal is shown in the status."""
+        """Whether ``target`` may be written: never the image's own file (or inside or around it), a folder for
+        a file or a file for a folder, or a folder holding files this plugin did not write
+        (:func:`~napari_sam2.io.atomic.check_output`); else as :func:`may_replace` says. A refusal is shown."""
+        from .io.atomic import OutputRefused, check_output
+
+        folder = target.suffix.lower() == ".zarr" or target.name == "RES"
+        try:
+            check_output(target, folder=folder, overwrite=True, inputs=self._inputs())
+        except OutputRefused as exc:
+            show_error(f"SAM 2: not written: {exc}")
+            self._widget._status.show(f"not written: {exc}")
+            return False
         if may_replace(self._widget, target, chosen):
             return True
         self._widget._status.show(f"not written: {target} exists and was kept")
         return False
+
+    def _inputs(self) -> list[Path]:
+        """The files the session reads: the image layer's own file, when it came from one."""
+        layer = self._widget._layer or self._widget._controls.image.value
+        source = getattr(getattr(layer, "source", None), "path", None)
+        return [Path(source)] if source else []
 
     def _labels_and_target(self, title: str, filter_: str, default: str,
                            *suffixes: str) -> tuple[np.ndarray, Path] | None:

@@ -20,3 +20,22 @@ def pick_device(name: str = "auto") -> str:
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError("device 'mps' was asked for but it is not available")
     return name
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give a process (Linux's MemAvailable, else the physical
+    memory), or None when it cannot be told."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+

@@ -11,7 +11,8 @@ from pathlib import Path
 import torch
 
 from .model.build import build_model
-from .model.configs import CONFIGS, SAM2Config, get_config
+from .device import available_memory
+from .model.configs import CONFIGS, TRACKING_BYTES_PER_PIXEL, SAM2Config, get_config
 from .model.sam2_base import SAM2Base
 from .notices import QualityWarning, RandomWeightsWarning
 from .weights import WeightsError, cached_path, default_model, resolve_checkpoint, where_to_put
@@ -184,6 +185,18 @@ def local_checkpoint(name: str) -> Path:
     return path
 
 
+def check_memory_for(image_size: int, device) -> None:
+    """Refuse, before anything is allocated, an input size whose tracking would not fit this machine's
+    memory (on the CPU; a GPU reports its own out-of-memory error)."""
+    if str(device).split(":")[0] != "cpu":
+        return
+    need, have = TRACKING_BYTES_PER_PIXEL * image_size**2, available_memory()
+    if have is not None and need > have:
+        raise ValueError(f"image size {image_size} px needs about {need / 2**30:.1f} GB of memory to track, and "
+                         f"this machine has {have / 2**30:.1f} GB free: use a smaller image size, or window "
+                         f"mode for large frames")
+
+
 def build_from_config(cfg: SAM2Config, checkpoint: str | os.PathLike | None = LOCAL,
                       device: str | torch.device = "cpu", state: dict[str, torch.Tensor] | None = None) -> SAM2Base:
     """:func:`build_model` plus strict, safe checkpoint loading; eval mode on ``device``.
@@ -192,6 +205,7 @@ def build_from_config(cfg: SAM2Config, checkpoint: str | os.PathLike | None = LO
     random weights, with a warning). ``state``: the checkpoint's state dict when the caller has
     read it already. A ``cfg.image_size`` far from the trained size gets a QualityWarning.
     """
+    check_memory_for(cfg.image_size, device)
     model = build_model(cfg)
     keyword = _keyword(checkpoint)
     if keyword == AUTO:

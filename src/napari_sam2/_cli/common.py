@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 # exit codes (also in the --help epilog of napari_sam2.cli and docs/engine.md)
 EXIT_OK, EXIT_BUG, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -45,3 +46,14 @@ def _auto_settings(args):
 
     return AutoSettings(points_per_side=args.points_per_side, pred_iou_thresh=args.auto_iou,
                         stability_score_thresh=args.auto_stability, min_area=args.min_area, max_area=args.max_area)
+
+
+def check_file_output(path, flag: str, suffixes: tuple[str, ...], overwrite: bool, inputs=()) -> Path:
+    """Refuse, before any work, a file output with the wrong suffix or one that would replace an input,
+    a folder or (without ``overwrite``) an existing file (:func:`~napari_sam2.io.atomic.check_output`)."""
+    from ..io.atomic import check_output, one_of
+
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"{flag} must end in {one_of(suffixes)}, got {path}")
+    return check_output(path, overwrite=overwrite, inputs=[Path(p) for p in inputs], name=f"{flag} {path}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from .common import check_file_output
 
 # the rows of the table, in order, with what each number means; BC(i) and division counts follow
 MEANINGS = {
@@ -82,14 +82,16 @@ def metrics_table(metrics: dict) -> list[str]:
 def run_evaluate(args: argparse.Namespace) -> int:
     import json
 
+    from ..io.atomic import atomic_output
     from ..io.evaluate import evaluate_ctc
 
+    if args.json:
+        check_file_output(args.json, "--json", (".json",), args.overwrite, inputs=[args.pred, args.gt])
     metrics = evaluate_ctc(args.pred, args.gt)
     for line in metrics_table(metrics):
         print(line)
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {out}")
+        with atomic_output(args.json, args.overwrite) as tmp:
+            tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
     return 0

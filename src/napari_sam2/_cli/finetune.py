@@ -8,19 +8,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import _model_name, _set_threads
+from .common import _model_name, _set_threads, check_file_output
 
 
 def run_finetune(args: argparse.Namespace) -> int:
     from .. import build_sam2
     from ..device import pick_device
-    from ..train.files import read_pairs
+    from ..train.files import input_paths, read_pairs
     from ..train.trainer import PARTS, Stage, TrainConfig, finetune, steps_for_epochs
 
     _set_threads(args.threads)
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists already (use --overwrite to replace it)")
+    inputs = [*input_paths(args.images), *input_paths(args.labels)]
+    if args.checkpoint not in ("auto", "none", "local") and Path(args.checkpoint).exists():
+        inputs.append(args.checkpoint)
+    out = check_file_output(args.out, "--out", (".pt",), args.overwrite, inputs)
     parts = PARTS if args.train.strip() == "all" else tuple(p.strip() for p in args.train.split(",") if p.strip())
     pairs = read_pairs(args.images, args.labels)
     checkpoint = None if args.checkpoint == "none" else args.checkpoint

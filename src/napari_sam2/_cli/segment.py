@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import EXIT_OK, _auto_settings, _model_name, _set_threads, _warn_random
+from .common import EXIT_OK, _auto_settings, _model_name, _set_threads, _warn_random, check_file_output
 
 
 def _load_frame(source: str, frame: int, channel: int | str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -54,17 +54,24 @@ def official_prompts(points: list, box: list | None) -> tuple[np.ndarray | None,
     return coords, labels, xyxy
 
 
-def run_segment(args: argparse.Namespace) -> int:
+def write_image(path: Path, image: np.ndarray, overwrite: bool) -> None:
+    """Write a mask or label image under a temporary name renamed into place."""
     import tifffile
 
+    from ..io.atomic import atomic_output
+
+    with atomic_output(path, overwrite) as tmp:
+        tifffile.imwrite(tmp, image)
+
+
+def run_segment(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     if args.auto and (args.point or args.box is not None):
         raise ValueError("--auto segments everything without prompts: leave out --point and --box")
     if not args.auto and not args.point and args.box is None:
         raise ValueError("give at least one --point or a --box, or --auto to segment everything")
-    out = Path(args.out)
-    if (out.exists() or out.is_symlink()) and not args.overwrite:
-        raise FileExistsError(f"{out} exists already (use --overwrite to replace it)")
+    out = check_file_output(args.out, "--out", (".tif", ".tiff"), args.overwrite,
+                            inputs=[] if args.input == "sample" else [args.input])
     settings = _auto_settings(args) if args.auto else None  # bad settings are refused before any work
     image, truth = _load_frame(args.input, args.frame, args.channel)
     if settings is not None:
@@ -85,8 +92,7 @@ def run_segment(args: argparse.Namespace) -> int:
     best = int(np.argmax(scores))
     mask = masks[best].astype(np.uint8)
     t2 = time.perf_counter()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tifffile.imwrite(out, mask)
+    write_image(out, mask, args.overwrite)
     line = f"mask: {int(mask.sum())} px, predicted IoU {scores[best]:.3f}; encode {t1 - t0:.2f} s, prompt {t2 - t1:.3f} s"
     if truth is not None and args.point:
         y, x = int(args.point[0][0]), int(args.point[0][1])
@@ -103,8 +109,6 @@ def run_segment(args: argparse.Namespace) -> int:
 
 def _segment_all(args: argparse.Namespace, image: np.ndarray, truth: np.ndarray | None, settings, out: Path) -> int:
     """``segment --auto``: every object the automatic mask generator finds, as a label image."""
-    import tifffile
-
     from .. import build_sam2
     from ..engine.auto import segment_all
 
@@ -115,8 +119,7 @@ def _segment_all(args: argparse.Namespace, image: np.ndarray, truth: np.ndarray 
     labels = segment_all(model, image, settings)
     seconds = time.perf_counter() - t0
     labels = labels.astype(np.uint16) if labels.max() < 65536 else labels
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tifffile.imwrite(out, labels)
+    write_image(out, labels, args.overwrite)
     line = f"{int(labels.max())} objects in {seconds:.1f} s"
     if truth is not None:
         from ..io.evaluate import mask_iou

@@ -86,8 +86,10 @@ def run_track(args: argparse.Namespace) -> int:
     else:  # every output checked before anything else
         if args.input != "sample" and not Path(args.input).exists():
             raise FileNotFoundError(f"input file not found: {args.input}")
+        inputs = [p for p in (args.points, args.boxes, args.masks) if p is not None]
         batch.check_outputs(args.out, args.table, args.ctc, args.session, args.geff, args.overwrite,
-                            inputs=[] if args.input == "sample" else [args.input], trackmate=args.trackmate)
+                            inputs=inputs + ([] if args.input == "sample" else [args.input]),
+                            trackmate=args.trackmate)
     _warn_random(args.checkpoint)
     options = dict(model=_model_name(args.model, args.checkpoint), checkpoint=None if args.checkpoint == "none" else args.checkpoint,
                    image_size=args.image_size, axis=args.axis, device=args.device, overwrite=args.overwrite,
@@ -102,8 +104,7 @@ def run_track(args: argparse.Namespace) -> int:
         lost_total = []
 
         def report(r):
-            print(f"{r['input']}: {r['objects']} objects, {r['frames']} frames, {r['seconds']} s, "
-                  f"{r['lost']} of {r['object_frames']} object-frames lost -> {r['written'][0]}", flush=True)
+            print(f"{r['input']}: {_summary(r)} -> {r['written'][0]}", flush=True)
             for line in _lost_lines(r["lost_frames"]):
                 print(line)
             lost_total.append(r)
@@ -119,7 +120,9 @@ def run_track(args: argparse.Namespace) -> int:
     truth = None
     if args.input == "sample":
         source, truth, prompts = _sample_movie()
-        if args.masks is not None or args.auto:  # a label image or the automatic seeds replace the sample's clicks
+        if args.points or args.boxes:  # the user's own prompts replace the sample's clicks
+            prompts = batch.read_prompts(args.points, args.boxes)
+        elif args.masks is not None or args.auto:  # so do a label image or the automatic seeds
             prompts = batch.Prompts()
     else:
         source, prompts = args.input, batch.read_prompts(args.points, args.boxes)
@@ -127,7 +130,7 @@ def run_track(args: argparse.Namespace) -> int:
     finished: set[int] = set()
 
     def update(event):
-        finished.add(event.frame)  # the engine wrote this frame into --out before telling us
+        finished.add(event.frame)  # the engine wrote this frame into the partial labels file first
         bar_update(event)
 
     try:
@@ -135,18 +138,13 @@ def run_track(args: argparse.Namespace) -> int:
                              session_json=args.session, geff=args.geff, trackmate=args.trackmate, progress=update,
                              masks=args.masks, masks_frame=args.masks_frame, **options)
     except KeyboardInterrupt:
-        if finished:
-            kept = f"kept {len(finished)} finished frames in {args.out}"
-            raise _Interrupted(kept + (f"; the prompts are in {args.session}" if args.session else "")) from None
-        raise
+        raise _Interrupted(_kept(args, finished)) from None
     except Exception:
-        if finished:
-            print(f"note: {len(finished)} frames finished before the error are in {args.out}", file=sys.stderr)
+        print(f"note: {_kept(args, finished)}", file=sys.stderr)
         raise
     finally:
         bar.close()
-    print(f"{r['objects']} objects tracked over {r['frames']} frames in {r['seconds']} s; "
-          f"{r['lost']} of {r['object_frames']} object-frames lost")
+    print(_summary(r))
     for line in _lost_lines(r["lost_frames"]):
         print(line)
     for path in r["written"]:
@@ -158,6 +156,36 @@ def run_track(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         print(_lost_warning(objects_lost, r["objects"], r["lost"], r["object_frames"]), file=sys.stderr)
     return EXIT_OK
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _summary(r: dict) -> str:
+    """One line that adds up: objects, the frames that hold results, their object-frames and how many are lost."""
+    return (f"{_plural(r['objects'], 'object')} tracked over {_plural(r['frames'], 'frame')} in {r['seconds']} s: "
+            f"{_plural(r['object_frames'], 'object-frame')}, {r['lost']} lost")
+
+
+def _kept(args, finished: set) -> str:
+    """What a run that stopped early kept (the partial labels file, the prompts) and what it did not write."""
+    from ..io.label_files import partial_path
+
+    partial = partial_path(args.out)
+    before = "it is as it was" if Path(args.out).exists() else "it does not exist"
+    if partial.exists():  # made by this run: an older one was refused or replaced before it started
+        text = (f"kept the prompted frames and {_plural(len(finished), 'finished frame')} in {partial} "
+                f"(--out {args.out} was not written: {before})")
+    else:
+        text = f"no labels were written (--out {args.out}: {before})"
+    missing = [f"{flag} {path}" for flag, path in (("--table", args.table), ("--ctc", args.ctc), ("--geff", args.geff),
+                                                   ("--trackmate", args.trackmate)) if path is not None]
+    if missing:
+        text += "; not written: " + ", ".join(missing)
+    if args.session and partial.exists():  # the session file is written before the first frame
+        text += f"; the prompts are in {args.session}"
+    return text
 
 
 def _sample_movie():

@@ -17,6 +17,9 @@ from ..io.label_prompts import LABEL_FILE_MAX_ID
 from ..model.sam2_base import SAM2Base
 
 
+MAX_POINTS_PER_SIDE = 256  # a grid of 256 x 256 clicks per crop: the official default is 32
+
+
 @dataclass
 class AutoSettings:
     """What the automatic segmentation keeps. points_per_side: the grid of single-point prompts;
@@ -33,8 +36,13 @@ class AutoSettings:
     crop_n_layers: int = 0
 
     def __post_init__(self) -> None:
-        if self.points_per_side < 1:
-            raise ValueError(f"points_per_side must be at least 1, got {self.points_per_side}")
+        if not 1 <= self.points_per_side <= MAX_POINTS_PER_SIDE:
+            raise ValueError(f"points_per_side must be from 1 to {MAX_POINTS_PER_SIDE}, got {self.points_per_side}")
+        for name in ("pred_iou_thresh", "stability_score_thresh", "box_nms_thresh"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        if self.crop_n_layers < 0:
+            raise ValueError(f"crop_n_layers must be 0 or more, got {self.crop_n_layers}")
         if self.min_area < 0 or (self.max_area is not None and self.max_area < max(self.min_area, 1)):
             raise ValueError(f"the area range must satisfy 0 <= min_area <= max_area, got "
                              f"{self.min_area}..{self.max_area}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import fnmatch
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ class Prompts:
 
     points: dict[tuple[int, int], list[tuple[float, float, int]]] = field(default_factory=dict)
     boxes: dict[tuple[int, int], tuple[float, float, float, float]] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)  # the CSV files they were read from (inputs of a run)
 
     def __bool__(self) -> bool:
         return bool(self.points or self.boxes)
@@ -41,14 +43,29 @@ def _rows(path: Path, columns: tuple[str, ...]):
                              "save it as CSV UTF-8") from None
 
 
+DELIMITERS = ",;\t"  # commas; semicolons, as Excel writes CSV where the decimal mark is a comma; tabs
+DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d*")
+
+
+def _delimiter(fh) -> str:
+    """The delimiter of a CSV file: the one of :data:`DELIMITERS` its header line holds most often."""
+    header = fh.readline()
+    fh.seek(0)
+    return max(DELIMITERS, key=header.count) if any(d in header for d in DELIMITERS) else ","
+
+
 def _dict_rows(fh, path: Path, columns: tuple[str, ...]):
-    reader = csv.DictReader(fh)
+    delimiter = _delimiter(fh)
+    reader = csv.DictReader(fh, delimiter=delimiter)
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in columns if c not in header]
     if missing:
-        raise ValueError(f"{path}: the header must contain {', '.join(columns)}; missing {', '.join(missing)}")
+        raise ValueError(f"{path}: the header must contain {', '.join(columns)} (separated by commas, semicolons "
+                         f"or tabs); missing {', '.join(missing)}")
     for n, row in enumerate(reader, start=2):
         row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        if delimiter != ",":  # such files write decimal commas: 12,5 is 12.5
+            row = {k: v.replace(",", ".") if DECIMAL_COMMA.fullmatch(v) else v for k, v in row.items()}
         yield n, row
 
 
@@ -62,6 +79,7 @@ def read_prompts(points_csv=None, boxes_csv=None, file_name: str | None = None) 
     for path, columns in ((points_csv, POINT_COLUMNS), (boxes_csv, BOX_COLUMNS)):
         if path is None:
             continue
+        prompts.files.append(Path(path))
         for n, row in _rows(Path(path), columns):
             if file_name is not None and row.get("file") and not fnmatch.fnmatch(file_name, row["file"]):
                 continue
@@ -132,12 +150,19 @@ def largest_id(ctc: bool) -> tuple[int, str]:
 
 
 def check_prompt_ids(prompts: Prompts, masks: dict, ctc: bool = False) -> None:
-    """Refuse, before any compute, click ids the outputs cannot hold and a box given beside a mask
-    for the same object and frame (a box must be an object's first prompt on a frame)."""
+    """Refuse, before any compute, click ids the outputs cannot hold, an object's clicks on a frame that
+    are all negative with no box or mask there, and a box given beside a mask for the same object and
+    frame (a box must be an object's first prompt on a frame)."""
     max_id, holds = largest_id(ctc)
     big = [obj for obj, _ in (*prompts.points, *prompts.boxes) if obj > max_id]
     if big:
         raise ValueError(f"object_id {max(big)} does not fit {holds}: the largest id allowed is {max_id}")
+    for (obj, frame), points in sorted(prompts.points.items()):
+        masked = frame in masks and (masks[frame] == obj).any()
+        if not masked and (obj, frame) not in prompts.boxes and not any(p[2] == 1 for p in points):
+            raise ValueError(f"object {obj} on frame {frame} has only negative clicks (label 0): an object needs "
+                             "a positive click (label 1), a box or a mask on a frame; negative clicks take "
+                             "area away from those")
     for obj, frame in sorted(prompts.boxes):
         if frame in masks and (masks[frame] == obj).any():
             raise ValueError(f"object {obj} on frame {frame} has both a mask (--masks) and a box: give one "
@@ -161,56 +186,58 @@ OUT_SUFFIXES = (".tif", ".tiff", ".zarr")
 # the command line's name of each output, for messages
 OUTPUT_FLAGS = {"out": "--out", "session_json": "--session", "table": "--table", "ctc": "--ctc", "geff": "--geff",
                 "trackmate": "--trackmate"}
+# what each file output must end in (the CTC result is a folder of any name)
+SUFFIXES = {"out": OUT_SUFFIXES, "session_json": (".json",), "table": (".csv",), "geff": (".zarr",),
+            "trackmate": (".xml",)}
+WHY = {"out": "a label stack", "session_json": "a JSON file", "table": "a CSV file",
+       "geff": "a zarr store", "trackmate": "TrackMate opens XML files"}
 
 
-def _parts(path) -> tuple[str, ...]:
-    """An absolute path as comparable parts (case-folded: a case-insensitive disk sees A.tif and a.tif as one)."""
-    return tuple(p.casefold() for p in Path(os.path.abspath(path)).parts)
-
-
-def _inside(inner: tuple, outer: tuple) -> bool:
-    return len(inner) > len(outer) and inner[:len(outer)] == outer
+def _is_folder(key: str, path: Path) -> bool:
+    """Whether the output ``key`` at ``path`` is written as a folder (zarr stores, the CTC folder)."""
+    return key in ("ctc", "geff") or path.suffix.lower() == ".zarr"
 
 
 def check_outputs(out, table=None, ctc=None, session_json=None, geff=None, overwrite: bool = False,
                   inputs=(), trackmate=None) -> dict[str, Path | None]:
     """Check every output of a tracking run before any compute starts.
 
-    The labels file ``out`` must end in .tif, .tiff or .zarr and the TrackMate file ``trackmate``
-    in .xml; no output may exist already unless
-    ``overwrite`` (a FileExistsError whose ``filename`` is the path); no two outputs may be the same
-    path or lie one inside the other (the CTC folder, GEFF and zarr stores are folders); no output
-    may be, or hold, one of the ``inputs`` (paths). Returns ``{name: Path or None}`` with the names
-    of :data:`OUTPUT_FLAGS`.
+    Each output must end in its own suffix (:data:`SUFFIXES`: the labels in .tif, .tiff or .zarr,
+    the table in .csv, the session in .json, GEFF in .zarr, TrackMate in .xml); no two outputs may
+    be the same path or lie one inside the other; and each follows
+    :func:`~napari_sam2.io.atomic.check_output`: never one of the ``inputs`` (the movie, prompt
+    files, label images), inside one or holding one; never a folder where a file is written or the
+    reverse; never a folder holding files napari-sam2 did not write; an existing output only with
+    ``overwrite`` (a FileExistsError whose ``filename`` is the path). The labels' partial file
+    (:func:`~napari_sam2.io.label_files.partial_path`) is checked as an output too. Returns
+    ``{name: Path or None}`` with the names of :data:`OUTPUT_FLAGS`.
     """
-    from ..io.atomic import exists_error
+    from ..io.atomic import check_output, inside, one_of, same_path
+    from ..io.label_files import partial_path
 
     paths = {"out": Path(out), "session_json": session_json, "table": table, "ctc": ctc, "geff": geff,
              "trackmate": trackmate}
     paths = {k: None if p is None else Path(p) for k, p in paths.items()}
-    if paths["out"].suffix.lower() not in OUT_SUFFIXES:
-        raise ValueError(f"--out must end in .tif, .tiff or .zarr, got {out}")
-    if paths["trackmate"] is not None and paths["trackmate"].suffix.lower() != ".xml":
-        raise ValueError(f"--trackmate must end in .xml (TrackMate opens XML files), got {trackmate}")
     given = {k: p for k, p in paths.items() if p is not None}
-    keys = {k: _parts(p) for k, p in given.items()}
+    for k, p in given.items():
+        if k in SUFFIXES and p.suffix.lower() not in SUFFIXES[k]:
+            raise ValueError(f"{OUTPUT_FLAGS[k]} must end in {one_of(SUFFIXES[k])} ({WHY[k]}), got {p}")
     names = list(given)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            if keys[a] == keys[b]:
+            if same_path(given[a], given[b]):
                 raise ValueError(f"{OUTPUT_FLAGS[a]} and {OUTPUT_FLAGS[b]} are the same path ({given[a]}): "
                                  "give each output its own name")
-            if _inside(keys[a], keys[b]) or _inside(keys[b], keys[a]):
+            if inside(given[a], given[b]) or inside(given[b], given[a]):
                 raise ValueError(f"{OUTPUT_FLAGS[a]} {given[a]} and {OUTPUT_FLAGS[b]} {given[b]}: one lies inside "
                                  "the other, and writing one would replace the other")
-    for src in inputs:
-        for k, key in keys.items():
-            if _parts(src) == key or _inside(_parts(src), key):
-                raise ValueError(f"{OUTPUT_FLAGS[k]} {given[k]} would replace the input {src}")
-    if not overwrite:
-        for p in given.values():
-            if p.exists() or p.is_symlink():
-                raise exists_error(p)
+    inputs = [Path(p) for p in inputs if p is not None]
+    for k, p in given.items():
+        check_output(p, folder=_is_folder(k, p), overwrite=overwrite, inputs=inputs,
+                     name=f"{OUTPUT_FLAGS[k]} {p}")
+    partial = partial_path(given["out"])
+    check_output(partial, folder=_is_folder("out", partial), overwrite=overwrite, inputs=inputs,
+                 name=f"{partial} (where --out is written while tracking)")
     return paths
 
 
@@ -252,8 +279,8 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
     error leaves every finished frame in the file, untracked frames 0), and last the table, CTC
     folder, GEFF graph and TrackMate XML file are made from the finished file.
 
-    Summary keys: input, frames (tracked in this run), objects, object_frames (object-frames with
-    a result), lost (how many of those are lost), lost_frames ``{object id: [frames]}``,
+    Summary keys: input, frames (frames that hold a result of any object), objects, object_frames
+    (object-frames with a result), lost (how many of those are lost), lost_frames ``{object id: [frames]}``,
     seconds, written (paths, the labels first). Lost is the session's flag (object score below
     the model's threshold, or an empty mask) or no pixel in the written labels (wholly hidden
     under another object): the rule of the table's lost column.
@@ -273,6 +300,7 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
     if not prompts and masks is None and (auto is None or auto_frame is None):
         raise ValueError("no prompts: give --points, --boxes and/or --masks with at least one object for this input")
     inputs = [source] if isinstance(source, (str, Path)) else []
+    inputs += [*prompts.files, *([masks] if isinstance(masks, (str, Path)) else [])]
     paths = check_outputs(out, table, ctc, session_json, geff, overwrite, inputs, trackmate)
     data = open_frames(source)
     if len(data.shape) < 3:
@@ -296,7 +324,7 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
             p.parent.mkdir(parents=True, exist_ok=True)
     written = [paths["out"]]
     if paths["session_json"] is not None:  # the user's clicks are safe before the long part starts
-        settings = {"input": str(source) if inputs else None, "axis": axis, "direction": direction,
+        settings = {"input": str(source) if isinstance(source, (str, Path)) else None, "axis": axis, "direction": direction,
                     "channel": channel, "time_point": time_point, "z": z, "device": device,
                     "checkpoint": None if checkpoint is None else str(checkpoint)}
         written.append(exports.write_session_json(paths["session_json"],
@@ -328,7 +356,7 @@ def track_file(source, prompts: Prompts, out, *, model: str = "sam2.1_hiera_tiny
             from ..io.trackmate import write_trackmate
 
             written.append(write_trackmate(paths["trackmate"], labels, session.parents, overwrite=overwrite))
-    return {"input": str(source), "frames": len(report.frames), "objects": len(session.obj_ids),
+    return {"input": str(source), "frames": len({r["frame"] for r in records}), "objects": len(session.obj_ids),
             "object_frames": len(records), "lost": sum(len(v) for v in lost.values()), "lost_frames": lost,
             "seconds": round(report.elapsed, 2), "written": [str(p) for p in written]}
 
@@ -355,6 +383,8 @@ def _track_into(session, out: Path, direction: str, overwrite: bool, progress, n
             if progress is not None:
                 progress(event)
 
+        for f in session.result_frames():  # the prompted frames first: a run that stops early keeps them
+            put(f)
         report = session.propagate(direction, progress=step)
         if new_cells is not None:
             report = _add_new_cells(session, report, new_cells, put, step)
@@ -413,17 +443,23 @@ def track_many(pattern: str, points_csv, boxes_csv, out_dir, scheduler: str | No
     ``on_result(summary)`` called as each one finishes. ``options`` go to :func:`track_file`.
     """
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir} is a file: with --many, --out is the folder for the label files")
     files = expand_inputs(pattern)
     outs = output_names(files, out_dir)
-    jobs = []
-    for f, o in zip(files, outs):
+    found = []
+    for f in files:
         pts = points_csv or (f.with_suffix(".points.csv") if f.with_suffix(".points.csv").exists() else None)
         bxs = boxes_csv or (f.with_suffix(".boxes.csv") if f.with_suffix(".boxes.csv").exists() else None)
         prompts = read_prompts(pts, bxs, file_name=f.name)
         if not prompts:
             raise ValueError(f"no prompts for {f}: give --points/--boxes rows for it (a 'file' column) "
                              f"or {f.with_suffix('.points.csv').name} beside it")
-        check_outputs(o, overwrite=options.get("overwrite", False), inputs=files)
+        found.append(prompts)
+    inputs = [*files, *{p for prompts in found for p in prompts.files}]
+    jobs = []
+    for f, prompts, o in zip(files, found, outs):
+        check_outputs(o, overwrite=options.get("overwrite", False), inputs=inputs)
         jobs.append((f, prompts, o))
     out_dir.mkdir(parents=True, exist_ok=True)
     if scheduler is None:

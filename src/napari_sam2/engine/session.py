@@ -38,7 +38,7 @@ from .results import BACKWARD, FORWARD, FrameResult, ObjectTrack, ProgressEvent,
 from .session_file import apply_session_dict, session_dict
 from .session_results import SessionResults, locked as _locked
 from .visibility import FrameOwnership
-from .windows import check_window, prompt_window, steps_in_window, warn_if_outside, window_advice
+from .windows import check_window, check_window_size, prompt_window, whole_frame_window, steps_in_window, warn_if_outside, window_advice
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -59,6 +59,14 @@ def check_precision(precision: str, device) -> None:
         raise ValueError(f"precision 'bf16' needs native bfloat16 on {torch.device(device).type} "
                          "(CUDA, or a CPU with AVX512-BF16/AMX); here it would be many times slower "
                          "than fp32: use 'fp32'")
+
+
+def _frame_shape(frames) -> tuple[int, int] | None:
+    """(H, W) of a stack given as an array-like (N, H, W[, C]) or a FrameSource; None for a path."""
+    if isinstance(frames, FrameSource):
+        return frames.height, frames.width
+    shape = getattr(frames, "shape", None)
+    return (int(shape[1]), int(shape[2])) if shape is not None and len(shape) >= 3 else None
 
 
 class TrackingSession(SessionResults):
@@ -143,6 +151,10 @@ class TrackingSession(SessionResults):
         from ..predictor.video_predictor import build_sam2_video_predictor
 
         window = kwargs.get("window")
+        if window is not None:
+            check_window_size(window)
+            shape = _frame_shape(frames)
+            window = kwargs["window"] = window if shape is None else whole_frame_window(window, shape)
         if window is not None and image_size not in (None, window):
             raise ValueError(f"image_size {image_size} and window {window} differ: window mode runs the model "
                              "at the window's size")
@@ -261,9 +273,12 @@ class TrackingSession(SessionResults):
         if frame > self.ends.get(obj_id, self.num_frames):
             raise ValueError(f"object {obj_id} divided after frame {self.ends[obj_id]}; "
                              f"it cannot be prompted on frame {frame}")
-        obj = self.objects.setdefault(obj_id, ObjectTrack())
-        steps = [] if clear else list(obj.prompts.get(frame, []))
+        steps = [] if clear else list(self.objects.get(obj_id, ObjectTrack()).prompts.get(frame, []))
         steps.append(step)
+        if not any("mask" in s or s["box"] is not None or 1 in (s["labels"] or ()) for s in steps):
+            raise ValueError(f"object {obj_id} on frame {frame} has only negative clicks: an object needs a "
+                             "positive click, a box or a mask there (negative clicks take area away from those)")
+        obj = self.objects.setdefault(obj_id, ObjectTrack())
         # a further click continues from the frame's last state instead of replaying every step
         resume = obj.results.get(frame) if len(steps) > 1 else None
         try:

@@ -95,6 +95,11 @@ class SessionResults:
         return {oid: self.timeline(oid) for oid in self.objects}
 
     @locked
+    def result_frames(self) -> list[int]:
+        """The frames where any object has a result (prompted or tracked), sorted."""
+        return sorted({f for obj in self.objects.values() for f in obj.results})
+
+    @locked
     def tracked_frames(self, obj_id: int) -> list[int]:
         """The frames where ``obj_id`` has a result (prompted or tracked), sorted."""
         return sorted(self._object(obj_id).results)

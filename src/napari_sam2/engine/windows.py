@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..model.configs import MAX_IMAGE_SIZE
 from ..notices import warn_quality
 
 GRID_UNIT = 16  # window positions are multiples of this (a whole number of low-res pixels at any S/4)
@@ -43,13 +44,31 @@ class Window(NamedTuple):
     size: int
 
 
+def check_window_size(window, name: str = "window") -> int:
+    """A window side in px: a multiple of 32 from 64 to the largest model input size."""
+    if (isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 64 or window % 32
+            or window > MAX_IMAGE_SIZE):
+        raise ValueError(f"{name} must be a multiple of 32 px from 64 to {MAX_IMAGE_SIZE} (256 for the demo model, "
+                         f"512 or 1024 for official ones; or none for the whole frame), got {window!r}")
+    return int(window)
+
+
+def whole_frame_window(window: int | None, shape: tuple[int, int]) -> int | None:
+    """``window``, or None (whole-frame mode, with a QualityWarning that says so) when one window of that
+    size covers frames of ``shape`` (H, W) whole: a window as large as the frame is the frame."""
+    if window is None or window < max(shape):
+        return window
+    warn_quality(f"the window ({window} px) is as large as the frames ({shape[0]}x{shape[1]} px) or larger: "
+                 "that is the whole frame, so the whole frame is tracked, at the model's own input size")
+    return None
+
+
 def check_window(window, image_size: int, name: str = "window") -> int | None:
     """``window`` (None for whole-frame mode, else the window side in px) checked against the model's
     input size: window mode runs the model on windows of exactly its input size."""
     if window is None:
         return None
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 64 or window % 32:
-        raise ValueError(f"{name} must be a multiple of 32 px, 64 or more (or None for the whole frame), got {window!r}")
+    check_window_size(window, name)
     if int(window) != image_size:
         raise ValueError(f"{name} {window} differs from the model's input size {image_size}: window mode runs the "
                          f"model on windows of its input size, at native scale; build the model with "

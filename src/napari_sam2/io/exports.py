@@ -7,8 +7,8 @@ background and every id > 0 is one tracked object. Points are (y, x); ``t`` is t
 Every writer is atomic: it writes a hidden temporary file or folder next to the target and renames
 it into place, and refuses to replace an existing output unless ``overwrite=True`` (the
 FileExistsError carries the path as ``filename``, so a command line can word its own advice).
-The one exception is :class:`LabelWriter`, which writes in place on purpose: a long run that
-stops early keeps every frame it finished.
+:class:`LabelWriter` streams frames into a visible ``.partial`` file instead, renamed into place at
+the end: a long run that stops early keeps every frame it finished there.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from skimage.measure import regionprops
 
 # the label-stack classes and safe-output helpers have their own modules; exports is where a caller
 # writing results looks for them, so their names are importable from here too
-from .atomic import OutputExistsError, _atomic_target, exists_error  # noqa: F401
-from .label_files import LabelStack, LabelWriter  # noqa: F401
+from .atomic import OutputExistsError, atomic_output, exists_error  # noqa: F401
+from .label_files import LabelStack, LabelWriter, imagej_ok  # noqa: F401
 
 TABLE_COLUMNS = ("object_id", "frame", "area", "centroid_y", "centroid_x", "bbox_y0", "bbox_x0",
                  "bbox_y1", "bbox_x1", "object_score", "predicted_iou", "lost", "parent_id")
@@ -95,18 +95,19 @@ def write_labels_tiff(path, labels, overwrite: bool = False) -> Path:
     """Write labels (T, Y, X) or (Y, X) as an ImageJ hyperstack TIFF with axes 'TYX' or 'YX'.
 
     The dtype is uint16 when the largest id is < 65536. Otherwise it is uint32, which ImageJ does
-    not support: then a plain (non-ImageJ) TIFF with tifffile's shaped metadata is written instead.
+    not support: then a plain (non-ImageJ) TIFF with tifffile's shaped metadata is written instead,
+    as it is for a stack of one frame (which an ImageJ TIFF would give back as (Y, X)).
     """
     arr = _check_labels(labels)
     dtype = _label_dtype(arr)
     axes = "TYX" if arr.ndim == 3 else "YX"
-    with _atomic_target(path, overwrite) as tmp:
+    imagej = imagej_ok(arr.shape, dtype)
+    with atomic_output(path, overwrite) as tmp:
         if isinstance(arr, LabelStack):  # page by page
-            tifffile.imwrite(tmp, iter(arr), shape=arr.shape, dtype=dtype, imagej=dtype is np.uint16,
+            tifffile.imwrite(tmp, iter(arr), shape=arr.shape, dtype=dtype, imagej=imagej,
                              metadata={"axes": axes})
         else:
-            tifffile.imwrite(tmp, arr.astype(dtype, copy=False), imagej=dtype is np.uint16,
-                             metadata={"axes": axes})
+            tifffile.imwrite(tmp, arr.astype(dtype, copy=False), imagej=imagej, metadata={"axes": axes})
     return Path(path)
 
 
@@ -126,7 +127,7 @@ def write_labels_zarr(path, labels, overwrite: bool = False, chunks=None) -> Pat
     chunks = tuple(int(c) for c in chunks)
     if len(chunks) != arr.ndim or min(chunks) < 1:
         raise ValueError(f"chunks must be {arr.ndim} positive integers, got {chunks}")
-    with _atomic_target(path, overwrite) as tmp:
+    with atomic_output(path, overwrite, folder=True) as tmp:
         z = zarr.open_array(store=str(tmp), mode="w", shape=arr.shape, chunks=chunks, dtype=_label_dtype(arr))
         if isinstance(arr, LabelStack):  # frame by frame
             for t, frame in enumerate(arr):
@@ -184,7 +185,7 @@ def write_table_csv(path, rows, overwrite: bool = False) -> Path:
     extra = {key for r in rows for key in r} - set(TABLE_COLUMNS)
     if extra:
         raise ValueError(f"rows: unknown columns {sorted(extra)}")
-    with _atomic_target(path, overwrite) as tmp:
+    with atomic_output(path, overwrite) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=TABLE_COLUMNS)
             writer.writeheader()
@@ -254,20 +255,26 @@ def write_ctc(folder, labels, parents=None, overwrite: bool = False) -> Path:
     whose parent is the previous run. A child's parent becomes the last parent run that begins
     before the child does (else the parent's first run); parents absent from ``labels`` become 0.
     """
+    with atomic_output(folder, overwrite, folder=True) as tmp:
+        write_ctc_files(tmp, labels, parents, "mask", "res_track.txt")
+    return Path(folder)
+
+
+def write_ctc_files(folder: Path, labels, parents, mask_prefix: str, track_name: str) -> None:
+    """Make ``folder`` and write the CTC masks (``<mask_prefix>000.tif``...) and track file into it, as
+    :func:`write_ctc` describes (a result folder, or a ground truth's TRA folder with other names)."""
     tyx = _as_tyx(_check_labels(labels))
     tracks, relabel = _ctc_segments(tyx, _check_parents(parents))
     if tracks and max(tr[0] for tr in tracks) >= 65536:
         raise ValueError("labels: too many track labels after splitting gaps for uint16 CTC masks")
     digits = max(3, len(str(len(tyx) - 1)))
-    with _atomic_target(folder, overwrite) as tmp:
-        tmp.mkdir()
-        for t, frame in enumerate(tyx):
-            mask = frame.astype(np.uint16)
-            for oid, label in relabel.get(t, {}).items():
-                mask[frame == oid] = label
-            tifffile.imwrite(tmp / f"mask{t:0{digits}d}.tif", mask)
-        (tmp / "res_track.txt").write_text("".join(f"{lb} {b} {e} {p}\n" for lb, b, e, p in tracks))
-    return Path(folder)
+    folder.mkdir()
+    for t, frame in enumerate(tyx):
+        mask = frame.astype(np.uint16)
+        for oid, label in relabel.get(t, {}).items():
+            mask[frame == oid] = label
+        tifffile.imwrite(folder / f"{mask_prefix}{t:0{digits}d}.tif", mask)
+    (folder / track_name).write_text("".join(f"{lb} {b} {e} {p}\n" for lb, b, e, p in tracks))
 
 
 def read_ctc(folder) -> tuple[np.ndarray, dict]:
@@ -351,7 +358,7 @@ def write_session_json(path, session_dict, overwrite: bool = False) -> Path:
         text = json.dumps(doc, indent=2, allow_nan=False)
     except ValueError as exc:
         raise ValueError(f"session_dict cannot be written as JSON: {exc}") from None
-    with _atomic_target(path, overwrite) as tmp:
+    with atomic_output(path, overwrite) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
 

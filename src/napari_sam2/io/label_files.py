@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from .atomic import _remove, exists_error
+from .atomic import _remove, check_output, mark_folder, replace_with
 
 
 class LabelStack:
@@ -73,16 +73,31 @@ def _as_tyx_shape(shape) -> tuple[int, int, int]:
     return tuple(shape) if len(shape) == 3 else (1, *shape)
 
 
+def imagej_ok(shape, dtype) -> bool:
+    """Whether a label stack is written as an ImageJ hyperstack: uint16, and not a single frame (an
+    ImageJ TIFF of one frame reads back as (Y, X); a plain TIFF keeps (1, Y, X))."""
+    return np.dtype(dtype) == np.uint16 and not (len(shape) == 3 and shape[0] == 1)
+
+
+def partial_path(path) -> Path:
+    """Where :class:`LabelWriter` keeps a stack while it is written: ``labels.partial.tif`` beside
+    ``labels.tif`` (``labels.partial.zarr`` beside ``labels.zarr``)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
 class LabelWriter:
     """A label stack ``(T, Y, X)`` written into ``path`` (.tif/.tiff or .zarr) a frame at a time.
 
-    Not atomic, on purpose: the file is made at full size when the writer opens (every frame 0),
-    and each :meth:`write` goes to disk at once (flushed), so a run that stops early (Ctrl-C, an
-    error) leaves every frame written so far readable in the file and the others 0. TIFFs are
-    uncompressed (an ImageJ hyperstack for uint16, as :func:`write_labels_tiff`; a plain TIFF for
-    uint32) and zarr arrays have one chunk per frame and ``{"axes": "TYX"}``. The dtype is uint16
-    when ``max_id`` < 65536, else uint32. An existing ``path`` is refused unless ``overwrite``,
-    and then removed first. Use as a context manager, or call :meth:`close`.
+    The frames go into :func:`partial_path` first, made at full size when the writer opens (every
+    frame 0), and each :meth:`write` goes to disk at once (flushed). :meth:`commit` (a ``with``
+    block that ends without an error) renames the finished file to ``path``. A run that stops early
+    (Ctrl-C, an error) leaves the partial file with every frame written so far readable (the others
+    0), and ``path`` as it was. TIFFs are uncompressed (an ImageJ hyperstack for uint16, as
+    :func:`write_labels_tiff`; a plain TIFF for uint32) and zarr arrays have one chunk per frame and
+    ``{"axes": "TYX"}``. The dtype is uint16 when ``max_id`` < 65536, else uint32. ``path`` and the
+    partial file follow :func:`~napari_sam2.io.atomic.check_output` (an existing one is replaced only
+    with ``overwrite``).
     """
 
     def __init__(self, path, shape, max_id: int, overwrite: bool = False) -> None:
@@ -95,27 +110,30 @@ class LabelWriter:
             raise ValueError(f"shape must be three positive numbers (T, Y, X), got {shape}")
         if not 0 <= int(max_id) < 2**32:
             raise ValueError(f"max id {max_id} must be in [0, 2**32)")
-        if path.exists() or path.is_symlink():
-            if not overwrite:
-                raise exists_error(path)
-            _remove(path)
-        self.path, self.shape = path, shape
+        self.folder = suffix == ".zarr"
+        self.partial = partial_path(path)
+        check_output(path, folder=self.folder, overwrite=overwrite)
+        check_output(self.partial, folder=self.folder, overwrite=overwrite)
+        _remove(self.partial)
+        self.path, self.shape, self.overwrite = path, shape, overwrite
         self.dtype = np.dtype(np.uint16 if int(max_id) < 65536 else np.uint32)
-        if suffix == ".zarr":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self.folder:
             import zarr
 
-            self._array = zarr.open_array(store=str(path), mode="w", shape=shape, chunks=(1, *shape[1:]),
-                                          dtype=self.dtype, fill_value=0)
+            self._array = zarr.open_array(store=str(self.partial), mode="w", shape=shape,
+                                          chunks=(1, *shape[1:]), dtype=self.dtype, fill_value=0)
             self._array.attrs["axes"] = "TYX"
         else:
-            self._array = tifffile.memmap(path, shape=shape, dtype=self.dtype, imagej=self.dtype == np.uint16,
-                                          metadata={"axes": "TYX"})
+            self._array = tifffile.memmap(self.partial, shape=shape, dtype=self.dtype,
+                                          imagej=imagej_ok(shape, self.dtype), metadata={"axes": "TYX"})
             self._array.flush()
+        self.committed = False
 
     def write(self, t: int, frame) -> None:
         """Store frame ``t`` (a (Y, X) array of ids) and flush it to disk."""
         if self._array is None:
-            raise ValueError(f"{self.path} is closed")
+            raise ValueError(f"{self.partial} is closed")
         t = int(t)
         if not 0 <= t < self.shape[0]:
             raise ValueError(f"frame {t} is outside 0..{self.shape[0] - 1}")
@@ -127,12 +145,26 @@ class LabelWriter:
             self._array.flush()
 
     def close(self) -> None:
+        """Flush and close the partial file (it stays, with the frames written so far)."""
         if isinstance(self._array, np.memmap):
             self._array.flush()
         self._array = None  # the last reference: numpy unmaps the file
 
+    def commit(self) -> Path:
+        """Close, and move the finished stack from the partial file to ``path``; returns ``path``."""
+        self.close()
+        if self.folder:
+            mark_folder(self.partial)
+        check_output(self.path, folder=self.folder, overwrite=self.overwrite)
+        replace_with(self.partial, self.path)
+        self.committed = True
+        return self.path
+
     def __enter__(self) -> "LabelWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, *exc) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.close()

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .exports import _as_tyx, _atomic_target, _check_labels, _check_parents, _measure, read_ctc_layout, write_ctc
+from .atomic import atomic_output
+from .exports import _as_tyx, _check_labels, _check_parents, _measure, read_ctc_layout, write_ctc_files
 
 GT_MASK_PREFIX = "man_track"
 GT_TRACK_FILE = "man_track.txt"
@@ -35,12 +36,9 @@ def write_ctc_ground_truth(folder, labels, parents=None, overwrite: bool = False
     written (:func:`napari_sam2.io.evaluate.evaluate_ctc` derives one from TRA when needed).
     Returns ``Path(folder)``.
     """
-    with _atomic_target(folder, overwrite) as tmp:
+    with atomic_output(folder, overwrite, folder=True) as tmp:
         tmp.mkdir()
-        tra = write_ctc(tmp / "TRA", labels, parents)
-        for mask in tra.glob("mask*.tif"):
-            mask.rename(tra / (GT_MASK_PREFIX + mask.name[len("mask"):]))
-        (tra / "res_track.txt").rename(tra / GT_TRACK_FILE)
+        write_ctc_files(tmp / "TRA", labels, parents, GT_MASK_PREFIX, GT_TRACK_FILE)
     return Path(folder)
 
 
@@ -109,7 +107,7 @@ def write_geff(path, labels, parents=None, overwrite: bool = False) -> Path:
     import geff
 
     graph = lineage_graph(labels, parents)
-    with _atomic_target(path, overwrite) as tmp:
+    with atomic_output(path, overwrite, folder=True) as tmp:
         geff.write(graph, str(tmp), axis_names=["t", "y", "x"], axis_types=["time", "space", "space"],
                    axis_units=[None, "pixel", "pixel"], structure_validation=True)
     return Path(path)

@@ -18,10 +18,14 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
 
 
 class _ImageFolder:
-    """A folder of single-frame images as a lazy ``(T, H, W[, C])`` array (frames sorted by the number in the name)."""
+    """A folder of single-frame images as a lazy ``(T, H, W[, C])`` array, in natural order (by the
+    last number in the name, then by name: ``2.png`` before ``10.png``), as the official video
+    predictor takes a folder of frames. Every frame's size is read from its header up front, so a
+    folder of mixed sizes is refused before any work."""
 
     def __init__(self, folder: Path) -> None:
-        files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                 and not p.name.startswith(".")]
         if not files:
             raise ValueError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in folder {folder}")
 
@@ -31,24 +35,64 @@ class _ImageFolder:
 
         self.files = sorted(files, key=key)
         first = self._read(0)
+        shapes: dict[tuple, list[str]] = {}
+        for path in self.files:
+            shapes.setdefault(_frame_shape(path, first), []).append(path.name)
+        if len(shapes) > 1:
+            sizes = "; ".join(f"{'x'.join(map(str, shape))}: {len(names)} file(s), e.g. {names[0]}"
+                              for shape, names in shapes.items())
+            raise ValueError(f"the frames in folder {folder} differ in size ({sizes}): a movie needs frames "
+                             "of one size")
         self.shape = (len(self.files), *first.shape)
         self.dtype = first.dtype
         self.ndim = len(self.shape)
 
     def _read(self, i: int) -> np.ndarray:
         path = self.files[i]
-        if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
+        try:
+            if path.suffix.lower() in (".tif", ".tiff"):
+                import tifffile
 
-            return tifffile.imread(path)
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB") if im.mode not in ("L", "I;16", "I", "F", "RGB") else im)
+                return tifffile.imread(path)
+            with Image.open(path) as im:
+                return np.asarray(im.convert("RGB") if im.mode not in ("L", "I;16", "I", "F", "RGB") else im)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read frame {i} of the folder, {path}: {exc}") from None
 
     def __len__(self) -> int:
         return self.shape[0]
 
-    def __getitem__(self, i: int) -> np.ndarray:
-        return self._read(i)
+    def __getitem__(self, key) -> np.ndarray:
+        """Numpy-style indexing; the first index picks frames (read lazily), the rest is applied to them."""
+        first, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        if isinstance(first, slice):
+            return np.stack([self._read(i)[rest] for i in range(*first.indices(len(self)))])
+        i = int(first)
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"frame {i} is outside the {len(self)} frames of the folder")
+        frame = self._read(i % len(self))
+        if frame.shape != self.shape[1:]:
+            raise ValueError(f"{self.files[i % len(self)]} changed size since the folder was opened")
+        return frame[rest]
+
+
+def _frame_shape(path: Path, first: np.ndarray) -> tuple:
+    """A frame's shape from its file header (no pixels read), in the layout :class:`_ImageFolder` reads."""
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as tif:
+                return tuple(tif.series[0].shape)
+        except Exception as exc:  # tifffile raises many kinds for a file that is not a TIFF
+            raise ValueError(f"cannot read {path} as a TIFF frame: {exc}") from None
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            grey = im.mode in ("L", "I;16", "I", "F")
+    except OSError as exc:
+        raise ValueError(f"cannot read {path} as an image: {exc}") from None
+    return (h, w) if grey else (h, w, 3)
 
 
 class _Records:

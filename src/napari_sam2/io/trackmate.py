@@ -23,7 +23,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from .atomic import _atomic_target
+from .atomic import atomic_output
 from .exports import _as_tyx, _check_labels
 from .lineage_io import lineage_graph
 
@@ -133,7 +133,7 @@ def write_trackmate(path, labels, parents=None, overwrite: bool = False, spacing
                   nslices="1", nframes=str(n_frames), pixelwidth=repr(dx), pixelheight=repr(dy), voxeldepth="1.0",
                   timeinterval="1.0")
     ET.indent(root)
-    with _atomic_target(path, overwrite) as tmp:
+    with atomic_output(path, overwrite) as tmp:
         ET.ElementTree(root).write(tmp, encoding="UTF-8", xml_declaration=True)
     return Path(path)
 

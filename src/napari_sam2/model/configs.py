@@ -86,8 +86,10 @@ class SAM2Config:
     def with_image_size(self, image_size: int | None) -> "SAM2Config":
         if image_size is None:
             return self
-        if not isinstance(image_size, int) or image_size <= 0 or image_size % 32:
-            raise ValueError(f"image_size must be a positive multiple of 32, got {image_size!r}")
+        if (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size <= 0
+                or image_size % 32 or image_size > MAX_IMAGE_SIZE):
+            raise ValueError(f"image_size must be a multiple of 32 from 32 to {MAX_IMAGE_SIZE} (the official "
+                             f"models are trained at 1024), got {image_size!r}")
         return replace(self, image_size=image_size)
 
     def image_size_advice(self) -> str | None:
@@ -110,6 +112,11 @@ class SAM2Config:
 
 # image_size / trained size inside which results stay close to the trained size's
 GOOD_SIZE_RATIO = (0.7, 1.4)
+# the largest input size: 4x the official 1024 px, about 13 GB to track (memory grows with its square)
+MAX_IMAGE_SIZE = 4096
+# bytes per input pixel of tracking one frame (image encoder, memory attention; measured with sam2.1
+# tiny on the CPU: 1.3 GB peak at 1024 px, 0.73 GB at 512 px, including the model)
+TRACKING_BYTES_PER_PIXEL = 800
 
 
 def _nearest_multiple(value: float, up: bool, step: int = 32) -> int:

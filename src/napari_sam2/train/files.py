@@ -10,7 +10,8 @@ import numpy as np
 from ..io.readers import open_frames
 
 
-def _paths(spec: str) -> list[str]:
+def input_paths(spec: str) -> list[str]:
+    """The files (or frame folders) a spec names: a path, or the files a glob pattern matches."""
     if any(c in spec for c in "*?["):
         found = sorted(glob.glob(spec))
         if not found:
@@ -23,7 +24,7 @@ def _paths(spec: str) -> list[str]:
 
 def read_pairs(images: str, labels: str) -> list[tuple[np.ndarray, np.ndarray]]:
     """Pairs from two specs (a TIFF file, a folder of frames, or a glob pattern each), matched in sorted order."""
-    image_paths, label_paths = _paths(images), _paths(labels)
+    image_paths, label_paths = input_paths(images), input_paths(labels)
     if len(image_paths) != len(label_paths):
         raise ValueError(f"{len(image_paths)} image files but {len(label_paths)} label files: they must pair up")
     pairs = []

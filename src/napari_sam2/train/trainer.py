@@ -313,12 +313,11 @@ def evaluate(model: SAM2Base, clips: list[Clip], cfg: TrainConfig, batch: int = 
 
 def save_checkpoint(model: SAM2Base, path: str | os.PathLike) -> Path:
     """Write ``{"model": state_dict}`` (the official layout) atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    torch.save({"model": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}, tmp)
-    os.replace(tmp, path)
-    return path
+    from ..io.atomic import atomic_output
+
+    with atomic_output(path, overwrite=True) as tmp:
+        torch.save({"model": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}, tmp)
+    return Path(path)
 
 
 def steps_for_epochs(pairs, epochs: float, stage: Stage) -> int:
