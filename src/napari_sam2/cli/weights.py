@@ -6,7 +6,16 @@ import argparse
 import sys
 
 
-def run_weights(args: argparse.Namespace) -> int:
+def add_parser(sub) -> None:
+    p = sub.add_parser("weights", help="list, download or locate the official checkpoints")
+    actions = p.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="all known checkpoints and whether they are here")
+    for action, text in (("download", "download (verified) into the cache"), ("path", "print the local file")):
+        a = actions.add_parser(action, help=text)
+        a.add_argument("name", help="a checkpoint name from 'napari-sam2 weights list', e.g. sam2.1_hiera_tiny")
+
+
+def run(args: argparse.Namespace) -> int:
     from .. import weights
 
     if args.action == "list":

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import EXIT_OK, _auto_settings, _model_name, _set_threads, _warn_random, check_file_output
+from ..settings import AutoSettings, ModelSettings, StackSettings
+from .common import EXIT_OK, check_file_output, prepare_model
+from .options import add_options, box, point, read
 
 
 def _load_frame(source: str, frame: int, channel: int | str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -64,31 +66,62 @@ def write_image(path: Path, image: np.ndarray, overwrite: bool) -> None:
         tifffile.imwrite(tmp, image)
 
 
-def run_segment(args: argparse.Namespace) -> int:
-    _set_threads(args.threads)
+def add_parser(sub) -> None:
+    p = sub.add_parser("segment", help="segment one image or one frame from point/box prompts, or everything")
+    p.add_argument("input", help="a TIFF file (2D image or stack), or 'sample' for the synthetic cells")
+    p.add_argument("--frame", type=_frame, default=0, help="frame of a (T, Y, X) stack to segment (default 0)")
+    p.add_argument("--point", type=point, action="append", default=[],
+                   help="y,x[,label]: (y, x) pixels, napari order (row, column; as in track's CSV); "
+                        "label 1 positive (default), 0 negative; repeatable")
+    p.add_argument("--box", type=box, default=None,
+                   help="y0,x0,y1,x1: two corners in (y, x) pixels, napari order (as in track's CSV)")
+    p.add_argument("--auto", action="store_true",
+                   help="segment everything with the automatic mask generator instead of prompts: --out is a "
+                        "label image (overlaps go to the better mask; see --min-area/--max-area)")
+    add_options(p, AutoSettings)
+    add_options(p, ModelSettings)
+    add_options(p, StackSettings, only=("channel",))
+    p.add_argument("--out", required=True, help="output mask (label image with --auto), .tif")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file (never the input)")
+
+
+def _frame(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more, got {text!r}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    model = read(args, ModelSettings)
+    channel = read(args, StackSettings).channel
     if args.auto and (args.point or args.box is not None):
         raise ValueError("--auto segments everything without prompts: leave out --point and --box")
     if not args.auto and not args.point and args.box is None:
         raise ValueError("give at least one --point or a --box, or --auto to segment everything")
     out = check_file_output(args.out, "--out", (".tif", ".tiff"), args.overwrite,
                             inputs=[] if args.input == "sample" else [args.input])
-    settings = _auto_settings(args) if args.auto else None  # bad settings are refused before any work
-    image, truth = _load_frame(args.input, args.frame, args.channel)
+    settings = read(args, AutoSettings) if args.auto else None  # bad settings are refused before any work
+    image, truth = _load_frame(args.input, args.frame, channel)
+    model = prepare_model(model)
     if settings is not None:
-        return _segment_all(args, image, truth, settings, out)
+        return _segment_all(args, model, image, truth, settings, out)
 
     from .. import SAM2ImagePredictor, build_sam2
+    from ..device import pick_device
 
-    checkpoint = None if args.checkpoint == "none" else args.checkpoint
-    _warn_random(args.checkpoint)
     t0 = time.perf_counter()
-    model = build_sam2(_model_name(args.model, args.checkpoint), checkpoint=checkpoint, image_size=args.image_size)
-    predictor = SAM2ImagePredictor(model)
+    built = build_sam2(model.model, checkpoint=model.checkpoint, image_size=model.image_size,
+                       device=pick_device(model.device))
+    predictor = SAM2ImagePredictor(built)
     predictor.set_image(image)
     t1 = time.perf_counter()
-    pts, labels, box = official_prompts(args.point, args.box)
+    pts, labels, xyxy = official_prompts(args.point, args.box)
     single_click = args.box is None and len(args.point) == 1
-    masks, scores, _ = predictor.predict(pts, labels, box=box, multimask_output=single_click)
+    masks, scores, _ = predictor.predict(pts, labels, box=xyxy, multimask_output=single_click)
     best = int(np.argmax(scores))
     mask = masks[best].astype(np.uint8)
     t2 = time.perf_counter()
@@ -107,16 +140,17 @@ def run_segment(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _segment_all(args: argparse.Namespace, image: np.ndarray, truth: np.ndarray | None, settings, out: Path) -> int:
+def _segment_all(args: argparse.Namespace, model: ModelSettings, image: np.ndarray, truth: np.ndarray | None,
+                 settings: AutoSettings, out: Path) -> int:
     """``segment --auto``: every object the automatic mask generator finds, as a label image."""
     from .. import build_sam2
+    from ..device import pick_device
     from ..engine.auto import segment_all
 
-    _warn_random(args.checkpoint)
-    checkpoint = None if args.checkpoint == "none" else args.checkpoint
-    model = build_sam2(_model_name(args.model, args.checkpoint), checkpoint=checkpoint, image_size=args.image_size)
+    built = build_sam2(model.model, checkpoint=model.checkpoint, image_size=model.image_size,
+                       device=pick_device(model.device))
     t0 = time.perf_counter()
-    labels = segment_all(model, image, settings)
+    labels = segment_all(built, image, settings)
     seconds = time.perf_counter() - t0
     labels = labels.astype(np.uint16) if labels.max() < 65536 else labels
     write_image(out, labels, args.overwrite)

@@ -1,5 +1,6 @@
 """What a tracking session reports: each object's logits, the label image of a frame and who is visible
-in it, per-object records, lost frames and timelines, and the lineage (read under the session's lock)."""
+in it, per-object records, lost frames and timelines (read under the session's lock, returned as copies).
+:class:`ResultViews` is the read side of :class:`~napari_sam2.engine.session.TrackingSession`, one of its parts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import torch.nn.functional as F
 
 from .results import FrameResult, Timeline
-from .visibility import Visible
+from .visibility import FrameOwnership, Visible
 from .windows import NO_OBJECT, paste
 
 
@@ -18,15 +19,38 @@ def locked(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with self._lock:
+        with self.lock:
             return method(self, *args, **kwargs)
 
     return wrapper
 
 
-class SessionResults:
-    """The read side of :class:`~napari_sam2.engine.session.TrackingSession` (its base class): every method
-    reads the session's objects, frames, tracker core and label ownership, and returns copies."""
+class ResultViews:
+    """The read side of ``session``: every method reads its objects, frames, tracker core and the label
+    ownership of its frames (:class:`~napari_sam2.engine.visibility.FrameOwnership`), and returns copies."""
+
+    def __init__(self, session) -> None:
+        self._session = session
+        self.lock = session.lock
+        self.ownership = FrameOwnership(self)
+
+    @property
+    def objects(self):
+        return self._session.objects
+
+    @property
+    def frames(self):
+        return self._session.frames
+
+    @property
+    def fill_hole_area(self) -> int:
+        return self._session.core.fill_hole_area
+
+    def _check_frame(self, frame) -> int:
+        return self._session.check_frame(frame)
+
+    def _object(self, obj_id):
+        return self._session.object(obj_id)
 
     @locked
     def object_logits(self, frame: int, obj_id: int) -> np.ndarray:
@@ -35,9 +59,9 @@ class SessionResults:
         r = self._object(obj_id).results.get(frame)
         if r is None:
             return np.full((self.frames.height, self.frames.width), NO_OBJECT, np.float32)
-        return self._in_frame(self.core.filled(r.logits), r.window)
+        return self.in_frame(self._session.core.filled(r.logits), r.window)
 
-    def _in_frame(self, logits, window) -> np.ndarray:
+    def in_frame(self, logits, window) -> np.ndarray:
         """``(1, 1, h, w)`` low-res logits as ``(H, W)`` frame logits: resized from the whole frame, or
         pasted from their window in window mode."""
         h, w = self.frames.height, self.frames.width
@@ -50,26 +74,26 @@ class SessionResults:
         """``(H, W)`` uint32 labels of a frame: each pixel goes to the object with the highest positive
         logit, except that objects prompted on this frame own their pixels over merely tracked ones
         (see :func:`~napari_sam2.engine.visibility.compose_labels`)."""
-        return self._ownership.labels(self._check_frame(frame))
+        return self.ownership.labels(self._check_frame(frame))
 
     @locked
     def visibility(self, frame: int) -> dict[int, Visible]:
         """``{obj_id: Visible(pixels, covered_by)}`` for each object with a result on ``frame``: the
         pixels it owns in :meth:`label_frame`, and, when it owns none though its mask is not empty, the
         object that covers it (cached per frame until a result there changes)."""
-        return self._ownership.visibility(self._check_frame(frame))
+        return self.ownership.visibility(self._check_frame(frame))
 
     def label_stack(self):
         """The labels of every frame as an :class:`~napari_sam2.io.label_files.LabelStack`: computed a
         frame at a time when read, for writing long stacks without holding them in memory."""
         from ..io.label_files import LabelStack
 
-        n, h, w = self.shape
+        n, h, w = self._session.shape
         return LabelStack(n, h, w, self.label_frame, max(self.objects, default=0))
 
     def labels(self) -> np.ndarray:
         """The whole ``(N, H, W)`` uint32 label stack."""
-        return np.stack([self.label_frame(f) for f in range(self.num_frames)])
+        return np.stack([self.label_frame(f) for f in range(self.frames.num_frames)])
 
     @locked
     def records(self) -> list[dict]:
@@ -105,17 +129,11 @@ class SessionResults:
         return sorted(self._object(obj_id).results)
 
     @locked
-    def lineage(self) -> dict[int, int]:
-        """``{daughter: parent}`` of every division (a copy; :attr:`parents` changes on divisions)."""
-        return dict(self.parents)
-
-    @locked
     def timeline(self, obj_id: int) -> Timeline:
         """One object's scores and lost flags per frame, for a confidence plot (a snapshot)."""
         obj = self._object(obj_id)
-        scores = np.full(self.num_frames, np.nan, np.float32)
-        lost = np.zeros(self.num_frames, bool)
-        hidden = np.zeros(self.num_frames, np.int64)
+        n = self.frames.num_frames
+        scores, lost, hidden = np.full(n, np.nan, np.float32), np.zeros(n, bool), np.zeros(n, np.int64)
         for f, r in obj.results.items():
             scores[f] = r.score
             lost[f], hidden[f] = self._lost_or_hidden(obj_id, f, r)
@@ -126,5 +144,5 @@ class SessionResults:
         leaves no pixel at the frame's size; else the object that hides it wholly (0 when visible)."""
         if r.lost:
             return True, 0
-        seen = self._ownership.visibility(frame)[obj_id]
+        seen = self.ownership.visibility(frame)[obj_id]
         return seen.pixels == 0 and seen.covered_by is None, seen.covered_by or 0

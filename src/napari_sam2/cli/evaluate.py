@@ -79,7 +79,15 @@ def metrics_table(metrics: dict) -> list[str]:
     return lines
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
+def add_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="Cell Tracking Challenge metrics (DET, SEG, TRA, divisions) of a result")
+    p.add_argument("pred", help="CTC result folder: mask000.tif... + res_track.txt (e.g. from track --ctc)")
+    p.add_argument("gt", help="CTC ground-truth folder: TRA/man_track000.tif... + TRA/man_track.txt, optional SEG/")
+    p.add_argument("--json", default=None, help="also write the metrics to this JSON file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file (never an input)")
+
+
+def run(args: argparse.Namespace) -> int:
     import json
 
     from ..io.atomic import atomic_output
