@@ -233,7 +233,7 @@ def test_segment_passes_the_channel_to_stack_view(tmp_path, monkeypatch, text, v
 
 
 def test_segment_channel_picks_a_frame_and_channel(tmp_path):
-    from napari_sam2._cli.segment import _load_frame
+    from napari_sam2.cli.segment import _load_frame
 
     data = np.random.default_rng(1).integers(0, 255, (3, 40, 50, 3), dtype=np.uint8)
     tifffile.imwrite(tmp_path / "rgb.tif", data)

@@ -14,7 +14,7 @@ import torch
 from napari_sam2 import SAM2ImagePredictor, build_sam2, build_sam2_video_predictor
 from napari_sam2.model.configs import DEMO
 from napari_sam2.synthetic import synthetic_cells
-from napari_sam2.train.quality import correct_worst, isolated_cells, mask_iou, track_from_clicks, tracked_mean
+from napari_sam2.train.demo.quality import correct_worst, isolated_cells, mask_iou, track_from_clicks, tracked_mean
 from napari_sam2.weights import resolve_checkpoint
 
 # seeds the demo's training never drew (its generators' seeds start at random 31-bit numbers)

@@ -9,7 +9,7 @@ import torch
 from conftest import present_model
 from napari_sam2.engine import TrackingSession
 from napari_sam2.io.exports import read_ctc, tracks_data, write_ctc
-from napari_sam2.engine.session import FrameResult
+from napari_sam2.engine.results import FrameResult
 from napari_sam2.synthetic import synthetic_dividing_cells
 
 SIZE = 128

@@ -11,7 +11,7 @@ import napari_sam2
 PACKAGE_DIR = Path(napari_sam2.__file__).parent
 
 BASE = {"notices", "threads", "device", "synthetic"}
-BELOW_TOP = {"model", "io", "weights", "loading", "predictor", "engine", *BASE}
+BELOW_TOP = {"model", "io", "settings", "weights", "loading", "predictor", "engine", *BASE}
 # which layers each layer may import (its own layer is always allowed)
 ALLOWED: dict[str, set[str]] = {
     "notices": set(),
@@ -20,14 +20,15 @@ ALLOWED: dict[str, set[str]] = {
     "synthetic": {"notices"},
     "model": {"notices"},
     "io": {"notices"},
+    "settings": {"io", "notices"},  # the run's settings as types: no torch (the widget docks without it)
     "weights": {"notices", "model"},  # model.configs only: see WEIGHTS_MAY_IMPORT
     "loading": {"model", "weights", "notices", "device"},  # device: the memory a model size needs
     "predictor": {"model", "loading", "io", *BASE},
-    "engine": {"predictor", "model", "loading", "io", *BASE},
+    "engine": {"predictor", "model", "loading", "io", "settings", *BASE},
     "init": {"loading", "predictor"},  # lazily only: see test_package_init_imports_lazily
     # the top layers take the public names from the package (`from napari_sam2 import build_sam2`)
     "train": BELOW_TOP | {"init"},
-    # `napari-sam2 finetune` (_cli/finetune.py) drives the trainer: the one allowed edge between top layers
+    # `napari-sam2 finetune` (cli/finetune.py) drives the trainer: the one allowed edge between top layers
     "cli": BELOW_TOP | {"init", "train"},
     "widget": BELOW_TOP | {"init"},
 }
@@ -39,6 +40,7 @@ FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {
     layer: ({"napari"} | QT) for layer in ALLOWED if layer != "widget"
 }
 FORBIDDEN_THIRD_PARTY["io"] = {"torch", "napari"} | QT
+FORBIDDEN_THIRD_PARTY["settings"] = {"torch", "napari"} | QT
 
 WIDGET_MODULES = {"_timeline", "_reader", "_writer", "_sample_data"}
 
@@ -49,9 +51,9 @@ def layer_of(module: str) -> str | None:
     if len(parts) == 1:
         return "init"
     top = parts[1]
-    if top in ("model", "io", "predictor", "engine", "train", "loading", "weights", *BASE):
+    if top in ("model", "io", "predictor", "engine", "train", "loading", "weights", "settings", *BASE):
         return top
-    if top in ("cli", "_cli"):
+    if top == "cli":
         return "cli"
     if top.startswith("_widget") or top in WIDGET_MODULES:
         return "widget"
@@ -184,7 +186,7 @@ def layer_cycles(imports: list[Import], root: str) -> list[str]:
 def test_every_module_is_read_and_in_a_layer():
     names = module_names(PACKAGE_DIR)
     assert {"napari_sam2.model.sam2_base", "napari_sam2.io.exports", "napari_sam2.engine.session",
-            "napari_sam2._widget", "napari_sam2._cli.finetune"} <= set(names)
+            "napari_sam2._widget", "napari_sam2.cli.finetune"} <= set(names)
     assert [name for name in names if layer_of(name) is None] == []
 
 

@@ -9,7 +9,7 @@ import torch
 
 from conftest import present_model
 from napari_sam2.engine import TrackingSession
-from napari_sam2.engine.session import FrameResult
+from napari_sam2.engine.results import FrameResult
 from napari_sam2.engine.visibility import Visible, compose_labels
 
 SIZE = 128

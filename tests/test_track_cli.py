@@ -31,6 +31,14 @@ def movie(tmp_path):
     return tmp_path / "movie.tif", image, labels
 
 
+def _run(checkpoint, **outputs):
+    """The settings of a run on the test checkpoint at the test size, writing ``outputs``."""
+    from napari_sam2.settings import ModelSettings, OutputSettings, RunSettings
+
+    return RunSettings(model=ModelSettings(model="auto", checkpoint=str(checkpoint), image_size=SIZE, device="cpu"),
+                       outputs=OutputSettings(**outputs))
+
+
 def _centre(labels, frame, obj):
     y, x = np.argwhere(labels[frame] == obj).mean(0)
     return float(y), float(x)
@@ -202,7 +210,7 @@ def test_fast_mode_options_and_outputs_streamed_frame_by_frame(tmp_path, movie, 
     assert rc == 0, capsys.readouterr().err
     assert np.array_equal(tifffile.imread(out), expected)
     assert np.array_equal(read_ctc(tmp_path / "ctc")[0], expected)
-    assert json.loads((tmp_path / "s.json").read_text())["memory_frames"] == 1
+    assert json.loads((tmp_path / "s.json").read_text())["tracking"]["memory_frames"] == 1
     assert main(["track", str(path), "--points", str(tmp_path / "one.csv"), "--out", str(tmp_path / "x.tif"),
                  "--checkpoint", str(checkpoint), "--image-size", str(SIZE), "--memory-frames", "9"]) == 2
     assert "memory_frames must be between 0 and 6" in capsys.readouterr().err
@@ -220,7 +228,7 @@ def _read_table(path):
 def test_demo_model_at_128_reports_lost_objects_that_agree_with_the_labels(tmp_path, monkeypatch, capsys):
     """The issue: at --image-size 128 the demo model leaves most object-frames empty while the CLI said
     0 lost. Now the summary, the per-object lines, the final warning, the table and the label file agree."""
-    from napari_sam2._cli import track as track_command
+    from napari_sam2.cli import track as track_command
 
     monkeypatch.setattr(track_command, "SAMPLE_FRAMES", 6)  # the bundled movie, shortened to keep the test fast
     out, table = tmp_path / "l.tif", tmp_path / "t.csv"
@@ -263,8 +271,7 @@ def test_summary_counts_an_object_hidden_under_another_as_lost(tmp_path, movie, 
     path, image, labels = movie
     y, x = _centre(labels, 0, 1)
     prompts = batch.Prompts(points={(1, 0): [(x, y, 1)], (2, 0): [(x, y, 1)]})
-    r = batch.track_file(path, prompts, tmp_path / "l.tif", checkpoint=checkpoint, image_size=SIZE,
-                         table=tmp_path / "t.csv")
+    r = batch.track_file(path, prompts, _run(checkpoint, out=tmp_path / "l.tif", table=tmp_path / "t.csv"))
     written = tifffile.imread(tmp_path / "l.tif")
     model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=checkpoint, image_size=SIZE).model
     s = TrackingSession(model, image)
@@ -349,7 +356,7 @@ def test_prompt_csv_with_an_excel_bom_is_read(tmp_path):
 
 # ----------------------------------------------------------------------------- interrupted runs keep their work
 def _interrupt_after(monkeypatch, k, exc):
-    from napari_sam2._cli import track as track_command
+    from napari_sam2.cli import track as track_command
 
     def bar(desc):
         def update(event):
@@ -430,7 +437,7 @@ def test_labels_are_on_disk_while_tracking(tmp_path, movie, checkpoint):
         on_disk = tifffile.imread(tmp_path / "l.partial.tif")  # the labels go here until the stack is finished
         seen.append((event.frame, bool(on_disk[event.frame].any()), bool(on_disk[event.frame + 1:].any())))
 
-    batch.track_file(path, prompts, tmp_path / "l.tif", checkpoint=checkpoint, image_size=SIZE, progress=progress)
+    batch.track_file(path, prompts, _run(checkpoint, out=tmp_path / "l.tif"), progress=progress)
     assert seen == [(f, True, False) for f in range(6)]
     assert tifffile.imread(tmp_path / "l.tif")[5].any() and not (tmp_path / "l.partial.tif").exists()
 

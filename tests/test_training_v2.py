@@ -12,7 +12,7 @@ from napari_sam2.model.configs import DEMO, get_config
 from napari_sam2.synthetic import synthetic_cells
 from napari_sam2.train.data import ParallelClipSampler, cut_window, make_clip, movie_clips
 from napari_sam2.train.trainer import Stage, TrainConfig, _lr_factor, evaluate, train
-from napari_sam2.train.world import MAX_CELLS_256, real_textures, synthetic_world
+from napari_sam2.train.demo.world import MAX_CELLS_256, real_textures, synthetic_world
 
 
 def _cells_in(labels: np.ndarray) -> int:

@@ -1,6 +1,6 @@
 """Demo v3 and v4: tune the mask decoder on cached features, for the automatic mask generator and for tracking.
 
-    python -m napari_sam2.train.decoder_tune --resume DEMO_V2.pt --out OUT.pt --fit-iou --sharpen 4
+    python -m napari_sam2.train.demo.decoder_tune --resume DEMO_V2.pt --out OUT.pt --fit-iou --sharpen 4
 
 Demo v2's automatic masks fail (soft edges, predicted IoUs that barely follow the true ones): its decoder
 needs grid-like single clicks, while keeping what it does when tracking. Everything before the decoder
@@ -46,13 +46,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..model.build import build_model
-from ..model.configs import DEMO, get_config
-from ..model.sam2_base import FrameFeatures, Points, SAM2Base
-from . import loss as losses
-from .data import movie_clips, unpack_clip
-from .demo_v2 import V2, v2_movie
-from .trainer import clip_losses, save_checkpoint
+from ...model.build import build_model
+from ...model.configs import DEMO, get_config
+from ...model.sam2_base import FrameFeatures, Points, SAM2Base
+from .. import loss as losses
+from ..data import movie_clips, unpack_clip
+from .v2 import V2, v2_movie
+from ..trainer import clip_losses, save_checkpoint
 
 POINT_SEED = 2_000_000_000  # movie seeds for point frames and decoder calls: apart from v2's (1e9 on),
 CALL_SEED = 2_100_000_000  # its validation (3e6 on) and the benchmarks'
@@ -420,7 +420,7 @@ def validate(model: SAM2Base, clips) -> dict[str, float]:
     input sizes :data:`OFF_SIZES` (how gently the ``image_size`` option degrades)."""
     from .blend import v1_world
     from .quality import automatic_found, pooled_share
-    from .trainer import evaluate
+    from ..trainer import evaluate
 
     found = automatic_found(model, AUTO_VAL_SEEDS)
     scores = {"automatic": pooled_share(found),
@@ -459,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     model.load_state_dict(torch.load(args.resume, map_location="cpu", weights_only=True)["model"])
     model.eval()
     if args.validate is not None:
-        from .demo_v2 import validation_clips
+        from .v2 import validation_clips
 
         clips = validation_clips(model.image_size, 16, V2.max_objects)
         for path in [args.resume, *args.validate]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..engine.session import TrackingSession
-from ..io.evaluate import mask_iou
+from ...engine.session import TrackingSession
+from ...io.evaluate import mask_iou
 
 
 def inner_point(mask: np.ndarray) -> tuple[float, float]:
@@ -52,7 +52,7 @@ def tracked_mean(ious: dict[int, np.ndarray]) -> float:
 def isolated_cells(model, seeds) -> list[float]:
     """Per movie, :func:`tracked_mean` of one click per cell on frame 0 of ``synthetic_cells`` movies (31
     frames, 128 px, 3 cells; one per seed): the demo's isolated-cell test, and v1's world in its validation."""
-    from ..synthetic import synthetic_cells
+    from ...synthetic import synthetic_cells
 
     out = []
     for seed in seeds:
@@ -112,7 +112,7 @@ def found_share(truth: np.ndarray, pred: np.ndarray, min_area: int = 30) -> tupl
 def automatic_found(model, seeds, settings=None) -> list[tuple[int, int]]:
     """:func:`found_share` of the automatic mask generator (``engine.auto.segment_all``) on frame 0 of a
     256 px ``synthetic_world`` movie per seed."""
-    from ..engine.auto import segment_all
+    from ...engine.auto import segment_all
     from .world import synthetic_world
 
     out = []

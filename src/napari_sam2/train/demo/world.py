@@ -15,7 +15,7 @@ import functools
 import numpy as np
 from scipy import ndimage
 
-from ..synthetic import _draw_look, _new_cell, _simulate
+from ...synthetic import _draw_look, _new_cell, _simulate
 
 # scikit-image's bundled pictures (in its wheel, no download): grey or colour photographs and textures.
 # HELD_OUT are the real images the benchmarks test on; demo v2 was trained with them (its real-image

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import ParallelClipSampler, movie_clips, unpack_clip
-from .trainer import Stage, TrainConfig, evaluate, save_checkpoint, train
+from ..data import ParallelClipSampler, movie_clips, unpack_clip
+from ..trainer import Stage, TrainConfig, evaluate, save_checkpoint, train
 from .world import real_textures, synthetic_world
 
 TRAIN_SEED = 1_000_000_000  # movies seeds from here on: far from the validation and benchmark seeds
@@ -51,7 +51,7 @@ SIDES = (256, 320, 384, 448, 512)
 def v2_movie(seed: int) -> tuple[np.ndarray, np.ndarray]:
     """One training movie: 4 in 5 from :func:`synthetic_world` (12 frames, 256-512 px), 1 in 5 from
     v1's phase 2 data; a quarter of all turned into 8-bit RGB."""
-    from .demo import to_colour, tracking_movie
+    from .movies import to_colour, tracking_movie
 
     rng = np.random.default_rng([seed, 2])
     if rng.random() < 0.2:

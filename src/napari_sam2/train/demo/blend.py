@@ -1,13 +1,13 @@
-"""Demo v2 (shipped until demo v3 tuned its decoder, train/decoder_tune.py): v1 and the v2 fine-tune averaged weight by weight, the mix chosen on validation.
+"""Demo v2 (shipped until demo v3 tuned its decoder, train/demo/decoder_tune.py): v1 and the v2 fine-tune averaged weight by weight, the mix chosen on validation.
 
 The GPU fine-tune (``--phase v2``) learned small, crowded, colour and real-texture cells but lost a little
 of v1's own world (isolated cells tracked from one click: 0.81 -> 0.77 on v1's test movies). Averaging
 the weights of a fine-tuned model and its parent keeps much of both (both models share one start, so
-their weights lie in one basin). ``python -m napari_sam2.train.blend V1.pt V2.pt --out DEMO.pt`` scores
+their weights lie in one basin). ``python -m napari_sam2.train.demo.blend V1.pt V2.pt --out DEMO.pt`` scores
 each mix ``alpha`` (0 = v1, 1 = v2) on two validation sets that no test or benchmark uses, and writes
 the mix with the best mean:
 
-* the v2 world: :func:`~napari_sam2.train.demo_v2.validation_clips` (seeds from 3,000,000), one click
+* the v2 world: :func:`~napari_sam2.train.demo.v2.validation_clips` (seeds from 3,000,000), one click
   per object, tracked IoU;
 * v1's world: isolated cells (``synthetic_cells``, 128 px, 3 cells, seeds :data:`V1_SEEDS`), one click,
   mean IoU over 30 tracked frames.
@@ -22,9 +22,9 @@ import sys
 import numpy as np
 import torch
 
-from ..model.build import build_model
-from ..model.configs import DEMO, get_config
-from .trainer import evaluate, save_checkpoint
+from ...model.build import build_model
+from ...model.configs import DEMO, get_config
+from ..trainer import evaluate, save_checkpoint
 
 ALPHAS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 V1_SEEDS = (9001, 9002, 9003, 9004)
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from .demo_v2 import V2, validation_clips
+    from .v2 import V2, validation_clips
 
     states = [torch.load(p, map_location="cpu", weights_only=True)["model"] for p in (args.v1, args.v2)]
     model = build_model(get_config(DEMO)).eval()  # as inference runs it (no dropout, eval-only rules)

@@ -14,7 +14,7 @@ on from phase 2 with half of the movies turned into 8-bit RGB with random channe
 bright in one channel, dim in others, tinted backgrounds), because uint8 RGB reaches the model as is
 and phases 1-2 saw grey only. It makes colour movies track (docs/training.md) but made corrective
 clicks worse in both tries, so the shipped demo is phases 1-2 and warns on colour input.
-Phase "v2" (``--phase v2 --resume V1.pt``, :mod:`.demo_v2`) fine-tunes the shipped demo on a wider world
+Phase "v2" (``--phase v2 --resume V1.pt``, :mod:`.v2`) fine-tunes the shipped demo on a wider world
 (small, large, crowded, textured, real-picture and colour cells, windows at native scale) on a wall-clock
 budget, with validation and a best checkpoint; it is made for a GPU (``--device cuda --workers 14``).
 It is a demo, not SAM 2 quality: it knows only the synthetic generators' world.
@@ -31,11 +31,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..model.build import build_model
-from ..model.configs import DEMO, get_config
-from ..synthetic import synthetic_dividing_cells, synthetic_microscopy
-from .data import ClipSampler
-from .trainer import Stage, TrainConfig, save_checkpoint, train
+from ...model.build import build_model
+from ...model.configs import DEMO, get_config
+from ..data import ClipSampler
+from ..trainer import Stage, TrainConfig, save_checkpoint, train
+from .movies import colour_movie, tracking_movie, training_movie
 
 SEED = 2026
 # From scratch on small objects the paper's class weighting (focal alpha 0.25, dice weight 1) drives
@@ -59,61 +59,6 @@ COLOUR = TrainConfig(
     lr=3e-5, warmup=30, weight_decay=0.01, corrections=2, max_objects=8, seed=SEED + 2,
     focal_alpha=-1.0, loss_weights={"focal": 20.0, "dice": 5.0, "iou": 1.0, "score": 1.0},
 )
-# Frames are cropped (60-100 % of the side) and resized to 256 px: cells end up 8-70 px in radius,
-# half a token to four tokens of the 16-px embedding grid.
-FRAME_SIZES = (96, 128, 160)
-CROP = (0.6, 1.0)
-
-
-def training_movie(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One random 12-frame synthetic movie (side drawn from FRAME_SIZES) and its labels."""
-    side = FRAME_SIZES[seed % len(FRAME_SIZES)]
-    image, labels, _ = synthetic_microscopy(n_frames=12, size=(side, side), seed=seed)
-    return image, labels
-
-
-def tracking_movie(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Phase 2 data: 16-frame movies, three in four from :func:`synthetic_microscopy`, one in four
-    plain drifting ellipses of random size, speed, brightness and noise (some dividing)."""
-    rng = np.random.default_rng(seed)
-    side = int(rng.choice(FRAME_SIZES))
-    if seed % 4:
-        image, labels, _ = synthetic_microscopy(n_frames=16, size=(side, side), seed=seed)
-        return image, labels
-    r0 = rng.uniform(6.0, 14.0)
-    divide = ((1, int(rng.integers(3, 14))),) if rng.random() < 0.3 else ()
-    look = dict(radius=(r0, r0 * rng.uniform(1.1, 1.6)), step=rng.uniform(0.5, 3.0),
-                background=rng.uniform(100, 1000), brightness=rng.uniform(400, 4000), noise=rng.uniform(10, 150))
-    for n_cells in range(int(rng.integers(1, 6)), 0, -1):  # as many as fit the frame
-        try:
-            image, labels, _ = synthetic_dividing_cells(16, (side, side), n_cells, seed, divide, **look)
-            return image, labels
-        except ValueError:
-            continue
-    raise ValueError(f"no cell of radius {look['radius']} fits a {side} px frame")
-
-
-def to_colour(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A grey ``(T, H, W)`` movie as uint8 ``(T, H, W, 3)`` with a random channel mix: one channel
-    strong, the others anywhere from nearly empty to as strong, plus a tint and noise per channel."""
-    lo, hi = np.percentile(image, (0.5, 99.8))
-    grey = np.clip((image.astype(np.float32) - lo) / max(hi - lo, 1e-6), 0, 1)
-    gains = rng.uniform(0.05, 1.0, 3)
-    gains[int(rng.integers(3))] = rng.uniform(0.6, 1.0)
-    tint = rng.uniform(0.0, 0.25, 3) * rng.random()
-    noise = rng.normal(0.0, rng.uniform(0.0, 0.04), image.shape + (3,))
-    rgb = tint + gains * grey[..., None] + noise
-    return (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
-
-
-def colour_movie(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Phase 3 data: :func:`tracking_movie`, every other one turned into 8-bit RGB by :func:`to_colour`."""
-    image, labels = tracking_movie(seed)
-    if seed % 2:
-        image = to_colour(image, np.random.default_rng(seed + 7))
-    return image, labels
-
-
 def run_phase(model, cfg: TrainConfig, generator, seed: int, out: str, log, save_every: int, started: float) -> None:
     # a pool of 64 movies, one replaced every 8 clips: data the model sees several times learns faster
     sampler = ClipSampler(model.image_size, generator=generator, seed=seed, pool=64, refresh=8, crop=CROP)
@@ -169,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.phase == "3":
             run_phase(model, COLOUR, colour_movie, SEED + 2, args.out, log, args.save_every, started)
         if args.phase == "v2":
-            from .demo_v2 import V2, run_v2
+            from .v2 import V2, run_v2
             best = run_v2(model, args.out, log, args.device, args.budget_s, args.workers, args.clips,
                           args.val_every, args.val_clips, args.lr or V2.lr, started)
             print(f"best validation: {json.dumps(best)}")
