@@ -21,7 +21,7 @@ ALLOWED: dict[str, set[str]] = {
     "model": {"notices"},
     "io": {"notices"},
     "weights": {"notices", "model"},  # model.configs only: see WEIGHTS_MAY_IMPORT
-    "loading": {"model", "weights", "notices"},
+    "loading": {"model", "weights", "notices", "device"},
     "predictor": {"model", "loading", "io", *BASE},
     "engine": {"predictor", "model", "loading", "io", *BASE},
     "init": {"loading", "predictor"},  # lazily only: see test_package_init_imports_lazily
