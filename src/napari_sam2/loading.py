@@ -17,7 +17,8 @@ from .model.build import build_model
 from .model.configs import CONFIGS, SAM2Config, get_config
 from .model.sam2_base import SAM2Base
 from .notices import QualityWarning, RandomWeightsWarning
-from .weights import WeightsError, cached_path, default_model, hub_model, resolve_checkpoint, where_to_put
+from .weights import (WeightsError, cached_path, default_model, hub_model, resolve_checkpoint,
+                      where_to_put)
 
 
 class CheckpointError(ValueError):
@@ -159,11 +160,12 @@ def build_sam2(name: str | None = None, checkpoint: str | os.PathLike | None = L
                ckpt_path=NOT_GIVEN) -> SAM2Base:
     """Build a SAM 2 model, in the official ``build_sam2``'s argument order.
 
-    name: e.g. ``"sam2.1_hiera_tiny"`` (the default), ``"sam2_hiera_base_plus"``, an official short
-        name (``"sam2.1_hiera_b+"``) or config path (``"configs/sam2.1/sam2.1_hiera_t.yaml"``);
-        ``"demo"`` for the bundled demo model; ``"auto"`` for :func:`resolve_model_name`.
-        ``config_file=`` is the official keyword for it.
-    checkpoint: where the weights come from (docs/weights.md); ``ckpt_path=`` is the official keyword:
+    name: e.g. ``"sam2.1_hiera_tiny"`` (the default), ``"sam2_hiera_base_plus"``, an official
+        short name (``"sam2.1_hiera_b+"``) or config path
+        (``"configs/sam2.1/sam2.1_hiera_t.yaml"``); ``"demo"`` for the bundled demo model;
+        ``"auto"`` for :func:`resolve_model_name`. ``config_file=`` is the official keyword.
+    checkpoint: where the weights come from (docs/weights.md); ``ckpt_path=`` is the official
+        keyword:
 
         * ``"local"`` (default): the model's own file on this machine — the bundled demo, the
           offline folder or the cache; never downloads, and an error says how to get the file;
@@ -180,9 +182,9 @@ def build_sam2(name: str | None = None, checkpoint: str | os.PathLike | None = L
     apply_postprocessing: the official switch; True adds the mask decoder's fallback to the most
         stable multimask output for single-mask calls (the official builder's setting), False
         leaves it off (the official automatic-mask notebook's choice for ``use_m2m``).
-    image_size: input resolution (default: the model's, 1024 for official ones, 256 for the demo),
-        a multiple of 32. Far from the size the weights were trained at, masks get much worse:
-        a :class:`~napari_sam2.notices.QualityWarning` names the trained size.
+    image_size: input resolution (default: the model's, 1024 for official ones, 256 for the
+        demo), a multiple of 32. Far from the size the weights were trained at, masks get much
+        worse: a :class:`~napari_sam2.notices.QualityWarning` names the trained size.
     """
     name, checkpoint = official_names(name, checkpoint, config_file, ckpt_path)
     settings = official_settings(hydra_overrides_extra, apply_postprocessing, image_size=image_size)
@@ -192,9 +194,10 @@ def build_sam2(name: str | None = None, checkpoint: str | os.PathLike | None = L
 _MODES = ("eval", "train")
 
 
-def build_configured(name: str, checkpoint, device, mode: str, settings: "BuildSettings") -> SAM2Base:
-    """The model ``name`` with ``settings`` applied, its weights loaded, on ``device``, in ``mode``
-    (the common part of the image and video builders)."""
+def build_configured(name: str, checkpoint, device, mode: str,
+                     settings: "BuildSettings") -> SAM2Base:
+    """The model ``name`` with ``settings`` applied, its weights loaded, on ``device``, in
+    ``mode`` (the common part of the image and video builders)."""
     if mode not in _MODES:
         raise ValueError(f"mode must be 'eval' or 'train', got {mode!r}")
     device = resolve_device(device)
@@ -205,12 +208,14 @@ def build_configured(name: str, checkpoint, device, mode: str, settings: "BuildS
 
 def resolve_device(device: str | torch.device | None) -> str | torch.device:
     """The device a builder puts the model on: None is the CPU (with a warning when CUDA is there
-    unused), ``"auto"`` is :func:`~napari_sam2.device.pick_device`'s choice, anything else as given."""
+    unused), ``"auto"`` is :func:`~napari_sam2.device.pick_device`'s choice, anything else as
+    given."""
     if device is None:
         if torch.cuda.is_available():
-            warnings.warn("the model runs on the CPU, the default here, although CUDA is available (the "
-                          "official builders default to device='cuda'): pass device='cuda' or 'auto' to "
-                          "use the GPU, or device='cpu' to silence this", UserWarning, stacklevel=4)
+            warnings.warn("the model runs on the CPU, the default here, although CUDA is available "
+                          "(the official builders default to device='cuda'): pass device='cuda' or "
+                          "'auto' to use the GPU, or device='cpu' to silence this", UserWarning,
+                          stacklevel=4)
         return "cpu"
     if isinstance(device, str) and device.strip().lower() == "auto":
         return pick_device("auto")
@@ -222,7 +227,8 @@ def official_names(name, checkpoint, config_file, ckpt_path) -> tuple[str, objec
     ``ckpt_path``); giving one thing both ways is an error."""
     if config_file is not None:
         if name is not None:
-            raise TypeError(f"the model is given twice: name={name!r} and config_file={config_file!r}")
+            raise TypeError(f"the model is given twice: name={name!r} and "
+                            f"config_file={config_file!r}")
         name = config_file
     if ckpt_path is not NOT_GIVEN:
         if _keyword(checkpoint) != LOCAL:
@@ -235,8 +241,8 @@ def official_names(name, checkpoint, config_file, ckpt_path) -> tuple[str, objec
 def pretrained(model_id: str, build, **kwargs):
     """``build(name, "auto", **kwargs)`` for the model of an official Hugging Face id
     (``"facebook/sam2.1-hiera-tiny"``): its checkpoint from this machine or a verified download.
-    Without network and without the file, a :class:`~napari_sam2.weights.WeightsError` names the id
-    and says where to put the file."""
+    Without network and without the file, a :class:`~napari_sam2.weights.WeightsError` names the
+    id and says where to put the file."""
     name = hub_model(model_id)
     try:
         return build(name, AUTO, **kwargs)
@@ -245,7 +251,8 @@ def pretrained(model_id: str, build, **kwargs):
 
 
 def build_sam2_hf(model_id: str, **kwargs) -> SAM2Base:
-    """:func:`build_sam2` for an official Hugging Face model id, e.g. ``"facebook/sam2.1-hiera-tiny"``."""
+    """:func:`build_sam2` for an official Hugging Face model id, e.g.
+    ``"facebook/sam2.1-hiera-tiny"``."""
     return pretrained(model_id, build_sam2, **kwargs)
 
 
@@ -263,9 +270,9 @@ def split_build_arguments(kwargs: dict) -> tuple[dict, dict]:
 
 @dataclass
 class BuildSettings:
-    """What the official builders' ``hydra_overrides_extra`` and ``apply_postprocessing`` ask for, in
-    our terms: an input size, fields of :class:`SAM2Config` (the decoder's ones as ``decoder``) and,
-    for videos, options of ``SAM2VideoPredictor``."""
+    """What the official builders' ``hydra_overrides_extra`` and ``apply_postprocessing`` ask
+    for, in our terms: an input size, fields of :class:`SAM2Config` (the decoder's ones as
+    ``decoder``) and, for videos, options of ``SAM2VideoPredictor``."""
 
     image_size: int | None = None
     config: dict = field(default_factory=dict)
@@ -291,37 +298,39 @@ OVERRIDES = {
     "clear_non_cond_mem_around_input": ("predictor", bool),
     "add_all_frames_to_correct_as_cond": ("predictor", bool),
 }
+_STABILITY = {"dynamic_multimask_stability_delta": 0.05, "dynamic_multimask_stability_thresh": 0.98}
 # where the official builders start from: its yaml and class defaults (no stability fallback, no
 # binarised prompt masks, no hole filling)
 _DEFAULTS = {"config": {"binarize_mask_from_pts_for_mem_enc": False},
-             "decoder": {"dynamic_multimask_via_stability": False, "dynamic_multimask_stability_delta": 0.05,
-                         "dynamic_multimask_stability_thresh": 0.98}}
+             "decoder": {"dynamic_multimask_via_stability": False, **_STABILITY}}
 _VIDEO_DEFAULTS = {"predictor": {"fill_hole_area": 0}}
 # what apply_postprocessing=True sets after the overrides (official build_sam.py): the decoder's
 # fallback for both builders; memory of binarised prompt masks and hole filling for videos
-_POSTPROCESSING = {"decoder": {"dynamic_multimask_via_stability": True, "dynamic_multimask_stability_delta": 0.05,
-                               "dynamic_multimask_stability_thresh": 0.98}}
+_POSTPROCESSING = {"decoder": {"dynamic_multimask_via_stability": True, **_STABILITY}}
 _VIDEO_POSTPROCESSING = {"config": {"binarize_mask_from_pts_for_mem_enc": True},
                          "predictor": {"fill_hole_area": 8}}
 _OVERRIDE = re.compile(r"^\s*(?:\+\+|\+)?model\.([\w.]+)\s*=\s*(.*?)\s*$")
 
 
-def official_settings(hydra_overrides_extra=(), apply_postprocessing: bool = True, video: bool = False,
-                      image_size: int | None = None) -> BuildSettings:
-    """The settings the official builder makes from these arguments (``video``: the video builder's).
+def official_settings(hydra_overrides_extra=(), apply_postprocessing: bool = True,
+                      video: bool = False, image_size: int | None = None) -> BuildSettings:
+    """The settings the official builder makes from these arguments (``video``: the video
+    builder's).
 
     Accepted overrides (``++model.<key>=<value>``, ``+`` or no prefix too): ``image_size``, the
     mask decoder's ``sam_mask_decoder_extra_args.dynamic_multimask_*`` keys,
-    ``binarize_mask_from_pts_for_mem_enc``, and for videos ``fill_hole_area``, ``non_overlap_masks``,
-    ``clear_non_cond_mem_around_input``, ``add_all_frames_to_correct_as_cond``. As in the official
-    builder, ``apply_postprocessing=True`` sets its keys after the overrides. Any other override is
-    a ValueError that names it. ``image_size``: our keyword; it must agree with an override.
+    ``binarize_mask_from_pts_for_mem_enc``, and for videos ``fill_hole_area``,
+    ``non_overlap_masks``, ``clear_non_cond_mem_around_input``,
+    ``add_all_frames_to_correct_as_cond``. As in the official builder,
+    ``apply_postprocessing=True`` sets its keys after the overrides. Any other override is a
+    ValueError that names it. ``image_size``: our keyword; it must agree with an override.
     """
-    if isinstance(hydra_overrides_extra, str) or not all(isinstance(o, str) for o in hydra_overrides_extra):
-        raise TypeError(f"hydra_overrides_extra must be a list of strings like '++model.image_size=512', "
-                        f"got {hydra_overrides_extra!r}")
+    overrides = hydra_overrides_extra
+    if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
+        raise TypeError(f"hydra_overrides_extra must be a list of strings like "
+                        f"'++model.image_size=512', got {overrides!r}")
     layers = [_DEFAULTS, _VIDEO_DEFAULTS] if video else [_DEFAULTS]
-    layers.append(_overrides(hydra_overrides_extra, video))
+    layers.append(_overrides(overrides, video))
     if apply_postprocessing:
         layers += [_POSTPROCESSING, _VIDEO_POSTPROCESSING] if video else [_POSTPROCESSING]
     parts = {"image_size": {}, "config": {}, "decoder": {}, "predictor": {}}
@@ -330,9 +339,10 @@ def official_settings(hydra_overrides_extra=(), apply_postprocessing: bool = Tru
             parts[part].update(values)
     size = parts["image_size"].get("image_size")
     if image_size is not None and size is not None and image_size != size:
-        raise ValueError(f"image_size={image_size} but hydra_overrides_extra sets model.image_size={size}")
-    return BuildSettings(size if image_size is None else image_size, parts["config"], parts["decoder"],
-                         parts["predictor"])
+        raise ValueError(f"image_size={image_size} but hydra_overrides_extra sets "
+                         f"model.image_size={size}")
+    return BuildSettings(size if image_size is None else image_size, parts["config"],
+                         parts["decoder"], parts["predictor"])
 
 
 def _overrides(texts, video: bool) -> dict[str, dict]:
@@ -349,10 +359,11 @@ def _parse_override(text: str, video: bool) -> tuple[str, object]:
     key = found.group(1) if found else None
     if key not in OVERRIDES or (OVERRIDES[key][0] == "predictor" and not video):
         accepted = [k for k, (part, _) in OVERRIDES.items() if video or part != "predictor"]
-        raise ValueError(
-            f"hydra override {text!r} is not supported here: this package has no Hydra configs, and the "
-            f"overrides it understands are ++model.<key>=<value> for {', '.join(accepted)}"
-            + ("" if video else " (the video predictor's options only in build_sam2_video_predictor)"))
+        video_only = "" if video else (" (the video predictor's options only in "
+                                       "build_sam2_video_predictor)")
+        raise ValueError(f"hydra override {text!r} is not supported here: this package has no "
+                         f"Hydra configs, and the overrides it understands are "
+                         f"++model.<key>=<value> for {', '.join(accepted)}{video_only}")
     kind, raw = OVERRIDES[key][1], found.group(2)
     if kind is bool and raw.lower() in ("true", "false"):
         return key, raw.lower() == "true"
@@ -385,12 +396,12 @@ def build_from_config(cfg: SAM2Config, checkpoint: str | os.PathLike | None = LO
     read it already. A ``cfg.image_size`` far from the trained size gets a QualityWarning. The
     warnings name the line that called a builder (build_sam2 -> build_configured -> here).
     """
-    model = build_model(cfg)
     keyword = _keyword(checkpoint)
     if keyword == AUTO:
         checkpoint = resolve_checkpoint(cfg.name)
     elif keyword == LOCAL:
         checkpoint = local_checkpoint(cfg.name)
+    model = build_model(cfg)
     if checkpoint is None:
         warnings.warn(f"{cfg.name} has random weights (checkpoint=None): its masks are meaningless. "
                       f"For real masks build with checkpoint=\"local\" or \"auto\" or a checkpoint file",

@@ -76,8 +76,9 @@ REGISTRY["napari_sam2_demo"] = WeightInfo("napari_sam2_demo", BUNDLED_PREFIX + D
                                           licence="BSD-3-Clause (napari-sam2)")
 
 
-# The official Hugging Face model ids (``facebook/sam2.1-hiera-base-plus``) of the official checkpoints:
-# the same files as the registry's, fetched here from the registry's source and checked the same way.
+# The official Hugging Face model ids (``facebook/sam2.1-hiera-base-plus``) of the official
+# checkpoints: the same files as the registry's, fetched here from the registry's source and
+# checked the same way.
 HUB_IDS = {f"facebook/{name.replace('_hiera_', '-hiera-').replace('_', '-')}": name
            for name, info in REGISTRY.items() if not info.bundled}
 

@@ -172,8 +172,9 @@ def open_frames(frames) -> object:
                 raise ValueError(f"cannot read {path} as a TIFF stack: {exc}") from None
             except Exception as exc:
                 raise ValueError(f"cannot read {path} as a TIFF stack: {exc}") from None
-        raise ValueError(f"unsupported video path {path}: give a TIFF stack, a zarr array, a folder of images, "
-                         f"a video file ({', '.join(sorted(VIDEO_SUFFIXES))}) or an array")
+        suffixes = ", ".join(sorted(VIDEO_SUFFIXES))
+        raise ValueError(f"unsupported video path {path}: give a TIFF stack, a zarr array, a "
+                         f"folder of images, a video file ({suffixes}) or an array")
     if not hasattr(frames, "shape") or not hasattr(frames, "__getitem__"):
         frames = np.asarray(frames)
     return frames
@@ -191,14 +192,16 @@ def _open_zarr(path: Path):
         return node
     arrays = [name for name, _ in node.arrays()]
     if len(arrays) != 1:
-        raise ValueError(f"{path} is a zarr group with {len(arrays)} arrays ({', '.join(arrays) or 'none'}): "
-                         f"give the path of the one to use, e.g. {path / (arrays[0] if arrays else 'name')}")
+        example = path / (arrays[0] if arrays else "name")
+        raise ValueError(f"{path} is a zarr group with {len(arrays)} arrays "
+                         f"({', '.join(arrays) or 'none'}): give the path of the one to use, "
+                         f"e.g. {example}")
     return node[arrays[0]]
 
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv"}
-VIDEO_EXTRA_HELP = ("install the optional video reader with `pip install 'napari-sam2[video]'` (PyAV), or "
-                    "extract the frames into a folder of images, e.g. "
+VIDEO_EXTRA_HELP = ("install the optional video reader with `pip install 'napari-sam2[video]'` "
+                    "(PyAV), or extract the frames into a folder of images, e.g. "
                     "`ffmpeg -i movie.mp4 -q:v 2 -start_number 0 frames/%05d.jpg`")
 
 

@@ -110,9 +110,10 @@ class SAM2AutomaticMaskGenerator:
 
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2AutomaticMaskGenerator":
-        """The generator on the model of an official Hugging Face model id (``"facebook/sam2.1-hiera-tiny"``),
-        its checkpoint from this machine or a verified download (docs/weights.md). ``kwargs``: the
-        builder's (``device``, ``apply_postprocessing``, ...) and this class's."""
+        """The generator on the model of an official Hugging Face model id
+        (``"facebook/sam2.1-hiera-tiny"``), its checkpoint from this machine or a verified download
+        (docs/weights.md). ``kwargs``: the builder's (``device``, ``apply_postprocessing``, ...)
+        and this class's."""
         build, options = split_build_arguments(kwargs)
         return cls(pretrained(model_id, build_sam2, **build), **options)
 

@@ -94,7 +94,8 @@ class TrackerCore:
     """
 
     def __init__(self, model: SAM2Base, frames: FrameSource, feature_cache_mb: float = 256.0,
-                 fill_hole_area: int = 8, precision: str = "fp32", *, keep_model_settings: bool = False) -> None:
+                 fill_hole_area: int = 8, precision: str = "fp32", *,
+                 keep_model_settings: bool = False) -> None:
         self.model = model if keep_model_settings else video_ready(model)
         self.frames = frames
         self.precision = precision

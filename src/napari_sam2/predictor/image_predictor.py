@@ -63,8 +63,8 @@ class SAM2ImagePredictor:
 
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2ImagePredictor":
-        """The predictor of an official Hugging Face model id (``"facebook/sam2.1-hiera-tiny"``), its
-        checkpoint from this machine or a verified download (docs/weights.md). ``kwargs``: the
+        """The predictor of an official Hugging Face model id (``"facebook/sam2.1-hiera-tiny"``),
+        its checkpoint from this machine or a verified download (docs/weights.md). ``kwargs``: the
         builder's (``device``, ``apply_postprocessing``, ...) and this class's."""
         build, options = split_build_arguments(kwargs)
         return cls(pretrained(model_id, build_sam2, **build), **options)
@@ -75,7 +75,7 @@ class SAM2ImagePredictor:
 
     def reset_predictor(self) -> None:
         self._features: dict | None = None
-        self._orig_hw: list[tuple[int, int]] = []  # (H, W) of each image set, as the official keeps it
+        self._orig_hw: list[tuple[int, int]] = []  # (H, W) of each image set, as the official
         self._is_batch = False
 
     @torch.inference_mode()
@@ -100,8 +100,8 @@ class SAM2ImagePredictor:
         ``contrast_limits`` and ``channel`` apply to every image.
         """
         if isinstance(image_list, np.ndarray) or not isinstance(image_list, (list, tuple)):
-            raise TypeError(f"set_image_batch takes a list of images, got {type(image_list).__name__} "
-                            f"(for one image use set_image)")
+            raise TypeError(f"set_image_batch takes a list of images, got "
+                            f"{type(image_list).__name__} (for one image use set_image)")
         if not image_list:
             raise ValueError("set_image_batch got an empty list of images")
         self._encode(image_list, contrast_limits, channel)
@@ -125,7 +125,8 @@ class SAM2ImagePredictor:
         self._orig_hw = sizes
 
     def get_image_embedding(self) -> torch.Tensor:
-        """The ``(B, 256, S/16, S/16)`` embedding of the current image(s) (B = 1 after ``set_image``)."""
+        """The ``(B, 256, S/16, S/16)`` embedding of the current image(s) (B = 1 after
+        ``set_image``)."""
         self._require_image()
         return self._features["image_embed"]
 
@@ -147,8 +148,8 @@ class SAM2ImagePredictor:
         return _official_form(p)
 
     def predict_batch(self, point_coords_batch=None, point_labels_batch=None, box_batch=None,
-                      mask_input_batch=None, multimask_output: bool = True, return_logits: bool = False,
-                      normalize_coords: bool = True):
+                      mask_input_batch=None, multimask_output: bool = True,
+                      return_logits: bool = False, normalize_coords: bool = True):
         """:meth:`predict` for each image of :meth:`set_image_batch`: each ``*_batch`` argument is a
         list with one entry per image (that image's ``point_coords``, ``box``, ...) or None.
         Returns three lists (masks, iou_scores, low_res_logits), one entry per image, each as
@@ -159,13 +160,14 @@ class SAM2ImagePredictor:
                  "box_batch": box_batch, "mask_input_batch": mask_input_batch}
         for label, values in given.items():
             if values is not None and len(values) != n:
-                raise ValueError(f"{label} has {len(values)} entries for {n} images (one per image of "
-                                 f"set_image_batch)")
+                raise ValueError(f"{label} has {len(values)} entries for {n} images (one per "
+                                 f"image of set_image_batch)")
         results = []
         for i in range(n):
             prompts = [None if values is None else values[i] for values in given.values()]
             try:
-                p = self._predict_image(i, *prompts, multimask_output, return_logits, normalize_coords)
+                p = self._predict_image(i, *prompts, multimask_output, return_logits,
+                                        normalize_coords)
             except ValueError as exc:
                 raise ValueError(f"image {i}: {exc}") from None
             results.append(_official_form(p))
@@ -177,18 +179,19 @@ class SAM2ImagePredictor:
         """Like :meth:`predict`, but always batched and with the object-presence logits."""
         self._require_image()
         if len(self._orig_hw) != 1:
-            raise RuntimeError(f"{len(self._orig_hw)} images are set (set_image_batch): use predict_batch, "
-                               f"or set_image for one image")
+            raise RuntimeError(f"{len(self._orig_hw)} images are set (set_image_batch): use "
+                               f"predict_batch, or set_image for one image")
         return self._predict_image(0, point_coords, point_labels, box, mask_input, multimask_output,
                                    return_logits, normalize_coords)
 
     @torch.inference_mode()
-    def _predict_image(self, index: int, point_coords, point_labels, box, mask_input, multimask_output: bool,
-                       return_logits: bool, normalize_coords: bool) -> Prediction:
+    def _predict_image(self, index: int, point_coords, point_labels, box, mask_input,
+                       multimask_output: bool, return_logits: bool,
+                       normalize_coords: bool) -> Prediction:
         """The prediction for image ``index`` of those set (the official ``img_idx``)."""
         hw = self._orig_hw[index]
-        coords, labels, boxes, mask = self._prompts(point_coords, point_labels, box, mask_input, normalize_coords,
-                                                    hw)
+        coords, labels, boxes, mask = self._prompts(point_coords, point_labels, box, mask_input,
+                                                    normalize_coords, hw)
 
         if boxes is not None:
             # box corners go first, as labelled points 2 and 3
@@ -226,9 +229,10 @@ class SAM2ImagePredictor:
         t = torch.as_tensor(xy, dtype=torch.float32, device=self.device)
         return t / torch.as_tensor(limit, dtype=torch.float32, device=self.device) * self.model.image_size
 
-    def _prompts(self, point_coords, point_labels, box, mask_input, normalize_coords, hw: tuple[int, int]):
-        """Check prompts for an image of size ``hw`` and convert them to model-input tensors (coordinates
-        scaled to the model size)."""
+    def _prompts(self, point_coords, point_labels, box, mask_input, normalize_coords,
+                 hw: tuple[int, int]):
+        """Check prompts for an image of size ``hw`` and convert them to model-input tensors
+        (coordinates scaled to the model size)."""
         if point_coords is None and box is None and mask_input is None:
             raise ValueError("no prompt given: pass point_coords/point_labels, a box or a mask_input")
         h, w = hw

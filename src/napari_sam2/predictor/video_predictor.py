@@ -16,7 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..loading import NOT_GIVEN, LOCAL, build_configured, official_names, official_settings, pretrained
+from ..loading import (LOCAL, NOT_GIVEN, build_configured, official_names, official_settings,
+                       pretrained)
 from ..model.sam2_base import NO_OBJ_SCORE, Points, SAM2Base, non_overlapping
 from .core import TrackerCore
 from .frames import FrameSource, warn_if_colour
@@ -92,7 +93,8 @@ class VideoState:
 
     @property
     def images(self) -> FrameSource:
-        """The frames: ``images[i]`` is frame ``i`` as the model's ``(3, S, S)`` input, read when asked."""
+        """The frames: ``images[i]`` is frame ``i`` as the model's ``(3, S, S)`` input, read when
+        asked."""
         return self.frames
 
     def store(self, tensor: torch.Tensor | None) -> torch.Tensor | None:
@@ -102,7 +104,8 @@ class VideoState:
     # read access with the official inference_state's keys
     def __getitem__(self, key: str):
         if key not in STATE_KEYS:
-            raise KeyError(f"{key!r}: this inference state gives read access to {', '.join(STATE_KEYS)}")
+            raise KeyError(f"{key!r}: this inference state gives read access to "
+                           f"{', '.join(STATE_KEYS)}")
         return getattr(self, key)
 
     def __contains__(self, key) -> bool:
@@ -117,8 +120,8 @@ class VideoState:
 
 # the official inference_state's keys that VideoState can be read with (``state["num_frames"]``)
 STATE_KEYS = ("images", "num_frames", "video_height", "video_width", "device", "storage_device",
-              "offload_video_to_cpu", "offload_state_to_cpu", "obj_id_to_idx", "obj_idx_to_id", "obj_ids",
-              "point_inputs_per_obj", "mask_inputs_per_obj", "output_dict_per_obj",
+              "offload_video_to_cpu", "offload_state_to_cpu", "obj_id_to_idx", "obj_idx_to_id",
+              "obj_ids", "point_inputs_per_obj", "mask_inputs_per_obj", "output_dict_per_obj",
               "temp_output_dict_per_obj", "frames_tracked_per_obj")
 
 
@@ -153,9 +156,9 @@ class SAM2VideoPredictor:
 
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2VideoPredictor":
-        """The predictor of an official Hugging Face model id (``"facebook/sam2.1-hiera-tiny"``), its
-        checkpoint from this machine or a verified download (docs/weights.md). ``kwargs`` go to
-        :func:`build_sam2_video_predictor` (``device``, ``apply_postprocessing``, options...)."""
+        """The predictor of an official Hugging Face model id (``"facebook/sam2.1-hiera-tiny"``),
+        its checkpoint from this machine or a verified download (docs/weights.md). ``kwargs`` go
+        to :func:`build_sam2_video_predictor` (``device``, ``apply_postprocessing``, options)."""
         return build_sam2_video_predictor_hf(model_id, **kwargs)
 
     @property
@@ -169,20 +172,21 @@ class SAM2VideoPredictor:
     # ------------------------------------------------------------------ session
 
     @torch.inference_mode()
-    def init_state(self, video_path, offload_video_to_cpu: bool = False, offload_state_to_cpu: bool = False,
-                   async_loading_frames: bool = False, *, contrast_limits: tuple[float, float] | None = None,
+    def init_state(self, video_path, offload_video_to_cpu: bool = False,
+                   offload_state_to_cpu: bool = False, async_loading_frames: bool = False, *,
+                   contrast_limits: tuple[float, float] | None = None,
                    channel: int | str | None = None) -> VideoState:
         """Start a session on ``video_path``: a folder of images (the official JPEG folder), a TIFF
-        stack, a zarr array, a video file (``.mp4`` etc., with the ``video`` extra), or an array-like
-        ``(T, H, W[, C])`` (numpy, dask, zarr).
+        stack, a zarr array, a video file (``.mp4`` etc., with the ``video`` extra), or an
+        array-like ``(T, H, W[, C])`` (numpy, dask, zarr).
 
-        Frames are read and preprocessed when needed (never all at once, never on the GPU), and frame
-        0 is encoded right away. So ``offload_video_to_cpu`` (frames kept on the CPU) is what always
-        happens, and ``async_loading_frames`` (load in the background) changes nothing: there is
-        nothing to load up front. ``offload_state_to_cpu`` keeps masks and memories on the CPU
-        (:class:`VideoState`). ``channel``: a channel number, or ``"grey"`` for the luminance of
-        colour frames (see :class:`~napari_sam2.predictor.frames.FrameSource`); colour given to a
-        model trained on grey frames only gets a QualityWarning.
+        Frames are read and preprocessed when needed (never all at once, never on the GPU), and
+        frame 0 is encoded right away. So ``offload_video_to_cpu`` (frames kept on the CPU) is what
+        always happens, and ``async_loading_frames`` (load in the background) changes nothing:
+        there is nothing to load up front. ``offload_state_to_cpu`` keeps masks and memories on
+        the CPU (:class:`VideoState`). ``channel``: a channel number, or ``"grey"`` for the
+        luminance of colour frames (see :class:`~napari_sam2.predictor.frames.FrameSource`);
+        colour given to a model trained on grey frames only gets a QualityWarning.
         """
         if isinstance(video_path, FrameSource):
             source = video_path
@@ -191,7 +195,8 @@ class SAM2VideoPredictor:
         warn_if_colour(source, self.model)
         core = TrackerCore(self.model, source, self.feature_cache_mb, self.fill_hole_area,
                            keep_model_settings=self.keep_model_settings)
-        state = VideoState(source, self.device, core, offload_video_to_cpu=bool(offload_video_to_cpu),
+        state = VideoState(source, self.device, core,
+                           offload_video_to_cpu=bool(offload_video_to_cpu),
                            offload_state_to_cpu=bool(offload_state_to_cpu))
         state.core.features(0)
         return state
@@ -277,7 +282,8 @@ class SAM2VideoPredictor:
         out = state.core.prompt(frame_idx, points=point_inputs, mask=mask_inputs, prev_logits=prev_logits,
                                 cond=None if memory is None else memory[0],
                                 non_cond=None if memory is None else memory[1], reverse=reverse)
-        temp[key][frame_idx] = FrameOutput(state.store(state.core.filled(out.masks)), out.obj_ptr, out.object_score)
+        shown = state.store(state.core.filled(out.masks))
+        temp[key][frame_idx] = FrameOutput(shown, out.obj_ptr, out.object_score)
         masks = self._consolidate(state, frame_idx, is_cond)
         return frame_idx, state.obj_ids, self._video_res(state, masks)
 
@@ -347,8 +353,9 @@ class SAM2VideoPredictor:
                 for frame_idx, out in temp[key].items():
                     if out.memory is None:
                         # prompted frames get their memory now, from the mask the user saw
-                        out.memory = state.store(state.core.memory(frame_idx, out.masks.to(state.device),
-                                                                   out.object_score, from_prompt=True))
+                        memory = state.core.memory(frame_idx, out.masks.to(state.device),
+                                                   out.object_score, from_prompt=True)
+                        out.memory = state.store(memory)
                     bank[key][frame_idx] = out
                     if self.clear_non_cond_mem_around_input:
                         self._clear_memory_around(state, frame_idx, obj_idx)
@@ -401,8 +408,8 @@ class SAM2VideoPredictor:
                     cond, non_cond = self._bank_entries(state, bank)
                     out = state.core.track(frame_idx, batch=1, cond=cond, non_cond=non_cond, reverse=reverse)
                     masks = state.core.filled(out.masks)
-                    bank[NON_COND][frame_idx] = FrameOutput(state.store(masks), out.obj_ptr, out.object_score,
-                                                            state.store(out.memory))
+                    bank[NON_COND][frame_idx] = FrameOutput(
+                        state.store(masks), out.obj_ptr, out.object_score, state.store(out.memory))
                 state.frames_tracked_per_obj[obj_idx][frame_idx] = reverse
                 per_obj.append(masks)
             yield frame_idx, obj_ids, self._video_res(state, torch.cat(per_obj, dim=0))
@@ -413,7 +420,8 @@ class SAM2VideoPredictor:
     def _bank_entries(state: VideoState, bank: dict) -> tuple[dict, dict]:
         """One object's memory bank as the core takes it: ``{frame: MemoryEntry}``, prompted and tracked."""
         def entries(outputs):
-            return {t: state.core.entry(o.obj_ptr, None if o.memory is None else o.memory.to(state.device))
+            return {t: state.core.entry(o.obj_ptr, o.memory if o.memory is None
+                                        else o.memory.to(state.device))
                     for t, o in outputs.items()}
 
         return entries(bank[COND]), entries(bank[NON_COND])
@@ -443,11 +451,11 @@ class SAM2VideoPredictor:
         return masks
 
 
-def build_sam2_video_predictor(name: str | None = None, checkpoint=LOCAL, device=None, mode: str = "eval",
-                               hydra_overrides_extra=(), apply_postprocessing: bool = True,
-                               vos_optimized: bool = False, *, image_size: int | None = None,
-                               config_file: str | None = None, ckpt_path=NOT_GIVEN,
-                               **options) -> SAM2VideoPredictor:
+def build_sam2_video_predictor(name: str | None = None, checkpoint=LOCAL, device=None,
+                               mode: str = "eval", hydra_overrides_extra=(),
+                               apply_postprocessing: bool = True, vos_optimized: bool = False, *,
+                               image_size: int | None = None, config_file: str | None = None,
+                               ckpt_path=NOT_GIVEN, **options) -> SAM2VideoPredictor:
     """A video predictor, in the official builder's argument order and with its video settings.
 
     ``name``/``config_file``, ``checkpoint``/``ckpt_path``, ``device``, ``mode``,
@@ -456,16 +464,18 @@ def build_sam2_video_predictor(name: str | None = None, checkpoint=LOCAL, device
     ``None`` asks for random weights (with a RandomWeightsWarning).
 
     ``apply_postprocessing=True`` (the official default) adds what the official builder adds for
-    video: memory of clicked frames is encoded from the binarised mask the user sees, small holes in
-    output masks are filled (``fill_hole_area=8``; pass 0 to switch off), and the decoder falls back
-    to its most stable mask. ``vos_optimized`` (the official compiled predictor) is accepted; the
-    standard predictor runs. ``options`` go to :class:`SAM2VideoPredictor` and win over the overrides.
+    video: memory of clicked frames is encoded from the binarised mask the user sees, small holes
+    in output masks are filled (``fill_hole_area=8``; pass 0 to switch off), and the decoder falls
+    back to its most stable mask. ``vos_optimized`` (the official compiled predictor) is accepted;
+    the standard predictor runs. ``options`` go to :class:`SAM2VideoPredictor` and win over the
+    overrides.
     """
     if vos_optimized:
-        warnings.warn("vos_optimized=True: this package has no compiled VOS predictor; the standard video "
-                      "predictor runs", UserWarning, stacklevel=2)
+        warnings.warn("vos_optimized=True: this package has no compiled VOS predictor; the "
+                      "standard video predictor runs", UserWarning, stacklevel=2)
     name, checkpoint = official_names(name, checkpoint, config_file, ckpt_path)
-    settings = official_settings(hydra_overrides_extra, apply_postprocessing, video=True, image_size=image_size)
+    settings = official_settings(hydra_overrides_extra, apply_postprocessing, video=True,
+                                 image_size=image_size)
     model = build_configured(name, checkpoint, device, mode, settings)
     return SAM2VideoPredictor(model, **{**settings.predictor, **options}, keep_model_settings=True)
 
