@@ -25,7 +25,8 @@ ALLOWED: dict[str, set[str]] = {
     "predictor": {"model", "loading", "io", *BASE},
     "engine": {"predictor", "model", "loading", "io", *BASE},
     "init": {"loading", "predictor"},  # lazily only: see test_package_init_imports_lazily
-    # the official module names (napari_sam2.build_sam, ...): re-exports only, see test_compat_modules_only_re_export
+    # the official module names (napari_sam2.build_sam, ...): re-exports only
+    # (test_compat_modules_only_re_export)
     "compat": {"loading", "predictor"},
     # the top layers take the public names from the package (`from napari_sam2 import build_sam2`)
     "train": BELOW_TOP | {"init"},
@@ -43,7 +44,8 @@ FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {
 FORBIDDEN_THIRD_PARTY["io"] = {"torch", "napari"} | QT
 
 WIDGET_MODULES = {"_timeline", "_reader", "_writer", "_sample_data"}
-COMPAT_MODULES = {"build_sam", "sam2_image_predictor", "sam2_video_predictor", "automatic_mask_generator"}
+COMPAT_MODULES = {"build_sam", "sam2_image_predictor", "sam2_video_predictor",
+                  "automatic_mask_generator"}
 
 
 def layer_of(module: str) -> str | None:
@@ -219,7 +221,7 @@ def test_package_init_imports_lazily():
 
 
 def test_compat_modules_only_re_export():
-    """The official module names are a thin surface: a docstring, imports from the package, ``__all__``."""
+    """The official module names are a thin surface: a docstring, imports, ``__all__``."""
     for name in sorted(COMPAT_MODULES):
         tree = ast.parse((PACKAGE_DIR / f"{name}.py").read_text(encoding="utf-8"))
         body = tree.body[1:] if ast.get_docstring(tree) else tree.body
@@ -230,7 +232,7 @@ def test_compat_modules_only_re_export():
             elif isinstance(node, ast.Assign) and [t.id for t in node.targets] == ["__all__"]:
                 exported = set(ast.literal_eval(node.value))
             else:
-                raise AssertionError(f"{name}.py: {ast.unparse(node)[:60]!r} is more than a re-export")
+                raise AssertionError(f"{name}.py: {ast.unparse(node)[:60]!r} is not a re-export")
         assert exported == imported, name
 
 

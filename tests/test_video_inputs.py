@@ -124,9 +124,10 @@ def test_video_file_without_the_reader_says_how_to_get_it(predictor, tmp_path, m
 
 
 def test_video_file_is_read_with_the_reader(predictor, tmp_path):
-    av = pytest.importorskip("av", reason="the optional video reader (napari-sam2[video]) is not installed")
+    av = pytest.importorskip("av", reason="the optional video reader (the video extra) is missing")
     rng = np.random.default_rng(2)
-    frames = np.repeat(np.repeat(rng.integers(0, 256, (5, 6, 8, 3), dtype=np.uint8), 8, 1), 8, 2)  # 48x64
+    blocks = rng.integers(0, 256, (5, 6, 8, 3), dtype=np.uint8)
+    frames = np.repeat(np.repeat(blocks, 8, 1), 8, 2)  # 48x64, in 8 px blocks
     with av.open(str(tmp_path / "movie.mp4"), "w") as container:
         stream = container.add_stream("libx264", rate=5, options={"crf": "0"})  # (near) lossless
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv444p"
