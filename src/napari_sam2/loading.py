@@ -260,10 +260,12 @@ def build_sam2_hf(model_id: str, **kwargs) -> SAM2Base:
 BUILD_ARGUMENTS = ("device", "mode", "hydra_overrides_extra", "apply_postprocessing", "image_size")
 
 
-def split_build_arguments(kwargs: dict) -> tuple[dict, dict]:
-    """``kwargs`` of a ``from_pretrained`` call as (builder arguments, predictor arguments)."""
+def pretrained_model(model_id: str, kwargs: dict) -> tuple[SAM2Base, dict]:
+    """For an image predictor's ``from_pretrained(model_id, **kwargs)``: the model, built with the
+    builder's arguments among ``kwargs``, and the other arguments (the predictor's)."""
     build = {k: v for k, v in kwargs.items() if k in BUILD_ARGUMENTS}
-    return build, {k: v for k, v in kwargs.items() if k not in BUILD_ARGUMENTS}
+    options = {k: v for k, v in kwargs.items() if k not in BUILD_ARGUMENTS}
+    return pretrained(model_id, build_sam2, **build), options
 
 
 # ------------------------------------------------------------------ the official builders' settings

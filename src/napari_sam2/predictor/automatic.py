@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..loading import build_sam2, pretrained, split_build_arguments
+from ..loading import pretrained_model
 from ..model.sam2_base import SAM2Base
 from . import amg_utils as amg
 from .image_predictor import SAM2ImagePredictor
@@ -114,8 +114,8 @@ class SAM2AutomaticMaskGenerator:
         (``"facebook/sam2.1-hiera-tiny"``), its checkpoint from this machine or a verified download
         (docs/weights.md). ``kwargs``: the builder's (``device``, ``apply_postprocessing``, ...)
         and this class's."""
-        build, options = split_build_arguments(kwargs)
-        return cls(pretrained(model_id, build_sam2, **build), **options)
+        model, options = pretrained_model(model_id, kwargs)
+        return cls(model, **options)
 
     # ---- the public result ----------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..loading import build_sam2, pretrained, split_build_arguments
+from ..loading import pretrained_model
 from ..model.sam2_base import SAM2Base
 from ..notices import warn_quality
 from .postprocess import fill_holes_and_sprinkles
@@ -66,8 +66,8 @@ class SAM2ImagePredictor:
         """The predictor of an official Hugging Face model id (``"facebook/sam2.1-hiera-tiny"``),
         its checkpoint from this machine or a verified download (docs/weights.md). ``kwargs``: the
         builder's (``device``, ``apply_postprocessing``, ...) and this class's."""
-        build, options = split_build_arguments(kwargs)
-        return cls(pretrained(model_id, build_sam2, **build), **options)
+        model, options = pretrained_model(model_id, kwargs)
+        return cls(model, **options)
 
     @property
     def device(self) -> torch.device:

@@ -180,13 +180,14 @@ class SAM2VideoPredictor:
         stack, a zarr array, a video file (``.mp4`` etc., with the ``video`` extra), or an
         array-like ``(T, H, W[, C])`` (numpy, dask, zarr).
 
-        Frames are read and preprocessed when needed (never all at once, never on the GPU), and
-        frame 0 is encoded right away. So ``offload_video_to_cpu`` (frames kept on the CPU) is what
-        always happens, and ``async_loading_frames`` (load in the background) changes nothing:
-        there is nothing to load up front. ``offload_state_to_cpu`` keeps masks and memories on
-        the CPU (:class:`VideoState`). ``channel``: a channel number, or ``"grey"`` for the
-        luminance of colour frames (see :class:`~napari_sam2.predictor.frames.FrameSource`);
-        colour given to a model trained on grey frames only gets a QualityWarning.
+        Frames are read and preprocessed when needed (a video file is decoded whole, on the CPU)
+        and never kept on the GPU; frame 0 is encoded right away. So ``offload_video_to_cpu``
+        (frames kept on the CPU) is what always happens, and ``async_loading_frames`` (load in the
+        background) changes nothing: there is nothing to load up front. ``offload_state_to_cpu``
+        keeps masks and memories on the CPU (:class:`VideoState`). ``channel``: a channel number,
+        or ``"grey"`` for the luminance of colour frames (see
+        :class:`~napari_sam2.predictor.frames.FrameSource`); colour given to a model trained on
+        grey frames only gets a QualityWarning.
         """
         if isinstance(video_path, FrameSource):
             source = video_path
