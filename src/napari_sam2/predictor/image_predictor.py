@@ -76,7 +76,6 @@ class SAM2ImagePredictor:
     def reset_predictor(self) -> None:
         self._features: dict | None = None
         self._orig_hw: list[tuple[int, int]] = []  # (H, W) of each image set, as the official
-        self._is_batch = False
 
     @torch.inference_mode()
     def set_image(self, image, contrast_limits: tuple[float, float] | None = None,
@@ -105,7 +104,6 @@ class SAM2ImagePredictor:
         if not image_list:
             raise ValueError("set_image_batch got an empty list of images")
         self._encode(image_list, contrast_limits, channel)
-        self._is_batch = True
 
     def _encode(self, images: list, contrast_limits, channel) -> None:
         self.reset_predictor()
