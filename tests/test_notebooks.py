@@ -88,9 +88,7 @@ def _compare(label: str, a, b) -> float:
     if isinstance(a, np.ndarray):
         b = np.asarray(b)
         assert a.shape == b.shape, f"{label}: shape {b.shape} vs {a.shape}"
-        if (
-            b.dtype == bool
-        ):  # our binary masks are bool, the official ones float 0/1 (docs/parity.md)
+        if b.dtype == bool:  # our binary masks are bool, the official ones float 0/1
             assert set(np.unique(a)) <= {0, 1}, f"{label}: not a binary mask"
             assert np.array_equal(a.astype(bool), b), (
                 f"{label}: masks differ in {np.sum(a.astype(bool) != b)} px"
@@ -196,7 +194,7 @@ def image_notebook(api: dict, checkpoint, image, image2) -> Notebook:
 # ---------------------------------------------------------------- the video predictor notebook
 
 
-def video_notebook(api: dict, checkpoint, video_dir, extra_reads: bool = True) -> Notebook:
+def video_notebook(api: dict, checkpoint, video_dir) -> Notebook:
     nb = Notebook()
     predictor = api["build_sam2_video_predictor"](
         MODEL_CFG, checkpoint, device=DEVICE, hydra_overrides_extra=SMALL
@@ -284,14 +282,9 @@ def video_notebook(api: dict, checkpoint, video_dir, extra_reads: bool = True) -
             [list(out_obj_ids), out_mask_logits],
         )
     segments("propagate_in_video, two objects")
-    if extra_reads:  # what user code reads from the state
-        nb.show(
-            "inference_state[...]",
-            {
-                key: inference_state[key]
-                for key in ("num_frames", "video_height", "video_width", "obj_ids")
-            },
-        )
+    # what user code reads from the state
+    keys = ("num_frames", "video_height", "video_width", "obj_ids")
+    nb.show("inference_state[...]", {key: inference_state[key] for key in keys})
     return nb
 
 
