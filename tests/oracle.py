@@ -86,19 +86,26 @@ def official():
     return sam2
 
 
-def build_official(name: str, image_size: int | None = None, seed: int = 0):
-    """The official model with random weights (fixed seed), as its ``build_sam2`` makes it."""
-    sam2 = official()
-    overrides = [] if image_size is None else [f"++model.image_size={image_size}"]
-    torch.manual_seed(seed)
-    model = sam2.build_sam.build_sam2(OFFICIAL_CONFIG[name], None, device="cpu", hydra_overrides_extra=overrides)
-    # its random init leaves some parameters constant (zeros, ones); give every tensor a spread so
-    # that a wrong key mapping or a skipped term shows in the outputs
+def spread_constant_weights(model, seed: int) -> None:
+    """The official random init leaves some parameters constant (zeros, ones); give every tensor a
+    spread so that a wrong key mapping or a skipped term shows in the outputs."""
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for p in model.parameters():
             if p.numel() == 1 or torch.all(p == p.flatten()[0]):
                 p.add_(torch.randn(p.shape, generator=g) * 0.02)
+
+
+def build_official(name: str, image_size: int | None = None, seed: int = 0,
+                   apply_postprocessing: bool = True):
+    """The official model with random weights (fixed seed), as its ``build_sam2`` makes it."""
+    sam2 = official()
+    overrides = [] if image_size is None else [f"++model.image_size={image_size}"]
+    torch.manual_seed(seed)
+    model = sam2.build_sam.build_sam2(OFFICIAL_CONFIG[name], None, device="cpu",
+                                      hydra_overrides_extra=overrides,
+                                      apply_postprocessing=apply_postprocessing)
+    spread_constant_weights(model, seed)
     return model
 
 
@@ -111,16 +118,18 @@ def official_image_predictor(model):
     return pred
 
 
-def ours_like(official_model, name: str):
+def ours_like(official_model, name: str, apply_postprocessing: bool = True):
     """Our model with the official model's weights (strict load, so every key must match)."""
     from napari_sam2 import build_sam2
 
-    model = build_sam2(name, checkpoint=None, image_size=official_model.image_size)
+    model = build_sam2(name, checkpoint=None, image_size=official_model.image_size,
+                       apply_postprocessing=apply_postprocessing)
     model.load_state_dict(official_model.state_dict(), strict=True)
     return model
 
 
-def build_official_video(name: str, image_size: int | None = None, seed: int = 0, object_bias: float | None = None):
+def build_official_video(name: str, image_size: int | None = None, seed: int = 0,
+                         object_bias: float | None = None, apply_postprocessing: bool = True):
     """The official video predictor (its builder's video settings) with spread random weights.
 
     object_bias: if given, the object-score head's last bias is set to it, so that with
@@ -132,13 +141,11 @@ def build_official_video(name: str, image_size: int | None = None, seed: int = 0
     overrides = [] if image_size is None else [f"++model.image_size={image_size}"]
     torch.manual_seed(seed)
     model = sam2.build_sam.build_sam2_video_predictor(OFFICIAL_CONFIG[name], None, device="cpu",
-                                                      hydra_overrides_extra=overrides)
-    g = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.numel() == 1 or torch.all(p == p.flatten()[0]):
-                p.add_(torch.randn(p.shape, generator=g) * 0.02)
-        if object_bias is not None:
+                                                      hydra_overrides_extra=overrides,
+                                                      apply_postprocessing=apply_postprocessing)
+    spread_constant_weights(model, seed)
+    if object_bias is not None:
+        with torch.no_grad():
             model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(object_bias)
 
     # Frames are handed over as a ready tensor instead of a JPEG folder.
@@ -147,9 +154,12 @@ def build_official_video(name: str, image_size: int | None = None, seed: int = 0
         return images, height, width
 
     svp.load_video_frames = load_frames
+    return promote_memory_on_cpu(model)
 
-    # On CPU the official code crashes when the memory holds only bfloat16 features
-    # (no fp32 object pointer to promote them); promoting at the input changes no number.
+
+def promote_memory_on_cpu(model):
+    """On CPU the official video predictor crashes when the memory holds only bfloat16 features
+    (no fp32 object pointer to promote them); promoting at the input changes no number."""
     attend = model.memory_attention.forward
 
     def attend_fp32(curr, memory, curr_pos=None, memory_pos=None, num_obj_ptr_tokens=0):
@@ -160,11 +170,12 @@ def build_official_video(name: str, image_size: int | None = None, seed: int = 0
     return model
 
 
-def ours_video_like(official_model, name: str, **options):
+def ours_video_like(official_model, name: str, apply_postprocessing: bool = True, **options):
     from napari_sam2 import build_sam2_video_predictor
 
     options.setdefault("fill_hole_area", 0)  # the official hole filling needs CUDA and is skipped on CPU
-    pred = build_sam2_video_predictor(name, checkpoint=None, image_size=official_model.image_size, **options)
+    pred = build_sam2_video_predictor(name, checkpoint=None, image_size=official_model.image_size,
+                                      apply_postprocessing=apply_postprocessing, **options)
     pred.model.load_state_dict(official_model.state_dict(), strict=True)
     return pred
 
@@ -282,3 +293,25 @@ def official_mask_generator(monkeypatch, model, **options):
     s = model.image_size
     gen.predictor._bb_feat_sizes = [(s // 4, s // 4), (s // 8, s // 8), (s // 16, s // 16)]
     return gen
+
+
+def shape_mask_logits(model, scale: float, shift: float) -> None:
+    """Multiply every mask token's logits by ``scale`` and add ``shift`` (official module names).
+
+    The shift goes through one upscaled-embedding channel made constant (its conv weights and
+    its high-res skip zeroed, bias 1, so GELU(1) everywhere); each hypernetwork reads that
+    channel with weight 0 and bias ``shift / GELU(1)``.
+    """
+    dec = model.sam_mask_decoder
+    gelu_one = float(torch.nn.functional.gelu(torch.tensor(1.0)))
+    with torch.no_grad():
+        last_up = dec.output_upscaling[3]
+        last_up.weight[:, 0] = 0.0
+        last_up.bias[0] = 1.0
+        dec.conv_s0.weight[0] = 0.0
+        dec.conv_s0.bias[0] = 0.0
+        for mlp in dec.output_hypernetworks_mlps:
+            mlp.layers[-1].weight.mul_(scale)
+            mlp.layers[-1].bias.mul_(scale)
+            mlp.layers[-1].weight[0] = 0.0
+            mlp.layers[-1].bias[0] = shift / gelu_one

@@ -22,32 +22,10 @@ LOGIT_SCALE, LOGIT_SHIFT = 300.0, -55.0
 BASE = dict(points_per_side=6, points_per_batch=16, pred_iou_thresh=0.45, stability_score_thresh=0.5)
 
 
-def shape_mask_logits(model, scale: float, shift: float) -> None:
-    """Multiply every mask token's logits by ``scale`` and add ``shift`` (official module names).
-
-    The shift goes through one upscaled-embedding channel made constant (its conv weights and
-    its high-res skip zeroed, bias 1, so GELU(1) everywhere); each hypernetwork reads that
-    channel with weight 0 and bias ``shift / GELU(1)``.
-    """
-    dec = model.sam_mask_decoder
-    gelu_one = float(torch.nn.functional.gelu(torch.tensor(1.0)))
-    with torch.no_grad():
-        last_up = dec.output_upscaling[3]
-        last_up.weight[:, 0] = 0.0
-        last_up.bias[0] = 1.0
-        dec.conv_s0.weight[0] = 0.0
-        dec.conv_s0.bias[0] = 0.0
-        for mlp in dec.output_hypernetworks_mlps:
-            mlp.layers[-1].weight.mul_(scale)
-            mlp.layers[-1].bias.mul_(scale)
-            mlp.layers[-1].weight[0] = 0.0
-            mlp.layers[-1].bias[0] = shift / gelu_one
-
-
 @pytest.fixture(scope="module")
 def models():
     off = oracle.build_official(NAME, 256)
-    shape_mask_logits(off, LOGIT_SCALE, LOGIT_SHIFT)
+    oracle.shape_mask_logits(off, LOGIT_SCALE, LOGIT_SHIFT)
     return off, oracle.ours_like(off, NAME)
 
 

@@ -93,6 +93,75 @@ def test_single_mask_uses_the_stability_fallback(rgb_image):
     assert not np.array_equal(single[0], raw[0])
 
 
+def _close(a, b, what: str) -> float:
+    """The largest difference of two lists of per-image arrays, which must be at most TOL."""
+    assert len(a) == len(b), what
+    deltas = []
+    for i, (x, y) in enumerate(zip(a, b)):
+        assert x.shape == y.shape, f"{what}, image {i}"
+        deltas.append(float(np.abs(x - y).max()))
+        assert deltas[-1] <= TOL, f"{what}, image {i}: differ by {deltas[-1]}"
+    return max(deltas)
+
+
+def test_image_batch_matches_official(rgb_image):
+    """set_image_batch / predict_batch: two images of different sizes; boxes, points, masks."""
+    off, ours = _pair("sam2.1_hiera_tiny", 256)
+    po, pn = oracle.official_image_predictor(off), SAM2ImagePredictor(ours)
+    second = np.random.default_rng(5).integers(0, 255, (180, 240, 3), dtype=np.uint8)
+    po.set_image_batch([rgb_image, second])
+    pn.set_image_batch([rgb_image, second])
+    assert torch.allclose(po._features["image_embed"], pn.get_image_embedding(), atol=TOL, rtol=0)
+    cases = {
+        "boxes": dict(box_batch=[np.array([[110.0, 70.0, 260.0, 215.0], [250, 150, 390, 290]]),
+                                 np.array([[20.0, 30.0, 150.0, 120.0]])], multimask_output=False),
+        "points": dict(point_coords_batch=[np.array([[[180.0, 140.0]], [[330.0, 250.0]]]),
+                                           np.array([[60.0, 70.0], [150.0, 100.0]])],
+                       point_labels_batch=[np.array([[1], [1]]), np.array([1, 0])],
+                       multimask_output=True),
+        "normalised points and boxes": dict(
+            point_coords_batch=[np.array([[0.45, 0.47]]), np.array([[0.5, 0.5]])],
+            point_labels_batch=[np.array([1]), np.array([0])],
+            box_batch=[np.array([0.2, 0.2, 0.7, 0.8]), np.array([0.1, 0.3, 0.9, 0.9])],
+            normalize_coords=False, multimask_output=False),
+    }
+    for label, kwargs in cases.items():
+        a = po.predict_batch(**kwargs, return_logits=True)
+        b = pn.predict_batch(**kwargs, return_logits=True)
+        for x, y, what in zip(a, b, ("mask logits", "IoU scores", "low-res logits")):
+            _close(x, y, f"{label}: {what}")
+        assert all(np.array_equal(x > 0, y > 0) for x, y in zip(a[0], b[0])), label
+    # each image's first low-res candidates fed back with the clicks
+    low = pn.predict_batch(**cases["points"])[2]
+    mask_input_batch = [low[0][:, :1], low[1][None, :1]]
+    kwargs = dict(point_coords_batch=cases["points"]["point_coords_batch"],
+                  point_labels_batch=cases["points"]["point_labels_batch"],
+                  mask_input_batch=mask_input_batch, multimask_output=False)
+    a, b = po.predict_batch(**kwargs), pn.predict_batch(**kwargs)
+    _close(a[1], b[1], "mask input: IoU scores")
+    assert all(np.array_equal(x.astype(bool), y) for x, y in zip(a[0], b[0])), "mask input"
+
+
+def test_apply_postprocessing_off_matches_official(rgb_image):
+    """apply_postprocessing=False (the automatic-mask notebook's setting): single masks come from
+    the single-mask token, with no fallback to a more stable candidate, on both sides."""
+    off = oracle.build_official("sam2.1_hiera_tiny", 256, apply_postprocessing=False)
+    ours = oracle.ours_like(off, "sam2.1_hiera_tiny", apply_postprocessing=False)
+    po, pn = oracle.official_image_predictor(off), SAM2ImagePredictor(ours)
+    spy = DecoderSpy(off.sam_mask_decoder)
+    po.set_image(rgb_image)
+    pn.set_image(rgb_image)
+    for label in ("one point, single mask", "several +/- points", "box"):
+        assert_same_prediction(po, spy, pn, _np(PROMPTS[label]))
+    # the setting matters: with the fallback (what apply_postprocessing=True adds) this click's
+    # mask changes, as random weights make the single mask unstable
+    # (test_single_mask_uses_the_stability_fallback)
+    single = _np(PROMPTS["one point, single mask"])
+    without = pn.predict(**single, return_logits=True)[0]
+    ours.sam_mask_decoder.dynamic_multimask_via_stability = True
+    assert not np.array_equal(without, pn.predict(**single, return_logits=True)[0])
+
+
 def test_harness_detects_a_changed_weight(rgb_image):
     """The parity comparison is sensitive: nudging one decoder weight breaks it."""
     off, ours = _pair("sam2.1_hiera_tiny", 256)

@@ -22,10 +22,13 @@ ALLOWED: dict[str, set[str]] = {
     "io": {"notices"},
     "settings": {"io", "notices"},  # the run's settings as types: no torch (the widget docks without it)
     "weights": {"notices", "model"},  # model.configs only: see WEIGHTS_MAY_IMPORT
-    "loading": {"model", "weights", "notices", "device"},  # device: the memory a model size needs
+    "loading": {"model", "weights", "notices", "device"},  # device: picking one, the memory a size needs
     "predictor": {"model", "loading", "io", *BASE},
     "engine": {"predictor", "model", "loading", "io", "settings", *BASE},
     "init": {"loading", "predictor"},  # lazily only: see test_package_init_imports_lazily
+    # the official module names (napari_sam2.build_sam, ...): re-exports only
+    # (test_compat_modules_only_re_export)
+    "compat": {"loading", "predictor"},
     # the top layers take the public names from the package (`from napari_sam2 import build_sam2`)
     "train": BELOW_TOP | {"init"},
     # `napari-sam2 finetune` (cli/finetune.py) drives the trainer: the one allowed edge between top layers
@@ -43,6 +46,8 @@ FORBIDDEN_THIRD_PARTY["io"] = {"torch", "napari"} | QT
 FORBIDDEN_THIRD_PARTY["settings"] = {"torch", "napari"} | QT
 
 WIDGET_MODULES = {"_timeline", "_reader", "_writer", "_sample_data"}
+COMPAT_MODULES = {"build_sam", "sam2_image_predictor", "sam2_video_predictor",
+                  "automatic_mask_generator"}
 
 
 def layer_of(module: str) -> str | None:
@@ -57,6 +62,8 @@ def layer_of(module: str) -> str | None:
         return "cli"
     if top.startswith("_widget") or top in WIDGET_MODULES:
         return "widget"
+    if top in COMPAT_MODULES:
+        return "compat"
     return None
 
 
@@ -213,6 +220,22 @@ def test_package_init_imports_lazily():
     eager = [imp.where() for imp in collect_imports(PACKAGE_DIR)
              if imp.module == "napari_sam2" and imp.module_level and imp.target.startswith("napari_sam2")]
     assert eager == [], "napari_sam2/__init__.py must import its parts inside functions: " + "; ".join(eager)
+
+
+def test_compat_modules_only_re_export():
+    """The official module names are a thin surface: a docstring, imports, ``__all__``."""
+    for name in sorted(COMPAT_MODULES):
+        tree = ast.parse((PACKAGE_DIR / f"{name}.py").read_text(encoding="utf-8"))
+        body = tree.body[1:] if ast.get_docstring(tree) else tree.body
+        imported = set()
+        for node in body:
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                imported |= {alias.asname or alias.name for alias in node.names}
+            elif isinstance(node, ast.Assign) and [t.id for t in node.targets] == ["__all__"]:
+                exported = set(ast.literal_eval(node.value))
+            else:
+                raise AssertionError(f"{name}.py: {ast.unparse(node)[:60]!r} is not a re-export")
+        assert exported == imported, name
 
 
 # ---------------------------------------------------------------- the checker itself

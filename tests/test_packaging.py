@@ -88,8 +88,8 @@ def test_library_imports_only_core_dependencies():
     from importlib.metadata import packages_distributions
 
     core = {_name(r) for r in _pyproject()["project"]["dependencies"]}
-    # .safetensors checkpoints; track --many --scheduler; the generator's coco_rle output
-    optional = {"safetensors", "distributed", "pycocotools"}
+    # .safetensors checkpoints; track --many --scheduler; the generator's coco_rle; video files
+    optional = {"safetensors", "distributed", "pycocotools", "av"}
     owners = packages_distributions()
     missing = {}
     for path in sorted(PACKAGE.rglob("*.py")):

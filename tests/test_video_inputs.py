@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -55,6 +56,7 @@ def test_sources_agree(tmp_path, movie16):
         "tifffile memmap": tifffile.memmap(tmp_path / "m.tif", mode="r"),
         "dask": da.from_array(image, chunks=(1, 48, 56)),
         "zarr": z,
+        "zarr path": tmp_path / "m.zarr",
         "image folder": folder,
     }
     for label, data in sources.items():
@@ -106,12 +108,39 @@ def test_unreadable_and_unsupported_files(predictor, tmp_path):
     (tmp_path / "bad.tif").write_bytes(b"not a tiff at all")
     with pytest.raises(ValueError, match="cannot read .*bad.tif: it is a damaged or truncated TIFF, or not a TIFF .*not a TIFF file"):
         predictor.init_state(tmp_path / "bad.tif")
-    (tmp_path / "movie.mp4").write_bytes(b"")
+    (tmp_path / "movie.gif").write_bytes(b"")
     with pytest.raises(ValueError, match="unsupported video path"):
-        predictor.init_state(tmp_path / "movie.mp4")
+        predictor.init_state(tmp_path / "movie.gif")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no images"):
         predictor.init_state(tmp_path / "empty")
+
+
+def test_video_file_without_the_reader_says_how_to_get_it(predictor, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)  # as if PyAV were not installed
+    (tmp_path / "movie.mp4").write_bytes(b"\x00" * 64)
+    with pytest.raises(ImportError, match=r"movie.mp4 needs PyAV.*napari-sam2\[video\].*ffmpeg -i"):
+        predictor.init_state(video_path=str(tmp_path / "movie.mp4"))
+
+
+def test_video_file_is_read_with_the_reader(predictor, tmp_path):
+    av = pytest.importorskip("av", reason="the optional video reader (the video extra) is missing")
+    rng = np.random.default_rng(2)
+    blocks = rng.integers(0, 256, (5, 6, 8, 3), dtype=np.uint8)
+    frames = np.repeat(np.repeat(blocks, 8, 1), 8, 2)  # 48x64, in 8 px blocks
+    with av.open(str(tmp_path / "movie.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=5, options={"crf": "0"})  # (near) lossless
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv444p"
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    state = predictor.init_state(video_path=str(tmp_path / "movie.mp4"))
+    assert (state["num_frames"], state["video_height"], state["video_width"]) == (5, 48, 64)
+    decoded = np.stack([state.frames.raw(i) for i in range(5)]).astype(int)
+    assert np.abs(decoded - frames).mean() < 3  # colour conversion rounding only
+    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 64)
+    with pytest.raises(ValueError, match="cannot read .*broken.mp4 as a video"):
+        predictor.init_state(tmp_path / "broken.mp4")
 
 
 @pytest.mark.parametrize("options, keep, readable", [

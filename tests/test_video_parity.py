@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -24,9 +26,12 @@ def _frames(n=12, size=(96, 128)):
 class Pair:
     """Runs the same calls on the official predictor and ours and compares every output."""
 
-    def __init__(self, name, frames, image_size=256, object_bias=3.0, **options):
-        self.off = oracle.build_official_video(name, image_size, object_bias=object_bias)
-        self.ours = oracle.ours_video_like(self.off, name, **options)
+    def __init__(self, name, frames, image_size=256, object_bias=3.0, apply_postprocessing=True,
+                 **options):
+        self.off = oracle.build_official_video(name, image_size, object_bias=object_bias,
+                                               apply_postprocessing=apply_postprocessing)
+        self.ours = oracle.ours_video_like(self.off, name,
+                                           apply_postprocessing=apply_postprocessing, **options)
         src = FrameSource(frames, self.off.image_size)
         stacked = torch.stack([src[i] for i in range(len(src))])
         self.s_off = self.off.init_state((stacked, src.height, src.width))
@@ -137,6 +142,26 @@ def test_remove_object_and_clear_prompts(frames):
     y, x = np.argwhere(labels[7] == 3).mean(0)
     pair.call("add_new_points_or_box", frame_idx=7, obj_id=3, points=[[x, y]], labels=[1])
     pair.propagate()
+
+
+def test_apply_postprocessing_off(frames):
+    """Without the video builder's post-processing, a clicked frame's memory is made from the mask
+    logits (not the binarised mask) and single masks have no stability fallback, on both sides."""
+    rgb, labels = frames
+    pair = Pair("sam2.1_hiera_tiny", rgb[:4], image_size=128, apply_postprocessing=False)
+    assert not pair.ours.model.cfg.binarize_mask_from_pts_for_mem_enc
+    assert pair.ours.fill_hole_area == 0
+    y, x = np.argwhere(labels[0] == 1).mean(0)
+    clicks = dict(frame_idx=0, obj_id=1, points=[[x, y], [x + 4, y]], labels=[1, 1])
+    pair.call("add_new_points_or_box", **clicks)
+    off = pair.propagate()
+    # the setting matters: with the memory of the binarised mask (what apply_postprocessing adds)
+    # the tracking differs
+    pair.ours.model.cfg = replace(pair.ours.model.cfg, binarize_mask_from_pts_for_mem_enc=True)
+    state = pair.ours.init_state(rgb[:4])
+    pair.ours.add_new_points_or_box(state, **clicks)
+    on = list(pair.ours.propagate_in_video(state))
+    assert max((a[2] - b[2]).abs().max().item() for a, b in zip(off, on)) > 1e-3
 
 
 def test_absent_objects_path(frames):

@@ -76,6 +76,23 @@ REGISTRY["napari_sam2_demo"] = WeightInfo("napari_sam2_demo", BUNDLED_PREFIX + D
                                           licence="BSD-3-Clause (napari-sam2)")
 
 
+# The official Hugging Face model ids (``facebook/sam2.1-hiera-base-plus``) of the official
+# checkpoints: the same files as the registry's, fetched here from the registry's source and
+# checked the same way.
+HUB_IDS = {f"facebook/{name.replace('_hiera_', '-hiera-').replace('_', '-')}": name
+           for name, info in REGISTRY.items() if not info.bundled}
+
+
+def hub_model(model_id: str) -> str:
+    """The model name of an official Hugging Face model id, e.g. ``"facebook/sam2.1-hiera-tiny"`` ->
+    ``"sam2.1_hiera_tiny"``; a WeightsError listing the known ids for any other."""
+    name = HUB_IDS.get(model_id.strip()) if isinstance(model_id, str) else None
+    if name is None:
+        raise WeightsError(f"unknown model id {model_id!r}: from_pretrained knows the official ids "
+                           f"{', '.join(HUB_IDS)}")
+    return name
+
+
 def default_model(preferred: str = "sam2.1_hiera_tiny") -> str:
     """``preferred`` when its official checkpoint is on this machine (offline folder or cache), else the demo."""
     try:

@@ -191,13 +191,22 @@ def _open_tiff(path: Path):
 
 
 def open_frames(frames) -> object:
-    """Resolve a path into a lazy array; arrays are returned as they are."""
+    """Resolve a path into a lazy array; arrays are returned as they are.
+
+    Paths: a TIFF stack, a zarr array (a ``.zarr`` folder), a folder of images (the official
+    JPEG folder among them), or a video file (``.mp4``, ``.mov``, ``.avi``, ``.mkv``) with the
+    optional video reader (:func:`read_video`).
+    """
     if isinstance(frames, (str, os.PathLike)):
         path = Path(frames)
+        if path.suffix.lower() == ".zarr" and path.is_dir():
+            return _open_zarr(path)
         if path.is_dir():
             return _ImageFolder(path)
         if not path.exists():
             raise ValueError(f"video path not found: {path}")
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            return read_video(path)
         if path.suffix.lower() in (".tif", ".tiff"):
             try:
                 return _open_tiff(path)
@@ -207,7 +216,55 @@ def open_frames(frames) -> object:
                 raise ValueError(f"cannot read {path} as a TIFF stack: {exc}") from None
             except Exception as exc:
                 raise ValueError(f"cannot read {path} as a TIFF stack: {exc}") from None
-        raise ValueError(f"unsupported video path {path}: give a TIFF stack, a folder of images or an array")
+        suffixes = ", ".join(sorted(VIDEO_SUFFIXES))
+        raise ValueError(f"unsupported video path {path}: give a TIFF stack, a zarr array, a "
+                         f"folder of images, a video file ({suffixes}) or an array")
     if not hasattr(frames, "shape") or not hasattr(frames, "__getitem__"):
         frames = np.asarray(frames)
     return frames
+
+
+def _open_zarr(path: Path):
+    """The array of a ``.zarr`` folder: the array itself, or the only array of a group."""
+    import zarr
+
+    try:
+        node = zarr.open(str(path), mode="r")
+    except Exception as exc:
+        raise ValueError(f"cannot read {path} as a zarr array: {exc}") from None
+    if isinstance(node, zarr.Array):
+        return node
+    arrays = [name for name, _ in node.arrays()]
+    if len(arrays) != 1:
+        example = path / (arrays[0] if arrays else "name")
+        raise ValueError(f"{path} is a zarr group with {len(arrays)} arrays "
+                         f"({', '.join(arrays) or 'none'}): give the path of the one to use, "
+                         f"e.g. {example}")
+    return node[arrays[0]]
+
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv"}
+VIDEO_EXTRA_HELP = ("install the optional video reader with `pip install 'napari-sam2[video]'` "
+                    "(PyAV), or extract the frames into a folder of images, e.g. "
+                    "`ffmpeg -i movie.mp4 -q:v 2 -start_number 0 frames/%05d.jpg`")
+
+
+def read_video(path: str | os.PathLike) -> np.ndarray:
+    """All frames of a video file as one ``(T, H, W, 3)`` uint8 RGB array, decoded with PyAV (the
+    ``video`` extra). Compressed video is decoded whole, as the official loader does: a long movie
+    at full resolution needs T x H x W x 3 bytes of memory. Without PyAV, an ImportError says how to
+    install it or how to turn the movie into a folder of images."""
+    path = Path(path)
+    try:
+        import av
+    except ImportError:
+        raise ImportError(f"reading the video file {path} needs PyAV, which is not installed: "
+                          f"{VIDEO_EXTRA_HELP}") from None
+    try:
+        with av.open(str(path)) as container:
+            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    except Exception as exc:
+        raise ValueError(f"cannot read {path} as a video: {exc}") from None
+    if not frames:
+        raise ValueError(f"{path} holds no video frames")
+    return np.stack(frames)

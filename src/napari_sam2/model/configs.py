@@ -153,8 +153,12 @@ _ALIASES = {"t": "tiny", "s": "small", "b+": "base_plus", "b": "base_plus", "l":
 
 
 def get_config(name: str) -> SAM2Config:
-    """Look up a model by name, e.g. ``"sam2.1_hiera_tiny"`` or ``"sam2.1_hiera_t"``."""
-    key = name.strip().removesuffix(".yaml").removesuffix(".pt")
+    """Look up a model by name, e.g. ``"sam2.1_hiera_tiny"`` or ``"sam2.1_hiera_t"``, or by the
+    official config path, e.g. ``"configs/sam2.1/sam2.1_hiera_t.yaml"`` (its file name counts)."""
+    if not isinstance(name, str):
+        raise TypeError(f"the model must be given by name, e.g. 'sam2.1_hiera_tiny'; got {name!r}")
+    key = name.strip().replace("\\", "/").rsplit("/", 1)[-1]
+    key = key.removesuffix(".yaml").removesuffix(".pt")
     if key == "demo":
         key = DEMO
     if key not in CONFIGS and "_hiera_" in key:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..loading import pretrained_model
 from ..model.sam2_base import SAM2Base
 from . import amg_utils as amg
 from .image_predictor import SAM2ImagePredictor
@@ -106,6 +107,15 @@ class SAM2AutomaticMaskGenerator:
             points_per_batch, pred_iou_thresh, stability_score_thresh, stability_score_offset, mask_threshold,
             box_nms_thresh, crop_n_layers, crop_nms_thresh, crop_overlap_ratio, crop_n_points_downscale_factor,
             min_mask_region_area, output_mode, use_m2m, multimask_output)
+
+    @classmethod
+    def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2AutomaticMaskGenerator":
+        """The generator on the model of an official Hugging Face model id
+        (``"facebook/sam2.1-hiera-tiny"``), its checkpoint from this machine or a verified download
+        (docs/weights.md). ``kwargs``: the builder's (``device``, ``apply_postprocessing``, ...)
+        and this class's."""
+        model, options = pretrained_model(model_id, kwargs)
+        return cls(model, **options)
 
     # ---- the public result ----------------------------------------------------------------------
 

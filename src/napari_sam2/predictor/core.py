@@ -88,12 +88,15 @@ class TrackerCore:
 
     precision "bf16" runs every model call under bfloat16 autocast (the engine's fast mode; the
     caller checks the device can do it). fill_hole_area: small background holes (in low-res pixels)
-    of a shown mask are filled, on every device.
+    of a shown mask are filled, on every device. keep_model_settings: use the model's settings as
+    they are, without :func:`video_ready` (a model built for video with the official
+    ``apply_postprocessing=False``).
     """
 
     def __init__(self, model: SAM2Base, frames: FrameSource, feature_cache_mb: float = 256.0,
-                 fill_hole_area: int = 8, precision: str = "fp32") -> None:
-        self.model = video_ready(model)
+                 fill_hole_area: int = 8, precision: str = "fp32", *,
+                 keep_model_settings: bool = False) -> None:
+        self.model = model if keep_model_settings else video_ready(model)
         self.frames = frames
         self.precision = precision
         self.fill_hole_area = fill_hole_area

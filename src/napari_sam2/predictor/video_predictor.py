@@ -8,15 +8,16 @@ refine it from the memory. Outputs are mask logits at the video's resolution.
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..loading import LOCAL, build_from_config, resolve_model
-from ..model.configs import get_config
+from ..loading import (LOCAL, NOT_GIVEN, build_configured, official_names, official_settings,
+                       pretrained)
 from ..model.sam2_base import NO_OBJ_SCORE, Points, SAM2Base, non_overlapping
 from .core import TrackerCore
 from .frames import FrameSource, warn_if_colour
@@ -46,11 +47,19 @@ class VideoState:
     """Everything one video session holds (the official ``inference_state``): per object index, the
     prompts (``{frame: Points}`` / ``{frame: mask}``), the memory bank ``{"cond_frame_outputs": {frame:
     FrameOutput}, "non_cond_frame_outputs": {...}}``, prompts not yet propagated (temp), and the
-    direction each frame was tracked in; ``core`` computes every step."""
+    direction each frame was tracked in; ``core`` computes every step.
+
+    Read like the official dict too: ``state["num_frames"]``, ``["video_height"]``,
+    ``["video_width"]``, ``["obj_ids"]`` and the other keys of :data:`STATE_KEYS`.
+    ``offload_state_to_cpu``: masks and memories are kept on the CPU (``storage_device``) and moved
+    to ``device`` when used, which saves GPU memory (nothing changes on a CPU).
+    """
 
     frames: FrameSource
     device: torch.device
     core: TrackerCore
+    offload_video_to_cpu: bool = False
+    offload_state_to_cpu: bool = False
     obj_id_to_idx: "OrderedDict[object, int]" = field(default_factory=OrderedDict)
     point_inputs_per_obj: dict = field(default_factory=dict)
     mask_inputs_per_obj: dict = field(default_factory=dict)
@@ -74,6 +83,47 @@ class VideoState:
     def obj_ids(self) -> list:
         return list(self.obj_id_to_idx)
 
+    @property
+    def obj_idx_to_id(self) -> "OrderedDict[int, object]":
+        return OrderedDict((idx, obj_id) for obj_id, idx in self.obj_id_to_idx.items())
+
+    @property
+    def storage_device(self) -> torch.device:
+        return torch.device("cpu") if self.offload_state_to_cpu else self.device
+
+    @property
+    def images(self) -> FrameSource:
+        """The frames: ``images[i]`` is frame ``i`` as the model's ``(3, S, S)`` input, read when
+        asked."""
+        return self.frames
+
+    def store(self, tensor: torch.Tensor | None) -> torch.Tensor | None:
+        """``tensor`` on the storage device (the CPU with ``offload_state_to_cpu``)."""
+        return None if tensor is None else tensor.to(self.storage_device)
+
+    # read access with the official inference_state's keys
+    def __getitem__(self, key: str):
+        if key not in STATE_KEYS:
+            raise KeyError(f"{key!r}: this inference state gives read access to "
+                           f"{', '.join(STATE_KEYS)}")
+        return getattr(self, key)
+
+    def __contains__(self, key) -> bool:
+        return key in STATE_KEYS
+
+    def keys(self) -> tuple[str, ...]:
+        return STATE_KEYS
+
+    def get(self, key: str, default=None):
+        return self[key] if key in STATE_KEYS else default
+
+
+# the official inference_state's keys that VideoState can be read with (``state["num_frames"]``)
+STATE_KEYS = ("images", "num_frames", "video_height", "video_width", "device", "storage_device",
+              "offload_video_to_cpu", "offload_state_to_cpu", "obj_id_to_idx", "obj_idx_to_id",
+              "obj_ids", "point_inputs_per_obj", "mask_inputs_per_obj", "output_dict_per_obj",
+              "temp_output_dict_per_obj", "frames_tracked_per_obj")
+
 
 class SAM2VideoPredictor:
     """Track objects through a video with a :class:`SAM2Base` model.
@@ -84,6 +134,9 @@ class SAM2VideoPredictor:
     clear_non_cond_mem_around_input: forget tracked memories next to a newly prompted frame.
     add_all_frames_to_correct_as_cond: prompts on tracked frames become prompted frames.
     feature_cache_mb: bound on the cached image features of a session.
+    keep_model_settings: use the model's settings as they are; by default a model built for images
+        gets the memory setting of the official video builder switched on (with a warning). The
+        video builder passes True: with ``apply_postprocessing=False`` that setting stays off.
 
     Every step is computed by :class:`~napari_sam2.predictor.core.TrackerCore`, the tracker core the
     engine uses too; this class keeps the official bookkeeping and method names on top of it.
@@ -91,14 +144,22 @@ class SAM2VideoPredictor:
 
     def __init__(self, model: SAM2Base, fill_hole_area: int = 8, non_overlap_masks: bool = False,
                  clear_non_cond_mem_around_input: bool = False, add_all_frames_to_correct_as_cond: bool = False,
-                 feature_cache_mb: float = 64.0) -> None:
+                 feature_cache_mb: float = 64.0, *, keep_model_settings: bool = False) -> None:
         self.model = model
         self.feature_cache_mb = feature_cache_mb
+        self.keep_model_settings = keep_model_settings
         # output clean-up
         self.fill_hole_area, self.non_overlap_masks = fill_hole_area, non_overlap_masks
         # how corrections enter the memory bank
         self.clear_non_cond_mem_around_input = clear_non_cond_mem_around_input
         self.add_all_frames_to_correct_as_cond = add_all_frames_to_correct_as_cond
+
+    @classmethod
+    def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2VideoPredictor":
+        """The predictor of an official Hugging Face model id (``"facebook/sam2.1-hiera-tiny"``),
+        its checkpoint from this machine or a verified download (docs/weights.md). ``kwargs`` go
+        to :func:`build_sam2_video_predictor` (``device``, ``apply_postprocessing``, options)."""
+        return build_sam2_video_predictor_hf(model_id, **kwargs)
 
     @property
     def image_size(self) -> int:
@@ -111,20 +172,33 @@ class SAM2VideoPredictor:
     # ------------------------------------------------------------------ session
 
     @torch.inference_mode()
-    def init_state(self, frames, contrast_limits: tuple[float, float] | None = None,
+    def init_state(self, video_path, offload_video_to_cpu: bool = False,
+                   offload_state_to_cpu: bool = False, async_loading_frames: bool = False, *,
+                   contrast_limits: tuple[float, float] | None = None,
                    channel: int | str | None = None) -> VideoState:
-        """Start a session on ``frames``: an array-like ``(T, H, W[, C])`` or a TIFF / image-folder path.
+        """Start a session on ``video_path``: a folder of images (the official JPEG folder), a TIFF
+        stack, a zarr array, a video file (``.mp4`` etc., with the ``video`` extra), or an
+        array-like ``(T, H, W[, C])`` (numpy, dask, zarr).
 
-        Frames are read and preprocessed on demand; frame 0 is encoded right away. ``channel``:
-        a channel number, or ``"grey"`` for the luminance of colour frames (see
+        Frames are read and preprocessed when needed (a video file is decoded whole, on the CPU)
+        and never kept on the GPU; frame 0 is encoded right away. So ``offload_video_to_cpu``
+        (frames kept on the CPU) is what always happens, and ``async_loading_frames`` (load in the
+        background) changes nothing: there is nothing to load up front. ``offload_state_to_cpu``
+        keeps masks and memories on the CPU (:class:`VideoState`). ``channel``: a channel number,
+        or ``"grey"`` for the luminance of colour frames (see
         :class:`~napari_sam2.predictor.frames.FrameSource`); colour given to a model trained on
         grey frames only gets a QualityWarning.
         """
-        source = frames if isinstance(frames, FrameSource) else FrameSource(frames, self.image_size, contrast_limits,
-                                                                             channel=channel)
+        if isinstance(video_path, FrameSource):
+            source = video_path
+        else:
+            source = FrameSource(video_path, self.image_size, contrast_limits, channel=channel)
         warn_if_colour(source, self.model)
-        state = VideoState(source, self.device, TrackerCore(self.model, source, self.feature_cache_mb,
-                                                            self.fill_hole_area))
+        core = TrackerCore(self.model, source, self.feature_cache_mb, self.fill_hole_area,
+                           keep_model_settings=self.keep_model_settings)
+        state = VideoState(source, self.device, core,
+                           offload_video_to_cpu=bool(offload_video_to_cpu),
+                           offload_state_to_cpu=bool(offload_state_to_cpu))
         state.core.features(0)
         return state
 
@@ -209,7 +283,8 @@ class SAM2VideoPredictor:
         out = state.core.prompt(frame_idx, points=point_inputs, mask=mask_inputs, prev_logits=prev_logits,
                                 cond=None if memory is None else memory[0],
                                 non_cond=None if memory is None else memory[1], reverse=reverse)
-        temp[key][frame_idx] = FrameOutput(state.core.filled(out.masks), out.obj_ptr, out.object_score)
+        shown = state.store(state.core.filled(out.masks))
+        temp[key][frame_idx] = FrameOutput(shown, out.obj_ptr, out.object_score)
         masks = self._consolidate(state, frame_idx, is_cond)
         return frame_idx, state.obj_ids, self._video_res(state, masks)
 
@@ -279,8 +354,9 @@ class SAM2VideoPredictor:
                 for frame_idx, out in temp[key].items():
                     if out.memory is None:
                         # prompted frames get their memory now, from the mask the user saw
-                        out.memory = state.core.memory(frame_idx, out.masks.to(state.device), out.object_score,
-                                                       from_prompt=True)
+                        memory = state.core.memory(frame_idx, out.masks.to(state.device),
+                                                   out.object_score, from_prompt=True)
+                        out.memory = state.store(memory)
                     bank[key][frame_idx] = out
                     if self.clear_non_cond_mem_around_input:
                         self._clear_memory_around(state, frame_idx, obj_idx)
@@ -333,7 +409,8 @@ class SAM2VideoPredictor:
                     cond, non_cond = self._bank_entries(state, bank)
                     out = state.core.track(frame_idx, batch=1, cond=cond, non_cond=non_cond, reverse=reverse)
                     masks = state.core.filled(out.masks)
-                    bank[NON_COND][frame_idx] = FrameOutput(masks, out.obj_ptr, out.object_score, out.memory)
+                    bank[NON_COND][frame_idx] = FrameOutput(
+                        state.store(masks), out.obj_ptr, out.object_score, state.store(out.memory))
                 state.frames_tracked_per_obj[obj_idx][frame_idx] = reverse
                 per_obj.append(masks)
             yield frame_idx, obj_ids, self._video_res(state, torch.cat(per_obj, dim=0))
@@ -344,7 +421,9 @@ class SAM2VideoPredictor:
     def _bank_entries(state: VideoState, bank: dict) -> tuple[dict, dict]:
         """One object's memory bank as the core takes it: ``{frame: MemoryEntry}``, prompted and tracked."""
         def entries(outputs):
-            return {t: state.core.entry(o.obj_ptr, o.memory) for t, o in outputs.items()}
+            return {t: state.core.entry(o.obj_ptr, o.memory if o.memory is None
+                                        else o.memory.to(state.device))
+                    for t, o in outputs.items()}
 
         return entries(bank[COND]), entries(bank[NON_COND])
 
@@ -373,18 +452,36 @@ class SAM2VideoPredictor:
         return masks
 
 
-def build_sam2_video_predictor(name: str = "sam2.1_hiera_tiny", checkpoint=LOCAL, device="cpu",
-                               image_size: int | None = None, **options) -> SAM2VideoPredictor:
-    """A video predictor with the settings the official builder adds for video.
+def build_sam2_video_predictor(name: str | None = None, checkpoint=LOCAL, device=None,
+                               mode: str = "eval", hydra_overrides_extra=(),
+                               apply_postprocessing: bool = True, vos_optimized: bool = False, *,
+                               image_size: int | None = None, config_file: str | None = None,
+                               ckpt_path=NOT_GIVEN, **options) -> SAM2VideoPredictor:
+    """A video predictor, in the official builder's argument order and with its video settings.
 
-    ``checkpoint`` and ``image_size`` as in :func:`~napari_sam2.model.build.build_sam2`: by default
-    the model's own file on this machine (never downloaded); ``"auto"`` may download it; ``None``
-    asks for random weights (with a RandomWeightsWarning).
+    ``name``/``config_file``, ``checkpoint``/``ckpt_path``, ``device``, ``mode``,
+    ``hydra_overrides_extra`` and ``image_size`` as in :func:`~napari_sam2.loading.build_sam2`: by
+    default the model's own file on this machine (never downloaded); ``"auto"`` may download it;
+    ``None`` asks for random weights (with a RandomWeightsWarning).
 
-    Memory of clicked frames is encoded from the binarised mask the user sees; small
-    holes in output masks are filled (``fill_hole_area=8``; pass 0 to switch off).
-    ``options`` go to :class:`SAM2VideoPredictor`.
+    ``apply_postprocessing=True`` (the official default) adds what the official builder adds for
+    video: memory of clicked frames is encoded from the binarised mask the user sees, small holes
+    in output masks are filled (``fill_hole_area=8``; pass 0 to switch off), and the decoder falls
+    back to its most stable mask. ``vos_optimized`` (the official compiled predictor) is accepted;
+    the standard predictor runs. ``options`` go to :class:`SAM2VideoPredictor` and win over the
+    overrides.
     """
-    name, state = resolve_model(name, checkpoint)
-    cfg = replace(get_config(name).with_image_size(image_size), binarize_mask_from_pts_for_mem_enc=True)
-    return SAM2VideoPredictor(build_from_config(cfg, checkpoint, device, state=state), **options)
+    if vos_optimized:
+        warnings.warn("vos_optimized=True: this package has no compiled VOS predictor; the "
+                      "standard video predictor runs", UserWarning, stacklevel=2)
+    name, checkpoint = official_names(name, checkpoint, config_file, ckpt_path)
+    settings = official_settings(hydra_overrides_extra, apply_postprocessing, video=True,
+                                 image_size=image_size)
+    model = build_configured(name, checkpoint, device, mode, settings)
+    return SAM2VideoPredictor(model, **{**settings.predictor, **options}, keep_model_settings=True)
+
+
+def build_sam2_video_predictor_hf(model_id: str, **kwargs) -> SAM2VideoPredictor:
+    """:func:`build_sam2_video_predictor` for an official Hugging Face model id, e.g.
+    ``"facebook/sam2.1-hiera-tiny"``."""
+    return pretrained(model_id, build_sam2_video_predictor, **kwargs)
