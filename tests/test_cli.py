@@ -103,7 +103,7 @@ def _failing_command(monkeypatch, exc):
     def run(args):
         raise exc
 
-    monkeypatch.setattr(cli, "run_weights", run)
+    monkeypatch.setattr(cli.weights, "run", run)
     return main(["weights", "list"])
 
 
@@ -146,7 +146,7 @@ def test_quality_warnings_are_single_lines_each_once(monkeypatch, capsys):
         warnings.warn("the model has random weights", RandomWeightsWarning, stacklevel=1)  # the same fact, reworded
         return 0
 
-    monkeypatch.setattr(cli, "run_weights", run)
+    monkeypatch.setattr(cli.weights, "run", run)
     for _ in range(2):  # a second command in the same process reports its warnings again
         assert main(["weights", "list"]) == 0
         assert capsys.readouterr().err.splitlines() == [
@@ -188,7 +188,7 @@ def test_threads_are_set_before_any_model_work(tmp_path, monkeypatch, capsys, co
 
     # the module that defines build_sam2 (napari_sam2.build_sam2 looks it up there at each call)
     monkeypatch.setattr(importlib.import_module(build_sam2.__module__), "build_sam2", model_work)
-    monkeypatch.setattr(session_module.TrackingSession, "from_name", classmethod(model_work))
+    monkeypatch.setattr(session_module.TrackingSession, "from_settings", classmethod(model_work))
     monkeypatch.setattr(train_files, "read_pairs", lambda *a: [])
     assert main([*command, "--model", "demo", "--threads", "3"]) == 2
     assert calls == [("threads", 3), ("model",)]

@@ -74,7 +74,7 @@ def test_a_short_tune_lowers_its_loss_and_changes_only_the_decoder():
     calls = dt.decoder_calls(model, 1, length=4)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     start = _point_losses(model, frames)
-    dt.tune(model, frames, calls, steps=30, lr=3e-4, frames_per_step=2, calls_per_step=2)
+    dt.tune(model, frames, calls, steps=30, lr=3e-4, mix=dt.StepMix(frames=2, calls=2))
     assert _point_losses(model, frames) < 0.8 * start
     _assert_only_the_decoder_changed(model, before)
     assert not model.training and all(p.requires_grad for p in model.parameters())
@@ -96,7 +96,7 @@ def test_frames_at_other_input_sizes_tune_the_models_own_decoder():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     at_128 = [f for f in frames if dt.size_of(f) == 128]
     start = _point_losses(small, at_128)
-    dt.tune(model, at_128, calls, steps=20, lr=3e-4, frames_per_step=2, calls_per_step=2)
+    dt.tune(model, at_128, calls, steps=20, lr=3e-4, mix=dt.StepMix(frames=2, calls=2))
     assert _point_losses(small, at_128) < 0.8 * start
     _assert_only_the_decoder_changed(model, before)
 

@@ -414,7 +414,7 @@ def test_memory_frames_fast_mode_shrinks_the_bank(model, movie, frames):
     assert full[-1] - fast[-1] == (6 - frames) * hw
     assert np.array_equal(runs[6][0], runs[None][0])  # the model's own number is the exact mode
     assert any(not torch.equal(runs[None][2][f], runs[frames][2][f]) for f in range(2, 12))
-    with pytest.raises(ValueError, match="memory_frames must be between 0 and 6"):
+    with pytest.raises(ValueError, match="memory_frames must be a whole number from 0 to 6"):
         TrackingSession(model, image, memory_frames=7)
 
 

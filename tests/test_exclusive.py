@@ -78,7 +78,7 @@ def test_memory_encoder_sees_the_exclusive_masks(cells, plain, exclusive):
     obj = next(iter(exclusive.objects.values()))
     kept = obj.results[f].memory
     obj.results[f].memory = None
-    assert (exclusive._tracker.memory(obj, f).float() - kept.float()).abs().max() < 0.02
+    assert (exclusive.tracker.memory(obj, f).float() - kept.float()).abs().max() < 0.02
 
 
 def test_bounded_batches_stay_exclusive(model, cells, exclusive):
@@ -105,7 +105,7 @@ def test_prompted_objects_own_their_pixels(model, cells):
 
 
 def test_exclusive_must_be_a_bool(model, cells):
-    with pytest.raises(ValueError, match="exclusive must be True or False"):
+    with pytest.raises(ValueError, match="exclusive must be true or false"):
         TrackingSession(model, cells[0], exclusive="yes")
 
 

@@ -83,7 +83,7 @@ def test_one_model_call_holds_at_most_max_batch_objects(model):
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True, "4", None])
 def test_max_batch_must_be_a_positive_whole_number(model, cells, bad):
-    with pytest.raises(ValueError, match="max_batch must be a whole number of objects, 1 or more"):
+    with pytest.raises(ValueError, match="max_batch must be a whole number from 1 to 4096"):
         TrackingSession(model, cells[0], max_batch=bad)
 
 
@@ -134,5 +134,5 @@ def test_cli_max_batch(tmp_path, cells, capsys, monkeypatch):
         assert np.mean(out[n] != out["default"]) < 0.01
     for bad in ("0", "two"):
         assert main([*base, "--out", str(tmp_path / "bad.tif"), "--max-batch", bad]) == 2
-        assert "argument --max-batch: must be a whole number, 1 or more" in capsys.readouterr().err
+        assert "--max-batch must be a whole number from 1 to 4096" in capsys.readouterr().err
     assert not (tmp_path / "bad.tif").exists()

@@ -123,7 +123,7 @@ def no_model(monkeypatch):
     def build(*args, **kwargs):
         raise AssertionError("a model was built before the label image was checked")
 
-    monkeypatch.setattr(TrackingSession, "from_name", classmethod(build))
+    monkeypatch.setattr(TrackingSession, "from_settings", classmethod(build))
 
 
 def _bad(name, truth):

@@ -140,7 +140,7 @@ def test_input_errors(tmp_path, checkpoint, capsys):
     assert main(["track", str(tmp_path / "junk.tif"), "--out", str(tmp_path / "o.tif"), *base]) == 2
     assert "cannot read" in capsys.readouterr().err
     assert main(["track", str(tmp_path / "none.tif"), "--out", str(tmp_path / "o.tif"), *base]) == 2
-    assert capsys.readouterr().err == f"error: input file not found: {tmp_path / 'none.tif'}\n"
+    assert capsys.readouterr().err == f"error: input not found: {tmp_path / 'none.tif'}\n"
     assert main(["track", str(tmp_path / "flat.tif"), "--axis", "c", "--out", "o.tif", *base]) == 2
     assert not (tmp_path / "o.tif").exists()
 
@@ -213,7 +213,7 @@ def test_fast_mode_options_and_outputs_streamed_frame_by_frame(tmp_path, movie, 
     assert json.loads((tmp_path / "s.json").read_text())["tracking"]["memory_frames"] == 1
     assert main(["track", str(path), "--points", str(tmp_path / "one.csv"), "--out", str(tmp_path / "x.tif"),
                  "--checkpoint", str(checkpoint), "--image-size", str(SIZE), "--memory-frames", "9"]) == 2
-    assert "memory_frames must be between 0 and 6" in capsys.readouterr().err
+    assert "--memory-frames must be a whole number from 0 to 6, got 9" in capsys.readouterr().err
     assert not (tmp_path / "x.tif").exists()
 
 
@@ -282,8 +282,8 @@ def test_summary_counts_an_object_hidden_under_another_as_lost(tmp_path, movie, 
     hidden = {oid: [f for f in range(6) if not (written[f] == oid).any()] for oid in (1, 2)}
     assert any(set(hidden[oid]) - set(flagged[oid]) for oid in (1, 2))  # the case exists in this run
     expected = {oid: sorted(set(hidden[oid]) | set(flagged[oid])) for oid in (1, 2)}
-    assert r["lost_frames"] == expected and r["lost"] == sum(map(len, expected.values()))
-    assert r["object_frames"] == 12
+    assert r.lost_frames == expected and r.lost == sum(map(len, expected.values()))
+    assert r.object_frames == 12
     table = _read_table(tmp_path / "t.csv")
     table_lost = {(int(t["object_id"]), int(t["frame"])) for t in table if t["lost"] == "True"}
     assert table_lost == {(oid, f) for oid, frames in expected.items() for f in frames}
@@ -296,7 +296,7 @@ def no_model(monkeypatch):
     def build(*args, **kwargs):
         raise AssertionError("a model was built before the outputs were checked")
 
-    monkeypatch.setattr(TrackingSession, "from_name", classmethod(build))
+    monkeypatch.setattr(TrackingSession, "from_settings", classmethod(build))
 
 
 @pytest.mark.parametrize("flag, name", [("--out", "l.tif"), ("--table", "t.csv"), ("--ctc", "ctc"),

@@ -116,5 +116,10 @@ def test_training_stops_on_its_time_budget_and_validation_is_repeatable():
     assert _lr_factor(5, 10_000, 1, 0.05, time_done=1.0) == pytest.approx(0.05)
     assert _lr_factor(5, 10_000, 1, 0.05, time_done=0.5) == pytest.approx(0.525, abs=1e-3)
     val = [sampler.draw(2, 2) for _ in range(3)]
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
     first, again = evaluate(model, val, cfg, batch=2), evaluate(model, val, cfg, batch=2)
-    assert first == again and 0.0 <= first["val_iou_tracked"] <= 1.0
+    assert first == again  # repeatable: no randomness in validation
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())  # and it trains nothing
+    with torch.no_grad():  # another model scores otherwise: validation measures the model it is given
+        model.sam_mask_decoder.output_hypernetworks_mlps[0].layers[-1].bias.add_(3.0)
+    assert evaluate(model, val, cfg, batch=2) != first

@@ -127,7 +127,7 @@ def _check(value, name: str, o: Option, owner: type, nullable: bool):
     if value is None:
         if nullable:
             return None
-        raise bad("must be given")
+        raise bad()
     if value in o.extra:
         return value
     if o.kind is bool:
@@ -165,7 +165,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         for name, o, default in options(self):
-            value = _check(getattr(self, name), name, o, type(self), nullable=default is None)
+            nullable = default is None or o.none is not None
+            value = _check(getattr(self, name), name, o, type(self), nullable=nullable)
             object.__setattr__(self, name, value)
         self.check()
 

@@ -89,10 +89,12 @@ def add_parser(sub) -> None:
 
 
 def settings(args: argparse.Namespace) -> RunSettings:
-    """The run's settings from the flags given (the types' defaults elsewhere); bad values are refused here."""
+    """The run's settings from the flags given (the types' defaults elsewhere); bad values are refused here.
+    With --many, --out is the folder of the label files, kept apart from the outputs of one run."""
+    outputs = read(args, OutputSettings, out=None) if args.many else read(args, OutputSettings)
     return RunSettings(model=read(args, ModelSettings), stack=read(args, StackSettings),
                        tracking=read(args, TrackingSettings), auto=read(args, AutoSettings),
-                       seeds=read(args, SeedSettings), outputs=read(args, OutputSettings))
+                       seeds=read(args, SeedSettings), outputs=outputs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -173,7 +175,8 @@ def _run_many(args: argparse.Namespace, run_settings: RunSettings) -> int:
             print(line)
         done.append(r)
 
-    batch.track_many(args.input, run_settings, args.points, args.boxes, scheduler=args.scheduler, on_result=report)
+    batch.track_many(args.input, run_settings, args.out, args.points, args.boxes, scheduler=args.scheduler,
+                     on_result=report)
     bad = [r for r in done if r.lost]
     if bad:
         sys.stdout.flush()

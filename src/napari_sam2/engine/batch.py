@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..settings import RunSettings
+from ..settings import OutputSettings, RunSettings
 from .prompt_files import Prompts, apply_label_prompts, apply_prompts, check_prompt_ids, largest_id, read_masks
 from .prompt_files import read_prompts  # noqa: F401  (scripts find the CSV reader here too)
 
@@ -237,9 +237,10 @@ def _beside(f: Path, suffix: str) -> Path | None:
     return path if path.exists() else None
 
 
-def track_many(pattern: str, run: RunSettings, points_csv=None, boxes_csv=None, scheduler: str | None = None,
-               on_result=None) -> list[RunResult]:
-    """Track every file matching ``pattern`` into the folder ``run.outputs.out`` (names: :func:`output_names`).
+def track_many(pattern: str, run: RunSettings, out_dir, points_csv=None, boxes_csv=None,
+               scheduler: str | None = None, on_result=None) -> list[RunResult]:
+    """Track every file matching ``pattern`` into the folder ``out_dir`` (names: :func:`output_names`), each
+    as ``run`` says (its ``outputs.overwrite``; other outputs are not written).
 
     Prompts come from the shared CSVs (rows with a ``file`` column apply to matching files) or from
     ``<name>.points.csv`` / ``<name>.boxes.csv`` next to each file. Every file's prompts and output are
@@ -248,9 +249,7 @@ def track_many(pattern: str, run: RunSettings, points_csv=None, boxes_csv=None, 
     """
     from dataclasses import replace
 
-    out_dir = run.outputs.out
-    if out_dir is None:
-        raise ValueError("--out is needed: with --many, the folder for the label files")
+    out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"--out {out_dir} is a file: with --many, --out is the folder for the label files")
     files = expand_inputs(pattern)
@@ -266,7 +265,7 @@ def track_many(pattern: str, run: RunSettings, points_csv=None, boxes_csv=None, 
     inputs = [*files, *{p for prompts in found for p in prompts.files}]
     jobs = []
     for f, prompts, o in zip(files, found, outs):
-        each = replace(run, outputs=run.outputs.replaced(out=o))
+        each = replace(run, outputs=OutputSettings(out=o, overwrite=run.outputs.overwrite))
         each.outputs.check_paths(inputs)
         jobs.append((f, prompts, each))
     out_dir.mkdir(parents=True, exist_ok=True)

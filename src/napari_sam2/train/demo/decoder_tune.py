@@ -363,11 +363,21 @@ def sharpen_masks(model: SAM2Base, factor: float) -> None:
             last.bias.mul_(factor)
 
 
+@dataclass(frozen=True)
+class StepMix:
+    """What one tuning step averages: ``frames`` cached frames with ``points`` clicks each, and ``calls``
+    recorded decoder calls."""
+
+    frames: int = 4
+    points: int = 24
+    calls: int = 4
+
+
 def tune(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderCall], steps: int, lr: float = 5e-5,
-         frames_per_step: int = 4, points_per_frame: int = 24, calls_per_step: int = 4, seed: int = 0,
-         memory: bool = False, progress=None) -> list[dict]:
+         mix: StepMix = StepMix(), seed: int = 0, memory: bool = False, progress=None) -> list[dict]:
     """``steps`` AdamW steps on the mask decoder (and memory attention with ``memory``; cosine decay after
-    5 % warm-up); returns the log. Items of any input size are decoded at their size (:func:`models_for`)."""
+    5 % warm-up), each on ``mix``; returns the log. Items of any input size are decoded at their size
+    (:func:`models_for`)."""
     models = models_for(model, [*frames, *calls])
     for m in {model, *models.values()}:
         for p in m.parameters():
@@ -389,12 +399,12 @@ def tune(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderCall], st
         for step in range(1, steps + 1):
             t0 = time.perf_counter()
             parts: dict[str, torch.Tensor] = {}
-            for i in rng.choice(len(frames), frames_per_step, replace=False):
-                for k, v in point_loss(models[size_of(frames[i])], frames[i], points_per_frame, gen).items():
-                    parts["point_" + k] = parts.get("point_" + k, 0) + v / frames_per_step
-            for i in rng.choice(len(calls), calls_per_step, replace=False):
+            for i in rng.choice(len(frames), mix.frames, replace=False):
+                for k, v in point_loss(models[size_of(frames[i])], frames[i], mix.points, gen).items():
+                    parts["point_" + k] = parts.get("point_" + k, 0) + v / mix.frames
+            for i in rng.choice(len(calls), mix.calls, replace=False):
                 for k, v in call_loss(models[size_of(calls[i])], calls[i], memory).items():
-                    parts["call_" + k] = parts.get("call_" + k, 0) + v / calls_per_step
+                    parts["call_" + k] = parts.get("call_" + k, 0) + v / mix.calls
             total = sum(WEIGHTS[k.split("_", 1)[1]] * v for k, v in parts.items())
             opt.zero_grad(set_to_none=True)
             total.backward()

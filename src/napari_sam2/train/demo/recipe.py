@@ -114,9 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.phase == "3":
             run_phase(model, COLOUR, colour_movie, SEED + 2, args.out, log, args.save_every, started)
         if args.phase == "v2":
-            from .v2 import V2, run_v2
-            best = run_v2(model, args.out, log, args.device, args.budget_s, args.workers, args.clips,
-                          args.val_every, args.val_clips, args.lr or V2.lr, started)
+            from .v2 import V2, V2Run, run_v2
+            run = V2Run(args.device, args.budget_s, args.workers, args.clips, args.val_every, args.val_clips,
+                        args.lr or V2.lr)
+            best = run_v2(model, args.out, log, run, started)
             print(f"best validation: {json.dumps(best)}")
     print(f"saved {args.out} after {time.time() - started:.0f} s")
     return 0

@@ -80,10 +80,25 @@ def best_path(out: str | Path) -> Path:
     return out.with_name(out.stem + ".best" + out.suffix)
 
 
-def run_v2(model, out: str, log, device: str, budget_s: float, workers: int, clips: int, val_every: int,
-           val_clips: int, lr: float, started: float) -> dict:
-    """Fine-tune ``model`` (v1 weights) until ``budget_s`` seconds after ``started``; returns the best
-    validation record. Writes one JSON line per step (and per validation) to ``log``."""
+@dataclasses.dataclass(frozen=True)
+class V2Run:
+    """One v2 run: the device, the wall-clock budget (seconds from ``started``), data worker processes, clips
+    per step, steps between validations, fixed validation clips and the peak learning rate."""
+
+    device: str = "cpu"
+    budget_s: float = 470.0
+    workers: int = 0
+    clips: int = 16
+    val_every: int = 100
+    val_clips: int = 32
+    lr: float = V2.lr
+
+
+def run_v2(model, out: str, log, run: V2Run, started: float) -> dict:
+    """Fine-tune ``model`` (v1 weights) as ``run`` says until its budget is spent (counted from ``started``);
+    returns the best validation record. Writes one JSON line per step (and per validation) to ``log``."""
+    device, budget_s, workers, clips = run.device, run.budget_s, run.workers, run.clips
+    val_every, val_clips, lr = run.val_every, run.val_clips, run.lr
     print(f"{len(real_textures())} scikit-image pictures for textures", flush=True)  # loaded before the workers fork
     cfg = dataclasses.replace(V2, lr=lr, stages=[Stage(V2.stages[0].steps, CLIP_LEN, clips)])
     sampler = ParallelClipSampler(v2_movie, model.image_size, CLIP_LEN, cfg.max_objects, TRAIN_SEED,
