@@ -246,4 +246,4 @@ def test_segment_channel_picks_a_frame_and_channel(tmp_path):
 
 def test_bad_channel_is_a_usage_error(capsys):
     assert main(["segment", "sample", "--point", "1,1", "--channel", "red", "--out", "x.tif"]) == 2
-    assert "--channel must be a channel number" in capsys.readouterr().err
+    assert "argument --channel: must be a whole number, 0 or more or 'grey', got 'red'" in capsys.readouterr().err

@@ -199,3 +199,24 @@ def test_the_summary_adds_up(tmp_path, movie, capsys):
     rows = (tmp_path / "t.csv").read_text().strip().splitlines()[1:]
     lost = int(out.split("object-frames, ")[1].split(" lost")[0])
     assert len(rows) == 6 and sum(r.split(",")[11] == "True" for r in rows) == lost
+
+
+def test_a_negative_click_on_a_tracked_frame_cuts_the_mask_it_shows(movie):
+    """A correction made of negative clicks alone on a frame the object was tracked on starts from the
+    mask shown there (it becomes the frame's first prompt) instead of from nothing."""
+    from conftest import present_model
+
+    image, labels = movie[1], movie[2]
+    s = TrackingSession(present_model(128, seed=1), image)
+    (y, x) = movie[3]
+    s.add_points(0, 1, [[x, y]], [1])
+    s.propagate()
+    shown = s.object_logits(2, 1) > 0
+    ys, xs = np.nonzero(shown)
+    far = int(np.argmax((ys - y) ** 2 + (xs - x) ** 2))  # a pixel of the mask far from the cell's centre
+    s.correct(2, 1, [[float(xs[far]), float(ys[far])]], [0])
+    assert list(s.object(1).prompts[2][0]) == ["mask"] and np.array_equal(s.object(1).prompts[2][0]["mask"], shown)
+    assert s.object(1).prompts[2][1]["labels"] == [0]
+    again = TrackingSession(present_model(128, seed=1), image)  # the saved prompts replay the correction
+    again.load_prompts(s.prompts_dict())
+    assert np.array_equal(again.object_logits(2, 1), s.object_logits(2, 1))

@@ -75,7 +75,7 @@ def test_division_errors(model, movie):
     with pytest.raises(ValueError, match="divided after frame 4"):
         s.add_points(6, 1, centre(truth, 4, 1), [1])
     s.remove_object(1)
-    assert s.parents == {} and s.ends == {}
+    assert s.parents == {} and s.tree.ends == {}
 
 
 def test_saved_session_keeps_divisions(model, movie):

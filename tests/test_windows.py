@@ -198,8 +198,8 @@ def test_divisions_volumes_exports_and_the_session_file_in_windows(demo, tmp_pat
     daughters = _ious(pred, truth, range(5, 10), ids=[d1, d2])
     assert np.mean(daughters) >= 0.7, daughters
     saved = json.loads(json.dumps(s.prompts_dict()))
-    assert saved["window"] == 256
-    again = TrackingSession(demo, image, window=saved["window"])
+    assert saved["tracking"]["window"] == 256
+    again = TrackingSession(demo, image, window=saved["tracking"]["window"])
     again.load_prompts(saved)
     again.propagate()
     assert np.array_equal(again.labels(), pred)
@@ -241,9 +241,9 @@ def test_cli_window_and_its_advice(tmp_path, capsys):
         assert ("window mode" in err) == (not extra)
     win = tifffile.imread(tmp_path / "win.tif")
     assert np.mean(_ious(win, truth, range(1, 5))) >= 0.8
-    assert json.loads((tmp_path / "win.tif.json").read_text())["window"] == 256
+    assert json.loads((tmp_path / "win.tif.json").read_text())["tracking"]["window"] == 256
     rows = (tmp_path / "t.csv").read_text().splitlines()
-    assert len(rows) == 1 + 5 * 5 and sorted(p.name for p in (tmp_path / "ctc").iterdir())[:2] == ["mask000.tif", "mask001.tif"]
+    assert len(rows) == 1 + 5 * 5 and sorted(p.name for p in (tmp_path / "ctc").glob("mask*.tif"))[:2] == ["mask000.tif", "mask001.tif"]
     rc = main(["track", str(tmp_path / "movie.tif"), "--model", "demo", "--masks", str(tmp_path / "seed.tif"),
                "--out", str(tmp_path / "bad.tif"), "--window", "100"])
     assert rc != 0 and "multiple of 32" in capsys.readouterr().err

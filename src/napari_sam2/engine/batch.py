@@ -85,7 +85,7 @@ def track_file(source, prompts: Prompts, run: RunSettings, progress=None) -> Run
         seed_objects(session, session.check_frame(seeds.auto_frame), run.auto, max_id)
     written = [outputs.out]
     record = {"input": str(source) if isinstance(source, (str, os.PathLike)) else None,
-              "stack": run.stack.as_dict(), "model": run.model.as_dict()}
+              "direction": run.direction, "stack": run.stack.as_dict(), "model": run.model.as_dict()}
     if outputs.session is not None:  # the user's clicks are safe before the long part starts
         written.append(_write_session(session, outputs, {**record, "finished": False}))
     new_cells = None if seeds.auto_new is None else (seeds.auto_new, run.auto, max_id)

@@ -12,10 +12,15 @@ from .results import FrameResult
 from .windows import prompt_window, steps_in_window
 
 
+def anchored(steps: list[dict]) -> bool:
+    """Whether a frame's prompt history says where the object is: a positive click, a box or a mask
+    (negative clicks alone say only where it is not)."""
+    return any("mask" in s or s["box"] is not None or 1 in (s["labels"] or ()) for s in steps)
+
+
 def check_steps(obj_id: int, frame: int, steps: list[dict]) -> None:
-    """Refuse a frame's prompt history without a positive click, a box or a mask: negative clicks alone say
-    only where the object is not."""
-    if not any("mask" in s or s["box"] is not None or 1 in (s["labels"] or ()) for s in steps):
+    """Refuse a frame's prompt history that is not :func:`anchored`."""
+    if not anchored(steps):
         raise ValueError(f"object {obj_id} on frame {frame} has only negative clicks: an object needs a "
                          "positive click, a box or a mask there (negative clicks take area away from those)")
 

@@ -40,7 +40,7 @@ from ..settings import ModelSettings, SettingError, TrackingSettings
 from .frame_tracking import FrameTracker
 from .lineage import Lineage
 from .plans import downstream, memory_layout, pass_plans
-from .prompting import check_steps, click_step, prompted_result
+from .prompting import anchored, check_steps, click_step, prompted_result
 from .results import BACKWARD, FORWARD, ObjectTrack, ProgressEvent, RunReport, Timeline
 from .session_file import apply_session_dict, session_dict
 from .views import ResultViews, locked
@@ -343,6 +343,13 @@ class TrackingSession:
         self.tree.check_prompt(obj_id, frame)
         steps = [] if clear else list(self.objects.get(obj_id, ObjectTrack()).prompts.get(frame, []))
         steps.append(step)
+        known = self.objects.get(obj_id, ObjectTrack())
+        if not anchored(steps) and frame in known.results and frame not in known.prompts:
+            # negative clicks on a tracked frame take area away from the mask tracking shows there:
+            # that mask becomes the frame's first prompt (kept in the session file, so a reload replays it)
+            shown = self.object_logits(frame, obj_id) > 0
+            if shown.any():
+                steps.insert(0, {"mask": shown})
         check_steps(obj_id, frame, steps)
         obj = self.objects.setdefault(obj_id, ObjectTrack())
         # a further click continues from the frame's last state instead of replaying every step
