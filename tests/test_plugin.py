@@ -19,15 +19,15 @@ def test_manifest_is_valid_and_found():
     assert writer.command == "napari-sam2.write_labels" and writer.display_name == "SAM 2 labels (TIFF)"
     assert [str(t) for t in writer.layer_types] == ["labels"]
     assert writer.filename_extensions == [".tif", ".tiff"]
-    assert commands[writer.command].python_name == "napari_sam2._writer:write_labels"
+    assert commands[writer.command].python_name == "napari_sam2.gui.writer:write_labels"
     (widget,) = contributions.widgets
     assert widget.command == "napari-sam2.widget" and widget.display_name == "SAM 2 tracking"
-    assert commands["napari-sam2.widget"].python_name == "napari_sam2._widget:SAM2Widget"
+    assert commands["napari-sam2.widget"].python_name == "napari_sam2.gui.widget:SAM2Widget"
     assert commands["napari-sam2.widget"].title == "SAM 2 tracking"
 
 
 def test_sample_functions_return_ground_truth_layers():
-    from napari_sam2._sample_data import sample_timelapse, sample_volume
+    from napari_sam2.gui.sample_data import sample_timelapse, sample_volume
 
     (image, image_kw, image_type), (labels, labels_kw, labels_type) = sample_timelapse()
     assert (image_type, labels_type) == ("image", "labels")
@@ -43,7 +43,7 @@ def test_sample_functions_return_ground_truth_layers():
 
 def test_writer_saves_labels_as_tiff(tmp_path):
     tifffile = pytest.importorskip("tifffile")
-    from napari_sam2._writer import write_labels
+    from napari_sam2.gui.writer import write_labels
 
     labels = np.zeros((3, 20, 30), dtype=np.int32)
     labels[0, 2:6, 3:9] = 1

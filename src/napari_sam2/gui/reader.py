@@ -1,4 +1,5 @@
-"""npe2 reader: open a Cell Tracking Challenge folder as a Labels and a Tracks layer (no napari or Qt imports).
+"""npe2 reader: open a Cell Tracking Challenge folder as a Labels and a Tracks layer (no napari or
+Qt imports).
 
 Accepted folders:
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 
 def _ctc_kind(path: Path) -> str | None:
-    """"result", "ground_truth" or None, from file names only (nothing is read)."""
+    """ "result", "ground_truth" or None, from file names only (nothing is read)."""
     if not path.is_dir():
         return None
     if (path / "res_track.txt").is_file():
@@ -50,13 +51,16 @@ def read_ctc_folder(folder) -> list[tuple]:
     :func:`napari_sam2.io.exports.tracks_data`. The tracks layer is left out when the masks
     are all background.
     """
-    from .io.exports import read_ctc, tracks_data
-    from .io.lineage_io import read_ctc_ground_truth
+    from ..io.exports import read_ctc, tracks_data
+    from ..io.lineage_io import read_ctc_ground_truth
 
     folder = Path(folder)
     kind = _ctc_kind(folder)
     if kind is None:
-        raise ValueError(f"folder {folder} is not a CTC folder (no res_track.txt, man_track.txt or TRA/man_track.txt)")
+        raise ValueError(
+            f"folder {folder} is not a CTC folder (no res_track.txt, man_track.txt or "
+            "TRA/man_track.txt)"
+        )
     labels, parents = read_ctc(folder) if kind == "result" else read_ctc_ground_truth(folder)
     name = folder.name or str(folder)
     layers = [(labels, {"name": f"{name} labels"}, "labels")]

@@ -1,7 +1,7 @@
-"""The widget's prompt layers: clicks (a points layer) and boxes (a shapes layer) with all of the image's
-dimensions, read into one prompt per (object, frame), the prompts as last sent to the session, and the
-layer to paint mask prompts on. Clicks are always coloured from what they store: face by sign, border by
-object."""
+"""The session's prompt layers: clicks (a points layer) and boxes (a shapes layer) with all of the
+image's dimensions, read into one prompt per (object, frame), the prompts as last sent to the
+session, and the layer to paint mask prompts on. Clicks are always coloured from what they store:
+face by sign, border by object."""
 
 from __future__ import annotations
 
@@ -10,40 +10,64 @@ from typing import Callable
 
 import numpy as np
 
-from ._widget_prompt_sync import diff_prompts, read_prompts
-from ._widget_text import BOXES, CLICKS, PAINT
+from .prompt_sync import diff_prompts, read_prompts
+from .words import BOXES, CLICKS, PAINT
 
 POSITIVE, NEGATIVE = (0.2, 0.9, 0.2, 1.0), (0.95, 0.2, 0.2, 1.0)
 
 
 class PromptLayers:
-    """The click and box layers of a session (None before one) and ``known``: (object, frame) -> prompt as
-    last sent to the session, ``{"points": [[x, y], ...], "labels": [1/0, ...], "box": [x0, y0, x1, y1]}``.
+    """The click and box layers of a session (None before one) and ``known``: (object, frame) ->
+    prompt as last sent to the session, ``{"points": [[x, y], ...], "labels": [1/0, ...], "box":
+    [x0, y0, x1, y1]}``.
 
     ``frame_of(coord)`` maps a layer coordinate to the session's frame index, or None for a point on
-    another slice of the data or outside the stack. While ``syncing``, layer edits are the widget's own.
+    another slice of the data or outside the stack; ``defer(fn)`` calls ``fn`` once the events being
+    handled are done (the widget's event loop; at once without one). While ``syncing``, layer edits
+    are the widget's own.
     """
 
-    def __init__(self, frame_of: Callable[[np.ndarray], int | None]) -> None:
-        self._frame_of = frame_of
+    def __init__(
+        self,
+        frame_of: Callable[[np.ndarray], int | None],
+        defer: Callable[[Callable[[], None]], None] = lambda fn: fn(),
+    ) -> None:
+        self._frame_of, self._defer = frame_of, defer
         self.clicks = self.boxes = None
         self._handlers: tuple = ()  # (changed, right_click) while hooked
         self.known: dict = {}
         self.syncing = False
-        self.color_of: Callable[[int], tuple] = lambda obj: (1.0, 1.0, 1.0, 1.0)  # object id -> RGBA
+        # object id -> RGBA
+        self.color_of: Callable[[int], tuple] = lambda obj: (1.0, 1.0, 1.0, 1.0)
 
     def create(self, viewer, layer, size: int) -> None:
         """New click and box layers over image ``layer`` (clicks drawn ``size`` pixels wide)."""
-        ndim, scale, translate = layer.ndim, layer.scale[-layer.ndim:], layer.translate[-layer.ndim:]
-        self.boxes = viewer.add_shapes(ndim=ndim, name=BOXES, edge_width=2, face_color=[0, 0, 0, 0],
-                                       features={"obj_id": np.zeros(0, int)}, scale=scale, translate=translate)
-        self.clicks = viewer.add_points(ndim=ndim, name=CLICKS, size=size,
-                                        features={"obj_id": np.zeros(0, int), "positive": np.zeros(0, bool)},
-                                        scale=scale, translate=translate)
+        ndim, scale, translate = (
+            layer.ndim,
+            layer.scale[-layer.ndim :],
+            layer.translate[-layer.ndim :],
+        )
+        self.boxes = viewer.add_shapes(
+            ndim=ndim,
+            name=BOXES,
+            edge_width=2,
+            face_color=[0, 0, 0, 0],
+            features={"obj_id": np.zeros(0, int)},
+            scale=scale,
+            translate=translate,
+        )
+        self.clicks = viewer.add_points(
+            ndim=ndim,
+            name=CLICKS,
+            size=size,
+            features={"obj_id": np.zeros(0, int), "positive": np.zeros(0, bool)},
+            scale=scale,
+            translate=translate,
+        )
 
     def hook(self, changed: Callable, right_click: Callable) -> None:
-        """Call ``changed(event)`` on every edit of the layers and ``right_click(layer, event)`` on a mouse
-        press on the clicks layer; :meth:`unhook` undoes both and lets go of the layers."""
+        """Call ``changed(event)`` on every edit of the layers and ``right_click(layer, event)`` on
+        a mouse press on the clicks layer; :meth:`unhook` undoes both and lets go of the layers."""
         self.clicks.events.data.connect(changed)
         self.boxes.events.data.connect(changed)
         self.clicks.mouse_drag_callbacks.append(right_click)
@@ -66,8 +90,12 @@ class PromptLayers:
         """The 2D labels layer to paint mask prompts on (created over image ``layer`` with (H, W)
         ``frame_shape`` when missing), made active for painting ``label``."""
         if PAINT not in viewer.layers:
-            viewer.add_labels(np.zeros(frame_shape, np.uint16), name=PAINT, scale=layer.scale[-2:],
-                              translate=layer.translate[-2:])
+            viewer.add_labels(
+                np.zeros(frame_shape, np.uint16),
+                name=PAINT,
+                scale=layer.scale[-2:],
+                translate=layer.translate[-2:],
+            )
         paint = viewer.layers[PAINT]
         paint.selected_label = label
         paint.mode = "paint"
@@ -91,11 +119,10 @@ class PromptLayers:
         self.boxes.feature_defaults = {"obj_id": obj}
         self.boxes.add_rectangles(corners)
 
-    @staticmethod
-    def right_click(layer, event, obj: int | None, restore: Callable[[], None]):
-        """Mouse-drag callback of the clicks layer: a right click in add mode makes the click that napari's
-        own add mode places on release a negative click of ``obj`` (one point, never two); ``restore()``
-        puts the usual defaults back once every callback of the release has run."""
+    def right_click(self, layer, event, obj: int | None, restore: Callable[[], None]):
+        """Mouse-drag callback of the clicks layer: a right click in add mode makes the click that
+        napari's own add mode places on release a negative click of ``obj`` (one point, never two);
+        ``restore()`` puts the usual defaults back once every callback of the release has run."""
         if event.button != 2 or layer.mode != "add" or obj is None:
             return
         layer.feature_defaults = {"obj_id": obj, "positive": False}
@@ -103,14 +130,14 @@ class PromptLayers:
         yield
         while event.type == "mouse_move":
             yield
-        from qtpy.QtCore import QTimer
+        self._defer(restore)  # napari's add may run after this callback on the same release
 
-        QTimer.singleShot(0, restore)  # napari's add may run after this callback on the same release
-
-    def set_defaults(self, clicks, obj: int, positive: bool, color_of: Callable[[int], tuple]) -> None:
-        """New clicks on ``clicks`` and new boxes belong to ``obj``, drawn in its colour (``color_of``: object
-        id -> RGBA). Existing clicks keep their colours (napari would paint the selected ones with the new
-        current colours)."""
+    def set_defaults(
+        self, clicks, obj: int, positive: bool, color_of: Callable[[int], tuple]
+    ) -> None:
+        """New clicks on ``clicks`` and new boxes belong to ``obj``, drawn in its colour
+        (``color_of``: object id -> RGBA). Existing clicks keep their colours (napari would paint
+        the selected ones with the new current colours)."""
         self.color_of = color_of
         color = color_of(obj)
         if clicks.selected_data:
@@ -125,7 +152,8 @@ class PromptLayers:
         self.recolor()
 
     def recolor(self) -> None:
-        """Paint every click from what it stores: green/red face by its sign, border in its object's colour."""
+        """Paint every click from what it stores: green/red face by its sign, border in its object's
+        colour."""
         clicks = self.clicks
         if clicks is None or not clicks.data.shape[0]:
             return
@@ -140,11 +168,13 @@ class PromptLayers:
     def collect(self) -> dict:
         """Every prompt in the layers: (object, frame) -> prompt (:func:`read_prompts`)."""
         clicks, boxes = self.clicks, self.boxes
-        return read_prompts(clicks.data, clicks.features, boxes.data, boxes.features, self._frame_of)
+        return read_prompts(
+            clicks.data, clicks.features, boxes.data, boxes.features, self._frame_of
+        )
 
     def changes(self) -> list[tuple[int, int, dict | None, dict | None]]:
-        """(object, frame, new prompt or None, old prompt or None) for each prompt the user changed since
-        the last call (:func:`diff_prompts`); clicks are recoloured from their flags first."""
+        """(object, frame, new prompt or None, old prompt or None) for each prompt the user changed
+        since the last call (:func:`diff_prompts`); clicks are recoloured from their flags first."""
         self.recolor()
         new = self.collect()
         changed, self.known = diff_prompts(new, self.known), new
@@ -154,7 +184,11 @@ class PromptLayers:
         """Take ``obj``'s clicks and boxes out of the layers (not sent as changes)."""
         with self.quiet():
             for layer in (self.clicks, self.boxes):
-                ids = np.asarray(layer.features["obj_id"]) if len(layer.features) else np.zeros(0, int)
+                ids = (
+                    np.asarray(layer.features["obj_id"])
+                    if len(layer.features)
+                    else np.zeros(0, int)
+                )
                 drop = np.nonzero(ids == obj)[0]
                 if len(drop):
                     layer.selected_data = set(int(i) for i in drop)
