@@ -1,16 +1,24 @@
-"""npe2 reader: open a Cell Tracking Challenge folder as a Labels and a Tracks layer (no napari or
-Qt imports).
+"""npe2 reader for what this plugin writes, and nothing else (no napari or Qt imports): a Cell
+Tracking Challenge folder opens as a Labels and a Tracks layer, a session file as its prompts.
 
-Accepted folders:
+Accepted:
 
 * a CTC result folder: ``mask000.tif``... + ``res_track.txt`` (as written by ``track --ctc``);
 * a CTC ground-truth folder: ``TRA/man_track000.tif``... + ``TRA/man_track.txt``, or that ``TRA``
-  folder itself.
+  folder itself;
+* a session file (``.json`` of format ``napari-sam2-session``, written by Save session or
+  ``track --session``).
+
+The manifest registers it for folders and ``*.json`` only, so a TIFF opens with napari's own reader.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
+
+SESSION_MARK = '"format": "napari-sam2-session"'  # near the start of every session file we write
 
 
 def _ctc_kind(path: Path) -> str | None:
@@ -24,22 +32,92 @@ def _ctc_kind(path: Path) -> str | None:
     return None
 
 
-def get_reader(path):
-    """Return a reader function for a CTC folder ``path``, or None for anything else.
+def _is_session_file(path: Path) -> bool:
+    """Whether ``path`` is a session file, from its first bytes (cheap)."""
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        return SESSION_MARK.encode() in f.read(512)
 
-    Only checks which files exist (cheap). A list of paths, a file or any other folder gives None.
+
+def get_reader(path):
+    """A reader function for a CTC folder or a session file ``path``; None for anything else.
+
+    Only checks which files exist and a session file's first bytes (cheap). A list of paths, another
+    file or any other folder gives None.
     """
     if isinstance(path, (list, tuple)):
         return None
-    folder = Path(path)
-    kind = _ctc_kind(folder)
-    if kind is None:
-        return None
+    path = Path(path)
+    if _ctc_kind(path) is not None:
+        return lambda _path=None: read_ctc_folder(path)
+    if _is_session_file(path):
+        return lambda _path=None: read_session_file(path)
+    return None
 
-    def read(_path=None) -> list[tuple]:
-        return read_ctc_folder(folder)
 
-    return read
+def read_session_file(path) -> list[tuple]:
+    """Layer data tuples of a session file's prompts, in (frame, y, x) pixels: its clicks as a Points
+    layer (features ``obj_id`` and ``positive``, green or red), its boxes as a Shapes layer (feature
+    ``obj_id``), its painted masks as a Labels layer (value = object id). The layers that would be
+    empty are left out."""
+    from ..io.session_files import read_session_json
+    from .palette import object_color
+    from .prompt_layers import NEGATIVE, POSITIVE
+
+    path = Path(path)
+    data = read_session_json(path)
+    n, h, w = (int(v) for v in data["shape"])
+    points, signs, point_ids, boxes, box_ids = [], [], [], [], []
+    masks = np.zeros((n, h, w), np.uint16)
+    for obj, frames in data["objects"].items():
+        for f, steps in frames.items():
+            for step in steps:
+                for (x, y), lab in zip(step.get("points") or [], step.get("labels") or []):
+                    points.append([int(f), y, x])
+                    signs.append(bool(lab))
+                    point_ids.append(int(obj))
+                if step.get("box"):
+                    x0, y0, x1, y1 = step["box"]
+                    corners = [[y0, x0], [y0, x1], [y1, x1], [y1, x0]]
+                    boxes.append(np.array([[int(f), *c] for c in corners], float))
+                    box_ids.append(int(obj))
+                if step.get("mask") is not None:
+                    pixels = np.asarray(step["mask"], int).reshape(-1, 2)
+                    masks[int(f), pixels[:, 0], pixels[:, 1]] = int(obj)
+    name = path.stem
+    layers = []
+    if points:
+        features = {"obj_id": np.array(point_ids), "positive": np.array(signs)}
+        layers.append(
+            (
+                np.array(points, float),
+                {
+                    "name": f"{name} clicks",
+                    "features": features,
+                    "face_color": [POSITIVE if s else NEGATIVE for s in signs],
+                    "border_color": [object_color(o) for o in point_ids],
+                },
+                "points",
+            )
+        )
+    if boxes:
+        layers.append(
+            (
+                boxes,
+                {
+                    "name": f"{name} boxes",
+                    "features": {"obj_id": np.array(box_ids)},
+                    "shape_type": "rectangle",
+                    "edge_color": [object_color(o) for o in box_ids],
+                    "face_color": [0, 0, 0, 0],
+                },
+                "shapes",
+            )
+        )
+    if masks.any():
+        layers.append((masks, {"name": f"{name} masks", "opacity": 0.5}, "labels"))
+    return layers
 
 
 def read_ctc_folder(folder) -> list[tuple]:
