@@ -214,7 +214,7 @@ def test_labels_list_and_tracks_share_the_palette(ready, qtbot):
     assert len({tuple(np.round(c, 3)) for c in tracks.track_colors}) >= 2  # not one colour for all
 
 
-def test_daughters_are_shades_of_their_mother_also_after_loading(ready, qtbot, tmp_path):
+def test_daughters_are_shades_of_their_mother_also_after_loading(ready, qtbot, tmp_path, answers):
     viewer, widget, truth = ready
     c = widget.controller
     c.add_click(0, *centre(truth, 0, 1))
@@ -232,6 +232,9 @@ def test_daughters_are_shades_of_their_mother_also_after_loading(ready, qtbot, t
         assert 3 < _delta_e(shade, mother) < 20 and _saturation(shade) >= 0.4
     c.save_session(tmp_path / "s.json")
     c.set_parents({})  # as in a fresh widget
+    from qtpy.QtWidgets import QMessageBox
+
+    answers[1][0] = QMessageBox.Yes  # replace the session on screen
     c.load_session(tmp_path / "s.json")
     wait(qtbot, widget)
     assert c.parents == lineage

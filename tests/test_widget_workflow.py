@@ -108,9 +108,9 @@ def test_file_dialogs_mode_folder_and_extensions(
     make_napari_viewer, qtbot, checkpoint, answers, monkeypatch, tmp_path
 ):
     from napari.layers._source import layer_source
-    from qtpy.QtWidgets import QFileDialog
+    from qtpy.QtWidgets import QFileDialog, QMessageBox
 
-    asked, _ = answers
+    asked, reply = answers
     image, truth = cells()
     viewer = make_napari_viewer()
     images = tmp_path / "images"
@@ -154,6 +154,7 @@ def test_file_dialogs_mode_folder_and_extensions(
     export.save.native.click()
     assert (out / "mine.json").is_file()
     answer[0] = str(out / "mine.json")
+    reply[0] = QMessageBox.Yes  # replace the session on screen
     export.load.native.click()
     wait(qtbot, widget)
     assert calls[-1][:2] == ("open", "Load session") and 1 in widget.controller.session.objects

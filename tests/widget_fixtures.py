@@ -62,6 +62,23 @@ def ready(make_napari_viewer, qtbot, checkpoint):
     return viewer, widget, truth
 
 
+@pytest.fixture(autouse=True)
+def no_unanswered_dialogs(request, monkeypatch):
+    """In a GUI test, a question or file dialog the test did not arrange fails at once (it would
+    wait for a click that never comes); the ``answers`` fixture and a test's own patches answer
+    them."""
+    if request.node.get_closest_marker("gui") is None:
+        return
+    from qtpy.QtWidgets import QFileDialog, QMessageBox
+
+    def unexpected(*args, **kwargs):
+        raise AssertionError(f"a dialog the test did not arrange: {args[1:3]}")
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(unexpected))
+    for name in ("getSaveFileName", "getOpenFileName", "getExistingDirectory"):
+        monkeypatch.setattr(QFileDialog, name, staticmethod(unexpected))
+
+
 @pytest.fixture
 def answers(monkeypatch):
     """Every yes/no question is recorded (its text) and answered from ``answers[1][0]`` (No unless

@@ -99,6 +99,7 @@ class Controller:
         self.place = Place()  # where the session's frames sit in the layer's data
         self.names: dict[int, str] = {}  # object id -> name
         self.object_ids: list[int] = []  # the listed objects, in order
+        self.next_id = 1  # above every id listed in this session
         self.selected: int | None = None
         self.parents: dict[int, int] = {}  # daughter -> mother, for the colours
         self.negative = False  # left clicks are negative
@@ -113,6 +114,7 @@ class Controller:
         self.queue = JobQueue(self._body, self._started, self._result, self._finished, self._failed)
         self.prompts = PromptLayers(
             lambda coord: self.place.frame_of(coord, self.session.num_frames),
+            lambda coord: self.place.off_slice(coord),
             defer or (lambda fn: fn()),
         )
         self.labels = LabelsLayer(self)
@@ -302,13 +304,19 @@ class Controller:
         if obj in self.object_ids:
             return
         self.object_ids.append(obj)
+        self.next_id = max(self.next_id, obj + 1)
         self.names.setdefault(obj, f"object {obj}")
         self._paint_labels()
         self.objects_changed.emit()
 
+    def new_id(self) -> int:
+        """An object id not used before in this session (a deleted object's id is not given again,
+        so nothing of it can come back)."""
+        return max(self.next_id, max(self.object_ids, default=0) + 1)
+
     def add_object(self) -> None:
-        """A new object with the next free id; it becomes the selected object."""
-        obj = max(self.object_ids, default=0) + 1
+        """A new object with a new id; it becomes the selected object."""
+        obj = self.new_id()
         self.list_object(obj)
         self.select_object(obj)
 
@@ -325,8 +333,8 @@ class Controller:
         self.objects_changed.emit()
 
     def delete_object(self) -> None:
-        """Delete the selected object with its prompts and labels (the next one in the list is
-        selected)."""
+        """Delete the selected object with its prompts and labels. The next one in the list is
+        selected; after the last one, a new object (its id never used before in this session)."""
         obj = self.selected
         if obj is None:
             return
@@ -334,19 +342,22 @@ class Controller:
         self.object_ids.remove(obj)
         self.names.pop(obj, None)
         self.objects_changed.emit()
-        self.select_object(
-            self.object_ids[min(row, len(self.object_ids) - 1)] if self.object_ids else None
-        )
         if self.session is not None:
             self.prompts.remove_of(obj)
-            self.labels.forget(obj)
+            self.labels.forget(obj, f"object {obj} deleted")
+        if self.object_ids:
+            self.select_object(self.object_ids[min(row, len(self.object_ids) - 1)])
+        else:
+            self.add_object()
+        self.refresh_colors()  # napari made the removed clicks' features the next click's
 
     def clear_object(self) -> None:
         """Remove the selected object's prompts and results, keeping it in the list."""
         obj = self.selected
         if obj is not None and self.session is not None:
             self.prompts.remove_of(obj)
-            self.labels.forget(obj)
+            self.labels.forget(obj, f"object {obj}'s prompts and masks cleared")
+            self.refresh_colors()  # napari made the removed clicks' features the next click's
 
     def toggle_negative(self) -> None:
         self.set_negative(not self.negative)
@@ -378,7 +389,7 @@ class Controller:
     def forget_objects(self) -> None:
         """No objects listed, none selected, no names, lineage colours or mask options (a new
         session)."""
-        self.object_ids, self.selected, self._painted = [], None, None
+        self.object_ids, self.selected, self.next_id, self._painted = [], None, 1, None
         self.names.clear()
         self.parents.clear()
         self.show_candidates(0, 0, [])
@@ -425,6 +436,17 @@ class Controller:
             or action not in (None, "added", "removed", "changed")
         ):
             return
+        strays = self.prompts.take_strays()
+        if strays:
+            self.refresh_colors()
+            axis, where = self.place.held_axis, strays[0][1]
+            at = self.place.fixed[strays[0][0]]
+            self.say(
+                f"not used: a prompt on {axis} = {where}, but this session tracks "
+                f"{self.place.unit}s at {axis} = {at} (where the slider was when it started). Go "
+                f"back to {axis} = {at} to prompt, or start a new session at {axis} = {where}.",
+                "warning",
+            )
         for obj, frame, new, old in self.prompts.changes():
             self.send_prompt(obj, frame, new, old=old)
 

@@ -283,6 +283,14 @@ class Exports:
         c, data = self._c, self.read_session(path)
         if data is None:
             return
+        if (c.session.obj_ids or c.prompts.known) and not c.confirm(
+            "Load session?",
+            f"Load {Path(path).name}? The prompts and the tracking on screen are replaced by the "
+            "saved session's (labels you painted yourself stay). Save the session first if you "
+            "need it.",
+        ):
+            c.say("Session not loaded: the prompts and tracking on screen are kept.")
+            return
         prompts = c.prompts
         old_ids = set(c.timelines) | {obj for obj, _ in prompts.known}
         for obj in old_ids:

@@ -121,9 +121,9 @@ class LabelsLayer:
             label="overwriting edited frames",
         )
 
-    def forget(self, obj: int) -> None:
+    def forget(self, obj: int, done: str) -> None:
         """Remove ``obj`` from the session (in the worker) and from every frame of the labels
-        layer."""
+        layer; ``done`` is said when it is."""
         c = self._c
         session = c.session
 
@@ -133,8 +133,9 @@ class LabelsLayer:
                 session.remove_object(obj)
             return [(f, session.label_frame(f)) for f in frames]
 
-        def done(frames):
+        def gone(frames):
             self.write(frames)
             self.erase(obj)
+            c.say(done)
 
-        c.submit(job, on_return=done, label=f"removing object {obj}", kind=PROMPT)
+        c.submit(job, on_return=gone, label=f"removing object {obj}", kind=PROMPT)

@@ -35,7 +35,7 @@ class Divisions:
             c.say("select a tracked object first", "info", status=False)
             return
         frame = c.current_frame()
-        first = max(c.object_ids, default=0) + 1
+        first = c.new_id()
         daughters = [first, first + 1]
         session = c.session
         if frame == 0 or any(f >= frame for f in line.prompted):

@@ -22,17 +22,19 @@ class PromptLayers:
     [x0, y0, x1, y1]}``.
 
     ``frame_of(coord)`` maps a layer coordinate to the session's frame index, or None for a point on
-    another slice of the data or outside the stack; ``defer(fn)`` calls ``fn`` once the events being
-    handled are done (the widget's event loop; at once without one). While ``syncing``, layer edits
-    are the widget's own.
+    another slice of the data or outside the stack; ``off_slice(coord)`` gives (axis, index) where a
+    point lies on another slice (:meth:`Place.off_slice`); ``defer(fn)`` calls ``fn`` once the
+    events being handled are done (the widget's event loop; at once without one). While ``syncing``,
+    layer edits are the widget's own.
     """
 
     def __init__(
         self,
         frame_of: Callable[[np.ndarray], int | None],
+        off_slice: Callable[[np.ndarray], tuple[int, int] | None],
         defer: Callable[[Callable[[], None]], None] = lambda fn: fn(),
     ) -> None:
-        self._frame_of, self._defer = frame_of, defer
+        self._frame_of, self._off_slice, self._defer = frame_of, off_slice, defer
         self.clicks = self.boxes = None
         self._handlers: tuple = ()  # (changed, right_click) while hooked
         self.known: dict = {}
@@ -182,15 +184,27 @@ class PromptLayers:
 
     def remove_of(self, obj: int) -> None:
         """Take ``obj``'s clicks and boxes out of the layers (not sent as changes)."""
-        with self.quiet():
-            for layer in (self.clicks, self.boxes):
-                ids = (
-                    np.asarray(layer.features["obj_id"])
-                    if len(layer.features)
-                    else np.zeros(0, int)
-                )
-                drop = np.nonzero(ids == obj)[0]
-                if len(drop):
-                    layer.selected_data = set(int(i) for i in drop)
-                    layer.remove_selected()
+        for layer in (self.clicks, self.boxes):
+            ids = np.asarray(layer.features["obj_id"]) if len(layer.features) else np.zeros(0, int)
+            self._remove(layer, np.nonzero(ids == obj)[0])
         self.known = {k: v for k, v in self.known.items() if k[0] != obj}
+
+    def take_strays(self) -> list[tuple[int, int]]:
+        """Take the clicks and boxes out of the layers that lie on another slice than the
+        session's (4-D data, another index of the held axis), as ``[(axis, index), ...]``: the
+        session cannot use them, and left in place they would look used."""
+        found = []
+        for layer, first in ((self.clicks, lambda p: p), (self.boxes, lambda verts: verts[0])):
+            where = [self._off_slice(first(np.asarray(item))) for item in layer.data]
+            found += [w for w in where if w is not None]
+            self._remove(layer, [i for i, w in enumerate(where) if w is not None])
+        return found
+
+    def _remove(self, layer, indices) -> None:
+        """Remove the points or shapes ``indices`` of ``layer`` (not sent as changes). napari's
+        removal goes through a selection, which makes their features the next item's defaults:
+        the caller sets the defaults again."""
+        if len(indices):
+            with self.quiet():
+                layer.selected_data = set(int(i) for i in indices)
+                layer.remove_selected()

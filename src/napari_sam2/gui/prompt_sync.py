@@ -32,6 +32,20 @@ class Place:
         coords[:, self.track_dim] = frame
         return coords
 
+    def off_slice(self, coord) -> tuple[int, int] | None:
+        """``(axis, index)`` of the first held axis on which data coordinate ``coord`` lies
+        elsewhere than the session's slice, or None when it lies on it."""
+        for dim, idx in self.fixed.items():
+            if int(round(coord[dim])) != idx:
+                return dim, int(round(coord[dim]))
+        return None
+
+    @property
+    def held_axis(self) -> str:
+        """The name of the axis held at one index in 4-D data: z when tracking time, t through a
+        volume."""
+        return "z" if self.unit == "frame" else "t"
+
     def frame_of(self, coord, num_frames: int) -> int | None:
         """The frame of data coordinate ``coord``, or None for a point on another slice of the fixed
         axes or outside the ``num_frames`` frames."""

@@ -57,10 +57,10 @@ def get_reader(path):
 
 
 def read_session_file(path) -> list[tuple]:
-    """Layer data tuples of a session file's prompts, in (frame, y, x) pixels: its clicks as a Points
-    layer (features ``obj_id`` and ``positive``, green or red), its boxes as a Shapes layer (feature
-    ``obj_id``), its painted masks as a Labels layer (value = object id). The layers that would be
-    empty are left out."""
+    """Layer data tuples of a session file's prompts, in (frame, y, x) pixels: its clicks as a
+    Points layer (features ``obj_id`` and ``positive``, green or red), its boxes as a Shapes layer
+    (feature ``obj_id``), its painted masks as a Labels layer (value = object id). The layers that
+    would be empty are left out."""
     from ..io.session_files import read_session_json
     from .palette import object_color
     from .prompt_layers import NEGATIVE, POSITIVE

@@ -127,5 +127,5 @@ TOOLTIPS = {
     "save_session": "Save the prompts, object names, divisions and settings as a JSON file; 'Load "
     "session' on the same image brings them back.",
     "load_session": "Replace the prompts with those of a saved session file (same image shape) and"
-    " recompute the frames they prompt.",
+    " recompute the frames they prompt; asks first when the session holds prompts.",
 }
