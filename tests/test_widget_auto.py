@@ -313,9 +313,13 @@ def test_new_cells_every_k_frames_listed_marked_dismissed_accepted(ready, qtbot,
     assert 2 in np.unique(viewer.layers[OUTPUT].data[0])
 
 
-def test_segment_all_with_the_official_filters_shows_the_demo_advice(make_napari_viewer, qtbot):
-    """The widget's defaults are the official filters (0.8 / 0.95); with the demo model, Segment all
-    shows the generator's QualityWarning naming the settings that find cells."""
+def test_segment_all_settings_suit_the_model_and_its_advice_speaks_widget(
+    make_napari_viewer, qtbot
+):
+    """The automatic segmentation starts from what suits the model (the demo's 16 points, IoU 0.5,
+    stability 0.8; the official 32, 0.8, 0.95), also when 'auto' turns out to be the demo, unless
+    the user changed them. Asked for the official filters on the demo, Segment all shows the
+    generator's advice in the widget's words: its controls, not command-line flags."""
     from napari_sam2.gui.widget import SAM2Widget
 
     image, _ = synthetic_cells(n_frames=2, size=(128, 128), n_cells=3, seed=1)
@@ -324,11 +328,27 @@ def test_segment_all_with_the_official_filters_shows_the_demo_advice(make_napari
     viewer.window.add_dock_widget(widget)
     shown = warnings_of(widget)
     setup, form = widget.setup, widget.automatic.form
+
+    def values():
+        return tuple(
+            form[n].value for n in ("points_per_side", "pred_iou_thresh", "stability_score_thresh")
+        )
+
+    assert values() == (32, 0.8, 0.95)
+    setup.control("model").value = "napari_sam2_demo"
+    assert values() == (16, 0.5, 0.8)
+    setup.control("model").value = "sam2.1_hiera_small"
+    assert values() == (32, 0.8, 0.95)
+    setup.control("model").value = "auto"  # no official weights here: the session runs the demo
     setup.image.value = viewer.add_image(image)
-    setup.control("model").value, setup.control("device").value = "napari_sam2_demo", "cpu"
-    form["points_per_side"].value = 8
-    assert (form["pred_iou_thresh"].value, form["stability_score_thresh"].value) == (0.8, 0.95)
+    setup.control("device").value = "cpu"
     start(qtbot, widget)
+    assert widget.controller.session.model.cfg.name == "napari_sam2_demo"
+    assert values() == (16, 0.5, 0.8)
+    form["points_per_side"].value = 8
+    form["pred_iou_thresh"].value, form["stability_score_thresh"].value = 0.8, 0.95
     widget.automatic.segment_all.native.click()
     wait(qtbot, widget)
-    assert any("--auto-iou 0.5 --auto-stability 0.8" in t for t in shown), shown
+    advice = [t for t in shown if "IoU head" in t]
+    assert advice and "'IoU threshold' 0.5, 'stability threshold' 0.8" in advice[0], shown
+    assert not any("--" in t or "CLI" in t for t in shown), shown

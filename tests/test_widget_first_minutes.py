@@ -139,3 +139,61 @@ def test_progress_and_summary_count_the_frames_of_the_movie(ready, qtbot):
     assert widget.status.text.startswith(
         f"both: done. 2 objects tracked over 8 frames: 16 object-frames, {lost} lost"
     ), widget.status.text
+
+
+def test_the_widget_shows_status_first_and_the_movie_from_its_start(
+    make_napari_viewer, qtbot, checkpoint, answers, tmp_path
+):
+    """The status sits above the panels' scroll area, always in view; a new session shows frame 0
+    (napari opens a stack at its middle), and a loaded session its first prompted frame."""
+    from qtpy.QtWidgets import QMessageBox
+
+    from widget_fixtures import cells
+
+    image, truth = cells()
+    viewer = make_napari_viewer()
+    widget = docked_widget(viewer, viewer.add_image(image, name="cells"), checkpoint)
+    c = widget.controller
+    assert widget.layout().itemAt(0).widget() is widget.status
+    viewer.dims.set_current_step(0, 5)
+    start(qtbot, widget)
+    assert viewer.dims.current_step[0] == 0
+    c.add_click(3, *centre(truth, 3, 1))
+    wait(qtbot, widget)
+    c.save_session(tmp_path / "s.json")
+    c.go_to_frame(6)
+    answers[1][0] = QMessageBox.Yes
+    c.load_session(tmp_path / "s.json")
+    wait(qtbot, widget)
+    assert viewer.dims.current_step[0] == 3
+
+
+def test_tooltips_say_the_thing(make_napari_viewer):
+    """Every control explains itself in the widget's words: no documentation file that a user of
+    the installed plugin does not have, no command-line flag."""
+    from qtpy.QtWidgets import QWidget
+
+    from napari_sam2.gui.widget import SAM2Widget
+
+    widget = SAM2Widget(make_napari_viewer())
+    tips = [w.toolTip() for w in widget.findChildren(QWidget) if w.toolTip()]
+    tips += [action.toolTip() for action in widget.export.menu.values()]
+    assert len(tips) > 40
+    bad = [t for t in tips if ".md" in t or "docs/" in t or "--" in t or "CLI" in t]
+    assert not bad, bad
+
+
+def test_docking_imports_no_torch():
+    """Docking builds no model and imports no torch (it froze napari for seconds): the model is
+    built in the background when a session starts (benchmarks/widget_dock.py has the times)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, napari; v = napari.Viewer(show=False); from napari_sam2.gui.widget import "
+        "SAM2Widget; w = SAM2Widget(v); v.window.add_dock_widget(w); print(sorted(m for m in "
+        "sys.modules if m.split('.')[0] == 'torch')[:3])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout

@@ -12,9 +12,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..settings import AutoSettings
 from .jobs import PROMPT
 from .seeding import HOLDS, MAX_ID
 from .words import CLICKS, NEW_CELLS, PREVIEW
+
+# The bundled demo's generator settings. Its IoU head rarely predicts 0.8 or more: with the official
+# filters (IoU 0.8, stability 0.95) it found 7 % of the cells of crowded synthetic frames, with 0.5
+# / 0.8 30 % (docs/automatic.md). At its 256 px input, 16 points per side find as many cells as 32
+# in a quarter of the time (docs/benchmarks.md).
+DEMO_AUTO = AutoSettings(points_per_side=16, pred_iou_thresh=0.5, stability_score_thresh=0.8)
+
+
+def auto_defaults(model: str) -> AutoSettings:
+    """The automatic segmentation's settings that suit ``model`` (a model name or "auto"): the
+    demo's for the bundled demo, the official ones otherwise."""
+    from ..model.configs import DEMO
+
+    return DEMO_AUTO if model.strip().lower() in ("demo", DEMO) else AutoSettings()
 
 
 class Automatic:

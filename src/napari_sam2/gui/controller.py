@@ -20,7 +20,7 @@ import numpy as np
 from psygnal import Signal
 
 from ..settings import AutoSettings, ModelSettings, SettingError, StackSettings, TrackingSettings
-from .automatic import Automatic
+from .automatic import Automatic, auto_defaults
 from .exports import Exports
 from .jobs import OTHER, PROMPT, TRACK, Failure, Job, JobQueue, worker_body
 from .labels_layer import LabelsLayer
@@ -32,7 +32,7 @@ from .seeding import objects_from_labels
 from .session_flow import SessionFlow
 from .tracking import propagate
 from .viewer_hooks import ViewerHooks
-from .words import CLICKS, PAINT, TRACKS
+from .words import CLICKS, PAINT, TRACKS, widget_words
 
 SECTIONS = ("model", "stack", "tracking", "auto")
 FIXED = ("model", "stack", "tracking")  # fixed while a session is open (threads aside)
@@ -92,6 +92,7 @@ class Controller:
             self.say(str(exc), "warning")
             threads = max(1, min(available_cores() - 1, 8))
         self.settings = WidgetSettings(model=ModelSettings(threads=threads))
+        self.auto_defaults = self.settings.auto  # what suits the model, until the user changes it
         self.image_layer = None  # the image layer chosen for the next session
         self.session = None
         self.layer = None  # the image layer the session tracks
@@ -185,7 +186,18 @@ class Controller:
         if new != current:
             self.settings = replace(self.settings, **{section: new})
             self.settings_changed.emit(section)
+            if section == "model":
+                self.suit_auto_settings(new.model)
         return True
+
+    def suit_auto_settings(self, model: str) -> None:
+        """The automatic segmentation's settings become those that suit ``model``
+        (:func:`~.automatic.auto_defaults`), unless the user has changed them."""
+        defaults = auto_defaults(model)
+        if self.settings.auto == self.auto_defaults and defaults != self.settings.auto:
+            self.settings = replace(self.settings, auto=defaults)
+            self.settings_changed.emit("auto")
+        self.auto_defaults = defaults
 
     def choose_image(self, layer) -> None:
         """The image layer for the next session; while one is open, its image stays, and the user is
@@ -240,9 +252,9 @@ class Controller:
             self.timelines_changed.emit()
         if job.on_return is not None and not isinstance(out, Failure):
             job.on_return(out)
-        for (
-            text
-        ) in caught:  # quality warnings, after the job's own status line so that it stays in view
+        # quality warnings (written for the command line too), after the job's own status line
+        caught = [widget_words(text) for text in caught]
+        for text in caught:
             self.say(text, "warning", status=False)
         if caught:
             self.say(f"{self.status_text} Warning: {' '.join(caught)}")

@@ -320,9 +320,13 @@ class Exports:
             frames = before | {int(f) for frames in data["objects"].values() for f in frames}
             return [(f, session.label_frame(f)) for f in sorted(frames)]
 
+        first = min((int(f) for frames in data["objects"].values() for f in frames), default=None)
+
         def done(frames):
             c.labels.write(frames)
             for obj in old_ids - new_ids:
                 c.labels.erase(obj)
+            if first is not None:
+                c.go_to_frame(first)
 
         c.submit(job, on_return=done, label="loading session", kind=PROMPT)

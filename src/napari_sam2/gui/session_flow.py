@@ -117,6 +117,8 @@ class SessionFlow:
         c.image_name = c.layer.name
         c.prompts.clicks.mode = "add"
         c.viewer.layers.selection.active = c.prompts.clicks
+        c.go_to_frame(0)  # napari opens a stack at its middle
+        c.suit_auto_settings(session.model.cfg.name)  # "auto" may have been the demo
         model = session.model
         demo = model.cfg.name == DEMO
         c.model_info = (

@@ -6,8 +6,8 @@ Which control: the Option's ``words`` or ``choices`` (or choices the panel gives
 values are known only at run time, such as the model names): a combo box; bool: a check box; int and
 float: spin boxes over the Option's range (a field that may be None gets the value just below its
 range for None, said in the tooltip); text: a line edit ("none" for None where the field allows it).
-The tooltip is the Option's help in the widget's words (:func:`widget_words`), with the widget's own
-notes.
+The tooltip is the Option's help in the widget's words (:func:`.words.widget_words`), with the
+widget's own notes.
 
 A control never holds a value the settings refuse: each edit goes to
 :meth:`~napari_sam2.gui.controller.Controller.update`, and the form shows the controller's settings
@@ -20,31 +20,11 @@ import re
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox
 
-from ..settings import Option, Settings, options
-from .words import SETTING_NOTES
+from ..settings import Option, options
+from .words import SETTING_NOTES, widget_words
 
 BIG = 2**31 - 1
-FLAG = re.compile(r"(?:CLI )?(--[a-z][a-z0-9-]*)")
 DEFAULT_NOTE = re.compile(r"\s*\(default[^)]*\)")
-
-
-def _labels() -> dict[str, str]:
-    """Command-line flag -> widget label, for every Option of every settings type."""
-    found, types = {}, list(Settings.__subclasses__())
-    while types:
-        kind = types.pop()
-        types.extend(kind.__subclasses__())
-        found.update({o.flag: o.label for _, o, _ in options(kind)})
-    return found
-
-
-def widget_words(text: str) -> str:
-    """``text`` (a setting's help, or a warning written for the command line) in the widget's words:
-    each command-line flag becomes the label of its control."""
-    labels = _labels()
-    return FLAG.sub(
-        lambda m: f"'{labels[m.group(1)]}'" if m.group(1) in labels else m.group(0), text
-    )
 
 
 def tooltip(name: str, o: Option, default) -> str:
