@@ -230,8 +230,8 @@ def test_controls_grouped_and_named(ready):
     assert list(widget.groups) == [
         "Setup",
         "Objects",
-        "Automatic segmentation",
         "Tracking",
+        "Automatic segmentation",
         "Lineage",
         "Export",
     ]

@@ -2,7 +2,7 @@
 
 :class:`SAM2Widget` only assembles: one :class:`~.controller.Controller` (the state and the actions,
 no Qt) and the panels that show it, the status panel at the top (always in view), the others below
-in a scroll area: setup, objects, automatic segmentation, tracking, lineage, export.
+in a scroll area: setup, objects, tracking, automatic segmentation, lineage, export.
 """
 
 from __future__ import annotations
@@ -71,17 +71,16 @@ class SAM2Widget(QWidget):
         self.tracking = TrackingPanel(c)
         self.lineage = LineagePanel(c)
         self.export = ExportPanel(c)
-        self.groups = {
-            p.title(): p
-            for p in (
-                self.setup,
-                self.objects,
-                self.automatic,
-                self.tracking,
-                self.lineage,
-                self.export,
-            )
-        }
+        # the everyday loop first: set up, prompt objects, track; then the rest
+        panels = (
+            self.setup,
+            self.objects,
+            self.tracking,
+            self.automatic,
+            self.lineage,
+            self.export,
+        )
+        self.groups = {panel.title(): panel for panel in panels}
         # the panels scroll inside the dock: on a short screen the dock scrolls instead of squashing
         # or overlapping rows, or forcing the window taller than the screen; the status stays in
         # view
@@ -90,7 +89,7 @@ class SAM2Widget(QWidget):
         for panel in self.groups.values():
             inner.addWidget(panel)
         inner.addStretch(1)
-        scroll = _Scroll()
+        scroll = self._scroll = _Scroll()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
@@ -99,6 +98,10 @@ class SAM2Widget(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.status)
         outer.addWidget(scroll)
+
+    def scroll_to(self, panel) -> None:
+        """Scroll the dock so that ``panel`` (one of the panels) is in view."""
+        self._scroll.ensureWidgetVisible(panel, 0, 0)
 
     @property
     def busy(self) -> bool:

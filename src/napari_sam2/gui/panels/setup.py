@@ -5,6 +5,7 @@ session runs on."""
 from __future__ import annotations
 
 from magicgui.widgets import ComboBox, Container, Label, LineEdit, PushButton
+from qtpy.QtWidgets import QSizePolicy
 
 from ..settings_form import SettingsForm
 from ..words import TOOLTIPS
@@ -57,6 +58,7 @@ class SetupPanel(Panel):
         self.session_info, self.model_info = Label(value="No session open."), Label(value="")
         for label in (self.session_info, self.model_info):
             label.native.setWordWrap(True)
+            label.native.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
         self.put(
             main,
             self.advanced_toggle,

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFrame, QLabel, QProgressBar, QSizePolicy, QVBoxLayout
 
 from ..words import TOOLTIPS
 
 
-class StatusPanel(QWidget):
+class StatusPanel(QFrame):
     """Follows ``controller``'s status, job and progress signals. ``text``: the status line;
     ``running``: what runs now ("" when idle); ``bar``: the progress bar of the running tracking
     job."""
@@ -28,6 +28,7 @@ class StatusPanel(QWidget):
         self.bar.setFormat("")
         self.bar.setToolTip(TOOLTIPS["progress"])
         self.bar.setVisible(False)
+        self.setFrameShape(QFrame.StyledPanel)  # set apart from the panels below
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
         for part in (self._running, self.bar, self._line):
