@@ -106,6 +106,7 @@ def timelapse(ckpt, args) -> None:
     settle()
     viewer.dims.set_current_step(0, 12)
     widget.controller.select_object(1)
+    widget.scroll_to(widget.tracking)  # the confidence strip
     settle()
     viewer.window.screenshot(str(OUT / "3_propagated.png"), canvas_only=False)
     viewer.close()
@@ -140,19 +141,19 @@ def volume(ckpt, args) -> None:
 
 
 def automatic(ckpt, args) -> None:
-    """5_automatic.png: Segment all on frame 0 of the time-lapse, its settings unfolded, the preview of
-    every cell found (before Accept all turns the remaining labels into objects)."""
+    """5_automatic.png: Segment all on frame 0 of the time-lapse, its settings unfolded (the demo's
+    own, with a min area of 100 px), the preview of every cell found (before Accept all turns the
+    remaining labels into objects)."""
     viewer, widget, settle = open_viewer("timelapse", "synthetic cells (T,Y,X)", 1000, ckpt, args)
     viewer.dims.set_current_step(0, 0)
     widget.controller.start_session()
     settle(lambda: widget.controller.session is not None)
     viewer.reset_view()
-    form = widget.automatic.form
     widget.automatic.settings_toggle.setChecked(True)
-    for name, value in (("points_per_side", 16), ("pred_iou_thresh", 0.7), ("stability_score_thresh", 0.9),
-                        ("min_area", 100)):
-        form[name].value = value
+    widget.automatic.form["min_area"].value = 100  # the demo's own settings, and no debris
     widget.controller.segment_all()
+    settle()
+    widget.scroll_to(widget.automatic)
     settle()
     viewer.window.screenshot(str(OUT / "5_automatic.png"), canvas_only=False)
     viewer.close()
