@@ -494,12 +494,12 @@ def test_threads_setting_applies_in_the_workers(ready, qtbot):
     c, threads = widget.controller, widget.setup.control("threads")
     assert threads.value == default_threads() and threads.enabled  # the one setting open to change
     seen = []
-    for n in (1, 2):
+    for n in (1, 2, 0):  # 0: the default
         threads.value = n
         c.submit(lambda job: torch.get_num_threads(), on_return=seen.append)
         wait(qtbot, widget)
-    assert seen == [1, 2]
-    assert "threads" in threads.tooltip.lower() or "CPU" in threads.tooltip
+    assert seen == [1, 2, default_threads()] and c.settings.model.threads is None
+    assert "threads" in threads.tooltip.lower() and "0: one less than the cores" in threads.tooltip
 
 
 def test_exports_replace_only_what_the_user_confirmed(

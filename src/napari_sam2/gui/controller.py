@@ -27,14 +27,13 @@ from .labels_layer import LabelsLayer
 from .lineage import Divisions
 from .palette import labels_colormap, object_color
 from .prompt_layers import PromptLayers
-from .prompt_sync import Place, prompt_job
+from .prompt_sync import Place, box_corners, prompt_job
 from .seeding import objects_from_labels
 from .session_flow import SessionFlow
 from .tracking import propagate
 from .viewer_hooks import ViewerHooks
 from .words import CLICKS, PAINT, TRACKS, widget_words
 
-SECTIONS = ("model", "stack", "tracking", "auto")
 FIXED = ("model", "stack", "tracking")  # fixed while a session is open (threads aside)
 
 
@@ -61,6 +60,7 @@ class Controller:
     session_changed = Signal()  # a session opened or closed
     objects_changed = Signal()  # objects listed, named, or coloured anew
     selection_changed = Signal(object)  # the selected object id, or None
+    negative_changed = Signal(bool)  # whether left clicks add negative points
     timelines_changed = Signal()  # a new snapshot of the timelines
     frame_changed = Signal(int)  # the slider moved along the tracked axis
     layers_changed = Signal()  # layers were added to or removed from the viewer
@@ -167,9 +167,9 @@ class Controller:
         return self.queue.submit(Job(func, label, kind, on_return, on_yield, key))
 
     def update(self, section: str, **changes) -> bool:
-        """Change settings of ``section`` (one of :data:`SECTIONS`), checked by their type. A
-        refusal is said on the status line, naming the control, and nothing changes. Returns whether
-        they were taken."""
+        """Change settings of ``section`` ("model", "stack", "tracking" or "auto"), checked by their
+        type. A refusal is said on the status line, naming the control, and nothing changes. Returns
+        whether they were taken."""
         current = getattr(self.settings, section)
         fixed = section in FIXED and self.session is not None and set(changes) - {"threads"}
         try:
@@ -237,7 +237,7 @@ class Controller:
     # ------------------------------------------------------------------ the job queue's handlers
 
     def _body(self, job: Job):
-        return worker_body(job, self.session, int(self.settings.model.threads))
+        return worker_body(job, self.session, self.settings.model.threads)
 
     def _started(self, job: Job) -> None:
         self.say(f"{job.label}...")
@@ -324,7 +324,7 @@ class Controller:
     def new_id(self) -> int:
         """An object id not used before in this session (a deleted object's id is not given again,
         so nothing of it can come back)."""
-        return max(self.next_id, max(self.object_ids, default=0) + 1)
+        return self.next_id
 
     def add_object(self) -> None:
         """A new object with a new id; it becomes the selected object."""
@@ -379,7 +379,7 @@ class Controller:
         if negative != self.negative:
             self.negative = bool(negative)
             self.refresh_colors()
-            self.objects_changed.emit()
+            self.negative_changed.emit(self.negative)
 
     def _paint_labels(self) -> None:
         """Give the labels layer the palette's colours of the listed objects (when they changed)."""
@@ -435,7 +435,7 @@ class Controller:
     ) -> None:
         """Add a box prompt on ``frame`` (pixel corners)."""
         corners = self.place.coords(frame, 4)
-        corners[:, -2:] = [[y0, x0], [y0, x1], [y1, x1], [y1, x0]]
+        corners[:, -2:] = box_corners(y0, x0, y1, x1)
         self.prompts.add_box(corners, self.selected if obj is None else obj)
 
     def prompts_edited(self, event=None) -> None:

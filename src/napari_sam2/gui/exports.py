@@ -11,6 +11,7 @@ import numpy as np
 
 from .jobs import PROMPT
 from .palette import tracks_coloring
+from .prompt_sync import saved_prompts
 from .words import TRACKS
 
 
@@ -299,17 +300,14 @@ class Exports:
             {int(d): int(dv["parent"]) for dv in data.get("divisions", []) for d in dv["daughters"]}
         )
         with prompts.quiet():
-            for obj, frames in data["objects"].items():
-                c.names[int(obj)] = data.get("names", {}).get(obj, f"object {obj}")
+            for obj in data["objects"]:
                 c.list_object(int(obj))
-                for f, steps in frames.items():
-                    for step in steps:
-                        for (x, y), lab in zip(step.get("points") or [], step.get("labels") or []):
-                            c.add_click(int(f), y, x, bool(lab), obj=int(obj))
-                        if step.get("box"):
-                            x0, y0, x1, y1 = step["box"]
-                            c.add_box(int(f), y0, x0, y1, x1, obj=int(obj))
-        c.objects_changed.emit()  # the names of objects listed before
+                c.rename_object(int(obj), data.get("names", {}).get(obj, ""))
+            for obj, f, clicks, box, _ in saved_prompts(data):
+                for y, x, positive in clicks:
+                    c.add_click(f, y, x, positive, obj=obj)
+                if box is not None:
+                    c.add_box(f, *box, obj=obj)
         prompts.known = prompts.collect()
         session = c.session
         new_ids = {int(o) for o in data["objects"]}

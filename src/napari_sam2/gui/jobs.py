@@ -281,7 +281,7 @@ def _guarded(func: Callable[[], Any]) -> Callable[[], Any]:
     return run
 
 
-def worker_body(job: Job, session, threads: int):
+def worker_body(job: Job, session, threads: int | None):
     """What the worker runs for ``job``: the thread setting first, then the job; the QualityWarnings
     it raises are collected, and a snapshot of every object's timeline in ``session`` is returned
     with its result, as ``(result or Failure, timelines or None, quality warning messages)``."""

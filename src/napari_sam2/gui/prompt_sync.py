@@ -56,6 +56,28 @@ class Place:
         return f if 0 <= f < num_frames else None
 
 
+def box_corners(y0: float, x0: float, y1: float, x1: float) -> list[list[float]]:
+    """The four (y, x) corners of a box, as a napari rectangle lists them."""
+    return [[y0, x0], [y0, x1], [y1, x1], [y1, x0]]
+
+
+def saved_prompts(data: dict):
+    """Each step of a saved session's prompts (the dict of
+    :func:`~napari_sam2.io.session_files.read_session_json`) as ``(object, frame, clicks, box,
+    mask)`` in napari's (y, x) order: clicks ``[(y, x, positive)]``, box ``(y0, x0, y1, x1)`` or
+    None, mask ``(N, 2)`` (y, x) pixel indices or None."""
+    for obj, frames in data["objects"].items():
+        for f, steps in frames.items():
+            for step in steps:
+                pairs = zip(step.get("points") or [], step.get("labels") or [])
+                clicks = [(y, x, bool(lab)) for (x, y), lab in pairs]
+                box = step.get("box")
+                box = (box[1], box[0], box[3], box[2]) if box else None
+                mask = step.get("mask")
+                mask = None if mask is None else np.asarray(mask, int).reshape(-1, 2)
+                yield int(obj), int(f), clicks, box, mask
+
+
 def read_prompts(points, point_features, boxes, box_features, frame_of: Callable) -> dict:
     """Every prompt in a click and a box layer: (object, frame) -> ``{"points": [[x, y], ...],
     "labels": [1/0, ...], "box": [x0, y0, x1, y1] or None}``.

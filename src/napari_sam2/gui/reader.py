@@ -64,27 +64,23 @@ def read_session_file(path) -> list[tuple]:
     from ..io.session_files import read_session_json
     from .palette import object_color
     from .prompt_layers import NEGATIVE, POSITIVE
+    from .prompt_sync import box_corners, saved_prompts
 
     path = Path(path)
     data = read_session_json(path)
     n, h, w = (int(v) for v in data["shape"])
     points, signs, point_ids, boxes, box_ids = [], [], [], [], []
     masks = np.zeros((n, h, w), np.uint16)
-    for obj, frames in data["objects"].items():
-        for f, steps in frames.items():
-            for step in steps:
-                for (x, y), lab in zip(step.get("points") or [], step.get("labels") or []):
-                    points.append([int(f), y, x])
-                    signs.append(bool(lab))
-                    point_ids.append(int(obj))
-                if step.get("box"):
-                    x0, y0, x1, y1 = step["box"]
-                    corners = [[y0, x0], [y0, x1], [y1, x1], [y1, x0]]
-                    boxes.append(np.array([[int(f), *c] for c in corners], float))
-                    box_ids.append(int(obj))
-                if step.get("mask") is not None:
-                    pixels = np.asarray(step["mask"], int).reshape(-1, 2)
-                    masks[int(f), pixels[:, 0], pixels[:, 1]] = int(obj)
+    for obj, f, clicks, box, mask in saved_prompts(data):
+        for y, x, positive in clicks:
+            points.append([f, y, x])
+            signs.append(positive)
+            point_ids.append(obj)
+        if box is not None:
+            boxes.append(np.array([[f, *corner] for corner in box_corners(*box)], float))
+            box_ids.append(obj)
+        if mask is not None:
+            masks[f, mask[:, 0], mask[:, 1]] = obj
     name = path.stem
     layers = []
     if points:

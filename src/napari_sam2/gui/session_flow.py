@@ -134,7 +134,8 @@ class SessionFlow:
         )
         c.say(
             f"Session ready: {n} {c.place.unit}s of {h}x{wd}, model {model.cfg.name} {mode}, "
-            f"{int(c.settings.model.threads)} CPU thread(s). Click on '{CLICKS}' to prompt."
+            f"{c.settings.model.threads or 'the default'} CPU thread(s). Click on '{CLICKS}' to "
+            "prompt."
         )
         if demo:
             c.say(f"using {DEMO_NOTICE}", "warning", status=False)

@@ -84,7 +84,7 @@ class ObjectsPanel(Panel):
         for i, button in enumerate(self.candidates):
             button.clicked.connect(lambda *_, i=i: controller.choose_candidate(i))
         self.negative.changed.connect(controller.set_negative)
-        controller.objects_changed.connect(self._negative_changed)
+        controller.negative_changed.connect(self._negative_changed)
         controller.layers_changed.connect(self.seed_layer.reset_choices)
         controller.candidates_changed.connect(self._show_candidates)
         self.objects.refresh()
@@ -92,9 +92,9 @@ class ObjectsPanel(Panel):
     def _seed(self) -> None:
         self._c.objects_from_labels(self.seed_layer.value, every=self.seed_frames.value == EVERY)
 
-    def _negative_changed(self) -> None:
-        if self.negative.value != self._c.negative:
-            self.negative.value = self._c.negative
+    def _negative_changed(self, negative: bool) -> None:
+        if self.negative.value != negative:
+            self.negative.value = negative
 
     def _show_candidates(self) -> None:
         c = self._c

@@ -20,9 +20,10 @@ def image_layers(viewer) -> list:
 
 
 class SetupPanel(Panel):
-    """Setup of ``controller``'s next session. ``image``, ``contrast``, ``start``, ``close``:
-    controls; ``forms``: the settings forms by section; ``control(name)``: a setting's control;
-    ``advanced`` and ``advanced_toggle``: the folded settings and the toggle that shows them."""
+    """Setup of ``controller``'s next session. ``image``, ``contrast``, ``start_button``,
+    ``close_button``: controls; ``forms``: the settings forms by section; ``control(name)``: a
+    setting's control; ``advanced`` and ``advanced_toggle``: the folded settings and the toggle that
+    shows them."""
 
     def __init__(self, controller) -> None:
         from ...model.configs import CONFIGS
@@ -39,13 +40,14 @@ class SetupPanel(Panel):
             "model": SettingsForm(controller, "model", choices={"model": models}),
             "tracking": SettingsForm(controller, "tracking"),
         }
-        form = self.control
-        main = Container(widgets=[self.image, form("axis"), form("model")])
+        main = Container(widgets=[self.image, self.control("axis"), self.control("model")])
+        # everything else, a field added to a settings type included, under Advanced
+        stack, model = self.forms["stack"].controls, self.forms["model"].controls
         self.advanced = Container(
             widgets=[
-                form("channel"),
+                *(c for name, c in stack.items() if name != "axis"),
                 self.contrast,
-                *(c for n, c in self.forms["model"].controls.items() if n != "model"),
+                *(c for name, c in model.items() if name != "model"),
                 *self.forms["tracking"].controls.values(),
             ]
         )
