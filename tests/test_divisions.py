@@ -143,7 +143,7 @@ def test_division_suggestions_on_known_masks(model):
 
 
 def test_division_suggestions_on_the_sample_with_the_demo_model():
-    """The dividing-cells sample (napari_sam2._sample_data), every cell clicked on frame 0, tracked forward
+    """The dividing-cells sample (napari_sam2.gui.sample_data), every cell clicked on frame 0, tracked forward
     with the bundled demo model: both true divisions are suggested, each once, on the right frame
     (docs/lineage.md has the numbers before and after)."""
     from napari_sam2 import build_sam2_video_predictor
@@ -165,7 +165,7 @@ def test_division_suggestions_on_the_sample_with_the_demo_model():
 def test_divisions_by_prompts_export_a_valid_ctc_result(model, movie, tmp_path):
     """Engine -> CTC result folder: the lineage is right, the metric library accepts the folder,
     and napari's reader brings it back."""
-    from napari_sam2._reader import get_reader
+    from napari_sam2.gui.reader import get_reader
     from napari_sam2.io.evaluate import evaluate_ctc
     from napari_sam2.io.lineage_io import read_geff, write_ctc_ground_truth, write_geff
 

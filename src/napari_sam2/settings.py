@@ -54,11 +54,10 @@ class Option:
 
     flag: the command-line flag (``--memory-frames``); label: the widget's label; help: the help text
     and tooltip; kind: ``int``, ``float``, ``bool``, ``str`` or ``"path"`` (None is allowed when the
-    field's default is None); low/high: the range (inclusive; None: open); above: a bound the value must
-    exceed; multiple: the value is a
-    multiple of it; choices: the values a string may take; words: how the widget lists the values,
-    ``((text, value), ...)``; none: what None means, in words (for help texts); extra: values allowed
-    besides the kind (``"auto"``); widget: False for settings that have no control in the widget.
+    field's default is None, or ``none`` says what it means); low/high: the range (inclusive; None: open);
+    above: a bound the value must exceed; multiple: the value is a multiple of it; choices: the values a
+    string may take; words: how the widget lists the values, ``((text, value), ...)``; none: what None
+    means, in words (for help texts); extra: values allowed besides the kind (``"auto"``); widget: False for settings that have no control in the widget.
     """
 
     flag: str
@@ -270,7 +269,7 @@ class StackSettings(Settings):
     z: int | None = opt(None, flag="--z", label="z", kind=int, low=0, widget=False,
                         help="for (T, Z, Y, X) data with --axis t: the slice that is tracked through time")
     channel: Any = opt(None, flag="--channel", label="channel", kind=int, low=0, extra=("grey",),
-                       none="RGB stays RGB",
+                       none="RGB stays RGB", words=(("all", None), ("grey", "grey"), (0, 0), (1, 1), (2, 2)),
                        help="channel of multi-channel data: a number (0, 1, ...) or 'grey' for the luminance "
                             "of an RGB image (default: RGB stays RGB)")
     contrast_limits: tuple | None = field(default=None)  # (low, high) intensity window; None: robust percentiles

@@ -1,4 +1,4 @@
-"""A per-object confidence strip: one cell per frame, click to jump there (Qt only, no model code)."""
+"""A per-object confidence strip: one cell per frame, click to go there (Qt only, no model code)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,30 @@ from qtpy.QtCore import QEvent, QRectF, Qt, Signal
 from qtpy.QtGui import QColor, QPainter
 from qtpy.QtWidgets import QToolTip, QWidget
 
-COLORS = {"prompted": QColor(70, 130, 255), "present": QColor(60, 190, 90), "lost": QColor(220, 60, 60),
-          "hidden": QColor(235, 140, 20), "none": QColor(90, 90, 90)}
-DIVISION, NEW_CELL = QColor(250, 210, 40), QColor(40, 220, 240)  # suggestion marks: yellow on top, cyan below
-HELP = ("Confidence per frame for the selected object: blue prompted, green present (taller = more confident), "
-        "orange hidden under another object, red lost, grey not tracked; a yellow bar on top marks a suggested "
-        "division, a cyan bar at the bottom a suggested new cell. Click to go to a frame.")
+COLORS = {
+    "prompted": QColor(70, 130, 255),
+    "present": QColor(60, 190, 90),
+    "lost": QColor(220, 60, 60),
+    "hidden": QColor(235, 140, 20),
+    "none": QColor(90, 90, 90),
+}
+# suggestion marks: yellow on top, cyan below
+DIVISION, NEW_CELL = (QColor(250, 210, 40), QColor(40, 220, 240))
+HELP = (
+    "Confidence per frame for the selected object: blue prompted, green present (taller = more "
+    "confident), orange hidden under another object, red lost, grey not tracked; a yellow bar on "
+    "top marks a suggested division, a cyan bar at the bottom a suggested new cell. Click to go "
+    "to a frame."
+)
 
 
 class ConfidenceTimeline(QWidget):
-    """Draws object scores per frame: blue = prompted, green = present (height = confidence),
-    orange = hidden (present by its score, but every pixel of it belongs to another object),
-    red = lost (judged absent, or no pixel), grey = not tracked, yellow top bar = suggested division,
-    cyan bottom bar = suggested new cell (``new_cells``: frames of any object, kept until
-    :meth:`set_new_cells` changes them). ``frameClicked(int)`` on click; hovering a frame tells what it is
-    (:meth:`tooltip`)."""
+    """Draws object scores per frame: blue = prompted, green = present (height = confidence), orange
+    = hidden (present by its score, but every pixel of it belongs to another object), red = lost
+    (judged absent, or no pixel), grey = not tracked, yellow top bar = suggested division, cyan
+    bottom bar = suggested new cell (``new_cells``: frames of any object, kept until
+    :meth:`set_new_cells` changes them). ``frameClicked(int)`` on click; hovering a frame tells what
+    it is (:meth:`tooltip`)."""
 
     frameClicked = Signal(int)
     unit = "frame"  # what the tracked axis holds: "slice" in a volume
@@ -38,20 +47,26 @@ class ConfidenceTimeline(QWidget):
         self.setMinimumHeight(36)
         self.setToolTip(HELP)
 
-    def set_data(self, scores: np.ndarray, prompted, current: int = -1, marks=(), lost=None, hidden=None) -> None:
-        """marks: frames to flag (suggested divisions), drawn as a yellow bar on top; lost: (N,) bool,
-        frames where the object is lost (score below threshold or an empty mask); default: score <= 0;
-        hidden: (N,) int, the object covering it where it is hidden, else 0 (the engine's Timeline.hidden)."""
+    def set_data(
+        self, scores: np.ndarray, prompted, current: int = -1, marks=(), lost=None, hidden=None
+    ) -> None:
+        """marks: frames to flag (suggested divisions), drawn as a yellow bar on top; lost: (N,)
+        bool, frames where the object is lost (score below threshold or an empty mask); default:
+        score <= 0; hidden: (N,) int, the object covering it where it is hidden, else 0 (the
+        engine's Timeline.hidden)."""
         self.scores = np.asarray(scores, np.float32)
         self.lost = self.scores <= 0 if lost is None else np.asarray(lost, bool)
-        self.hidden = np.zeros(len(self.scores), np.int64) if hidden is None else np.asarray(hidden, np.int64)
+        self.hidden = (
+            np.zeros(len(self.scores), np.int64) if hidden is None else np.asarray(hidden, np.int64)
+        )
         self.prompted = set(prompted)
         self.current = current
         self.marks = set(marks)
         self.update()
 
     def set_new_cells(self, frames) -> None:
-        """Frames with a suggested new cell (not tied to the selected object), drawn as a cyan bar below."""
+        """Frames with a suggested new cell (not tied to the selected object), drawn as a cyan bar
+        below."""
         self.new_cells = set(frames)
         self.update()
 
@@ -70,10 +85,16 @@ class ConfidenceTimeline(QWidget):
         kind = self.kind(frame)
         new = "; a new cell is suggested here" if frame in self.new_cells else ""
         if kind == "hidden":
-            return (f"{self.unit} {frame}: hidden under object {self.hidden[frame]} — click on it on this "
-                    f"{self.unit} to correct{new}")
-        words = {"prompted": "prompted", "present": f"present (score {self.scores[frame]:.1f})",
-                 "lost": "lost (absent, or no pixel in the labels)", "none": "not tracked"}
+            return (
+                f"{self.unit} {frame}: hidden under object {self.hidden[frame]} — click on it on "
+                f"this {self.unit} to correct{new}"
+            )
+        words = {
+            "prompted": "prompted",
+            "present": f"present (score {self.scores[frame]:.1f})",
+            "lost": "lost (absent, or no pixel in the labels)",
+            "none": "not tracked",
+        }
         return f"{self.unit} {frame}: {words[kind]}{new}"
 
     def event(self, event) -> bool:
@@ -109,4 +130,6 @@ class ConfidenceTimeline(QWidget):
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt name)
         if len(self.scores) and event.button() == Qt.LeftButton:
-            self.frameClicked.emit(self.frame_at(event.position().x() if hasattr(event, "position") else event.x()))
+            self.frameClicked.emit(
+                self.frame_at(event.position().x() if hasattr(event, "position") else event.x())
+            )

@@ -3,7 +3,7 @@ with its ground-truth labels."""
 
 from __future__ import annotations
 
-from .synthetic import synthetic_dividing_cells, synthetic_volume
+from ..synthetic import synthetic_dividing_cells, synthetic_volume
 
 
 def sample_timelapse():
@@ -12,12 +12,21 @@ def sample_timelapse():
 
     The labels layer's ``metadata["parents"]`` is ``{daughter_label: parent_label}``.
     """
-    image, labels, parents = synthetic_dividing_cells(n_frames=20, size=(256, 256), n_cells=6, seed=1,
-                                                      divide=((2, 7), (5, 13)))
+    image, labels, parents = synthetic_dividing_cells(
+        n_frames=20, size=(256, 256), n_cells=6, seed=1, divide=((2, 7), (5, 13))
+    )
     return [
         (image, {"name": "synthetic cells (T,Y,X)", "colormap": "gray"}, "image"),
-        (labels, {"name": "ground truth", "opacity": 0.3, "visible": False, "metadata": {"parents": parents}},
-         "labels"),
+        (
+            labels,
+            {
+                "name": "ground truth",
+                "opacity": 0.3,
+                "visible": False,
+                "metadata": {"parents": parents},
+            },
+            "labels",
+        ),
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .io.exports import write_labels_tiff
+from ..io.exports import write_labels_tiff
 
 
 def write_labels(path: str, data, attributes: dict) -> list[str]:

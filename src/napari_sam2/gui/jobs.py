@@ -1,9 +1,10 @@
-"""The widget's job queue: model work one job at a time in napari worker threads, a cancel token per job.
+"""The widget's job queue: model work one job at a time in napari worker threads, a cancel token per
+job.
 
-Model jobs run in order (a prompt edit must reach the session before the tracking that follows
-it). Side jobs (exports, measurements on a copy of the labels) need no model and run beside them.
-Handlers run on the main thread; nothing here touches layers. Qt is imported only when a worker starts
-(tests can hand the queue their own worker factory).
+Model jobs run in order (a prompt edit must reach the session before the tracking that follows it).
+Side jobs (exports, measurements on a copy of the labels) need no model and run beside them.
+Handlers run on the main thread; nothing here touches layers. Qt is imported only when a worker
+starts (tests can hand the queue their own worker factory).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import threading
+import traceback
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -50,13 +52,24 @@ def _detached(func: Callable):
     the wrapper keeps a closed widget's session and model from living on through it."""
     holder = [func]
     if inspect.isgeneratorfunction(func):
+
         def run_generator():
             return (yield from holder.pop()())
+
         return run_generator
 
     def run():
         return holder.pop()()
+
     return run
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a job that raised ``error`` returns: the error goes to the GUI thread as a value
+    (napari's own handlers of a worker's error are not used)."""
+
+    error: Exception
 
 
 class _Relay:
@@ -78,7 +91,9 @@ class _Relay:
         if queue is None:
             return
         if self.job is not None:
-            queue._on_result(self.job, value)
+            queue.deliver(self.job, value)
+        elif isinstance(value, Failure):
+            queue.fail(value.error)
         else:
             self.on_return(value)
 
@@ -89,7 +104,7 @@ class _Relay:
     def errored(self, exc) -> None:
         queue = self._live()
         if queue is not None:
-            queue._on_error(exc)
+            queue.fail(exc)
 
     def finished(self) -> None:
         queue = self._queue()
@@ -97,15 +112,15 @@ class _Relay:
         if job is not None:
             job.func = job.on_return = job.on_yield = None
         if queue is not None:
-            queue._finished(job, self)
+            queue.ended(job, self)
 
 
 class JobQueue:
     """Runs :class:`Job` s one at a time; ``wrap(job)`` gives the callable a worker runs for it.
 
-    on_start(job) / on_finish(job) / on_error(exc) are called on the main thread;
-    on_result(job, value) receives what the wrapped callable returned. ``make_worker(callable)`` gives a
-    worker with napari's ``returned``/``yielded``/``errored``/``finished`` signals and ``start()``
+    on_start(job) / on_finish(job) / on_error(exc) are called on the main thread; on_result(job,
+    value) receives what the wrapped callable returned. ``make_worker(callable)`` gives a worker
+    with napari's ``returned``/``yielded``/``errored``/``finished`` signals and ``start()``
     (default: napari's ``create_worker``).
     """
 
@@ -146,7 +161,9 @@ class JobQueue:
         return self._make_worker(func)
 
     def _start(self, worker, relay: _Relay) -> None:
-        worker._sam2_relay = relay  # the slots below are bound methods: something must hold the relay
+        worker.sam2_relay = (
+            relay  # the slots below are bound methods: something must hold the relay
+        )
         worker.returned.connect(relay.returned)
         if relay.job is not None and relay.job.on_yield is not None:
             worker.yielded.connect(relay.yielded)
@@ -156,7 +173,16 @@ class JobQueue:
             self._side.add(relay)
         worker.start()
 
-    def _finished(self, job: Job | None, relay: _Relay) -> None:
+    def deliver(self, job: Job, value) -> None:
+        """A worker's result for ``job`` (on the main thread)."""
+        self._on_result(job, value)
+
+    def fail(self, exc: Exception) -> None:
+        """A worker's error (on the main thread)."""
+        self._on_error(exc)
+
+    def ended(self, job: Job | None, relay: _Relay) -> None:
+        """A worker ended (``job`` None: a side job); the next job starts."""
         if job is None:  # a side job
             self._side.discard(relay)
             return
@@ -177,20 +203,21 @@ class JobQueue:
         return dropped
 
     def side(self, func: Callable[[], Any], on_return: Callable[[Any], None]) -> None:
-        """Run ``func`` now in its own worker (no model work: it may run beside the queue)."""
+        """Run ``func`` now in its own worker (no model work: it may run beside the queue); an error
+        it raises goes to ``on_error``."""
         if not self.closed:
-            self._start(self._worker(_detached(func)), _Relay(self, on_return=on_return))
+            self._start(self._worker(_detached(_guarded(func))), _Relay(self, on_return=on_return))
 
     def close(self) -> None:
-        """Drop queued jobs, stop the running one at its next frame (the engine's cancel token: the job
-        then ends normally and lets go of the session), and ignore what any returns."""
+        """Drop queued jobs, stop the running one at its next frame (the engine's cancel token: the
+        job then ends normally and lets go of the session), and ignore what any returns."""
         self.closed = True
         self.pending.clear()
         if self.running is not None:
             self.running.cancel()
 
 
-class _QualityWarnings:
+class WarningCollector:
     """Collects the QualityWarnings raised in a worker thread for that thread's job.
 
     ``warnings.catch_warnings`` swaps the process-wide warning state, so two workers (a model job
@@ -206,7 +233,7 @@ class _QualityWarnings:
 
     @classmethod
     def _show(cls, message, category, filename, lineno, file=None, line=None):
-        from .notices import QualityWarning
+        from ..notices import QualityWarning
 
         sink = getattr(cls._local, "sink", None)
         if sink is not None and issubclass(category, QualityWarning):
@@ -216,7 +243,7 @@ class _QualityWarnings:
 
     @classmethod
     def install(cls) -> None:
-        from .notices import QualityWarning
+        from ..notices import QualityWarning
 
         with cls._lock:
             if warnings.showwarning != cls._show:
@@ -236,19 +263,40 @@ class _QualityWarnings:
             cls._local.sink = None
 
 
-def worker_body(job: Job, session, threads: int):
-    """What the worker runs for ``job``: the thread setting first, then the job; the QualityWarnings it
-    raises are collected, and a snapshot of every object's timeline in ``session`` is returned with its
-    result, as ``(result, timelines or None, quality warning messages)``."""
+def _failure(exc: Exception) -> Failure:
+    """``exc`` as a value; an error that is not about the user's input (a ValueError, OSError,
+    KeyError or RuntimeError) also prints its traceback."""
+    if not isinstance(exc, (ValueError, OSError, KeyError, RuntimeError)):
+        traceback.print_exc()
+    return Failure(exc)
+
+
+def _guarded(func: Callable[[], Any]) -> Callable[[], Any]:
+    def run():
+        try:
+            return func()
+        except Exception as exc:
+            return _failure(exc)
+
+    return run
+
+
+def worker_body(job: Job, session, threads: int | None):
+    """What the worker runs for ``job``: the thread setting first, then the job; the QualityWarnings
+    it raises are collected, and a snapshot of every object's timeline in ``session`` is returned
+    with its result, as ``(result or Failure, timelines or None, quality warning messages)``."""
 
     def body():
-        from .threads import set_threads
+        from ..threads import set_threads
 
         set_threads(threads)  # torch's thread count belongs to the thread that sets it
-        with _QualityWarnings.collect() as caught:
-            out = job.func(job)
-            if inspect.isgenerator(out):
-                out = yield from out
+        with WarningCollector.collect() as caught:
+            try:
+                out = job.func(job)
+                if inspect.isgenerator(out):
+                    out = yield from out
+            except Exception as exc:
+                return _failure(exc), None, caught
         return out, None if session is None else session.timelines(), caught
 
     return body
