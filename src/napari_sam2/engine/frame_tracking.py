@@ -11,6 +11,7 @@ import torch
 from ..model.memory_bank import MemoryEntry
 from ..predictor.core import TrackerCore
 from .results import BACKWARD, FORWARD, FrameResult, ObjectTrack
+from .suspects import measure
 from .windows import Window, follow, move
 
 
@@ -61,7 +62,8 @@ class FrameTracker:
 
         Decoding runs in chunks of ``max_batch`` without the memory encoder and keeps only the low-res
         logits, pointers and scores; the memory is then encoded per chunk from the exclusive logits (the
-        stored result, so a dropped memory is rebuilt exactly from it)."""
+        stored result, so a dropped memory is rebuilt exactly from it). The suspect checks measure
+        overlaps on the masks as decoded (:mod:`~napari_sam2.engine.suspects`)."""
         objs, windows, logits, ptrs, scores, ious = [], [], [], [], [], []
         for ((cond, recent, ptr_frames), window), members in groups.items():
             for i in range(0, len(members), self.max_batch):
@@ -77,7 +79,9 @@ class FrameTracker:
                 ious.append(out.iou.float())
         if not objs:
             return
-        logits = self._exclusive(f, torch.cat(logits), objs, windows)
+        decoded = torch.cat(logits)
+        shape = (self.core.frames.height, self.core.frames.width)
+        logits = self._exclusive(f, decoded, objs, windows)
         ptrs, scores, ious = torch.cat(ptrs), torch.cat(scores), torch.cat(ious)
         i = 0
         while i < len(objs):  # chunks of at most max_batch consecutive objects in one window
@@ -86,9 +90,10 @@ class FrameTracker:
                 end += 1
             memory = self.core.encode(f, logits[i:end], scores[i:end], window=windows[i])
             for k in range(i, end):
+                raw = measure(decoded[k:k + 1], windows[i], shape)
                 objs[k].results[f] = FrameResult(logits[k:k + 1].clone(), ptrs[k:k + 1], float(scores[k, 0]),
                                                  float(ious[k]), d, memory[k - i:k - i + 1], window=windows[i],
-                                                 memory_window=windows[i])
+                                                 memory_window=windows[i], decoded=raw)
                 objs[k].holding_memory.add(f)
             i = end
 

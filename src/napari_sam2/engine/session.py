@@ -37,6 +37,7 @@ from .plans import downstream, memory_layout, pass_plans
 from .results import BACKWARD, FORWARD, FrameResult, ObjectTrack, ProgressEvent, RunReport
 from .session_file import apply_session_dict, session_dict
 from .session_results import SessionResults, locked as _locked
+from .suspects import SuspectSettings
 from .visibility import FrameOwnership
 from .windows import check_window, check_window_size, prompt_window, whole_frame_window, steps_in_window, warn_if_outside, window_advice
 PRECISIONS = ("fp32", "bf16")
@@ -103,6 +104,9 @@ class TrackingSession(SessionResults):
     the frame this many px wide at native scale, which must be the model's input size (None, the default:
     the whole frame resized to the model's input, the official behaviour).
 
+    suspect_settings: the thresholds of :meth:`suspects`
+    (:class:`~napari_sam2.engine.suspects.SuspectSettings`; None: the defaults).
+
     Threads: every public method holds one re-entrant lock, and propagation takes it one frame
     at a time, so another thread (a GUI) may read results between frames; the read methods
     return copies, never live containers.
@@ -110,7 +114,8 @@ class TrackingSession(SessionResults):
 
     def __init__(self, model: SAM2Base, frames, contrast_limits=None, feature_cache_mb: float = 256.0,
                  fill_hole_area: int = 8, precision: str = "fp32", memory_frames: int | None = None,
-                 max_batch: int = 16, exclusive: bool = False, window: int | None = None) -> None:
+                 max_batch: int = 16, exclusive: bool = False, window: int | None = None,
+                 suspect_settings: SuspectSettings | None = None) -> None:
         check_precision(precision, model.device)
         self.window = check_window(window, model.image_size)
         if isinstance(max_batch, bool) or not isinstance(max_batch, numbers.Integral) or max_batch < 1:
@@ -119,6 +124,9 @@ class TrackingSession(SessionResults):
         if not isinstance(exclusive, bool):
             raise ValueError(f"exclusive must be True or False, got {exclusive!r}")
         self.exclusive = exclusive
+        if not isinstance(suspect_settings, (SuspectSettings, type(None))):
+            raise ValueError(f"suspect_settings must be SuspectSettings, got {suspect_settings!r}")
+        self.suspect_settings = suspect_settings or SuspectSettings()
         most = max(model.num_maskmem - 1, 0)
         if memory_frames is not None and not 0 <= memory_frames <= most:
             raise ValueError(f"memory_frames must be between 0 and {most} (this model's memory bank), "
