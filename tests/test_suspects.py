@@ -11,7 +11,7 @@ import torch
 from napari_sam2.engine.results import BACKWARD, FORWARD, FrameResult, ObjectTrack
 from napari_sam2.engine.suspects import REASONS, SuspectSettings, find_suspects, measure
 from napari_sam2.engine.windows import Window
-from napari_sam2.io.evaluate import flag_quality, object_ious
+from napari_sam2.io.evaluate import flag_quality, object_ious, swapped
 from napari_sam2.io.exports import TABLE_COLUMNS, object_table
 
 G = 32  # low-res grid of the fake model (input 128 px)
@@ -225,6 +225,18 @@ def test_object_ious_per_frame():
         object_ious(pred[0], truth)
 
 
+def test_swapped_objects_end_on_another_cell():
+    truth = np.zeros((2, 4, 8), np.uint16)
+    truth[:, :, :4], truth[:, :, 4:] = 1, 2
+    pred = truth.copy()
+    assert swapped(pred, truth) == []
+    pred[1] = 3 - truth[1]  # 1 on 2's cell and 2 on 1's
+    assert swapped(pred, truth) == [1, 2] and swapped(pred, truth, ids=[2, 5]) == [2]
+    pred[1, :, :3] = 0  # 2 keeps a column on 1's cell; 1 is lost there, not swapped
+    pred[1, :, 4:] = 0
+    assert swapped(pred, truth) == [2]
+
+
 def test_table_has_the_suspect_column_after_lost():
     assert TABLE_COLUMNS[TABLE_COLUMNS.index("lost") + 1] == "suspect"
     labels = np.zeros((2, 8, 8), np.uint16)
@@ -289,6 +301,7 @@ def test_overlap_is_measured_before_exclusive_pixels(demo, pairs):
         assert int(((stack > 0).sum(0) > 1).sum()) == 0
 
 
+@pytest.mark.slow
 def test_a_correction_recomputes_the_suspects_it_retracks(demo, pairs):
     s = track(demo, pairs, frames=10)
     before = s.suspects()

@@ -158,6 +158,20 @@ def object_ious(pred: np.ndarray, truth: np.ndarray, ids=None) -> dict[int, np.n
     return out
 
 
+def swapped(pred: np.ndarray, truth: np.ndarray, ids=None) -> list[int]:
+    """The objects (``ids``, default every id of ``truth``) whose mask in the last frame of ``pred``
+    lies mostly on another cell of ``truth`` (both ``(T, Y, X)``): identities swapped, or an object
+    that ended on a neighbour. Objects absent from the truth's last frame are left out."""
+    last, cells = np.asarray(pred)[-1], np.asarray(truth)[-1]
+    ids = [int(i) for i in np.unique(cells) if i] if ids is None else [int(i) for i in ids]
+    out = []
+    for oid in ids:
+        under = cells[(last == oid) & (cells > 0)]
+        if (cells == oid).any() and under.size and int(np.bincount(under).argmax()) != oid:
+            out.append(oid)
+    return out
+
+
 REASON_KEYS = ("flags", "right_flags", "episodes_flagged")
 
 
