@@ -33,12 +33,15 @@ from ..predictor.core import TrackerCore
 from ..predictor.frames import FrameSource, warn_if_colour
 from ..predictor.prompts import check_frame_index, mask_to_model_input, video_prompt
 from .frame_tracking import FrameTracker
+from .neighbours import check_memory
 from .plans import downstream, memory_layout, pass_plans
 from .results import BACKWARD, FORWARD, FrameResult, ObjectTrack, ProgressEvent, RunReport
 from .session_file import apply_session_dict, session_dict
 from .session_results import SessionResults, locked as _locked
+from .suspects import SuspectSettings, measures_of
 from .visibility import FrameOwnership
-from .windows import check_window, check_window_size, prompt_window, whole_frame_window, steps_in_window, warn_if_outside, window_advice
+from .windows import auto_window, check_window, check_window_size, prompt_window, steps_in_window
+from .windows import warn_if_outside, whole_frame_window, window_advice
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -101,7 +104,18 @@ class TrackingSession(SessionResults):
 
     window: window mode (see :mod:`~napari_sam2.engine.windows`): each object is tracked in a square of
     the frame this many px wide at native scale, which must be the model's input size (None, the default:
-    the whole frame resized to the model's input, the official behaviour).
+    the whole frame resized to the model's input, the official behaviour). "auto": decided before
+    the first frame is tracked, by :func:`~napari_sam2.engine.windows.auto_window` (windows when the
+    frame is larger than the model's input and the prompted objects are small against it);
+    :attr:`window` then holds the choice and :attr:`window_choice` says why.
+
+    memory: what enters each object's memory. "official" (the default): the decoded mask, the
+    official numbers. "resolved": neighbour-resolved memory (:mod:`~napari_sam2.engine.neighbours`):
+    pixels claimed by two objects go to one, by logit and motion fit, and a mask that lags its cell
+    is moved onto it for the memory; the shown masks are exclusive, as with ``exclusive``.
+
+    suspect_settings: the thresholds of :meth:`suspects`
+    (:class:`~napari_sam2.engine.suspects.SuspectSettings`; None: the defaults).
 
     Threads: every public method holds one re-entrant lock, and propagation takes it one frame
     at a time, so another thread (a GUI) may read results between frames; the read methods
@@ -110,15 +124,22 @@ class TrackingSession(SessionResults):
 
     def __init__(self, model: SAM2Base, frames, contrast_limits=None, feature_cache_mb: float = 256.0,
                  fill_hole_area: int = 8, precision: str = "fp32", memory_frames: int | None = None,
-                 max_batch: int = 16, exclusive: bool = False, window: int | None = None) -> None:
+                 max_batch: int = 16, exclusive: bool = False, window: int | str | None = None,
+                 memory: str = "official", suspect_settings: SuspectSettings | None = None) -> None:
         check_precision(precision, model.device)
-        self.window = check_window(window, model.image_size)
+        self._auto_window = window == "auto"
+        self.window = None if self._auto_window else check_window(window, model.image_size)
+        self.window_choice: str | None = None  # window="auto": what was chosen and why
+        self.memory = check_memory(memory)
         if isinstance(max_batch, bool) or not isinstance(max_batch, numbers.Integral) or max_batch < 1:
             raise ValueError(f"max_batch must be a whole number of objects, 1 or more, got {max_batch!r}")
         self.max_batch = int(max_batch)
         if not isinstance(exclusive, bool):
             raise ValueError(f"exclusive must be True or False, got {exclusive!r}")
         self.exclusive = exclusive
+        if not isinstance(suspect_settings, (SuspectSettings, type(None))):
+            raise ValueError(f"suspect_settings must be SuspectSettings, got {suspect_settings!r}")
+        self.suspect_settings = suspect_settings or SuspectSettings()
         most = max(model.num_maskmem - 1, 0)
         if memory_frames is not None and not 0 <= memory_frames <= most:
             raise ValueError(f"memory_frames must be between 0 and {most} (this model's memory bank), "
@@ -132,7 +153,7 @@ class TrackingSession(SessionResults):
         if model.training:  # dropout on, eval-only rules off: e.g. straight from build_model or a training loop
             warn_quality("the model is in training mode, so tracking differs from inference; call model.eval() first")
         advice = window_advice((self.frames.height, self.frames.width), model.image_size, self.window)
-        if advice is not None:
+        if advice is not None and not self._auto_window:
             warn_quality(advice)
         self.core = TrackerCore(model, self.frames, feature_cache_mb, fill_hole_area, precision)
         self.objects: "OrderedDict[int, ObjectTrack]" = OrderedDict()
@@ -141,8 +162,29 @@ class TrackingSession(SessionResults):
         self.ends: dict[int, int] = {}
         self.starts: dict[int, int] = {}
         self._ownership = FrameOwnership(self)
-        self._tracker = FrameTracker(self.core, self.objects, self.max_batch, self.exclusive,
-                                     None if self.window is None else (self.frames.height, self.frames.width))
+        self._tracker = self._frame_tracker()
+
+    def _frame_tracker(self) -> FrameTracker:
+        shape = None if self.window is None else (self.frames.height, self.frames.width)
+        return FrameTracker(self.core, self.objects, self.max_batch, self.exclusive, shape,
+                            self.memory)
+
+    def _choose_window(self) -> None:
+        """``window="auto"``, once, before the first frame is tracked: the rule of
+        :func:`~napari_sam2.engine.windows.auto_window` on the objects' sizes on their first
+        prompted frames; in window mode their prompted frames are computed again in windows."""
+        if not self._auto_window or not self.objects:
+            return
+        self._auto_window = False
+        shape = (self.frames.height, self.frames.width)
+        areas = [measures_of(o.results[min(o.prompts)], shape).area for o in self.objects.values()]
+        self.window, self.window_choice = auto_window(shape, self.model.image_size,
+                                                      [2 * (a / np.pi) ** 0.5 for a in areas if a])
+        if self.window is not None:
+            self._tracker = self._frame_tracker()
+            for obj in self.objects.values():
+                for f, steps in obj.prompts.items():
+                    obj.results[f] = self._prompted_result(f, steps)
 
     @classmethod
     def from_name(cls, frames, name: str = "sam2.1_hiera_tiny", checkpoint="local", device="cpu",
@@ -151,7 +193,9 @@ class TrackingSession(SessionResults):
         from ..predictor.video_predictor import build_sam2_video_predictor
 
         window = kwargs.get("window")
-        if window is not None:
+        if window == "auto":
+            window = None  # the model's own input size
+        elif window is not None:
             check_window_size(window)
             shape = _frame_shape(frames)
             window = kwargs["window"] = window if shape is None else whole_frame_window(window, shape)
@@ -447,6 +491,7 @@ class TrackingSession(SessionResults):
         if start is not None:
             start = self._check_frame(start)
         with self._lock:
+            self._choose_window()
             ids = self.obj_ids if obj_ids is None else list(obj_ids)
             plans = pass_plans(direction, start, max_frames, ids, self.objects, self.num_frames)
         total = sum(len(f) for _, f in plans)

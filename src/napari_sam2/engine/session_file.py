@@ -30,7 +30,8 @@ def session_dict(session: "TrackingSession") -> dict:
             "precision": session.precision, "memory_frames": session.memory_frames,
             "max_batch": session.max_batch,
             "exclusive": session.exclusive,
-            "window": session.window,
+            "window": "auto" if session._auto_window else session.window,
+            "memory": session.memory,
             "divisions": [{"parent": p, "frame": session.ends[p] + 1,
                            "daughters": sorted(d for d, q in session.parents.items() if q == p)}
                           for p in sorted(session.ends)]}
