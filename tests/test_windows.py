@@ -243,7 +243,7 @@ def test_cli_window_and_its_advice(tmp_path, capsys):
     assert np.mean(_ious(win, truth, range(1, 5))) >= 0.8
     assert json.loads((tmp_path / "win.tif.json").read_text())["window"] == 256
     rows = (tmp_path / "t.csv").read_text().splitlines()
-    assert len(rows) == 1 + 5 * 5 and sorted(p.name for p in (tmp_path / "ctc").iterdir())[:2] == ["mask000.tif", "mask001.tif"]
+    assert len(rows) == 1 + 5 * 5 and sorted(p.name for p in (tmp_path / "ctc").glob("mask*.tif"))[:2] == ["mask000.tif", "mask001.tif"]
     rc = main(["track", str(tmp_path / "movie.tif"), "--model", "demo", "--masks", str(tmp_path / "seed.tif"),
                "--out", str(tmp_path / "bad.tif"), "--window", "100"])
     assert rc != 0 and "multiple of 32" in capsys.readouterr().err
