@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_sam2.synthetic import synthetic_cells, synthetic_dividing_cells, synthetic_volume
+from napari_sam2.synthetic import (synthetic_cells, synthetic_dividing_cells,
+                                   synthetic_passing_pairs, synthetic_volume)
 
 
 def _areas(frame: np.ndarray) -> dict[int, int]:
@@ -96,3 +97,42 @@ def test_volume_blur_is_stronger_along_z():
     steepest_z = np.abs(np.diff(img[:, y, x])).max()
     steepest_x = np.abs(np.diff(img[z, y, :])).max()
     assert steepest_z < 0.7 * steepest_x
+
+
+def test_passing_pairs_touch_for_a_few_frames_and_look_alike():
+    from scipy import ndimage
+
+    image, labels = synthetic_passing_pairs(n_frames=24, size=(384, 384), n_pairs=8, seed=0)
+    assert image.shape == labels.shape == (24, 384, 384)
+    assert image.dtype == labels.dtype == np.uint16
+    for t in range(24):
+        assert set(_areas(labels[t])) == set(range(1, 17))
+    for k in range(8):
+        a, b = 2 * k + 1, 2 * k + 2
+        touching = [t for t in range(24)
+                    if (ndimage.binary_dilation(labels[t] == a) & (labels[t] == b)).any()]
+        assert 3 <= len(touching) <= 6 and touching == list(range(touching[0], touching[-1] + 1))
+        assert 5 <= touching[0] and touching[-1] <= 19  # they meet in the middle, not at an end
+        first = _areas(labels[0])
+        assert abs(first[a] - first[b]) <= 0.05 * first[a]  # the same size
+        brightness = [image[0][labels[0] == i].mean() for i in (a, b)]
+        assert abs(brightness[0] - brightness[1]) < 150
+        ca, cb = (np.argwhere(labels[0] == i).mean(0) for i in (a, b))
+        da, db = (np.argwhere(labels[-1] == i).mean(0) - c for i, c in ((a, ca), (b, cb)))
+        assert np.dot(da, db) < 0 and np.hypot(*da) > 30  # opposite ways, about 2.5 px a frame
+    small = [synthetic_passing_pairs(n_frames=4, size=(128, 256), n_pairs=2, seed=s)
+             for s in (0, 0, 1)]
+    assert np.array_equal(small[0][0], small[1][0]) and np.array_equal(small[0][1], small[1][1])
+    assert not np.array_equal(small[0][1], small[2][1])
+
+
+def test_passing_pairs_that_approach_and_the_limits():
+    _, apart = synthetic_passing_pairs(n_frames=20, size=(256, 256), n_pairs=2, seed=1,
+                                       approach=1.0)
+    for t in (0, 19):  # far apart at the ends, touching in the middle
+        gap = [np.hypot(*(np.argwhere(apart[t] == 1).mean(0) - np.argwhere(apart[t] == 2).mean(0)))]
+        assert gap[0] > 30
+    with pytest.raises(ValueError, match="do not fit"):
+        synthetic_passing_pairs(n_frames=60, size=(128, 128), n_pairs=4)
+    with pytest.raises(ValueError, match="n_pairs"):
+        synthetic_passing_pairs(n_pairs=0)

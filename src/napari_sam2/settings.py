@@ -23,6 +23,7 @@ MAX_IMAGE_SIZE = 4096  # 4x the official 1024 px input: about 13 GB to track on 
 MAX_POINTS_PER_SIDE = 256  # a grid of 256 x 256 clicks per crop: the official default is 32
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16")
+MEMORY_RULES = ("official", "resolved")
 DIRECTIONS = ("forward", "backward", "both")
 AXES = ("t", "z")
 LABEL_SUFFIXES = (".tif", ".tiff", ".zarr")
@@ -214,8 +215,8 @@ class Settings:
 
 def _nested_type(cls, name: str):
     return {"model": ModelSettings, "stack": StackSettings, "tracking": TrackingSettings,
-            "auto": AutoSettings, "seeds": SeedSettings, "outputs": OutputSettings}.get(name) \
-        if cls is RunSettings else None
+            "suspects": SuspectSettings, "auto": AutoSettings, "seeds": SeedSettings,
+            "outputs": OutputSettings}.get(name) if cls is RunSettings else None
 
 
 # --------------------------------------------------------------------------- the model
@@ -311,17 +312,65 @@ class TrackingSettings(Settings):
                           help="each pixel belongs to at most one object (the most confident one), and each "
                                "object's memory is made from its own pixels only: for touching cells. Off gives "
                                "the official numbers")
-    window: int | None = opt(None, flag="--window", label="window", kind=int, low=64, high=MAX_IMAGE_SIZE,
-                             multiple=32, none="the whole frame",
-                             words=(("whole frame", None), (1024, 1024), (512, 512), (256, 256)),
-                             help="window mode: track each object in a SIZE px window of the frame at native "
-                                  "scale (a multiple of 32; the model runs at SIZE px input, so --image-size is "
-                                  "not needed): for small cells in large frames, e.g. 256 for the demo, 512 or "
-                                  "1024 for official models. A window as large as the frame is the whole frame")
+    window: int | str | None = opt(None, flag="--window", label="window", kind=int, low=64, high=MAX_IMAGE_SIZE,
+                                   multiple=32, none="the whole frame", extra=("auto",),
+                                   words=(("whole frame", None), ("auto", "auto"), (1024, 1024), (512, 512),
+                                          (256, 256)),
+                                   help="window mode: track each object in a SIZE px window of the frame at "
+                                        "native scale (a multiple of 32; the model runs at SIZE px input, so "
+                                        "--image-size is not needed): for small cells in large frames, e.g. 256 "
+                                        "for the demo, 512 or 1024 for official models. 'auto': windows of the "
+                                        "model's input size when the frame is larger than it and the prompted "
+                                        "objects are small against it (the summary says which was chosen). A "
+                                        "window as large as the frame is the whole frame")
+    memory: str = opt("official", flag="--memory", label="memory", choices=MEMORY_RULES,
+                      help="what enters each object's memory: 'official' (the decoded mask: the official "
+                           "numbers) or 'resolved' (pixels two objects claim go to one by logit and motion "
+                           "fit, and a mask that lags its cell is moved onto its motion: keeps touching "
+                           "look-alike cells apart; the shown masks are exclusive)")
 
     def direction_for(self, axis: str) -> str:
         """The direction to track: the one set, else forward along time and both ways through a volume."""
         return self.direction or ("both" if axis == "z" else "forward")
+
+
+# --------------------------------------------------------------------------- suspect object-frames
+
+@dataclass(frozen=True)
+class SuspectSettings(Settings):
+    """Thresholds of the suspect checks (:mod:`napari_sam2.engine.suspects`): where a tracked mask is
+    probably wrong although the model is sure of it. The defaults were chosen with the demo model on
+    look-alike pairs that pass each other, dividing cells and the sample movie, tracked with the
+    official and with resolved memory (docs/engine.md has the precision and recall)."""
+
+    overlap: float = opt(0.35, flag="--suspect-overlap", label="overlap", kind=float, above=0, high=1,
+                         help="suspect 'overlap': two masks overlap by more than this share of the smaller "
+                              "(default 0.35)")
+    takeover: float = opt(0.5, flag="--suspect-takeover", label="takeover", kind=float, above=0, high=1,
+                          help="suspect 'overlap': the mask covers more than this share of another object's "
+                               "mask on the frame before (default 0.5)")
+    history: int = opt(5, flag="--suspect-history", label="history (frames)", kind=int, low=1, high=100,
+                       help="recent frames the area, position and confidence checks compare with (default 5)")
+    area_band: float = opt(1.6, flag="--suspect-area", label="area band", kind=float, above=1, high=100,
+                           help="suspect 'area': the area is outside [median / this, median * this] of the "
+                                "recent frames (default 1.6)")
+    position: float = opt(1.0, flag="--suspect-position", label="position (radii)", kind=float, above=0,
+                          high=100,
+                          help="suspect 'position': the centroid is more than this many equivalent radii from "
+                               "a constant-velocity prediction (default 1)")
+    score_drop: float = opt(4.0, flag="--suspect-score-drop", label="score drop", kind=float, above=0,
+                            high=1000,
+                            help="suspect 'confidence': the object score (logit) falls more than this below "
+                                 "its recent median (default 4)")
+    iou_drop: float = opt(0.6, flag="--suspect-iou-drop", label="IoU drop", kind=float, above=0, high=1,
+                          help="suspect 'confidence': the predicted IoU falls more than this below its recent "
+                               "median (default 0.6)")
+    fragments: float = opt(0.25, flag="--suspect-fragments", label="fragments", kind=float, above=0, high=1,
+                           help="suspect 'fragments': the mask's second largest piece is at least this share of "
+                                "the largest (default 0.25)")
+    max_size: float = opt(0.3, flag="--suspect-size", label="largest share", kind=float, above=0, high=1,
+                          help="suspect 'size': the mask covers more than this share of the model's input "
+                               "(frame or window; default 0.3)")
 
 
 # --------------------------------------------------------------------------- automatic segmentation
@@ -526,6 +575,7 @@ class RunSettings(Settings):
     model: ModelSettings = field(default_factory=ModelSettings)
     stack: StackSettings = field(default_factory=StackSettings)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
+    suspects: SuspectSettings = field(default_factory=SuspectSettings)
     auto: AutoSettings = field(default_factory=AutoSettings)
     seeds: SeedSettings = field(default_factory=SeedSettings)
     outputs: OutputSettings = field(default_factory=OutputSettings)
@@ -536,7 +586,7 @@ class RunSettings(Settings):
             raise SettingError(SeedSettings, "auto_new", f"needs forward tracking (new cells are tracked on "
                                                          f"from where they appear), not {direction}")
         window, size = self.tracking.window, self.model.image_size
-        if window is not None and size is not None and size != window:
+        if window not in (None, "auto") and size is not None and size != window:
             raise SettingError(ModelSettings, "image_size", f"{size} and --window {window} differ: window mode "
                                                             "runs the model at the window's size")
 
@@ -550,8 +600,8 @@ def settings_dict(*parts: Settings) -> dict:
     return {_KEYS[type(p)]: p.as_dict() for p in parts}
 
 
-_KEYS = {ModelSettings: "model", StackSettings: "stack", TrackingSettings: "tracking", AutoSettings: "auto",
-         SeedSettings: "seeds", OutputSettings: "outputs"}
+_KEYS = {ModelSettings: "model", StackSettings: "stack", TrackingSettings: "tracking",
+         SuspectSettings: "suspects", AutoSettings: "auto", SeedSettings: "seeds", OutputSettings: "outputs"}
 
 __all__ = ["AutoSettings", "FinetuneSettings", "ModelSettings", "Option", "OutputSettings", "RunSettings", "SeedSettings",
-           "SettingError", "Settings", "StackSettings", "TrackingSettings", "option_of", "options"]
+           "SettingError", "Settings", "StackSettings", "SuspectSettings", "TrackingSettings", "option_of", "options"]

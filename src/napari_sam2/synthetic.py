@@ -99,6 +99,73 @@ def synthetic_dividing_cells(n_frames: int = 20, size: tuple[int, int] = (256, 2
     return image, labels, parents
 
 
+def synthetic_passing_pairs(n_frames: int = 24, size: tuple[int, int] = (384, 384),
+                            n_pairs: int = 8, seed: int = 0,
+                            radius: tuple[float, float] = (9.0, 13.0), speed: float = 2.5,
+                            gap: float = -1.0, approach: float = 0.0, background: float = 300.0,
+                            brightness: float = 2500.0, noise: float = 60.0
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """A ``(T, Y, X)`` uint16 movie of look-alike cell pairs that pass each other side by side, and
+    its labels: the case where SAM 2's memory drifts onto a touching neighbour and swaps identities.
+
+    The frame is cut into ``n_pairs`` lanes, each about twice as long as it is wide. In each lane
+    two cells of the same size, shape, brightness and texture (labels ``2k + 1`` and ``2k + 2``)
+    move in opposite directions along the lane, about ``speed`` px per frame each (0.8-1.2 times it
+    per pair, with a small random walk), long axis along the motion, and pass each other at a random
+    frame in the middle third of the movie. Where they pass, the edges facing each other are ``gap``
+    px apart (negative: they overlap by that much and touch; the lower label keeps a contested
+    pixel).
+    ``approach`` > 0 makes the paths converge and part again (the facing edges are
+    ``gap + approach * |t - t_pass|`` apart), instead of running parallel. Semi-axes are drawn from
+    ``radius``; blur and noise as in :func:`synthetic_cells`. Returns ``(image, labels)``.
+
+    Raises ValueError when a lane is too small for its cells' paths over ``n_frames``.
+    """
+    if n_pairs < 1 or n_frames < 2:
+        raise ValueError(f"need n_pairs >= 1 and n_frames >= 2, got {n_pairs} and {n_frames}")
+    rng = np.random.default_rng(seed)
+    h, w = size
+    # lanes about twice as long as they are wide
+    cols = max(range(1, n_pairs + 1), key=lambda n: min(h / -(-n_pairs // n), w / n / 2))
+    rows = -(-n_pairs // cols)
+    lane_h, lane_w = h / rows, w / cols
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = np.arange(n_frames, dtype=float)
+    cells = []  # (label, centres (T, 2), axes (2,), angle, level)
+    for k in range(n_pairs):
+        r, c = divmod(k, cols)
+        centre = np.array([(r + 0.5) * lane_h, (c + 0.5) * lane_w]) + rng.normal(0, 2.0, 2)
+        angle = rng.uniform(-0.15, 0.15)  # the lane's direction, radians from the x axis
+        along = np.array([np.sin(angle), np.cos(angle)])
+        across = np.array([np.cos(angle), -np.sin(angle)])
+        axes = np.sort(rng.uniform(*radius, size=2))[::-1]  # (along, across) semi-axes
+        t_pass = rng.uniform(n_frames / 3, 2 * n_frames / 3)
+        v = speed * rng.uniform(0.8, 1.2)
+        level = rng.uniform(0.6, 1.0) * brightness
+        sign = rng.choice([-1.0, 1.0])  # which of the two runs on which side
+        half = (2 * axes[1] + gap + approach * np.abs(t - t_pass)) / 2
+        for j, s in ((2 * k + 1, sign), (2 * k + 2, -sign)):
+            walk = np.cumsum(rng.normal(0, 0.15, (n_frames, 2)), axis=0)
+            path = (centre + np.outer(s * half, across) + np.outer(s * v * (t - t_pass), along)
+                    + walk)
+            reach = np.abs(path - centre).max(0) + axes[0] + 2
+            if reach[0] > lane_h / 2 or reach[1] > lane_w / 2:
+                raise ValueError(f"{n_pairs} pairs passing at {speed} px per frame over {n_frames} "
+                                 f"frames do not fit a {h}x{w} frame: use fewer pairs or frames, "
+                                 "or a larger frame")
+            cells.append((j, path, axes, angle, level))
+    image = np.empty((n_frames, h, w), dtype=np.uint16)
+    labels = np.zeros((n_frames, h, w), dtype=np.uint16)
+    for f in range(n_frames):
+        signal = np.zeros((h, w), dtype=np.float32)
+        for label, path, axes, angle, level in cells:
+            _paint_ellipse(labels[f], signal, yy, xx, path[f], axes, angle, level, label)
+        signal = ndimage.gaussian_filter(signal, 1.2)
+        frame = background + signal + rng.normal(0, noise, size=(h, w))
+        image[f] = np.clip(frame, 0, 65535).astype(np.uint16)
+    return image, labels
+
+
 def synthetic_volume(shape: tuple[int, int, int] = (32, 128, 128), n_cells: int = 4, seed: int = 0,
                      radius: tuple[float, float] = (10.0, 16.0), z_ratio: float = 0.5,
                      blur: tuple[float, float] = (2.0, 0.8), background: float = 300.0,

@@ -1,6 +1,7 @@
 """Computing tracked frames for a session's objects on the tracker core: objects that share a memory layout
-(and, in window mode, a window) in batches of at most ``max_batch``, optionally with exclusive pixels, their
-memory rebuilt when it had been dropped or made in another window, and dropped again once no frame can use it."""
+(and, in window mode, a window) in batches of at most ``max_batch``, optionally with exclusive
+pixels or neighbour-resolved memory, their memory rebuilt when it had been dropped or made in
+another window, and dropped again once no frame can use it."""
 
 from __future__ import annotations
 
@@ -10,25 +11,28 @@ import torch
 
 from ..model.memory_bank import MemoryEntry
 from ..predictor.core import TrackerCore
+from . import neighbours
 from .results import BACKWARD, FORWARD, FrameResult, ObjectTrack
+from .suspects import measure
 from .windows import Window, follow, move
 
 
 class FrameTracker:
     """Tracks frames for the objects of one session (``objects``: the session's live ``{id: ObjectTrack}``).
-    ``shape``: the frame's (H, W) for window mode (:mod:`~napari_sam2.engine.windows`), None for whole frames."""
+    ``shape``: the frame's (H, W) for window mode (:mod:`~napari_sam2.engine.windows`), None for
+    whole frames. ``memory``: "official", or "resolved" (:mod:`~napari_sam2.engine.neighbours`)."""
 
     def __init__(self, core: TrackerCore, objects: Mapping[int, ObjectTrack], max_batch: int, exclusive: bool,
-                 shape: tuple[int, int] | None = None) -> None:
+                 shape: tuple[int, int] | None = None, memory: str = "official") -> None:
         self.core, self.objects, self.max_batch, self.exclusive = core, objects, max_batch, exclusive
-        self.shape = shape
+        self.shape, self.resolved = shape, memory == "resolved"
         self.recomputed_memories = 0
         self.moved_memories = 0
 
     def track(self, f: int, d: str, groups: dict) -> None:
         """Track frame ``f`` in direction ``d`` for ``groups``: ``{(prompted, recent, pointer frames): [ids]}``."""
         groups = self._by_window(f, d, groups)
-        if self.exclusive:
+        if self.exclusive or self.resolved:
             self._track_exclusive(f, d, groups)
             return
         for (layout, window), members in groups.items():
@@ -61,7 +65,10 @@ class FrameTracker:
 
         Decoding runs in chunks of ``max_batch`` without the memory encoder and keeps only the low-res
         logits, pointers and scores; the memory is then encoded per chunk from the exclusive logits (the
-        stored result, so a dropped memory is rebuilt exactly from it)."""
+        stored result, so a dropped memory is rebuilt exactly from it). With resolved memory,
+        contested pixels go by logit and motion fit, and each memory is made from the mask moved by
+        its lag (stored with the result). With exclusive pixels (not resolved memory) the suspect
+        checks measure overlaps on the masks as decoded (:mod:`~napari_sam2.engine.suspects`)."""
         objs, windows, logits, ptrs, scores, ious = [], [], [], [], [], []
         for ((cond, recent, ptr_frames), window), members in groups.items():
             for i in range(0, len(members), self.max_batch):
@@ -77,24 +84,38 @@ class FrameTracker:
                 ious.append(out.iou.float())
         if not objs:
             return
-        logits = self._exclusive(f, torch.cat(logits), objs, windows)
+        decoded = torch.cat(logits)
+        shape = (self.core.frames.height, self.core.frames.width)
+        lags = [None] * len(objs)
+        if self.resolved:
+            ranks = neighbours.motion_ranks(f, d, decoded, objs, windows, shape)
+            logits = self._exclusive(f, decoded, objs, windows, ranks)
+            lags = [neighbours.lag(o, f, d, logits[k:k + 1], windows[k], shape)
+                    for k, o in enumerate(objs)]
+        else:
+            logits = self._exclusive(f, decoded, objs, windows)
         ptrs, scores, ious = torch.cat(ptrs), torch.cat(scores), torch.cat(ious)
         i = 0
         while i < len(objs):  # chunks of at most max_batch consecutive objects in one window
             end = i + 1
             while end < len(objs) and end - i < self.max_batch and windows[end] == windows[i]:
                 end += 1
-            memory = self.core.encode(f, logits[i:end], scores[i:end], window=windows[i])
+            seen = torch.cat([neighbours.shifted(logits[k:k + 1], lags[k]) for k in range(i, end)])
+            memory = self.core.encode(f, seen, scores[i:end], window=windows[i])
             for k in range(i, end):
+                raw = None if self.resolved else measure(decoded[k:k + 1], windows[i], shape)
                 objs[k].results[f] = FrameResult(logits[k:k + 1].clone(), ptrs[k:k + 1], float(scores[k, 0]),
                                                  float(ious[k]), d, memory[k - i:k - i + 1], window=windows[i],
-                                                 memory_window=windows[i])
+                                                 memory_window=windows[i], memory_shift=lags[k],
+                                                 decoded=raw)
                 objs[k].holding_memory.add(f)
             i = end
 
-    def _exclusive(self, f: int, logits: torch.Tensor, objs: list[ObjectTrack], windows: list) -> torch.Tensor:
+    def _exclusive(self, f: int, logits: torch.Tensor, objs: list[ObjectTrack], windows: list,
+                   ranks: torch.Tensor | None = None) -> torch.Tensor:
         """``(N, 1, h, w)`` logits of the objects just decoded on ``f`` (each in its window of ``windows``),
-        made exclusive: where another object has the highest logit, clamped to -10 or below. The other
+        made exclusive: where another object has the highest logit (of ``ranks``, where given),
+        clamped to -10 or below. The other
         objects with a result on ``f`` compete as shown (holes filled) and are not changed: a prompted one
         wins wherever its mask is positive (a prompt owns its frame, as in the label image), a kept tracked
         result by its logit. In window mode every object is compared in its own window."""
@@ -111,7 +132,7 @@ class FrameTracker:
             rival_windows.append(r.window)
         if logits.shape[0] + len(rivals) == 1:
             return logits
-        every = torch.cat([logits, *rivals])
+        every = torch.cat([logits if ranks is None else ranks, *rivals])
         sources = windows + rival_windows
         out = logits.clone()
         for window in dict.fromkeys(windows):
@@ -152,10 +173,14 @@ class FrameTracker:
         if r.memory is None or r.memory_window != window:
             # A prompted frame's memory is made from the (hole-filled) mask the user sees, as the
             # official predictor does before tracking; a tracked frame's was dropped to bound RAM
-            # and is rebuilt exactly from the frame and its stored logits; one made in another window
+            # and is rebuilt exactly from the frame and its stored logits (moved by its lag, with
+            # resolved memory); one made in another window
             # is encoded again in this one from the same mask, moved by the windows' offset.
             prompted = t in obj.prompts
-            logits = self.core.filled(r.logits) if prompted else r.logits
+            if prompted:
+                logits = self.core.filled(r.logits)
+            else:
+                logits = neighbours.shifted(r.logits, r.memory_shift)
             moved = r.window != window
             if moved:
                 logits = move(logits, r.window, window)

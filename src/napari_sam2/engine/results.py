@@ -33,6 +33,10 @@ class FrameResult:
     replay: Points | None = None  # prompted frames: the clicks after the last step, to resume from
     window: Window | None = None  # window mode: the window the logits are in (None: the whole frame)
     memory_window: Window | None = None  # the window ``memory`` was encoded in (it moves with the object)
+    # resolved memory: the (dy, dx) low-res px the mask was moved by for its memory
+    memory_shift: tuple[float, float] | None = None
+    measures: object | None = None  # suspects.Measures of ``logits`` (made when first needed)
+    decoded: object | None = None  # suspects.Measures of the mask before exclusive pixels
 
     @property
     def present(self) -> bool:

@@ -36,16 +36,17 @@ from ..notices import warn_quality
 from ..predictor.core import TrackerCore
 from ..predictor.frames import FrameSource, warn_if_colour
 from ..predictor.prompts import check_frame_index, video_prompt
-from ..settings import ModelSettings, SettingError, TrackingSettings
+from ..settings import ModelSettings, SettingError, SuspectSettings, TrackingSettings
 from .frame_tracking import FrameTracker
 from .lineage import Lineage
 from .plans import downstream, memory_layout, pass_plans
 from .prompting import anchored, check_steps, click_step, prompted_result
 from .results import BACKWARD, FORWARD, ObjectTrack, ProgressEvent, RunReport, Timeline
 from .session_file import apply_session_dict, session_dict
+from .suspects import measures_of
 from .views import ResultViews, locked
 from .visibility import Visible
-from .windows import check_window, warn_if_outside, whole_frame_window, window_advice
+from .windows import auto_window, check_window, warn_if_outside, whole_frame_window, window_advice
 
 
 def bf16_is_fast(device) -> bool:
@@ -105,7 +106,17 @@ class TrackingSession:
       across every batch of the frame), and the memory of each object is encoded from its exclusive mask.
       Objects prompted on the frame are not re-decoded and own their pixels (as in the label image).
     * window: window mode (:mod:`~napari_sam2.engine.windows`): each object is tracked in a square of the
-      frame this many px wide at native scale, which must be the model's input size.
+      frame this many px wide at native scale, which must be the model's input size. "auto": decided before
+      the first frame is tracked, by :func:`~napari_sam2.engine.windows.auto_window` (windows when the frame
+      is larger than the model's input and the prompted objects are small against it); :attr:`window` then
+      holds the choice and :attr:`window_choice` says why.
+    * memory: what enters each object's memory. "official" (the default): the decoded mask, the official
+      numbers. "resolved": neighbour-resolved memory (:mod:`~napari_sam2.engine.neighbours`): pixels claimed
+      by two objects go to one, by logit and motion fit, and a mask that lags its cell is moved onto it for
+      the memory; the shown masks are exclusive, as with ``exclusive``.
+
+    suspects: the thresholds of :meth:`suspects` (:class:`~napari_sam2.settings.SuspectSettings`; None: the
+    defaults).
 
     Threads: every public method holds one re-entrant lock (:attr:`lock`), and propagation takes it one frame
     at a time, so another thread (a GUI) may read results between frames; the read methods return copies,
@@ -113,10 +124,14 @@ class TrackingSession:
     """
 
     def __init__(self, model: SAM2Base, frames, contrast_limits=None, tracking: TrackingSettings | None = None,
-                 feature_cache_mb: float = 256.0, fill_hole_area: int = 8, **options) -> None:
+                 feature_cache_mb: float = 256.0, fill_hole_area: int = 8, suspects: SuspectSettings | None = None,
+                 **options) -> None:
         self.tracking = settings = _settings(tracking, options)
+        self.suspect_settings = suspects or SuspectSettings()
         check_precision(settings.precision, model.device)
-        check_window(settings.window, model.image_size)
+        self._auto_window = settings.window == "auto"
+        self.window = None if self._auto_window else check_window(settings.window, model.image_size)
+        self.window_choice: str | None = None  # window "auto": what was chosen and why
         most = max(model.num_maskmem - 1, 0)
         if settings.memory_frames is not None and settings.memory_frames > most:
             raise SettingError(TrackingSettings, "memory_frames", f"must be between 0 and {most} (this model's "
@@ -128,19 +143,40 @@ class TrackingSession:
         warn_if_colour(self.frames, model)  # colour to a grey-trained model (the demo) names channel='grey'
         if model.training:  # dropout on, eval-only rules off: e.g. straight from build_model or a training loop
             warn_quality("the model is in training mode, so tracking differs from inference; call model.eval() first")
-        advice = window_advice((self.frames.height, self.frames.width), model.image_size, settings.window)
-        if advice is not None:
+        advice = window_advice((self.frames.height, self.frames.width), model.image_size, self.window)
+        if advice is not None and not self._auto_window:
             warn_quality(advice)
         self.core = TrackerCore(model, self.frames, feature_cache_mb, fill_hole_area, settings.precision)
         self.objects: "OrderedDict[int, ObjectTrack]" = OrderedDict()
         self.tree = Lineage()  # divisions: who divides when, into whom
         self.views = ResultViews(self)
-        shape = None if settings.window is None else (self.frames.height, self.frames.width)
-        self.tracker = FrameTracker(self.core, self.objects, settings.max_batch, settings.exclusive, shape)
+        self.tracker = self._frame_tracker()
+
+    def _frame_tracker(self) -> FrameTracker:
+        shape = None if self.window is None else (self.frames.height, self.frames.width)
+        return FrameTracker(self.core, self.objects, self.tracking.max_batch, self.tracking.exclusive, shape,
+                            self.tracking.memory)
+
+    def _choose_window(self) -> None:
+        """Window "auto", once, before the first frame is tracked: the rule of
+        :func:`~napari_sam2.engine.windows.auto_window` on the objects' sizes on their first prompted frames;
+        in window mode their prompted frames are computed again in windows."""
+        if not self._auto_window or not self.objects:
+            return
+        self._auto_window = False
+        shape = (self.frames.height, self.frames.width)
+        areas = [measures_of(o.results[min(o.prompts)], shape).area for o in self.objects.values() if o.prompts]
+        self.window, self.window_choice = auto_window(shape, self.model.image_size,
+                                                      [2 * (a / np.pi) ** 0.5 for a in areas if a])
+        if self.window is not None:
+            self.tracker = self._frame_tracker()
+            for obj in self.objects.values():
+                for f, steps in obj.prompts.items():
+                    obj.results[f] = prompted_result(self.core, f, steps, self.window)
 
     @classmethod
     def from_settings(cls, frames, model: ModelSettings | None = None, tracking: TrackingSettings | None = None,
-                      contrast_limits=None) -> "TrackingSession":
+                      contrast_limits=None, suspects: SuspectSettings | None = None) -> "TrackingSession":
         """A session on the model ``model`` names (:class:`~napari_sam2.settings.ModelSettings`; its device
         'auto' picks one), tracking as ``tracking`` says. Window mode builds the model at the window's size;
         a window as large as the frames is the whole frame (a QualityWarning says so)."""
@@ -149,17 +185,18 @@ class TrackingSession:
 
         model, tracking = model or ModelSettings(), tracking or TrackingSettings()
         shape = _frame_shape(frames)
-        if tracking.window is not None and shape is not None:
+        if tracking.window not in (None, "auto") and shape is not None:
             tracking = tracking.replaced(window=whole_frame_window(tracking.window, shape))
-        size = tracking.window if tracking.window is not None else model.image_size
-        if tracking.window is not None and model.image_size not in (None, tracking.window):
+        fixed = tracking.window not in (None, "auto")  # window "auto" uses the model's own input size
+        size = tracking.window if fixed else model.image_size
+        if fixed and model.image_size not in (None, tracking.window):
             raise SettingError(ModelSettings, "image_size", f"{model.image_size} and window {tracking.window} "
                                                             "differ: window mode runs the model at the window's size")
         device = pick_device(model.device)
         check_precision(tracking.precision, device)  # before the model is built
         built = build_sam2_video_predictor(model.model, checkpoint=model.checkpoint, device=device,
                                            image_size=size).model
-        return cls(built, frames, contrast_limits, tracking)
+        return cls(built, frames, contrast_limits, tracking, suspects=suspects)
 
     @classmethod
     def from_name(cls, frames, name: str = "sam2.1_hiera_tiny", checkpoint="local", device="cpu",
@@ -179,11 +216,6 @@ class TrackingSession:
     @property
     def shape(self) -> tuple[int, int, int]:
         return self.frames.num_frames, self.frames.height, self.frames.width
-
-    @property
-    def window(self) -> int | None:
-        """Window mode's window side in px, or None for the whole frame."""
-        return self.tracking.window
 
     @property
     def parents(self) -> dict[int, int]:
@@ -265,6 +297,11 @@ class TrackingSession:
     def result_frames(self) -> list[int]:
         """The frames where any object has a result (prompted or tracked), sorted."""
         return self.views.result_frames()
+
+    def suspects(self, settings: SuspectSettings | None = None) -> dict[int, dict[int, list[str]]]:
+        """``{obj_id: {frame: [reasons]}}``: the object-frames whose mask is probably wrong although the model
+        is sure of it (:mod:`~napari_sam2.engine.suspects`), by the session's thresholds or ``settings``."""
+        return self.views.suspects(settings)
 
     @locked
     def lineage(self) -> dict[int, int]:
@@ -483,6 +520,7 @@ class TrackingSession:
         if start is not None:
             start = self.check_frame(start)
         with self.lock:
+            self._choose_window()
             ids = self.obj_ids if obj_ids is None else list(obj_ids)
             plans = pass_plans(direction, start, max_frames, ids, self.objects, self.num_frames)
         total = sum(len(f) for _, f in plans)

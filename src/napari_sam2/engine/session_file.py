@@ -28,7 +28,7 @@ def session_dict(session: "TrackingSession") -> dict:
     lost = {str(oid): frames for oid, frames in session.lost_frames().items() if frames}
     return {"objects": objects, "shape": list(session.shape), "model": session.model.cfg.name,
             "image_size": session.model.image_size, "contrast_limits": session.frames.contrast_limits,
-            "tracking": session.tracking.as_dict(),
+            "tracking": session.tracking.as_dict(), "window_used": session.window,
             "tracked_frames": {str(oid): len(obj.results) for oid, obj in session.objects.items()},
             "lost_frames": lost, "divisions": session.tree.divisions()}
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch.nn.functional as F
 
 from .results import FrameResult, Timeline
+from .suspects import SuspectSettings, find_suspects
 from .visibility import FrameOwnership, Visible
 from .windows import NO_OBJECT, paste
 
@@ -98,14 +99,26 @@ class ResultViews:
     @locked
     def records(self) -> list[dict]:
         """Per object and tracked frame: object score (logit), the model's predicted IoU, lost flag
-        (the rule of :meth:`timeline`), prompted flag."""
-        rows = []
+        (the rule of :meth:`timeline`), suspect reasons joined by ";" ("" when none;
+        :meth:`suspects`), prompted flag."""
+        rows, suspects = [], self.suspects()
         for oid, obj in self.objects.items():
             for f in sorted(obj.results):
                 r = obj.results[f]
                 rows.append({"object_id": oid, "frame": f, "object_score": r.score, "predicted_iou": r.iou,
-                             "lost": self._lost_or_hidden(oid, f, r)[0], "prompted": f in obj.prompts})
+                             "lost": self._lost_or_hidden(oid, f, r)[0],
+                             "suspect": ";".join(suspects[oid].get(f, ())),
+                             "prompted": f in obj.prompts})
         return rows
+
+    @locked
+    def suspects(self, settings: SuspectSettings | None = None) -> dict[int, dict[int, list[str]]]:
+        """``{obj_id: {frame: [reasons]}}``: the object-frames whose mask is probably wrong although
+        the model is sure of it (overlap, area, position, confidence, fragments, size; see
+        :mod:`~napari_sam2.engine.suspects`), by the session's :attr:`suspect_settings` or
+        ``settings``. Every object has an entry (empty when never suspect); frames sorted."""
+        return find_suspects(self.objects, (self.frames.height, self.frames.width),
+                             self._session.suspect_settings if settings is None else settings)
 
     @locked
     def lost_frames(self) -> dict[int, list[int]]:

@@ -207,3 +207,22 @@ def window_advice(shape: tuple[int, int], image_size: int, window: int | None) -
     return (f"frames of {shape[0]}x{shape[1]} px are resized to the model's {image_size} px input, so cells "
             f"shrink {side / image_size:.1f} times; window mode (CLI --window SIZE, the widget's 'window' setting) "
             f"tracks each object in a SIZE px window at native scale (e.g. --window {image_size})")
+
+
+def auto_window(shape: tuple[int, int], image_size: int,
+                sizes: list[float]) -> tuple[int | None, str]:
+    """``window="auto"``: window mode (windows of the model's ``image_size``) when frames of
+    ``shape`` (H, W) are larger than the model's input and the objects are small against it: the
+    median of ``sizes`` (each object's diameter in px; none known counts as small) at most a quarter
+    of the input. Otherwise the whole frame. Returns ``(window or None, a sentence saying why)``."""
+    side, frame = max(shape), f"{shape[0]}x{shape[1]} px frames"
+    if side <= image_size:
+        return None, (f"whole frame: {frame} fit the model's {image_size} px input, so objects "
+                      "keep their size")
+    size = float(np.median(sizes)) if sizes else None
+    if size is not None and size > image_size / 4:
+        return None, (f"whole frame: objects of median {size:.0f} px are large against the model's "
+                      f"{image_size} px input (windows are for objects up to {image_size // 4} px)")
+    told = "objects of unknown size" if size is None else f"objects of median {size:.0f} px"
+    return image_size, (f"{image_size} px windows at native scale: {told} in {frame} would shrink "
+                        f"{side / image_size:.1f} times in the model's {image_size} px input")

@@ -138,3 +138,120 @@ def evaluate_ctc(pred_folder, gt_folder, threads: int = 1) -> dict:
     result["seg_from_tra"] = seg_from_tra
     result["issues"] = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     return result
+
+
+def object_ious(pred: np.ndarray, truth: np.ndarray, ids=None) -> dict[int, np.ndarray]:
+    """``{obj_id: (T,) IoU}`` of each object of ``pred`` with the cell of the same id in ``truth``
+    (both ``(T, Y, X)`` label stacks) per frame; NaN where the id is in neither. ``ids``: the
+    objects (default: every id of ``truth``)."""
+    pred, truth = np.asarray(pred), np.asarray(truth)
+    if pred.shape != truth.shape or pred.ndim != 3:
+        raise ValueError(f"pred and truth must be (T, Y, X) stacks of one shape, got {pred.shape} "
+                         f"and {truth.shape}")
+    ids = [int(i) for i in np.unique(truth) if i] if ids is None else [int(i) for i in ids]
+    out = {oid: np.full(len(truth), np.nan) for oid in ids}
+    for t in range(len(truth)):
+        for oid in ids:
+            a, b = pred[t] == oid, truth[t] == oid
+            if a.any() or b.any():
+                out[oid][t] = mask_iou(a, b)
+    return out
+
+
+def swapped(pred: np.ndarray, truth: np.ndarray, ids=None) -> list[int]:
+    """The objects (``ids``, default every id of ``truth``) whose mask in the last frame of ``pred``
+    lies mostly on another cell of ``truth`` (both ``(T, Y, X)``): identities swapped, or an object
+    that ended on a neighbour. Objects absent from the truth's last frame are left out."""
+    last, cells = np.asarray(pred)[-1], np.asarray(truth)[-1]
+    ids = [int(i) for i in np.unique(cells) if i] if ids is None else [int(i) for i in ids]
+    out = []
+    for oid in ids:
+        under = cells[(last == oid) & (cells > 0)]
+        if (cells == oid).any() and under.size and int(np.bincount(under).argmax()) != oid:
+            out.append(oid)
+    return out
+
+
+REASON_KEYS = ("flags", "right_flags", "episodes_flagged")
+
+
+def _episodes(wrong: np.ndarray) -> list[int]:
+    """First frames of the runs of True in ``wrong`` (T,)."""
+    w = np.asarray(wrong, bool)
+    return [int(t) for t in np.flatnonzero(w & ~np.r_[False, w[:-1]])]
+
+
+def flag_quality(ious, flags, threshold: float = 0.5, before: int = 1, after: int = 2,
+                 near: int = 1) -> dict:
+    """How well suspect flags point at tracking errors, given the true IoU of each object-frame.
+
+    ``ious``: ``{obj_id: (T,) IoU}`` with NaN where an object-frame is not judged (e.g.
+    :func:`object_ious`); ``flags``: ``{obj_id: {frame: reasons}}`` (reasons a list, or a string
+    joined by ";" as in the table's ``suspect`` column; empty means not flagged) or
+    ``{obj_id: [frames]}``. An object-frame is wrong where its IoU is below ``threshold``; an error
+    episode is a run of wrong frames of one object. Returns a dict:
+
+    * ``wrong``, ``wrong_flagged``: wrong object-frames, and those flagged; ``frame_recall`` their
+      ratio;
+    * ``episodes``, ``episodes_flagged``: error episodes, and those with a flag from ``before``
+      frames before their first frame to ``after`` frames after it; ``recall`` their ratio;
+    * ``flags``, ``right_flags``: flagged object-frames (of judged frames), and those within
+      ``near`` frames of a wrong frame of the same object; ``precision`` their ratio;
+    * ``by_reason``: ``{reason: {"flags", "right_flags", "precision", "episodes_flagged",
+      "recall"}}`` (flags given as reasons only).
+
+    Ratios are None when there is nothing to divide by. Objects of ``flags`` missing from ``ious``
+    are not judged.
+    """
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be an IoU in (0, 1], got {threshold!r}")
+    if min(before, after, near) < 0:
+        raise ValueError(f"before, after and near are frame counts >= 0, got {before}, {after}, "
+                         f"{near}")
+    keys = ("wrong", "wrong_flagged", "episodes", "episodes_flagged", "flags", "right_flags")
+    counts = {k: 0 for k in keys}
+    reasons: dict[str, dict[str, int]] = {}
+    for oid, row in ious.items():
+        row = np.asarray(row, float)
+        judged, wrong = ~np.isnan(row), np.nan_to_num(row, nan=1.0) < threshold
+        marked = _flag_reasons(flags.get(oid, {}), len(row))
+        counts["wrong"] += int(wrong.sum())
+        counts["wrong_flagged"] += sum(1 for t in marked if wrong[t])
+        for t, why in marked.items():
+            if not judged[t]:
+                continue
+            right = bool(wrong[max(t - near, 0):t + near + 1].any())
+            counts["flags"] += 1
+            counts["right_flags"] += right
+            for reason in why:
+                r = reasons.setdefault(reason, dict.fromkeys(REASON_KEYS, 0))
+                r["flags"] += 1
+                r["right_flags"] += right
+        for start in _episodes(wrong):
+            counts["episodes"] += 1
+            hits = [marked[t] for t in range(start - before, start + after + 1) if t in marked]
+            counts["episodes_flagged"] += bool(hits)
+            for reason in set().union(*hits) if hits else ():
+                reasons.setdefault(reason, dict.fromkeys(REASON_KEYS, 0))
+                reasons[reason]["episodes_flagged"] += 1
+
+    def ratio(a, b):
+        return a / b if b else None
+
+    out = dict(counts, frame_recall=ratio(counts["wrong_flagged"], counts["wrong"]),
+               recall=ratio(counts["episodes_flagged"], counts["episodes"]),
+               precision=ratio(counts["right_flags"], counts["flags"]))
+    out["by_reason"] = {k: dict(v, precision=ratio(v["right_flags"], v["flags"]),
+                                recall=ratio(v["episodes_flagged"], counts["episodes"]))
+                        for k, v in sorted(reasons.items())}
+    return out
+
+
+def _flag_reasons(flags, n: int) -> dict[int, set[str]]:
+    """``{frame: {reasons}}`` of one object's flags (see :func:`flag_quality`), frames 0..n-1."""
+    if isinstance(flags, dict):
+        items = [(int(t), why.split(";") if isinstance(why, str) else list(why))
+                 for t, why in flags.items()]
+        items = [(t, {w for w in why if w}) for t, why in items]
+        return {t: why for t, why in items if why and 0 <= t < n}
+    return {int(t): set() for t in flags if 0 <= int(t) < n}

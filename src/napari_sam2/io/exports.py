@@ -28,7 +28,8 @@ from .label_files import LabelStack, LabelWriter, imagej_ok  # noqa: F401
 from .session_files import read_session_json, write_session_json  # noqa: F401  (once defined here)
 
 TABLE_COLUMNS = ("object_id", "frame", "area", "centroid_y", "centroid_x", "bbox_y0", "bbox_x0",
-                 "bbox_y1", "bbox_x1", "object_score", "predicted_iou", "lost", "parent_id")
+                 "bbox_y1", "bbox_x1", "object_score", "predicted_iou", "lost", "suspect",
+                 "parent_id")
 
 
 def _check_labels(labels) -> np.ndarray | LabelStack:
@@ -140,12 +141,14 @@ def object_table(labels, records=None, parents=None, spacing=None) -> list[dict]
     """One row per (object, frame) where the object has pixels or a tracking record.
 
     ``labels`` is (T, Y, X) or (Y, X); ``records`` are dicts with object_id, frame, object_score,
-    predicted_iou (the model's own estimate, not a measured IoU), lost. Columns are
+    predicted_iou (the model's own estimate, not a measured IoU), lost, suspect (the reasons a mask
+    is probably wrong, joined by ";", as ``TrackingSession.records`` gives them). Columns are
     :data:`TABLE_COLUMNS`; bbox is half-open [y0, y1) x [x0, x1) in pixel indices, area is in pixels.
     ``lost`` is True where the record says so, and also where an object has a record but no pixel
     in ``labels`` (its mask is empty, or wholly hidden under another object, which wins every pixel
     it claims with a higher logit): a row never shows a tracked object as present with no area.
-    Where there is no record, ``lost`` is None. With ``spacing=(dy, dx)`` centroids are multiplied by (dy, dx) and
+    Where there is no record, ``lost`` and ``suspect`` are None; a record without a suspect entry
+    gives "". With ``spacing=(dy, dx)`` centroids are multiplied by (dy, dx) and
     area by dy*dx (bbox stays in pixels). Missing values (no pixels, no record, no parent) are None.
     Rows are sorted by object_id, then frame.
     """
@@ -169,9 +172,10 @@ def object_table(labels, records=None, parents=None, spacing=None) -> list[dict]
             area, cy, cx = area * dy * dx, cy * dy, cx * dx
         rec = by_key.get((oid, t))
         lost = None if rec is None else bool(rec.get("lost")) or area is None
+        suspect = None if rec is None else str(rec.get("suspect") or "")
         rec = rec or {}
         values = (oid, t, area, cy, cx, *bbox, _opt(float, rec.get("object_score")),
-                  _opt(float, rec.get("predicted_iou")), lost, parent_of.get(oid))
+                  _opt(float, rec.get("predicted_iou")), lost, suspect, parent_of.get(oid))
         rows.append(dict(zip(TABLE_COLUMNS, values)))
     return rows
 

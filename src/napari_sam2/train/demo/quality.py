@@ -6,6 +6,7 @@ import numpy as np
 from scipy import ndimage
 
 from ...engine.session import TrackingSession
+from ...io import evaluate
 from ...io.evaluate import mask_iou
 
 
@@ -63,15 +64,10 @@ def isolated_cells(model, seeds) -> list[float]:
 
 def object_ious(pred: np.ndarray, labels: np.ndarray, ids, frame: int = 0) -> dict[int, np.ndarray]:
     """``{obj_id: (T,) IoU}`` of ``pred`` against ``labels`` (both ``(T, H, W)``) per frame from ``frame`` on,
-    NaN where the object is in neither."""
-    ious = {}
-    for oid in ids:
-        row = np.full(labels.shape[0], np.nan)
-        for t in range(frame, labels.shape[0]):
-            truth, got = labels[t] == oid, pred[t] == oid
-            if truth.any() or got.any():
-                row[t] = mask_iou(truth, got)
-        ious[oid] = row
+    NaN before it and where the object is in neither (:func:`napari_sam2.io.evaluate.object_ious`)."""
+    ious = evaluate.object_ious(pred, labels, ids)
+    for row in ious.values():
+        row[:frame] = np.nan
     return ious
 
 
