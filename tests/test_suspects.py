@@ -172,7 +172,7 @@ def test_settings_are_checked():
         {"iou_drop": "0.1"},
         {"max_size": True},
     ):
-        with pytest.raises(ValueError, match="SuspectSettings"):
+        with pytest.raises(ValueError, match=f"{next(iter(bad))} must be "):
             SuspectSettings(**bad)
     assert SuspectSettings(history=3).history == 3
     assert REASONS == ("overlap", "area", "position", "confidence", "fragments", "size")
