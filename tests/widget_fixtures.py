@@ -37,6 +37,10 @@ def docked_widget(viewer, layer, checkpoint, axis: str = "t", dock: bool = True)
     setup.control("checkpoint").value = str(checkpoint)
     setup.control("image_size").value = SIZE
     setup.control("device").value = "cpu"
+    # the official tracking rules: these tests check the widget's behaviour on a tiny random model
+    # (test_widget_suspects.py checks the microscopy defaults)
+    setup.control("window").value = None
+    setup.control("memory").value = "official"
     return widget
 
 

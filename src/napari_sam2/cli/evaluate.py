@@ -83,8 +83,39 @@ def add_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="Cell Tracking Challenge metrics (DET, SEG, TRA, divisions) of a result")
     p.add_argument("pred", help="CTC result folder: mask000.tif... + res_track.txt (e.g. from track --ctc)")
     p.add_argument("gt", help="CTC ground-truth folder: TRA/man_track000.tif... + TRA/man_track.txt, optional SEG/")
+    p.add_argument("--table", default=None,
+                   help="the object table of the same run (track --table): also say how well its suspect "
+                        "flags point at the wrong object-frames (IoU < 0.5 with the cell each object started on)")
     p.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file (never an input)")
+
+
+def suspect_quality(pred, gt, table) -> dict:
+    """:func:`~napari_sam2.io.evaluate.flag_quality` of the table's suspect flags on the result's masks
+    against the ground truth's cells."""
+    from ..io.evaluate import flag_quality, matched_ious, table_flags
+    from ..io.exports import read_ctc
+    from ..io.lineage_io import read_ctc_ground_truth
+
+    labels, _ = read_ctc(pred)
+    truth, _ = read_ctc_ground_truth(gt)
+    return flag_quality(matched_ious(labels, truth), table_flags(table))
+
+
+def flag_lines(q: dict, table) -> list[str]:
+    """Readable lines of :func:`suspect_quality`."""
+    def share(a, b, ratio):
+        return f"{a} of {b}" + (f" ({ratio:.2f})" if ratio is not None else "")
+
+    lines = [f"suspect flags of {table}:",
+             f"  error episodes flagged within -1..+2 frames of their start: "
+             f"{share(q['episodes_flagged'], q['episodes'], q['recall'])}",
+             f"  flags within one frame of a wrong object-frame: {share(q['right_flags'], q['flags'], q['precision'])}",
+             f"  wrong object-frames (IoU < 0.5) flagged: {share(q['wrong_flagged'], q['wrong'], q['frame_recall'])}"]
+    for reason, r in q["by_reason"].items():
+        lines.append(f"  {reason}: {r['flags']} flags, {share(r['right_flags'], r['flags'], r['precision'])} right, "
+                     f"{r['episodes_flagged']} episodes caught")
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,10 +125,15 @@ def run(args: argparse.Namespace) -> int:
     from ..io.evaluate import evaluate_ctc
 
     if args.json:
-        check_file_output(args.json, "--json", (".json",), args.overwrite, inputs=[args.pred, args.gt])
+        check_file_output(args.json, "--json", (".json",), args.overwrite,
+                          inputs=[args.pred, args.gt, *([args.table] if args.table else [])])
     metrics = evaluate_ctc(args.pred, args.gt)
     for line in metrics_table(metrics):
         print(line)
+    if args.table:
+        metrics["suspect_flags"] = flags = suspect_quality(args.pred, args.gt, args.table)
+        for line in flag_lines(flags, args.table):
+            print(line)
     if args.json:
         with atomic_output(args.json, args.overwrite) as tmp:
             tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")

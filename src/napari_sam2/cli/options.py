@@ -59,11 +59,13 @@ def _help(o: Option, default) -> str:
     return text.replace("%", "%%")  # argparse formats help texts
 
 
-def add_options(parser, settings_type, only=None, skip=(), required=()) -> None:
+def add_options(parser, settings_type, only=None, skip=(), required=(), base=None) -> None:
     """One flag per field of ``settings_type`` (all, or the names in ``only``, less ``skip``). Nothing is
-    filled in by argparse: a flag not given leaves the field at the type's default (:func:`read`).
-    ``required`` fields must be given."""
+    filled in by argparse: a flag not given leaves the field at the type's default, or ``base``'s (a
+    settings value of that type: a command's own defaults; :func:`read`). ``required`` fields must be
+    given."""
     for name, o, default in options(settings_type):
+        default = getattr(base, name) if base is not None else default
         if (only is not None and name not in only) or name in skip:
             continue
         kwargs = {"dest": name, "default": argparse.SUPPRESS, "help": _help(o, default)}
@@ -79,10 +81,13 @@ def add_options(parser, settings_type, only=None, skip=(), required=()) -> None:
         parser.add_argument(o.flag, **kwargs)
 
 
-def read(args: argparse.Namespace, settings_type, **fixed):
-    """``settings_type`` made from the flags given in ``args`` (its defaults elsewhere) and ``fixed``; a
-    bad value is a :class:`~napari_sam2.settings.SettingError` that the command line words with its flag."""
+def read(args: argparse.Namespace, settings_type, base=None, **fixed):
+    """``settings_type`` made from the flags given in ``args`` and ``fixed``, its defaults (or ``base``'s)
+    elsewhere; a bad value is a :class:`~napari_sam2.settings.SettingError` that the command line words
+    with its flag."""
     values = {name: getattr(args, name) for name, _, _ in options(settings_type) if hasattr(args, name)}
+    if base is not None:
+        return base.replaced(**{**values, **fixed})
     return settings_type(**{**values, **fixed})
 
 

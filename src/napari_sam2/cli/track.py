@@ -10,8 +10,8 @@ import numpy as np
 
 from dataclasses import replace
 
-from ..settings import (AutoSettings, ModelSettings, OutputSettings, RunSettings, SeedSettings, StackSettings,
-                        TrackingSettings, option_of)
+from ..settings import (MICROSCOPY, AutoSettings, ModelSettings, OutputSettings, RunSettings, SeedSettings,
+                        StackSettings, SuspectSettings, TrackingSettings, option_of)
 from .common import EXIT_OK, prepare_model
 from .options import add_options, read
 
@@ -50,14 +50,31 @@ class _Interrupted(KeyboardInterrupt):
     """Ctrl-C, with what the run kept (the message of the 'interrupted:' line)."""
 
 
-def _lost_lines(lost: dict, shown: int = 5) -> list[str]:
-    """One line per object that is lost somewhere: how often and the first few frames."""
+def _object_lines(r, shown: int = 5) -> list[str]:
+    """One line per object that is lost or suspect somewhere: how often, and the first few frames (a suspect
+    frame with its reasons)."""
     lines = []
-    for oid, frames in sorted(lost.items()):
-        if frames:
-            first = ", ".join(str(f) for f in frames[:shown]) + (", ..." if len(frames) > shown else "")
-            lines.append(f"  object {oid}: lost on {len(frames)} frame{'s' * (len(frames) != 1)} ({first})")
+    for oid in sorted(set(r.lost_frames) | set(r.suspects)):
+        parts = []
+        lost, suspect = r.lost_frames.get(oid, []), r.suspects.get(oid, {})
+        if lost:
+            first = ", ".join(str(f) for f in lost[:shown]) + (", ..." if len(lost) > shown else "")
+            parts.append(f"lost on {_plural(len(lost), 'frame')} ({first})")
+        if suspect:
+            frames = sorted(suspect)
+            first = ", ".join(f"{f} {';'.join(suspect[f])}" for f in frames[:shown])
+            parts.append(f"suspect on {_plural(len(frames), 'frame')} ({first}{', ...' if len(frames) > shown else ''})")
+        if parts:
+            lines.append(f"  object {oid}: " + "; ".join(parts))
     return lines
+
+
+def _suspect_warning(r) -> str:
+    objects = sum(bool(v) for v in r.suspects.values())
+    return (f"warning: {_plural(r.suspect, 'object-frame')} in {_plural(objects, 'object')} are suspect: the "
+            "model is sure of those masks, but they overlap another object, jump in size or position, fall "
+            "in confidence, break up or grow too large (listed above; the table's suspect column has them "
+            "all): check them, and correct with a click where they are wrong")
 
 
 def _lost_warning(objects_lost: int, objects: int, lost: int, object_frames: int) -> str:
@@ -80,7 +97,8 @@ def add_parser(sub) -> None:
     add_options(p, AutoSettings)
     add_options(p, ModelSettings)
     add_options(p, StackSettings)
-    add_options(p, TrackingSettings)
+    add_options(p, TrackingSettings, base=MICROSCOPY)
+    add_options(p, SuspectSettings)
     p.add_argument("--many", action="store_true",
                    help="INPUT is a glob pattern; --out is a folder of NAME_labels.tif files (inputs with the "
                         "same name in different folders are named by their relative path, e.g. a_m_labels.tif)")
@@ -93,8 +111,8 @@ def settings(args: argparse.Namespace) -> RunSettings:
     With --many, --out is the folder of the label files, kept apart from the outputs of one run."""
     outputs = read(args, OutputSettings, out=None) if args.many else read(args, OutputSettings)
     return RunSettings(model=read(args, ModelSettings), stack=read(args, StackSettings),
-                       tracking=read(args, TrackingSettings), auto=read(args, AutoSettings),
-                       seeds=read(args, SeedSettings), outputs=outputs)
+                       tracking=read(args, TrackingSettings, base=MICROSCOPY), suspects=read(args, SuspectSettings),
+                       auto=read(args, AutoSettings), seeds=read(args, SeedSettings), outputs=outputs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,8 +158,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print(_summary(r))
-    for line in _lost_lines(r.lost_frames):
+    for line in _object_lines(r):
         print(line)
+    if r.window_choice:
+        print(f"window auto: {r.window_choice}")
     for path in r.written:
         print(f"wrote {path}")
     if truth is not None:
@@ -150,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
     if objects_lost:
         sys.stdout.flush()
         print(_lost_warning(objects_lost, r.objects, r.lost, r.object_frames), file=sys.stderr)
+    if r.suspect:
+        sys.stdout.flush()
+        print(_suspect_warning(r), file=sys.stderr)
     return EXIT_OK
 
 
@@ -171,7 +194,7 @@ def _run_many(args: argparse.Namespace, run_settings: RunSettings) -> int:
 
     def report(r):
         print(f"{r.input}: {_summary(r)} -> {r.written[0]}", flush=True)
-        for line in _lost_lines(r.lost_frames):
+        for line in _object_lines(r):
             print(line)
         done.append(r)
 
@@ -190,9 +213,12 @@ def _plural(n: int, word: str) -> str:
 
 
 def _summary(r) -> str:
-    """One line that adds up: objects, the frames that hold results, their object-frames and how many are lost."""
+    """One line that adds up: objects, the frames that hold results, their object-frames, how many of those
+    are lost and how many suspect (in how many objects)."""
+    objects = sum(bool(v) for v in r.suspects.values())
     return (f"{_plural(r.objects, 'object')} tracked over {_plural(r.frames, 'frame')} in {r.seconds} s: "
-            f"{_plural(r.object_frames, 'object-frame')}, {r.lost} lost")
+            f"{_plural(r.object_frames, 'object-frame')}, {r.lost} lost, {r.suspect} suspect"
+            + (f" in {_plural(objects, 'object')}" if r.suspect else ""))
 
 
 def _kept(outputs: OutputSettings, finished: set) -> str:

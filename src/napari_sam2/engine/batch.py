@@ -16,20 +16,28 @@ from .prompt_files import read_prompts  # noqa: F401  (scripts find the CSV read
 @dataclass
 class RunResult:
     """What a run did: the frames that hold a result of any object, its objects, the object-frames with a
-    result (``object_frames``) and which of them are lost (``lost_frames``: object id -> frames), the
-    seconds it took, and the paths it wrote (the labels first). ``lost`` counts the lost object-frames."""
+    result (``object_frames``), which of them are lost (``lost_frames``: object id -> frames) and which are
+    suspect (``suspects``: object id -> {frame: reasons}; never lost ones), the seconds it took, the paths
+    it wrote (the labels first), and window "auto"'s choice with its reason (None otherwise). ``lost`` and
+    ``suspect`` count object-frames."""
 
     input: str
     frames: int
     objects: int
     object_frames: int
     lost_frames: dict[int, list[int]]
+    suspects: dict[int, dict[int, list[str]]]
     seconds: float
     written: list[str]
+    window_choice: str | None = None
 
     @property
     def lost(self) -> int:
         return sum(len(v) for v in self.lost_frames.values())
+
+    @property
+    def suspect(self) -> int:
+        return sum(len(v) for v in self.suspects.values())
 
 
 def run_inputs(source, prompts: Prompts, run: RunSettings) -> list[Path]:
@@ -95,27 +103,34 @@ def track_file(source, prompts: Prompts, run: RunSettings, progress=None) -> Run
     for r in records:
         if r["lost"] or areas[r["frame"]].get(r["object_id"], 0) == 0:
             lost[r["object_id"]].append(r["frame"])
-    if outputs.session is not None:  # again, now with the frames tracked and lost (the table's rule)
-        _write_session(session, outputs, {**record, "finished": True}, lost)
+    suspects = {oid: {f: reasons for f, reasons in frames.items() if f not in lost[oid]}
+                for oid, frames in session.suspects().items()}
+    if outputs.session is not None:  # again, now with the frames tracked, lost (the table's rule) and suspect
+        _write_session(session, outputs, {**record, "finished": True}, lost, suspects)
     written += _exports(session, records, outputs)
     return RunResult(str(source), len({r["frame"] for r in records}), len(session.obj_ids), len(records), lost,
-                     round(time.perf_counter() - t0, 2), [str(p) for p in written])
+                     {o: s for o, s in suspects.items() if s}, round(time.perf_counter() - t0, 2),
+                     [str(p) for p in written], session.window_choice)
 
 
 def _session(view, run: RunSettings):
     """The tracking session on ``view`` with the model and tracking settings of ``run``."""
     from .session import TrackingSession
 
-    return TrackingSession.from_settings(view, run.model, run.tracking)
+    return TrackingSession.from_settings(view, run.model, run.tracking, suspects=run.suspects)
 
 
-def _write_session(session, outputs, record: dict, lost: dict | None = None) -> Path:
-    """The session file: the session's prompts and settings, with how the run was made (``run``)."""
+def _write_session(session, outputs, record: dict, lost: dict | None = None, suspects: dict | None = None) -> Path:
+    """The session file: the session's prompts and settings, with how the run was made (``run``), and once it
+    has run, the lost frames (the table's rule) and the suspect object-frames with their reasons."""
     from ..io import exports
 
     data = {**session.prompts_dict(), "run": record}
     if lost is not None:
         data["lost_frames"] = {str(o): f for o, f in lost.items() if f}
+    if suspects is not None:
+        data["suspects"] = {str(o): {str(f): r for f, r in frames.items()} for o, frames in suspects.items()
+                            if frames}
     return exports.write_session_json(outputs.session, data, overwrite=True)
 
 

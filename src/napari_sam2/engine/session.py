@@ -286,9 +286,10 @@ class TrackingSession:
         """One object's scores and lost flags per frame (a snapshot)."""
         return self.views.timeline(obj_id)
 
-    def timelines(self) -> dict[int, Timeline]:
-        """:meth:`timeline` of every object, taken together (one consistent snapshot)."""
-        return self.views.timelines()
+    def timelines(self, suspects: bool = True) -> dict[int, Timeline]:
+        """:meth:`timeline` of every object, taken together (one consistent snapshot), with their suspect
+        frames unless ``suspects=False``."""
+        return self.views.timelines(suspects)
 
     def tracked_frames(self, obj_id: int) -> list[int]:
         """The frames where ``obj_id`` has a result (prompted or tracked), sorted."""

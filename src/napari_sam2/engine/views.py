@@ -4,6 +4,7 @@ in it, per-object records, lost frames and timelines (read under the session's l
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -127,9 +128,20 @@ class ResultViews:
                 for oid, obj in self.objects.items()}
 
     @locked
-    def timelines(self) -> dict[int, Timeline]:
-        """:meth:`timeline` of every object, taken together (one consistent snapshot)."""
-        return {oid: self.timeline(oid) for oid in self.objects}
+    def timelines(self, suspects: bool = True) -> dict[int, Timeline]:
+        """:meth:`timeline` of every object, taken together (one consistent snapshot), with each object's
+        suspect frames (:meth:`suspects`; ``suspects=False`` leaves them out, for a snapshot per frame of a
+        long run)."""
+        found = self.suspects() if suspects else {}
+        lines = {}
+        for oid in self.objects:
+            line = self.timeline(oid)
+            if suspects:
+                shown = {f: tuple(why) for f, why in found.get(oid, {}).items()
+                         if not line.lost[f] and not line.hidden[f]}  # lost and hidden are said already
+                line = dataclasses.replace(line, suspects=shown)
+            lines[oid] = line
+        return lines
 
     @locked
     def result_frames(self) -> list[int]:

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 from psygnal import Signal
 
-from ..settings import AutoSettings, ModelSettings, SettingError, StackSettings, TrackingSettings
+from ..settings import MICROSCOPY, AutoSettings, ModelSettings, SettingError, StackSettings, TrackingSettings
 from .automatic import Automatic, auto_defaults
 from .exports import Exports
 from .jobs import OTHER, PROMPT, TRACK, Failure, Job, JobQueue, worker_body
@@ -39,12 +39,13 @@ FIXED = ("model", "stack", "tracking")  # fixed while a session is open (threads
 
 @dataclass(frozen=True)
 class WidgetSettings:
-    """The settings the widget's controls show: the model, the stack, tracking and automatic
+    """The settings the widget's controls show: the model, the stack, tracking (the microscopy
+    defaults, as `napari-sam2 track`'s: :data:`~napari_sam2.settings.MICROSCOPY`) and automatic
     segmentation."""
 
     model: ModelSettings = field(default_factory=ModelSettings)
     stack: StackSettings = field(default_factory=StackSettings)
-    tracking: TrackingSettings = field(default_factory=TrackingSettings)
+    tracking: TrackingSettings = MICROSCOPY
     auto: AutoSettings = field(default_factory=AutoSettings)
 
 
@@ -597,6 +598,34 @@ class Controller:
         """Show the frame of the suggested new cell ``choice``, its label picked in the outline
         layer."""
         self.auto.go_to(choice)
+
+    def suspect_frames(self) -> list[tuple[int, int]]:
+        """Every suspect ``(frame, object)`` of the last timelines snapshot, in order."""
+        return sorted((f, o) for o, line in self.timelines.items() for f in (line.suspects or {}))
+
+    def next_suspect(self, *_) -> tuple[int, int] | None:
+        """Go to the next suspect object-frame after the one shown, select its object and say why it is
+        suspect; returns ``(frame, object)``, None (and says so) when there is none."""
+        return self._visit_suspect(1)
+
+    def previous_suspect(self, *_) -> tuple[int, int] | None:
+        """:meth:`next_suspect` backwards."""
+        return self._visit_suspect(-1)
+
+    def _visit_suspect(self, step: int) -> tuple[int, int] | None:
+        found = self.suspect_frames()
+        if self.session is None or not found:
+            self.say("no suspect object-frames" + ("" if self.session is not None else ": no session"))
+            return None
+        here = (self.current_frame(), self.selected if self.selected is not None else -1)
+        after = [k for k in found if k > here] if step > 0 else [k for k in found if k < here][::-1]
+        frame, obj = (after or (found if step > 0 else found[::-1]))[0]  # round the end
+        self.go_to_frame(frame)
+        self.select_object(obj)
+        why = ", ".join(self.timelines[obj].suspects[frame])
+        self.say(f"object {obj} on {self.place.unit} {frame} is suspect ({why}): "
+                 f"{found.index((frame, obj)) + 1} of {len(found)}")
+        return frame, obj
 
     def divide_here(self) -> None:
         """The selected object divides on the current frame: end its track, add two daughters."""

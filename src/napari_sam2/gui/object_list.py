@@ -14,12 +14,14 @@ from .words import TOOLTIPS
 
 
 def entry_text(obj: int, name: str, line, unit: str) -> str:
-    """``"3: object 3 — 2 lost frames, hidden on 1 frame"`` for ``obj`` with timeline snapshot
-    ``line``."""
+    """``"3: object 3 — 2 lost frames, hidden on 1 frame, 3 suspect"`` for ``obj`` with timeline
+    snapshot ``line``."""
     lost = 0 if line is None else int(line.lost.sum())
     hidden = 0 if line is None or line.hidden is None else int((line.hidden > 0).sum())
+    suspect = 0 if line is None or not line.suspects else len(line.suspects)
     notes = [f"{lost} lost {unit}{'s' if lost != 1 else ''}"] if lost else []
     notes += [f"hidden on {hidden} {unit}{'s' if hidden != 1 else ''}"] if hidden else []
+    notes += [f"{suspect} suspect"] if suspect else []
     return f"{obj}: {name}" + (" \u2014 " + ", ".join(notes) if notes else "")
 
 

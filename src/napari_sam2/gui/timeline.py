@@ -12,15 +12,16 @@ COLORS = {
     "present": QColor(60, 190, 90),
     "lost": QColor(220, 60, 60),
     "hidden": QColor(235, 140, 20),
+    "suspect": QColor(200, 70, 230),
     "none": QColor(90, 90, 90),
 }
 # suggestion marks: yellow on top, cyan below
 DIVISION, NEW_CELL = (QColor(250, 210, 40), QColor(40, 220, 240))
 HELP = (
     "Confidence per frame for the selected object: blue prompted, green present (taller = more "
-    "confident), orange hidden under another object, red lost, grey not tracked; a yellow bar on "
-    "top marks a suggested division, a cyan bar at the bottom a suggested new cell. Click to go "
-    "to a frame."
+    "confident), magenta suspect (present, but the mask is probably wrong: check it), orange "
+    "hidden under another object, red lost, grey not tracked; a yellow bar on top marks a "
+    "suggested division, a cyan bar at the bottom a suggested new cell. Click to go to a frame."
 )
 
 
@@ -41,6 +42,7 @@ class ConfidenceTimeline(QWidget):
         self.lost = np.zeros(0, bool)
         self.hidden = np.zeros(0, np.int64)
         self.prompted: set[int] = set()
+        self.suspects: dict[int, tuple[str, ...]] = {}
         self.current = -1
         self.marks: set[int] = set()
         self.new_cells: set[int] = set()
@@ -48,12 +50,20 @@ class ConfidenceTimeline(QWidget):
         self.setToolTip(HELP)
 
     def set_data(
-        self, scores: np.ndarray, prompted, current: int = -1, marks=(), lost=None, hidden=None
+        self,
+        scores: np.ndarray,
+        prompted,
+        current: int = -1,
+        marks=(),
+        lost=None,
+        hidden=None,
+        suspects=None,
     ) -> None:
         """marks: frames to flag (suggested divisions), drawn as a yellow bar on top; lost: (N,)
         bool, frames where the object is lost (score below threshold or an empty mask); default:
         score <= 0; hidden: (N,) int, the object covering it where it is hidden, else 0 (the
-        engine's Timeline.hidden)."""
+        engine's Timeline.hidden); suspects: ``{frame: reasons}`` (Timeline.suspects)."""
+        self.suspects = dict(suspects or {})
         self.scores = np.asarray(scores, np.float32)
         self.lost = self.scores <= 0 if lost is None else np.asarray(lost, bool)
         self.hidden = (
@@ -78,7 +88,9 @@ class ConfidenceTimeline(QWidget):
             return "none"
         if self.lost[frame] or s <= 0:  # never "present" where the score says absent
             return "lost"
-        return "hidden" if self.hidden[frame] else "present"
+        if self.hidden[frame]:
+            return "hidden"
+        return "suspect" if frame in self.suspects else "present"
 
     def tooltip(self, frame: int) -> str:
         """What the strip says about ``frame`` when hovered."""
@@ -88,6 +100,11 @@ class ConfidenceTimeline(QWidget):
             return (
                 f"{self.unit} {frame}: hidden under object {self.hidden[frame]} — click on it on "
                 f"this {self.unit} to correct{new}"
+            )
+        if kind == "suspect":
+            return (
+                f"{self.unit} {frame}: suspect ({', '.join(self.suspects[frame])}): the model is "
+                f"sure of this mask, but it is probably wrong; check it{new}"
             )
         words = {
             "prompted": "prompted",

@@ -35,7 +35,8 @@ def propagate(controller, direction: str) -> None:
 
     def job(j):
         for event in session.iter_propagate(direction, cancel=j.is_cancelled):
-            yield event, session.label_frame(event.frame), session.timelines()
+            # suspects need every frame of every object: measured once the run ends (the job's snapshot)
+            yield event, session.label_frame(event.frame), session.timelines(suspects=False)
         return direction
 
     seen: set[int] = set()  # "both" visits the frames between its prompted frames twice
@@ -92,6 +93,7 @@ def summary(timelines: dict, unit: str = "frame") -> str:
         for o, line in timelines.items()
     }
     frames = int(np.logical_or.reduce(list(tracked.values())).sum()) if tracked else 0
+    suspect = {o: len(line.suspects or {}) for o, line in timelines.items()}
     text = (
         f"{_plural(sum(1 for t in tracked.values() if t.any()), 'object')} tracked over "
         f"{_plural(frames, unit)}: "
@@ -99,4 +101,9 @@ def summary(timelines: dict, unit: str = "frame") -> str:
         f"{sum(lost.values())} lost"
     )
     which = [f"object {o} on {_plural(n, unit)}" for o, n in sorted(lost.items()) if n]
-    return text + (f" ({', '.join(which)})" if which else "")
+    text += f" ({', '.join(which)})" if which else ""
+    flagged = [o for o, n in sorted(suspect.items()) if n]
+    text += f", {sum(suspect.values())} suspect" + (
+        f" in {_plural(len(flagged), 'object')}: check them with Next suspect (Shift-S)" if flagged else ""
+    )
+    return text

@@ -30,6 +30,8 @@ SHORTCUTS = {
     "Shift-P": ("propagate_both", "propagate both ways"),
     "Shift-C": ("cancel", "cancel the running job"),
     "Shift-D": ("divide_here", "the selected object divides on the current frame"),
+    "Shift-S": ("next_suspect", "go to the next suspect object-frame"),
+    "Shift-A": ("previous_suspect", "go to the previous suspect object-frame"),
 }
 
 # what the widget adds to a setting's help (settings field name -> text)
@@ -155,6 +157,12 @@ TOOLTIPS = {
         "Frames you painted on in 'SAM2 labels' are never overwritten; this replaces them with the "
         "tracking result."
     ),
+    "next_suspect": (
+        "Go to the next suspect object-frame after this frame (magenta on the confidence strip) and "
+        "select its object: the model is sure of that mask, but it overlaps another object, jumps in "
+        "size or position, falls in confidence, breaks up or grows too large (Shift-S)."
+    ),
+    "previous_suspect": "Go to the previous suspect object-frame and select its object (Shift-A).",
     "tiff": "Save the 'SAM2 labels' layer (your edits included) as a (T, Y, X) ImageJ TIFF.",
     "zarr": "Save the 'SAM2 labels' layer as a zarr store (one chunk per frame).",
     "table": (

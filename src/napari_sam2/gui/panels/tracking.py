@@ -21,6 +21,8 @@ class TrackingPanel(Panel):
         self.forward, self.backward, self.both, self.stop = (
             PushButton(text=t) for t in ("Forward", "Backward", "Both directions", "Cancel")
         )
+        self.previous = PushButton(text="\u25c0 Previous suspect")
+        self.next = PushButton(text="Next suspect \u25b6")
         self.overwrite = PushButton(text="Overwrite edited frames", enabled=False)
         self.recreate = PushButton(text="Recreate labels layer", enabled=False)
         self.strip = ConfidenceTimeline()
@@ -29,6 +31,8 @@ class TrackingPanel(Panel):
             (self.backward, "backward"),
             (self.both, "both"),
             (self.stop, "cancel"),
+            (self.previous, "previous_suspect"),
+            (self.next, "next_suspect"),
             (self.overwrite, "overwrite"),
             (self.recreate, "recreate"),
         ):
@@ -36,6 +40,7 @@ class TrackingPanel(Panel):
         self.put(
             row(self.forward, self.backward, self.both, self.stop),
             self.strip,
+            row(self.previous, self.next),
             row(self.overwrite, self.recreate),
         )
 
@@ -44,6 +49,8 @@ class TrackingPanel(Panel):
             (self.backward, controller.propagate_backward),
             (self.both, controller.propagate_both),
             (self.stop, controller.cancel),
+            (self.previous, controller.previous_suspect),
+            (self.next, controller.next_suspect),
             (self.overwrite, controller.overwrite_edited_frames),
             (self.recreate, controller.recreate_labels),
         ):
@@ -77,6 +84,7 @@ class TrackingPanel(Panel):
             c.divisions.marks(obj),
             lost=line.lost,
             hidden=line.hidden,
+            suspects=line.suspects,
         )
 
     def _new_cells_changed(self) -> None:
