@@ -10,7 +10,7 @@ from conftest import present_model
 from napari_sam2.engine import TrackingSession
 from napari_sam2.io.exports import read_ctc, tracks_data, write_ctc
 from napari_sam2.engine.results import FrameResult
-from napari_sam2.synthetic import synthetic_dividing_cells
+from napari_sam2.synthetic import Look, synthetic_dividing_cells
 
 SIZE = 128
 
@@ -23,7 +23,7 @@ def model():
 @pytest.fixture(scope="module")
 def movie():
     return synthetic_dividing_cells(n_frames=10, size=(96, 96), n_cells=2, seed=4, divide=((1, 5),),
-                                    radius=(8.0, 11.0))
+                                    look=Look(radius=(8.0, 11.0)))
 
 
 def centre(labels, frame, obj):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...synthetic import synthetic_dividing_cells, synthetic_microscopy
+from ...synthetic import Look, synthetic_dividing_cells, synthetic_microscopy
 
 # Frames are cropped (60-100 % of the side) and resized to 256 px: cells end up 8-70 px in radius,
 # half a token to four tokens of the 16-px embedding grid.
@@ -34,7 +34,7 @@ def tracking_movie(seed: int) -> tuple[np.ndarray, np.ndarray]:
                 background=rng.uniform(100, 1000), brightness=rng.uniform(400, 4000), noise=rng.uniform(10, 150))
     for n_cells in range(int(rng.integers(1, 6)), 0, -1):  # as many as fit the frame
         try:
-            image, labels, _ = synthetic_dividing_cells(16, (side, side), n_cells, seed, divide, **look)
+            image, labels, _ = synthetic_dividing_cells(16, (side, side), n_cells, seed, divide, Look(**look))
             return image, labels
         except ValueError:
             continue

@@ -15,7 +15,7 @@ import functools
 import numpy as np
 from scipy import ndimage
 
-from ...synthetic import _draw_look, _new_cell, _simulate
+from ...synthetic import Scene, _draw_look, _new_cell, _simulate
 
 # scikit-image's bundled pictures (in its wheel, no download): grey or colour photographs and textures.
 # HELD_OUT are the real images the benchmarks test on; demo v2 was trained with them (its real-image
@@ -156,5 +156,5 @@ def synthetic_world(n_frames: int = 12, size: tuple[int, int] = (256, 256), seed
     for label, centre in enumerate(centres, 1):
         cells.append(_new_cell(rng, label, centre, radius, look, p_exit))
         decorate(cells[-1])
-    return _simulate(rng, cells, len(cells) + 1, n_frames, tuple(grid), background, radius, look, margin,
+    return _simulate(rng, cells, len(cells) + 1, n_frames, Scene(tuple(grid), background, radius, margin), look,
                      (p_enter, p_divide, p_exit), decorate=decorate, repel=repel)
