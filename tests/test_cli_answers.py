@@ -206,7 +206,7 @@ def test_a_negative_click_on_a_tracked_frame_cuts_the_mask_it_shows(movie):
     mask shown there (it becomes the frame's first prompt) instead of from nothing."""
     from conftest import present_model
 
-    image, labels = movie[1], movie[2]
+    image = movie[1]
     s = TrackingSession(present_model(128, seed=1), image)
     (y, x) = movie[3]
     s.add_points(0, 1, [[x, y]], [1])

@@ -3,7 +3,6 @@ version read into one layout (settings.py, cli/options.py, io/session_files.py).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from pathlib import Path

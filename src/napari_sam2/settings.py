@@ -12,7 +12,6 @@ No torch, napari or Qt is imported here.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from dataclasses import dataclass, field, fields, replace

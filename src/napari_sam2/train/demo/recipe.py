@@ -28,14 +28,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ...model.build import build_model
 from ...model.configs import DEMO, get_config
 from ..data import ClipSampler
 from ..trainer import Stage, TrainConfig, save_checkpoint, train
-from .movies import colour_movie, tracking_movie, training_movie
+from .movies import CROP, colour_movie, tracking_movie, training_movie
 
 SEED = 2026
 # From scratch on small objects the paper's class weighting (focal alpha 0.25, dice weight 1) drives
