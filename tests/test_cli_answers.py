@@ -59,9 +59,9 @@ def test_a_folder_of_frames_is_a_movie_in_natural_order(tmp_path, movie, capsys)
 @pytest.mark.parametrize("args, message", [
     (["--image-size", "100000"], "--image-size must be a multiple of 32 from 32 to 4096, got 100000"),
     (["--image-size", "100"], "--image-size must be a multiple of 32 from 32 to 4096, got 100"),
-    (["--window", "0"], "--window must be a multiple of 32 from 64 to 4096, got 0"),
-    (["--window", "7"], "--window must be a multiple of 32 from 64 to 4096, got 7"),
-    (["--window", "96.5"], "argument --window: must be a multiple of 32 from 64 to 4096, got '96.5'"),
+    (["--window", "0"], "--window must be a multiple of 32 from 64 to 4096 or 'auto', got 0"),
+    (["--window", "7"], "--window must be a multiple of 32 from 64 to 4096 or 'auto', got 7"),
+    (["--window", "96.5"], "argument --window: must be a multiple of 32 from 64 to 4096 or 'auto', got '96.5'"),
     (["--auto", "--auto-iou", "2"], "--auto-iou must be a number from 0 to 1, got 2"),
     (["--auto", "--auto-stability", "-0.1"], "--auto-stability must be a number from 0 to 1, got -0.1"),
     (["--auto", "--points-per-side", "0"], "--points-per-side must be a whole number from 1 to 256, got 0"),
@@ -71,7 +71,8 @@ def test_a_folder_of_frames_is_a_movie_in_natural_order(tmp_path, movie, capsys)
     (["--masks-frame", "-1"], "--masks-frame must be a whole number, 0 or more, got -1"),
     (["--auto-new", "0"], "--auto-new must be a whole number, 1 or more, got 0"),
     (["--time-point", "nan"], "argument --time-point: must be a whole number, 0 or more, got 'nan'"),
-    (["--memory", "motion"], "unrecognized arguments: --memory motion"),  # no abbreviations
+    (["--memory", "motion"], "argument --memory: invalid choice: 'motion' (choose from 'official', 'resolved')"),
+    (["--memory-frame", "1"], "unrecognized arguments: --memory-frame 1"),  # no abbreviations
     (["--over"], "unrecognized arguments: --over"),
 ])
 def test_bad_numbers_and_abbreviations_are_one_line(tmp_path, movie, no_model, capsys, args, message):

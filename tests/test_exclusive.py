@@ -111,7 +111,7 @@ def test_exclusive_must_be_a_bool(model, cells):
 
 def test_cli_exclusive_reaches_the_session(tmp_path, cells, capsys):
     image, labels = cells
-    base = test_many_objects.track_args(tmp_path, image, labels)
+    base = [*test_many_objects.track_args(tmp_path, image, labels), "--memory", "official"]  # resolved is exclusive
     for name, option in (("on", ["--exclusive"]), ("off", [])):
         assert main([*base, "--out", str(tmp_path / f"{name}.tif"), "--session", str(tmp_path / f"{name}.json"),
                      *option]) == 0, capsys.readouterr().err

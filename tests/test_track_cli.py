@@ -61,10 +61,10 @@ def test_track_writes_labels_table_ctc_and_session(tmp_path, movie, checkpoint, 
                "--out", str(out), "--checkpoint", str(checkpoint), "--image-size", str(SIZE),
                "--table", str(tmp_path / "t.csv"), "--ctc", str(tmp_path / "ctc"),
                "--session", str(tmp_path / "s.json"), "--geff", str(tmp_path / "lineage.zarr"),
-               "--trackmate", str(tmp_path / "tracks.xml")])
+               "--trackmate", str(tmp_path / "tracks.xml"), "--memory", "official"])
     assert rc == 0, capsys.readouterr().err
     written = tifffile.imread(out)
-    # the same prompts through the engine directly give the same labels
+    # the same prompts through the engine directly give the same labels (official memory, as asked)
     model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=checkpoint, image_size=SIZE).model
     s = TrackingSession(model, image)
     s.add_points(0, 1, [[p1[1], p1[0]], [1.0, 1.0]], [1, 0])
@@ -193,7 +193,7 @@ def test_fast_mode_options_and_outputs_streamed_frame_by_frame(tmp_path, movie, 
     path, image, labels = movie
     p1, _, _ = _write_prompts(tmp_path, labels)
     model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=checkpoint, image_size=SIZE).model
-    s = TrackingSession(model, image, memory_frames=1)
+    s = TrackingSession(model, image, memory_frames=1, memory="resolved")  # with track's default memory
     s.add_points(0, 1, [[p1[1], p1[0]], [1.0, 1.0]], [1, 0])
     s.propagate("forward")
     expected = s.labels()
@@ -233,7 +233,8 @@ def test_demo_model_at_128_reports_lost_objects_that_agree_with_the_labels(tmp_p
     monkeypatch.setattr(track_command, "SAMPLE_FRAMES", 6)  # the bundled movie, shortened to keep the test fast
     out, table = tmp_path / "l.tif", tmp_path / "t.csv"
     assert main(["track", "sample", "--model", "demo", "--image-size", "128", "--out", str(out),
-                 "--table", str(table), "--session", str(tmp_path / "s.json")]) == 0
+                 "--table", str(table), "--session", str(tmp_path / "s.json"),
+                 "--memory", "official", "--window", "none"]) == 0  # the settings (resolved loses none)
     captured = capsys.readouterr()
     saved = json.loads((tmp_path / "s.json").read_text())
     labels = tifffile.imread(out)
@@ -259,8 +260,9 @@ def test_demo_model_at_128_reports_lost_objects_that_agree_with_the_labels(tmp_p
         frames = sorted(frames)
         shown = ", ".join(map(str, frames[:5])) + (", ..." if len(frames) > 5 else "")
         assert f"  object {oid}: lost on {len(frames)} frame{'s' * (len(frames) != 1)} ({shown})" in captured.out
-    last = captured.err.strip().splitlines()[-1]
-    assert last.startswith(f"warning: {len(per_object)} of 6 objects are lost on some frames ({len(lost)} of 36")
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning: ")]
+    assert warnings[-2].startswith(f"warning: {len(per_object)} of 6 objects are lost on some frames ({len(lost)} of 36")
+    assert "are suspect" in warnings[-1]  # the suspect warning comes last, after the lost one
 
 
 def test_summary_counts_an_object_hidden_under_another_as_lost(tmp_path, movie, checkpoint):
@@ -401,7 +403,7 @@ def test_ctrl_c_keeps_finished_frames_and_the_prompts(tmp_path, movie, checkpoin
     assert not (tmp_path / "t.csv").exists()  # made only from a finished run
     # the saved prompts reproduce the complete run
     model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=checkpoint, image_size=SIZE).model
-    s = TrackingSession(model, path)
+    s = TrackingSession(model, path, memory=session["tracking"]["memory"])  # track's default: resolved
     s.load_prompts(session)
     s.propagate("forward")
     assert np.array_equal(s.labels(), full)

@@ -233,12 +233,12 @@ def test_cli_window_and_its_advice(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "movie.tif", image)
     tifffile.imwrite(tmp_path / "seed.tif", truth[0])
     exports = ["--table", str(tmp_path / "t.csv"), "--ctc", str(tmp_path / "ctc")]
-    for extra, name in (([], "whole.tif"), (["--window", "256", *exports], "win.tif")):
+    for extra, name in ((["--window", "none"], "whole.tif"), (["--window", "256", *exports], "win.tif")):
         rc = main(["track", str(tmp_path / "movie.tif"), "--model", "demo", "--masks", str(tmp_path / "seed.tif"),
                    "--out", str(tmp_path / name), "--session", str(tmp_path / (name + ".json")), *extra])
         err = capsys.readouterr().err
         assert rc == 0, err
-        assert ("window mode" in err) == (not extra)
+        assert ("window mode" in err) == (name == "whole.tif")  # the advice comes with the whole frame only
     win = tifffile.imread(tmp_path / "win.tif")
     assert np.mean(_ious(win, truth, range(1, 5))) >= 0.8
     assert json.loads((tmp_path / "win.tif.json").read_text())["tracking"]["window"] == 256

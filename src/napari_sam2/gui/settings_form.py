@@ -88,7 +88,14 @@ class SettingsForm:
                 continue
             control = _control(name, o, default, (choices or {}).get(name))
             control.tooltip = tooltip(name, o, default)
-            control.changed.connect(lambda value, name=name: self._edited(name, value))
+            if isinstance(control, ComboBox):
+                # magicgui's `changed` is silent for a None value, and None is a choice here ("whole
+                # frame", "all", "model"): listen to the Qt box itself, which reports every choice
+                control.native.currentIndexChanged.connect(
+                    lambda _index, name=name, box=control: self._edited(name, box.value)
+                )
+            else:
+                control.changed.connect(lambda value, name=name: self._edited(name, value))
             self.controls[name] = control
             self._options[name] = (o, default)
         self.container = Container(widgets=list(self.controls.values()))
