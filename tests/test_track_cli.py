@@ -90,6 +90,19 @@ def test_track_writes_labels_table_ctc_and_session(tmp_path, movie, checkpoint, 
     assert "3 objects tracked over 6 frames" in capsys.readouterr().out
 
 
+def test_summary_is_the_printed_summary_as_a_row(tmp_path, movie, checkpoint, capsys):
+    path, _, labels = movie
+    _write_prompts(tmp_path, labels)
+    out, summary = tmp_path / "l.tif", tmp_path / "summary.csv"
+    assert main(["track", str(path), "--points", str(tmp_path / "points.csv"), "--out", str(out),
+                 "--checkpoint", str(checkpoint), "--image-size", str(SIZE), "--summary", str(summary)]) == 0
+    text = capsys.readouterr().out
+    (row,) = _read_table(summary)
+    assert (row["movie"], row["objects"], row["frames"], row["labels"]) == (str(path), "2", "6", str(out))
+    assert f"{row['object_frames']} object-frames, {row['lost']} lost, {row['suspect']} suspect" in text
+    assert f"wrote {summary}" in text
+
+
 def test_track_zarr_output(tmp_path, movie, checkpoint):
     import zarr
 

@@ -233,7 +233,7 @@ def _kept(outputs: OutputSettings, finished: set) -> str:
     else:
         text = f"no labels were written (--out {outputs.out}: {before})"
     missing = [f"{option_of(OutputSettings, k).flag} {p}" for k, p in outputs.given().items()
-               if k in ("table", "ctc", "geff", "trackmate")]
+               if k in ("table", "summary", "ctc", "geff", "trackmate")]
     if missing:
         text += "; not written: " + ", ".join(missing)
     if outputs.session is not None and partial.exists():  # the session file is written before the first frame

@@ -19,7 +19,8 @@ class RunResult:
     result (``object_frames``), which of them are lost (``lost_frames``: object id -> frames) and which are
     suspect (``suspects``: object id -> {frame: reasons}; never lost ones), the seconds it took, the paths
     it wrote (the labels first), and window "auto"'s choice with its reason (None otherwise). ``lost`` and
-    ``suspect`` count object-frames."""
+    ``suspect`` count object-frames. ``rows``: the object table's rows (:func:`~napari_sam2.io.exports.object_table`),
+    kept only when asked (the table of many movies is made from them)."""
 
     input: str
     frames: int
@@ -30,6 +31,7 @@ class RunResult:
     seconds: float
     written: list[str]
     window_choice: str | None = None
+    rows: list[dict] | None = None
 
     @property
     def lost(self) -> int:
@@ -39,6 +41,12 @@ class RunResult:
     def suspect(self) -> int:
         return sum(len(v) for v in self.suspects.values())
 
+    def summary_row(self) -> dict:
+        """The run as one row of the summary (:data:`~napari_sam2.io.exports.SUMMARY_COLUMNS`)."""
+        return {"movie": self.input, "objects": self.objects, "frames": self.frames,
+                "object_frames": self.object_frames, "lost": self.lost, "suspect": self.suspect,
+                "seconds": self.seconds, "labels": self.written[0] if self.written else None}
+
 
 def run_inputs(source, prompts: Prompts, run: RunSettings) -> list[Path]:
     """The files a run reads (the movie, prompt files, the label image), which no output may touch."""
@@ -47,7 +55,7 @@ def run_inputs(source, prompts: Prompts, run: RunSettings) -> list[Path]:
     return [*inputs, *prompts.files, *([masks] if masks is not None else [])]
 
 
-def track_file(source, prompts: Prompts, run: RunSettings, progress=None) -> RunResult:
+def track_file(source, prompts: Prompts, run: RunSettings, progress=None, keep_rows: bool = False) -> RunResult:
     """Track one stack as ``run`` says and write its outputs; returns what was done.
 
     source: a TIFF path, a folder of frames or an array-like; ``run.stack`` picks the tracked axis and
@@ -56,30 +64,24 @@ def track_file(source, prompts: Prompts, run: RunSettings, progress=None) -> Run
     whose values are object ids (:func:`read_masks`; clicks for an object on a masked frame correct its
     mask, a box there is refused), every object the automatic segmentation finds on a frame (``auto``,
     numbered after the other ids), and new cells every K-th frame (``auto_new``, forward tracking).
-    progress(event) is called after each frame is written.
+    progress(event) is called after each frame is written. keep_rows: return the object table's rows in the
+    result (``rows``) whether or not ``run.outputs.table`` is written.
 
     The order keeps a failed or interrupted run from losing work: every output is checked first
     (:meth:`~napari_sam2.settings.OutputSettings.check_paths`, before the model is built), then the prompts
     are applied and the session file (prompts and settings) is written, then the labels are streamed into
     ``out``'s partial file as frames are tracked (:class:`~napari_sam2.io.label_files.LabelWriter`, renamed
     to ``out`` at the end), and last the table, CTC folder, GEFF graph and TrackMate file are made from the
-    finished labels. Lost object-frames follow the table's rule: the session's flag, or no pixel in the
-    written labels (wholly hidden under another object).
+    finished labels, and the summary (one row) at the very end. Lost object-frames follow the table's rule:
+    the session's flag, or no pixel in the written labels (wholly hidden under another object).
     """
-    from ..io.readers import open_frames
-    from .stack import stack_view
-
     seeds, outputs = run.seeds, run.outputs
     if outputs.out is None:
         raise ValueError("--out is needed: where the labels are written")
     if not prompts and seeds.masks is None and not seeds.auto:
         raise ValueError("no prompts: give --points, --boxes and/or --masks with at least one object for this input")
     outputs.check_paths(run_inputs(source, prompts, run))
-    data = open_frames(source)
-    if len(data.shape) < 3:
-        raise ValueError(f"{source} is a single image of shape {tuple(data.shape)}: tracking needs a stack")
-    st = run.stack
-    view = stack_view(data, axis=st.axis, time_point=st.time_point, z=st.z, channel=st.channel)
+    view = _open_view(source, run)
     ctc = outputs.ctc is not None
     masks = {} if seeds.masks is None else read_masks(seeds.masks, view.shape[0], view.shape[1:3],
                                                       seeds.masks_frame, ctc=ctc)
@@ -107,10 +109,44 @@ def track_file(source, prompts: Prompts, run: RunSettings, progress=None) -> Run
                 for oid, frames in session.suspects().items()}
     if outputs.session is not None:  # again, now with the frames tracked, lost (the table's rule) and suspect
         _write_session(session, outputs, {**record, "finished": True}, lost, suspects)
-    written += _exports(session, records, outputs)
-    return RunResult(str(source), len({r["frame"] for r in records}), len(session.obj_ids), len(records), lost,
-                     {o: s for o, s in suspects.items() if s}, round(time.perf_counter() - t0, 2),
-                     [str(p) for p in written], session.window_choice)
+    done, rows = _exports(session, records, outputs, keep_rows)
+    written += done
+    result = RunResult(str(source), len({r["frame"] for r in records}), len(session.obj_ids), len(records), lost,
+                       {o: s for o, s in suspects.items() if s}, round(time.perf_counter() - t0, 2),
+                       [str(p) for p in written], session.window_choice, rows)
+    if outputs.summary is not None:
+        write_summary(outputs.summary, [result], outputs.overwrite)
+        result.written.append(str(outputs.summary))
+    return result
+
+
+def write_summary(path, results: list[RunResult], overwrite: bool = False) -> Path:
+    """The summary CSV: one row per run (:meth:`RunResult.summary_row`)."""
+    from ..io import exports
+
+    return exports.write_table_csv(path, [r.summary_row() for r in results], overwrite=overwrite,
+                                   columns=exports.SUMMARY_COLUMNS)
+
+
+def write_movies_table(path, results: list[RunResult], overwrite: bool = False) -> Path:
+    """One object table for many movies: each run's ``rows`` (kept with ``keep_rows``) after a ``movie``
+    column that names its input."""
+    from ..io import exports
+
+    rows = [{"movie": r.input, **row} for r in results for row in (r.rows or [])]
+    return exports.write_table_csv(path, rows, overwrite=overwrite, columns=exports.MOVIES_TABLE_COLUMNS)
+
+
+def _open_view(source, run: RunSettings):
+    """The tracked stack of ``source`` (read lazily) as ``run.stack`` says; a single image is refused."""
+    from ..io.readers import open_frames
+    from .stack import stack_view
+
+    data = open_frames(source)
+    if len(data.shape) < 3:
+        raise ValueError(f"{source} is a single image of shape {tuple(data.shape)}: tracking needs a stack")
+    st = run.stack
+    return stack_view(data, axis=st.axis, time_point=st.time_point, z=st.z, channel=st.channel)
 
 
 def _session(view, run: RunSettings):
@@ -134,18 +170,21 @@ def _write_session(session, outputs, record: dict, lost: dict | None = None, sus
     return exports.write_session_json(outputs.session, data, overwrite=True)
 
 
-def _exports(session, records: list[dict], outputs) -> list[Path]:
+def _exports(session, records: list[dict], outputs, keep_rows: bool = False) -> tuple[list[Path], list | None]:
     """The table, CTC folder, GEFF graph and TrackMate file, made from the finished labels file (read back a
-    frame at a time: no output holds the whole (T, Y, X) stack)."""
+    frame at a time: no output holds the whole (T, Y, X) stack). Returns (the paths written, the table's rows
+    when ``keep_rows`` asks for them, else None)."""
     from ..io import exports
     from ..io.label_files import LabelStack
 
     wanted = [k for k in ("table", "ctc", "geff", "trackmate") if getattr(outputs, k) is not None]
-    if not wanted:
-        return []
+    if not wanted and not keep_rows:
+        return [], None
     labels, parents, overwrite, done = LabelStack.from_file(outputs.out), session.parents, outputs.overwrite, []
-    if outputs.table is not None:
+    rows = None
+    if outputs.table is not None or keep_rows:
         rows = exports.object_table(labels, records, parents)
+    if outputs.table is not None:
         done.append(exports.write_table_csv(outputs.table, rows, overwrite=overwrite))
     if outputs.ctc is not None:
         done.append(exports.write_ctc(outputs.ctc, labels, parents=parents, overwrite=overwrite))
@@ -157,7 +196,7 @@ def _exports(session, records: list[dict], outputs) -> list[Path]:
         from ..io.trackmate import write_trackmate
 
         done.append(write_trackmate(outputs.trackmate, labels, parents, overwrite=overwrite))
-    return done
+    return done, rows if keep_rows else None
 
 
 def _track_into(session, direction: str, outputs, progress, new_cells=None):
