@@ -171,25 +171,33 @@ def test_existing_output_is_not_overwritten(tmp_path, movie, checkpoint, capsys)
 
 
 @pytest.mark.parametrize("cluster", [False, True])
-def test_many_files(tmp_path, checkpoint, capsys, cluster):
+def test_many_files(tmp_path, checkpoint, capsys, monkeypatch, cluster):
     for i in range(2):
         image, labels = synthetic_cells(n_frames=4, size=(48, 48), n_cells=1, seed=20 + i, radius=(6.0, 9.0))
         tifffile.imwrite(tmp_path / f"m{i}.tif", image)
         y, x = _centre(labels, 0, 1)
         (tmp_path / f"m{i}.points.csv").write_text(f"object_id,frame,y,x,label\n1,0,{y},{x},1\n")
     args = ["track", str(tmp_path / "m*.tif"), "--many", "--out", str(tmp_path / "res"),
-            "--checkpoint", str(checkpoint), "--image-size", str(SIZE)]
+            "--checkpoint", str(checkpoint), "--image-size", str(SIZE), "--table", str(tmp_path / "all.csv")]
     if cluster:
         distributed = pytest.importorskip("distributed")
+        import napari_sam2.threads as threads
+
+        calls, real = [], threads.set_threads
+        monkeypatch.setattr(threads, "set_threads", lambda n=None: calls.append(n) or real(n))
         with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                       dashboard_address=None) as lc:
-            assert main([*args, "--scheduler", lc.scheduler_address]) == 0
+            assert main([*args, "--scheduler", lc.scheduler_address, "--threads", "1"]) == 0
+        assert calls == [1, 1, 1]  # --threads is set here, and on the worker before each movie
     else:
         assert main(args) == 0
     for i in range(2):
         out = tifffile.imread(tmp_path / "res" / f"m{i}_labels.tif")
         assert out.shape == (4, 48, 48) and (out[0] == 1).any()
     assert capsys.readouterr().out.count("1 object tracked") == 2
+    rows = _read_table(tmp_path / "all.csv")  # the rows of every movie, from the workers too
+    assert sorted((r["movie"], r["frame"]) for r in rows) == [(str(tmp_path / f"m{i}.tif"), str(f))
+                                                              for i in range(2) for f in range(4)]
 
 
 def test_sample_run_reports_iou_against_truth(tmp_path, checkpoint, capsys):

@@ -379,6 +379,16 @@ def _check_movie(f: Path, mask: Path | None, run: RunSettings) -> None:
             raise ValueError(f"{exc} (the label image of {f})") from None
 
 
+def _track_on_worker(source, prompts: Prompts, run: RunSettings, keep_rows: bool) -> RunResult:
+    """:func:`track_file` on a cluster's worker, with torch's threads set there first (``run.model.threads``, or
+    the default that leaves a core free): a worker process otherwise takes every core, and two workers on one
+    machine would slow each other down."""
+    from ..threads import set_threads
+
+    set_threads(run.model.threads)
+    return track_file(source, prompts, run, keep_rows=keep_rows)
+
+
 def track_many(pattern: str, run: RunSettings, out_dir, points_csv=None, boxes_csv=None,
                scheduler: str | None = None, on_result=None) -> list[RunResult]:
     """Track every file matching ``pattern`` into the folder ``out_dir`` (names: :func:`output_names`), each
@@ -433,7 +443,7 @@ def track_many(pattern: str, run: RunSettings, out_dir, points_csv=None, boxes_c
         from distributed import Client
 
         with Client(scheduler) as client:
-            futures = [client.submit(track_file, f, p, each, keep_rows=keep, pure=False) for f, p, each in jobs]
+            futures = [client.submit(_track_on_worker, f, p, each, keep, pure=False) for f, p, each in jobs]
             results = client.gather(futures)
         if on_result is not None:
             for r in results:
