@@ -429,7 +429,8 @@ class SeedSettings(Settings):
                              help="a label image (TIFF, .npy or .zarr; 0 = background) whose values are the "
                                   "object ids: a (Y, X) image prompts frame --masks-frame, a (T, Y, X) stack of "
                                   "the movie's length prompts every frame that has labels; clicks in --points "
-                                  "for the same object and frame correct its mask")
+                                  "for the same object and frame correct its mask (with --many: a folder holding "
+                                  "NAME.tif for each movie NAME.tif)")
     masks_frame: int | None = opt(None, flag="--masks-frame", label="labels frame", kind=int, low=0, widget=False,
                                   help="the frame a (Y, X) --masks image prompts (default 0)")
     auto: bool = opt(False, flag="--auto", label="automatic seeds", kind=bool, widget=False,
@@ -456,10 +457,10 @@ class SeedSettings(Settings):
 
 # --------------------------------------------------------------------------- outputs
 
-OUTPUT_SUFFIXES = {"out": LABEL_SUFFIXES, "session": (".json",), "table": (".csv",), "geff": (".zarr",),
-                   "trackmate": (".xml",)}
-OUTPUT_WHY = {"out": "a label stack", "session": "a JSON file", "table": "a CSV file", "geff": "a zarr store",
-              "trackmate": "TrackMate opens XML files"}
+OUTPUT_SUFFIXES = {"out": LABEL_SUFFIXES, "session": (".json",), "table": (".csv",), "summary": (".csv",),
+                   "geff": (".zarr",), "trackmate": (".xml",)}
+OUTPUT_WHY = {"out": "a label stack", "session": "a JSON file", "table": "a CSV file", "summary": "a CSV file",
+              "geff": "a zarr store", "trackmate": "TrackMate opens XML files"}
 
 
 @dataclass(frozen=True)
@@ -471,7 +472,10 @@ class OutputSettings(Settings):
                            help="labels output: .tif/.tiff or .zarr (with --many: a folder)")
     table: Path | None = opt(None, flag="--table", label="table", kind="path", widget=False,
                              help="also write a CSV of per-frame object properties (with lost and suspect "
-                                  "columns)")
+                                  "columns; with --many: one table of all movies, with a movie column)")
+    summary: Path | None = opt(None, flag="--summary", label="summary", kind="path", widget=False,
+                               help="also write a CSV with one row per movie: its objects, frames, object-frames, "
+                                    "lost and suspect object-frames, and seconds (with --many: every movie)")
     ctc: Path | None = opt(None, flag="--ctc", label="CTC folder", kind="path", widget=False,
                            help="also write a Cell Tracking Challenge result folder")
     session: Path | None = opt(None, flag="--session", label="session", kind="path", widget=False,
@@ -485,7 +489,7 @@ class OutputSettings(Settings):
                           help="replace existing outputs of the same kind: never an input, never a folder where "
                                "a file goes, never a folder holding files napari-sam2 did not write")
 
-    FILES = ("out", "session", "table", "ctc", "geff", "trackmate")
+    FILES = ("out", "session", "table", "summary", "ctc", "geff", "trackmate")
 
     def given(self) -> dict[str, Path]:
         """The outputs asked for, by field name."""

@@ -16,6 +16,7 @@ from .common import EXIT_OK, prepare_model
 from .options import add_options, read
 
 SAMPLE_FRAMES = 20  # frames of the bundled synthetic movie ('sample')
+MANY_OUTPUTS = ("out", "table", "summary")  # the outputs --many writes (labels per movie, table and summary of all)
 
 
 class _Bar:
@@ -101,7 +102,10 @@ def add_parser(sub) -> None:
     add_options(p, SuspectSettings)
     p.add_argument("--many", action="store_true",
                    help="INPUT is a glob pattern; --out is a folder of NAME_labels.tif files (inputs with the "
-                        "same name in different folders are named by their relative path, e.g. a_m_labels.tif)")
+                        "same name in different folders are named by their relative path, e.g. a_m_labels.tif); "
+                        "prompts in NAME.points.csv / NAME.boxes.csv, or a label image NAME.masks.tif, beside each "
+                        "movie, or --masks FOLDER holding NAME.tif, or --auto; --table and --summary cover all "
+                        "movies")
     p.add_argument("--scheduler", default=None,
                    help="with --many: a dask.distributed scheduler address (e.g. tcp://host:8786)")
 
@@ -177,18 +181,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_many(args: argparse.Namespace, run_settings: RunSettings) -> int:
-    """``--many``: every file of the glob pattern, one after another or on a dask cluster."""
+    """``--many``: every file of the glob pattern, one after another or on a dask cluster; then the table and
+    the summary of all movies, when asked for."""
     from ..engine import batch
 
-    seeds, outputs = run_settings.seeds, run_settings.outputs
-    if seeds.automatic:
-        raise ValueError("--auto and --auto-new cannot be used with --many: track the files one at a time")
-    if seeds.masks is not None:
-        raise ValueError("--masks cannot be used with --many (one label image fits one movie): track the files "
-                         "one at a time, or give --points/--boxes")
-    extra = [option_of(OutputSettings, k).flag for k in outputs.given() if k != "out"]
+    outputs = run_settings.outputs
+    extra = [option_of(OutputSettings, k).flag for k in outputs.given() if k not in MANY_OUTPUTS]
     if extra:
-        raise ValueError(f"{', '.join(extra)} cannot be used with --many (each file gets its labels in --out)")
+        raise ValueError(f"{', '.join(extra)} cannot be used with --many (each file gets its labels in --out; "
+                         "--table and --summary cover every movie)")
     run_settings = replace(run_settings, model=prepare_model(run_settings.model))
     done = []
 
@@ -200,12 +201,31 @@ def _run_many(args: argparse.Namespace, run_settings: RunSettings) -> int:
 
     batch.track_many(args.input, run_settings, args.out, args.points, args.boxes, scheduler=args.scheduler,
                      on_result=report)
+    print(_many_summary(done))
+    for path in (outputs.table, outputs.summary):
+        if path is not None:
+            print(f"wrote {path}")
     bad = [r for r in done if r.lost]
     if bad:
         sys.stdout.flush()
         print(f"warning: objects are lost on some frames in {len(bad)} of {len(done)} files "
               f"({sum(r.lost for r in bad)} object-frames; listed above)", file=sys.stderr)
+    doubtful = [r for r in done if r.suspect]
+    if doubtful:
+        sys.stdout.flush()
+        print(f"warning: {_plural(sum(r.suspect for r in doubtful), 'object-frame')} in {len(doubtful)} of "
+              f"{len(done)} files are suspect (listed above): check them, and correct with a click where they "
+              "are wrong", file=sys.stderr)
     return EXIT_OK
+
+
+def _many_summary(results) -> str:
+    """One line for all movies: how many, their objects and object-frames, lost and suspect, and the seconds
+    their tracking took (added over movies: on a cluster they overlap)."""
+    return (f"{_plural(len(results), 'movie')}: {_plural(sum(r.objects for r in results), 'object')}, "
+            f"{_plural(sum(r.object_frames for r in results), 'object-frame')}, {sum(r.lost for r in results)} "
+            f"lost, {sum(r.suspect for r in results)} suspect; tracking took "
+            f"{round(sum(r.seconds for r in results), 2)} s in all")
 
 
 def _plural(n: int, word: str) -> str:
@@ -233,7 +253,7 @@ def _kept(outputs: OutputSettings, finished: set) -> str:
     else:
         text = f"no labels were written (--out {outputs.out}: {before})"
     missing = [f"{option_of(OutputSettings, k).flag} {p}" for k, p in outputs.given().items()
-               if k in ("table", "ctc", "geff", "trackmate")]
+               if k in ("table", "summary", "ctc", "geff", "trackmate")]
     if missing:
         text += "; not written: " + ", ".join(missing)
     if outputs.session is not None and partial.exists():  # the session file is written before the first frame

@@ -19,7 +19,8 @@ class RunResult:
     result (``object_frames``), which of them are lost (``lost_frames``: object id -> frames) and which are
     suspect (``suspects``: object id -> {frame: reasons}; never lost ones), the seconds it took, the paths
     it wrote (the labels first), and window "auto"'s choice with its reason (None otherwise). ``lost`` and
-    ``suspect`` count object-frames."""
+    ``suspect`` count object-frames. ``rows``: the object table's rows (:func:`~napari_sam2.io.exports.object_table`),
+    kept only when asked (the table of many movies is made from them)."""
 
     input: str
     frames: int
@@ -30,6 +31,7 @@ class RunResult:
     seconds: float
     written: list[str]
     window_choice: str | None = None
+    rows: list[dict] | None = None
 
     @property
     def lost(self) -> int:
@@ -39,6 +41,12 @@ class RunResult:
     def suspect(self) -> int:
         return sum(len(v) for v in self.suspects.values())
 
+    def summary_row(self) -> dict:
+        """The run as one row of the summary (:data:`~napari_sam2.io.exports.SUMMARY_COLUMNS`)."""
+        return {"movie": self.input, "objects": self.objects, "frames": self.frames,
+                "object_frames": self.object_frames, "lost": self.lost, "suspect": self.suspect,
+                "seconds": self.seconds, "labels": self.written[0] if self.written else None}
+
 
 def run_inputs(source, prompts: Prompts, run: RunSettings) -> list[Path]:
     """The files a run reads (the movie, prompt files, the label image), which no output may touch."""
@@ -47,7 +55,7 @@ def run_inputs(source, prompts: Prompts, run: RunSettings) -> list[Path]:
     return [*inputs, *prompts.files, *([masks] if masks is not None else [])]
 
 
-def track_file(source, prompts: Prompts, run: RunSettings, progress=None) -> RunResult:
+def track_file(source, prompts: Prompts, run: RunSettings, progress=None, keep_rows: bool = False) -> RunResult:
     """Track one stack as ``run`` says and write its outputs; returns what was done.
 
     source: a TIFF path, a folder of frames or an array-like; ``run.stack`` picks the tracked axis and
@@ -56,30 +64,24 @@ def track_file(source, prompts: Prompts, run: RunSettings, progress=None) -> Run
     whose values are object ids (:func:`read_masks`; clicks for an object on a masked frame correct its
     mask, a box there is refused), every object the automatic segmentation finds on a frame (``auto``,
     numbered after the other ids), and new cells every K-th frame (``auto_new``, forward tracking).
-    progress(event) is called after each frame is written.
+    progress(event) is called after each frame is written. keep_rows: return the object table's rows in the
+    result (``rows``) whether or not ``run.outputs.table`` is written.
 
     The order keeps a failed or interrupted run from losing work: every output is checked first
     (:meth:`~napari_sam2.settings.OutputSettings.check_paths`, before the model is built), then the prompts
     are applied and the session file (prompts and settings) is written, then the labels are streamed into
     ``out``'s partial file as frames are tracked (:class:`~napari_sam2.io.label_files.LabelWriter`, renamed
     to ``out`` at the end), and last the table, CTC folder, GEFF graph and TrackMate file are made from the
-    finished labels. Lost object-frames follow the table's rule: the session's flag, or no pixel in the
-    written labels (wholly hidden under another object).
+    finished labels, and the summary (one row) at the very end. Lost object-frames follow the table's rule:
+    the session's flag, or no pixel in the written labels (wholly hidden under another object).
     """
-    from ..io.readers import open_frames
-    from .stack import stack_view
-
     seeds, outputs = run.seeds, run.outputs
     if outputs.out is None:
         raise ValueError("--out is needed: where the labels are written")
     if not prompts and seeds.masks is None and not seeds.auto:
         raise ValueError("no prompts: give --points, --boxes and/or --masks with at least one object for this input")
     outputs.check_paths(run_inputs(source, prompts, run))
-    data = open_frames(source)
-    if len(data.shape) < 3:
-        raise ValueError(f"{source} is a single image of shape {tuple(data.shape)}: tracking needs a stack")
-    st = run.stack
-    view = stack_view(data, axis=st.axis, time_point=st.time_point, z=st.z, channel=st.channel)
+    view = _open_view(source, run)
     ctc = outputs.ctc is not None
     masks = {} if seeds.masks is None else read_masks(seeds.masks, view.shape[0], view.shape[1:3],
                                                       seeds.masks_frame, ctc=ctc)
@@ -107,10 +109,44 @@ def track_file(source, prompts: Prompts, run: RunSettings, progress=None) -> Run
                 for oid, frames in session.suspects().items()}
     if outputs.session is not None:  # again, now with the frames tracked, lost (the table's rule) and suspect
         _write_session(session, outputs, {**record, "finished": True}, lost, suspects)
-    written += _exports(session, records, outputs)
-    return RunResult(str(source), len({r["frame"] for r in records}), len(session.obj_ids), len(records), lost,
-                     {o: s for o, s in suspects.items() if s}, round(time.perf_counter() - t0, 2),
-                     [str(p) for p in written], session.window_choice)
+    done, rows = _exports(session, records, outputs, keep_rows)
+    written += done
+    result = RunResult(str(source), len({r["frame"] for r in records}), len(session.obj_ids), len(records), lost,
+                       {o: s for o, s in suspects.items() if s}, round(time.perf_counter() - t0, 2),
+                       [str(p) for p in written], session.window_choice, rows)
+    if outputs.summary is not None:
+        write_summary(outputs.summary, [result], outputs.overwrite)
+        result.written.append(str(outputs.summary))
+    return result
+
+
+def write_summary(path, results: list[RunResult], overwrite: bool = False) -> Path:
+    """The summary CSV: one row per run (:meth:`RunResult.summary_row`)."""
+    from ..io import exports
+
+    return exports.write_table_csv(path, [r.summary_row() for r in results], overwrite=overwrite,
+                                   columns=exports.SUMMARY_COLUMNS)
+
+
+def write_movies_table(path, results: list[RunResult], overwrite: bool = False) -> Path:
+    """One object table for many movies: each run's ``rows`` (kept with ``keep_rows``) after a ``movie``
+    column that names its input."""
+    from ..io import exports
+
+    rows = [{"movie": r.input, **row} for r in results for row in (r.rows or [])]
+    return exports.write_table_csv(path, rows, overwrite=overwrite, columns=exports.MOVIES_TABLE_COLUMNS)
+
+
+def _open_view(source, run: RunSettings):
+    """The tracked stack of ``source`` (read lazily) as ``run.stack`` says; a single image is refused."""
+    from ..io.readers import open_frames
+    from .stack import stack_view
+
+    data = open_frames(source)
+    if len(data.shape) < 3:
+        raise ValueError(f"{source} is a single image of shape {tuple(data.shape)}: tracking needs a stack")
+    st = run.stack
+    return stack_view(data, axis=st.axis, time_point=st.time_point, z=st.z, channel=st.channel)
 
 
 def _session(view, run: RunSettings):
@@ -134,18 +170,21 @@ def _write_session(session, outputs, record: dict, lost: dict | None = None, sus
     return exports.write_session_json(outputs.session, data, overwrite=True)
 
 
-def _exports(session, records: list[dict], outputs) -> list[Path]:
+def _exports(session, records: list[dict], outputs, keep_rows: bool = False) -> tuple[list[Path], list | None]:
     """The table, CTC folder, GEFF graph and TrackMate file, made from the finished labels file (read back a
-    frame at a time: no output holds the whole (T, Y, X) stack)."""
+    frame at a time: no output holds the whole (T, Y, X) stack). Returns (the paths written, the table's rows
+    when ``keep_rows`` asks for them, else None)."""
     from ..io import exports
     from ..io.label_files import LabelStack
 
     wanted = [k for k in ("table", "ctc", "geff", "trackmate") if getattr(outputs, k) is not None]
-    if not wanted:
-        return []
+    if not wanted and not keep_rows:
+        return [], None
     labels, parents, overwrite, done = LabelStack.from_file(outputs.out), session.parents, outputs.overwrite, []
-    if outputs.table is not None:
+    rows = None
+    if outputs.table is not None or keep_rows:
         rows = exports.object_table(labels, records, parents)
+    if outputs.table is not None:
         done.append(exports.write_table_csv(outputs.table, rows, overwrite=overwrite))
     if outputs.ctc is not None:
         done.append(exports.write_ctc(outputs.ctc, labels, parents=parents, overwrite=overwrite))
@@ -157,7 +196,7 @@ def _exports(session, records: list[dict], outputs) -> list[Path]:
         from ..io.trackmate import write_trackmate
 
         done.append(write_trackmate(outputs.trackmate, labels, parents, overwrite=overwrite))
-    return done
+    return done, rows if keep_rows else None
 
 
 def _track_into(session, direction: str, outputs, progress, new_cells=None):
@@ -209,24 +248,36 @@ def _add_new_cells(session, new_cells, put, step) -> None:
 
 # --------------------------------------------------------------------------- many files
 
+MASK_SUFFIXES = (".tif", ".tiff", ".npy", ".zarr")  # the label images read_masks reads
+BESIDE_MASKS = ".masks"  # a movie's label image beside it: name.masks.tif for name.tif
+SHOWN = 5  # movies named in a refusal
+
+
+def is_mask_file(path) -> bool:
+    """Whether ``path`` is named as a movie's label image (``name.masks.tif``, .tiff, .npy, .zarr): such a file
+    is never a movie, even when the pattern matches it."""
+    name = Path(path).name.casefold()
+    return any(name.endswith(BESIDE_MASKS + s) for s in MASK_SUFFIXES)
+
+
 def expand_inputs(pattern: str) -> list[Path]:
-    """Files matching a glob pattern such as ``data/*.tif`` (sorted); an error when none match."""
+    """The movies matching a glob pattern such as ``data/*.tif`` (sorted), leaving out label images named
+    ``name.masks.tif`` (:func:`is_mask_file`); an error when none is left."""
     import glob
 
-    files = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
+    found = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
+    files = [f for f in found if not is_mask_file(f)]
     if not files:
-        raise ValueError(f"no files match {pattern!r}")
+        only = " (only label images named NAME.masks.tif, which are never movies)" if found else ""
+        raise ValueError(f"no files match {pattern!r}{only}")
     return files
 
 
-def output_names(files: list[Path], out_dir) -> list[Path]:
-    """The labels file of each input with ``--many``: ``out_dir/<name>_labels.tif``.
-
-    ``<name>`` is the file's stem; inputs that share a stem (``a/m.tif``, ``b/m.tif``) are named
-    by their path below the folder they have in common, joined by ``_`` (``a_m``, ``b_m``). If
-    names still collide (``m.tif`` beside ``m.tiff``), a ValueError names both inputs: one result
-    never silently replaces another.
-    """
+def movie_names(files: list[Path], out_dir) -> list[str]:
+    """Each input's name with ``--many``: its stem, or for inputs that share a stem (``a/m.tif``, ``b/m.tif``)
+    its path below the folder they have in common, joined by ``_`` (``a_m``, ``b_m``). If names still collide
+    (``m.tif`` beside ``m.tiff``), a ValueError names both inputs: one result never silently replaces
+    another."""
     out_dir = Path(out_dir)
     stems = [f.stem for f in files]
     shared = {s.casefold() for s in stems if sum(t.casefold() == s.casefold() for t in stems) > 1}
@@ -244,7 +295,12 @@ def output_names(files: list[Path], out_dir) -> list[Path]:
             raise ValueError(f"{seen[name.casefold()]} and {f} would both be written to "
                              f"{out_dir / (name + '_labels.tif')}: rename one, or track them in separate runs")
         seen[name.casefold()] = f
-    return [out_dir / f"{name}_labels.tif" for name in names]
+    return names
+
+
+def output_names(files: list[Path], out_dir) -> list[Path]:
+    """The labels file of each input with ``--many``: ``out_dir/<name>_labels.tif`` (:func:`movie_names`)."""
+    return [Path(out_dir) / f"{name}_labels.tif" for name in movie_names(files, out_dir)]
 
 
 def _beside(f: Path, suffix: str) -> Path | None:
@@ -252,51 +308,148 @@ def _beside(f: Path, suffix: str) -> Path | None:
     return path if path.exists() else None
 
 
+def _only(candidates: list[Path], movie: Path) -> Path | None:
+    """The one existing path among ``candidates`` (None when none exists); two are refused, never guessed."""
+    from ..io.atomic import same_path
+
+    found = []
+    for path in candidates:  # on a case-insensitive disk m.TIF and m.tif are one file
+        if path.exists() and not any(same_path(path, p) for p in found):
+            found.append(path)
+    if len(found) > 1:
+        raise ValueError(f"{movie} has two label images, {found[0]} and {found[1]}: keep one")
+    return found[0] if found else None
+
+
+def find_masks(files: list[Path], names: list[str], folder=None) -> list[Path | None]:
+    """The label image of each movie (None: it has none).
+
+    Without ``folder``: ``<stem>.masks.tif`` (.tiff, .npy or .zarr) beside the movie, as ``<stem>.points.csv``.
+    With ``folder`` (``--masks FOLDER``): ``FOLDER/<name>.tif`` (.tiff, .npy or .zarr), ``<name>`` the movie's
+    name (:func:`movie_names`, as in ``<name>_labels.tif``), and then every movie must have one: a ValueError
+    names the movies that have none. Two label images for one movie, and a label image that is one of the
+    movies, are refused.
+    """
+    from ..io.atomic import same_path
+
+    if folder is None:
+        return [_only([f.with_suffix(BESIDE_MASKS + s) for s in MASK_SUFFIXES], f) for f in files]
+    folder = Path(folder)
+    if not folder.is_dir() or folder.suffix.lower() == ".zarr":
+        what = "not found" if not folder.exists() else "not a folder"
+        raise ValueError(f"--masks {folder} is {what}: with --many, --masks is a folder of label images named after "
+                         "the movies (NAME.tif for the movie NAME.tif), or leave it out and put NAME.masks.tif "
+                         "beside each movie")
+    found = [_only([folder / (n + s) for s in MASK_SUFFIXES], f) for f, n in zip(files, names)]
+    missing = [f"{f} (no {n}.tif, .tiff, .npy or .zarr)" for f, n, m in zip(files, names, found) if m is None]
+    if missing:
+        more = f" and {len(missing) - SHOWN} more" if len(missing) > SHOWN else ""
+        raise ValueError(f"--masks {folder} has no label image for {len(missing)} of {len(files)} movies: "
+                         f"{', '.join(missing[:SHOWN])}{more}")
+    for m in found:
+        if any(same_path(m, f) for f in files):
+            raise ValueError(f"--masks {folder}: the label image {m} is one of the movies: keep the label images "
+                             "in a folder of their own")
+    return found
+
+
+def _movie_prompts(f: Path, mask: Path | None, points_csv, boxes_csv, auto: bool) -> Prompts:
+    """A movie's clicks and boxes: the shared CSVs' rows for it, or the CSVs beside it; refused when it has
+    both prompts and a label image, or nothing to start from."""
+    prompts = read_prompts(points_csv or _beside(f, ".points.csv"), boxes_csv or _beside(f, ".boxes.csv"),
+                           file_name=f.name)
+    if prompts and mask is not None:
+        raise ValueError(f"{f} has both prompts ({', '.join(str(p) for p in prompts.files)}) and a label image "
+                         f"({mask}): give one of them for each movie")
+    if not prompts and mask is None and not auto:
+        raise ValueError(f"no prompts for {f}: give --points/--boxes rows for it (a 'file' column), "
+                         f"{f.with_suffix('.points.csv').name} or {f.with_suffix('.masks.tif').name} beside it, "
+                         "a --masks folder, or --auto")
+    return prompts
+
+
+def _check_movie(f: Path, mask: Path | None, run: RunSettings) -> None:
+    """Open the movie (lazily) as ``run.stack`` says and read its label image against it, so that a movie that
+    cannot be tracked, or a label image of another size, is refused before any movie is tracked."""
+    view = _open_view(f, run)
+    if mask is not None:
+        try:
+            read_masks(mask, view.shape[0], view.shape[1:3], run.seeds.masks_frame)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (the label image of {f})") from None
+
+
+def _track_on_worker(source, prompts: Prompts, run: RunSettings, keep_rows: bool) -> RunResult:
+    """:func:`track_file` on a cluster's worker, with torch's threads set there first (``run.model.threads``, or
+    the default that leaves a core free): a worker process otherwise takes every core, and two workers on one
+    machine would slow each other down."""
+    from ..threads import set_threads
+
+    set_threads(run.model.threads)
+    return track_file(source, prompts, run, keep_rows=keep_rows)
+
+
 def track_many(pattern: str, run: RunSettings, out_dir, points_csv=None, boxes_csv=None,
                scheduler: str | None = None, on_result=None) -> list[RunResult]:
     """Track every file matching ``pattern`` into the folder ``out_dir`` (names: :func:`output_names`), each
-    as ``run`` says (its ``outputs.overwrite``; other outputs are not written).
+    as ``run`` says (its ``outputs.overwrite``).
 
-    Prompts come from the shared CSVs (rows with a ``file`` column apply to matching files) or from
-    ``<name>.points.csv`` / ``<name>.boxes.csv`` next to each file. Every file's prompts and output are
-    checked before the first file is tracked. With a dask ``scheduler`` address the files are tracked on that
-    cluster, else one after another here, with ``on_result(result)`` called as each one finishes.
+    Each movie starts from prompts, from the shared CSVs (rows with a ``file`` column apply to matching files)
+    or ``<name>.points.csv`` / ``<name>.boxes.csv`` next to it; or from a label image
+    (:func:`find_masks`: beside it, or in the folder ``run.seeds.masks``), not both; and/or from the automatic
+    segmentation (``run.seeds.auto``, ``auto_new``: the same meaning as for one movie). Besides the labels
+    files, ``run.outputs.table`` is one object table of all movies (a ``movie`` column first) and
+    ``run.outputs.summary`` one row per movie (:func:`write_summary`), both written once every movie is
+    tracked; other outputs are not written. Every movie, its prompts and label image and every output are
+    checked before the first file is tracked. With a dask ``scheduler`` address the files are tracked on
+    that cluster, else one after another here, with ``on_result(result)`` called as each one finishes.
     """
     from dataclasses import replace
+
+    from ..io.atomic import same_path
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"--out {out_dir} is a file: with --many, --out is the folder for the label files")
     files = expand_inputs(pattern)
-    outs = output_names(files, out_dir)
-    found = []
-    for f in files:
-        prompts = read_prompts(points_csv or _beside(f, ".points.csv"), boxes_csv or _beside(f, ".boxes.csv"),
-                               file_name=f.name)
-        if not prompts:
-            raise ValueError(f"no prompts for {f}: give --points/--boxes rows for it (a 'file' column) "
-                             f"or {f.with_suffix('.points.csv').name} beside it")
-        found.append(prompts)
-    inputs = [*files, *{p for prompts in found for p in prompts.files}]
+    names = movie_names(files, out_dir)
+    outs = [out_dir / f"{name}_labels.tif" for name in names]
+    seeds, overwrite = run.seeds, run.outputs.overwrite
+    masks = find_masks(files, names, seeds.masks)
+    found = [_movie_prompts(f, m, points_csv, boxes_csv, seeds.auto) for f, m in zip(files, masks)]
+    for f, m in zip(files, masks):
+        _check_movie(f, m, run)
+    inputs = [*files, *{p for prompts in found for p in prompts.files}, *(m for m in masks if m is not None)]
+    combined = OutputSettings(table=run.outputs.table, summary=run.outputs.summary, overwrite=overwrite)
+    for name, path in combined.given().items():
+        if same_path(path, out_dir):
+            raise ValueError(f"--{name} {path} is the --out folder: give it a file name (.csv)")
+    combined.check_paths(inputs)
     jobs = []
-    for f, prompts, o in zip(files, found, outs):
-        each = replace(run, outputs=OutputSettings(out=o, overwrite=run.outputs.overwrite))
+    for f, prompts, mask, o in zip(files, found, masks, outs):
+        own = replace(seeds, masks=mask, masks_frame=seeds.masks_frame if mask is not None else None)
+        each = replace(run, seeds=own, outputs=OutputSettings(out=o, overwrite=overwrite))
         each.outputs.check_paths(inputs)
         jobs.append((f, prompts, each))
     out_dir.mkdir(parents=True, exist_ok=True)
+    keep = combined.table is not None
     if scheduler is None:
         results = []
         for f, p, each in jobs:
-            results.append(track_file(f, p, each))
+            results.append(track_file(f, p, each, keep_rows=keep))
             if on_result is not None:
                 on_result(results[-1])
-        return results
-    from distributed import Client
+    else:
+        from distributed import Client
 
-    with Client(scheduler) as client:
-        futures = [client.submit(track_file, f, p, each, pure=False) for f, p, each in jobs]
-        results = client.gather(futures)
-    if on_result is not None:
-        for r in results:
-            on_result(r)
+        with Client(scheduler) as client:
+            futures = [client.submit(_track_on_worker, f, p, each, keep, pure=False) for f, p, each in jobs]
+            results = client.gather(futures)
+        if on_result is not None:
+            for r in results:
+                on_result(r)
+    if combined.table is not None:
+        write_movies_table(combined.table, results, overwrite)
+    if combined.summary is not None:
+        write_summary(combined.summary, results, overwrite)
     return results

@@ -30,6 +30,11 @@ from .session_files import read_session_json, write_session_json  # noqa: F401  
 TABLE_COLUMNS = ("object_id", "frame", "area", "centroid_y", "centroid_x", "bbox_y0", "bbox_x0",
                  "bbox_y1", "bbox_x1", "object_score", "predicted_iou", "lost", "suspect",
                  "parent_id")
+# the table of many movies: each movie's rows, with the movie they come from first
+MOVIES_TABLE_COLUMNS = ("movie", *TABLE_COLUMNS)
+# a run's summary, one row per movie: object-frames lost, and suspect but not lost (as the command line's
+# summary line counts them), the seconds tracking took
+SUMMARY_COLUMNS = ("movie", "objects", "frames", "object_frames", "lost", "suspect", "seconds", "labels")
 
 
 def _check_labels(labels) -> np.ndarray | LabelStack:
@@ -180,16 +185,18 @@ def object_table(labels, records=None, parents=None, spacing=None) -> list[dict]
     return rows
 
 
-def write_table_csv(path, rows, overwrite: bool = False) -> Path:
-    """Write rows from :func:`object_table` as CSV with header :data:`TABLE_COLUMNS`; None is empty."""
+def write_table_csv(path, rows, overwrite: bool = False, columns=TABLE_COLUMNS) -> Path:
+    """Write rows from :func:`object_table` as CSV with header ``columns`` (:data:`TABLE_COLUMNS`, or
+    :data:`MOVIES_TABLE_COLUMNS` for the table of many movies, :data:`SUMMARY_COLUMNS` for a run's summary);
+    None is empty."""
     if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
         raise ValueError("rows must be a list of dicts (as returned by object_table)")
-    extra = {key for r in rows for key in r} - set(TABLE_COLUMNS)
+    extra = {key for r in rows for key in r} - set(columns)
     if extra:
         raise ValueError(f"rows: unknown columns {sorted(extra)}")
     with atomic_output(path, overwrite) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=TABLE_COLUMNS)
+            writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             writer.writerows(rows)
     return Path(path)
