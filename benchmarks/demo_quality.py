@@ -25,7 +25,7 @@ from scipy import ndimage
 
 def isolated(model, seeds):
     from napari_sam2.synthetic import synthetic_cells
-    from napari_sam2.train.quality import track_from_clicks, tracked_mean
+    from napari_sam2.train.demo.quality import track_from_clicks, tracked_mean
 
     out = []
     for seed in seeds:
@@ -46,7 +46,7 @@ def red_movie(image: np.ndarray) -> np.ndarray:
 
 def colour(model, seeds):
     from napari_sam2.synthetic import synthetic_cells
-    from napari_sam2.train.quality import track_from_clicks, tracked_mean
+    from napari_sam2.train.demo.quality import track_from_clicks, tracked_mean
 
     out = []
     for seed in seeds:
@@ -58,7 +58,7 @@ def colour(model, seeds):
 
 def varied(model, seeds):
     from napari_sam2.synthetic import synthetic_microscopy
-    from napari_sam2.train.quality import track_from_clicks, tracked_mean
+    from napari_sam2.train.demo.quality import track_from_clicks, tracked_mean
 
     scores = []
     for seed in seeds:
@@ -71,7 +71,7 @@ def varied(model, seeds):
 
 
 def correction(run):
-    from napari_sam2.train.quality import correct_worst
+    from napari_sam2.train.demo.quality import correct_worst
 
     _, _, _, session, ious, truth = run
     _, frame, before, after = correct_worst(session, ious, truth)
@@ -91,7 +91,7 @@ def coins(model):
 
     from napari_sam2 import SAM2ImagePredictor
     from napari_sam2.io.evaluate import mask_iou
-    from napari_sam2.train.quality import inner_point
+    from napari_sam2.train.demo.quality import inner_point
 
     image = data.coins()
     labels = coin_labels(image)

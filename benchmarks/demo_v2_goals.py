@@ -49,7 +49,7 @@ def tracked_mean(ious: dict, frames: slice = slice(1, None)) -> float:
 
 
 def clicks_on(model, movies) -> list[float]:
-    from napari_sam2.train.quality import track_from_clicks
+    from napari_sam2.train.demo.quality import track_from_clicks
 
     return [tracked_mean(track_from_clicks(model, image, truth)[1]) for image, truth in movies]
 
@@ -70,8 +70,8 @@ def small_movies(seeds):
 
 
 def crowded(model, seeds) -> tuple[list[float], list[int]]:
-    from napari_sam2.train.quality import track_from_labels
-    from napari_sam2.train.world import synthetic_world
+    from napari_sam2.train.demo.quality import track_from_labels
+    from napari_sam2.train.demo.world import synthetic_world
 
     scores, counts = [], []
     for seed in seeds:
@@ -125,7 +125,7 @@ def coins_picture(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, frames
 
 
 def real(model, picture: Path) -> tuple[float, float, int]:
-    from napari_sam2.train.quality import track_from_clicks
+    from napari_sam2.train.demo.quality import track_from_clicks
 
     image, truth = warped_coins()
     session, ious = track_from_clicks(model, image, truth)
@@ -176,7 +176,7 @@ def main() -> None:
             f"{counts} cells; per movie {np.round(crowd, 2).tolist()}", t0)
     if "automatic" in only:
         from napari_sam2.engine.auto import AutoSettings
-        from napari_sam2.train.quality import automatic_found, pooled_share
+        from napari_sam2.train.demo.quality import automatic_found, pooled_share
 
         for name, settings in (("default", None), ("relaxed", AutoSettings(pred_iou_thresh=0.5, stability_score_thresh=0.8))):
             t0 = time.perf_counter()

@@ -40,7 +40,7 @@ from napari_sam2.engine.session import TrackingSession  # noqa: E402
 from napari_sam2.predictor.video_predictor import build_sam2_video_predictor  # noqa: E402
 from napari_sam2.synthetic import synthetic_cells  # noqa: E402
 from napari_sam2.io.evaluate import mask_iou  # noqa: E402
-from napari_sam2.train.quality import inner_point  # noqa: E402
+from napari_sam2.train.demo.quality import inner_point  # noqa: E402
 
 THREADS = 2
 # name -> (fraction of the model's input size, memory frames, precision)

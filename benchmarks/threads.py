@@ -24,7 +24,7 @@ def _spin(stop) -> None:
 
 
 def _worker(threads: int, frames: int) -> None:
-    from napari_sam2._cli.track import _sample_movie
+    from napari_sam2.cli.track import _sample_movie
     from napari_sam2.engine import TrackingSession
     from napari_sam2.engine.batch import apply_prompts
     from napari_sam2.threads import set_threads

@@ -6,7 +6,7 @@
 
 Each run is a fresh process with a real napari window: the 'timelapse' sample, the SAM 2 tracking dock
 widget with the bundled demo model on the CPU, one click on each of the 6 cells of frame 0 (the centroids
-of the 'ground truth' labels), then ``widget.propagate("forward")`` (what the Forward button calls). The
+of the 'ground truth' labels), then ``widget.controller.propagate("forward")`` (what the Forward button calls). The
 time is from that call until the widget is no longer busy, the Qt event loop running all the while
 (``processEvents``), as in a real window. "loaded" starts ``--busy`` pure-Python busy loops (other programs
 on the machine) before the run and stops them after.
@@ -53,30 +53,31 @@ def _worker(threads: int | None) -> dict:
             time.sleep(0.005)
         app.processEvents()
 
+    c, setup = widget.controller, widget.setup
     if threads is not None:
-        widget._controls.threads.value = threads
-    widget._controls.image.value = viewer.layers["synthetic cells (T,Y,X)"]
-    widget._controls.model.value = DEMO
-    widget._controls.device.value = "cpu"
-    widget.start_session()
-    settle(lambda: widget.session is not None)
+        setup.control("threads").value = threads
+    setup.image.value = viewer.layers["synthetic cells (T,Y,X)"]
+    setup.control("model").value = DEMO
+    setup.control("device").value = "cpu"
+    c.start_session()
+    settle(lambda: c.session is not None)
     truth = viewer.layers["ground truth"].data
     ids = [int(i) for i in np.unique(truth[0]) if i]
     t0 = time.perf_counter()
     for k, obj in enumerate(ids):
         if k:
-            widget.add_object()
+            c.add_object()
         y, x = np.argwhere(truth[0] == obj).mean(0)
-        widget.add_click(0, y, x)
+        c.add_click(0, y, x)
     settle()
     clicks = time.perf_counter() - t0
     t0 = time.perf_counter()
-    widget.propagate("forward")
+    c.propagate("forward")
     settle()
     forward = time.perf_counter() - t0
-    status = widget._status.value
-    frames = int(widget.session.num_frames)
-    n_threads = int(widget._controls.threads.value)
+    status = widget.status.text
+    frames = int(c.session.num_frames)
+    n_threads = int(c.settings.model.threads)
     viewer.close()
     return {"forward": forward, "clicks": clicks, "threads": n_threads, "objects": len(ids), "frames": frames,
             "status": status}

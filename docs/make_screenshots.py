@@ -23,7 +23,7 @@ def open_viewer(sample: str, image: str, height: int, ckpt, args):
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_sam2._widget import SAM2Widget
+    from napari_sam2.gui.widget import SAM2Widget
     from napari_sam2.model.configs import DEMO
 
     viewer = napari.Viewer(show=True)
@@ -42,14 +42,15 @@ def open_viewer(sample: str, image: str, height: int, ckpt, args):
         for _ in range(20):
             app.processEvents()
 
-    widget._controls.image.value = viewer.layers[image]
+    setup = widget.setup
+    setup.image.value = viewer.layers[image]
     if ckpt is None:  # the bundled demo model at its own input size
-        widget._controls.model.value = DEMO
+        setup.control("model").value = DEMO
     else:
-        widget._controls.model.value = args.model or "auto"
-        widget._controls.checkpoint.value = str(ckpt)
-        widget._controls.image_size.value = args.image_size
-    widget._controls.device.value = "cpu"
+        setup.control("model").value = args.model or "auto"
+        setup.control("checkpoint").value = str(ckpt)
+        setup.control("image_size").value = args.image_size
+    setup.control("device").value = "cpu"
     viewer.layers["ground truth"].visible = False  # the masks on screen are the model's
     return viewer, widget, settle
 
@@ -87,24 +88,25 @@ def timelapse(ckpt, args) -> None:
     viewer, widget, settle = open_viewer("timelapse", "synthetic cells (T,Y,X)", 900, ckpt, args)
     truth = viewer.layers["ground truth"].data
     viewer.dims.set_current_step(0, 0)
-    widget.start_session()
-    settle(lambda: widget.session is not None)
+    widget.controller.start_session()
+    settle(lambda: widget.controller.session is not None)
     viewer.reset_view()  # fit the image into the canvas the dock widget left
     settle()
     viewer.window.screenshot(str(OUT / "1_session.png"), canvas_only=False)
 
     for obj in (1, 3, 4):
         if obj > 1:
-            widget.add_object()
+            widget.controller.add_object()
         y, x = np.argwhere(truth[0] == obj).mean(0)
-        widget.add_click(0, y, x)
+        widget.controller.add_click(0, y, x)
     settle()
     viewer.window.screenshot(str(OUT / "2_clicks.png"), canvas_only=False)
 
-    widget.propagate("forward")
+    widget.controller.propagate("forward")
     settle()
     viewer.dims.set_current_step(0, 12)
-    widget._controls.objects.setCurrentRow(0)
+    widget.controller.select_object(1)
+    widget.scroll_to(widget.tracking)  # the confidence strip
     settle()
     viewer.window.screenshot(str(OUT / "3_propagated.png"), canvas_only=False)
     viewer.close()
@@ -115,23 +117,23 @@ def volume(ckpt, args) -> None:
     clicked on the middle slice and tracked both directions (red: slices the nucleus is not in)."""
     viewer, widget, settle = open_viewer("volume", "synthetic nuclei (Z,Y,X)", 1000, ckpt, args)
     truth = viewer.layers["ground truth"].data
-    widget._controls.axis.value = "z"
-    widget._controls.advanced_toggle.setChecked(True)
+    widget.setup.control("axis").value = "z"
+    widget.setup.advanced_toggle.setChecked(True)
     mid = truth.shape[0] // 2
     viewer.dims.set_current_step(0, mid)
-    widget.start_session()
-    settle(lambda: widget.session is not None)
+    widget.controller.start_session()
+    settle(lambda: widget.controller.session is not None)
     viewer.reset_view()
     ids = [i for i in np.unique(truth[mid]) if i][:3]
     for k, obj in enumerate(ids):
         if k:
-            widget.add_object()
+            widget.controller.add_object()
         y, x = np.argwhere(truth[mid] == obj).mean(0)
-        widget.add_click(mid, y, x)
+        widget.controller.add_click(mid, y, x)
     settle()
-    widget.propagate("both")
+    widget.controller.propagate("both")
     settle()
-    widget._controls.objects.setCurrentRow(0)
+    widget.controller.select_object(1)
     viewer.dims.set_current_step(0, mid + 3)
     settle()
     viewer.window.screenshot(str(OUT / "4_volume.png"), canvas_only=False)
@@ -139,17 +141,19 @@ def volume(ckpt, args) -> None:
 
 
 def automatic(ckpt, args) -> None:
-    """5_automatic.png: Segment all on frame 0 of the time-lapse, its settings unfolded, the preview of
-    every cell found (before Accept all turns the remaining labels into objects)."""
+    """5_automatic.png: Segment all on frame 0 of the time-lapse, its settings unfolded (the demo's
+    own, with a min area of 100 px), the preview of every cell found (before Accept all turns the
+    remaining labels into objects)."""
     viewer, widget, settle = open_viewer("timelapse", "synthetic cells (T,Y,X)", 1000, ckpt, args)
     viewer.dims.set_current_step(0, 0)
-    widget.start_session()
-    settle(lambda: widget.session is not None)
+    widget.controller.start_session()
+    settle(lambda: widget.controller.session is not None)
     viewer.reset_view()
-    c = widget._controls
-    c.auto_settings_toggle.setChecked(True)
-    c.points_per_side.value, c.auto_iou.value, c.auto_stability.value, c.min_area.value = 16, 0.7, 0.9, 100
-    widget.segment_all()
+    widget.automatic.settings_toggle.setChecked(True)
+    widget.automatic.form["min_area"].value = 100  # the demo's own settings, and no debris
+    widget.controller.segment_all()
+    settle()
+    widget.scroll_to(widget.automatic)
     settle()
     viewer.window.screenshot(str(OUT / "5_automatic.png"), canvas_only=False)
     viewer.close()
@@ -165,20 +169,20 @@ def windows(ckpt, args) -> None:
     viewer.add_image(image, name="large movie (T,Y,X)")
     for name in ("synthetic cells (T,Y,X)", "ground truth"):
         viewer.layers.remove(name)
-    widget._controls.image.value = viewer.layers["large movie (T,Y,X)"]
-    widget._controls.advanced_toggle.setChecked(True)
-    widget._controls.window.value = 256
+    widget.setup.image.value = viewer.layers["large movie (T,Y,X)"]
+    widget.setup.advanced_toggle.setChecked(True)
+    widget.setup.control("window").value = 256
     viewer.dims.set_current_step(0, 0)
-    widget.start_session()
-    settle(lambda: widget.session is not None)
+    widget.controller.start_session()
+    settle(lambda: widget.controller.session is not None)
     viewer.reset_view()
     for k, obj in enumerate([i for i in np.unique(truth[0]) if i][:8]):
         if k:
-            widget.add_object()
+            widget.controller.add_object()
         y, x = np.argwhere(truth[0] == obj).mean(0)
-        widget.add_click(0, y, x)
+        widget.controller.add_click(0, y, x)
         settle()
-    widget.propagate("forward")
+    widget.controller.propagate("forward")
     settle(seconds=300)
     viewer.dims.set_current_step(0, 5)
     settle()

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))  # for `import oracle`
+pytest_plugins = ("widget_fixtures",)  # the GUI tests' fixtures (checkpoint, ready, answers)
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 

@@ -7,7 +7,7 @@ import pytest
 
 from napari_sam2 import build_sam2_video_predictor
 from napari_sam2.engine import TrackingSession
-from napari_sam2.engine.auto import (AutoSettings, add_new_objects, masks_to_labels, new_cell_suggestions,
+from napari_sam2.engine.auto import (AutoSettings, add_new_objects, make_generator, masks_to_labels, new_cell_suggestions,
                                      next_free_id, segment_all, untracked_labels)
 from napari_sam2.io.evaluate import mask_iou
 from napari_sam2.synthetic import synthetic_cells
@@ -128,9 +128,9 @@ def test_demo_with_the_official_filters_is_told_to_lower_them(demo):
     from napari_sam2.notices import QualityWarning
 
     with pytest.warns(QualityWarning, match="--auto-iou 0.5 --auto-stability 0.8"):
-        AutoSettings().generator(demo)
+        make_generator(AutoSettings(), demo)
     with pytest.warns(QualityWarning, match="stability threshold of 0.95"):
-        AutoSettings(pred_iou_thresh=0.5).generator(demo)
+        make_generator(AutoSettings(pred_iou_thresh=0.5), demo)
     with warnings.catch_warnings():
         warnings.simplefilter("error", QualityWarning)
-        AutoSettings(pred_iou_thresh=0.5, stability_score_thresh=0.8).generator(demo)
+        make_generator(AutoSettings(pred_iou_thresh=0.5, stability_score_thresh=0.8), demo)

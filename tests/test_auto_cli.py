@@ -82,10 +82,10 @@ def test_auto_new_adds_the_cells_nobody_clicked_from_their_frame_on(tmp_path, mo
 
 @pytest.mark.parametrize("args, message", [
     (["track", "--auto-frame", "2"], "--auto-frame says which frame --auto segments"),
-    (["track", "--auto", "--direction", "backward", "--auto-new", "2"], "--auto-new K needs K >= 1 and forward"),
+    (["track", "--auto", "--direction", "backward", "--auto-new", "2"], "--auto-new needs forward tracking"),
     (["track", "--auto", "--min-area", "50", "--max-area", "10"], "area range"),
     (["segment", "--auto", "--point", "5,5"], "--auto segments everything without prompts"),
-    (["segment", "--auto", "--points-per-side", "0"], "argument --points-per-side: must be a whole number from 1"),
+    (["segment", "--auto", "--points-per-side", "0"], "--points-per-side must be a whole number from 1 to 256, got 0"),
 ])
 def test_bad_automatic_options_are_refused_before_anything_is_written(tmp_path, movie, capsys, args, message):
     path, _, _ = movie

@@ -103,7 +103,7 @@ def _failing_command(monkeypatch, exc):
     def run(args):
         raise exc
 
-    monkeypatch.setattr(cli, "run_weights", run)
+    monkeypatch.setattr(cli.weights, "run", run)
     return main(["weights", "list"])
 
 
@@ -146,7 +146,7 @@ def test_quality_warnings_are_single_lines_each_once(monkeypatch, capsys):
         warnings.warn("the model has random weights", RandomWeightsWarning, stacklevel=1)  # the same fact, reworded
         return 0
 
-    monkeypatch.setattr(cli, "run_weights", run)
+    monkeypatch.setattr(cli.weights, "run", run)
     for _ in range(2):  # a second command in the same process reports its warnings again
         assert main(["weights", "list"]) == 0
         assert capsys.readouterr().err.splitlines() == [
@@ -188,7 +188,7 @@ def test_threads_are_set_before_any_model_work(tmp_path, monkeypatch, capsys, co
 
     # the module that defines build_sam2 (napari_sam2.build_sam2 looks it up there at each call)
     monkeypatch.setattr(importlib.import_module(build_sam2.__module__), "build_sam2", model_work)
-    monkeypatch.setattr(session_module.TrackingSession, "from_name", classmethod(model_work))
+    monkeypatch.setattr(session_module.TrackingSession, "from_settings", classmethod(model_work))
     monkeypatch.setattr(train_files, "read_pairs", lambda *a: [])
     assert main([*command, "--model", "demo", "--threads", "3"]) == 2
     assert calls == [("threads", 3), ("model",)]
@@ -233,7 +233,7 @@ def test_segment_passes_the_channel_to_stack_view(tmp_path, monkeypatch, text, v
 
 
 def test_segment_channel_picks_a_frame_and_channel(tmp_path):
-    from napari_sam2._cli.segment import _load_frame
+    from napari_sam2.cli.segment import _load_frame
 
     data = np.random.default_rng(1).integers(0, 255, (3, 40, 50, 3), dtype=np.uint8)
     tifffile.imwrite(tmp_path / "rgb.tif", data)
@@ -246,4 +246,4 @@ def test_segment_channel_picks_a_frame_and_channel(tmp_path):
 
 def test_bad_channel_is_a_usage_error(capsys):
     assert main(["segment", "sample", "--point", "1,1", "--channel", "red", "--out", "x.tif"]) == 2
-    assert "--channel must be a channel number" in capsys.readouterr().err
+    assert "argument --channel: must be a whole number, 0 or more or 'grey', got 'red'" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def no_model(monkeypatch):
     def build(*args, **kwargs):
         raise AssertionError("a model was built before the input was checked")
 
-    monkeypatch.setattr(TrackingSession, "from_name", classmethod(build))
+    monkeypatch.setattr(TrackingSession, "from_settings", classmethod(build))
 
 
 def _run(args, capsys) -> tuple[int, str, str]:
@@ -57,21 +57,22 @@ def test_a_folder_of_frames_is_a_movie_in_natural_order(tmp_path, movie, capsys)
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--image-size", "100000"], "argument --image-size: must be a whole number from 32 to 4096"),
-    (["--image-size", "100"], "argument --image-size: must be a multiple of 32"),
-    (["--window", "0"], "argument --window: must be a whole number from 32 to 4096, got '0'"),
-    (["--window", "7"], "argument --window: must be a whole number from 32 to 4096, got '7'"),
-    (["--window", "96.5"], "argument --window: must be a whole number"),
-    (["--auto", "--auto-iou", "2"], "argument --auto-iou: must be a number from 0 to 1, got '2'"),
-    (["--auto", "--auto-stability", "-0.1"], "argument --auto-stability: must be a number from 0 to 1"),
-    (["--auto", "--points-per-side", "0"], "argument --points-per-side: must be a whole number from 1 to 256"),
-    (["--auto", "--min-area", "-5"], "argument --min-area: must be a whole number, 0 or more"),
-    (["--max-batch", "0"], "argument --max-batch: must be a whole number, 1 or more"),
-    (["--memory-frames", "-1"], "argument --memory-frames: must be a whole number, 0 or more"),
-    (["--masks-frame", "-1"], "argument --masks-frame: must be a whole number, 0 or more"),
-    (["--auto-new", "0"], "argument --auto-new: must be a whole number, 1 or more"),
-    (["--time-point", "nan"], "argument --time-point: must be a whole number"),
-    (["--memory", "motion"], "unrecognized arguments: --memory motion"),  # no abbreviations
+    (["--image-size", "100000"], "--image-size must be a multiple of 32 from 32 to 4096, got 100000"),
+    (["--image-size", "100"], "--image-size must be a multiple of 32 from 32 to 4096, got 100"),
+    (["--window", "0"], "--window must be a multiple of 32 from 64 to 4096 or 'auto', got 0"),
+    (["--window", "7"], "--window must be a multiple of 32 from 64 to 4096 or 'auto', got 7"),
+    (["--window", "96.5"], "argument --window: must be a multiple of 32 from 64 to 4096 or 'auto', got '96.5'"),
+    (["--auto", "--auto-iou", "2"], "--auto-iou must be a number from 0 to 1, got 2"),
+    (["--auto", "--auto-stability", "-0.1"], "--auto-stability must be a number from 0 to 1, got -0.1"),
+    (["--auto", "--points-per-side", "0"], "--points-per-side must be a whole number from 1 to 256, got 0"),
+    (["--auto", "--min-area", "-5"], "--min-area must be a whole number, 0 or more, got -5"),
+    (["--max-batch", "0"], "--max-batch must be a whole number from 1 to 4096, got 0"),
+    (["--memory-frames", "-1"], "--memory-frames must be a whole number from 0 to 6, got -1"),
+    (["--masks-frame", "-1"], "--masks-frame must be a whole number, 0 or more, got -1"),
+    (["--auto-new", "0"], "--auto-new must be a whole number, 1 or more, got 0"),
+    (["--time-point", "nan"], "argument --time-point: must be a whole number, 0 or more, got 'nan'"),
+    (["--memory", "motion"], "argument --memory: invalid choice: 'motion' (choose from 'official', 'resolved')"),
+    (["--memory-frame", "1"], "unrecognized arguments: --memory-frame 1"),  # no abbreviations
     (["--over"], "unrecognized arguments: --over"),
 ])
 def test_bad_numbers_and_abbreviations_are_one_line(tmp_path, movie, no_model, capsys, args, message):
@@ -83,9 +84,9 @@ def test_bad_numbers_and_abbreviations_are_one_line(tmp_path, movie, no_model, c
 
 @pytest.mark.parametrize("args, message", [
     (["segment", "sample", "--point", "1,1", "--out", "x.tif", "--frame", "-2"], "argument --frame"),
-    (["finetune", "a", "b", "--out", "m.pt", "--epochs", "0"], "argument --epochs: must be a number above 0"),
-    (["finetune", "a", "b", "--out", "m.pt", "--lr", "-1"], "argument --lr: must be a number from 0 to 1"),
-    (["finetune", "a", "b", "--out", "m.pt", "--clips", "0"], "argument --clips: must be a whole number, 1 or more"),
+    (["finetune", "a", "b", "--out", "m.pt", "--epochs", "0"], "--epochs must be a number above 0"),
+    (["finetune", "a", "b", "--out", "m.pt", "--lr", "-1"], "--lr must be a number above 0 and at most 1"),
+    (["finetune", "a", "b", "--out", "m.pt", "--clips", "0"], "--clips must be a whole number from 1 to 64"),
 ])
 def test_other_commands_check_their_numbers(capsys, args, message):
     rc, _, err = _run(args, capsys)
@@ -199,3 +200,24 @@ def test_the_summary_adds_up(tmp_path, movie, capsys):
     rows = (tmp_path / "t.csv").read_text().strip().splitlines()[1:]
     lost = int(out.split("object-frames, ")[1].split(" lost")[0])
     assert len(rows) == 6 and sum(r.split(",")[11] == "True" for r in rows) == lost
+
+
+def test_a_negative_click_on_a_tracked_frame_cuts_the_mask_it_shows(movie):
+    """A correction made of negative clicks alone on a frame the object was tracked on starts from the
+    mask shown there (it becomes the frame's first prompt) instead of from nothing."""
+    from conftest import present_model
+
+    image = movie[1]
+    s = TrackingSession(present_model(128, seed=1), image)
+    (y, x) = movie[3]
+    s.add_points(0, 1, [[x, y]], [1])
+    s.propagate()
+    shown = s.object_logits(2, 1) > 0
+    ys, xs = np.nonzero(shown)
+    far = int(np.argmax((ys - y) ** 2 + (xs - x) ** 2))  # a pixel of the mask far from the cell's centre
+    s.correct(2, 1, [[float(xs[far]), float(ys[far])]], [0])
+    assert list(s.object(1).prompts[2][0]) == ["mask"] and np.array_equal(s.object(1).prompts[2][0]["mask"], shown)
+    assert s.object(1).prompts[2][1]["labels"] == [0]
+    again = TrackingSession(present_model(128, seed=1), image)  # the saved prompts replay the correction
+    again.load_prompts(s.prompts_dict())
+    assert np.array_equal(again.object_logits(2, 1), s.object_logits(2, 1))

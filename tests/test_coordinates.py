@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_sam2._cli.segment import official_prompts
+from napari_sam2.cli.segment import official_prompts
 from napari_sam2.cli import build_parser, main
 from napari_sam2.synthetic import synthetic_cells
 

@@ -1,4 +1,4 @@
-"""Demo v3's decoder tune (train/decoder_tune.py): recorded decoder calls replay the model exactly, the
+"""Demo v3's decoder tune (train/demo/decoder_tune.py): recorded decoder calls replay the model exactly, the
 IoU targets of background clicks, what learns, and that a short tune lowers the loss it trains."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import torch
 
 from napari_sam2.model.build import build_model
 from napari_sam2.model.configs import DEMO, get_config
-from napari_sam2.train import decoder_tune as dt
-from napari_sam2.train.world import HELD_OUT, PICTURES
+from napari_sam2.train.demo import decoder_tune as dt
+from napari_sam2.train.demo.world import HELD_OUT, PICTURES
 from napari_sam2.weights import DEMO_FILE
 
 
@@ -74,7 +74,7 @@ def test_a_short_tune_lowers_its_loss_and_changes_only_the_decoder():
     calls = dt.decoder_calls(model, 1, length=4)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     start = _point_losses(model, frames)
-    dt.tune(model, frames, calls, steps=30, lr=3e-4, frames_per_step=2, calls_per_step=2)
+    dt.tune(model, frames, calls, steps=30, lr=3e-4, mix=dt.StepMix(frames=2, calls=2))
     assert _point_losses(model, frames) < 0.8 * start
     _assert_only_the_decoder_changed(model, before)
     assert not model.training and all(p.requires_grad for p in model.parameters())
@@ -96,7 +96,7 @@ def test_frames_at_other_input_sizes_tune_the_models_own_decoder():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     at_128 = [f for f in frames if dt.size_of(f) == 128]
     start = _point_losses(small, at_128)
-    dt.tune(model, at_128, calls, steps=20, lr=3e-4, frames_per_step=2, calls_per_step=2)
+    dt.tune(model, at_128, calls, steps=20, lr=3e-4, mix=dt.StepMix(frames=2, calls=2))
     assert _point_losses(small, at_128) < 0.8 * start
     _assert_only_the_decoder_changed(model, before)
 
@@ -112,12 +112,12 @@ def test_real_images_the_benchmarks_use_are_held_out_of_the_textures():
 
 
 def test_blend_scores_each_mix_as_inference_runs_it(monkeypatch, tmp_path):
-    from napari_sam2.train import blend
+    from napari_sam2.train.demo import blend
 
     modes = []
     monkeypatch.setattr(blend, "v1_world", lambda model: modes.append(model.training) or 0.5)
     monkeypatch.setattr(blend, "evaluate", lambda model, clips, cfg: {"val_iou_tracked": 0.5})
-    monkeypatch.setattr("napari_sam2.train.demo_v2.validation_clips", lambda *a: [])
+    monkeypatch.setattr("napari_sam2.train.demo.v2.validation_clips", lambda *a: [])
     out = tmp_path / "mix.pt"
     assert blend.main([str(DEMO_FILE), str(DEMO_FILE), "--out", str(out), "--alphas", "0.5,1.0"]) == 0
     assert modes == [False, False] and out.exists()

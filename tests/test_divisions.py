@@ -9,8 +9,8 @@ import torch
 from conftest import present_model
 from napari_sam2.engine import TrackingSession
 from napari_sam2.io.exports import read_ctc, tracks_data, write_ctc
-from napari_sam2.engine.session import FrameResult
-from napari_sam2.synthetic import synthetic_dividing_cells
+from napari_sam2.engine.results import FrameResult
+from napari_sam2.synthetic import Look, synthetic_dividing_cells
 
 SIZE = 128
 
@@ -23,7 +23,7 @@ def model():
 @pytest.fixture(scope="module")
 def movie():
     return synthetic_dividing_cells(n_frames=10, size=(96, 96), n_cells=2, seed=4, divide=((1, 5),),
-                                    radius=(8.0, 11.0))
+                                    look=Look(radius=(8.0, 11.0)))
 
 
 def centre(labels, frame, obj):
@@ -75,7 +75,7 @@ def test_division_errors(model, movie):
     with pytest.raises(ValueError, match="divided after frame 4"):
         s.add_points(6, 1, centre(truth, 4, 1), [1])
     s.remove_object(1)
-    assert s.parents == {} and s.ends == {}
+    assert s.parents == {} and s.tree.ends == {}
 
 
 def test_saved_session_keeps_divisions(model, movie):
@@ -143,7 +143,7 @@ def test_division_suggestions_on_known_masks(model):
 
 
 def test_division_suggestions_on_the_sample_with_the_demo_model():
-    """The dividing-cells sample (napari_sam2._sample_data), every cell clicked on frame 0, tracked forward
+    """The dividing-cells sample (napari_sam2.gui.sample_data), every cell clicked on frame 0, tracked forward
     with the bundled demo model: both true divisions are suggested, each once, on the right frame
     (docs/lineage.md has the numbers before and after)."""
     from napari_sam2 import build_sam2_video_predictor
@@ -165,7 +165,7 @@ def test_division_suggestions_on_the_sample_with_the_demo_model():
 def test_divisions_by_prompts_export_a_valid_ctc_result(model, movie, tmp_path):
     """Engine -> CTC result folder: the lineage is right, the metric library accepts the folder,
     and napari's reader brings it back."""
-    from napari_sam2._reader import get_reader
+    from napari_sam2.gui.reader import get_reader
     from napari_sam2.io.evaluate import evaluate_ctc
     from napari_sam2.io.lineage_io import read_geff, write_ctc_ground_truth, write_geff
 

@@ -373,7 +373,9 @@ def test_click_sequence_resumes_exactly(model, movie):
     s.add_points(0, 1, [[x, y]], [1])
     s.add_points(0, 1, [[x + 6, y]], [0], clear=False)
     s.add_points(0, 1, [[x - 2, y + 2]], [1], clear=False)
-    full = s._prompted_result(0, s.objects[1].prompts[0])  # the whole history from scratch
+    from napari_sam2.engine.prompting import prompted_result
+
+    full = prompted_result(s.core, 0, s.objects[1].prompts[0], s.window)  # the whole history from scratch
     assert torch.equal(full.logits, s.objects[1].results[0].logits)
     assert s.objects[1].prompts[0][-1]["labels"] == [1]
 
@@ -412,7 +414,7 @@ def test_memory_frames_fast_mode_shrinks_the_bank(model, movie, frames):
     assert full[-1] - fast[-1] == (6 - frames) * hw
     assert np.array_equal(runs[6][0], runs[None][0])  # the model's own number is the exact mode
     assert any(not torch.equal(runs[None][2][f], runs[frames][2][f]) for f in range(2, 12))
-    with pytest.raises(ValueError, match="memory_frames must be between 0 and 6"):
+    with pytest.raises(ValueError, match="memory_frames must be a whole number from 0 to 6"):
         TrackingSession(model, image, memory_frames=7)
 
 
@@ -431,7 +433,7 @@ def test_bf16_fast_mode_tracks_like_fp32_with_real_weights(monkeypatch):
     stay close to fp32's while the logits differ (so bf16 really ran)."""
     import napari_sam2.engine.session as session_module
     from napari_sam2.io.evaluate import mask_iou
-    from napari_sam2.train.quality import inner_point
+    from napari_sam2.train.demo.quality import inner_point
 
     monkeypatch.setattr(session_module, "bf16_is_fast", lambda device: True)
     demo = build_sam2_video_predictor("demo", checkpoint="auto").model

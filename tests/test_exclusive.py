@@ -44,7 +44,7 @@ def exclusive(model, cells):
 
 def test_off_changes_nothing(model, cells, plain):
     off = tracked(model, cells, exclusive=False)
-    assert not off.exclusive and off.prompts_dict()["exclusive"] is False
+    assert not off.tracking.exclusive and off.prompts_dict()["tracking"]["exclusive"] is False
     for oid, obj in plain.objects.items():
         assert sorted(obj.results) == sorted(off.objects[oid].results)
         for f, r in obj.results.items():
@@ -56,7 +56,7 @@ def test_no_pixel_is_positive_in_two_objects(cells, plain, exclusive):
     frames = range(1, len(cells[0]))
     assert sum(positive_twice(plain, f) for f in frames) > 0  # the random model's masks do overlap
     assert all(positive_twice(exclusive, f) == 0 for f in frames)
-    assert exclusive.prompts_dict()["exclusive"] is True
+    assert exclusive.prompts_dict()["tracking"]["exclusive"] is True
     # the label image is made from these masks: every object that keeps a pixel shows in it
     last = len(cells[0]) - 1
     labels = exclusive.label_frame(last)
@@ -78,7 +78,7 @@ def test_memory_encoder_sees_the_exclusive_masks(cells, plain, exclusive):
     obj = next(iter(exclusive.objects.values()))
     kept = obj.results[f].memory
     obj.results[f].memory = None
-    assert (exclusive._tracker.memory(obj, f).float() - kept.float()).abs().max() < 0.02
+    assert (exclusive.tracker.memory(obj, f).float() - kept.float()).abs().max() < 0.02
 
 
 def test_bounded_batches_stay_exclusive(model, cells, exclusive):
@@ -105,17 +105,17 @@ def test_prompted_objects_own_their_pixels(model, cells):
 
 
 def test_exclusive_must_be_a_bool(model, cells):
-    with pytest.raises(ValueError, match="exclusive must be True or False"):
+    with pytest.raises(ValueError, match="exclusive must be true or false"):
         TrackingSession(model, cells[0], exclusive="yes")
 
 
 def test_cli_exclusive_reaches_the_session(tmp_path, cells, capsys):
     image, labels = cells
-    base = test_many_objects.track_args(tmp_path, image, labels)
+    base = [*test_many_objects.track_args(tmp_path, image, labels), "--memory", "official"]  # resolved is exclusive
     for name, option in (("on", ["--exclusive"]), ("off", [])):
         assert main([*base, "--out", str(tmp_path / f"{name}.tif"), "--session", str(tmp_path / f"{name}.json"),
                      *option]) == 0, capsys.readouterr().err
-        assert json.loads((tmp_path / f"{name}.json").read_text())["exclusive"] is (name == "on")
+        assert json.loads((tmp_path / f"{name}.json").read_text())["tracking"]["exclusive"] is (name == "on")
     assert not np.array_equal(tifffile.imread(tmp_path / "on.tif"), tifffile.imread(tmp_path / "off.tif"))
 
 

@@ -267,10 +267,10 @@ def test_session_json_round_trip(tmp_path):
     }
     path = write_session_json(tmp_path / "session.json", session)
     raw = json.loads(path.read_text())
-    assert raw["format"] == "napari-sam2-session" and raw["version"] == 1
+    assert raw["format"] == "napari-sam2-session" and raw["version"] == 2
     back = read_session_json(path)
     assert back == {
-        "format": "napari-sam2-session", "version": 1,
+        "format": "napari-sam2-session", "version": 2,
         "prompts": [{"object_id": 3, "frame": 2, "points": [[1.5, 2.0], [3.0, 4.0]], "point_labels": [1, 0],
                      "box": [1, 2, 3, 4]}],
         "settings": {"threshold": 0.5, "model": "sam2.1_hiera_tiny", "fill_holes": True},
@@ -289,7 +289,7 @@ def test_session_json_rejects_other_files(tmp_path):
     (tmp_path / "garbage.json").write_text("not json {")
     with pytest.raises(ValueError, match="garbage.json"):
         read_session_json(tmp_path / "garbage.json")
-    (tmp_path / "future.json").write_text('{"format": "napari-sam2-session", "version": 2}')
+    (tmp_path / "future.json").write_text('{"format": "napari-sam2-session", "version": 3}')
     with pytest.raises(ValueError, match="future.json"):
         read_session_json(tmp_path / "future.json")
     with pytest.raises(ValueError, match="session_dict"):

@@ -10,8 +10,8 @@ CHILD = """
 import sys
 import numpy as np
 import napari_sam2.io.exports, napari_sam2.io.label_files, napari_sam2.io.lineage_io, napari_sam2.io.evaluate
-import napari_sam2.io.readers, napari_sam2.io.trackmate, napari_sam2._writer
-from napari_sam2._writer import write_labels
+import napari_sam2.io.readers, napari_sam2.io.trackmate, napari_sam2.gui.writer
+from napari_sam2.gui.writer import write_labels
 from napari_sam2.io.label_files import LabelStack
 
 labels = np.zeros((3, 8, 9), np.uint16)

@@ -11,7 +11,7 @@ import napari_sam2
 PACKAGE_DIR = Path(napari_sam2.__file__).parent
 
 BASE = {"notices", "threads", "device", "synthetic"}
-BELOW_TOP = {"model", "io", "weights", "loading", "predictor", "engine", *BASE}
+BELOW_TOP = {"model", "io", "settings", "weights", "loading", "predictor", "engine", *BASE}
 # which layers each layer may import (its own layer is always allowed)
 ALLOWED: dict[str, set[str]] = {
     "notices": set(),
@@ -20,33 +20,33 @@ ALLOWED: dict[str, set[str]] = {
     "synthetic": {"notices"},
     "model": {"notices"},
     "io": {"notices"},
+    "settings": {"io", "notices"},  # the run's settings as types: no torch (the widget docks without it)
     "weights": {"notices", "model"},  # model.configs only: see WEIGHTS_MAY_IMPORT
     "loading": {"model", "weights", "notices", "device"},  # device: picking one, the memory a size needs
     "predictor": {"model", "loading", "io", *BASE},
-    "engine": {"predictor", "model", "loading", "io", *BASE},
+    "engine": {"predictor", "model", "loading", "io", "settings", *BASE},
     "init": {"loading", "predictor"},  # lazily only: see test_package_init_imports_lazily
     # the official module names (napari_sam2.build_sam, ...): re-exports only
     # (test_compat_modules_only_re_export)
     "compat": {"loading", "predictor"},
     # the top layers take the public names from the package (`from napari_sam2 import build_sam2`)
     "train": BELOW_TOP | {"init"},
-    # `napari-sam2 finetune` (_cli/finetune.py) drives the trainer: the one allowed edge between top layers
+    # `napari-sam2 finetune` (cli/finetune.py) drives the trainer: the one allowed edge between top layers
     "cli": BELOW_TOP | {"init", "train"},
-    "widget": BELOW_TOP | {"init"},
+    "gui": BELOW_TOP | {"init"},
 }
 WEIGHTS_MAY_IMPORT = {"napari_sam2.model.configs"}
 
 QT = {"qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "superqt", "vispy", "magicgui"}
 # third-party packages a layer must not import, at any level
 FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {
-    layer: ({"napari"} | QT) for layer in ALLOWED if layer != "widget"
+    layer: ({"napari"} | QT) for layer in ALLOWED if layer != "gui"
 }
 FORBIDDEN_THIRD_PARTY["io"] = {"torch", "napari"} | QT
+FORBIDDEN_THIRD_PARTY["settings"] = {"torch", "napari"} | QT
 
-WIDGET_MODULES = {"_timeline", "_reader", "_writer", "_sample_data"}
 COMPAT_MODULES = {"build_sam", "sam2_image_predictor", "sam2_video_predictor",
                   "automatic_mask_generator"}
-
 
 def layer_of(module: str) -> str | None:
     """The layer of a dotted module name inside the package (its first part is the package); None if unknown."""
@@ -54,12 +54,12 @@ def layer_of(module: str) -> str | None:
     if len(parts) == 1:
         return "init"
     top = parts[1]
-    if top in ("model", "io", "predictor", "engine", "train", "loading", "weights", *BASE):
+    if top in ("model", "io", "predictor", "engine", "train", "loading", "weights", "settings", *BASE):
         return top
-    if top in ("cli", "_cli"):
+    if top == "cli":
         return "cli"
-    if top.startswith("_widget") or top in WIDGET_MODULES:
-        return "widget"
+    if top == "gui":
+        return "gui"
     if top in COMPAT_MODULES:
         return "compat"
     return None
@@ -191,7 +191,7 @@ def layer_cycles(imports: list[Import], root: str) -> list[str]:
 def test_every_module_is_read_and_in_a_layer():
     names = module_names(PACKAGE_DIR)
     assert {"napari_sam2.model.sam2_base", "napari_sam2.io.exports", "napari_sam2.engine.session",
-            "napari_sam2._widget", "napari_sam2._cli.finetune"} <= set(names)
+            "napari_sam2.gui.widget", "napari_sam2.cli.finetune"} <= set(names)
     assert [name for name in names if layer_of(name) is None] == []
 
 
@@ -254,9 +254,10 @@ def write_fake_package(tmp_path: Path) -> Path:
         # an engine that imports the widget lazily (forbidden) and the cli only for type checking (forbidden)
         "fakepkg/engine/__init__.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
                                       "    from fakepkg.cli import main\n",
-        "fakepkg/engine/run.py": "def go():\n    from fakepkg import _widget\n",
+        "fakepkg/engine/run.py": "def go():\n    from fakepkg.gui import widget\n",
         "fakepkg/cli.py": "from fakepkg.engine import run\n",
-        "fakepkg/_widget.py": "import napari\n",
+        "fakepkg/gui/__init__.py": "",
+        "fakepkg/gui/widget.py": "import napari\n",
         "fakepkg/stray.py": "import os\n",
     }
     for name, text in files.items():
@@ -272,7 +273,7 @@ def test_checker_resolves_relative_imports_and_levels(tmp_path):
     assert not imports["fakepkg.io.exports", "torch.nn"].module_level
     assert not imports["fakepkg.io.exports", "fakepkg.notices"].module_level
     assert not imports["fakepkg.engine", "fakepkg.cli"].module_level  # under TYPE_CHECKING
-    assert not imports["fakepkg.engine.run", "fakepkg._widget"].module_level
+    assert not imports["fakepkg.engine.run", "fakepkg.gui.widget"].module_level
     assert imports["fakepkg.cli", "fakepkg.engine.run"].module_level
 
 
@@ -281,8 +282,8 @@ def test_checker_finds_forbidden_edges_and_cycles(tmp_path):
     problems = edge_problems(imports, "fakepkg")
     assert problems == [
         "fakepkg.engine:3 `from fakepkg.cli import main`: layer engine may not import layer cli (fakepkg.cli)",
-        "fakepkg.engine.run:2 `from fakepkg import _widget`: layer engine may not import layer widget "
-        "(fakepkg._widget)",
+        "fakepkg.engine.run:2 `from fakepkg.gui import widget`: layer engine may not import layer gui "
+        "(fakepkg.gui.widget)",
         "fakepkg.io.exports:2 `import torch.nn`: layer io may not import torch",
         "fakepkg.model.a:1 `from ..loading import load`: layer model may not import layer loading "
         "(fakepkg.loading)",

@@ -116,7 +116,7 @@ def test_geff_links_across_gaps_and_refuses_to_overwrite(tmp_path):
 
 
 def test_reader_says_no_cheaply(tmp_path, movie):
-    from napari_sam2._reader import get_reader
+    from napari_sam2.gui.reader import get_reader
 
     tif = tmp_path / "stack.tif"
     tifffile.imwrite(tif, movie[0][:2])
@@ -131,7 +131,7 @@ def test_reader_says_no_cheaply(tmp_path, movie):
 
 @pytest.mark.parametrize("layout", ["result", "ground_truth", "tra"])
 def test_reader_gives_labels_and_lineage(tmp_path, movie, layout):
-    from napari_sam2._reader import get_reader
+    from napari_sam2.gui.reader import get_reader
 
     labels, parents = movie
     if layout == "result":
@@ -155,7 +155,7 @@ def test_reader_gives_labels_and_lineage(tmp_path, movie, layout):
 
 
 def test_new_modules_do_not_import_napari():
-    code = ("import sys; import napari_sam2._reader, napari_sam2.io.lineage_io, napari_sam2.io.evaluate;"
+    code = ("import sys; import napari_sam2.gui.reader, napari_sam2.io.lineage_io, napari_sam2.io.evaluate;"
             "bad = [m for m in ('napari', 'qtpy', 'PySide6', 'PyQt5', 'magicgui') if m in sys.modules];"
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

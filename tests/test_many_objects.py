@@ -83,15 +83,15 @@ def test_one_model_call_holds_at_most_max_batch_objects(model):
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True, "4", None])
 def test_max_batch_must_be_a_positive_whole_number(model, cells, bad):
-    with pytest.raises(ValueError, match="max_batch must be a whole number of objects, 1 or more"):
+    with pytest.raises(ValueError, match="max_batch must be a whole number from 1 to 4096"):
         TrackingSession(model, cells[0], max_batch=bad)
 
 
 def test_max_batch_is_saved_with_the_session(model, cells):
     s = TrackingSession(model, cells[0], max_batch=3)
     s.add_labels(0, cells[1][0])
-    assert s.prompts_dict()["max_batch"] == 3
-    assert TrackingSession(model, cells[0]).prompts_dict()["max_batch"] == 16  # the default
+    assert s.prompts_dict()["tracking"]["max_batch"] == 3
+    assert TrackingSession(model, cells[0]).prompts_dict()["tracking"]["max_batch"] == 16  # the default
 
 
 def track_args(tmp_path, image, labels) -> list[str]:
@@ -125,7 +125,7 @@ def test_cli_max_batch(tmp_path, cells, capsys, monkeypatch):
                      *option]) == 0, capsys.readouterr().err
         out[name] = tifffile.imread(tmp_path / f"{name}.tif")
         largest = 7 if n is None else int(n)  # the default, 16, holds all 7 cells
-        assert max(batches) == largest and json.loads((tmp_path / f"{name}.json").read_text())["max_batch"] == (
+        assert max(batches) == largest and json.loads((tmp_path / f"{name}.json").read_text())["tracking"]["max_batch"] == (
             16 if n is None else int(n))
     assert len(np.unique(out["default"])) == 8
     # the numbers are compared in test_bounded_batches_agree_with_one_batch; here float rounding moves
@@ -134,5 +134,6 @@ def test_cli_max_batch(tmp_path, cells, capsys, monkeypatch):
         assert np.mean(out[n] != out["default"]) < 0.01
     for bad in ("0", "two"):
         assert main([*base, "--out", str(tmp_path / "bad.tif"), "--max-batch", bad]) == 2
-        assert "argument --max-batch: must be a whole number, 1 or more" in capsys.readouterr().err
+        err = capsys.readouterr().err  # a number out of range (the settings) or no number (argparse)
+        assert "--max-batch" in err and "must be a whole number from 1 to 4096" in err
     assert not (tmp_path / "bad.tif").exists()

@@ -103,7 +103,7 @@ def demo():
 
 def test_options_are_checked(demo):
     frames = np.zeros((2, 64, 64), np.uint8)
-    with pytest.raises(ValueError, match="memory must be one of 'official', 'resolved'"):
+    with pytest.raises(ValueError, match="memory must be one of official, resolved, got 'clean'"):
         TrackingSession(demo, frames, memory="clean")
     with pytest.raises(ValueError, match="window"):
         TrackingSession(demo, frames, window="automatic")
@@ -114,12 +114,12 @@ def test_window_auto_chooses_windows_for_small_cells_in_a_large_frame(demo):
     image, truth = synthetic_passing_pairs(n_frames=3, size=(384, 384), n_pairs=8, seed=0)
     s = TrackingSession(demo, image, window="auto")
     s.add_labels(0, truth[0])
-    assert s.window is None and s.prompts_dict()["window"] == "auto"
+    assert s.window is None and s.prompts_dict()["tracking"]["window"] == "auto"
     s.propagate(max_frames=1)
     assert (
         s.window == 256
         and "256 px windows" in s.window_choice
-        and s.prompts_dict()["window"] == 256
+        and s.prompts_dict()["window_used"] == 256
     )
     assert all(obj.results[f].window is not None for obj in s.objects.values() for f in (0, 1))
     small = TrackingSession(demo, image[:, :256, :256], window="auto")
@@ -160,7 +160,7 @@ def test_resolved_memory_keeps_passing_lookalikes_apart(demo, pairs):
     oid, t, r = moved[-1]
     kept = r.memory.clone()  # a memory dropped to save RAM is rebuilt exactly, moved again
     r.memory = None
-    assert torch.equal(s._tracker.memory(s.objects[oid], t, r.window), kept)
+    assert torch.equal(s.tracker.memory(s.objects[oid], t, r.window), kept)
     labels = s.labels()
     for f in range(1, 16):  # the shown masks are exclusive
         stack = torch.cat([o.results[f].logits for o in s.objects.values()])

@@ -17,8 +17,8 @@ from napari_sam2.io.atomic import MARKER, OutputRefused, atomic_output, check_ou
 from napari_sam2.synthetic import synthetic_cells
 
 # each output of `track`: its flag, the suffix it is written with, and whether it is a folder
-OUTPUTS = {"--out": (".tif", False), "--table": (".csv", False), "--session": (".json", False),
-           "--ctc": ("", True), "--geff": (".zarr", True), "--trackmate": (".xml", False)}
+OUTPUTS = {"--out": (".tif", False), "--table": (".csv", False), "--summary": (".csv", False),
+           "--session": (".json", False), "--ctc": ("", True), "--geff": (".zarr", True), "--trackmate": (".xml", False)}
 
 
 def _digest(root: Path) -> dict[str, str]:

@@ -9,7 +9,7 @@ import torch
 
 from conftest import present_model
 from napari_sam2.engine import TrackingSession
-from napari_sam2.engine.session import FrameResult
+from napari_sam2.engine.results import FrameResult
 from napari_sam2.engine.visibility import Visible, compose_labels
 
 SIZE = 128
@@ -92,7 +92,7 @@ def test_a_mask_with_no_pixel_at_the_frame_size_is_lost(model):
 
 @pytest.mark.gui
 def test_strip_shows_hidden_frames_and_never_present_without_pixels(session, qapp):
-    from napari_sam2._timeline import COLORS, ConfidenceTimeline
+    from napari_sam2.gui.timeline import COLORS, ConfidenceTimeline
 
     strip = ConfidenceTimeline()
     line = session.timeline(1)
@@ -107,8 +107,6 @@ def test_strip_shows_hidden_frames_and_never_present_without_pixels(session, qap
     strip.resize(300, 36)
     strip.grab()  # paints every kind without error
     strip.close()
-    from napari_sam2._widget_objects import ObjectList
+    from napari_sam2.gui.object_list import entry_text
 
-    listed = ObjectList({1: "cell"})
-    assert listed.text(1, {1: line}) == "1: cell \u2014 hidden on 1 frame"
-    listed.close()
+    assert entry_text(1, "cell", line, "frame") == "1: cell \u2014 hidden on 1 frame"

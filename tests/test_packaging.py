@@ -20,8 +20,8 @@ ROOT = PACKAGE.parents[1]
 # top-level modules that only the napari extra may bring in
 GUI_MODULES = ("napari", "qtpy", "PySide6", "PySide2", "PyQt5", "PyQt6", "IPython", "ipykernel", "jupyter_client",
                "jupyter_core", "qtconsole", "magicgui", "npe2", "superqt", "vispy", "app_model")
-# napari-facing modules: they may import napari, Qt and magicgui (lazily, through the manifest)
-NAPARI_FACING = re.compile(r"^_(widget\w*|timeline|reader|writer|sample_data)\.py$")
+# the napari plugin: it may import napari, Qt and magicgui (lazily, through the manifest)
+GUI_PACKAGE = PACKAGE / "gui"
 
 
 def _pyproject() -> dict:
@@ -93,7 +93,7 @@ def test_library_imports_only_core_dependencies():
     owners = packages_distributions()
     missing = {}
     for path in sorted(PACKAGE.rglob("*.py")):
-        if path.parent == PACKAGE and NAPARI_FACING.match(path.name):
+        if GUI_PACKAGE in path.parents:
             continue
         for module in _third_party_imports(path) - optional:
             dists = {_name(d) for d in owners.get(module, [module])}

@@ -16,18 +16,21 @@ def test_manifest_is_valid_and_found():
     assert [s.key for s in contributions.sample_data] == ["timelapse", "volume"]
     commands = {c.id: c for c in contributions.commands}
     (writer,) = contributions.writers
-    assert writer.command == "napari-sam2.write_labels" and writer.display_name == "SAM 2 labels (TIFF)"
+    assert (
+        writer.command == "napari-sam2.write_labels"
+        and writer.display_name == "SAM 2 labels (TIFF)"
+    )
     assert [str(t) for t in writer.layer_types] == ["labels"]
     assert writer.filename_extensions == [".tif", ".tiff"]
-    assert commands[writer.command].python_name == "napari_sam2._writer:write_labels"
+    assert commands[writer.command].python_name == "napari_sam2.gui.writer:write_labels"
     (widget,) = contributions.widgets
     assert widget.command == "napari-sam2.widget" and widget.display_name == "SAM 2 tracking"
-    assert commands["napari-sam2.widget"].python_name == "napari_sam2._widget:SAM2Widget"
+    assert commands["napari-sam2.widget"].python_name == "napari_sam2.gui.widget:SAM2Widget"
     assert commands["napari-sam2.widget"].title == "SAM 2 tracking"
 
 
 def test_sample_functions_return_ground_truth_layers():
-    from napari_sam2._sample_data import sample_timelapse, sample_volume
+    from napari_sam2.gui.sample_data import sample_timelapse, sample_volume
 
     (image, image_kw, image_type), (labels, labels_kw, labels_type) = sample_timelapse()
     assert (image_type, labels_type) == ("image", "labels")
@@ -43,7 +46,7 @@ def test_sample_functions_return_ground_truth_layers():
 
 def test_writer_saves_labels_as_tiff(tmp_path):
     tifffile = pytest.importorskip("tifffile")
-    from napari_sam2._writer import write_labels
+    from napari_sam2.gui.writer import write_labels
 
     labels = np.zeros((3, 20, 30), dtype=np.int32)
     labels[0, 2:6, 3:9] = 1
@@ -113,8 +116,62 @@ def test_imports_stay_light():
     import subprocess
     import sys
 
-    code = ("import sys, napari_sam2; assert 'torch' not in sys.modules, 'torch imported';"
-            "from napari_sam2 import build_sam2, build_sam2_video_predictor, SAM2ImagePredictor;"
-            "bad = [m for m in ('napari', 'qtpy', 'PySide6', 'PyQt5', 'magicgui') if m in sys.modules];"
-            "assert not bad, bad")
+    code = (
+        "import sys, napari_sam2; assert 'torch' not in sys.modules, 'torch imported';"
+        "from napari_sam2 import build_sam2, build_sam2_video_predictor, SAM2ImagePredictor;"
+        "bad = [m for m in ('napari', 'qtpy', 'PySide6', 'PyQt5', 'magicgui') if m in sys.modules];"
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_reader_claims_only_ctc_folders_and_session_files(tmp_path):
+    """A plain TIFF opens with napari's own reader (no chooser); a CTC folder and a session file are
+    ours, and a session file opens as its clicks and boxes."""
+    import npe2
+    import tifffile
+
+    from napari_sam2.io.exports import write_ctc
+    from napari_sam2.io.session_files import write_session_json
+
+    pm = npe2.PluginManager.instance()
+    pm.discover()
+
+    def ours(path) -> bool:
+        return any(r.plugin_name == "napari-sam2" for r in pm.iter_compatible_readers([str(path)]))
+
+    movie = tmp_path / "movie.tif"
+    tifffile.imwrite(movie, np.zeros((3, 8, 8), np.uint16), photometric="minisblack")
+    other = tmp_path / "notes.txt"
+    other.write_text("hello")
+    assert not ours(movie) and not ours(other)
+    labels = np.zeros((3, 8, 8), np.uint16)
+    labels[:, 2:5, 2:5] = 1
+    write_ctc(tmp_path / "RES", labels)
+    session = {
+        "objects": {
+            "1": {
+                "0": [{"points": [[3.0, 4.0]], "labels": [1], "box": None}],
+                "2": [{"points": None, "labels": None, "box": [1.0, 1.0, 6.0, 5.0]}],
+            }
+        },
+        "shape": [3, 8, 8],
+    }
+    write_session_json(tmp_path / "s.json", session)
+    assert ours(tmp_path / "RES") and ours(tmp_path / "s.json")
+
+    from napari_sam2.gui.reader import get_reader
+
+    assert get_reader(str(movie)) is None and get_reader(str(tmp_path)) is None
+    (tmp_path / "plain.json").write_text('{"a": 1}')
+    assert get_reader(str(tmp_path / "plain.json")) is None  # another JSON file: not ours
+    layers = {kind: (data, meta) for data, meta, kind in get_reader(str(tmp_path / "s.json"))()}
+    points, meta = layers["points"]
+    assert points.tolist() == [[0, 4.0, 3.0]]  # (frame, y, x)
+    assert meta["features"]["obj_id"].tolist() == [1] and meta["features"]["positive"].tolist() == [
+        True
+    ]
+    boxes, meta = layers["shapes"]
+    assert len(boxes) == 1 and boxes[0][:, 0].tolist() == [2] * 4
+    assert boxes[0][:, 1:].tolist() == [[1, 1], [1, 6], [5, 6], [5, 1]]
+    assert meta["features"]["obj_id"].tolist() == [1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_sam2.synthetic import (synthetic_cells, synthetic_dividing_cells,
+from napari_sam2.synthetic import (Look, synthetic_cells, synthetic_dividing_cells,
                                    synthetic_passing_pairs, synthetic_volume)
 
 
@@ -61,9 +61,10 @@ def test_daughters_can_divide_again():
 
 
 def test_without_divisions_it_is_synthetic_cells():
-    kwargs = dict(n_frames=5, size=(96, 100), n_cells=3, seed=9, radius=(6.0, 9.0), step=1.5)
-    image, labels, parents = synthetic_dividing_cells(divide=(), **kwargs)
-    expected = synthetic_cells(**kwargs)
+    kwargs = dict(n_frames=5, size=(96, 100), n_cells=3, seed=9)
+    look = Look(radius=(6.0, 9.0), step=1.5)
+    image, labels, parents = synthetic_dividing_cells(divide=(), look=look, **kwargs)
+    expected = synthetic_cells(radius=look.radius, step=look.step, **kwargs)
     assert parents == {}
     assert np.array_equal(image, expected[0]) and np.array_equal(labels, expected[1])
 

@@ -31,6 +31,14 @@ def movie(tmp_path):
     return tmp_path / "movie.tif", image, labels
 
 
+def _run(checkpoint, **outputs):
+    """The settings of a run on the test checkpoint at the test size, writing ``outputs``."""
+    from napari_sam2.settings import ModelSettings, OutputSettings, RunSettings
+
+    return RunSettings(model=ModelSettings(model="auto", checkpoint=str(checkpoint), image_size=SIZE, device="cpu"),
+                       outputs=OutputSettings(**outputs))
+
+
 def _centre(labels, frame, obj):
     y, x = np.argwhere(labels[frame] == obj).mean(0)
     return float(y), float(x)
@@ -53,10 +61,10 @@ def test_track_writes_labels_table_ctc_and_session(tmp_path, movie, checkpoint, 
                "--out", str(out), "--checkpoint", str(checkpoint), "--image-size", str(SIZE),
                "--table", str(tmp_path / "t.csv"), "--ctc", str(tmp_path / "ctc"),
                "--session", str(tmp_path / "s.json"), "--geff", str(tmp_path / "lineage.zarr"),
-               "--trackmate", str(tmp_path / "tracks.xml")])
+               "--trackmate", str(tmp_path / "tracks.xml"), "--memory", "official"])
     assert rc == 0, capsys.readouterr().err
     written = tifffile.imread(out)
-    # the same prompts through the engine directly give the same labels
+    # the same prompts through the engine directly give the same labels (official memory, as asked)
     model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=checkpoint, image_size=SIZE).model
     s = TrackingSession(model, image)
     s.add_points(0, 1, [[p1[1], p1[0]], [1.0, 1.0]], [1, 0])
@@ -80,6 +88,19 @@ def test_track_writes_labels_table_ctc_and_session(tmp_path, movie, checkpoint, 
     session = json.loads((tmp_path / "s.json").read_text())
     assert set(session["objects"]) == {"1", "2", "3"}
     assert "3 objects tracked over 6 frames" in capsys.readouterr().out
+
+
+def test_summary_is_the_printed_summary_as_a_row(tmp_path, movie, checkpoint, capsys):
+    path, _, labels = movie
+    _write_prompts(tmp_path, labels)
+    out, summary = tmp_path / "l.tif", tmp_path / "summary.csv"
+    assert main(["track", str(path), "--points", str(tmp_path / "points.csv"), "--out", str(out),
+                 "--checkpoint", str(checkpoint), "--image-size", str(SIZE), "--summary", str(summary)]) == 0
+    text = capsys.readouterr().out
+    (row,) = _read_table(summary)
+    assert (row["movie"], row["objects"], row["frames"], row["labels"]) == (str(path), "2", "6", str(out))
+    assert f"{row['object_frames']} object-frames, {row['lost']} lost, {row['suspect']} suspect" in text
+    assert f"wrote {summary}" in text
 
 
 def test_track_zarr_output(tmp_path, movie, checkpoint):
@@ -132,7 +153,7 @@ def test_input_errors(tmp_path, checkpoint, capsys):
     assert main(["track", str(tmp_path / "junk.tif"), "--out", str(tmp_path / "o.tif"), *base]) == 2
     assert "cannot read" in capsys.readouterr().err
     assert main(["track", str(tmp_path / "none.tif"), "--out", str(tmp_path / "o.tif"), *base]) == 2
-    assert capsys.readouterr().err == f"error: input file not found: {tmp_path / 'none.tif'}\n"
+    assert capsys.readouterr().err == f"error: input not found: {tmp_path / 'none.tif'}\n"
     assert main(["track", str(tmp_path / "flat.tif"), "--axis", "c", "--out", "o.tif", *base]) == 2
     assert not (tmp_path / "o.tif").exists()
 
@@ -150,25 +171,33 @@ def test_existing_output_is_not_overwritten(tmp_path, movie, checkpoint, capsys)
 
 
 @pytest.mark.parametrize("cluster", [False, True])
-def test_many_files(tmp_path, checkpoint, capsys, cluster):
+def test_many_files(tmp_path, checkpoint, capsys, monkeypatch, cluster):
     for i in range(2):
         image, labels = synthetic_cells(n_frames=4, size=(48, 48), n_cells=1, seed=20 + i, radius=(6.0, 9.0))
         tifffile.imwrite(tmp_path / f"m{i}.tif", image)
         y, x = _centre(labels, 0, 1)
         (tmp_path / f"m{i}.points.csv").write_text(f"object_id,frame,y,x,label\n1,0,{y},{x},1\n")
     args = ["track", str(tmp_path / "m*.tif"), "--many", "--out", str(tmp_path / "res"),
-            "--checkpoint", str(checkpoint), "--image-size", str(SIZE)]
+            "--checkpoint", str(checkpoint), "--image-size", str(SIZE), "--table", str(tmp_path / "all.csv")]
     if cluster:
         distributed = pytest.importorskip("distributed")
+        import napari_sam2.threads as threads
+
+        calls, real = [], threads.set_threads
+        monkeypatch.setattr(threads, "set_threads", lambda n=None: calls.append(n) or real(n))
         with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                       dashboard_address=None) as lc:
-            assert main([*args, "--scheduler", lc.scheduler_address]) == 0
+            assert main([*args, "--scheduler", lc.scheduler_address, "--threads", "1"]) == 0
+        assert calls == [1, 1, 1]  # --threads is set here, and on the worker before each movie
     else:
         assert main(args) == 0
     for i in range(2):
         out = tifffile.imread(tmp_path / "res" / f"m{i}_labels.tif")
         assert out.shape == (4, 48, 48) and (out[0] == 1).any()
     assert capsys.readouterr().out.count("1 object tracked") == 2
+    rows = _read_table(tmp_path / "all.csv")  # the rows of every movie, from the workers too
+    assert sorted((r["movie"], r["frame"]) for r in rows) == [(str(tmp_path / f"m{i}.tif"), str(f))
+                                                              for i in range(2) for f in range(4)]
 
 
 def test_sample_run_reports_iou_against_truth(tmp_path, checkpoint, capsys):
@@ -185,7 +214,7 @@ def test_fast_mode_options_and_outputs_streamed_frame_by_frame(tmp_path, movie, 
     path, image, labels = movie
     p1, _, _ = _write_prompts(tmp_path, labels)
     model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=checkpoint, image_size=SIZE).model
-    s = TrackingSession(model, image, memory_frames=1)
+    s = TrackingSession(model, image, memory_frames=1, memory="resolved")  # with track's default memory
     s.add_points(0, 1, [[p1[1], p1[0]], [1.0, 1.0]], [1, 0])
     s.propagate("forward")
     expected = s.labels()
@@ -202,10 +231,10 @@ def test_fast_mode_options_and_outputs_streamed_frame_by_frame(tmp_path, movie, 
     assert rc == 0, capsys.readouterr().err
     assert np.array_equal(tifffile.imread(out), expected)
     assert np.array_equal(read_ctc(tmp_path / "ctc")[0], expected)
-    assert json.loads((tmp_path / "s.json").read_text())["memory_frames"] == 1
+    assert json.loads((tmp_path / "s.json").read_text())["tracking"]["memory_frames"] == 1
     assert main(["track", str(path), "--points", str(tmp_path / "one.csv"), "--out", str(tmp_path / "x.tif"),
                  "--checkpoint", str(checkpoint), "--image-size", str(SIZE), "--memory-frames", "9"]) == 2
-    assert "memory_frames must be between 0 and 6" in capsys.readouterr().err
+    assert "--memory-frames must be a whole number from 0 to 6, got 9" in capsys.readouterr().err
     assert not (tmp_path / "x.tif").exists()
 
 
@@ -220,12 +249,13 @@ def _read_table(path):
 def test_demo_model_at_128_reports_lost_objects_that_agree_with_the_labels(tmp_path, monkeypatch, capsys):
     """The issue: at --image-size 128 the demo model leaves most object-frames empty while the CLI said
     0 lost. Now the summary, the per-object lines, the final warning, the table and the label file agree."""
-    from napari_sam2._cli import track as track_command
+    from napari_sam2.cli import track as track_command
 
     monkeypatch.setattr(track_command, "SAMPLE_FRAMES", 6)  # the bundled movie, shortened to keep the test fast
     out, table = tmp_path / "l.tif", tmp_path / "t.csv"
     assert main(["track", "sample", "--model", "demo", "--image-size", "128", "--out", str(out),
-                 "--table", str(table), "--session", str(tmp_path / "s.json")]) == 0
+                 "--table", str(table), "--session", str(tmp_path / "s.json"),
+                 "--memory", "official", "--window", "none"]) == 0  # the issue's settings (resolved loses none)
     captured = capsys.readouterr()
     saved = json.loads((tmp_path / "s.json").read_text())
     labels = tifffile.imread(out)
@@ -251,8 +281,9 @@ def test_demo_model_at_128_reports_lost_objects_that_agree_with_the_labels(tmp_p
         frames = sorted(frames)
         shown = ", ".join(map(str, frames[:5])) + (", ..." if len(frames) > 5 else "")
         assert f"  object {oid}: lost on {len(frames)} frame{'s' * (len(frames) != 1)} ({shown})" in captured.out
-    last = captured.err.strip().splitlines()[-1]
-    assert last.startswith(f"warning: {len(per_object)} of 6 objects are lost on some frames ({len(lost)} of 36")
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning: ")]
+    assert warnings[-2].startswith(f"warning: {len(per_object)} of 6 objects are lost on some frames ({len(lost)} of 36")
+    assert "are suspect" in warnings[-1]  # the suspect warning comes last, after the lost one
 
 
 def test_summary_counts_an_object_hidden_under_another_as_lost(tmp_path, movie, checkpoint):
@@ -263,8 +294,7 @@ def test_summary_counts_an_object_hidden_under_another_as_lost(tmp_path, movie, 
     path, image, labels = movie
     y, x = _centre(labels, 0, 1)
     prompts = batch.Prompts(points={(1, 0): [(x, y, 1)], (2, 0): [(x, y, 1)]})
-    r = batch.track_file(path, prompts, tmp_path / "l.tif", checkpoint=checkpoint, image_size=SIZE,
-                         table=tmp_path / "t.csv")
+    r = batch.track_file(path, prompts, _run(checkpoint, out=tmp_path / "l.tif", table=tmp_path / "t.csv"))
     written = tifffile.imread(tmp_path / "l.tif")
     model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=checkpoint, image_size=SIZE).model
     s = TrackingSession(model, image)
@@ -275,8 +305,8 @@ def test_summary_counts_an_object_hidden_under_another_as_lost(tmp_path, movie, 
     hidden = {oid: [f for f in range(6) if not (written[f] == oid).any()] for oid in (1, 2)}
     assert any(set(hidden[oid]) - set(flagged[oid]) for oid in (1, 2))  # the case exists in this run
     expected = {oid: sorted(set(hidden[oid]) | set(flagged[oid])) for oid in (1, 2)}
-    assert r["lost_frames"] == expected and r["lost"] == sum(map(len, expected.values()))
-    assert r["object_frames"] == 12
+    assert r.lost_frames == expected and r.lost == sum(map(len, expected.values()))
+    assert r.object_frames == 12
     table = _read_table(tmp_path / "t.csv")
     table_lost = {(int(t["object_id"]), int(t["frame"])) for t in table if t["lost"] == "True"}
     assert table_lost == {(oid, f) for oid, frames in expected.items() for f in frames}
@@ -289,7 +319,7 @@ def no_model(monkeypatch):
     def build(*args, **kwargs):
         raise AssertionError("a model was built before the outputs were checked")
 
-    monkeypatch.setattr(TrackingSession, "from_name", classmethod(build))
+    monkeypatch.setattr(TrackingSession, "from_settings", classmethod(build))
 
 
 @pytest.mark.parametrize("flag, name", [("--out", "l.tif"), ("--table", "t.csv"), ("--ctc", "ctc"),
@@ -349,7 +379,7 @@ def test_prompt_csv_with_an_excel_bom_is_read(tmp_path):
 
 # ----------------------------------------------------------------------------- interrupted runs keep their work
 def _interrupt_after(monkeypatch, k, exc):
-    from napari_sam2._cli import track as track_command
+    from napari_sam2.cli import track as track_command
 
     def bar(desc):
         def update(event):
@@ -394,7 +424,7 @@ def test_ctrl_c_keeps_finished_frames_and_the_prompts(tmp_path, movie, checkpoin
     assert not (tmp_path / "t.csv").exists()  # made only from a finished run
     # the saved prompts reproduce the complete run
     model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=checkpoint, image_size=SIZE).model
-    s = TrackingSession(model, path)
+    s = TrackingSession(model, path, memory=session["tracking"]["memory"])  # track's default: resolved
     s.load_prompts(session)
     s.propagate("forward")
     assert np.array_equal(s.labels(), full)
@@ -430,7 +460,7 @@ def test_labels_are_on_disk_while_tracking(tmp_path, movie, checkpoint):
         on_disk = tifffile.imread(tmp_path / "l.partial.tif")  # the labels go here until the stack is finished
         seen.append((event.frame, bool(on_disk[event.frame].any()), bool(on_disk[event.frame + 1:].any())))
 
-    batch.track_file(path, prompts, tmp_path / "l.tif", checkpoint=checkpoint, image_size=SIZE, progress=progress)
+    batch.track_file(path, prompts, _run(checkpoint, out=tmp_path / "l.tif"), progress=progress)
     assert seen == [(f, True, False) for f in range(6)]
     assert tifffile.imread(tmp_path / "l.tif")[5].any() and not (tmp_path / "l.partial.tif").exists()
 
@@ -482,8 +512,149 @@ def test_many_files_check_every_output_first(tmp_path, checkpoint, no_model, cap
     assert main(base) == 2
     assert "m1_labels.tif exists already (use --overwrite to replace it)" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "res").iterdir()) == ["m1_labels.tif"]
-    assert main([*base, "--table", str(tmp_path / "t.csv")]) == 2
-    assert capsys.readouterr().err == "error: --table cannot be used with --many (each file gets its labels in --out)\n"
+    assert main([*base, "--ctc", str(tmp_path / "ctc")]) == 2
+    assert capsys.readouterr().err == ("error: --ctc cannot be used with --many (each file gets its labels in --out; "
+                                       "--table and --summary cover every movie)\n")
+
+
+def _masked_movie(folder, name, seed):
+    """A 4-frame movie of two cells, and its first frame's label image (ids 1 and 2)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    image, labels = synthetic_cells(n_frames=4, size=(48, 48), n_cells=2, seed=seed, radius=(6.0, 9.0))
+    tifffile.imwrite(folder / name, image, photometric="minisblack")
+    return labels[0].astype(np.uint16)
+
+
+def test_many_files_start_from_label_images_beside_or_in_a_folder(tmp_path, checkpoint, capsys):
+    """NAME.masks.tif beside each movie (which the pattern matches, and which is never tracked as a movie) and
+    --masks FOLDER holding NAME.tif seed the same objects; one table and one summary cover both movies."""
+    d = tmp_path / "d"
+    masks = {f"m{i}": _masked_movie(d, f"m{i}.tif", 50 + i) for i in range(2)}
+    for name, mask in masks.items():
+        tifffile.imwrite(d / f"{name}.masks.tif", mask)
+    base = ["track", str(d / "*.tif"), "--many", "--checkpoint", str(checkpoint), "--image-size", str(SIZE)]
+    rc = main([*base, "--out", str(tmp_path / "beside"), "--table", str(tmp_path / "t.csv"),
+               "--summary", str(tmp_path / "s.csv")])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert sorted(p.name for p in (tmp_path / "beside").iterdir()) == ["m0_labels.tif", "m1_labels.tif"]
+    assert out.count("2 objects tracked over 4 frames") == 2 and "2 movies: 4 objects, 16 object-frames" in out
+    for name, mask in masks.items():
+        labels = tifffile.imread(tmp_path / "beside" / f"{name}_labels.tif")
+        assert labels.shape == (4, 48, 48) and np.array_equal(labels[0], mask)  # the mask is frame 0's answer
+    table = _read_table(tmp_path / "t.csv")
+    assert list(table[0]) == ["movie", "object_id", "frame", "area", "centroid_y", "centroid_x", "bbox_y0",
+                              "bbox_x0", "bbox_y1", "bbox_x1", "object_score", "predicted_iou", "lost", "suspect",
+                              "parent_id"]
+    assert sorted((r["movie"], r["object_id"], r["frame"]) for r in table) == sorted(
+        (str(d / f"m{i}.tif"), str(obj), str(f)) for i in range(2) for obj in (1, 2) for f in range(4))
+    summary = _read_table(tmp_path / "s.csv")
+    assert [(r["movie"], r["objects"], r["frames"], r["object_frames"], r["labels"]) for r in summary] == [
+        (str(d / f"m{i}.tif"), "2", "4", "8", str(tmp_path / "beside" / f"m{i}_labels.tif")) for i in range(2)]
+    for r in summary:  # the summary adds up the table's lost and suspect (never lost) object-frames of its movie
+        rows = [t for t in table if t["movie"] == r["movie"]]
+        assert int(r["lost"]) == sum(t["lost"] == "True" for t in rows)
+        assert int(r["suspect"]) == sum(bool(t["suspect"]) and t["lost"] != "True" for t in rows)
+        assert float(r["seconds"]) > 0
+    (tmp_path / "m").mkdir()
+    for name in masks:
+        (d / f"{name}.masks.tif").rename(tmp_path / "m" / f"{name}.tif")
+    assert main([*base, "--out", str(tmp_path / "folder"), "--masks", str(tmp_path / "m")]) == 0
+    for name in masks:
+        assert np.array_equal(tifffile.imread(tmp_path / "folder" / f"{name}_labels.tif"),
+                              tifffile.imread(tmp_path / "beside" / f"{name}_labels.tif"))
+
+
+@pytest.mark.parametrize("seeds", [["--auto"], ["--auto-new", "2"]])
+def test_many_files_seeded_automatically_as_one_movie_is(tmp_path, capsys, seeds):
+    """--auto and --auto-new mean with --many what they mean for one movie: each movie's labels are those of
+    ``track`` on that movie alone (the demo model, which finds the cells)."""
+    auto = [*seeds, "--points-per-side", "8", "--min-area", "20", "--model", "demo"]
+    d = tmp_path / "d"
+    for i in range(2):
+        image, labels = synthetic_cells(n_frames=3, size=(64, 64), n_cells=2, seed=40 + i, radius=(8.0, 11.0))
+        d.mkdir(exist_ok=True)
+        tifffile.imwrite(d / f"m{i}.tif", image, photometric="minisblack")
+        if "--auto" not in seeds:  # new cells are found beside clicked ones
+            y, x = _centre(labels, 0, 1)
+            (d / f"m{i}.points.csv").write_text(f"object_id,frame,y,x,label\n1,0,{y},{x},1\n")
+    assert main(["track", str(d / "m*.tif"), "--many", "--out", str(tmp_path / "res"), *auto]) == 0, \
+        capsys.readouterr().err
+    for i in range(2):
+        points = [] if "--auto" in seeds else ["--points", str(d / f"m{i}.points.csv")]
+        assert main(["track", str(d / f"m{i}.tif"), *points, "--out", str(tmp_path / f"one{i}.tif"), *auto]) == 0
+        many = tifffile.imread(tmp_path / "res" / f"m{i}_labels.tif")
+        assert np.array_equal(many, tifffile.imread(tmp_path / f"one{i}.tif"))
+        assert many.max() >= (2 if "--auto" in seeds else 1)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("nothing", "no files match '{d}/x*.tif'"),
+    ("only masks", "no files match '{d}/m0*.tif' (only label images named NAME.masks.tif, which are never movies)"),
+    ("folder lacks one", "--masks {t}/m has no label image for 1 of 2 movies: {d}/m1.tif (no m1.tif, .tiff, .npy "
+                         "or .zarr)"),
+    ("masks is a file", "--masks {t}/m.tif is not a folder: with --many, --masks is a folder of label images"),
+    ("points and masks", "{d}/m0.tif has both prompts ({d}/m0.points.csv) and a label image ({d}/m0.masks.tif): "
+                         "give one of them for each movie"),
+    ("two masks", "{d}/m0.tif has two label images, {d}/m0.masks.tif and {d}/m0.masks.npy: keep one"),
+    ("wrong size", "{d}/m1.masks.tif: the label image has shape (40, 40), the frames are (48, 48) (the label "
+                   "image of {d}/m1.tif)"),
+    ("no seeds", "no prompts for {d}/m1.tif: give --points/--boxes rows for it"),
+])
+def test_many_files_refuse_bad_seeds_before_compute(tmp_path, checkpoint, no_model, capsys, case, message):
+    d, m = tmp_path / "d", tmp_path / "m"
+    masks = [_masked_movie(d, f"m{i}.tif", 50 + i) for i in range(2)]
+    pattern, extra = str(d / "*.tif"), []
+    for i in range(2):
+        tifffile.imwrite(d / f"m{i}.masks.tif", masks[i])
+    if case == "nothing":
+        pattern = str(d / "x*.tif")
+    elif case == "only masks":
+        pattern = str(d / "m0*.tif")
+        (d / "m0.tif").rename(d / "m0.tif.bak")
+    elif case in ("folder lacks one", "masks is a file"):
+        m.mkdir()
+        tifffile.imwrite(m / "m0.tif", masks[0])
+        tifffile.imwrite(tmp_path / "m.tif", masks[0])
+        extra = ["--masks", str(m if case == "folder lacks one" else tmp_path / "m.tif")]
+    elif case == "points and masks":
+        (d / "m0.points.csv").write_text("object_id,frame,y,x,label\n1,0,10,10,1\n")
+    elif case == "two masks":
+        np.save(d / "m0.masks.npy", masks[0])
+    elif case == "wrong size":
+        tifffile.imwrite(d / "m1.masks.tif", masks[1][:40, :40])
+    elif case == "no seeds":
+        (d / "m1.masks.tif").unlink()
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert main(["track", pattern, "--many", "--out", str(tmp_path / "res"), "--checkpoint", str(checkpoint),
+                 *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + message.format(d=d, t=tmp_path)) and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # no output, not even the folder
+
+
+def test_many_files_table_and_summary_replace_nothing_that_is_not_theirs(tmp_path, checkpoint, no_model, capsys):
+    """--table and --summary with --many follow the rule of what an output may replace, checked before compute:
+    never an input, never a folder, an existing file only with --overwrite."""
+    d = tmp_path / "d"
+    for i in range(2):
+        _many_movie(d, f"m{i}.tif", 30 + i)
+    (tmp_path / "t.csv").write_text("a table of my own")
+    (tmp_path / "folder.csv").mkdir()
+    base = ["track", str(d / "*.tif"), "--many", "--out", str(tmp_path / "res"), "--checkpoint", str(checkpoint)]
+    for extra, message in [
+            (["--table", "t.csv"], "{t}/t.csv exists already (use --overwrite to replace it)"),
+            (["--summary", "t.csv"], "{t}/t.csv exists already (use --overwrite to replace it)"),
+            (["--table", "d/m0.points.csv", "--overwrite"], "--table {t}/d/m0.points.csv is an input of this command"),
+            (["--summary", "folder.csv", "--overwrite"], "--summary {t}/folder.csv is a folder"),
+            (["--table", "x.csv", "--summary", "X.csv"], "--table and --summary are the same path"),
+            (["--summary", "s.json"], "--summary must end in .csv (a CSV file)")]:
+        extra = [str(tmp_path / e) if e.endswith((".csv", ".json")) else e for e in extra]
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: " + message.format(t=tmp_path)) and err.count("\n") == 1, err
+    assert (tmp_path / "t.csv").read_text() == "a table of my own" and (tmp_path / "folder.csv").is_dir()
+    assert not (tmp_path / "res").exists()
 
 
 # ----------------------------------------------------------------------------- --channel

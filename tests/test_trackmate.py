@@ -126,16 +126,19 @@ def test_reader_names_bad_files(tmp_path):
 
 
 def test_track_outputs_check_the_trackmate_file_before_compute(tmp_path):
-    from napari_sam2.engine.batch import check_outputs
+    from napari_sam2.settings import OutputSettings, SettingError
 
-    paths = check_outputs(tmp_path / "l.tif", trackmate=tmp_path / "cells.xml")
-    assert paths["trackmate"] == tmp_path / "cells.xml"
-    with pytest.raises(ValueError, match="--trackmate must end in .xml"):
-        check_outputs(tmp_path / "l.tif", trackmate=tmp_path / "cells.csv")
-    with pytest.raises(ValueError, match="--table must end in .csv"):
-        check_outputs(tmp_path / "l.tif", table=tmp_path / "x.xml", trackmate=tmp_path / "x.xml")
+    outputs = OutputSettings(out=tmp_path / "l.tif", trackmate=tmp_path / "cells.xml")
+    outputs.check_paths()
+    assert outputs.trackmate == tmp_path / "cells.xml"
+    with pytest.raises(SettingError) as info:
+        OutputSettings(out=tmp_path / "l.tif", trackmate=tmp_path / "cells.csv")
+    assert info.value.worded().startswith("--trackmate must end in .xml")
+    with pytest.raises(SettingError) as info:
+        OutputSettings(out=tmp_path / "l.tif", table=tmp_path / "x.xml", trackmate=tmp_path / "x.xml")
+    assert info.value.worded().startswith("--table must end in .csv")
     (tmp_path / "cells.xml").write_text("")
     with pytest.raises(FileExistsError) as info:
-        check_outputs(tmp_path / "l.tif", trackmate=tmp_path / "cells.xml")
+        outputs.check_paths()
     assert info.value.filename == str(tmp_path / "cells.xml")
-    assert check_outputs(tmp_path / "l.tif", overwrite=True, trackmate=tmp_path / "cells.xml")["trackmate"]
+    outputs.replaced(overwrite=True).check_paths()

@@ -12,7 +12,7 @@ from napari_sam2.model.configs import DEMO, get_config
 from napari_sam2.synthetic import synthetic_cells
 from napari_sam2.train.data import ParallelClipSampler, cut_window, make_clip, movie_clips
 from napari_sam2.train.trainer import Stage, TrainConfig, _lr_factor, evaluate, train
-from napari_sam2.train.world import MAX_CELLS_256, real_textures, synthetic_world
+from napari_sam2.train.demo.world import MAX_CELLS_256, real_textures, synthetic_world
 
 
 def _cells_in(labels: np.ndarray) -> int:
@@ -116,5 +116,12 @@ def test_training_stops_on_its_time_budget_and_validation_is_repeatable():
     assert _lr_factor(5, 10_000, 1, 0.05, time_done=1.0) == pytest.approx(0.05)
     assert _lr_factor(5, 10_000, 1, 0.05, time_done=0.5) == pytest.approx(0.525, abs=1e-3)
     val = [sampler.draw(2, 2) for _ in range(3)]
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
     first, again = evaluate(model, val, cfg, batch=2), evaluate(model, val, cfg, batch=2)
-    assert first == again and 0.0 <= first["val_iou_tracked"] <= 1.0
+    assert first == again  # repeatable: no randomness in validation
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())  # and it trains nothing
+    torch.manual_seed(1)
+    with torch.no_grad():  # another model scores otherwise: validation measures the model it is given
+        for p in model.sam_mask_decoder.parameters():
+            p.add_(torch.randn_like(p))
+    assert evaluate(model, val, cfg, batch=2) != first

@@ -223,7 +223,8 @@ def test_tests_never_see_the_users_cache_or_settings(tmp_path):
 
     inner = tmp_path / "inner"
     inner.mkdir()
-    shutil.copy(Path(__file__).parent / "conftest.py", inner / "conftest.py")
+    for name in ("conftest.py", "widget_fixtures.py"):  # the conftest loads the GUI fixtures as a plugin
+        shutil.copy(Path(__file__).parent / name, inner / name)
     (inner / "test_inner.py").write_text(INNER_TEST)
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(inner),
                           str(inner)], cwd=inner, env=env, capture_output=True, text=True)

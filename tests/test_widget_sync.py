@@ -1,5 +1,6 @@
-"""The widget's pure parts without a viewer: prompt synchronisation (layer contents read and diffed against
-what the session was sent), output synchronisation (the user's edits kept), the job queue's cancel tokens."""
+"""The widget's pure parts without a viewer: prompt synchronisation (layer contents read and diffed
+against what the session was sent), output synchronisation (the user's edits kept), the job queue's
+cancel tokens."""
 
 from __future__ import annotations
 
@@ -9,23 +10,37 @@ import sys
 import numpy as np
 import pandas as pd
 
-from napari_sam2._widget_jobs import OTHER, PROMPT, TRACK, Job, JobQueue
-from napari_sam2._widget_output_sync import OutputSync, frames_with
-from napari_sam2._widget_prompt_sync import Place, diff_prompts, prompt_update, read_prompts
+from napari_sam2.gui.jobs import OTHER, PROMPT, TRACK, Job, JobQueue
+from napari_sam2.gui.output_sync import OutputSync, frames_with
+from napari_sam2.gui.prompt_sync import Place, diff_prompts, prompt_update, read_prompts
 
-# ---------------------------------------------------------------------------------------------- no Qt
+# ------------------------------------------------------------------------------------------- no Qt
 
 
 def test_sync_and_queue_modules_import_without_qt_or_napari():
-    code = ("import sys; import napari_sam2._widget_prompt_sync, napari_sam2._widget_output_sync, "
-            "napari_sam2._widget_jobs, napari_sam2._widget_text, napari_sam2._widget_palette; "
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('napari', 'qtpy', 'PyQt5', 'PySide2', "
-            "'PyQt6', 'PySide6', 'torch')); print(bad); assert not bad, bad")
+    code = (
+        "import sys; import napari_sam2.gui.prompt_sync, napari_sam2.gui.output_sync, "
+        "napari_sam2.gui.jobs, napari_sam2.gui.words, napari_sam2.gui.palette; bad = sorted(m for "
+        "m in sys.modules if m.split('.')[0] in ('napari', 'qtpy', 'PyQt5', 'PySide2', 'PyQt6', "
+        "'PySide6', 'torch')); print(bad); assert not bad, bad"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-# ---------------------------------------------------------------------------------------------- prompts
+def test_controller_imports_without_qt_or_torch():
+    """The controller and its parts are plain Python over napari's layers: no Qt, and torch only in
+    jobs."""
+    code = (
+        "import sys; import napari_sam2.gui.controller; bad = sorted(m for m in sys.modules if "
+        "m.split('.')[0] in ('qtpy', 'PyQt5', 'PySide2', 'PyQt6', 'PySide6', 'magicgui', "
+        "'torch')); print(bad); assert not bad, bad"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# ----------------------------------------------------------------------------------------- prompts
 
 
 def clicks(rows):
@@ -50,20 +65,36 @@ def test_place_maps_frames_and_coordinates_of_4d_data():
 
 
 def test_read_prompts_groups_clicks_and_boxes_per_object_and_frame():
-    data, feats = clicks([(0, 10, 20, 1, True), (0, 12, 22, 1, False), (3, 5, 6, 2, True), (9, 1, 1, 1, True)])
+    data, feats = clicks(
+        [(0, 10, 20, 1, True), (0, 12, 22, 1, False), (3, 5, 6, 2, True), (9, 1, 1, 1, True)]
+    )
     boxes = [box(3, 4, 5, 14, 25)]
     bfeats = pd.DataFrame({"obj_id": [2]})
     place = Place()
     prompts = read_prompts(data, feats, boxes, bfeats, lambda c: place.frame_of(c, num_frames=5))
     assert set(prompts) == {(1, 0), (2, 3)}  # the click on frame 9 is outside the 5 frames
-    assert prompts[(1, 0)] == {"points": [[20.0, 10.0], [22.0, 12.0]], "labels": [1, 0], "box": None}
+    assert prompts[(1, 0)] == {
+        "points": [[20.0, 10.0], [22.0, 12.0]],
+        "labels": [1, 0],
+        "box": None,
+    }
     assert prompts[(2, 3)] == {"points": [[6.0, 5.0]], "labels": [1], "box": [5.0, 4.0, 25.0, 14.0]}
 
 
 def test_read_prompts_of_empty_layers_and_plain_feature_dicts():
-    assert read_prompts(np.zeros((0, 3)), {"obj_id": [], "positive": []}, [], {"obj_id": []}, lambda c: 0) == {}
-    prompts = read_prompts(np.array([[1, 2.0, 3.0]]), {"obj_id": np.array([4]), "positive": np.array([False])},
-                           [], {"obj_id": []}, lambda c: int(c[0]))
+    assert (
+        read_prompts(
+            np.zeros((0, 3)), {"obj_id": [], "positive": []}, [], {"obj_id": []}, lambda c: 0
+        )
+        == {}
+    )
+    prompts = read_prompts(
+        np.array([[1, 2.0, 3.0]]),
+        {"obj_id": np.array([4]), "positive": np.array([False])},
+        [],
+        {"obj_id": []},
+        lambda c: int(c[0]),
+    )
     assert prompts == {(4, 1): {"points": [[3.0, 2.0]], "labels": [0], "box": None}}
 
 
@@ -71,9 +102,11 @@ def test_diff_gives_added_removed_and_changed_prompts():
     frame_of = Place().frame_of
     old_data, old_feats = clicks([(0, 10, 20, 1, True), (2, 5, 5, 2, True), (4, 8, 8, 3, True)])
     sent = read_prompts(old_data, old_feats, [], {"obj_id": []}, lambda c: frame_of(c, 8))
-    # the user removes object 2's click, adds a negative click to object 1 and a first click for object 5,
-    # and leaves object 3 alone
-    data, feats = clicks([(0, 10, 20, 1, True), (0, 11, 24, 1, False), (4, 8, 8, 3, True), (6, 1, 2, 5, True)])
+    # the user removes object 2's click, adds a negative click to object 1 and a first click for
+    # object 5, and leaves object 3 alone
+    data, feats = clicks(
+        [(0, 10, 20, 1, True), (0, 11, 24, 1, False), (4, 8, 8, 3, True), (6, 1, 2, 5, True)]
+    )
     now = read_prompts(data, feats, [], {"obj_id": []}, lambda c: frame_of(c, 8))
     changes = diff_prompts(now, sent)
     assert [(o, f) for o, f, _, _ in changes] == [(1, 0), (2, 2), (5, 6)]
@@ -90,7 +123,7 @@ def test_diff_gives_added_removed_and_changed_prompts():
     assert prompt_update(old2, None).remove
 
 
-# ---------------------------------------------------------------------------------------------- labels
+# ------------------------------------------------------------------------------------------ labels
 
 
 def test_output_sync_keeps_frames_the_user_painted_and_replaces_model_frames():
@@ -104,7 +137,9 @@ def test_output_sync_keeps_frames_the_user_painted_and_replaces_model_frames():
     moved = np.zeros((8, 8), np.int64)
     moved[3:6, 3:6] = 1
     assert sync.write(stack, [(0, moved), (1, moved), (2, moved)]) == [1]
-    assert (stack[0] == moved).all() and (stack[2] == moved).all()  # the model's own pixels are replaced
+    assert (stack[0] == moved).all() and (
+        stack[2] == moved
+    ).all()  # the model's own pixels are replaced
     assert stack[1, 6, 6] == 7 and (stack[1, 2:5, 2:5] == 1).all()  # the user's frame is kept whole
     stack[2, 0, 0] = 9  # an edit on a frame never written by the model is found too
     fresh = np.zeros((3, 8, 8), np.uint16)
@@ -124,11 +159,12 @@ def test_output_sync_erase_takes_one_label_out_and_keeps_edits_marked():
     assert frames_with(stack, 2) == [0, 1]
     assert sync.erase(stack, 2) == [0, 1]
     assert not (stack == 2).any() and (stack[:2, 0:2, 0:2] == 1).all() and stack[1, 5, 5] == 4
-    assert sync.ours(stack, 0) and not sync.ours(stack, 1)  # erasing did not make frame 1 the model's
+    # erasing did not make frame 1 the model's
+    assert sync.ours(stack, 0) and not sync.ours(stack, 1)
     assert sync.write(stack, [(0, frame), (1, frame)]) == [1]
 
 
-# ---------------------------------------------------------------------------------------------- jobs
+# -------------------------------------------------------------------------------------------- jobs
 
 
 class FakeSignal:
@@ -160,9 +196,14 @@ class FakeWorker:
 
 def make_queue():
     started, results = [], []
-    queue = JobQueue(lambda job: (lambda: job.func(job)), lambda job: None,
-                     lambda job, value: results.append((job.label, value)), lambda job: None,
-                     lambda exc: None, make_worker=lambda func: FakeWorker(func, started))
+    queue = JobQueue(
+        lambda job: lambda: job.func(job),
+        lambda job: None,
+        lambda job, value: results.append((job.label, value)),
+        lambda job: None,
+        lambda exc: None,
+        make_worker=lambda func: FakeWorker(func, started),
+    )
     return queue, started, results
 
 
@@ -188,7 +229,9 @@ def test_cancelling_tracking_stops_the_running_job_only_and_keeps_prompt_edits()
     dropped = queue.cancel_tracking()
     assert dropped == [later] and queue.pending == [edit, other]
     assert first.is_cancelled() and not edit.is_cancelled() and not other.is_cancelled()
-    started[0].run()  # the cancelled job ends; the prompt edit starts next with its own, clear token
+    started[
+        0
+    ].run()  # the cancelled job ends; the prompt edit starts next with its own, clear token
     assert queue.running is edit and len(started) == 2
     started[1].run()
     started[2].run()

@@ -149,15 +149,15 @@ def test_memory_follows_a_moving_window(demo):
     def run(stale: bool):
         s = TrackingSession(demo, image, window=256)
         if stale:
-            keep = s._tracker.memory
-            s._tracker.memory = lambda obj, t, window=None: keep(obj, t, obj.results[t].window)
+            keep = s.tracker.memory
+            s.tracker.memory = lambda obj, t, window=None: keep(obj, t, obj.results[t].window)
         s.add_labels(0, truth[0])
         s.propagate()
         return s, _ious(s.labels(), truth, range(1, 24))
 
     s, ious = run(False)
     windows = {r.window for o in s.objects.values() for r in o.results.values()}
-    assert len(windows) >= 4 and s._tracker.moved_memories > 0
+    assert len(windows) >= 4 and s.tracker.moved_memories > 0
     assert np.mean(ious) >= 0.84 and min(ious) >= 0.65, (np.mean(ious), min(ious))
     _, stale = run(True)
     assert np.mean(stale) < np.mean(ious) - 0.05 and min(stale) < 0.3, (np.mean(stale), min(stale))
@@ -198,8 +198,8 @@ def test_divisions_volumes_exports_and_the_session_file_in_windows(demo, tmp_pat
     daughters = _ious(pred, truth, range(5, 10), ids=[d1, d2])
     assert np.mean(daughters) >= 0.7, daughters
     saved = json.loads(json.dumps(s.prompts_dict()))
-    assert saved["window"] == 256
-    again = TrackingSession(demo, image, window=saved["window"])
+    assert saved["tracking"]["window"] == 256
+    again = TrackingSession(demo, image, window=saved["tracking"]["window"])
     again.load_prompts(saved)
     again.propagate()
     assert np.array_equal(again.labels(), pred)
@@ -233,15 +233,15 @@ def test_cli_window_and_its_advice(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "movie.tif", image)
     tifffile.imwrite(tmp_path / "seed.tif", truth[0])
     exports = ["--table", str(tmp_path / "t.csv"), "--ctc", str(tmp_path / "ctc")]
-    for extra, name in (([], "whole.tif"), (["--window", "256", *exports], "win.tif")):
+    for extra, name in ((["--window", "none"], "whole.tif"), (["--window", "256", *exports], "win.tif")):
         rc = main(["track", str(tmp_path / "movie.tif"), "--model", "demo", "--masks", str(tmp_path / "seed.tif"),
                    "--out", str(tmp_path / name), "--session", str(tmp_path / (name + ".json")), *extra])
         err = capsys.readouterr().err
         assert rc == 0, err
-        assert ("window mode" in err) == (not extra)
+        assert ("window mode" in err) == (name == "whole.tif")  # the advice comes with the whole frame only
     win = tifffile.imread(tmp_path / "win.tif")
     assert np.mean(_ious(win, truth, range(1, 5))) >= 0.8
-    assert json.loads((tmp_path / "win.tif.json").read_text())["window"] == 256
+    assert json.loads((tmp_path / "win.tif.json").read_text())["tracking"]["window"] == 256
     rows = (tmp_path / "t.csv").read_text().splitlines()
     assert len(rows) == 1 + 5 * 5 and sorted(p.name for p in (tmp_path / "ctc").glob("mask*.tif"))[:2] == ["mask000.tif", "mask001.tif"]
     rc = main(["track", str(tmp_path / "movie.tif"), "--model", "demo", "--masks", str(tmp_path / "seed.tif"),
@@ -254,7 +254,7 @@ def test_automatic_segmentation_sees_window_scale_in_window_mode(demo):
     """In window mode the generator's crop layers go down to about the window's size. Measured on this
     1024 px frame with 24 cells, cells found at IoU >= 0.5: 23 in 256 px window mode (2 crop layers), 7 with
     the frame squeezed to 256 px (demo v2: 22 and none)."""
-    from napari_sam2.engine.auto import AutoSettings, seed_objects
+    from napari_sam2.engine.auto import AutoSettings, for_session, seed_objects
 
     image, truth = synthetic_cells(n_frames=2, size=(1024, 1024), n_cells=24, seed=21)
     settings = AutoSettings(points_per_side=16, pred_iou_thresh=0.7, stability_score_thresh=0.9, min_area=100)
@@ -266,10 +266,10 @@ def test_automatic_segmentation_sees_window_scale_in_window_mode(demo):
         return sum(max(mask_iou(labels == i, truth[0] == c) for i in ids) >= 0.5 for c in cells)
 
     whole = TrackingSession(demo, image)
-    assert settings.for_session(whole) == settings
+    assert for_session(settings, whole) == settings
     s = TrackingSession(demo, image, window=256)
-    assert settings.for_session(s).crop_n_layers == 2
-    assert settings.for_session(TrackingSession(demo, image[:, :512, :300], window=256)).crop_n_layers == 1
+    assert for_session(settings, s).crop_n_layers == 2
+    assert for_session(settings, TrackingSession(demo, image[:, :512, :300], window=256)).crop_n_layers == 1
     in_windows, squeezed = found(s), found(whole)
     assert in_windows >= 20 and squeezed <= 12, (in_windows, squeezed, len(cells))
 

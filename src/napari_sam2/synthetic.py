@@ -6,8 +6,24 @@ Only numpy and scipy: usable from tests, the CLI and napari's sample menu alike.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import NamedTuple
+
 import numpy as np
 from scipy import ndimage
+
+
+@dataclass(frozen=True)
+class Look:
+    """How a plain synthetic movie looks: cell semi-axes drawn from ``radius`` (px), a drift of about
+    ``step`` px per frame, the ``background`` and the brightest cell's ``brightness`` (camera counts),
+    and Gaussian ``noise`` (its standard deviation)."""
+
+    radius: tuple[float, float] = (9.0, 15.0)
+    step: float = 2.0
+    background: float = 300.0
+    brightness: float = 2500.0
+    noise: float = 60.0
 
 
 def synthetic_cells(n_frames: int = 8, size: tuple[int, int] = (128, 128), n_cells: int = 4, seed: int = 0,
@@ -20,17 +36,15 @@ def synthetic_cells(n_frames: int = 8, size: tuple[int, int] = (128, 128), n_cel
     frame; intensities are smooth inside a cell, with Gaussian blur and noise like a widefield image. Returns ``(image, labels)``
     with labels as uint16, both of shape ``(n_frames, *size)``.
     """
-    image, labels, _ = synthetic_dividing_cells(n_frames, size, n_cells, seed, divide=(), radius=radius, step=step,
-                                                background=background, brightness=brightness, noise=noise)
+    look = Look(radius, step, background, brightness, noise)
+    image, labels, _ = synthetic_dividing_cells(n_frames, size, n_cells, seed, divide=(), look=look)
     return image, labels
 
 
 def synthetic_dividing_cells(n_frames: int = 20, size: tuple[int, int] = (256, 256), n_cells: int = 5,
-                             seed: int = 0, divide=((1, 8),), radius: tuple[float, float] = (9.0, 15.0),
-                             step: float = 2.0, background: float = 300.0, brightness: float = 2500.0,
-                             noise: float = 60.0, split_speed: float = 1.5
+                             seed: int = 0, divide=((1, 8),), look: Look = Look(), split_speed: float = 1.5
                              ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
-    """Like :func:`synthetic_cells`, but some cells divide into two daughters.
+    """Like :func:`synthetic_cells` (its appearance in ``look``), but some cells divide into two daughters.
 
     ``divide`` holds ``(cell_label, frame)`` pairs: that cell is last seen in ``frame - 1`` and
     from ``frame`` on two daughters replace it. Each daughter has 0.7x the parent's axes, sits on
@@ -44,6 +58,8 @@ def synthetic_dividing_cells(n_frames: int = 20, size: tuple[int, int] = (256, 2
     ``divide=()`` the movie is exactly :func:`synthetic_cells` with the same arguments.
     """
     events = _check_divisions(divide, n_frames)
+    radius, step, background, brightness, noise = (look.radius, look.step, look.background, look.brightness,
+                                                   look.noise)
     rng = np.random.default_rng(seed)
     h, w = size
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -99,11 +115,12 @@ def synthetic_dividing_cells(n_frames: int = 20, size: tuple[int, int] = (256, 2
     return image, labels, parents
 
 
+PAIRS = Look(radius=(9.0, 13.0))  # the look of synthetic_passing_pairs' cells (its step is ``speed``)
+
+
 def synthetic_passing_pairs(n_frames: int = 24, size: tuple[int, int] = (384, 384),
-                            n_pairs: int = 8, seed: int = 0,
-                            radius: tuple[float, float] = (9.0, 13.0), speed: float = 2.5,
-                            gap: float = -1.0, approach: float = 0.0, background: float = 300.0,
-                            brightness: float = 2500.0, noise: float = 60.0
+                            n_pairs: int = 8, seed: int = 0, speed: float = 2.5,
+                            gap: float = -1.0, approach: float = 0.0, look: Look = PAIRS
                             ) -> tuple[np.ndarray, np.ndarray]:
     """A ``(T, Y, X)`` uint16 movie of look-alike cell pairs that pass each other side by side, and
     its labels: the case where SAM 2's memory drifts onto a touching neighbour and swaps identities.
@@ -117,12 +134,13 @@ def synthetic_passing_pairs(n_frames: int = 24, size: tuple[int, int] = (384, 38
     pixel).
     ``approach`` > 0 makes the paths converge and part again (the facing edges are
     ``gap + approach * |t - t_pass|`` apart), instead of running parallel. Semi-axes are drawn from
-    ``radius``; blur and noise as in :func:`synthetic_cells`. Returns ``(image, labels)``.
+    ``look.radius``; brightness, blur and noise as in :func:`synthetic_cells`. Returns ``(image, labels)``.
 
     Raises ValueError when a lane is too small for its cells' paths over ``n_frames``.
     """
     if n_pairs < 1 or n_frames < 2:
         raise ValueError(f"need n_pairs >= 1 and n_frames >= 2, got {n_pairs} and {n_frames}")
+    radius, background, brightness, noise = look.radius, look.background, look.brightness, look.noise
     rng = np.random.default_rng(seed)
     h, w = size
     # lanes about twice as long as they are wide
@@ -319,12 +337,22 @@ def synthetic_microscopy(n_frames: int = 16, size: tuple[int, int] = (192, 192),
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     background = look["background"] * (1 + look["gradient"] * ((yy - h / 2) * look["grad_dir"][0]
                                                                 + (xx - w / 2) * look["grad_dir"][1]) / max(h, w))
-    return _simulate(rng, cells, next_label, n_frames, (yy, xx), background, radius, look, margin,
+    return _simulate(rng, cells, next_label, n_frames, Scene((yy, xx), background, radius, margin), look,
                      (p_enter, p_divide, p_exit))
 
 
-def _simulate(rng, cells: list[dict], next_label: int, n_frames: int, grid, background, radius, look: dict,
-              margin: float, odds: tuple[float, float, float], decorate=None, repel=None
+class Scene(NamedTuple):
+    """Where a simulated movie plays: ``grid`` (yy, xx) of the frame, its ``background`` (Y, X), the
+    ``radius`` range of the cells and the ``margin`` they keep from the edges."""
+
+    grid: tuple[np.ndarray, np.ndarray]
+    background: np.ndarray
+    radius: tuple[float, float]
+    margin: float
+
+
+def _simulate(rng, cells: list[dict], next_label: int, n_frames: int, scene: Scene, look: dict,
+              odds: tuple[float, float, float], decorate=None, repel=None
               ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
     """Run a movie of ``cells`` (dicts from :func:`_new_cell`): entering (``odds[0]`` per frame), dividing
     (``odds[1]`` per cell and frame) and leaving (a cell's ``leaves``, ``odds[2]`` of new ones) cells,
@@ -332,7 +360,7 @@ def _simulate(rng, cells: list[dict], next_label: int, n_frames: int, grid, back
     ``grid`` is ``(yy, xx)``; ``decorate(cell)`` completes each entering cell; ``repel`` is passed to
     :func:`_step_cells`. Returns ``(image, labels, parents)`` as :func:`synthetic_microscopy`."""
     p_enter, p_divide, p_exit = odds
-    yy, xx = grid
+    (yy, xx), background, radius, margin = scene
     h, w = yy.shape
     parents: dict[int, int] = {}
     image = np.empty((n_frames, h, w), dtype=np.uint16)

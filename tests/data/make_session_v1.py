@@ -1,5 +1,5 @@
 """How the version-1 session files here were made (napari-sam2 on 2026-12-07, before settings became types): kept for the record."""
-import json, numpy as np, tifffile, subprocess, sys
+import numpy as np, tifffile, subprocess, sys
 from napari_sam2.synthetic import synthetic_cells
 from napari_sam2.engine import TrackingSession
 from napari_sam2.io import exports

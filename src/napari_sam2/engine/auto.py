@@ -9,74 +9,44 @@ before that.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from ..io.label_prompts import LABEL_FILE_MAX_ID
 from ..model.sam2_base import SAM2Base
+from ..settings import AutoSettings
 
 
-MAX_POINTS_PER_SIDE = 256  # a grid of 256 x 256 clicks per crop: the official default is 32
+def make_generator(settings: AutoSettings, model: SAM2Base):
+    """The automatic mask generator with ``settings``' filters, for ``model`` (the demo model with the official
+    filters gets a QualityWarning: its IoU head rarely passes them)."""
+    from ..model.configs import DEMO
+    from ..predictor.automatic import SAM2AutomaticMaskGenerator
+
+    if model.cfg.name == DEMO and (settings.pred_iou_thresh >= 0.8 or settings.stability_score_thresh >= 0.95):
+        from ..notices import warn_quality
+
+        warn_quality(f"the bundled demo model's IoU head rarely predicts 0.8 or more, so with an IoU threshold of "
+                     f"{settings.pred_iou_thresh} and a stability threshold of {settings.stability_score_thresh} the "
+                     "automatic segmentation finds few cells (demo v3 on crowded synthetic frames: 7 % of them "
+                     "at 0.8 / 0.95, 30 % at 0.5 / 0.8); lower both (CLI --auto-iou 0.5 --auto-stability 0.8, "
+                     "or the widget's automatic segmentation settings)")
+    return SAM2AutomaticMaskGenerator(model, points_per_side=settings.points_per_side,
+                                      pred_iou_thresh=settings.pred_iou_thresh,
+                                      stability_score_thresh=settings.stability_score_thresh,
+                                      box_nms_thresh=settings.box_nms_thresh, crop_n_layers=settings.crop_n_layers)
 
 
-@dataclass
-class AutoSettings:
-    """What the automatic segmentation keeps. points_per_side: the grid of single-point prompts;
-    pred_iou_thresh / stability_score_thresh / box_nms_thresh: the generator's filters; min_area /
-    max_area: mask areas kept, in pixels (None: no upper bound); crop_n_layers: the generator's crop layers
-    (layer i cuts the frame into 2^i x 2^i overlapping crops, each seen at the model's input size)."""
-
-    points_per_side: int = 32
-    pred_iou_thresh: float = 0.8
-    stability_score_thresh: float = 0.95
-    box_nms_thresh: float = 0.7
-    min_area: int = 0
-    max_area: int | None = None
-    crop_n_layers: int = 0
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.points_per_side <= MAX_POINTS_PER_SIDE:
-            raise ValueError(f"points_per_side must be from 1 to {MAX_POINTS_PER_SIDE}, got {self.points_per_side}")
-        for name in ("pred_iou_thresh", "stability_score_thresh", "box_nms_thresh"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
-        if self.crop_n_layers < 0:
-            raise ValueError(f"crop_n_layers must be 0 or more, got {self.crop_n_layers}")
-        if self.min_area < 0 or (self.max_area is not None and self.max_area < max(self.min_area, 1)):
-            raise ValueError(f"the area range must satisfy 0 <= min_area <= max_area, got "
-                             f"{self.min_area}..{self.max_area}")
-
-    def generator(self, model: SAM2Base):
-        from ..model.configs import DEMO
-        from ..predictor.automatic import SAM2AutomaticMaskGenerator
-
-        if model.cfg.name == DEMO and (self.pred_iou_thresh >= 0.8 or self.stability_score_thresh >= 0.95):
-            from ..notices import warn_quality
-
-            warn_quality(f"the bundled demo model's IoU head rarely predicts 0.8 or more, so with an IoU threshold of "
-                         f"{self.pred_iou_thresh} and a stability threshold of {self.stability_score_thresh} the "
-                         "automatic segmentation finds few cells (demo v3 on crowded synthetic frames: 7 % of them "
-                         "at 0.8 / 0.95, 30 % at 0.5 / 0.8); lower both (CLI --auto-iou 0.5 --auto-stability 0.8, "
-                         "or the widget's automatic segmentation settings)")
-
-        return SAM2AutomaticMaskGenerator(model, points_per_side=self.points_per_side,
-                                          pred_iou_thresh=self.pred_iou_thresh,
-                                          stability_score_thresh=self.stability_score_thresh,
-                                          box_nms_thresh=self.box_nms_thresh, crop_n_layers=self.crop_n_layers)
-
-    def for_session(self, session) -> "AutoSettings":
-        """These settings for ``session``'s frames: in window mode, with enough crop layers that the finest
-        crops are about the window's size, so the generator sees cells near the scale window mode tracks
-        them at (the whole frame squeezed into the model's input would shrink them)."""
-        window = getattr(session, "window", None)
-        if window is None:
-            return self
-        side = max(session.frames.height, session.frames.width)
-        return replace(self, crop_n_layers=max(self.crop_n_layers, math.ceil(math.log2(max(side / window, 1.0)))))
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+def for_session(settings: AutoSettings, session) -> AutoSettings:
+    """``settings`` for ``session``'s frames: in window mode, with enough crop layers that the finest crops are
+    about the window's size, so the generator sees cells near the scale window mode tracks them at (the whole
+    frame squeezed into the model's input would shrink them)."""
+    window = session.window
+    if window is None:
+        return settings
+    side = max(session.frames.height, session.frames.width)
+    layers = max(settings.crop_n_layers, math.ceil(math.log2(max(side / window, 1.0))))
+    return settings.replaced(crop_n_layers=min(layers, 6))
 
 
 def masks_to_labels(records: list[dict], shape: tuple[int, int], min_area: int = 0,
@@ -105,7 +75,7 @@ def segment_all(model: SAM2Base, image, settings: AutoSettings | None = None,
     """Every object the generator finds in a 2-D ``image`` as ``(H, W)`` uint32 labels (see
     :func:`masks_to_labels`)."""
     settings = settings or AutoSettings()
-    records = settings.generator(model).generate(image, contrast_limits=contrast_limits, channel=channel)
+    records = make_generator(settings, model).generate(image, contrast_limits=contrast_limits, channel=channel)
     shape = records[0]["segmentation"].shape if records else np.asarray(image).shape[:2]
     return masks_to_labels(records, shape, settings.min_area, settings.max_area)[0]
 
@@ -116,8 +86,8 @@ def new_cell_suggestions(session, frames, settings: AutoSettings | None = None,
     field or appearing mid-movie. A candidate is kept when at most ``max_covered`` of its pixels belong
     to tracked objects in the session's labels. Returns ``[{"frame", "mask" (H, W) bool, "area",
     "score"}]`` sorted by frame, then by score (predicted IoU × stability) from the highest."""
-    settings = (settings or AutoSettings()).for_session(session)
-    generator = settings.generator(session.model)
+    settings = for_session(settings or AutoSettings(), session)
+    generator = make_generator(settings, session.model)
     found = []
     for f in sorted(set(int(f) for f in frames)):
         tracked = session.label_frame(f) > 0
@@ -166,7 +136,7 @@ def add_new_objects(session, frame: int, image: np.ndarray, max_id: int, holder:
 def seed_objects(session, frame: int, settings: AutoSettings | None = None, max_id: int = LABEL_FILE_MAX_ID) -> list[int]:
     """Every object the automatic segmentation finds on ``frame`` becomes a tracked object (a mask prompt),
     numbered after the session's existing ids; returns the ids. A frame where it finds nothing is an error."""
-    settings = (settings or AutoSettings()).for_session(session)
+    settings = for_session(settings or AutoSettings(), session)
     labels = segment_all(session.model, session.frames.raw(frame), settings,
                          contrast_limits=session.frames.contrast_limits)
     if not labels.any():

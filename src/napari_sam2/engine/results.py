@@ -85,9 +85,11 @@ class Timeline:
     """A snapshot of one object over the stack: ``scores`` (N,) object-score logits (NaN where not
     tracked), ``lost`` (N,) bool (see :attr:`FrameResult.lost`; also where the mask leaves no pixel at
     the frame's resolution), ``prompted`` its prompted frames, ``hidden`` (N,) int: the object that
-    covers all of it where it is present but has no pixel in the label image, else 0."""
+    covers all of it where it is present but has no pixel in the label image, else 0; ``suspects``
+    ``{frame: reasons}`` of its suspect frames (never lost ones; None when the snapshot left them out)."""
 
     scores: np.ndarray
     lost: np.ndarray
     prompted: tuple[int, ...]
     hidden: np.ndarray | None = None
+    suspects: dict[int, tuple[str, ...]] | None = None

@@ -12,9 +12,12 @@ if TYPE_CHECKING:
 
 
 def session_dict(session: "TrackingSession") -> dict:
-    """All prompts as plain data (clicks in (x, y) pixels), e.g. to save a session, with a record of
-    the results: frames tracked per object and the frames where each object is lost (results
-    themselves are not saved; :func:`apply_session_dict` ignores these records)."""
+    """All prompts as plain data (clicks in (x, y) pixels), e.g. to save a session, with the model's name and
+    input size, the intensity window, the tracking settings (``tracking``, a
+    :class:`~napari_sam2.settings.TrackingSettings` as a dict) and a record of the results: frames tracked
+    per object and the frames where each object is lost (results themselves are not saved;
+    :func:`apply_session_dict` ignores these records). The layout of format version 2
+    (:func:`napari_sam2.io.exports.read_session_json` reads version 1 into it)."""
     objects = {}
     for oid, obj in session.objects.items():
         frames = {}
@@ -24,17 +27,10 @@ def session_dict(session: "TrackingSession") -> dict:
         objects[str(oid)] = frames
     lost = {str(oid): frames for oid, frames in session.lost_frames().items() if frames}
     return {"objects": objects, "shape": list(session.shape), "model": session.model.cfg.name,
-            "tracked_frames": {str(oid): len(obj.results) for oid, obj in session.objects.items()},
-            "lost_frames": lost,
             "image_size": session.model.image_size, "contrast_limits": session.frames.contrast_limits,
-            "precision": session.precision, "memory_frames": session.memory_frames,
-            "max_batch": session.max_batch,
-            "exclusive": session.exclusive,
-            "window": "auto" if session._auto_window else session.window,
-            "memory": session.memory,
-            "divisions": [{"parent": p, "frame": session.ends[p] + 1,
-                           "daughters": sorted(d for d, q in session.parents.items() if q == p)}
-                          for p in sorted(session.ends)]}
+            "tracking": session.tracking.as_dict(), "window_used": session.window,
+            "tracked_frames": {str(oid): len(obj.results) for oid, obj in session.objects.items()},
+            "lost_frames": lost, "divisions": session.tree.divisions()}
 
 
 def apply_session_dict(session: "TrackingSession", data: dict) -> None:

@@ -36,72 +36,18 @@ the frames before in the direction each frame was tracked.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
 from typing import Mapping, NamedTuple
 
 import numpy as np
 import torch
 from scipy import ndimage
 
+from ..settings import SuspectSettings
 from .results import BACKWARD, FORWARD, FrameResult, ObjectTrack
 from .windows import Window
 
 REASONS = ("overlap", "area", "position", "confidence", "fragments", "size")
 EIGHT = np.ones((3, 3), bool)
-
-
-@dataclass(frozen=True)
-class SuspectSettings:
-    """Thresholds of the suspect checks (see :mod:`napari_sam2.engine.suspects`); the defaults were
-    chosen with the demo model on look-alike pairs that pass each other, dividing cells and the
-    sample movie, tracked with the official and with resolved memory (docs/engine.md has the
-    precision and recall).
-
-    overlap: share of the smaller of two masks that the other covers; takeover: share of another
-    object's mask on the frame before that this mask covers; history: recent frames compared with
-    (the area, position and confidence checks); area_band: factor around the recent median area;
-    position: distance from the motion prediction in equivalent radii; score_drop: object-score
-    (logit) fall below the recent median; iou_drop: predicted-IoU fall below the recent median;
-    fragments: second largest piece against the largest; max_size: share of the model's input.
-    """
-
-    overlap: float = 0.35
-    takeover: float = 0.5
-    history: int = 5
-    area_band: float = 1.6
-    position: float = 1.0
-    score_drop: float = 4.0
-    iou_drop: float = 0.6
-    fragments: float = 0.25
-    max_size: float = 0.3
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-            ):
-                raise ValueError(f"SuspectSettings.{f.name} must be a number, got {value!r}")
-        if int(self.history) != self.history or self.history < 1:
-            raise ValueError(
-                f"SuspectSettings.history must be a whole number of frames, 1 or more, "
-                f"got {self.history!r}"
-            )
-        for name in ("overlap", "takeover", "fragments", "max_size"):
-            if not 0 < getattr(self, name) <= 1:
-                raise ValueError(
-                    f"SuspectSettings.{name} is a share: between 0 (excluded) and 1, "
-                    f"got {getattr(self, name)!r}"
-                )
-        if self.area_band <= 1:
-            raise ValueError(f"SuspectSettings.area_band must be above 1, got {self.area_band!r}")
-        for name in ("position", "score_drop", "iou_drop"):
-            if getattr(self, name) <= 0:
-                raise ValueError(
-                    f"SuspectSettings.{name} must be above 0, got {getattr(self, name)!r}"
-                )
 
 
 class Measures(NamedTuple):

@@ -104,7 +104,7 @@ def mark_folder(folder) -> None:
     """Write the marker that lists every file now in ``folder`` (the folder is then ours to replace)."""
     folder = Path(folder)
     files = []
-    for root, dirs, names in os.walk(folder):
+    for root, _dirs, names in os.walk(folder):
         files += [(Path(root) / n).relative_to(folder).as_posix() for n in names]
     files = [f for f in files if f != MARKER]
     text = json.dumps({"written_by": "napari-sam2", "files": sorted(files)}, indent=1)

@@ -158,6 +158,45 @@ def object_ious(pred: np.ndarray, truth: np.ndarray, ids=None) -> dict[int, np.n
     return out
 
 
+def matched_ious(pred: np.ndarray, truth: np.ndarray) -> dict[int, np.ndarray]:
+    """``{obj_id: (T,) IoU}`` of each object of ``pred`` with ITS cell in ``truth`` (both ``(T, Y, X)`` label
+    stacks whose ids need not agree): the cell it overlaps most on its first frame (where it was prompted),
+    per frame; NaN where neither is there. An object that starts on no cell is left out."""
+    pred, truth = np.asarray(pred), np.asarray(truth)
+    if pred.shape != truth.shape or pred.ndim != 3:
+        raise ValueError(f"the result and the truth must be (T, Y, X) stacks of one shape, got {pred.shape} "
+                         f"and {truth.shape}")
+    out = {}
+    for oid in (int(i) for i in np.unique(pred) if i):
+        first = int(np.flatnonzero((pred == oid).reshape(len(pred), -1).any(1))[0])
+        under = truth[first][(pred[first] == oid) & (truth[first] > 0)]
+        if not under.size:
+            continue
+        cell, row = int(np.bincount(under).argmax()), np.full(len(pred), np.nan)
+        for t in range(len(pred)):
+            a, b = pred[t] == oid, truth[t] == cell
+            if a.any() or b.any():
+                row[t] = mask_iou(a, b)
+        out[oid] = row
+    return out
+
+
+def table_flags(path) -> dict[int, dict[int, str]]:
+    """``{object_id: {frame: reasons}}`` from the ``suspect`` column of a table written by ``track --table``
+    (or the widget's object table); a ValueError names a table without that column."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or "suspect" not in reader.fieldnames:
+            raise ValueError(f"{path} has no 'suspect' column: give the table that napari-sam2 track --table wrote")
+        flags: dict[int, dict[int, str]] = {}
+        for row in reader:
+            if row.get("suspect"):
+                flags.setdefault(int(row["object_id"]), {})[int(row["frame"])] = row["suspect"]
+    return flags
+
+
 def swapped(pred: np.ndarray, truth: np.ndarray, ids=None) -> list[int]:
     """The objects (``ids``, default every id of ``truth``) whose mask in the last frame of ``pred``
     lies mostly on another cell of ``truth`` (both ``(T, Y, X)``): identities swapped, or an object

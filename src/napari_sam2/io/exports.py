@@ -1,5 +1,5 @@
 """Export tracked label time-lapses: TIFF, zarr, object tables (CSV), napari tracks, Cell Tracking
-Challenge (CTC) folders and session JSON files. No napari or Qt imports.
+Challenge (CTC) folders (session files: :mod:`napari_sam2.io.session_files`). No napari or Qt imports.
 
 Conventions: ``labels`` is an integer array (T, Y, X) (a single (Y, X) frame counts as T=1), or a
 :class:`LabelStack` made one frame at a time (then no writer holds more than a frame of it); 0 is
@@ -14,7 +14,6 @@ the end: a long run that stops early keeps every frame it finished there.
 from __future__ import annotations
 
 import csv
-import json
 import re
 from pathlib import Path
 
@@ -26,12 +25,16 @@ from skimage.measure import regionprops
 # writing results looks for them, so their names are importable from here too
 from .atomic import OutputExistsError, atomic_output, exists_error  # noqa: F401
 from .label_files import LabelStack, LabelWriter, imagej_ok  # noqa: F401
+from .session_files import read_session_json, write_session_json  # noqa: F401  (once defined here)
 
 TABLE_COLUMNS = ("object_id", "frame", "area", "centroid_y", "centroid_x", "bbox_y0", "bbox_x0",
                  "bbox_y1", "bbox_x1", "object_score", "predicted_iou", "lost", "suspect",
                  "parent_id")
-SESSION_FORMAT = "napari-sam2-session"
-SESSION_VERSION = 1
+# the table of many movies: each movie's rows, with the movie they come from first
+MOVIES_TABLE_COLUMNS = ("movie", *TABLE_COLUMNS)
+# a run's summary, one row per movie: object-frames lost, and suspect but not lost (as the command line's
+# summary line counts them), the seconds tracking took
+SUMMARY_COLUMNS = ("movie", "objects", "frames", "object_frames", "lost", "suspect", "seconds", "labels")
 
 
 def _check_labels(labels) -> np.ndarray | LabelStack:
@@ -182,16 +185,18 @@ def object_table(labels, records=None, parents=None, spacing=None) -> list[dict]
     return rows
 
 
-def write_table_csv(path, rows, overwrite: bool = False) -> Path:
-    """Write rows from :func:`object_table` as CSV with header :data:`TABLE_COLUMNS`; None is empty."""
+def write_table_csv(path, rows, overwrite: bool = False, columns=TABLE_COLUMNS) -> Path:
+    """Write rows from :func:`object_table` as CSV with header ``columns`` (:data:`TABLE_COLUMNS`, or
+    :data:`MOVIES_TABLE_COLUMNS` for the table of many movies, :data:`SUMMARY_COLUMNS` for a run's summary);
+    None is empty."""
     if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
         raise ValueError("rows must be a list of dicts (as returned by object_table)")
-    extra = {key for r in rows for key in r} - set(TABLE_COLUMNS)
+    extra = {key for r in rows for key in r} - set(columns)
     if extra:
         raise ValueError(f"rows: unknown columns {sorted(extra)}")
     with atomic_output(path, overwrite) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=TABLE_COLUMNS)
+            writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             writer.writerows(rows)
     return Path(path)
@@ -323,59 +328,3 @@ def _read_track_file(path: Path) -> dict[int, int]:
         if parent not in tracks:
             raise ValueError(f"{path}: track {label} has parent {parent}, which is not a track in the file")
     return parents
-
-
-def _json_ready(obj, where: str = "session_dict"):
-    """Convert numpy scalars/arrays (and tuples, Paths) inside ``obj`` to JSON-ready Python values."""
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            k = k.item() if isinstance(k, np.generic) else k
-            if not isinstance(k, (str, int, float, bool)) and k is not None:
-                raise ValueError(f"{where}: key {k!r} is not a str or number")
-            out[k] = _json_ready(v, f"{where}[{k!r}]")
-        return out
-    if isinstance(obj, (list, tuple)):
-        return [_json_ready(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    raise ValueError(f"{where}: cannot store a {type(obj).__name__} in JSON")
-
-
-def write_session_json(path, session_dict, overwrite: bool = False) -> Path:
-    """Write a session dict (prompts + settings) as JSON with ``format``/``version`` fields added.
-
-    numpy arrays become nested lists and numpy scalars plain numbers; dict keys come back as strings.
-    """
-    if not isinstance(session_dict, dict):
-        raise ValueError(f"session_dict must be a dict, got {type(session_dict).__name__}")
-    if session_dict.get("format", SESSION_FORMAT) != SESSION_FORMAT or session_dict.get("version", 1) != 1:
-        raise ValueError("session_dict has a 'format' or 'version' field that is not napari-sam2-session v1")
-    doc = {"format": SESSION_FORMAT, "version": SESSION_VERSION, **_json_ready(session_dict)}
-    try:
-        text = json.dumps(doc, indent=2, allow_nan=False)
-    except ValueError as exc:
-        raise ValueError(f"session_dict cannot be written as JSON: {exc}") from None
-    with atomic_output(path, overwrite) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return Path(path)
-
-
-def read_session_json(path) -> dict:
-    """Read a file from :func:`write_session_json`; the returned dict includes format and version."""
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:  # includes JSON and UTF-8 decoding errors; a missing file raises OSError
-        raise ValueError(f"{path} is not a JSON file: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != SESSION_FORMAT:
-        raise ValueError(f"{path} is not a napari-sam2 session file")
-    if doc.get("version") != SESSION_VERSION:
-        raise ValueError(f"{path}: unsupported session version {doc.get('version')!r}")
-    return doc
