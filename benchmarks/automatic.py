@@ -19,7 +19,9 @@ from napari_sam2.synthetic import synthetic_cells
 
 
 def _time(model, image, points: int) -> tuple[float, int]:
-    gen = SAM2AutomaticMaskGenerator(model, points_per_side=points, pred_iou_thresh=0.7, stability_score_thresh=0.9)
+    gen = SAM2AutomaticMaskGenerator(
+        model, points_per_side=points, pred_iou_thresh=0.7, stability_score_thresh=0.9
+    )
     gen.generate(image[:64, :64])  # warm-up (allocations, kernels)
     t0 = time.perf_counter()
     masks = gen.generate(image)

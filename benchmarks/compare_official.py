@@ -30,7 +30,9 @@ def timed(fn, *args, **kwargs):
 
 
 def row(label, ours, theirs):
-    print(f"{label:<34} ours {ours:8.3f} s   official {theirs:8.3f} s   speed-up x{theirs / ours:5.2f}")
+    print(
+        f"{label:<34} ours {ours:8.3f} s   official {theirs:8.3f} s   speed-up x{theirs / ours:5.2f}"
+    )
 
 
 def main() -> None:
@@ -45,7 +47,9 @@ def main() -> None:
     grey = (image.astype(np.float32) / image.max() * 255).astype(np.uint8)
     rgb = np.repeat(grey[..., None], 3, axis=-1)
     y, x = np.argwhere(labels[0] == 1).mean(0)
-    print(f"{args.model}, input {args.image_size} px, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(
+        f"{args.model}, input {args.image_size} px, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    )
 
     off = oracle.build_official(args.model, size)
     ours = oracle.ours_like(off, args.model)
@@ -67,7 +71,9 @@ def main() -> None:
     s_off, t_off = timed(offv.init_state, (stacked, 256, 256))
     s_ours, t_ours = timed(oursv.init_state, rgb)
     row("video: init_state", t_ours, t_off)
-    prompts = [(0, 1, [[x, y]])] + [(0, i, [np.argwhere(labels[0] == i).mean(0)[::-1].tolist()]) for i in (2, 3, 4)]
+    prompts = [(0, 1, [[x, y]])] + [
+        (0, i, [np.argwhere(labels[0] == i).mean(0)[::-1].tolist()]) for i in (2, 3, 4)
+    ]
     deltas = []
     for n_obj in (1, 4):
         for p, s in ((offv, s_off), (oursv, s_ours)):

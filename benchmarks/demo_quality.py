@@ -100,7 +100,9 @@ def coins(model):
     ious = []
     for region in range(1, labels.max() + 1):
         target = labels == region
-        masks, scores, _ = predictor.predict(np.array([inner_point(target)]), np.array([1]), multimask_output=True)
+        masks, scores, _ = predictor.predict(
+            np.array([inner_point(target)]), np.array([1]), multimask_output=True
+        )
         ious.append(mask_iou(masks[int(np.argmax(scores))] > 0, target))
     return ious
 
@@ -118,16 +120,24 @@ def main() -> None:
     t0 = time.perf_counter()
     runs = isolated(model, (101, 202, 303, 404))
     for seed, first, later, *_ in runs:
-        print(f"isolated cells seed {seed}: frame 0 IoU {first:.3f}, frames 1-30 mean IoU {later:.3f}")
+        print(
+            f"isolated cells seed {seed}: frame 0 IoU {first:.3f}, frames 1-30 mean IoU {later:.3f}"
+        )
     print(f"isolated cells, all: {np.mean([r[2] for r in runs]):.3f}")
     frame, before, after = correction(min(runs, key=lambda r: r[2]))
     print(f"correction click on the worst frame ({frame}): IoU {before:.3f} -> {after:.3f}")
     rgb = colour(model, (101, 202, 303, 404))
-    print(f"colour (red) movies, frames 1-30: mean IoU {np.mean(rgb):.3f} (per movie {np.round(rgb, 2).tolist()})")
+    print(
+        f"colour (red) movies, frames 1-30: mean IoU {np.mean(rgb):.3f} (per movie {np.round(rgb, 2).tolist()})"
+    )
     v = varied(model, range(9001, 9009))
-    print(f"varied movies (8, 16 frames): mean IoU {np.mean(v):.3f} (per movie {np.round(v, 2).tolist()})")
+    print(
+        f"varied movies (8, 16 frames): mean IoU {np.mean(v):.3f} (per movie {np.round(v, 2).tolist()})"
+    )
     c = coins(model)
-    print(f"skimage coins, one click per coin ({len(c)}): mean IoU {np.mean(c):.3f}, median {np.median(c):.3f}")
+    print(
+        f"skimage coins, one click per coin ({len(c)}): mean IoU {np.mean(c):.3f}, median {np.median(c):.3f}"
+    )
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 

@@ -66,7 +66,9 @@ def small_movies(seeds):
     from napari_sam2.synthetic import synthetic_cells
 
     for seed in seeds:
-        yield synthetic_cells(n_frames=21, size=(256, 256), n_cells=12, seed=seed, radius=(6.0, 10.0), step=1.5)
+        yield synthetic_cells(
+            n_frames=21, size=(256, 256), n_cells=12, seed=seed, radius=(6.0, 10.0), step=1.5
+        )
 
 
 def crowded(model, seeds) -> tuple[list[float], list[int]]:
@@ -75,8 +77,16 @@ def crowded(model, seeds) -> tuple[list[float], list[int]]:
 
     scores, counts = [], []
     for seed in seeds:
-        image, truth, _ = synthetic_world(n_frames=16, size=(256, 256), seed=seed, radius=(7.0, 10.0), n_cells=48,
-                                          pictures=(), p_divide=0.0, p_enter=0.0)
+        image, truth, _ = synthetic_world(
+            n_frames=16,
+            size=(256, 256),
+            seed=seed,
+            radius=(7.0, 10.0),
+            n_cells=48,
+            pictures=(),
+            p_divide=0.0,
+            p_enter=0.0,
+        )
         counts.append(len(np.unique(truth[0])) - 1)
         scores.append(tracked_mean(track_from_labels(model, image, truth)[1]))
     return scores, counts
@@ -87,7 +97,11 @@ def round_objects(labels: np.ndarray, solidity: float = 0.9) -> np.ndarray:
     from skimage import measure
 
     border = set(np.unique(np.concatenate([labels[[0, -1]].ravel(), labels[:, [0, -1]].ravel()])))
-    keep = [r.label for r in measure.regionprops(labels) if r.solidity >= solidity and r.label not in border]
+    keep = [
+        r.label
+        for r in measure.regionprops(labels)
+        if r.solidity >= solidity and r.label not in border
+    ]
     return np.where(np.isin(labels, keep), labels, 0)
 
 
@@ -105,12 +119,18 @@ def warped_coins(n_frames: int = 12) -> tuple[np.ndarray, np.ndarray]:
         a = np.deg2rad(1.5 * t)
         rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
         offset = centre - rot @ (centre + np.array([1.5, 2.0]) * t)  # output pixel -> input pixel
-        frames.append(ndimage.affine_transform(image, rot, offset, order=1, mode="constant", cval=fill))
-        labels.append(ndimage.affine_transform(truth, rot, offset, order=0, mode="constant", cval=0))
+        frames.append(
+            ndimage.affine_transform(image, rot, offset, order=1, mode="constant", cval=fill)
+        )
+        labels.append(
+            ndimage.affine_transform(truth, rot, offset, order=0, mode="constant", cval=0)
+        )
     return np.stack(frames), np.stack(labels).astype(np.uint16)
 
 
-def coins_picture(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, frames, path: Path) -> None:
+def coins_picture(
+    image: np.ndarray, truth: np.ndarray, pred: np.ndarray, frames, path: Path
+) -> None:
     from PIL import Image
 
     tiles = []
@@ -139,21 +159,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="demo")
     parser.add_argument("--checkpoint", default="auto")
-    parser.add_argument("--tag", default="demo", help="name in the table and in the picture's file name")
+    parser.add_argument(
+        "--tag", default="demo", help="name in the table and in the picture's file name"
+    )
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--only", default=",".join(sorted(SECTIONS)),
-                        help="comma-separated sections to run (default: all)")
+    parser.add_argument(
+        "--only",
+        default=",".join(sorted(SECTIONS)),
+        help="comma-separated sections to run (default: all)",
+    )
     parser.add_argument("--picture-dir", default=str(Path(__file__).parents[1] / "docs" / "images"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    warnings.simplefilter("ignore")  # the demo's "trained on grey frames" notice on the colour movies
+    warnings.simplefilter(
+        "ignore"
+    )  # the demo's "trained on grey frames" notice on the colour movies
     model = build_sam2_video_predictor(args.model, checkpoint=args.checkpoint).model
     rows = []
 
     def row(name, value, goal, detail, t0):
         mark = "" if goal is None else ("  met" if value >= goal else "  NOT met")
         goal_text = "-" if goal is None else f">= {goal:.2f}"
-        rows.append(f"| {name} | {value:.3f} | {goal_text}{mark} | {detail} | {time.perf_counter() - t0:.0f} s |")
+        rows.append(
+            f"| {name} | {value:.3f} | {goal_text}{mark} | {detail} | {time.perf_counter() - t0:.0f} s |"
+        )
         print(rows[-1], flush=True)
 
     only = set(args.only.split(","))
@@ -163,39 +192,75 @@ def main() -> None:
     if "isolated" in only:
         t0 = time.perf_counter()
         iso = clicks_on(model, isolated_movies(range(7101, 7109)))
-        row("isolated cells, 1 click, frames 1-30", np.mean(iso), GOALS["isolated"], f"per movie {np.round(iso, 2).tolist()}", t0)
+        row(
+            "isolated cells, 1 click, frames 1-30",
+            np.mean(iso),
+            GOALS["isolated"],
+            f"per movie {np.round(iso, 2).tolist()}",
+            t0,
+        )
     if "small" in only:
         t0 = time.perf_counter()
         small = clicks_on(model, small_movies(range(7501, 7505)))
-        row("small cells r 6-10 px, 1 click, frames 1-20", np.mean(small), GOALS["small"],
-            f"per movie {np.round(small, 2).tolist()}", t0)
+        row(
+            "small cells r 6-10 px, 1 click, frames 1-20",
+            np.mean(small),
+            GOALS["small"],
+            f"per movie {np.round(small, 2).tolist()}",
+            t0,
+        )
     if "crowded" in only:
         t0 = time.perf_counter()
         crowd, counts = crowded(model, range(4_000_001, 4_000_004))
-        row("crowded 256 px field, seeded from labels, frames 1-15", np.mean(crowd), GOALS["crowded"],
-            f"{counts} cells; per movie {np.round(crowd, 2).tolist()}", t0)
+        row(
+            "crowded 256 px field, seeded from labels, frames 1-15",
+            np.mean(crowd),
+            GOALS["crowded"],
+            f"{counts} cells; per movie {np.round(crowd, 2).tolist()}",
+            t0,
+        )
     if "automatic" in only:
         from napari_sam2.engine.auto import AutoSettings
         from napari_sam2.train.demo.quality import automatic_found, pooled_share
 
-        for name, settings in (("default", None), ("relaxed", AutoSettings(pred_iou_thresh=0.5, stability_score_thresh=0.8))):
+        for name, settings in (
+            ("default", None),
+            ("relaxed", AutoSettings(pred_iou_thresh=0.5, stability_score_thresh=0.8)),
+        ):
             t0 = time.perf_counter()
             auto = automatic_found(model, range(4_100_001, 4_100_009), settings)
             share = pooled_share(auto)
-            row(f"automatic mask generator ({name} filters), cells found at IoU >= 0.5", share,
+            row(
+                f"automatic mask generator ({name} filters), cells found at IoU >= 0.5",
+                share,
                 GOALS["automatic"] if settings is None else None,
-                "found/cells per frame " + ", ".join(f"{f}/{n}" for f, n in auto), t0)
+                "found/cells per frame " + ", ".join(f"{f}/{n}" for f, n in auto),
+                t0,
+            )
     if "colour" in only:
         t0 = time.perf_counter()
         rgb = clicks_on(model, isolated_movies(range(7101, 7105), colour=True))
-        row("colour (red) movies, 1 click, frames 1-30", np.mean(rgb), None, f"per movie {np.round(rgb, 2).tolist()}", t0)
+        row(
+            "colour (red) movies, 1 click, frames 1-30",
+            np.mean(rgb),
+            None,
+            f"per movie {np.round(rgb, 2).tolist()}",
+            t0,
+        )
     if "coins" in only:
         t0 = time.perf_counter()
         picture = Path(args.picture_dir) / f"demo_goals_coins_{args.tag}.png"
         first, later, n = real(model, picture)
-        row("coins (real photo) rotated + drifting, 1 click, frames 1-11", later, None,
-            f"{n} coins, frame 0 {first:.2f}; picture {picture.name}", t0)
-    print(f"\n{args.tag} ({args.checkpoint})\n\n| goal | value | target | detail | time |\n|---|---|---|---|---|")
+        row(
+            "coins (real photo) rotated + drifting, 1 click, frames 1-11",
+            later,
+            None,
+            f"{n} coins, frame 0 {first:.2f}; picture {picture.name}",
+            t0,
+        )
+    print(
+        f"\n{args.tag} ({args.checkpoint})\n\n| goal | value | target | detail | time |\n|---|---|---|---|---|"
+    )
     print("\n".join(rows))
 
 

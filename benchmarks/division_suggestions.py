@@ -25,7 +25,11 @@ SETTINGS = {"persist 1": {"persist": 1}, "persist 2": {"persist": 2}, "persist 3
 def matched(found: list[dict], tolerance: int) -> int:
     used = set()
     for d in found:
-        hit = [e for e in TRUE if e not in used and e[0] == d["object_id"] and abs(e[1] - d["frame"]) <= tolerance]
+        hit = [
+            e
+            for e in TRUE
+            if e not in used and e[0] == d["object_id"] and abs(e[1] - d["frame"]) <= tolerance
+        ]
         if hit:
             used.add(hit[0])
     return len(used)
@@ -36,8 +40,9 @@ def main(seeds: list[int]) -> None:
     model = build_sam2_video_predictor("demo").model
     totals = {name: np.zeros(3) for name in SETTINGS}
     for seed in seeds:
-        image, truth, _ = synthetic_dividing_cells(n_frames=20, size=(256, 256), n_cells=6, seed=seed,
-                                                   divide=((2, 7), (5, 13)))
+        image, truth, _ = synthetic_dividing_cells(
+            n_frames=20, size=(256, 256), n_cells=6, seed=seed, divide=((2, 7), (5, 13))
+        )
         session = TrackingSession(model, image)
         for cell in range(1, 7):
             y, x = np.argwhere(truth[0] == cell).mean(0)
@@ -46,11 +51,15 @@ def main(seeds: list[int]) -> None:
         for name, kwargs in SETTINGS.items():
             found = session.division_suggestions(**kwargs)
             totals[name] += [len(found), matched(found, 0), matched(found, 1)]
-            print(f"seed {seed} {name}: {[(d['object_id'], d['frame'], d['reasons']) for d in found]}")
+            print(
+                f"seed {seed} {name}: {[(d['object_id'], d['frame'], d['reasons']) for d in found]}"
+            )
     events = len(TRUE) * len(seeds)
     for name, (n, exact, near) in totals.items():
-        print(f"{name}: {int(n)} suggestions for {events} divisions; exact frame: precision {exact / max(n, 1):.2f} "
-              f"recall {exact / events:.2f}; within one frame: precision {near / max(n, 1):.2f} recall {near / events:.2f}")
+        print(
+            f"{name}: {int(n)} suggestions for {events} divisions; exact frame: precision {exact / max(n, 1):.2f} "
+            f"recall {exact / events:.2f}; within one frame: precision {near / max(n, 1):.2f} recall {near / events:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -75,8 +75,13 @@ def quality(emulated_bf16: bool) -> list[tuple]:
     exact_labels = []
     rows = []
     for name, (fraction, memory, precision) in MODES.items():
-        model = base if fraction == 1.0 else build_sam2_video_predictor(
-            "demo", checkpoint="auto", image_size=int(round(size * fraction / 32)) * 32).model
+        model = (
+            base
+            if fraction == 1.0
+            else build_sam2_video_predictor(
+                "demo", checkpoint="auto", image_size=int(round(size * fraction / 32)) * 32
+            ).model
+        )
         vs_exact, vs_truth, seconds = [], [], []
         for k, (image, truth, points) in enumerate(movies):
             labels, per_frame = run(model, image, points, memory, precision)
@@ -89,14 +94,23 @@ def quality(emulated_bf16: bool) -> list[tuple]:
                     vs_truth.append(mask_iou(labels[t] == o, truth[t] == o))
             seconds.append(per_frame)
         timing = None if precision == "bf16" and emulated_bf16 else float(np.mean(seconds))
-        rows.append((name, model.image_size, float(np.mean(vs_exact)), float(np.min(vs_exact)),
-                     float(np.mean(vs_truth)), timing))
+        rows.append(
+            (
+                name,
+                model.image_size,
+                float(np.mean(vs_exact)),
+                float(np.min(vs_exact)),
+                float(np.mean(vs_truth)),
+                timing,
+            )
+        )
     return rows
 
 
 def speed(frames: int, objects: int, emulated_bf16: bool) -> list[tuple]:
-    image, labels = synthetic_cells(n_frames=frames, size=(1024, 1024), n_cells=objects, seed=3,
-                                    radius=(40.0, 60.0), step=8.0)
+    image, labels = synthetic_cells(
+        n_frames=frames, size=(1024, 1024), n_cells=objects, seed=3, radius=(40.0, 60.0), step=8.0
+    )
     points = {o: inner_point(labels[0] == o) for o in range(1, objects + 1)}
     official = importlib.util.find_spec("sam2") is not None
     rows = []
@@ -118,13 +132,21 @@ def speed(frames: int, objects: int, emulated_bf16: bool) -> list[tuple]:
         state_dict = model.state_dict()
     else:
         torch.manual_seed(0)
-        model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=1024).model
+        model = build_sam2_video_predictor(
+            "sam2.1_hiera_tiny", checkpoint=None, image_size=1024
+        ).model
         state_dict = model.state_dict()
     for name, (fraction, memory, precision) in MODES.items():
         if precision == "bf16" and emulated_bf16:
             continue
         size = int(round(1024 * fraction / 32)) * 32
-        m = model if size == 1024 else build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=size).model
+        m = (
+            model
+            if size == 1024
+            else build_sam2_video_predictor(
+                "sam2.1_hiera_tiny", checkpoint=None, image_size=size
+            ).model
+        )
         if m is not model:
             m.load_state_dict(state_dict)
         rows.append((name, size, run(m, image, points, memory, precision)[1]))
@@ -141,16 +163,24 @@ def main(argv=None) -> None:
     emulated = not session_module.bf16_is_fast("cpu")
     if emulated:  # same numbers, emulated: quality can be measured, speed cannot
         session_module.bf16_is_fast = lambda device: True
-    print(f"# fast modes: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{THREADS} threads, bf16 {'emulated (forced on for quality only)' if emulated else 'native'}\n")
+    print(
+        f"# fast modes: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{THREADS} threads, bf16 {'emulated (forced on for quality only)' if emulated else 'native'}\n"
+    )
     print("## quality (demo model, 4 held-out movies x 3 cells x 30 tracked frames)\n")
-    print("| mode | input px | IoU vs exact (mean) | IoU vs exact (worst) | IoU vs truth | s/frame (3 cells) |")
+    print(
+        "| mode | input px | IoU vs exact (mean) | IoU vs exact (worst) | IoU vs truth | s/frame (3 cells) |"
+    )
     print("|---|---|---|---|---|---|")
     for name, px, mean, worst, truth, secs in quality(emulated):
-        print(f"| {name} | {px} | {mean:.3f} | {worst:.3f} | {truth:.3f} | {'-' if secs is None else f'{secs:.3f}'} |")
+        print(
+            f"| {name} | {px} | {mean:.3f} | {worst:.3f} | {truth:.3f} | {'-' if secs is None else f'{secs:.3f}'} |"
+        )
     if args.skip_speed:
         return
-    print(f"\n## speed (sam2.1 tiny, 1024 px movie, {args.objects} objects, {args.frames} frames)\n")
+    print(
+        f"\n## speed (sam2.1 tiny, 1024 px movie, {args.objects} objects, {args.frames} frames)\n"
+    )
     rows = speed(args.frames, args.objects, emulated)
     official = next((r[2] for r in rows if r[0].startswith("official")), None)
     exact = next(r[2] for r in rows if r[0] == "exact")

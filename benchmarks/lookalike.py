@@ -160,10 +160,22 @@ def sweep(session, ious) -> dict:
     from napari_sam2.engine.suspects import SuspectSettings
     from napari_sam2.io.evaluate import flag_quality
 
-    off = SuspectSettings(overlap=1.0, takeover=1.0, area_band=NEVER, position=NEVER,
-                          score_drop=NEVER, iou_drop=NEVER, fragments=1.0, max_size=1.0)
-    return {check: [(v, flag_quality(ious, session.suspects(dataclasses.replace(off, **v))))
-                    for v in values] for check, values in SWEEP.items()}
+    off = SuspectSettings(
+        overlap=1.0,
+        takeover=1.0,
+        area_band=NEVER,
+        position=NEVER,
+        score_drop=NEVER,
+        iou_drop=NEVER,
+        fragments=1.0,
+        max_size=1.0,
+    )
+    return {
+        check: [
+            (v, flag_quality(ious, session.suspects(dataclasses.replace(off, **v)))) for v in values
+        ]
+        for check, values in SWEEP.items()
+    }
 
 
 def pooled(rows: list[dict]) -> dict:
@@ -191,8 +203,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--movies", default="pairs")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--configs", default="whole,windows+exclusive",
-                   help=f"comma-separated names ({', '.join(CONFIGS)}) or NAME=JSON of options")
+    p.add_argument(
+        "--configs",
+        default="whole,windows+exclusive",
+        help=f"comma-separated names ({', '.join(CONFIGS)}) or NAME=JSON of options",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tune", action="store_true", help="sweep each suspect threshold alone")
     p.add_argument("--json", default=None)
@@ -205,37 +220,46 @@ def main() -> None:
     for item in args.configs.split(","):
         name, _, options = item.partition("=")
         configs[name] = json.loads(options) if options else CONFIGS[name]
-    print("| movie | seed | config | objects | swaps | mean IoU | episodes | TRA | s/frame | "
-          "suspects' cost | flag precision | flag recall | lost |")
+    print(
+        "| movie | seed | config | objects | swaps | mean IoU | episodes | TRA | s/frame | "
+        "suspects' cost | flag precision | flag recall | lost |"
+    )
     results = []
     for name in args.movies.split(","):
         for seed in [int(s) for s in args.seeds.split(",")]:
             for cname, options in configs.items():
                 r = dict(run(name, seed, options, args.tune), config=cname)
                 results.append(r)
-                print(f"| {name} | {seed} | {cname} | {r['objects']} | {r['swaps']} | "
-                      f"{r['mean_iou']:.3f} | {r['episodes']} | {fmt(r['tra'], 3)} | "
-                      f"{r['s_per_frame']:.2f} | {100 * r['suspect_cost']:.1f} % | "
-                      f"{fmt(r['flags']['precision'])} | {fmt(r['flags']['recall'])} | "
-                      f"{r['lost']} |", flush=True)
+                print(
+                    f"| {name} | {seed} | {cname} | {r['objects']} | {r['swaps']} | "
+                    f"{r['mean_iou']:.3f} | {r['episodes']} | {fmt(r['tra'], 3)} | "
+                    f"{r['s_per_frame']:.2f} | {100 * r['suspect_cost']:.1f} % | "
+                    f"{fmt(r['flags']['precision'])} | {fmt(r['flags']['recall'])} | "
+                    f"{r['lost']} |",
+                    flush=True,
+                )
     print("\n| movie | config | swaps | mean IoU | episodes | TRA | flag precision | flag recall |")
     print("|---|---|---|---|---|---|---|---|")
     for (name, cname), rows in groups(results):
         pool = pooled(rows)
         tras = [r["tra"] for r in rows if r["tra"] is not None]
-        print(f"| {name} | {cname} | {np.mean([r['swaps'] for r in rows]):.1f} | "
-              f"{np.mean([r['mean_iou'] for r in rows]):.3f} | "
-              f"{np.mean([r['episodes'] for r in rows]):.1f} | "
-              f"{fmt(np.mean(tras) if tras else None, 3)} | {fmt(pool['precision'])} | "
-              f"{fmt(pool['recall'])} |")
+        print(
+            f"| {name} | {cname} | {np.mean([r['swaps'] for r in rows]):.1f} | "
+            f"{np.mean([r['mean_iou'] for r in rows]):.3f} | "
+            f"{np.mean([r['episodes'] for r in rows]):.1f} | "
+            f"{fmt(np.mean(tras) if tras else None, 3)} | {fmt(pool['precision'])} | "
+            f"{fmt(pool['recall'])} |"
+        )
     print("\nper reason, pooled per movie and config: flags, precision, episodes caught")
     for (name, cname), rows in groups(results):
         for reason in sorted({k for r in rows for k in r["flags"]["by_reason"]}):
             q = [r["flags"]["by_reason"][reason] for r in rows if reason in r["flags"]["by_reason"]]
             n, right = sum(x["flags"] for x in q), sum(x["right_flags"] for x in q)
-            print(f"  {name}/{cname} {reason}: {n} flags, precision {fmt(right / n if n else None)}"
-                  f", {sum(x['episodes_flagged'] for x in q)} of "
-                  f"{sum(r['episodes'] for r in rows)} episodes")
+            print(
+                f"  {name}/{cname} {reason}: {n} flags, precision {fmt(right / n if n else None)}"
+                f", {sum(x['episodes_flagged'] for x in q)} of "
+                f"{sum(r['episodes'] for r in rows)} episodes"
+            )
     if args.tune:
         print("\nthresholds one at a time: flags, right flags, episodes caught of episodes")
         for check, values in SWEEP.items():
@@ -243,10 +267,12 @@ def main() -> None:
                 cells = []
                 for (name, cname), rows in groups(results):
                     q = [r["sweep"][check][k][1] for r in rows]
-                    cells.append(f"{name}/{cname} {sum(x['flags'] for x in q)} "
-                                 f"{sum(x['right_flags'] for x in q)} "
-                                 f"{sum(x['episodes_flagged'] for x in q)}/"
-                                 f"{sum(x['episodes'] for x in q)}")
+                    cells.append(
+                        f"{name}/{cname} {sum(x['flags'] for x in q)} "
+                        f"{sum(x['right_flags'] for x in q)} "
+                        f"{sum(x['episodes_flagged'] for x in q)}/"
+                        f"{sum(x['episodes'] for x in q)}"
+                    )
                 print(f"  {v}: " + " | ".join(cells))
         for r in results:
             r.pop("sweep")

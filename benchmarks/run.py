@@ -112,7 +112,9 @@ def measure_encode(args, rows: list) -> None:
         if po is not None:
             t_off.append(timed(po.set_image, rgb)[1])
         t_ours.append(timed(pn.set_image, rgb)[1])
-    rows.append(("1. encode one frame (set_image)", min(t_ours[1:]), min(t_off[1:]) if t_off else None))
+    rows.append(
+        ("1. encode one frame (set_image)", min(t_ours[1:]), min(t_off[1:]) if t_off else None)
+    )
 
 
 def build_video_models(args):
@@ -124,12 +126,16 @@ def build_video_models(args):
         offv = oracle.build_official_video(args.model, size, object_bias=3.0)
         return oracle.ours_video_like(offv, args.model), offv
     torch.manual_seed(0)
-    return build_sam2_video_predictor(args.model, checkpoint=None, image_size=args.image_size, fill_hole_area=0), None
+    return build_sam2_video_predictor(
+        args.model, checkpoint=None, image_size=args.image_size, fill_hole_area=0
+    ), None
 
 
 def measure_video(args, oursv, offv, rows: list) -> None:
     n_cells = max(args.objects)
-    image, labels = synthetic_cells(n_frames=args.frames, size=(args.movie_size,) * 2, n_cells=n_cells, seed=3)
+    image, labels = synthetic_cells(
+        n_frames=args.frames, size=(args.movie_size,) * 2, n_cells=n_cells, seed=3
+    )
     grey = (image.astype(np.float32) / image.max() * 255).astype(np.uint8)
     rgb = np.repeat(grey[..., None], 3, axis=-1)
     points = centroids(labels[0], n_cells)
@@ -143,14 +149,24 @@ def measure_video(args, oursv, offv, rows: list) -> None:
     session.add_points(0, 1, points=[points[0]], labels=[1])  # encodes frame 0
     x, y = points[0]
     clicks = [[x + d, y] for d in (0, 1, -1, 2, -2)]
-    t_ours = [timed(session.add_points, 0, 1, points=[c], labels=[1], clear=True)[1] for c in clicks]
+    t_ours = [
+        timed(session.add_points, 0, 1, points=[c], labels=[1], clear=True)[1] for c in clicks
+    ]
     t_off = []
     if offv is not None:
         state = offv.init_state((stacked, h, w))  # encodes frame 0
         offv.add_new_points_or_box(state, 0, 1, points=[points[0]], labels=[1])
-        t_off = [timed(offv.add_new_points_or_box, state, 0, 1, points=[c], labels=[1])[1] for c in clicks]
-    rows.append(("2. click -> mask, encoded frame (median of 5)", statistics.median(t_ours),
-                 statistics.median(t_off) if t_off else None))
+        t_off = [
+            timed(offv.add_new_points_or_box, state, 0, 1, points=[c], labels=[1])[1]
+            for c in clicks
+        ]
+    rows.append(
+        (
+            "2. click -> mask, encoded frame (median of 5)",
+            statistics.median(t_ours),
+            statistics.median(t_off) if t_off else None,
+        )
+    )
 
     # 3. propagation per frame
     for n_obj in args.objects:
@@ -168,7 +184,9 @@ def measure_video(args, oursv, offv, rows: list) -> None:
             for _ in offv.propagate_in_video(state):
                 n += 1
             theirs = (time.perf_counter() - t0) / n
-        rows.append((f"3. propagate, {n_obj} object(s), per frame ({args.frames} frames)", ours, theirs))
+        rows.append(
+            (f"3. propagate, {n_obj} object(s), per frame ({args.frames} frames)", ours, theirs)
+        )
 
 
 # ------------------------------------------------------------------ subprocess runs 4-6
@@ -184,7 +202,9 @@ def tiff_to_jpeg_folder(tiff: Path, folder: Path) -> None:
     lo, hi = np.percentile(np.stack([data[i] for i in idx]).astype(np.float64), DEFAULT_PERCENTILES)
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(len(data)):
-        grey = np.clip((data[i].astype(np.float32) - lo) / max(hi - lo, 1e-12) * 255 + 0.5, 0, 255).astype(np.uint8)
+        grey = np.clip(
+            (data[i].astype(np.float32) - lo) / max(hi - lo, 1e-12) * 255 + 0.5, 0, 255
+        ).astype(np.uint8)
         Image.fromarray(grey).convert("RGB").save(folder / f"{i:05d}.jpg", quality=95)
 
 
@@ -206,7 +226,9 @@ def child(spec: dict) -> dict:
     t0 = time.perf_counter()
     weights = torch.load(spec["weights"], mmap=True, weights_only=True)
     if spec["side"] == "ours":
-        model = build_sam2_video_predictor(spec["model"], checkpoint=None, image_size=size, fill_hole_area=0).model
+        model = build_sam2_video_predictor(
+            spec["model"], checkpoint=None, image_size=size, fill_hole_area=0
+        ).model
     else:
         import oracle
         import sam2.sam2_video_predictor as svp
@@ -241,7 +263,9 @@ def child(spec: dict) -> dict:
 
 
 def run_child(spec: dict) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{spec['side']} run on {spec['tiff']} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -253,19 +277,30 @@ def measure_tiffs(args, model, tmp: Path) -> list[dict]:
     weights = tmp / "weights.pt"
     torch.save(model.state_dict(), weights)
     longest = max(args.tiff_frames)
-    image, labels = synthetic_cells(n_frames=longest, size=(args.movie_size,) * 2, n_cells=4, seed=5)
+    image, labels = synthetic_cells(
+        n_frames=longest, size=(args.movie_size,) * 2, n_cells=4, seed=5
+    )
     point = centroids(labels[0], 1)[0]
     results = []
     for n in args.tiff_frames:
         tiff = tmp / f"movie_{n}.tif"
         tifffile.imwrite(tiff, image[:n])
         for side in ("ours", "official") if args.official else ("ours",):
-            spec = dict(side=side, tiff=str(tiff), weights=str(weights), model=args.model,
-                        image_size=args.image_size, point=point)
+            spec = dict(
+                side=side,
+                tiff=str(tiff),
+                weights=str(weights),
+                model=args.model,
+                image_size=args.image_size,
+                point=point,
+            )
             r = run_child(spec)
             r.update(side=side, n_frames=n)
-            print(f"   {side:<8} {n:4d} frames: wall {r['wall_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB, "
-                  f"first mask {r['first_mask_s']:.2f} s", flush=True)
+            print(
+                f"   {side:<8} {n:4d} frames: wall {r['wall_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB, "
+                f"first mask {r['first_mask_s']:.2f} s",
+                flush=True,
+            )
             results.append(r)
     return results
 
@@ -286,7 +321,13 @@ def plot_rss(runs: list[dict], path: Path, title: str) -> bool:
     for side, style in (("ours", "o-"), ("official", "s--")):
         pts = sorted((r["n_frames"], r["peak_rss_mb"]) for r in runs if r["side"] == side)
         if pts:
-            ax.plot(*zip(*pts), style, label="napari-sam2 (lazy TIFF)" if side == "ours" else "official sam2 (JPEG folder)")
+            ax.plot(
+                *zip(*pts),
+                style,
+                label="napari-sam2 (lazy TIFF)"
+                if side == "ours"
+                else "official sam2 (JPEG folder)",
+            )
     ax.set_xlabel("frames in the 16-bit TIFF movie")
     ax.set_ylabel("peak RSS (MB)")
     ax.set_title(title, fontsize=9)
@@ -305,13 +346,23 @@ def all_rows(rows: list, runs: list[dict]) -> list:
     by = {(r["side"], r["n_frames"]): r for r in runs}
     for n in sorted({r["n_frames"] for r in runs}):
         o, f = by.get(("ours", n)), by.get(("official", n))
-        out.append((f"4. end-to-end wall, {n}-frame 16-bit TIFF", o and o["wall_s"], f and f["wall_s"]))
-        out.append((f"5. peak RSS, {n}-frame TIFF", o and o["peak_rss_mb"], f and f["peak_rss_mb"], "MB"))
+        out.append(
+            (f"4. end-to-end wall, {n}-frame 16-bit TIFF", o and o["wall_s"], f and f["wall_s"])
+        )
+        out.append(
+            (f"5. peak RSS, {n}-frame TIFF", o and o["peak_rss_mb"], f and f["peak_rss_mb"], "MB")
+        )
     longest = max(by) if by else None
     if longest:
         n = max(r["n_frames"] for r in runs)
         o, f = by.get(("ours", n)), by.get(("official", n))
-        out.append((f"6. first mask on screen, {n}-frame TIFF", o and o["first_mask_s"], f and f["first_mask_s"]))
+        out.append(
+            (
+                f"6. first mask on screen, {n}-frame TIFF",
+                o and o["first_mask_s"],
+                f and f["first_mask_s"],
+            )
+        )
         out.append(("   model build (excluded above)", o and o["build_s"], f and f["build_s"]))
     return out
 
@@ -323,7 +374,9 @@ def print_table(rows: list) -> None:
         print(f"{label:<58} {fmt(ours, u):>10} {fmt(theirs, u):>10} {ratio(ours, theirs):>14}")
 
 
-def write_markdown(path: Path, args, rows: list, runs: list[dict], plot: Path | None, elapsed: float) -> None:
+def write_markdown(
+    path: Path, args, rows: list, runs: list[dict], plot: Path | None, elapsed: float
+) -> None:
     cmd = " ".join([".venv/bin/python", "benchmarks/run.py", *sys.argv[1:]])
     lines = [
         "# Benchmarks: napari-sam2 against the official sam2 package",
@@ -350,17 +403,28 @@ def write_markdown(path: Path, args, rows: list, runs: list[dict], plot: Path | 
     ]
     for label, ours, theirs, *unit in rows:
         u = unit[0] if unit else "s"
-        lines.append(f"| {label.strip()} | {fmt(ours, u)} | {fmt(theirs, u)} | {ratio(ours, theirs)} |")
+        lines.append(
+            f"| {label.strip()} | {fmt(ours, u)} | {fmt(theirs, u)} | {ratio(ours, theirs)} |"
+        )
     if runs:
-        lines += ["", "End-to-end runs (one subprocess each; wall time excludes the model build):", "",
-                  "| side | frames | wall | of which TIFF->JPEG | first mask | peak RSS | RSS after build |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "End-to-end runs (one subprocess each; wall time excludes the model build):",
+            "",
+            "| side | frames | wall | of which TIFF->JPEG | first mask | peak RSS | RSS after build |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for r in runs:
             conv = f"{r['convert_s']:.2f} s" if "convert_s" in r else "-"
-            lines.append(f"| {r['side']} | {r['n_frames']} | {r['wall_s']:.2f} s | {conv} | {r['first_mask_s']:.2f} s"
-                         f" | {r['peak_rss_mb']:.0f} MB | {r['rss_after_build_mb']:.0f} MB |")
+            lines.append(
+                f"| {r['side']} | {r['n_frames']} | {r['wall_s']:.2f} s | {conv} | {r['first_mask_s']:.2f} s"
+                f" | {r['peak_rss_mb']:.0f} MB | {r['rss_after_build_mb']:.0f} MB |"
+            )
     if plot is not None:
-        lines += ["", f"![peak RSS against frame count]({plot.relative_to(path.parent).as_posix()})"]
+        lines += [
+            "",
+            f"![peak RSS against frame count]({plot.relative_to(path.parent).as_posix()})",
+        ]
     lines += [
         "",
         "## Still to do",
@@ -379,10 +443,18 @@ def parse_args(argv=None):
     ap.add_argument("--model", default="sam2.1_hiera_tiny")
     ap.add_argument("--image-size", type=int, default=1024)
     ap.add_argument("--frames", type=int, default=30, help="frames for the propagation measurement")
-    ap.add_argument("--objects", default="1,4,8", help="object counts for the propagation measurement")
-    ap.add_argument("--tiff-frames", default="50,150,300", help="TIFF movie lengths for end-to-end / RSS")
-    ap.add_argument("--movie-size", type=int, default=512, help="frame height and width of the synthetic movies")
-    ap.add_argument("--quick", action="store_true", help="smoke run: 256 px, 8 frames, objects 1,4, TIFFs 20,60")
+    ap.add_argument(
+        "--objects", default="1,4,8", help="object counts for the propagation measurement"
+    )
+    ap.add_argument(
+        "--tiff-frames", default="50,150,300", help="TIFF movie lengths for end-to-end / RSS"
+    )
+    ap.add_argument(
+        "--movie-size", type=int, default=512, help="frame height and width of the synthetic movies"
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="smoke run: 256 px, 8 frames, objects 1,4, TIFFs 20,60"
+    )
     ap.add_argument("--skip-official", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     ap.add_argument("--plot", type=Path, default=ROOT / "docs" / "images" / "benchmark_rss.png")
@@ -405,8 +477,11 @@ def main(argv=None) -> None:
     args.official = not args.skip_official and official_available()
     if not args.skip_official and not args.official:
         print("the official `sam2` package is not importable: measuring ours only")
-    print(f"{args.model}, input {args.image_size} px, {torch.get_num_threads()} threads, torch {torch.__version__}, "
-          f"official side {'on' if args.official else 'off'}", flush=True)
+    print(
+        f"{args.model}, input {args.image_size} px, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+        f"official side {'on' if args.official else 'off'}",
+        flush=True,
+    )
     start, rows = time.perf_counter(), []
     print("1. encode ...", flush=True)
     measure_encode(args, rows)

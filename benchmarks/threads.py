@@ -43,8 +43,13 @@ def _run(threads: int, frames: int, busy: int) -> float:
     for p in spinners:
         p.start()
     try:
-        out = subprocess.run([sys.executable, __file__, "--worker", str(threads), "--frames", str(frames)],
-                             capture_output=True, text=True, check=True, timeout=1800)
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker", str(threads), "--frames", str(frames)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=1800,
+        )
     finally:
         stop.set()
         for p in spinners:
@@ -65,9 +70,13 @@ def main() -> None:
     from napari_sam2.threads import available_cores, default_threads
 
     cores = available_cores()
-    counts = [int(t) for t in args.threads.split(",")] if args.threads else list(range(1, cores + 1))
-    print(f"{cores} cores; default threads here: {default_threads()}; {args.frames} frames, 6 objects, demo model; "
-          f"loaded = next to {args.busy} busy loops\n")
+    counts = (
+        [int(t) for t in args.threads.split(",")] if args.threads else list(range(1, cores + 1))
+    )
+    print(
+        f"{cores} cores; default threads here: {default_threads()}; {args.frames} frames, 6 objects, demo model; "
+        f"loaded = next to {args.busy} busy loops\n"
+    )
     print("| threads | quiet (s) | loaded (s) | loaded / quiet |\n|---|---|---|---|")
     for n in counts:
         quiet = _run(n, args.frames, 0)

@@ -71,14 +71,21 @@ def _worker() -> dict:
     timer.stop()
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
     viewer.close()
-    return {"dock_s": dock, "torch_before": torch_before, "torch_after_dock": torch_after,
-            "session_ready_s": ready, "longest_gui_wait_s": max(gaps, default=0.0)}
+    return {
+        "dock_s": dock,
+        "torch_before": torch_before,
+        "torch_after_dock": torch_after,
+        "session_ready_s": ready,
+        "longest_gui_wait_s": max(gaps, default=0.0),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--source", default=None, help="a folder holding napari_sam2 to import instead")
+    parser.add_argument(
+        "--source", default=None, help="a folder holding napari_sam2 to import instead"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -88,15 +95,26 @@ def main() -> None:
     if args.source:
         env["PYTHONPATH"] = os.pathsep.join([args.source, env.get("PYTHONPATH", "")])
     print(f"load average {os.getloadavg()[0]:.2f}; source: {args.source or 'this checkout'}\n")
-    print("| run | dock (s) | torch imported by docking | session ready (s) | longest GUI wait "
-          "while loading (s) |\n|---|---|---|---|---|")
+    print(
+        "| run | dock (s) | torch imported by docking | session ready (s) | longest GUI wait "
+        "while loading (s) |\n|---|---|---|---|---|"
+    )
     for run in range(args.repeats):
-        out = subprocess.run([sys.executable, __file__, "--worker"], capture_output=True, text=True,
-                             env=env, check=True, timeout=900)
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+            timeout=900,
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         torch = "already" if r["torch_before"] else ("yes" if r["torch_after_dock"] else "no")
-        print(f"| {run + 1} | {r['dock_s']:.2f} | {torch} | {r['session_ready_s']:.2f} | "
-              f"{r['longest_gui_wait_s']:.2f} |", flush=True)
+        print(
+            f"| {run + 1} | {r['dock_s']:.2f} | {torch} | {r['session_ready_s']:.2f} | "
+            f"{r['longest_gui_wait_s']:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -79,8 +79,14 @@ def _worker(threads: int | None) -> dict:
     frames = int(c.session.num_frames)
     n_threads = int(c.settings.model.threads)
     viewer.close()
-    return {"forward": forward, "clicks": clicks, "threads": n_threads, "objects": len(ids), "frames": frames,
-            "status": status}
+    return {
+        "forward": forward,
+        "clicks": clicks,
+        "threads": n_threads,
+        "objects": len(ids),
+        "frames": frames,
+        "status": status,
+    }
 
 
 def _load1() -> float:
@@ -119,10 +125,17 @@ def main() -> None:
     parser.add_argument("--busy", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--quiet-load", type=float, default=1.0)
-    parser.add_argument("--max-wait", type=float, default=600.0, help="seconds of waiting for quiet, in all")
-    parser.add_argument("--threads", default=None,
-                        help="comma separated thread counts (default: the widget's default, then all cores)")
-    parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)  # 0: the widget's default
+    parser.add_argument(
+        "--max-wait", type=float, default=600.0, help="seconds of waiting for quiet, in all"
+    )
+    parser.add_argument(
+        "--threads",
+        default=None,
+        help="comma separated thread counts (default: the widget's default, then all cores)",
+    )
+    parser.add_argument(
+        "--worker", type=int, default=None, help=argparse.SUPPRESS
+    )  # 0: the widget's default
     args = parser.parse_args()
     if args.worker is not None:
         print(json.dumps(_worker(args.worker or None)))
@@ -133,14 +146,26 @@ def main() -> None:
 
     cores = available_cores()
     deadline = time.time() + args.max_wait
-    print(f"{cores} cores, torch {torch.__version__}; widget default threads {default_threads()}; "
-          f"loaded = next to {args.busy} busy loops; quiet = 1-min load average < {args.quiet_load}\n")
+    print(
+        f"{cores} cores, torch {torch.__version__}; widget default threads {default_threads()}; "
+        f"loaded = next to {args.busy} busy loops; quiet = 1-min load average < {args.quiet_load}\n"
+    )
     configs = [(f"{default_threads()} (default)", None), (f"{cores} (all cores)", cores)]
     if args.threads:
-        configs = [(f"{n}" + (" (default)" if n == default_threads() else " (all cores)" if n == cores else ""), n)
-                   for n in (int(t) for t in args.threads.split(","))]
-    print("| threads | quiet (s) | load avg before quiet | loaded (s) | load avg before loaded | loaded / quiet |\n"
-          "|---|---|---|---|---|---|")
+        configs = [
+            (
+                f"{n}"
+                + (
+                    " (default)" if n == default_threads() else " (all cores)" if n == cores else ""
+                ),
+                n,
+            )
+            for n in (int(t) for t in args.threads.split(","))
+        ]
+    print(
+        "| threads | quiet (s) | load avg before quiet | loaded (s) | load avg before loaded | loaded / quiet |\n"
+        "|---|---|---|---|---|---|"
+    )
     for label, n in configs:
         for _ in range(args.repeats):
             ok, load = _wait_quiet(args.quiet_load, deadline)
@@ -148,8 +173,11 @@ def main() -> None:
             before_loaded = _load1()
             loaded = _run(n, args.busy)
             note = "" if ok else " (never quiet)"
-            print(f"| {label} | {quiet['forward']:.2f} | {load:.2f}{note} | {loaded['forward']:.2f} | "
-                  f"{before_loaded:.2f} | {loaded['forward'] / quiet['forward']:.1f}x |", flush=True)
+            print(
+                f"| {label} | {quiet['forward']:.2f} | {load:.2f}{note} | {loaded['forward']:.2f} | "
+                f"{before_loaded:.2f} | {loaded['forward'] / quiet['forward']:.1f}x |",
+                flush=True,
+            )
             print(f"  quiet: {quiet}\n  loaded: {loaded}", file=sys.stderr, flush=True)
 
 

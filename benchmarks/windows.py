@@ -38,8 +38,14 @@ def synthetic(cfg):
 
     rng = np.random.default_rng(cfg["seed"])
     n = cfg.get("cells") or int(rng.integers(20, 41))
-    return synthetic_cells(n_frames=cfg["frames"], size=(cfg["size"], cfg["size"]), n_cells=n, seed=cfg["seed"],
-                           radius=tuple(cfg.get("radius", (9.0, 15.0))), step=cfg.get("step", 2.0))
+    return synthetic_cells(
+        n_frames=cfg["frames"],
+        size=(cfg["size"], cfg["size"]),
+        n_cells=n,
+        seed=cfg["seed"],
+        radius=tuple(cfg.get("radius", (9.0, 15.0))),
+        step=cfg.get("step", 2.0),
+    )
 
 
 def real(cfg):
@@ -59,7 +65,9 @@ def real(cfg):
         angle = np.deg2rad(1.0 * t)
         rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
         shift = np.array([1.5 * t, -2.0 * t])
-        offset = centre - rot @ centre - rot @ shift  # output pixel p reads input pixel rot @ p + offset
+        offset = (
+            centre - rot @ centre - rot @ shift
+        )  # output pixel p reads input pixel rot @ p + offset
         frames.append(ndimage.affine_transform(hema, rot, offset, order=1, mode="reflect"))
         truth.append(ndimage.affine_transform(labels, rot, offset, order=0, mode="constant"))
     image = (np.stack(frames) * 4000).astype(np.uint16)
@@ -79,26 +87,45 @@ def child(cfg: dict) -> dict:
     set_threads(cfg["threads"])
     image, truth = real(cfg) if cfg["movie"] == "real" else synthetic(cfg)
     if cfg.get("objects"):
-        ids = [i for i in np.unique(truth[0]) if i][:cfg["objects"]]
+        ids = [i for i in np.unique(truth[0]) if i][: cfg["objects"]]
         truth = np.where(np.isin(truth, ids), truth, 0).astype(truth.dtype)
-    Path("/proc/self/clear_refs").write_text("5")  # peak RSS from here on: not the movie's generation
+    Path("/proc/self/clear_refs").write_text(
+        "5"
+    )  # peak RSS from here on: not the movie's generation
     model, ckpt = ("demo", "auto") if cfg["model"] == "demo" else (cfg["model"], None)
     size = cfg.get("image_size")
-    session = TrackingSession.from_name(image, model, checkpoint=ckpt, window=cfg["window"],
-                                        image_size=None if cfg["window"] else size, exclusive=cfg.get("exclusive", False))
+    session = TrackingSession.from_name(
+        image,
+        model,
+        checkpoint=ckpt,
+        window=cfg["window"],
+        image_size=None if cfg["window"] else size,
+        exclusive=cfg.get("exclusive", False),
+    )
     ids = session.add_labels(0, truth[0])
     t0 = time.perf_counter()
     session.propagate("forward")
     seconds = time.perf_counter() - t0
-    data_mb = (image.nbytes + truth.nbytes) / 2 ** 20  # the movie and its truth, held by this script
-    out = {"config": cfg, "shape": list(image.shape), "objects": len(ids), "s_per_frame": seconds / (cfg["frames"] - 1),
-           "encoded": session.encoded_frames, "peak_rss_mb": rss_mb("VmHWM"), "data_mb": data_mb,
-           "feature_cache_mb": session.core.features.nbytes() / 2 ** 20}
+    data_mb = (image.nbytes + truth.nbytes) / 2**20  # the movie and its truth, held by this script
+    out = {
+        "config": cfg,
+        "shape": list(image.shape),
+        "objects": len(ids),
+        "s_per_frame": seconds / (cfg["frames"] - 1),
+        "encoded": session.encoded_frames,
+        "peak_rss_mb": rss_mb("VmHWM"),
+        "data_mb": data_mb,
+        "feature_cache_mb": session.core.features.nbytes() / 2**20,
+    }
     out["s_per_object_frame"] = out["s_per_frame"] / len(ids)
     if cfg["model"] == "demo":
         labels = session.labels()
-        ious = [mask_iou(labels[f] == i, truth[f] == i) for f in range(1, cfg["frames"]) for i in ids
-                if (truth[f] == i).any()]
+        ious = [
+            mask_iou(labels[f] == i, truth[f] == i)
+            for f in range(1, cfg["frames"])
+            for i in ids
+            if (truth[f] == i).any()
+        ]
         out["mean_iou"] = float(np.mean(ious))
         out["lost"] = sum(len(v) for v in session.lost_frames().values())
         if cfg.get("picture"):
@@ -107,7 +134,9 @@ def child(cfg: dict) -> dict:
 
 
 def run(cfg: dict) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(cfg)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(cfg)], capture_output=True, text=True
+    )
     if proc.returncode:
         raise RuntimeError(f"{cfg} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -166,23 +195,65 @@ def main() -> None:
         picture("/tmp/windows_None.npz", "/tmp/windows_256.npz", args.picture)
     for seed in seeds if "exclusive" in sections else ():
         for exclusive in (False, True):
-            cfg = {**base, "seed": seed, "window": 256, "exclusive": exclusive, "cells": 60, "radius": (14.0, 20.0)}
+            cfg = {
+                **base,
+                "seed": seed,
+                "window": 256,
+                "exclusive": exclusive,
+                "cells": 60,
+                "radius": (14.0, 20.0),
+            }
             results["exclusive"].append(run(cfg))
             print(json.dumps(results["exclusive"][-1]), flush=True)
     rss = ((frames, 10), (2 * frames, 10), (4 * frames, 10), (frames, 20), (frames, 40))
     for n_frames, objects in rss if "rss" in sections else ():
-        results["rss"].append(run({**base, "seed": SEEDS[0], "window": 256, "frames": n_frames, "cells": 40,
-                                   "objects": objects}))
+        results["rss"].append(
+            run(
+                {
+                    **base,
+                    "seed": SEEDS[0],
+                    "window": 256,
+                    "frames": n_frames,
+                    "cells": 40,
+                    "objects": objects,
+                }
+            )
+        )
         print(json.dumps(results["rss"][-1]), flush=True)
-    tiny = dict(model="sam2.1_hiera_tiny", movie="synthetic", frames=3, threads=args.threads, seed=1, cells=8,
-                radius=(30.0, 50.0))
-    timing = ((2048, None, 1024), (2048, 1024, None), (2048, 512, None), (1024, None, 1024), (1024, 256, None))
+    tiny = dict(
+        model="sam2.1_hiera_tiny",
+        movie="synthetic",
+        frames=3,
+        threads=args.threads,
+        seed=1,
+        cells=8,
+        radius=(30.0, 50.0),
+    )
+    timing = (
+        (2048, None, 1024),
+        (2048, 1024, None),
+        (2048, 512, None),
+        (1024, None, 1024),
+        (1024, 256, None),
+    )
     for size, window, image_size in timing if "tiny" in sections else ():
-        results["tiny"].append(run({**tiny, "size": size, "window": window, "image_size": image_size}))
+        results["tiny"].append(
+            run({**tiny, "size": size, "window": window, "image_size": image_size})
+        )
         print(json.dumps(results["tiny"][-1]), flush=True)
     for window in (None, 256) if "real" in sections else ():
-        results["real"].append(run({**base, "movie": "real", "frames": frames, "seed": 0, "window": window,
-                                    "objects": 60}))
+        results["real"].append(
+            run(
+                {
+                    **base,
+                    "movie": "real",
+                    "frames": frames,
+                    "seed": 0,
+                    "window": window,
+                    "objects": 60,
+                }
+            )
+        )
         print(json.dumps(results["real"][-1]), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
@@ -191,23 +262,57 @@ def main() -> None:
         w = r["config"]["window"]
         return f"windows of {w}" if w else f"whole frame at {r['config'].get('image_size') or 256}"
 
-    quality = [("movie (seed)", lambda r: f"{r['shape'][1]} px, {r['objects']} cells ({r['config']['seed']})"),
-               ("mode", mode), ("mean IoU", lambda r: f"{r['mean_iou']:.3f}"),
-               ("lost object-frames", lambda r: str(r["lost"])), ("s/frame", lambda r: f"{r['s_per_frame']:.2f}"),
-               ("s per object-frame", lambda r: f"{r['s_per_object_frame']:.3f}"),
-               ("encodings", lambda r: str(r["encoded"])), ("peak RSS MB", lambda r: f"{r['peak_rss_mb']:.0f}")]
+    quality = [
+        (
+            "movie (seed)",
+            lambda r: f"{r['shape'][1]} px, {r['objects']} cells ({r['config']['seed']})",
+        ),
+        ("mode", mode),
+        ("mean IoU", lambda r: f"{r['mean_iou']:.3f}"),
+        ("lost object-frames", lambda r: str(r["lost"])),
+        ("s/frame", lambda r: f"{r['s_per_frame']:.2f}"),
+        ("s per object-frame", lambda r: f"{r['s_per_object_frame']:.3f}"),
+        ("encodings", lambda r: str(r["encoded"])),
+        ("peak RSS MB", lambda r: f"{r['peak_rss_mb']:.0f}"),
+    ]
     print("\n### Demo model, 1024 px synthetic movies\n\n" + table(results["demo"], quality))
-    print("### Exclusive pixels (windows of 256, touching cells)\n\n" + table(
-        results["exclusive"], [("exclusive", lambda r: str(r["config"]["exclusive"]))] + quality))
-    print("### RSS in window mode\n\n" + table(results["rss"], [("frames", lambda r: str(r["config"]["frames"]))]
-                                                + quality + [
-        ("movie + truth MB", lambda r: f"{r['data_mb']:.0f}"), ("feature cache MB", lambda r: f"{r['feature_cache_mb']:.0f}"),
-        ("peak RSS less movie MB", lambda r: f"{r['peak_rss_mb'] - r['data_mb']:.0f}")]))
-    print("### sam2.1 tiny, random weights, timing only\n\n" + table(results["tiny"], [
-        ("frame", lambda r: f"{r['config']['size']} px"), ("mode", mode),
-        ("s/frame", lambda r: f"{r['s_per_frame']:.2f}"), ("s per object-frame", lambda r: f"{r['s_per_object_frame']:.3f}"),
-        ("encodings", lambda r: str(r["encoded"])), ("peak RSS MB", lambda r: f"{r['peak_rss_mb']:.0f}")]))
-    print("### Real image (skimage immunohistochemistry, warped)\n\n" + table(results["real"], quality))
+    print(
+        "### Exclusive pixels (windows of 256, touching cells)\n\n"
+        + table(
+            results["exclusive"], [("exclusive", lambda r: str(r["config"]["exclusive"]))] + quality
+        )
+    )
+    print(
+        "### RSS in window mode\n\n"
+        + table(
+            results["rss"],
+            [("frames", lambda r: str(r["config"]["frames"]))]
+            + quality
+            + [
+                ("movie + truth MB", lambda r: f"{r['data_mb']:.0f}"),
+                ("feature cache MB", lambda r: f"{r['feature_cache_mb']:.0f}"),
+                ("peak RSS less movie MB", lambda r: f"{r['peak_rss_mb'] - r['data_mb']:.0f}"),
+            ],
+        )
+    )
+    print(
+        "### sam2.1 tiny, random weights, timing only\n\n"
+        + table(
+            results["tiny"],
+            [
+                ("frame", lambda r: f"{r['config']['size']} px"),
+                ("mode", mode),
+                ("s/frame", lambda r: f"{r['s_per_frame']:.2f}"),
+                ("s per object-frame", lambda r: f"{r['s_per_object_frame']:.3f}"),
+                ("encodings", lambda r: str(r["encoded"])),
+                ("peak RSS MB", lambda r: f"{r['peak_rss_mb']:.0f}"),
+            ],
+        )
+    )
+    print(
+        "### Real image (skimage immunohistochemistry, warped)\n\n"
+        + table(results["real"], quality)
+    )
 
 
 if __name__ == "__main__":

@@ -58,8 +58,12 @@ def open_viewer(sample: str, image: str, height: int, ckpt, args):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", default=None)
-    ap.add_argument("--model", default=None, help="model name for --checkpoint (default: the checkpoint's)")
-    ap.add_argument("--random", action="store_true", help="random weights instead of the demo model")
+    ap.add_argument(
+        "--model", default=None, help="model name for --checkpoint (default: the checkpoint's)"
+    )
+    ap.add_argument(
+        "--random", action="store_true", help="random weights instead of the demo model"
+    )
     ap.add_argument("--image-size", type=int, default=256)
     ap.add_argument("--only", default=None, help="one of timelapse, volume, automatic, windows")
     args = ap.parse_args()
@@ -70,7 +74,9 @@ def main() -> None:
     ckpt = args.checkpoint
     if args.random:
         torch.manual_seed(0)
-        model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=args.image_size).model
+        model = build_sam2_video_predictor(
+            "sam2.1_hiera_tiny", checkpoint=None, image_size=args.image_size
+        ).model
         with torch.no_grad():
             model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(3.0)
         ckpt = "/tmp/napari_sam2_screenshot_model.pt"

@@ -16,7 +16,9 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 # every variable the package reads (weights.py: cache, offline folder, mirror; threads.py)
 ENV_PREFIX = "NAPARI_SAM2_"
-NO_NETWORK = "http://127.0.0.1:9"  # nothing listens there: a download a test did not arrange fails fast
+NO_NETWORK = (
+    "http://127.0.0.1:9"  # nothing listens there: a download a test did not arrange fails fast
+)
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +33,9 @@ def isolated_environment(tmp_path_factory, monkeypatch):
             monkeypatch.delenv(name)
     monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path_factory.mktemp("checkpoint-cache")))
     monkeypatch.setenv(weights.MIRROR_ENV, NO_NETWORK)
-    threads = torch.get_num_threads()  # the CLI and widget set torch's threads; give the next test ours back
+    threads = (
+        torch.get_num_threads()
+    )  # the CLI and widget set torch's threads; give the next test ours back
     yield
     torch.set_num_threads(threads)
 
@@ -42,7 +46,7 @@ def rgb_image() -> np.ndarray:
     rng = np.random.default_rng(0)
     img = rng.integers(0, 120, (300, 400, 3), dtype=np.uint8)
     yy, xx = np.mgrid[:300, :400]
-    img[(yy - 140) ** 2 + (xx - 180) ** 2 < 60 ** 2] += 120
+    img[(yy - 140) ** 2 + (xx - 180) ** 2 < 60**2] += 120
     return img
 
 
@@ -51,7 +55,9 @@ def present_model(image_size: int, seed: int):
     from napari_sam2 import build_sam2_video_predictor
 
     torch.manual_seed(seed)
-    model = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=image_size).model  # random
+    model = build_sam2_video_predictor(
+        "sam2.1_hiera_tiny", checkpoint=None, image_size=image_size
+    ).model  # random
     with torch.no_grad():
         model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(3.0)
     return model
@@ -68,8 +74,9 @@ def attention_inputs(model, run) -> list[tuple[torch.Size, torch.Size]]:
     """The shapes of (current-frame tokens, memory tokens) of every memory-attention call while ``run()``
     runs: ``[0][1]`` is the batch of objects, ``[1][0]`` the length of the memory bank."""
     seen = []
-    hook = model.memory_attention.register_forward_hook(lambda mod, args, out: seen.append((args[0].shape,
-                                                                                              args[1].shape)))
+    hook = model.memory_attention.register_forward_hook(
+        lambda mod, args, out: seen.append((args[0].shape, args[1].shape))
+    )
     try:
         run()
     finally:

@@ -41,7 +41,11 @@ def _torchvision_works() -> bool:
 
 class _ToTensor:
     def __call__(self, pic):
-        t = torch.from_numpy(pic.transpose(2, 0, 1).copy()) if pic.ndim == 3 else torch.from_numpy(pic[None].copy())
+        t = (
+            torch.from_numpy(pic.transpose(2, 0, 1).copy())
+            if pic.ndim == 3
+            else torch.from_numpy(pic[None].copy())
+        )
         return t.float().div(255) if t.dtype == torch.uint8 else t
 
 
@@ -51,7 +55,9 @@ class _Resize(nn.Module):
         self.size = [int(s) for s in size]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(x[None], size=self.size, mode="bilinear", align_corners=False, antialias=True)[0]
+        return F.interpolate(
+            x[None], size=self.size, mode="bilinear", align_corners=False, antialias=True
+        )[0]
 
 
 class _Normalize(nn.Module):
@@ -96,15 +102,20 @@ def spread_constant_weights(model, seed: int) -> None:
                 p.add_(torch.randn(p.shape, generator=g) * 0.02)
 
 
-def build_official(name: str, image_size: int | None = None, seed: int = 0,
-                   apply_postprocessing: bool = True):
+def build_official(
+    name: str, image_size: int | None = None, seed: int = 0, apply_postprocessing: bool = True
+):
     """The official model with random weights (fixed seed), as its ``build_sam2`` makes it."""
     sam2 = official()
     overrides = [] if image_size is None else [f"++model.image_size={image_size}"]
     torch.manual_seed(seed)
-    model = sam2.build_sam.build_sam2(OFFICIAL_CONFIG[name], None, device="cpu",
-                                      hydra_overrides_extra=overrides,
-                                      apply_postprocessing=apply_postprocessing)
+    model = sam2.build_sam.build_sam2(
+        OFFICIAL_CONFIG[name],
+        None,
+        device="cpu",
+        hydra_overrides_extra=overrides,
+        apply_postprocessing=apply_postprocessing,
+    )
     spread_constant_weights(model, seed)
     return model
 
@@ -122,14 +133,23 @@ def ours_like(official_model, name: str, apply_postprocessing: bool = True):
     """Our model with the official model's weights (strict load, so every key must match)."""
     from napari_sam2 import build_sam2
 
-    model = build_sam2(name, checkpoint=None, image_size=official_model.image_size,
-                       apply_postprocessing=apply_postprocessing)
+    model = build_sam2(
+        name,
+        checkpoint=None,
+        image_size=official_model.image_size,
+        apply_postprocessing=apply_postprocessing,
+    )
     model.load_state_dict(official_model.state_dict(), strict=True)
     return model
 
 
-def build_official_video(name: str, image_size: int | None = None, seed: int = 0,
-                         object_bias: float | None = None, apply_postprocessing: bool = True):
+def build_official_video(
+    name: str,
+    image_size: int | None = None,
+    seed: int = 0,
+    object_bias: float | None = None,
+    apply_postprocessing: bool = True,
+):
     """The official video predictor (its builder's video settings) with spread random weights.
 
     object_bias: if given, the object-score head's last bias is set to it, so that with
@@ -140,9 +160,13 @@ def build_official_video(name: str, image_size: int | None = None, seed: int = 0
 
     overrides = [] if image_size is None else [f"++model.image_size={image_size}"]
     torch.manual_seed(seed)
-    model = sam2.build_sam.build_sam2_video_predictor(OFFICIAL_CONFIG[name], None, device="cpu",
-                                                      hydra_overrides_extra=overrides,
-                                                      apply_postprocessing=apply_postprocessing)
+    model = sam2.build_sam.build_sam2_video_predictor(
+        OFFICIAL_CONFIG[name],
+        None,
+        device="cpu",
+        hydra_overrides_extra=overrides,
+        apply_postprocessing=apply_postprocessing,
+    )
     spread_constant_weights(model, seed)
     if object_bias is not None:
         with torch.no_grad():
@@ -163,8 +187,13 @@ def promote_memory_on_cpu(model):
     attend = model.memory_attention.forward
 
     def attend_fp32(curr, memory, curr_pos=None, memory_pos=None, num_obj_ptr_tokens=0):
-        return attend(curr=curr, memory=memory.float(), curr_pos=curr_pos, memory_pos=memory_pos,
-                      num_obj_ptr_tokens=num_obj_ptr_tokens)
+        return attend(
+            curr=curr,
+            memory=memory.float(),
+            curr_pos=curr_pos,
+            memory_pos=memory_pos,
+            num_obj_ptr_tokens=num_obj_ptr_tokens,
+        )
 
     model.memory_attention.forward = attend_fp32
     return model
@@ -173,9 +202,16 @@ def promote_memory_on_cpu(model):
 def ours_video_like(official_model, name: str, apply_postprocessing: bool = True, **options):
     from napari_sam2 import build_sam2_video_predictor
 
-    options.setdefault("fill_hole_area", 0)  # the official hole filling needs CUDA and is skipped on CPU
-    pred = build_sam2_video_predictor(name, checkpoint=None, image_size=official_model.image_size,
-                                      apply_postprocessing=apply_postprocessing, **options)
+    options.setdefault(
+        "fill_hole_area", 0
+    )  # the official hole filling needs CUDA and is skipped on CPU
+    pred = build_sam2_video_predictor(
+        name,
+        checkpoint=None,
+        image_size=official_model.image_size,
+        apply_postprocessing=apply_postprocessing,
+        **options,
+    )
     pred.model.load_state_dict(official_model.state_dict(), strict=True)
     return pred
 
@@ -184,6 +220,7 @@ def ours_video_like(official_model, name: str, apply_postprocessing: bool = True
 # It imports torchvision's box NMS and (for its unused small-region clean-up) OpenCV, and its image
 # predictor's hole filling calls a CUDA extension. The stand-ins below are plain reference versions
 # written for the tests (numpy and scipy only, nothing from napari_sam2).
+
 
 def reference_nms(boxes, scores, iou_threshold: float) -> list[int]:
     """Greedy NMS as torchvision's CPU kernel does it: stable descending score order, float32 IoU
@@ -200,7 +237,7 @@ def reference_nms(boxes, scores, iou_threshold: float) -> list[int]:
         if removed[i]:
             continue
         keep.append(i)
-        for j in order[pos + 1:]:
+        for j in order[pos + 1 :]:
             w = max(np.float32(0), min(b[i, 2], b[j, 2]) - max(b[i, 0], b[j, 0]))
             h = max(np.float32(0), min(b[i, 3], b[j, 3]) - max(b[i, 1], b[j, 1]))
             inter = np.float32(w * h)
@@ -220,7 +257,9 @@ def reference_batched_nms(boxes, scores, categories, iou_threshold: float) -> li
     kept = []
     for c in sorted(set(cats.tolist())):
         members = [i for i in range(len(cats)) if cats[i] == c]
-        kept += [members[k] for k in reference_nms(np.asarray(boxes)[members], s[members], iou_threshold)]
+        kept += [
+            members[k] for k in reference_nms(np.asarray(boxes)[members], s[members], iou_threshold)
+        ]
     return sorted(sorted(kept), key=lambda i: -float(s[i]))
 
 
@@ -228,7 +267,9 @@ def _labelled(binary, connectivity: int = 8):
     import numpy as np
     from scipy import ndimage
 
-    structure = np.ones((3, 3), bool) if connectivity == 8 else ndimage.generate_binary_structure(2, 1)
+    structure = (
+        np.ones((3, 3), bool) if connectivity == 8 else ndimage.generate_binary_structure(2, 1)
+    )
     return ndimage.label(binary, structure=structure)
 
 
@@ -236,8 +277,12 @@ def _install_amg_standins(monkeypatch) -> None:
     import numpy as np
 
     def batched_nms(boxes, scores, idxs, iou_threshold):
-        return torch.tensor(reference_batched_nms(boxes.numpy(), scores.float().numpy(), idxs.numpy(),
-                                                  iou_threshold), dtype=torch.int64)
+        return torch.tensor(
+            reference_batched_nms(
+                boxes.numpy(), scores.float().numpy(), idxs.numpy(), iou_threshold
+            ),
+            dtype=torch.int64,
+        )
 
     def box_area(boxes):
         return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
@@ -249,7 +294,9 @@ def _install_amg_standins(monkeypatch) -> None:
         stats[:, -1] = areas
         return n + 1, labels.astype(np.int32), stats, np.zeros((n + 1, 2))
 
-    def get_connected_components(mask):  # the CUDA extension: 8-connected labels and areas per pixel
+    def get_connected_components(
+        mask,
+    ):  # the CUDA extension: 8-connected labels and areas per pixel
         planes = mask.numpy().astype(bool)
         labels = np.zeros(planes.shape, np.int32)
         areas = np.zeros(planes.shape, np.int32)

@@ -7,12 +7,22 @@ import pytest
 
 from napari_sam2 import build_sam2_video_predictor
 from napari_sam2.engine import TrackingSession
-from napari_sam2.engine.auto import (AutoSettings, add_new_objects, make_generator, masks_to_labels, new_cell_suggestions,
-                                     next_free_id, segment_all, untracked_labels)
+from napari_sam2.engine.auto import (
+    AutoSettings,
+    add_new_objects,
+    make_generator,
+    masks_to_labels,
+    new_cell_suggestions,
+    next_free_id,
+    segment_all,
+    untracked_labels,
+)
 from napari_sam2.io.evaluate import mask_iou
 from napari_sam2.synthetic import synthetic_cells
 
-SETTINGS = AutoSettings(points_per_side=16, pred_iou_thresh=0.7, stability_score_thresh=0.9, min_area=30)
+SETTINGS = AutoSettings(
+    points_per_side=16, pred_iou_thresh=0.7, stability_score_thresh=0.9, min_area=30
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +36,12 @@ def movie():
 
 
 def _record(mask, iou, stability):
-    return {"segmentation": mask, "area": int(mask.sum()), "predicted_iou": iou, "stability_score": stability}
+    return {
+        "segmentation": mask,
+        "area": int(mask.sum()),
+        "predicted_iou": iou,
+        "stability_score": stability,
+    }
 
 
 def _found(truth, labels):
@@ -34,7 +49,10 @@ def _found(truth, labels):
     hits = 0
     for k in np.unique(truth)[1:]:
         cell = truth == k
-        hits += max((mask_iou(cell, labels == j) for j in np.unique(labels[cell]) if j), default=0.0) >= 0.5
+        hits += (
+            max((mask_iou(cell, labels == j) for j in np.unique(labels[cell]) if j), default=0.0)
+            >= 0.5
+        )
     return hits
 
 
@@ -45,12 +63,17 @@ def test_overlaps_go_to_the_better_mask_and_areas_are_filtered():
     b[3:9, 3:9] = True
     speck = np.zeros((10, 10), bool)
     speck[9, 0] = True
-    labels, scores = masks_to_labels([_record(a, 0.9, 0.9), _record(b, 0.95, 0.95), _record(speck, 1.0, 1.0)],
-                                     (10, 10), min_area=2)
+    labels, scores = masks_to_labels(
+        [_record(a, 0.9, 0.9), _record(b, 0.95, 0.95), _record(speck, 1.0, 1.0)],
+        (10, 10),
+        min_area=2,
+    )
     assert scores == pytest.approx([0.95 * 0.95, 0.9 * 0.9])  # the speck is dropped by min_area
     assert (labels[b] == 1).all()  # the better mask keeps the whole overlap
     assert ((labels == 2) == (a & ~b)).all() and labels[9, 0] == 0
-    remnant, _ = masks_to_labels([_record(a, 0.9, 0.9), _record(b, 0.95, 0.95)], (10, 10), min_area=30)
+    remnant, _ = masks_to_labels(
+        [_record(a, 0.9, 0.9), _record(b, 0.95, 0.95)], (10, 10), min_area=30
+    )
     assert set(np.unique(remnant)) == {0, 1}  # a keeps 27 px beside b: below min_area, so no label
     big, _ = masks_to_labels([_record(a, 0.9, 0.9), _record(b, 0.95, 0.95)], (10, 10), max_area=35)
     assert big.max() == 0  # both masks (36 px) are above max_area
@@ -81,7 +104,9 @@ def test_new_cells_are_the_ones_nobody_tracks(demo, movie):
         on_frame = np.zeros(image.shape[1:], np.uint32)
         for i, s in enumerate(x for x in suggestions if x["frame"] == f):
             on_frame[s["mask"] & (on_frame == 0)] = i + 1
-        assert _found(np.where(np.isin(truth[f], untracked), truth[f], 0), on_frame) >= 2  # of the 3 untracked
+        assert (
+            _found(np.where(np.isin(truth[f], untracked), truth[f], 0), on_frame) >= 2
+        )  # of the 3 untracked
         assert _found(np.where(np.isin(truth[f], tracked), truth[f], 0), on_frame) == 0
 
 
@@ -112,7 +137,9 @@ def test_new_objects_are_renumbered_after_every_used_id():
     assert add_new_objects(session, 2, image, max_id=100) == [8, 9, 10]
     frame, labels = session.added
     assert frame == 2 and labels.tolist() == [[0, 9, 9], [8, 0, 10]] and labels.dtype == np.uint32
-    with pytest.raises(ValueError, match="3 new object.* up to 10, above 9, the largest the labels layer can hold"):
+    with pytest.raises(
+        ValueError, match="3 new object.* up to 10, above 9, the largest the labels layer can hold"
+    ):
         add_new_objects(Session(), 2, image, max_id=9, holder="the labels layer")
     assert add_new_objects(Session(), 2, np.zeros((2, 3), np.uint32), max_id=9) == []
     Session.obj_ids, Session.parents = [], {}

@@ -30,15 +30,22 @@ def test_batched_nms_equals_brute_force(seed, threshold):
     scores = torch.tensor(rng.integers(0, 5, n) / 4, dtype=torch.float32)  # many ties
     categories = torch.tensor(rng.integers(0, 3, n))
     mine = amg.batched_nms(boxes, scores, categories, threshold).tolist()
-    assert mine == oracle.reference_batched_nms(boxes.numpy(), scores.numpy(), categories.numpy(), threshold)
+    assert mine == oracle.reference_batched_nms(
+        boxes.numpy(), scores.numpy(), categories.numpy(), threshold
+    )
     # and with one category, as the generator calls it
     zeros = torch.zeros(n)
-    assert amg.batched_nms(boxes, scores, zeros, threshold).tolist() == \
-        oracle.reference_batched_nms(boxes.numpy(), scores.numpy(), zeros.numpy(), threshold)
+    assert amg.batched_nms(
+        boxes, scores, zeros, threshold
+    ).tolist() == oracle.reference_batched_nms(
+        boxes.numpy(), scores.numpy(), zeros.numpy(), threshold
+    )
 
 
 def test_nms_keeps_an_iou_equal_to_the_threshold_and_separates_categories():
-    boxes = torch.tensor([[0, 0, 3, 1], [1, 0, 4, 1], [0, 0, 3, 1]], dtype=torch.float32)  # IoU 0.5; 1
+    boxes = torch.tensor(
+        [[0, 0, 3, 1], [1, 0, 4, 1], [0, 0, 3, 1]], dtype=torch.float32
+    )  # IoU 0.5; 1
     scores = torch.tensor([1.0, 0.9, 0.8])
     assert amg.batched_nms(boxes, scores, torch.zeros(3), 0.5).tolist() == [0, 1]
     assert amg.batched_nms(boxes, scores, torch.zeros(3), 0.4).tolist() == [0]
@@ -84,7 +91,12 @@ def test_grid_and_crops():
     boxes, layers = amg.crop_boxes(300, 400, 1, 512 / 1500)
     assert layers == [0, 1, 1, 1, 1] and boxes[0] == [0, 0, 400, 300]
     # overlap int(512/1500 * 300) = 102 px; crops ceil((102 + 400) / 2) x ceil((102 + 300) / 2); x0 is the outer loop
-    assert boxes[1:] == [[0, 0, 251, 201], [0, 99, 251, 300], [149, 0, 400, 201], [149, 99, 400, 300]]
+    assert boxes[1:] == [
+        [0, 0, 251, 201],
+        [0, 99, 251, 300],
+        [149, 0, 400, 201],
+        [149, 99, 400, 300],
+    ]
 
 
 def test_bad_options_are_refused():
@@ -96,7 +108,9 @@ def test_bad_options_are_refused():
     with pytest.raises(ValueError, match="output_mode"):
         SAM2AutomaticMaskGenerator(model, output_mode="png")
     with pytest.raises(ValueError, match="crop_n_layers"):
-        SAM2AutomaticMaskGenerator(model, points_per_side=None, point_grids=[amg.point_grid(4)], crop_n_layers=1)
+        SAM2AutomaticMaskGenerator(
+            model, points_per_side=None, point_grids=[amg.point_grid(4)], crop_n_layers=1
+        )
     try:
         import pycocotools  # noqa: F401
     except ImportError:
@@ -120,13 +134,17 @@ def _iou(a, b):
 
 def test_demo_finds_the_cells(demo):
     """Measured: 16/16 cells (seeds 0, 1) matched at IoU >= 0.5 (31/32 over seeds 0-3; 91% of masks are cells)."""
-    generator = SAM2AutomaticMaskGenerator(demo, points_per_side=16, pred_iou_thresh=0.7, stability_score_thresh=0.9)
+    generator = SAM2AutomaticMaskGenerator(
+        demo, points_per_side=16, pred_iou_thresh=0.7, stability_score_thresh=0.9
+    )
     found = total = 0
     for seed in (0, 1):
         image, labels = _cells(seed)
         records = generator.generate(image)  # uint16: one contrast window for the whole frame
         for cell in (i for i in np.unique(labels) if i):
-            found += max((_iou(labels == cell, r["segmentation"]) for r in records), default=0) >= 0.5
+            found += (
+                max((_iou(labels == cell, r["segmentation"]) for r in records), default=0) >= 0.5
+            )
             total += 1
     assert found / total >= 0.85, f"{found}/{total} cells found"
 
@@ -134,34 +152,57 @@ def test_demo_finds_the_cells(demo):
 def test_grey_input_equals_its_rgb_copy_and_crops_share_one_contrast_window(demo, monkeypatch):
     image, _ = _cells(2)
     small = image[:128, :160]
-    generator = SAM2AutomaticMaskGenerator(demo, points_per_side=4, pred_iou_thresh=0.5, stability_score_thresh=0.5,
-                                           crop_n_layers=1)
+    generator = SAM2AutomaticMaskGenerator(
+        demo, points_per_side=4, pred_iou_thresh=0.5, stability_score_thresh=0.5, crop_n_layers=1
+    )
     seen = []
     set_image = generator.predictor.set_image
-    monkeypatch.setattr(generator.predictor, "set_image",
-                        lambda im, contrast_limits=None, channel=None: (seen.append(contrast_limits),
-                                                                        set_image(im, contrast_limits))[1])
+    monkeypatch.setattr(
+        generator.predictor,
+        "set_image",
+        lambda im, contrast_limits=None, channel=None: (
+            seen.append(contrast_limits),
+            set_image(im, contrast_limits),
+        )[1],
+    )
     generator.generate(small)
     assert seen == [robust_limits(small)] * 5  # the whole frame's window, for every crop
-    generator.options.crop_n_layers = 0  # (the grid list still has the crop layer's grid; only the first is used)
+    generator.options.crop_n_layers = (
+        0  # (the grid list still has the crop layer's grid; only the first is used)
+    )
     seen.clear()
     grey = generator.generate(small, contrast_limits=(300.0, 3000.0))
     assert seen == [(300.0, 3000.0)]  # explicit limits are used as given
     rgb = generator.generate(np.repeat(small[..., None], 3, -1), contrast_limits=(300.0, 3000.0))
     assert len(grey) == len(rgb) > 0
     for a, b in zip(grey, rgb):
-        assert np.array_equal(a["segmentation"], b["segmentation"]) and a["predicted_iou"] == b["predicted_iou"]
+        assert (
+            np.array_equal(a["segmentation"], b["segmentation"])
+            and a["predicted_iou"] == b["predicted_iou"]
+        )
 
 
 def test_records_have_the_official_form(demo):
     image, _ = _cells(0)
-    rle_gen = SAM2AutomaticMaskGenerator(demo, points_per_side=8, pred_iou_thresh=0.7, stability_score_thresh=0.9,
-                                         output_mode="uncompressed_rle")
+    rle_gen = SAM2AutomaticMaskGenerator(
+        demo,
+        points_per_side=8,
+        pred_iou_thresh=0.7,
+        stability_score_thresh=0.9,
+        output_mode="uncompressed_rle",
+    )
     records = rle_gen.generate(image)
     assert records
     for r in records:
-        assert set(r) == {"segmentation", "area", "bbox", "predicted_iou", "point_coords", "stability_score",
-                          "crop_box"}
+        assert set(r) == {
+            "segmentation",
+            "area",
+            "bbox",
+            "predicted_iou",
+            "point_coords",
+            "stability_score",
+            "crop_box",
+        }
         mask = amg.rle_to_mask(r["segmentation"])
         ys, xs = np.nonzero(mask)
         assert r["area"] == mask.sum()

@@ -19,7 +19,9 @@ NAME = "sam2.1_hiera_tiny"
 # masks of tens to thousands of pixels with spread scores (measured: 2-12 records per case below).
 LOGIT_SCALE, LOGIT_SHIFT = 300.0, -55.0
 # few points and batches of 16 keep each case at a few seconds while still running several batches
-BASE = dict(points_per_side=6, points_per_batch=16, pred_iou_thresh=0.45, stability_score_thresh=0.5)
+BASE = dict(
+    points_per_side=6, points_per_batch=16, pred_iou_thresh=0.45, stability_score_thresh=0.5
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,9 @@ def assert_same_records(theirs: list[dict], mine: list[dict]) -> None:
         seg_a, seg_b = a["segmentation"], b["segmentation"]
         if isinstance(seg_a, np.ndarray):
             assert seg_b.dtype == bool and seg_b.shape == seg_a.shape
-            assert np.array_equal(seg_a, seg_b), f"record {i}: segmentations differ in {np.sum(seg_a != seg_b)} px"
+            assert np.array_equal(seg_a, seg_b), (
+                f"record {i}: segmentations differ in {np.sum(seg_a != seg_b)} px"
+            )
         else:
             assert seg_a == seg_b, f"record {i}: RLEs differ"
         assert a["area"] == b["area"] and isinstance(b["area"], int)
@@ -60,14 +64,19 @@ CASES = {
     "min_mask_region_area": dict(min_mask_region_area=25),
     # refined and single masks are scattered (large, overlapping boxes): a higher NMS cut-off keeps several
     "use_m2m": dict(use_m2m=True, stability_score_thresh=0.0, box_nms_thresh=0.95),
-    "single mask": dict(multimask_output=False, pred_iou_thresh=0.4, stability_score_thresh=0.0, box_nms_thresh=0.95),
+    "single mask": dict(
+        multimask_output=False, pred_iou_thresh=0.4, stability_score_thresh=0.0, box_nms_thresh=0.95
+    ),
     "uncompressed_rle": dict(output_mode="uncompressed_rle"),
 }
 
 
 @pytest.fixture(scope="module")
 def default_masks(models, rgb_image_module):
-    return [r["segmentation"] for r in SAM2AutomaticMaskGenerator(models[1], **BASE).generate(rgb_image_module)]
+    return [
+        r["segmentation"]
+        for r in SAM2AutomaticMaskGenerator(models[1], **BASE).generate(rgb_image_module)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +84,7 @@ def rgb_image_module():
     rng = np.random.default_rng(0)  # conftest's rgb_image, for module-scoped fixtures
     img = rng.integers(0, 120, (300, 400, 3), dtype=np.uint8)
     yy, xx = np.mgrid[:300, :400]
-    img[(yy - 140) ** 2 + (xx - 180) ** 2 < 60 ** 2] += 120
+    img[(yy - 140) ** 2 + (xx - 180) ** 2 < 60**2] += 120
     return img
 
 
@@ -87,14 +96,18 @@ def test_generator_matches_official(case, models, rgb_image, default_masks, monk
     if case not in ("defaults", "uncompressed_rle"):
         # the option changes the result, so a generator that ignored it would fail here
         segs = [r["segmentation"] for r in mine]
-        assert len(segs) != len(default_masks) or any(not np.array_equal(a, b) for a, b in zip(segs, default_masks))
+        assert len(segs) != len(default_masks) or any(
+            not np.array_equal(a, b) for a, b in zip(segs, default_masks)
+        )
 
 
 def test_nonzero_mask_threshold_on_grey_rgb_matches(models, rgb_image, monkeypatch):
     """A mask threshold other than 0 (binarisation and stability) on a grey float image given as RGB."""
     grey = rgb_image.mean(-1).astype(np.uint8)
     image = np.repeat(grey[..., None], 3, -1)
-    theirs, mine = _both(monkeypatch, models, image, **BASE, mask_threshold=3.0, stability_score_offset=2.0)
+    theirs, mine = _both(
+        monkeypatch, models, image, **BASE, mask_threshold=3.0, stability_score_offset=2.0
+    )
     assert len(theirs) >= 3
     assert_same_records(theirs, mine)
 
@@ -121,7 +134,10 @@ def test_postprocess_small_regions_matches_official(models, rgb_image, monkeypat
     data = MaskData(rles=[dict(r) for r in rles], boxes=boxes.clone(), iou_preds=torch.arange(6.0))
     cls.postprocess_small_regions(data, 7, 0.7)
 
-    records = [{"segmentation": r, "area": int(m.sum()), "bbox": [8.0, 5.0, 31.0, 24.0]} for r, m in zip(rles, masks)]
+    records = [
+        {"segmentation": r, "area": int(m.sum()), "bbox": [8.0, 5.0, 31.0, 24.0]}
+        for r, m in zip(rles, masks)
+    ]
     mine = SAM2AutomaticMaskGenerator.postprocess_small_regions(records, 7, 0.7)
     assert [r["segmentation"] for r in mine] == data["rles"]
     for rec, box in zip(mine, data["boxes"].tolist()):

@@ -159,8 +159,9 @@ def test_named_model_without_checkpoint_loads_its_own_weights():
     assert _same_weights(session.model, shipped)
 
 
-def test_official_name_without_checkpoint_uses_the_local_file_or_says_how_to_get_it(tmp_path, tiny_state,
-                                                                                       monkeypatch):
+def test_official_name_without_checkpoint_uses_the_local_file_or_says_how_to_get_it(
+    tmp_path, tiny_state, monkeypatch
+):
     from napari_sam2 import weights
 
     # the test's own empty cache (conftest): no file, and no download is tried
@@ -205,8 +206,14 @@ def test_image_size_far_from_the_trained_size_is_named():
         assert _quality_warnings(image_size=size) == [], size
     for size in (128, 160, 384, 512):
         found = _quality_warnings(image_size=size)
-        assert len(found) == 1 and "trained at" in found[0] and "use 256 (image_size=256, CLI --image-size 256)" in found[0], (size, found)
-    assert get_config("demo").trained_image_size == 256 and not get_config("demo").trained_on_grey  # v2 saw colour
+        assert (
+            len(found) == 1
+            and "trained at" in found[0]
+            and "use 256 (image_size=256, CLI --image-size 256)" in found[0]
+        ), (size, found)
+    assert (
+        get_config("demo").trained_image_size == 256 and not get_config("demo").trained_on_grey
+    )  # v2 saw colour
     official = get_config("sam2.1_hiera_large").with_image_size(512)
     assert official.trained_image_size == 1024 and not official.trained_on_grey
     assert "1024" in official.image_size_advice() and "736-1408" in official.image_size_advice()
@@ -218,9 +225,13 @@ def test_image_size_far_from_the_trained_size_is_named():
 def test_random_bytes_are_not_called_code(tmp_path):
     path = tmp_path / "noise.pt"
     path.write_bytes(np.random.default_rng(0).bytes(4096))
-    with pytest.raises(CheckpointError, match="noise.pt is not a PyTorch checkpoint: it is neither a zip") as info:
+    with pytest.raises(
+        CheckpointError, match="noise.pt is not a PyTorch checkpoint: it is neither a zip"
+    ) as info:
         build_sam2("sam2.1_hiera_tiny", checkpoint=path, image_size=256)
     assert "code" not in str(info.value)
-    path.write_text("version https://git-lfs.github.com/spec/v1\n")  # an LFS pointer instead of the file
+    path.write_text(
+        "version https://git-lfs.github.com/spec/v1\n"
+    )  # an LFS pointer instead of the file
     with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
         build_sam2("sam2.1_hiera_tiny", checkpoint=path, image_size=256)

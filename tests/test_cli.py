@@ -31,15 +31,32 @@ def test_segment_writes_the_predictor_mask(tmp_path, capsys):
     src = tmp_path / "movie.tif"
     tifffile.imwrite(src, stack)
     out = tmp_path / "out" / "mask.tif"
-    rc = main(["segment", str(src), "--frame", "2", "--point", "30,40", "--point", "60,80,0",
-               "--checkpoint", str(ckpt), "--image-size", "256", "--out", str(out)])
+    rc = main(
+        [
+            "segment",
+            str(src),
+            "--frame",
+            "2",
+            "--point",
+            "30,40",
+            "--point",
+            "60,80,0",
+            "--checkpoint",
+            str(ckpt),
+            "--image-size",
+            "256",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     written = tifffile.imread(out)
     pred = SAM2ImagePredictor(model)
     pred.set_image(stack[2])
     # --point is (y, x), napari's order; the image predictor takes the official (x, y)
-    masks, scores, _ = pred.predict(np.array([[40.0, 30.0], [80.0, 60.0]]), np.array([1, 0]),
-                                    multimask_output=False)
+    masks, scores, _ = pred.predict(
+        np.array([[40.0, 30.0], [80.0, 60.0]]), np.array([1, 0]), multimask_output=False
+    )
     assert written.shape == (96, 120) and written.dtype == np.uint8
     assert np.array_equal(written.astype(bool), masks[0])
     assert "wrote" in capsys.readouterr().out
@@ -47,17 +64,38 @@ def test_segment_writes_the_predictor_mask(tmp_path, capsys):
 
 def test_segment_sample_reports_iou(tmp_path, capsys):
     _, ckpt = _checkpoint(tmp_path)
-    rc = main(["segment", "sample", "--point", "128,128", "--checkpoint", str(ckpt), "--image-size", "256",
-               "--out", str(tmp_path / "m.tif")])
+    rc = main(
+        [
+            "segment",
+            "sample",
+            "--point",
+            "128,128",
+            "--checkpoint",
+            str(ckpt),
+            "--image-size",
+            "256",
+            "--out",
+            str(tmp_path / "m.tif"),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "predicted IoU" in text
 
 
-@pytest.mark.parametrize("args, message", [
-    (["segment", "missing.tif", "--point", "1,1", "--out", "x.tif"], "error: input file not found: missing.tif"),
-    (["segment", "sample", "--out", "x.tif"], "error: give at least one --point or a --box, or --auto to segment everything"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["segment", "missing.tif", "--point", "1,1", "--out", "x.tif"],
+            "error: input file not found: missing.tif",
+        ),
+        (
+            ["segment", "sample", "--out", "x.tif"],
+            "error: give at least one --point or a --box, or --auto to segment everything",
+        ),
+    ],
+)
 def test_segment_errors(tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)
     assert main(args) == 2
@@ -66,7 +104,18 @@ def test_segment_errors(tmp_path, monkeypatch, capsys, args, message):
 
 
 def test_segment_point_outside_image_is_reported(tmp_path, capsys):
-    rc = main(["segment", "sample", "--point", "900,5", "--image-size", "256", "--out", str(tmp_path / "m.tif")])
+    rc = main(
+        [
+            "segment",
+            "sample",
+            "--point",
+            "900,5",
+            "--image-size",
+            "256",
+            "--out",
+            str(tmp_path / "m.tif"),
+        ]
+    )
     assert rc == 2
     assert "outside the 256x256 image" in capsys.readouterr().err
     assert not (tmp_path / "m.tif").exists()
@@ -74,7 +123,12 @@ def test_segment_point_outside_image_is_reported(tmp_path, capsys):
 
 def test_segment_frame_out_of_range(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "s.tif", np.zeros((2, 16, 16), np.uint16))
-    assert main(["segment", str(tmp_path / "s.tif"), "--frame", "5", "--point", "1,1", "--out", "x.tif"]) == 2
+    assert (
+        main(
+            ["segment", str(tmp_path / "s.tif"), "--frame", "5", "--point", "1,1", "--out", "x.tif"]
+        )
+        == 2
+    )
     assert capsys.readouterr().err.strip() == "error: --frame 5 is outside the stack of 2 frames"
 
 
@@ -83,10 +137,23 @@ def test_segment_refuses_an_existing_out_without_overwrite(tmp_path, capsys):
     _, ckpt = _checkpoint(tmp_path)
     out = tmp_path / "mask.tif"
     out.write_bytes(b"user data")
-    args = ["segment", "sample", "--point", "128,128", "--checkpoint", str(ckpt), "--image-size", "256",
-            "--out", str(out)]
+    args = [
+        "segment",
+        "sample",
+        "--point",
+        "128,128",
+        "--checkpoint",
+        str(ckpt),
+        "--image-size",
+        "256",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 2
-    assert capsys.readouterr().err.strip() == f"error: {out} exists already (use --overwrite to replace it)"
+    assert (
+        capsys.readouterr().err.strip()
+        == f"error: {out} exists already (use --overwrite to replace it)"
+    )
     assert out.read_bytes() == b"user data"
     assert main([*args, "--overwrite"]) == 0
     assert tifffile.imread(out).shape == (256, 256)
@@ -95,7 +162,12 @@ def test_segment_refuses_an_existing_out_without_overwrite(tmp_path, capsys):
 def test_help_gives_the_exit_codes(capsys):
     assert main(["--help"]) == 0
     text = capsys.readouterr().out
-    for line in ("0    success", "2    an error you can fix", "130  interrupted", "1    an unexpected crash"):
+    for line in (
+        "0    success",
+        "2    an error you can fix",
+        "130  interrupted",
+        "1    an unexpected crash",
+    ):
         assert line in text
 
 
@@ -107,12 +179,18 @@ def _failing_command(monkeypatch, exc):
     return main(["weights", "list"])
 
 
-@pytest.mark.parametrize("exc, message", [
-    (ValueError("frame 9 is outside the stack"), "error: frame 9 is outside the stack"),
-    (FileNotFoundError(2, "No such file or directory", "p.csv"), "error: p.csv: No such file or directory"),
-    (WeightsError("no checkpoint for x here"), "error: no checkpoint for x here"),
-    (CheckpointError("key mismatch"), "error: key mismatch"),
-])
+@pytest.mark.parametrize(
+    "exc, message",
+    [
+        (ValueError("frame 9 is outside the stack"), "error: frame 9 is outside the stack"),
+        (
+            FileNotFoundError(2, "No such file or directory", "p.csv"),
+            "error: p.csv: No such file or directory",
+        ),
+        (WeightsError("no checkpoint for x here"), "error: no checkpoint for x here"),
+        (CheckpointError("key mismatch"), "error: key mismatch"),
+    ],
+)
 def test_user_errors_are_one_line_with_exit_code_2(monkeypatch, capsys, exc, message):
     assert _failing_command(monkeypatch, exc) == 2
     assert capsys.readouterr().err == message + "\n"
@@ -122,14 +200,23 @@ def test_library_overwrite_wording_is_translated(monkeypatch, capsys):
     from napari_sam2.io.exports import exists_error
 
     assert _failing_command(monkeypatch, exists_error("out/t.csv")) == 2
-    assert capsys.readouterr().err == "error: out/t.csv exists already (use --overwrite to replace it)\n"
+    assert (
+        capsys.readouterr().err
+        == "error: out/t.csv exists already (use --overwrite to replace it)\n"
+    )
 
 
-@pytest.mark.parametrize("exc", [IndexError("list index out of range"), KeyError("x"), TypeError("bad")])
+@pytest.mark.parametrize(
+    "exc", [IndexError("list index out of range"), KeyError("x"), TypeError("bad")]
+)
 def test_a_bug_exits_1_with_its_traceback(monkeypatch, capsys, exc):
     assert _failing_command(monkeypatch, exc) == 1
     err = capsys.readouterr().err
-    assert "Traceback (most recent call last)" in err and f"{type(exc).__name__}: " in err and "a bug" in err
+    assert (
+        "Traceback (most recent call last)" in err
+        and f"{type(exc).__name__}: " in err
+        and "a bug" in err
+    )
 
 
 def test_ctrl_c_is_one_line_and_exit_code_130(monkeypatch, capsys):
@@ -143,7 +230,9 @@ def test_quality_warnings_are_single_lines_each_once(monkeypatch, capsys):
         warn_quality("image size 128 is far from the model's 1024; use --image-size 1024")
         warn_quality("colour frames into a grey-trained model; use --channel grey")
         warnings.warn("random weights: masks mean nothing", RandomWeightsWarning, stacklevel=1)
-        warnings.warn("the model has random weights", RandomWeightsWarning, stacklevel=1)  # the same fact, reworded
+        warnings.warn(
+            "the model has random weights", RandomWeightsWarning, stacklevel=1
+        )  # the same fact, reworded
         return 0
 
     monkeypatch.setattr(cli.weights, "run", run)
@@ -152,12 +241,30 @@ def test_quality_warnings_are_single_lines_each_once(monkeypatch, capsys):
         assert capsys.readouterr().err.splitlines() == [
             "warning: image size 128 is far from the model's 1024; use --image-size 1024",
             "warning: colour frames into a grey-trained model; use --channel grey",
-            "warning: random weights: masks mean nothing"]
+            "warning: random weights: masks mean nothing",
+        ]
 
 
 def test_random_weights_warning_from_segment(tmp_path, capsys):
-    assert main(["segment", "sample", "--point", "128,128", "--model", "sam2.1_hiera_tiny", "--checkpoint", "none",
-                 "--image-size", "256", "--out", str(tmp_path / "m.tif")]) == 0
+    assert (
+        main(
+            [
+                "segment",
+                "sample",
+                "--point",
+                "128,128",
+                "--model",
+                "sam2.1_hiera_tiny",
+                "--checkpoint",
+                "none",
+                "--image-size",
+                "256",
+                "--out",
+                str(tmp_path / "m.tif"),
+            ]
+        )
+        == 0
+    )
     lines = [line for line in capsys.readouterr().err.splitlines() if "random weights" in line]
     assert len(lines) == 1 and lines[0].startswith("warning: ")
 
@@ -166,11 +273,14 @@ class _Stop(ValueError):
     pass
 
 
-@pytest.mark.parametrize("command", [
-    ["segment", "sample", "--point", "10,10", "--out", "m.tif"],
-    ["track", "sample", "--out", "l.tif"],
-    ["finetune", "imgs", "labs", "--out", "f.pt"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["segment", "sample", "--point", "10,10", "--out", "m.tif"],
+        ["track", "sample", "--out", "l.tif"],
+        ["finetune", "imgs", "labs", "--out", "f.pt"],
+    ],
+)
 def test_threads_are_set_before_any_model_work(tmp_path, monkeypatch, capsys, command):
     import napari_sam2.engine.session as session_module
     import napari_sam2.threads as threads_module
@@ -206,7 +316,21 @@ def test_threads_default_and_environment(tmp_path, monkeypatch):
     before = torch.get_num_threads()
     try:
         monkeypatch.setenv(threads.ENV, "1")
-        assert main(["segment", "sample", "--point", "900,5", "--image-size", "256", "--out", "unused.tif"]) == 2
+        assert (
+            main(
+                [
+                    "segment",
+                    "sample",
+                    "--point",
+                    "900,5",
+                    "--image-size",
+                    "256",
+                    "--out",
+                    "unused.tif",
+                ]
+            )
+            == 2
+        )
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
@@ -227,8 +351,23 @@ def test_segment_passes_the_channel_to_stack_view(tmp_path, monkeypatch, text, v
         raise _Stop("stop")
 
     monkeypatch.setattr(stack_module, "stack_view", spy)
-    assert main(["segment", str(tmp_path / "rgb.tif"), "--frame", "1", "--channel", text, "--point", "5,5",
-                 "--out", str(tmp_path / "m.tif")]) == 2
+    assert (
+        main(
+            [
+                "segment",
+                str(tmp_path / "rgb.tif"),
+                "--frame",
+                "1",
+                "--channel",
+                text,
+                "--point",
+                "5,5",
+                "--out",
+                str(tmp_path / "m.tif"),
+            ]
+        )
+        == 2
+    )
     assert seen == [((3, 40, 50, 3), value)]
 
 
@@ -241,9 +380,14 @@ def test_segment_channel_picks_a_frame_and_channel(tmp_path):
     assert np.array_equal(frame, data[2, :, :, 1])
     tifffile.imwrite(tmp_path / "one.tif", data[0])
     assert np.array_equal(_load_frame(str(tmp_path / "one.tif"), 0, 2)[0], data[0, :, :, 2])
-    assert np.array_equal(_load_frame(str(tmp_path / "one.tif"), 0, None)[0], data[0])  # RGB stays RGB
+    assert np.array_equal(
+        _load_frame(str(tmp_path / "one.tif"), 0, None)[0], data[0]
+    )  # RGB stays RGB
 
 
 def test_bad_channel_is_a_usage_error(capsys):
     assert main(["segment", "sample", "--point", "1,1", "--channel", "red", "--out", "x.tif"]) == 2
-    assert "argument --channel: must be a whole number, 0 or more or 'grey', got 'red'" in capsys.readouterr().err
+    assert (
+        "argument --channel: must be a whole number, 0 or more or 'grey', got 'red'"
+        in capsys.readouterr().err
+    )

@@ -30,13 +30,28 @@ def _iou(a, b) -> float:
 
 def _segment(tmp_path, source, *prompt) -> np.ndarray:
     out = tmp_path / "mask.tif"
-    assert main(["segment", str(source), *prompt, "--model", "demo", "--out", str(out), "--overwrite"]) == 0
+    assert (
+        main(["segment", str(source), *prompt, "--model", "demo", "--out", str(out), "--overwrite"])
+        == 0
+    )
     return tifffile.imread(out).astype(bool)
 
 
 def test_cli_prompts_are_y_x_and_reach_the_predictor_as_x_y():
-    args = build_parser().parse_args(["segment", "sample", "--point", "10,20", "--point", "30,40,0",
-                                      "--box", "1,2,3,4", "--out", "m.tif"])
+    args = build_parser().parse_args(
+        [
+            "segment",
+            "sample",
+            "--point",
+            "10,20",
+            "--point",
+            "30,40,0",
+            "--box",
+            "1,2,3,4",
+            "--out",
+            "m.tif",
+        ]
+    )
     assert args.point == [[10, 20, 1], [30, 40, 0]] and args.box == [1, 2, 3, 4]
     coords, labels, box = official_prompts(args.point, args.box)
     assert coords.tolist() == [[20, 10], [40, 30]]  # (x, y), the official predictor's order
@@ -49,7 +64,9 @@ def test_segment_point_is_row_then_column(tmp_path, sample, capsys):
     cell = truth[0] == CELL
     mask = _segment(tmp_path, "sample", "--point", f"{Y},{X}")
     assert mask[Y, X] and _iou(mask, cell) > 0.8
-    assert "IoU with the true cell 0.9" in capsys.readouterr().out  # the report reads the same pixel
+    assert (
+        "IoU with the true cell 0.9" in capsys.readouterr().out
+    )  # the report reads the same pixel
     transposed = _segment(tmp_path, "sample", "--point", f"{X},{Y}")
     assert not transposed[Y, X] and np.logical_and(transposed, cell).sum() == 0
 
@@ -69,14 +86,32 @@ def test_segment_and_track_csv_give_the_same_mask_for_the_same_click(tmp_path, s
     (tmp_path / "clicks.csv").write_text(f"object_id,frame,y,x,label\n{CELL},0,{Y},{X},1\n")
     ys, xs = np.nonzero(truth[0] == CELL)
     box = (ys.min(), xs.min(), ys.max(), xs.max())
-    (tmp_path / "boxes.csv").write_text(f"object_id,frame,y0,x0,y1,x1\n{CELL},0,{','.join(map(str, box))}\n")
-    runs = (("--points", "clicks.csv", ["--point", f"{Y},{X}"]),
-            ("--boxes", "boxes.csv", ["--box", ",".join(map(str, box))]))
+    (tmp_path / "boxes.csv").write_text(
+        f"object_id,frame,y0,x0,y1,x1\n{CELL},0,{','.join(map(str, box))}\n"
+    )
+    runs = (
+        ("--points", "clicks.csv", ["--point", f"{Y},{X}"]),
+        ("--boxes", "boxes.csv", ["--box", ",".join(map(str, box))]),
+    )
     for option, csv, prompt in runs:
         mask = _segment(tmp_path, movie, "--frame", "0", *prompt)
         out = tmp_path / "labels.tif"
-        assert main(["track", str(movie), option, str(tmp_path / csv), "--model", "demo", "--out", str(out),
-                     "--overwrite"]) == 0
+        assert (
+            main(
+                [
+                    "track",
+                    str(movie),
+                    option,
+                    str(tmp_path / csv),
+                    "--model",
+                    "demo",
+                    "--out",
+                    str(out),
+                    "--overwrite",
+                ]
+            )
+            == 0
+        )
         tracked = tifffile.imread(out)[0] == CELL
         assert _iou(mask, truth[0] == CELL) > 0.8
         # the image and the video path compute in a different order: a pixel whose logit is within float

@@ -30,27 +30,42 @@ def test_track_step_takes_keywords_only(model):
     with pytest.raises(TypeError):
         model.track_step(0, feats, 2)  # the old positional call
     with torch.inference_mode():
-        out = model.track_step(frame_idx=0, feats=feats, num_frames=2, is_init_cond_frame=True,
-                               mask_inputs=torch.ones(1, 1, SIZE, SIZE))
+        out = model.track_step(
+            frame_idx=0,
+            feats=feats,
+            num_frames=2,
+            is_init_cond_frame=True,
+            mask_inputs=torch.ones(1, 1, SIZE, SIZE),
+        )
     assert out.memory.shape == (1, model.mem_dim, SIZE // 16, SIZE // 16)
-    assert out.memory_pos.shape == out.memory.shape and out.masks.shape == (1, 1, SIZE // 4, SIZE // 4)
+    assert out.memory_pos.shape == out.memory.shape and out.masks.shape == (
+        1,
+        1,
+        SIZE // 4,
+        SIZE // 4,
+    )
 
 
 def test_pointer_only_entry_adds_no_spatial_memory(model, movie):
     """A MemoryEntry without features feeds only its pointer tokens to the memory attention."""
     image, labels = movie
     core = TrackerCore(model, FrameSource(image, SIZE), fill_hole_area=0)
-    mask = torch.nn.functional.interpolate(torch.as_tensor(labels[0] == 1, dtype=torch.float32)[None, None],
-                                           size=(SIZE, SIZE))
+    mask = torch.nn.functional.interpolate(
+        torch.as_tensor(labels[0] == 1, dtype=torch.float32)[None, None], size=(SIZE, SIZE)
+    )
     first = core.prompt(0, mask=mask)
     memory = core.memory(0, first.masks, first.object_score, from_prompt=True)
 
     def both():
-        core.track(1, batch=1, cond={0: core.entry(first.obj_ptr, memory)}, non_cond={}, reverse=False)
+        core.track(
+            1, batch=1, cond={0: core.entry(first.obj_ptr, memory)}, non_cond={}, reverse=False
+        )
         core.track(1, batch=1, cond={0: MemoryEntry(first.obj_ptr)}, non_cond={}, reverse=False)
 
     (_, full), (_, pointer_only) = attention_inputs(model, both)
-    assert full[0] - pointer_only[0] == (SIZE // 16) ** 2  # one frame's spatial memory less, the pointer kept
+    assert (
+        full[0] - pointer_only[0] == (SIZE // 16) ** 2
+    )  # one frame's spatial memory less, the pointer kept
 
 
 def test_feature_cache_is_bounded_in_megabytes(model, movie):
@@ -58,18 +73,24 @@ def test_feature_cache_is_bounded_in_megabytes(model, movie):
     cache = FeatureCache(model, FrameSource(image, SIZE), max_mb=0)
     for f in (0, 1, 2, 1):
         cache(f)
-    assert cache.cached() == [1] and cache.encoded == 4  # only the last frame stays at a zero budget
+    assert (
+        cache.cached() == [1] and cache.encoded == 4
+    )  # only the last frame stays at a zero budget
     roomy = FeatureCache(model, FrameSource(image, SIZE), max_mb=1024)
     for f in (0, 1, 2, 1, 0):
         roomy(f)
-    assert roomy.cached() == [2, 1, 0] and roomy.encoded == 3  # hits move to the end, nothing re-encoded
+    assert (
+        roomy.cached() == [2, 1, 0] and roomy.encoded == 3
+    )  # hits move to the end, nothing re-encoded
 
 
 def test_predictor_and_engine_share_the_core(model, movie):
     """The same prompt through the official-API predictor and through the engine gives identical logits
     on every frame: both compute with TrackerCore."""
     image, labels = movie
-    predictor = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=SIZE, fill_hole_area=0)
+    predictor = build_sam2_video_predictor(
+        "sam2.1_hiera_tiny", checkpoint=None, image_size=SIZE, fill_hole_area=0
+    )
     predictor.model.load_state_dict(model.state_dict())
     state = predictor.init_state(image)
     assert isinstance(state.core, TrackerCore)

@@ -27,7 +27,9 @@ def test_recorded_calls_replay_the_model_that_made_them(demo):
     assert len(calls) >= 4  # the first frame's prompt (and corrections) and three tracked frames
     tracked = [c for c in calls if c.points is None]
     assert len(tracked) == 3 and all(c.target.shape[0] == c.features.shape[0] for c in calls)
-    assert all(c.memory is not None for c in tracked) and calls[0].memory is None  # the first prompt: no memory
+    assert (
+        all(c.memory is not None for c in tracked) and calls[0].memory is None
+    )  # the first prompt: no memory
     with torch.no_grad():
         for call in calls:
             # the stored features are float16: the replayed pointers match to that precision, not bit for bit
@@ -50,7 +52,9 @@ def test_candidate_ious_match_a_direct_count():
             pred = logits[n, m].numpy() > 0
             for k in range(1, 4):
                 cell = labels.numpy() == k
-                assert got[n, m, k - 1] == pytest.approx((pred & cell).sum() / (pred | cell).sum(), abs=1e-6)
+                assert got[n, m, k - 1] == pytest.approx(
+                    (pred & cell).sum() / (pred | cell).sum(), abs=1e-6
+                )
 
 
 def _point_losses(model, frames) -> float:
@@ -87,7 +91,10 @@ def test_frames_at_other_input_sizes_tune_the_models_own_decoder():
     model = build_model(get_config(DEMO)).eval()
     small = dt.at_size(model, 128)
     assert small.image_size == 128 and small.sam_mask_decoder is model.sam_mask_decoder
-    assert small.memory_attention is model.memory_attention and small.image_encoder is not model.image_encoder
+    assert (
+        small.memory_attention is model.memory_attention
+        and small.image_encoder is not model.image_encoder
+    )
     assert dt.at_size(model, model.image_size) is model
     frames, calls = dt.sized_caches(model, 4, 2, (128, 256), share=0.5)
     assert sorted(dt.size_of(f) for f in frames) == [128, 128, 256, 256]
@@ -102,7 +109,13 @@ def test_frames_at_other_input_sizes_tune_the_models_own_decoder():
 
 
 def test_split_counts_puts_the_main_share_at_the_main_size_and_spreads_the_rest():
-    assert dt.split_counts(1000, (128, 192, 256, 384, 512), 256, 0.5) == {256: 500, 128: 125, 192: 125, 384: 125, 512: 125}
+    assert dt.split_counts(1000, (128, 192, 256, 384, 512), 256, 0.5) == {
+        256: 500,
+        128: 125,
+        192: 125,
+        384: 125,
+        512: 125,
+    }
     assert dt.split_counts(7, (128, 256, 512), 256, 0.5) == {256: 4, 128: 2, 512: 1}
     assert dt.split_counts(5, (256,), 256, 0.5) == {256: 5}
 
@@ -119,7 +132,9 @@ def test_blend_scores_each_mix_as_inference_runs_it(monkeypatch, tmp_path):
     monkeypatch.setattr(blend, "evaluate", lambda model, clips, cfg: {"val_iou_tracked": 0.5})
     monkeypatch.setattr("napari_sam2.train.demo.v2.validation_clips", lambda *a: [])
     out = tmp_path / "mix.pt"
-    assert blend.main([str(DEMO_FILE), str(DEMO_FILE), "--out", str(out), "--alphas", "0.5,1.0"]) == 0
+    assert (
+        blend.main([str(DEMO_FILE), str(DEMO_FILE), "--out", str(out), "--alphas", "0.5,1.0"]) == 0
+    )
     assert modes == [False, False] and out.exists()
 
 
@@ -134,7 +149,9 @@ def test_iou_head_fit_changes_only_the_iou_head_and_lowers_its_held_out_error(de
     # slots 1-3 for clicks (three candidates), slot 0 for single-output calls (e.g. two clicks)
     assert made[:, 1:].all(1).sum() > 0 and (made[:, 0] & ~made[:, 1:].any(1)).sum() > 0
     last = model.sam_mask_decoder.iou_prediction_head.layers[-1]
-    with torch.no_grad():  # the shipped head is fitted already: start from one that says 0.5 everywhere
+    with (
+        torch.no_grad()
+    ):  # the shipped head is fitted already: start from one that says 0.5 everywhere
         last.weight.zero_()
         last.bias.zero_()
     before = {k: v.clone() for k, v in model.state_dict().items()}

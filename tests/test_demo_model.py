@@ -15,7 +15,13 @@ import torch
 from napari_sam2 import SAM2ImagePredictor, build_sam2, build_sam2_video_predictor
 from napari_sam2.model.configs import DEMO
 from napari_sam2.synthetic import synthetic_cells
-from napari_sam2.train.demo.quality import correct_worst, isolated_cells, mask_iou, track_from_clicks, tracked_mean
+from napari_sam2.train.demo.quality import (
+    correct_worst,
+    isolated_cells,
+    mask_iou,
+    track_from_clicks,
+    tracked_mean,
+)
 from napari_sam2.weights import resolve_checkpoint
 
 # seeds the demo's training never drew (its generators' seeds start at random 31-bit numbers)
@@ -24,7 +30,9 @@ CORRECTION_SEEDS = tuple(range(501, 509))
 
 # the floors: measured with demo v3, minus a margin
 BOX_IOU = 0.972 - 0.05  # one box per cell, 12 cells (untrained weights: 0.066)
-ISOLATED_IOU = 0.834 - 0.03  # one click per cell, 30 tracked frames, 4 movies (0.81, 0.96, 0.86, 0.71)
+ISOLATED_IOU = (
+    0.834 - 0.03
+)  # one click per cell, 30 tracked frames, 4 movies (0.81, 0.96, 0.86, 0.71)
 COLOUR_IOU, GREY_IOU = 0.856 - 0.05, 0.974 - 0.05  # a red-stained movie, and its luminance
 CORRECTIONS_IMPROVED, CORRECTION_MEAN = 2, -0.04 - 0.11  # of 8 worst frames: improved, mean change
 
@@ -49,8 +57,9 @@ def _box_ious(model) -> list[float]:
         predictor.set_image(image[0])
         for obj in range(1, 4):
             ys, xs = np.nonzero(truth[0] == obj)
-            masks, _, _ = predictor.predict(box=np.array([xs.min(), ys.min(), xs.max(), ys.max()]),
-                                            multimask_output=False)
+            masks, _, _ = predictor.predict(
+                box=np.array([xs.min(), ys.min(), xs.max(), ys.max()]), multimask_output=False
+            )
             out.append(mask_iou(masks[0] > 0, truth[0] == obj))
     return out
 
@@ -74,8 +83,9 @@ def test_correction_clicks_on_the_worst_frame_do_not_wreck_it(demo_model):
         session, ious = track_from_clicks(demo_model, image, truth)
         _, _, before, after = correct_worst(session, ious, truth)
         changes.append(after - before)
-    assert sum(c > 0 for c in changes) >= CORRECTIONS_IMPROVED and np.mean(changes) >= CORRECTION_MEAN, \
-        np.round(changes, 2)
+    assert (
+        sum(c > 0 for c in changes) >= CORRECTIONS_IMPROVED and np.mean(changes) >= CORRECTION_MEAN
+    ), np.round(changes, 2)
 
 
 def test_demo_tracks_isolated_cells_from_one_click(demo_model):

@@ -22,8 +22,14 @@ def model():
 
 @pytest.fixture(scope="module")
 def movie():
-    return synthetic_dividing_cells(n_frames=10, size=(96, 96), n_cells=2, seed=4, divide=((1, 5),),
-                                    look=Look(radius=(8.0, 11.0)))
+    return synthetic_dividing_cells(
+        n_frames=10,
+        size=(96, 96),
+        n_cells=2,
+        seed=4,
+        divide=((1, 5),),
+        look=Look(radius=(8.0, 11.0)),
+    )
 
 
 def centre(labels, frame, obj):
@@ -39,8 +45,14 @@ def test_division_gives_the_lineage_and_life_spans(model, movie):
     s.add_points(0, 2, centre(truth, 0, 2), [1])
     s.propagate("forward")
     assert 7 in s.objects[1].results
-    s.divide(1, 5, {3: {"points": centre(truth, 5, 3), "labels": [1]},
-                    4: {"points": centre(truth, 5, 4), "labels": [1]}})
+    s.divide(
+        1,
+        5,
+        {
+            3: {"points": centre(truth, 5, 3), "labels": [1]},
+            4: {"points": centre(truth, 5, 4), "labels": [1]},
+        },
+    )
     assert max(s.objects[1].results) == 4  # the parent's track now ends before the division
     s.propagate("both", obj_ids=[3, 4])
     for d in (3, 4):
@@ -109,24 +121,35 @@ def _result(mask_lowres, score=5.0):
 
 
 def _disc(cy, cx, r):
-    yy, xx = np.mgrid[:SIZE // 4, :SIZE // 4]
+    yy, xx = np.mgrid[: SIZE // 4, : SIZE // 4]
     return (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
 
 
 def test_division_suggestions_on_known_masks(model):
     """One suggestion per lasting event, at its first frame; flickers, grown masks and prompted frames are not."""
     s = TrackingSession(model, np.zeros((10, SIZE, SIZE), np.uint16), fill_hole_area=0)
-    whole, halves = _disc(8, 8, 6), _disc(8, 4, 3.2) | _disc(8, 12, 3.2)  # a cell; its two daughters, apart
+    whole, halves = (
+        _disc(8, 8, 6),
+        _disc(8, 4, 3.2) | _disc(8, 12, 3.2),
+    )  # a cell; its two daughters, apart
     other, flicker = _disc(8, 24, 6), _disc(8, 20, 3.2) | _disc(8, 28, 3.2)
     third = _disc(24, 8, 5)
-    fourth, grown = _disc(24, 22, 3), _disc(24, 22, 3) | _disc(24, 29, 3)  # grew over a neighbour: no shrink
+    fourth, grown = (
+        _disc(24, 22, 3),
+        _disc(24, 22, 3) | _disc(24, 29, 3),
+    )  # grew over a neighbour: no shrink
     for oid, x in ((1, 30.0), (2, 90.0), (3, 30.0), (4, 90.0)):
         s.add_points(0, oid, [[x, 30.0 if oid < 3 else 90.0]], [1])
-    masks = {1: [whole] * 4 + [halves] * 6, 2: [other] * 5 + [flicker] + [other] * 4,
-             3: [third] * 10, 4: [fourth] * 4 + [grown] * 6}
+    masks = {
+        1: [whole] * 4 + [halves] * 6,
+        2: [other] * 5 + [flicker] + [other] * 4,
+        3: [third] * 10,
+        4: [fourth] * 4 + [grown] * 6,
+    }
     for oid, frames in masks.items():
-        s.objects[oid].results = {f: _result(m, score=-3.0 if oid == 3 and f >= 6 else 5.0)
-                                  for f, m in enumerate(frames)}
+        s.objects[oid].results = {
+            f: _result(m, score=-3.0 if oid == 3 and f >= 6 else 5.0) for f, m in enumerate(frames)
+        }
     found = s.division_suggestions()
     assert [(d["object_id"], d["frame"]) for d in found] == [(1, 4), (3, 6)]
     assert "split" in found[0]["reasons"] and "score collapse" in found[1]["reasons"]
@@ -148,9 +171,15 @@ def test_division_suggestions_on_the_sample_with_the_demo_model():
     (docs/lineage.md has the numbers before and after)."""
     from napari_sam2 import build_sam2_video_predictor
 
-    image, truth, parents = synthetic_dividing_cells(n_frames=20, size=(256, 256), n_cells=6, seed=1,
-                                                     divide=((2, 7), (5, 13)))
-    assert parents == {7: 2, 8: 2, 9: 5, 10: 5}  # the sample: cell 2 divides on frame 7, cell 5 on 13
+    image, truth, parents = synthetic_dividing_cells(
+        n_frames=20, size=(256, 256), n_cells=6, seed=1, divide=((2, 7), (5, 13))
+    )
+    assert parents == {
+        7: 2,
+        8: 2,
+        9: 5,
+        10: 5,
+    }  # the sample: cell 2 divides on frame 7, cell 5 on 13
     s = TrackingSession(build_sam2_video_predictor("demo").model, image)
     for cell in range(1, 7):
         s.add_points(0, cell, centre(truth, 0, cell), [1])
@@ -158,7 +187,9 @@ def test_division_suggestions_on_the_sample_with_the_demo_model():
     found = [(d["object_id"], d["frame"]) for d in s.division_suggestions()]
     true = {(2, 7), (5, 13)}
     assert true <= set(found)  # recall 1.0 at the exact division frame
-    assert len(found) <= 3  # precision >= 0.67 (measured: 1.0, the two true ones only; 26 suggestions before)
+    assert (
+        len(found) <= 3
+    )  # precision >= 0.67 (measured: 1.0, the two true ones only; 26 suggestions before)
     assert len(s.division_suggestions(persist=1)) <= 6  # even without persistence: one per event
 
 
@@ -189,10 +220,16 @@ def test_divisions_by_prompts_export_a_valid_ctc_result(model, movie, tmp_path):
     # AOGM_0 (building the truth from nothing) = 10 per detection + 1.5 per link
     write_ctc(tmp_path / "PERFECT", truth, parents=parents)
     perfect = evaluate_ctc(tmp_path / "PERFECT", tmp_path / "GT")
-    assert perfect["valid"] and perfect["TRA"] == pytest.approx(1.0) and perfect["AOGM"] == pytest.approx(0.0)
+    assert (
+        perfect["valid"]
+        and perfect["TRA"] == pytest.approx(1.0)
+        and perfect["AOGM"] == pytest.approx(0.0)
+    )
     detections = sum(len(np.unique(frame)) - 1 for frame in truth)
-    links = sum(len(np.flatnonzero([(frame == obj).any() for frame in truth])) - 1
-                for obj in np.unique(truth)[1:]) + len(parents)
+    links = sum(
+        len(np.flatnonzero([(frame == obj).any() for frame in truth])) - 1
+        for obj in np.unique(truth)[1:]
+    ) + len(parents)
     aogm_0 = 10.0 * detections + 1.5 * links
     write_ctc(tmp_path / "ORPHANS", truth, parents=None)
     orphans = evaluate_ctc(tmp_path / "ORPHANS", tmp_path / "GT")

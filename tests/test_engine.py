@@ -31,7 +31,11 @@ def centre(labels, frame, obj):
 
 
 def snapshot(session):
-    return {(o, f): r.logits.clone() for o, obj in session.objects.items() for f, r in obj.results.items()}
+    return {
+        (o, f): r.logits.clone()
+        for o, obj in session.objects.items()
+        for f, r in obj.results.items()
+    }
 
 
 def official_and_session(image):
@@ -51,9 +55,11 @@ def test_batched_engine_equals_official_per_object(movie):
     image, labels = movie
     off, state, session = official_and_session(image)
     ys, xs = np.nonzero(labels[5] == 2)
-    prompts = [("add_new_points_or_box", dict(obj_id=1, points=centre(labels, 5, 1), labels=[1])),
-               ("add_new_points_or_box", dict(obj_id=2, box=[xs.min(), ys.min(), xs.max(), ys.max()])),
-               ("add_new_mask", dict(obj_id=3, mask=labels[5] == 3))]
+    prompts = [
+        ("add_new_points_or_box", dict(obj_id=1, points=centre(labels, 5, 1), labels=[1])),
+        ("add_new_points_or_box", dict(obj_id=2, box=[xs.min(), ys.min(), xs.max(), ys.max()])),
+        ("add_new_mask", dict(obj_id=3, mask=labels[5] == 3)),
+    ]
     for method, kw in prompts:
         getattr(off, method)(state, frame_idx=5, **kw)
     session.add_points(5, 1, centre(labels, 5, 1), [1])
@@ -137,7 +143,9 @@ def test_objects_join_when_their_prompted_frame_is_reached(model, movie):
 
 
 def test_volume_both_ways_from_middle_slice(model):
-    vol, truth = synthetic_cells(n_frames=9, size=(64, 64), n_cells=2, seed=2, radius=(6.0, 10.0), step=1.0)
+    vol, truth = synthetic_cells(
+        n_frames=9, size=(64, 64), n_cells=2, seed=2, radius=(6.0, 10.0), step=1.0
+    )
     s = TrackingSession(model, stack_view(vol, axis="z"))
     s.add_points(4, 1, centre(truth, 4, 1), [1])
     report = s.propagate("both")
@@ -153,11 +161,15 @@ def test_confidence_records_and_timeline(model, movie):
     rows = s.records()
     assert [r["frame"] for r in rows] == [0, 1, 2, 3]
     assert rows[0]["prompted"] and not rows[1]["prompted"]
-    assert all(r["lost"] == (r["object_score"] <= 0 or not (s.object_logits(r["frame"], 1) > 0).any())
-               for r in rows)
+    assert all(
+        r["lost"] == (r["object_score"] <= 0 or not (s.object_logits(r["frame"], 1) > 0).any())
+        for r in rows
+    )
     assert all(0 <= r["predicted_iou"] <= 1.5 for r in rows)
     line = s.timeline(1)
-    assert np.isnan(line.scores[4:]).all() and np.allclose(line.scores[:4], [r["object_score"] for r in rows])
+    assert np.isnan(line.scores[4:]).all() and np.allclose(
+        line.scores[:4], [r["object_score"] for r in rows]
+    )
     assert list(line.lost[:4]) == [r["lost"] for r in rows] and not line.lost[4:].any()
     assert line.prompted == (0,)
 
@@ -171,10 +183,16 @@ def test_present_score_with_an_empty_mask_is_lost(model, movie):
     s.propagate(max_frames=3)
     r = s.objects[1].results[2]
     assert r.score > 0 and not r.lost
-    r.logits = torch.full_like(r.logits, -3.0)  # what a collapsing track looks like: present, no pixels
+    r.logits = torch.full_like(
+        r.logits, -3.0
+    )  # what a collapsing track looks like: present, no pixels
     assert r.present and r.lost
-    assert [(x["frame"], x["lost"]) for x in s.records() if x["object_id"] == 1] == \
-        [(0, False), (1, False), (2, True), (3, False)]
+    assert [(x["frame"], x["lost"]) for x in s.records() if x["object_id"] == 1] == [
+        (0, False),
+        (1, False),
+        (2, True),
+        (3, False),
+    ]
     assert s.lost_frames() == {1: [2], 2: []}
     saved = s.prompts_dict()
     assert saved["lost_frames"] == {"1": [2]} and saved["tracked_frames"] == {"1": 4, "2": 4}
@@ -263,7 +281,7 @@ def test_memory_stays_bounded(model):
         assert len(held) <= reach + 2, held  # the recent window plus the prompted frame
     cache = s.core.features
     per_frame = cache.nbytes() / len(cache)
-    assert len(cache) <= max(1, 2 ** 20 // per_frame) and cache.encoded == 40
+    assert len(cache) <= max(1, 2**20 // per_frame) and cache.encoded == 40
 
 
 @pytest.mark.slow
@@ -294,23 +312,31 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
     peaks = {}
     for n in (40, 400):
-        out = subprocess.run([sys.executable, "-c", script, str(n)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(n)], capture_output=True, text=True, check=True
+        )
         peaks[n] = int(out.stdout.strip().splitlines()[-1])
     assert peaks[400] <= 1.10 * peaks[40], peaks
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda s: s.add_points(12, 1, [[5.0, 5.0]], [1]), IndexError, "frame 12 is outside the stack of 12"),
-    (lambda s: s.add_points(0, 1, [[500.0, 5.0]], [1]), ValueError, "outside the 96x80 frame"),
-    (lambda s: s.add_points(0, 1), ValueError, "no prompt"),
-    (lambda s: s.add_mask(0, 1, np.zeros((80, 96), bool)), ValueError, "empty"),
-    (lambda s: s.add_mask(0, 1, np.ones((10, 10), bool)), ValueError, "frame's shape"),
-    (lambda s: s.propagate(), RuntimeError, "no object has prompts"),
-    (lambda s: s.propagate(direction="sideways"), ValueError, "direction"),
-    (lambda s: s.correct(0, 7, [[5.0, 5.0]], [1]), KeyError, "unknown object id 7"),
-    (lambda s: s.remove_object(3), KeyError, "unknown object id 3"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda s: s.add_points(12, 1, [[5.0, 5.0]], [1]),
+            IndexError,
+            "frame 12 is outside the stack of 12",
+        ),
+        (lambda s: s.add_points(0, 1, [[500.0, 5.0]], [1]), ValueError, "outside the 96x80 frame"),
+        (lambda s: s.add_points(0, 1), ValueError, "no prompt"),
+        (lambda s: s.add_mask(0, 1, np.zeros((80, 96), bool)), ValueError, "empty"),
+        (lambda s: s.add_mask(0, 1, np.ones((10, 10), bool)), ValueError, "frame's shape"),
+        (lambda s: s.propagate(), RuntimeError, "no object has prompts"),
+        (lambda s: s.propagate(direction="sideways"), ValueError, "direction"),
+        (lambda s: s.correct(0, 7, [[5.0, 5.0]], [1]), KeyError, "unknown object id 7"),
+        (lambda s: s.remove_object(3), KeyError, "unknown object id 3"),
+    ],
+)
 def test_bad_input(model, movie, call, error, message):
     s = TrackingSession(model, movie[0])
     with pytest.raises(error, match=message):
@@ -351,7 +377,9 @@ def test_single_click_offers_three_candidates(model, movie):
     assert len(cands) == 3 and all(m.shape == (80, 96) for m, _ in cands)
     best = max(range(3), key=lambda i: cands[i][1])
     shown = s.object_logits(0, 1) > 0
-    assert s.fill_hole_area > 0 and not (cands[best][0] & ~shown).any()  # hole filling only adds pixels
+    assert (
+        s.fill_hole_area > 0 and not (cands[best][0] & ~shown).any()
+    )  # hole filling only adds pixels
     exact = TrackingSession(model, image, fill_hole_area=0)
     exact.add_points(0, 1, centre(labels, 0, 1), [1])
     assert np.array_equal(exact.candidates(0, 1)[best][0], exact.object_logits(0, 1) > 0)
@@ -369,13 +397,15 @@ def test_single_click_offers_three_candidates(model, movie):
 def test_click_sequence_resumes_exactly(model, movie):
     image, labels = movie
     s = TrackingSession(model, image)
-    (x, y), = centre(labels, 0, 1)
+    ((x, y),) = centre(labels, 0, 1)
     s.add_points(0, 1, [[x, y]], [1])
     s.add_points(0, 1, [[x + 6, y]], [0], clear=False)
     s.add_points(0, 1, [[x - 2, y + 2]], [1], clear=False)
     from napari_sam2.engine.prompting import prompted_result
 
-    full = prompted_result(s.core, 0, s.objects[1].prompts[0], s.window)  # the whole history from scratch
+    full = prompted_result(
+        s.core, 0, s.objects[1].prompts[0], s.window
+    )  # the whole history from scratch
     assert torch.equal(full.logits, s.objects[1].results[0].logits)
     assert s.objects[1].prompts[0][-1]["labels"] == [1]
 
@@ -384,14 +414,19 @@ def test_click_sequence_resumes_exactly(model, movie):
 def test_click_sequence_matches_official(movie):
     image, labels = movie
     off, state, s = official_and_session(image)
-    (x, y), = centre(labels, 2, 1)
+    ((x, y),) = centre(labels, 2, 1)
     for i, (pt, lab) in enumerate((([x, y], 1), ([x + 6, y], 0), ([x - 2, y + 2], 1))):
-        _, _, a = off.add_new_points_or_box(state, 2, 1, points=[pt], labels=[lab], clear_old_points=i == 0)
+        _, _, a = off.add_new_points_or_box(
+            state, 2, 1, points=[pt], labels=[lab], clear_old_points=i == 0
+        )
         b = s.add_points(2, 1, [pt], [lab], clear=i == 0)
         assert np.abs(a[0, 0].numpy() - b).max() <= 1e-4
     official = {f: m for f, _, m in off.propagate_in_video(state)}
     s.propagate()
-    assert max(np.abs(official[f][0, 0].numpy() - s.object_logits(f, 1)).max() for f in range(2, 12)) <= 1e-4
+    assert (
+        max(np.abs(official[f][0, 0].numpy() - s.object_logits(f, 1)).max() for f in range(2, 12))
+        <= 1e-4
+    )
 
 
 def _memory_lengths(model, session_run):
@@ -445,7 +480,9 @@ def test_bf16_fast_mode_tracks_like_fp32_with_real_weights(monkeypatch):
             s.add_points(0, obj, [inner_point(truth[0] == obj)], [1])
         s.propagate()
         runs[precision] = (s.labels(), s.object_logits(3, 1))
-    ious = [mask_iou(runs["fp32"][0][t] == o, runs["bf16"][0][t] == o) for t in range(4) for o in (1, 2)]
+    ious = [
+        mask_iou(runs["fp32"][0][t] == o, runs["bf16"][0][t] == o) for t in range(4) for o in (1, 2)
+    ]
     assert min(ious) > 0.9, ious
     assert not np.array_equal(runs["fp32"][1], runs["bf16"][1])
 

@@ -20,8 +20,9 @@ from napari_sam2.synthetic import synthetic_dividing_cells
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     """GT folder, a perfect RES folder and a RES folder where daughter 5 is merged into daughter 4."""
-    _, labels, parents = synthetic_dividing_cells(n_frames=12, size=(128, 128), n_cells=3, seed=3,
-                                                  divide=((1, 6),))
+    _, labels, parents = synthetic_dividing_cells(
+        n_frames=12, size=(128, 128), n_cells=3, seed=3, divide=((1, 6),)
+    )
     root = tmp_path_factory.mktemp("ctc")
     gt = write_ctc_ground_truth(root / "01_GT", labels, parents)
     perfect = write_ctc(root / "perfect_RES", labels, parents)
@@ -52,7 +53,9 @@ def test_merged_daughters_score_lower(folders):
 
 
 def test_missing_division_link_lowers_tra_and_division_score(tmp_path):
-    _, labels, parents = synthetic_dividing_cells(n_frames=12, size=(128, 128), n_cells=3, seed=3, divide=((1, 6),))
+    _, labels, parents = synthetic_dividing_cells(
+        n_frames=12, size=(128, 128), n_cells=3, seed=3, divide=((1, 6),)
+    )
     gt = write_ctc_ground_truth(tmp_path / "gt", labels, parents)
     m = evaluate_ctc(write_ctc(tmp_path / "res", labels), gt)  # same masks, no parents
     assert m["DET"] == 1.0 and m["SEG"] == 1.0
@@ -68,7 +71,7 @@ def test_seg_folder_is_used_when_present(tmp_path, folders):
     # annotate only frame 7, with object 2 cut in half: SEG must drop below 1 for the perfect result
     seg = tifffile.imread(gt / "TRA" / "man_track007.tif")
     rows = np.nonzero((seg == 2).any(axis=1))[0]
-    seg[rows[len(rows) // 2]:, :][seg[rows[len(rows) // 2]:, :] == 2] = 0
+    seg[rows[len(rows) // 2] :, :][seg[rows[len(rows) // 2] :, :] == 2] = 0
     tifffile.imwrite(with_seg / "SEG" / "man_seg007.tif", seg)
     m = evaluate_ctc(perfect, with_seg)
     assert m["seg_from_tra"] is False
@@ -108,7 +111,9 @@ def test_bad_folders_are_named(tmp_path, folders):
     with pytest.raises(ValueError, match="pred_folder .*line 1"):
         evaluate_ctc(orphan, gt)
     small = write_ctc(tmp_path / "small_RES", np.zeros((12, 64, 64), np.uint16))
-    with pytest.raises(ValueError, match=r"small_RES has masks of shape \(64, 64\) but gt_folder .* \(128, 128\)"):
+    with pytest.raises(
+        ValueError, match=r"small_RES has masks of shape \(64, 64\) but gt_folder .* \(128, 128\)"
+    ):
         evaluate_ctc(small, gt)
 
 
@@ -134,8 +139,14 @@ def test_cli_prints_a_table_and_writes_json(tmp_path, capsys, folders):
     rows = table_rows(lines)
     assert rows["TRA"][0] == f"{saved['TRA']:.3f}" and 0.5 < float(rows["TRA"][0]) < 1.0
     assert rows["TRA"][1].startswith("tracking accuracy")
-    assert rows["valid"][0] == "yes" and rows["BC(0)"][0] == "0.000" and "division F1" in rows["BC(0)"][1]
-    assert rows["divisions(0)"][0] == "0 / 0 / 1"  # the merged daughters: the one true division missed
+    assert (
+        rows["valid"][0] == "yes"
+        and rows["BC(0)"][0] == "0.000"
+        and "division F1" in rows["BC(0)"][1]
+    )
+    assert (
+        rows["divisions(0)"][0] == "0 / 0 / 1"
+    )  # the merged daughters: the one true division missed
     assert rows["gt_divisions"][0] == "1" and rows["AOGM"][0] == f"{saved['AOGM']:.3f}"
     assert not any("tp_div" in line or ": None" in line for line in lines)
     assert any(line.startswith("note:") and "TRA masks" in line for line in lines)
@@ -148,7 +159,9 @@ def test_cli_prints_a_table_and_writes_json(tmp_path, capsys, folders):
 
 
 def test_cli_shows_missing_values_as_na_with_the_reason(tmp_path, capsys):
-    _, labels, parents = synthetic_dividing_cells(n_frames=6, size=(64, 64), n_cells=2, seed=3, divide=())
+    _, labels, parents = synthetic_dividing_cells(
+        n_frames=6, size=(64, 64), n_cells=2, seed=3, divide=()
+    )
     gt = write_ctc_ground_truth(tmp_path / "gt", labels, parents)
     assert main(["evaluate", str(write_ctc(tmp_path / "res", labels)), str(gt)]) == 0
     rows = table_rows(capsys.readouterr().out.splitlines())
@@ -165,7 +178,11 @@ def test_cli_invalid_result_says_why_values_are_missing(tmp_path, capsys, folder
     assert main(["evaluate", str(bad), str(gt)]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = table_rows(lines)
-    assert rows["valid"][0] == "no" and rows["DET"][0] == "n/a" and "failed the format check" in rows["DET"][1]
+    assert (
+        rows["valid"][0] == "no"
+        and rows["DET"][0] == "n/a"
+        and "failed the format check" in rows["DET"][1]
+    )
     assert any(line.startswith("issue:") and "5" in line for line in lines)
 
 

@@ -95,7 +95,9 @@ def test_prompted_objects_own_their_pixels(model, cells):
     image, labels = cells
     s = TrackingSession(model, image, exclusive=True)
     s.add_labels(0, labels[0])
-    s.add_mask(2, 1, labels[2] == 1)  # object 1 is prompted on frame 2; the others are tracked there
+    s.add_mask(
+        2, 1, labels[2] == 1
+    )  # object 1 is prompted on frame 2; the others are tracked there
     s.propagate("forward")
     shown = s.core.filled(s.objects[1].results[2].logits) > 0
     assert shown.any()
@@ -111,12 +113,31 @@ def test_exclusive_must_be_a_bool(model, cells):
 
 def test_cli_exclusive_reaches_the_session(tmp_path, cells, capsys):
     image, labels = cells
-    base = [*test_many_objects.track_args(tmp_path, image, labels), "--memory", "official"]  # resolved is exclusive
+    base = [
+        *test_many_objects.track_args(tmp_path, image, labels),
+        "--memory",
+        "official",
+    ]  # resolved is exclusive
     for name, option in (("on", ["--exclusive"]), ("off", [])):
-        assert main([*base, "--out", str(tmp_path / f"{name}.tif"), "--session", str(tmp_path / f"{name}.json"),
-                     *option]) == 0, capsys.readouterr().err
-        assert json.loads((tmp_path / f"{name}.json").read_text())["tracking"]["exclusive"] is (name == "on")
-    assert not np.array_equal(tifffile.imread(tmp_path / "on.tif"), tifffile.imread(tmp_path / "off.tif"))
+        assert (
+            main(
+                [
+                    *base,
+                    "--out",
+                    str(tmp_path / f"{name}.tif"),
+                    "--session",
+                    str(tmp_path / f"{name}.json"),
+                    *option,
+                ]
+            )
+            == 0
+        ), capsys.readouterr().err
+        assert json.loads((tmp_path / f"{name}.json").read_text())["tracking"]["exclusive"] is (
+            name == "on"
+        )
+    assert not np.array_equal(
+        tifffile.imread(tmp_path / "on.tif"), tifffile.imread(tmp_path / "off.tif")
+    )
 
 
 def test_demo_model_on_touching_cells():
@@ -127,7 +148,9 @@ def test_demo_model_on_touching_cells():
     from napari_sam2.predictor.video_predictor import build_sam2_video_predictor
 
     demo = build_sam2_video_predictor("demo", device="cpu").model
-    image, truth = synthetic_cells(n_frames=12, size=(128, 128), n_cells=9, seed=0, radius=(8.0, 13.0), step=3.0)
+    image, truth = synthetic_cells(
+        n_frames=12, size=(128, 128), n_cells=9, seed=0, radius=(8.0, 13.0), step=3.0
+    )
     scores = {}
     for exclusive in (False, True):
         s = TrackingSession(demo, image, exclusive=exclusive)
@@ -136,8 +159,11 @@ def test_demo_model_on_touching_cells():
         labels = s.labels()
         ious, lost = [], 0
         for k in range(1, 10):
-            per = [((labels[t] == k) & (truth[t] == k)).sum() / max(((labels[t] == k) | (truth[t] == k)).sum(), 1)
-                   for t in range(1, len(truth))]
+            per = [
+                ((labels[t] == k) & (truth[t] == k)).sum()
+                / max(((labels[t] == k) | (truth[t] == k)).sum(), 1)
+                for t in range(1, len(truth))
+            ]
             ious.append(np.mean(per))
             lost += per[-1] < 0.1
         scores[exclusive] = float(np.mean(ious)), lost

@@ -35,7 +35,7 @@ def make_labels() -> np.ndarray:
     labels = np.zeros((T, H, W), dtype=np.int32)
     yy, xx = np.mgrid[:H, :W]
     for t in range(T):
-        labels[t, 5:15, 5 + 2 * t:15 + 2 * t] = 1
+        labels[t, 5:15, 5 + 2 * t : 15 + 2 * t] = 1
         if t != 2:
             labels[t][(yy - 28) ** 2 + (xx - (10 + 3 * t)) ** 2 <= 16] = 2
         if t >= 2:
@@ -45,8 +45,20 @@ def make_labels() -> np.ndarray:
 
 RECORDS = [
     {"object_id": 1, "frame": 0, "object_score": 5.0, "predicted_iou": 0.9, "lost": False},
-    {"object_id": 2, "frame": 2, "object_score": -3.0, "predicted_iou": 0.1, "lost": True},  # no pixels in frame 2
-    {"object_id": 3, "frame": 4, "object_score": np.float32(2.5), "predicted_iou": np.float32(0.75), "lost": np.bool_(False)},
+    {
+        "object_id": 2,
+        "frame": 2,
+        "object_score": -3.0,
+        "predicted_iou": 0.1,
+        "lost": True,
+    },  # no pixels in frame 2
+    {
+        "object_id": 3,
+        "frame": 4,
+        "object_score": np.float32(2.5),
+        "predicted_iou": np.float32(0.75),
+        "lost": np.bool_(False),
+    },
 ]
 
 
@@ -57,7 +69,12 @@ def expected_props(labels):
         for oid in range(1, int(labels.max()) + 1):
             ys, xs = np.nonzero(labels[t] == oid)
             if len(ys):
-                out[(oid, t)] = (len(ys), ys.mean(), xs.mean(), (ys.min(), xs.min(), ys.max() + 1, xs.max() + 1))
+                out[(oid, t)] = (
+                    len(ys),
+                    ys.mean(),
+                    xs.mean(),
+                    (ys.min(), xs.min(), ys.max() + 1, xs.max() + 1),
+                )
     return out
 
 
@@ -125,7 +142,11 @@ def test_object_table_values(tmp_path):
         key = (r["object_id"], r["frame"])
         if key == (2, 2):
             assert r["area"] is None and r["centroid_y"] is None and r["bbox_y0"] is None
-            assert r["object_score"] == -3.0 and r["predicted_iou"] == pytest.approx(0.1) and r["lost"] is True
+            assert (
+                r["object_score"] == -3.0
+                and r["predicted_iou"] == pytest.approx(0.1)
+                and r["lost"] is True
+            )
             continue
         area, cy, cx, bbox = expected[key]
         assert r["area"] == area
@@ -136,9 +157,16 @@ def test_object_table_values(tmp_path):
     # hand-computed values for the moving square
     assert by_key[(1, 3)]["area"] == 100
     assert (by_key[(1, 3)]["centroid_y"], by_key[(1, 3)]["centroid_x"]) == (9.5, 15.5)
-    assert [by_key[(1, 3)][c] for c in ("bbox_y0", "bbox_x0", "bbox_y1", "bbox_x1")] == [5, 11, 15, 21]
+    assert [by_key[(1, 3)][c] for c in ("bbox_y0", "bbox_x0", "bbox_y1", "bbox_x1")] == [
+        5,
+        11,
+        15,
+        21,
+    ]
     assert by_key[(1, 0)]["object_score"] == 5.0 and by_key[(1, 0)]["lost"] is False
-    assert by_key[(3, 4)]["predicted_iou"] == 0.75 and type(by_key[(3, 4)]["predicted_iou"]) is float
+    assert (
+        by_key[(3, 4)]["predicted_iou"] == 0.75 and type(by_key[(3, 4)]["predicted_iou"]) is float
+    )
     assert by_key[(1, 1)]["object_score"] is None and by_key[(1, 1)]["lost"] is None
     # spacing scales centroids and area, not the pixel bbox
     scaled = {(r["object_id"], r["frame"]): r for r in object_table(labels, spacing=(0.5, 2.0))}
@@ -151,13 +179,17 @@ def test_object_table_values(tmp_path):
 def test_object_table_flags_an_object_with_a_record_but_no_pixels_as_lost():
     """Object 2 is absent from frame 2 (e.g. wholly hidden under another object) although the model
     called it present there: the table must not show a tracked object as present with no area."""
-    records = [{"object_id": 2, "frame": 2, "object_score": 4.0, "predicted_iou": 0.8, "lost": False},
-               {"object_id": 2, "frame": 1, "object_score": 4.0, "predicted_iou": 0.8, "lost": False},
-               {"object_id": 1, "frame": 1, "object_score": -2.0, "predicted_iou": 0.2, "lost": True}]
+    records = [
+        {"object_id": 2, "frame": 2, "object_score": 4.0, "predicted_iou": 0.8, "lost": False},
+        {"object_id": 2, "frame": 1, "object_score": 4.0, "predicted_iou": 0.8, "lost": False},
+        {"object_id": 1, "frame": 1, "object_score": -2.0, "predicted_iou": 0.2, "lost": True},
+    ]
     by_key = {(r["object_id"], r["frame"]): r for r in object_table(make_labels(), records)}
     assert by_key[(2, 2)]["area"] is None and by_key[(2, 2)]["lost"] is True
     assert by_key[(2, 1)]["area"] == 49 and by_key[(2, 1)]["lost"] is False
-    assert by_key[(1, 1)]["area"] == 100 and by_key[(1, 1)]["lost"] is True  # the model's flag is kept
+    assert (
+        by_key[(1, 1)]["area"] == 100 and by_key[(1, 1)]["lost"] is True
+    )  # the model's flag is kept
     assert by_key[(1, 0)]["lost"] is None  # no record: unknown
 
 
@@ -195,8 +227,23 @@ def test_tracks_data():
     labels = make_labels()
     data, graph = tracks_data(labels, {3: 1, 2: 99})  # 99 is not in the data
     assert data.shape == (12, 4)
-    np.testing.assert_array_equal(data[:, :2], [[1, 0], [1, 1], [1, 2], [1, 3], [1, 4], [2, 0], [2, 1],
-                                                [2, 3], [2, 4], [3, 2], [3, 3], [3, 4]])
+    np.testing.assert_array_equal(
+        data[:, :2],
+        [
+            [1, 0],
+            [1, 1],
+            [1, 2],
+            [1, 3],
+            [1, 4],
+            [2, 0],
+            [2, 1],
+            [2, 3],
+            [2, 4],
+            [3, 2],
+            [3, 3],
+            [3, 4],
+        ],
+    )
     expected = expected_props(labels)
     for tid, t, y, x in data:
         _, cy, cx, _ = expected[(int(tid), int(t))]
@@ -211,7 +258,9 @@ def test_ctc_split_gap_and_round_trip(tmp_path):
     labels = make_labels()
     folder = write_ctc(tmp_path / "01_RES", labels, PARENTS)
     # the masks, the track file, and the marker that makes the folder ours to replace (io/atomic.py)
-    assert sorted(p.name for p in folder.iterdir()) == [MARKER] + [f"mask00{t}.tif" for t in range(T)] + ["res_track.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == [MARKER] + [
+        f"mask00{t}.tif" for t in range(T)
+    ] + ["res_track.txt"]
     # object 2 vanishes in frame 2: its second run (frames 3-4) becomes track 4 with parent 2
     assert (folder / "res_track.txt").read_text() == "1 0 4 0\n2 0 1 0\n3 2 4 1\n4 3 4 2\n"
     assert tifffile.imread(folder / "mask000.tif").dtype == np.uint16
@@ -231,7 +280,11 @@ def test_ctc_child_of_split_parent_and_2d(tmp_path):
     write_ctc(tmp_path / "res", labels, {6: 5})
     assert (tmp_path / "res" / "res_track.txt").read_text() == "5 0 0 0\n6 3 3 7\n7 2 2 5\n"
     write_ctc(tmp_path / "single", labels[0])
-    assert sorted(p.name for p in (tmp_path / "single").iterdir()) == [MARKER, "mask000.tif", "res_track.txt"]
+    assert sorted(p.name for p in (tmp_path / "single").iterdir()) == [
+        MARKER,
+        "mask000.tif",
+        "res_track.txt",
+    ]
     back, parents = read_ctc(tmp_path / "single")
     assert back.shape == (1, 6, 6) and parents == {}
 
@@ -253,16 +306,29 @@ def test_read_ctc_errors(tmp_path):
     with pytest.raises(ValueError, match="res_track.txt"):
         read_ctc(folder)
     (folder / "res_track.txt").write_text("1 0 4 0\n2 0 4 7\n")
-    with pytest.raises(ValueError, match="res_track.txt: track 2 has parent 7, which is not a track"):
+    with pytest.raises(
+        ValueError, match="res_track.txt: track 2 has parent 7, which is not a track"
+    ):
         read_ctc(folder)
 
 
 # ----------------------------------------------------------------------------- session JSON
 def test_session_json_round_trip(tmp_path):
     session = {
-        "prompts": [{"object_id": np.int64(3), "frame": np.int32(2), "points": np.array([[1.5, 2.0], [3.0, 4.0]]),
-                     "point_labels": np.array([1, 0], dtype=np.int8), "box": (1, 2, 3, 4)}],
-        "settings": {"threshold": np.float32(0.5), "model": "sam2.1_hiera_tiny", "fill_holes": np.bool_(True)},
+        "prompts": [
+            {
+                "object_id": np.int64(3),
+                "frame": np.int32(2),
+                "points": np.array([[1.5, 2.0], [3.0, 4.0]]),
+                "point_labels": np.array([1, 0], dtype=np.int8),
+                "box": (1, 2, 3, 4),
+            }
+        ],
+        "settings": {
+            "threshold": np.float32(0.5),
+            "model": "sam2.1_hiera_tiny",
+            "fill_holes": np.bool_(True),
+        },
         "parents": {np.int64(4): 2},
     }
     path = write_session_json(tmp_path / "session.json", session)
@@ -270,13 +336,24 @@ def test_session_json_round_trip(tmp_path):
     assert raw["format"] == "napari-sam2-session" and raw["version"] == 2
     back = read_session_json(path)
     assert back == {
-        "format": "napari-sam2-session", "version": 2,
-        "prompts": [{"object_id": 3, "frame": 2, "points": [[1.5, 2.0], [3.0, 4.0]], "point_labels": [1, 0],
-                     "box": [1, 2, 3, 4]}],
+        "format": "napari-sam2-session",
+        "version": 2,
+        "prompts": [
+            {
+                "object_id": 3,
+                "frame": 2,
+                "points": [[1.5, 2.0], [3.0, 4.0]],
+                "point_labels": [1, 0],
+                "box": [1, 2, 3, 4],
+            }
+        ],
         "settings": {"threshold": 0.5, "model": "sam2.1_hiera_tiny", "fill_holes": True},
         "parents": {"4": 2},
     }
-    assert type(back["prompts"][0]["object_id"]) is int and type(back["settings"]["fill_holes"]) is bool
+    assert (
+        type(back["prompts"][0]["object_id"]) is int
+        and type(back["settings"]["fill_holes"]) is bool
+    )
     # writing what was read gives the same file content again
     write_session_json(tmp_path / "again.json", back)
     assert (tmp_path / "again.json").read_text() == path.read_text()
@@ -336,8 +413,12 @@ def test_overwrite_protection(tmp_path, kind):
 @pytest.mark.parametrize("bad", ["float", "negative", "ndim4", "bool"])
 def test_bad_labels_leave_nothing(tmp_path, kind, bad):
     labels = make_labels()
-    bad_labels = {"float": labels.astype(float), "negative": labels - 1, "ndim4": labels[None],
-                  "bool": labels > 0}[bad]
+    bad_labels = {
+        "float": labels.astype(float),
+        "negative": labels - 1,
+        "ndim4": labels[None],
+        "bool": labels > 0,
+    }[bad]
     write, name = WRITERS[kind]
     if kind == "json":  # the session writer takes no labels; give it something unstorable instead
         with pytest.raises(ValueError, match="session_dict"):
@@ -373,7 +454,9 @@ def test_failure_mid_write_keeps_old_output(tmp_path, monkeypatch):
 
     monkeypatch.setattr(exports.tifffile, "imwrite", imwrite_fails_on_third_file)
     with pytest.raises(OSError, match="disk full"):
-        write_ctc(tmp_path / "res", labels * 2, overwrite=True)  # fails after two masks were written
+        write_ctc(
+            tmp_path / "res", labels * 2, overwrite=True
+        )  # fails after two masks were written
     assert len(calls) == 3
     calls.clear()
     with pytest.raises(OSError, match="disk full"):
@@ -415,7 +498,9 @@ def test_label_stack_is_written_and_read_frame_by_frame(tmp_path, suffix):
     back = exports.LabelStack.from_file(tmp_path / f"stack{suffix}")
     assert back.shape == (4, 20, 30) and back.dtype == np.uint16
     assert np.array_equal(np.stack(list(back)), labels)
-    assert np.array_equal(np.stack(list(exports.LabelStack.from_file(tmp_path / f"array{suffix}"))), labels)
+    assert np.array_equal(
+        np.stack(list(exports.LabelStack.from_file(tmp_path / f"array{suffix}"))), labels
+    )
     assert exports.object_table(back) == exports.object_table(labels)
     assert exports.tracks_data(back)[0].tolist() == exports.tracks_data(labels)[0].tolist()
     with pytest.raises(TypeError, match="one frame at a time"):
@@ -445,8 +530,10 @@ def test_label_writer_puts_each_frame_on_disk_at_once(tmp_path, name):
         assert on_disk(writer.partial).shape == labels.shape and not on_disk(writer.partial).any()
         for t in (0, 1, 2):
             writer.write(t, labels[t])
-            current = on_disk(writer.partial)  # read by another reader while the writer is still open
-            assert np.array_equal(current[:t + 1], labels[:t + 1]) and not current[t + 1:].any()
+            current = on_disk(
+                writer.partial
+            )  # read by another reader while the writer is still open
+            assert np.array_equal(current[: t + 1], labels[: t + 1]) and not current[t + 1 :].any()
         writer.write(1, labels[4])  # a frame tracked again is replaced
         assert not path.exists()  # the output appears only when the stack is finished
     assert not writer.partial.exists()
@@ -454,7 +541,9 @@ def test_label_writer_puts_each_frame_on_disk_at_once(tmp_path, name):
     assert back.dtype == np.uint16 and np.array_equal(back[1], labels[4]) and not back[3:].any()
     if name.endswith(".tif"):
         with tifffile.TiffFile(path) as tif:
-            assert tif.is_imagej and tif.series[0].axes == "TYX" and tif.imagej_metadata["frames"] == T
+            assert (
+                tif.is_imagej and tif.series[0].axes == "TYX" and tif.imagej_metadata["frames"] == T
+            )
     assert np.array_equal(exports.LabelStack.from_file(path)[2], labels[2])
 
 
@@ -479,8 +568,11 @@ def test_label_writer_ids_refusals_and_overwrite(tmp_path):
     with pytest.raises(ValueError, match=r"did not write \(notes.txt\)"):
         exports.LabelWriter(tmp_path / "old.zarr", (2, 8, 9), max_id=3, overwrite=True)
     assert (tmp_path / "old.zarr" / "notes.txt").read_text() == "mine" and back[0].sum() == 72
-    for bad, message in (({"path": tmp_path / "x.png"}, "must end in .tif"),
-                         ({"shape": (2, 8)}, "three positive numbers"), ({"max_id": 2**32}, "max id")):
+    for bad, message in (
+        ({"path": tmp_path / "x.png"}, "must end in .tif"),
+        ({"shape": (2, 8)}, "three positive numbers"),
+        ({"max_id": 2**32}, "max id"),
+    ):
         kwargs = {"path": tmp_path / "x.tif", "shape": (2, 8, 9), "max_id": 3, **bad}
         with pytest.raises(ValueError, match=message):
             exports.LabelWriter(**kwargs)

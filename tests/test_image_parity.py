@@ -14,15 +14,29 @@ pytestmark = pytest.mark.oracle
 TOL = 1e-4
 
 PROMPTS = {
-    "one point, multimask": dict(point_coords=[[180.0, 140.0]], point_labels=[1], multimask_output=True),
-    "one point, single mask": dict(point_coords=[[180.0, 140.0]], point_labels=[1], multimask_output=False),
-    "several +/- points": dict(point_coords=[[180.0, 140.0], [300.5, 40.25], [60.0, 250.0], [170.0, 150.0]],
-                               point_labels=[1, 0, 0, 1], multimask_output=False),
+    "one point, multimask": dict(
+        point_coords=[[180.0, 140.0]], point_labels=[1], multimask_output=True
+    ),
+    "one point, single mask": dict(
+        point_coords=[[180.0, 140.0]], point_labels=[1], multimask_output=False
+    ),
+    "several +/- points": dict(
+        point_coords=[[180.0, 140.0], [300.5, 40.25], [60.0, 250.0], [170.0, 150.0]],
+        point_labels=[1, 0, 0, 1],
+        multimask_output=False,
+    ),
     "box": dict(box=[110.0, 70.0, 260.0, 215.0], multimask_output=False),
-    "box + points": dict(box=[110.0, 70.0, 260.0, 215.0], point_coords=[[240.0, 80.0]], point_labels=[0],
-                         multimask_output=True),
-    "two objects batched": dict(point_coords=[[[180.0, 140.0]], [[350.0, 260.0]]], point_labels=[[1], [1]],
-                                multimask_output=True),
+    "box + points": dict(
+        box=[110.0, 70.0, 260.0, 215.0],
+        point_coords=[[240.0, 80.0]],
+        point_labels=[0],
+        multimask_output=True,
+    ),
+    "two objects batched": dict(
+        point_coords=[[[180.0, 140.0]], [[350.0, 260.0]]],
+        point_labels=[[1], [1]],
+        multimask_output=True,
+    ),
 }
 
 
@@ -57,8 +71,10 @@ def assert_same_prediction(off_pred, spy, our_pred, kwargs):
     return a, b
 
 
-@pytest.mark.parametrize("name", ["sam2.1_hiera_tiny", "sam2_hiera_tiny", "sam2.1_hiera_base_plus",
-                                  "sam2_hiera_base_plus"])
+@pytest.mark.parametrize(
+    "name",
+    ["sam2.1_hiera_tiny", "sam2_hiera_tiny", "sam2.1_hiera_base_plus", "sam2_hiera_base_plus"],
+)
 def test_image_predictor_matches_official(name, rgb_image):
     off, ours = _pair(name, 256)
     po, pn = oracle.official_image_predictor(off), SAM2ImagePredictor(ours)
@@ -73,9 +89,17 @@ def test_image_predictor_matches_official(name, rgb_image):
         a, _ = assert_same_prediction(po, spy, pn, _np(kwargs))
     # a low-res mask from an earlier call fed back as a prompt
     mask_in = a[2][:1] if a[2].ndim == 3 else a[2][0, :1]
-    assert_same_prediction(po, spy, pn, dict(point_coords=np.array([[200.0, 150.0]]),
-                                             point_labels=np.array([1]), mask_input=mask_in,
-                                             multimask_output=False))
+    assert_same_prediction(
+        po,
+        spy,
+        pn,
+        dict(
+            point_coords=np.array([[200.0, 150.0]]),
+            point_labels=np.array([1]),
+            mask_input=mask_in,
+            multimask_output=False,
+        ),
+    )
 
 
 def test_single_mask_uses_the_stability_fallback(rgb_image):
@@ -84,7 +108,9 @@ def test_single_mask_uses_the_stability_fallback(rgb_image):
     off, ours = _pair("sam2.1_hiera_tiny", 256)
     pn = SAM2ImagePredictor(ours)
     pn.set_image(rgb_image)
-    kwargs = dict(point_coords=np.array([[180.0, 140.0]]), point_labels=np.array([1]), return_logits=True)
+    kwargs = dict(
+        point_coords=np.array([[180.0, 140.0]]), point_labels=np.array([1]), return_logits=True
+    )
     single, _, _ = pn.predict(**kwargs, multimask_output=False)
     multi, _, _ = pn.predict(**kwargs, multimask_output=True)
     ours.sam_mask_decoder.dynamic_multimask_via_stability = False
@@ -113,17 +139,28 @@ def test_image_batch_matches_official(rgb_image):
     pn.set_image_batch([rgb_image, second])
     assert torch.allclose(po._features["image_embed"], pn.get_image_embedding(), atol=TOL, rtol=0)
     cases = {
-        "boxes": dict(box_batch=[np.array([[110.0, 70.0, 260.0, 215.0], [250, 150, 390, 290]]),
-                                 np.array([[20.0, 30.0, 150.0, 120.0]])], multimask_output=False),
-        "points": dict(point_coords_batch=[np.array([[[180.0, 140.0]], [[330.0, 250.0]]]),
-                                           np.array([[60.0, 70.0], [150.0, 100.0]])],
-                       point_labels_batch=[np.array([[1], [1]]), np.array([1, 0])],
-                       multimask_output=True),
+        "boxes": dict(
+            box_batch=[
+                np.array([[110.0, 70.0, 260.0, 215.0], [250, 150, 390, 290]]),
+                np.array([[20.0, 30.0, 150.0, 120.0]]),
+            ],
+            multimask_output=False,
+        ),
+        "points": dict(
+            point_coords_batch=[
+                np.array([[[180.0, 140.0]], [[330.0, 250.0]]]),
+                np.array([[60.0, 70.0], [150.0, 100.0]]),
+            ],
+            point_labels_batch=[np.array([[1], [1]]), np.array([1, 0])],
+            multimask_output=True,
+        ),
         "normalised points and boxes": dict(
             point_coords_batch=[np.array([[0.45, 0.47]]), np.array([[0.5, 0.5]])],
             point_labels_batch=[np.array([1]), np.array([0])],
             box_batch=[np.array([0.2, 0.2, 0.7, 0.8]), np.array([0.1, 0.3, 0.9, 0.9])],
-            normalize_coords=False, multimask_output=False),
+            normalize_coords=False,
+            multimask_output=False,
+        ),
     }
     for label, kwargs in cases.items():
         a = po.predict_batch(**kwargs, return_logits=True)
@@ -134,9 +171,12 @@ def test_image_batch_matches_official(rgb_image):
     # each image's first low-res candidates fed back with the clicks
     low = pn.predict_batch(**cases["points"])[2]
     mask_input_batch = [low[0][:, :1], low[1][None, :1]]
-    kwargs = dict(point_coords_batch=cases["points"]["point_coords_batch"],
-                  point_labels_batch=cases["points"]["point_labels_batch"],
-                  mask_input_batch=mask_input_batch, multimask_output=False)
+    kwargs = dict(
+        point_coords_batch=cases["points"]["point_coords_batch"],
+        point_labels_batch=cases["points"]["point_labels_batch"],
+        mask_input_batch=mask_input_batch,
+        multimask_output=False,
+    )
     a, b = po.predict_batch(**kwargs), pn.predict_batch(**kwargs)
     _close(a[1], b[1], "mask input: IoU scores")
     assert all(np.array_equal(x.astype(bool), y) for x, y in zip(a[0], b[0])), "mask input"

@@ -72,14 +72,17 @@ def test_model_input_is_standardised():
     assert torch.allclose(x[0, 0], torch.zeros(64, 64), atol=1e-6)
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.zeros(10), "must have shape"),
-    (np.zeros((2, 10, 10, 3)), "must have shape"),
-    (np.zeros((10, 10, 2)), "must have shape"),
-    (np.zeros((0, 10)), "empty"),
-    (np.zeros((10, 10), bool), "dtype bool"),
-    (np.array([[0.0, np.nan], [1.0, 2.0]]), "NaN"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.zeros(10), "must have shape"),
+        (np.zeros((2, 10, 10, 3)), "must have shape"),
+        (np.zeros((10, 10, 2)), "must have shape"),
+        (np.zeros((0, 10)), "empty"),
+        (np.zeros((10, 10), bool), "dtype bool"),
+        (np.array([[0.0, np.nan], [1.0, 2.0]]), "NaN"),
+    ],
+)
 def test_bad_images_are_refused(predictor, bad, message):
     with pytest.raises(ValueError, match=message):
         predictor.set_image(bad)
@@ -96,22 +99,31 @@ def test_predict_before_set_image():
         p.predict(point_coords=np.array([[1.0, 1.0]]), point_labels=np.array([1]))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(point_coords=[[500.0, 10.0]], point_labels=[1]), r"point \(x=500, y=10\) lies outside the 400x300 image"),
-    (dict(point_coords=[[10.0, -1.0]], point_labels=[1]), "outside"),
-    (dict(point_coords=[[10.0, 10.0], [20.0, 20.0]], point_labels=[1]), "does not match 2 points"),
-    (dict(point_coords=[[10.0, 10.0]]), "given together"),
-    (dict(point_coords=[[10.0, np.nan]], point_labels=[1]), "NaN"),
-    (dict(point_coords=[[10.0, 10.0]], point_labels=[5]), "must be 1 .* or 0"),
-    (dict(point_coords=np.zeros((0, 2)), point_labels=np.zeros(0)), "empty"),
-    (dict(point_coords=[10.0, 10.0], point_labels=[1]), "shape"),
-    (dict(), "no prompt"),
-    (dict(box=[10.0, 10.0, 5.0, 50.0]), "x0 <= x1"),
-    (dict(box=[10.0, 10.0, 50.0]), "box must have shape"),
-    (dict(box=[10.0, 10.0, 450.0, 50.0]), "outside"),
-    (dict(mask_input=np.zeros((1, 32, 32))), r"mask_input must have shape \(1, 64, 64\)"),
-    (dict(point_coords=[[0.5, 2.0]], point_labels=[1], normalize_coords=False), r"\[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            dict(point_coords=[[500.0, 10.0]], point_labels=[1]),
+            r"point \(x=500, y=10\) lies outside the 400x300 image",
+        ),
+        (dict(point_coords=[[10.0, -1.0]], point_labels=[1]), "outside"),
+        (
+            dict(point_coords=[[10.0, 10.0], [20.0, 20.0]], point_labels=[1]),
+            "does not match 2 points",
+        ),
+        (dict(point_coords=[[10.0, 10.0]]), "given together"),
+        (dict(point_coords=[[10.0, np.nan]], point_labels=[1]), "NaN"),
+        (dict(point_coords=[[10.0, 10.0]], point_labels=[5]), "must be 1 .* or 0"),
+        (dict(point_coords=np.zeros((0, 2)), point_labels=np.zeros(0)), "empty"),
+        (dict(point_coords=[10.0, 10.0], point_labels=[1]), "shape"),
+        (dict(), "no prompt"),
+        (dict(box=[10.0, 10.0, 5.0, 50.0]), "x0 <= x1"),
+        (dict(box=[10.0, 10.0, 50.0]), "box must have shape"),
+        (dict(box=[10.0, 10.0, 450.0, 50.0]), "outside"),
+        (dict(mask_input=np.zeros((1, 32, 32))), r"mask_input must have shape \(1, 64, 64\)"),
+        (dict(point_coords=[[0.5, 2.0]], point_labels=[1], normalize_coords=False), r"\[0, 1\]"),
+    ],
+)
 def test_bad_prompts_are_refused(ready, kwargs, message):
     kwargs = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in kwargs.items()}
     with pytest.raises(ValueError, match=message):
@@ -119,18 +131,27 @@ def test_bad_prompts_are_refused(ready, kwargs, message):
 
 
 def test_outputs_have_official_shapes(ready):
-    masks, scores, logits = ready.predict(point_coords=np.array([[180.0, 140.0]]), point_labels=np.array([1]))
+    masks, scores, logits = ready.predict(
+        point_coords=np.array([[180.0, 140.0]]), point_labels=np.array([1])
+    )
     assert masks.shape == (3, 300, 400) and masks.dtype == bool
     assert scores.shape == (3,) and logits.shape == (3, 64, 64)
-    masks, scores, logits = ready.predict(box=np.array([[10.0, 10, 100, 100], [200, 100, 300, 200]]),
-                                          multimask_output=False)
+    masks, scores, logits = ready.predict(
+        box=np.array([[10.0, 10, 100, 100], [200, 100, 300, 200]]), multimask_output=False
+    )
     assert masks.shape == (2, 1, 300, 400) and scores.shape == (2, 1)
 
 
 def test_normalized_coordinates_equal_pixel_coordinates(ready):
-    a = ready.predict(point_coords=np.array([[100.0, 150.0]]), point_labels=np.array([1]), return_logits=True)
-    b = ready.predict(point_coords=np.array([[0.25, 0.5]]), point_labels=np.array([1]), return_logits=True,
-                      normalize_coords=False)
+    a = ready.predict(
+        point_coords=np.array([[100.0, 150.0]]), point_labels=np.array([1]), return_logits=True
+    )
+    b = ready.predict(
+        point_coords=np.array([[0.25, 0.5]]),
+        point_labels=np.array([1]),
+        return_logits=True,
+        normalize_coords=False,
+    )
     assert np.allclose(a[0], b[0], atol=1e-5)
 
 
@@ -150,9 +171,13 @@ def test_channel_picks_or_converts_and_bad_channels_name_the_shape(predictor, rg
     grey = predictor.get_image_embedding().clone()
     predictor.set_image(luminance)
     assert torch.allclose(grey, predictor.get_image_embedding(), atol=1e-5)
-    with pytest.raises(ValueError, match=r"channel 5 does not exist: image of shape \(300, 400, 3\) has 3"):
+    with pytest.raises(
+        ValueError, match=r"channel 5 does not exist: image of shape \(300, 400, 3\) has 3"
+    ):
         predictor.set_image(rgb_image, channel=5)
-    with pytest.raises(ValueError, match=r"channel 0 given, but image of shape \(300, 400\) has no channel axis"):
+    with pytest.raises(
+        ValueError, match=r"channel 0 given, but image of shape \(300, 400\) has no channel axis"
+    ):
         predictor.set_image(rgb_image[..., 0], channel=0)
     with pytest.raises(ValueError, match="channel number or 'grey'"):
         predictor.set_image(rgb_image, channel="red")

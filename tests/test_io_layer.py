@@ -29,7 +29,9 @@ print("heavy:", heavy)
 
 
 def test_io_modules_read_and_write_without_torch(tmp_path):
-    done = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "heavy: []"
     assert (tmp_path / "labels.tif").stat().st_size > 3 * 8 * 9 * 2

@@ -20,9 +20,17 @@ ALLOWED: dict[str, set[str]] = {
     "synthetic": {"notices"},
     "model": {"notices"},
     "io": {"notices"},
-    "settings": {"io", "notices"},  # the run's settings as types: no torch (the widget docks without it)
+    "settings": {
+        "io",
+        "notices",
+    },  # the run's settings as types: no torch (the widget docks without it)
     "weights": {"notices", "model"},  # model.configs only: see WEIGHTS_MAY_IMPORT
-    "loading": {"model", "weights", "notices", "device"},  # device: picking one, the memory a size needs
+    "loading": {
+        "model",
+        "weights",
+        "notices",
+        "device",
+    },  # device: picking one, the memory a size needs
     "predictor": {"model", "loading", "io", *BASE},
     "engine": {"predictor", "model", "loading", "io", "settings", *BASE},
     "init": {"loading", "predictor"},  # lazily only: see test_package_init_imports_lazily
@@ -45,8 +53,13 @@ FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {
 FORBIDDEN_THIRD_PARTY["io"] = {"torch", "napari"} | QT
 FORBIDDEN_THIRD_PARTY["settings"] = {"torch", "napari"} | QT
 
-COMPAT_MODULES = {"build_sam", "sam2_image_predictor", "sam2_video_predictor",
-                  "automatic_mask_generator"}
+COMPAT_MODULES = {
+    "build_sam",
+    "sam2_image_predictor",
+    "sam2_video_predictor",
+    "automatic_mask_generator",
+}
+
 
 def layer_of(module: str) -> str | None:
     """The layer of a dotted module name inside the package (its first part is the package); None if unknown."""
@@ -54,7 +67,17 @@ def layer_of(module: str) -> str | None:
     if len(parts) == 1:
         return "init"
     top = parts[1]
-    if top in ("model", "io", "predictor", "engine", "train", "loading", "weights", "settings", *BASE):
+    if top in (
+        "model",
+        "io",
+        "predictor",
+        "engine",
+        "train",
+        "loading",
+        "weights",
+        "settings",
+        *BASE,
+    ):
         return top
     if top == "cli":
         return "cli"
@@ -71,7 +94,9 @@ class Import:
     line: int
     target: str  # absolute name of what it imports: a module of the package, or a third-party name
     text: str  # the import statement as written
-    module_level: bool  # runs when the module is imported (not in a function, not under TYPE_CHECKING)
+    module_level: (
+        bool  # runs when the module is imported (not in a function, not under TYPE_CHECKING)
+    )
 
     def where(self) -> str:
         return f"{self.module}:{self.line} `{self.text}`"
@@ -90,7 +115,8 @@ def module_names(package_dir: Path) -> dict[str, Path]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _walk(node: ast.AST, module_level: bool):
@@ -115,7 +141,9 @@ def collect_imports(package_dir: Path) -> list[Import]:
     found = []
     for module, path in names.items():
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-        for node, module_level in _walk(ast.parse(path.read_text(encoding="utf-8"), str(path)), True):
+        for node, module_level in _walk(
+            ast.parse(path.read_text(encoding="utf-8"), str(path)), True
+        ):
             text = ast.unparse(node)
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
@@ -126,8 +154,10 @@ def collect_imports(package_dir: Path) -> list[Import]:
                 else:
                     source = node.module
                 # `from pkg import sub` imports the submodule; `from pkg import name` imports pkg itself
-                targets = [f"{source}.{alias.name}" if f"{source}.{alias.name}" in names else source
-                           for alias in node.names]
+                targets = [
+                    f"{source}.{alias.name}" if f"{source}.{alias.name}" in names else source
+                    for alias in node.names
+                ]
             for target in dict.fromkeys(targets):
                 found.append(Import(module, node.lineno, target, text, module_level))
     return found
@@ -139,16 +169,22 @@ def edge_problems(imports: list[Import], root: str) -> list[str]:
     for imp in imports:
         source = layer_of(imp.module)
         if source is None:
-            problems.append(f"{imp.module}: in no layer; add it to the layer table in tests/test_layers.py")
+            problems.append(
+                f"{imp.module}: in no layer; add it to the layer table in tests/test_layers.py"
+            )
             continue
         if imp.target == root or imp.target.startswith(root + "."):
             target = layer_of(imp.target)
             if target is None:
                 problems.append(f"{imp.where()}: imports {imp.target}, which is in no layer")
             elif target != source and target not in ALLOWED[source]:
-                problems.append(f"{imp.where()}: layer {source} may not import layer {target} ({imp.target})")
+                problems.append(
+                    f"{imp.where()}: layer {source} may not import layer {target} ({imp.target})"
+                )
             elif source == "weights" and target == "model" and imp.target not in WEIGHTS_MAY_IMPORT:
-                problems.append(f"{imp.where()}: weights may import only {sorted(WEIGHTS_MAY_IMPORT)} of the model")
+                problems.append(
+                    f"{imp.where()}: weights may import only {sorted(WEIGHTS_MAY_IMPORT)} of the model"
+                )
         else:
             top = imp.target.split(".")[0]
             if top in FORBIDDEN_THIRD_PARTY.get(source, set()):
@@ -171,8 +207,10 @@ def layer_cycles(imports: list[Import], root: str) -> list[str]:
         path.append(layer)
         for nxt in sorted(edges.get(layer, {})):
             if nxt in path:
-                loop = path[path.index(nxt):] + [nxt]
-                steps = "; ".join(f"{a} -> {b} by {edges[a][b].where()}" for a, b in zip(loop, loop[1:]))
+                loop = path[path.index(nxt) :] + [nxt]
+                steps = "; ".join(
+                    f"{a} -> {b} by {edges[a][b].where()}" for a, b in zip(loop, loop[1:])
+                )
                 cycles.append(" -> ".join(loop) + f": {steps}")
             elif nxt not in done:
                 visit(nxt)
@@ -190,8 +228,13 @@ def layer_cycles(imports: list[Import], root: str) -> list[str]:
 
 def test_every_module_is_read_and_in_a_layer():
     names = module_names(PACKAGE_DIR)
-    assert {"napari_sam2.model.sam2_base", "napari_sam2.io.exports", "napari_sam2.engine.session",
-            "napari_sam2.gui.widget", "napari_sam2.cli.finetune"} <= set(names)
+    assert {
+        "napari_sam2.model.sam2_base",
+        "napari_sam2.io.exports",
+        "napari_sam2.engine.session",
+        "napari_sam2.gui.widget",
+        "napari_sam2.cli.finetune",
+    } <= set(names)
     assert [name for name in names if layer_of(name) is None] == []
 
 
@@ -208,16 +251,25 @@ def test_module_level_layer_graph_has_no_cycle():
 
 
 def test_model_never_imports_weights_or_loading():
-    bad = [imp.where() for imp in collect_imports(PACKAGE_DIR)
-           if layer_of(imp.module) == "model" and layer_of(imp.target) in ("weights", "loading")
-           and imp.target.startswith("napari_sam2.")]
+    bad = [
+        imp.where()
+        for imp in collect_imports(PACKAGE_DIR)
+        if layer_of(imp.module) == "model"
+        and layer_of(imp.target) in ("weights", "loading")
+        and imp.target.startswith("napari_sam2.")
+    ]
     assert bad == [], "the model <-> weights loop is back: " + "; ".join(bad)
 
 
 def test_package_init_imports_lazily():
-    eager = [imp.where() for imp in collect_imports(PACKAGE_DIR)
-             if imp.module == "napari_sam2" and imp.module_level and imp.target.startswith("napari_sam2")]
-    assert eager == [], "napari_sam2/__init__.py must import its parts inside functions: " + "; ".join(eager)
+    eager = [
+        imp.where()
+        for imp in collect_imports(PACKAGE_DIR)
+        if imp.module == "napari_sam2" and imp.module_level and imp.target.startswith("napari_sam2")
+    ]
+    assert eager == [], (
+        "napari_sam2/__init__.py must import its parts inside functions: " + "; ".join(eager)
+    )
 
 
 def test_compat_modules_only_re_export():
@@ -253,7 +305,7 @@ def write_fake_package(tmp_path: Path) -> Path:
         "fakepkg/io/exports.py": "def write():\n    import torch.nn\n    from .. import notices\n",
         # an engine that imports the widget lazily (forbidden) and the cli only for type checking (forbidden)
         "fakepkg/engine/__init__.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                      "    from fakepkg.cli import main\n",
+        "    from fakepkg.cli import main\n",
         "fakepkg/engine/run.py": "def go():\n    from fakepkg.gui import widget\n",
         "fakepkg/cli.py": "from fakepkg.engine import run\n",
         "fakepkg/gui/__init__.py": "",
@@ -267,7 +319,9 @@ def write_fake_package(tmp_path: Path) -> Path:
 
 
 def test_checker_resolves_relative_imports_and_levels(tmp_path):
-    imports = {(imp.module, imp.target): imp for imp in collect_imports(write_fake_package(tmp_path))}
+    imports = {
+        (imp.module, imp.target): imp for imp in collect_imports(write_fake_package(tmp_path))
+    }
     assert imports["fakepkg.model.a", "fakepkg.loading"].module_level
     assert imports["fakepkg.model.a", "fakepkg.model.b"].module_level
     assert not imports["fakepkg.io.exports", "torch.nn"].module_level
@@ -290,6 +344,8 @@ def test_checker_finds_forbidden_edges_and_cycles(tmp_path):
         "fakepkg.stray: in no layer; add it to the layer table in tests/test_layers.py",
     ]
     cycles = layer_cycles(imports, "fakepkg")
-    assert cycles == ["loading -> model -> loading: loading -> model by fakepkg.loading:1 "
-                      "`from fakepkg.model.a import thing`; model -> loading by fakepkg.model.a:1 "
-                      "`from ..loading import load`"]
+    assert cycles == [
+        "loading -> model -> loading: loading -> model by fakepkg.loading:1 "
+        "`from fakepkg.model.a import thing`; model -> loading by fakepkg.model.a:1 "
+        "`from ..loading import load`"
+    ]

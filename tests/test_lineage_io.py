@@ -24,13 +24,19 @@ from napari_sam2.synthetic import synthetic_dividing_cells
 @pytest.fixture(scope="module")
 def movie():
     """(labels (12, 128, 128) uint16, parents {4: 1, 5: 1}): cell 1 divides into 4 and 5 at frame 6."""
-    _, labels, parents = synthetic_dividing_cells(n_frames=12, size=(128, 128), n_cells=3, seed=3, divide=((1, 6),))
+    _, labels, parents = synthetic_dividing_cells(
+        n_frames=12, size=(128, 128), n_cells=3, seed=3, divide=((1, 6),)
+    )
     assert parents == {4: 1, 5: 1}
     return labels, parents
 
 
 def _track_lines(path) -> dict[int, tuple[int, int, int]]:
-    rows = [tuple(int(v) for v in line.split()) for line in path.read_text().splitlines() if line.strip()]
+    rows = [
+        tuple(int(v) for v in line.split())
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
     return {row[0]: row[1:] for row in rows}
 
 
@@ -93,7 +99,9 @@ def test_geff_round_trip_has_every_object_frame_and_the_division(tmp_path, movie
     assert graph.has_edge(node_of[(1, 5)], node_of[(5, 6)])
     assert graph.out_degree(node_of[(1, 5)]) == 2
     # time links within objects, nothing else: 5 + 11 + 11 + 5 + 5 + 2 division edges
-    assert graph.has_edge(node_of[(2, 0)], node_of[(2, 1)]) and not graph.has_edge(node_of[(1, 5)], node_of[(2, 6)])
+    assert graph.has_edge(node_of[(2, 0)], node_of[(2, 1)]) and not graph.has_edge(
+        node_of[(1, 5)], node_of[(2, 6)]
+    )
     assert graph.number_of_edges() == 39
     assert all(graph.nodes[v]["t"] > graph.nodes[u]["t"] for u, v in graph.edges)
 
@@ -155,9 +163,11 @@ def test_reader_gives_labels_and_lineage(tmp_path, movie, layout):
 
 
 def test_new_modules_do_not_import_napari():
-    code = ("import sys; import napari_sam2.gui.reader, napari_sam2.io.lineage_io, napari_sam2.io.evaluate;"
-            "bad = [m for m in ('napari', 'qtpy', 'PySide6', 'PyQt5', 'magicgui') if m in sys.modules];"
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys; import napari_sam2.gui.reader, napari_sam2.io.lineage_io, napari_sam2.io.evaluate;"
+        "bad = [m for m in ('napari', 'qtpy', 'PySide6', 'PyQt5', 'magicgui') if m in sys.modules];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 

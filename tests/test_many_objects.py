@@ -31,7 +31,10 @@ def grid_labels(n: int, size: int = 96, cell: int = 6) -> np.ndarray:
     per_row = size // (cell + 2)
     for k in range(n):
         y, x = divmod(k, per_row)
-        labels[y * (cell + 2) + 1:y * (cell + 2) + 1 + cell, x * (cell + 2) + 1:x * (cell + 2) + 1 + cell] = k + 1
+        labels[
+            y * (cell + 2) + 1 : y * (cell + 2) + 1 + cell,
+            x * (cell + 2) + 1 : x * (cell + 2) + 1 + cell,
+        ] = k + 1
     return labels
 
 
@@ -53,7 +56,10 @@ def test_bounded_batches_agree_with_one_batch(model, cells):
         runs[max_batch] = s, batches
     assert max(runs[2][1]) == 2 and max(runs[64][1]) == 7  # really split, really not split
     whole = runs[64][0]
-    for max_batch, tolerance in ((7, 0.0), (2, 1e-5)):  # a chunk as big as the group is the same call
+    for max_batch, tolerance in (
+        (7, 0.0),
+        (2, 1e-5),
+    ):  # a chunk as big as the group is the same call
         s = runs[max_batch][0]
         for oid in range(1, 8):
             assert sorted(s.objects[oid].results) == list(range(5))
@@ -66,18 +72,24 @@ def test_bounded_batches_agree_with_one_batch(model, cells):
 
 
 def test_one_model_call_holds_at_most_max_batch_objects(model):
-    image = np.stack([np.roll(grid_labels(40), k, axis=1) * 40 + 200 for k in range(3)]).astype(np.uint16)
+    image = np.stack([np.roll(grid_labels(40), k, axis=1) * 40 + 200 for k in range(3)]).astype(
+        np.uint16
+    )
     per_frame = {}
     for max_batch in (5, 64):
         s = TrackingSession(model, image, max_batch=max_batch)
         s.add_labels(0, grid_labels(40))
         events = []
-        batches = _batches_seen(model, lambda s=s, events=events: s.propagate(progress=events.append))
+        batches = _batches_seen(
+            model, lambda s=s, events=events: s.propagate(progress=events.append)
+        )
         per_frame[max_batch] = batches
         # progress is per frame, not per batch: frames 0 (prompted), 1, 2
         assert [e.frame for e in events] == [0, 1, 2] and [e.done for e in events] == [1, 2, 3]
         assert all(len(e.obj_ids) == 40 for e in events)
-    assert max(per_frame[5]) == 5 and len(per_frame[5]) == 2 * 8  # 8 calls of 5 objects on each tracked frame
+    assert (
+        max(per_frame[5]) == 5 and len(per_frame[5]) == 2 * 8
+    )  # 8 calls of 5 objects on each tracked frame
     assert per_frame[64] == [40, 40]  # unbounded: the whole group at once
 
 
@@ -91,7 +103,9 @@ def test_max_batch_is_saved_with_the_session(model, cells):
     s = TrackingSession(model, cells[0], max_batch=3)
     s.add_labels(0, cells[1][0])
     assert s.prompts_dict()["tracking"]["max_batch"] == 3
-    assert TrackingSession(model, cells[0]).prompts_dict()["tracking"]["max_batch"] == 16  # the default
+    assert (
+        TrackingSession(model, cells[0]).prompts_dict()["tracking"]["max_batch"] == 16
+    )  # the default
 
 
 def track_args(tmp_path, image, labels) -> list[str]:
@@ -100,8 +114,16 @@ def track_args(tmp_path, image, labels) -> list[str]:
     checkpoint = present_checkpoint(tmp_path, SIZE, seed=3)
     tifffile.imwrite(tmp_path / "movie.tif", image)
     tifffile.imwrite(tmp_path / "seg0.tif", labels[0])
-    return ["track", str(tmp_path / "movie.tif"), "--masks", str(tmp_path / "seg0.tif"),
-            "--checkpoint", str(checkpoint), "--image-size", str(SIZE)]
+    return [
+        "track",
+        str(tmp_path / "movie.tif"),
+        "--masks",
+        str(tmp_path / "seg0.tif"),
+        "--checkpoint",
+        str(checkpoint),
+        "--image-size",
+        str(SIZE),
+    ]
 
 
 def test_cli_max_batch(tmp_path, cells, capsys, monkeypatch):
@@ -121,12 +143,24 @@ def test_cli_max_batch(tmp_path, cells, capsys, monkeypatch):
         name = n or "default"
         option = [] if n is None else ["--max-batch", n]
         batches.clear()
-        assert main([*base, "--out", str(tmp_path / f"{name}.tif"), "--session", str(tmp_path / f"{name}.json"),
-                     *option]) == 0, capsys.readouterr().err
+        assert (
+            main(
+                [
+                    *base,
+                    "--out",
+                    str(tmp_path / f"{name}.tif"),
+                    "--session",
+                    str(tmp_path / f"{name}.json"),
+                    *option,
+                ]
+            )
+            == 0
+        ), capsys.readouterr().err
         out[name] = tifffile.imread(tmp_path / f"{name}.tif")
         largest = 7 if n is None else int(n)  # the default, 16, holds all 7 cells
-        assert max(batches) == largest and json.loads((tmp_path / f"{name}.json").read_text())["tracking"]["max_batch"] == (
-            16 if n is None else int(n))
+        assert max(batches) == largest and json.loads((tmp_path / f"{name}.json").read_text())[
+            "tracking"
+        ]["max_batch"] == (16 if n is None else int(n))
     assert len(np.unique(out["default"])) == 8
     # the numbers are compared in test_bounded_batches_agree_with_one_batch; here float rounding moves
     # a few pixels, because random weights leave many logits within 1e-6 of 0 (measured: 0.14 %)
@@ -134,6 +168,8 @@ def test_cli_max_batch(tmp_path, cells, capsys, monkeypatch):
         assert np.mean(out[n] != out["default"]) < 0.01
     for bad in ("0", "two"):
         assert main([*base, "--out", str(tmp_path / "bad.tif"), "--max-batch", bad]) == 2
-        err = capsys.readouterr().err  # a number out of range (the settings) or no number (argparse)
+        err = (
+            capsys.readouterr().err
+        )  # a number out of range (the settings) or no number (argparse)
         assert "--max-batch" in err and "must be a whole number from 1 to 4096" in err
     assert not (tmp_path / "bad.tif").exists()

@@ -17,8 +17,15 @@ from napari_sam2.io.atomic import MARKER, OutputRefused, atomic_output, check_ou
 from napari_sam2.synthetic import synthetic_cells
 
 # each output of `track`: its flag, the suffix it is written with, and whether it is a folder
-OUTPUTS = {"--out": (".tif", False), "--table": (".csv", False), "--summary": (".csv", False),
-           "--session": (".json", False), "--ctc": ("", True), "--geff": (".zarr", True), "--trackmate": (".xml", False)}
+OUTPUTS = {
+    "--out": (".tif", False),
+    "--table": (".csv", False),
+    "--summary": (".csv", False),
+    "--session": (".json", False),
+    "--ctc": ("", True),
+    "--geff": (".zarr", True),
+    "--trackmate": (".xml", False),
+}
 
 
 def _digest(root: Path) -> dict[str, str]:
@@ -48,8 +55,17 @@ def _workspace(root: Path) -> dict[str, Path]:
 def _target(rng: random.Random, root: Path, inputs: dict, flag: str) -> tuple[Path, str]:
     """A target for ``flag`` of a random kind; the kind says what may legitimately happen to it."""
     suffix, folder = OUTPUTS[flag]
-    kinds = {"fresh": 6, "own-kind-file": 3, "input": 1, "input-dotdot": 1, "input-case": 1, "input-link": 1,
-             "user-folder": 1, "parent-is-file": 1, "folder-named-like-file": 1}
+    kinds = {
+        "fresh": 6,
+        "own-kind-file": 3,
+        "input": 1,
+        "input-dotdot": 1,
+        "input-case": 1,
+        "input-link": 1,
+        "user-folder": 1,
+        "parent-is-file": 1,
+        "folder-named-like-file": 1,
+    }
     kind = rng.choices(list(kinds), weights=list(kinds.values()))[0]
     name = flag.strip("-")
     if kind == "fresh":
@@ -69,7 +85,9 @@ def _target(rng: random.Random, root: Path, inputs: dict, flag: str) -> tuple[Pa
         return src, kind
     if kind == "user-folder":
         return root / "mine", kind
-    if kind == "own-kind-file":  # an existing user file of the output's own kind (or a user's folder)
+    if (
+        kind == "own-kind-file"
+    ):  # an existing user file of the output's own kind (or a user's folder)
         path = root / f"old_{name}{suffix}"
         if folder:
             path.mkdir(exist_ok=True)
@@ -98,14 +116,27 @@ def test_random_outputs_never_change_an_input_or_a_users_file(tmp_path):
         flags = ["--out", *rng.sample(sorted(set(OUTPUTS) - {"--out"}), rng.randint(0, 3))]
         targets = {f: _target(rng, root, inputs, f) for f in flags}
         overwrite = rng.random() < 0.7
-        args = ["track", str(inputs["movie"]), "--points", str(inputs["points"]), "--masks", str(inputs["masks"]),
-                "--model", "demo", "--threads", "1"]
+        args = [
+            "track",
+            str(inputs["movie"]),
+            "--points",
+            str(inputs["points"]),
+            "--masks",
+            str(inputs["masks"]),
+            "--model",
+            "demo",
+            "--threads",
+            "1",
+        ]
         for f, (path, _) in targets.items():
             args += [f, str(path)]
         args += ["--overwrite"] if overwrite else []
         before = _digest(root)
-        replaceable = {str(p.relative_to(root)) for f, (p, kind) in targets.items()
-                       if kind == "own-kind-file" and overwrite and not OUTPUTS[f][1]}
+        replaceable = {
+            str(p.relative_to(root))
+            for f, (p, kind) in targets.items()
+            if kind == "own-kind-file" and overwrite and not OUTPUTS[f][1]
+        }
         import contextlib
         import io
 
@@ -115,13 +146,18 @@ def test_random_outputs_never_change_an_input_or_a_users_file(tmp_path):
         after = _digest(root)
         changed = {k for k in before if after.get(k) != before[k]}
         assert changed <= replaceable, (case, args, changed)
-        lines = [line for line in err.getvalue().splitlines() if line.startswith(("error", "Traceback"))]
+        lines = [
+            line for line in err.getvalue().splitlines() if line.startswith(("error", "Traceback"))
+        ]
         assert rc in (0, 2) and "Traceback" not in err.getvalue(), (case, args, err.getvalue())
         if rc == 2:
             assert len(lines) == 1 and lines[0].startswith("error: "), (case, args, err.getvalue())
         else:  # every output was written where it was asked for
             assert all(p.exists() for p, _ in targets.values()), (case, args)
-            assert all(kind in ("fresh", "own-kind-file") for _, kind in targets.values()), (case, args)
+            assert all(kind in ("fresh", "own-kind-file") for _, kind in targets.values()), (
+                case,
+                args,
+            )
             went_ahead += 1
     assert went_ahead >= 4  # the runs that write are tested too, not only the refusals
 
@@ -164,7 +200,9 @@ def test_a_folder_written_here_is_replaced_until_the_user_adds_a_file(tmp_path):
     with pytest.raises(OutputRefused, match="sub/mine.txt"):
         with atomic_output(store, overwrite=True, folder=True) as tmp:
             tmp.mkdir()
-    assert (store / "sub" / "mine.txt").read_text() == "precious" and (store / "data").read_text() == "2"
+    assert (store / "sub" / "mine.txt").read_text() == "precious" and (
+        store / "data"
+    ).read_text() == "2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]  # no temporary left behind
 
 
@@ -175,24 +213,45 @@ def test_a_failed_write_leaves_the_old_output_as_it_was(tmp_path):
         with atomic_output(old, overwrite=True) as tmp:
             tmp.write_text("half a tab")
             raise RuntimeError("disk full")
-    assert old.read_text() == "the last run's table" and sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+    assert old.read_text() == "the last run's table" and sorted(
+        p.name for p in tmp_path.iterdir()
+    ) == ["t.csv"]
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--masks", "{d}/seg.tif", "--out", "{d}/seg.tif"], "--out {d}/seg.tif is an input of this command"),
-    (["--out", "{d}/l.tif", "--session", "{d}/points.json", "--table", "{d}/POINTS.CSV"],
-     "--table {d}/POINTS.CSV is an input of this command"),
-    (["--out", "{d}/mine"], "--out must end in .tif, .tiff or .zarr"),
-    (["--out", "{d}/folder.tif"], "--out {d}/folder.tif is a folder, and this output is a file"),
-    (["--out", "{d}/l.tif", "--table", "{d}/folder.csv"], "--table {d}/folder.csv is a folder"),
-    (["--out", "{d}/l.tif", "--ctc", "{d}/mine"], "--ctc {d}/mine holds files that napari-sam2 did not write "
-                                                  "(notes.txt)"),
-    (["--out", "{d}/mine.zarr"], "--out {d}/mine.zarr holds files that napari-sam2 did not write (notes.txt)"),
-    (["--out", "{d}/l.tif", "--geff", "{d}/mine.zarr"], "--geff {d}/mine.zarr holds files"),
-    (["--out", "{d}/l.tif", "--session", "{d}/points.csv/s.json"], "{d}/points.csv is a file, not a folder"),
-    (["--out", "{d}/l.tif", "--table", "{d}/t.tif"], "--table must end in .csv"),
-    (["--out", "{d}/sub/../movie.tif"], "is an input of this command"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            ["--masks", "{d}/seg.tif", "--out", "{d}/seg.tif"],
+            "--out {d}/seg.tif is an input of this command",
+        ),
+        (
+            ["--out", "{d}/l.tif", "--session", "{d}/points.json", "--table", "{d}/POINTS.CSV"],
+            "--table {d}/POINTS.CSV is an input of this command",
+        ),
+        (["--out", "{d}/mine"], "--out must end in .tif, .tiff or .zarr"),
+        (
+            ["--out", "{d}/folder.tif"],
+            "--out {d}/folder.tif is a folder, and this output is a file",
+        ),
+        (["--out", "{d}/l.tif", "--table", "{d}/folder.csv"], "--table {d}/folder.csv is a folder"),
+        (
+            ["--out", "{d}/l.tif", "--ctc", "{d}/mine"],
+            "--ctc {d}/mine holds files that napari-sam2 did not write (notes.txt)",
+        ),
+        (
+            ["--out", "{d}/mine.zarr"],
+            "--out {d}/mine.zarr holds files that napari-sam2 did not write (notes.txt)",
+        ),
+        (["--out", "{d}/l.tif", "--geff", "{d}/mine.zarr"], "--geff {d}/mine.zarr holds files"),
+        (
+            ["--out", "{d}/l.tif", "--session", "{d}/points.csv/s.json"],
+            "{d}/points.csv is a file, not a folder",
+        ),
+        (["--out", "{d}/l.tif", "--table", "{d}/t.tif"], "--table must end in .csv"),
+        (["--out", "{d}/sub/../movie.tif"], "is an input of this command"),
+    ],
+)
 def test_track_refuses_outputs_that_would_destroy_user_files(tmp_path, capsys, extra, message):
     inputs = _workspace(tmp_path)
     (tmp_path / "folder.tif").mkdir()
@@ -201,7 +260,15 @@ def test_track_refuses_outputs_that_would_destroy_user_files(tmp_path, capsys, e
     (tmp_path / "mine.zarr" / "notes.txt").write_text("precious")
     (tmp_path / "sub").mkdir()
     before = _digest(tmp_path)
-    args = ["track", str(inputs["movie"]), "--points", str(inputs["points"]), "--model", "demo", "--overwrite"]
+    args = [
+        "track",
+        str(inputs["movie"]),
+        "--points",
+        str(inputs["points"]),
+        "--model",
+        "demo",
+        "--overwrite",
+    ]
     assert main(args + [a.format(d=tmp_path) for a in extra]) == 2
     err = capsys.readouterr().err
     assert message.format(d=tmp_path) in err and err.count("\n") == 1, err
@@ -212,11 +279,39 @@ def test_segment_never_writes_over_its_input(tmp_path, capsys):
     inputs = _workspace(tmp_path)
     before = _digest(tmp_path)
     for out in (inputs["movie"], tmp_path / "sub" / ".." / "movie.tif", tmp_path / "MOVIE.TIF"):
-        assert main(["segment", str(inputs["movie"]), "--point", "20,20", "--out", str(out), "--overwrite",
-                     "--model", "demo"]) == 2
+        assert (
+            main(
+                [
+                    "segment",
+                    str(inputs["movie"]),
+                    "--point",
+                    "20,20",
+                    "--out",
+                    str(out),
+                    "--overwrite",
+                    "--model",
+                    "demo",
+                ]
+            )
+            == 2
+        )
         assert "is an input of this command" in capsys.readouterr().err
-    assert main(["segment", str(inputs["movie"]), "--point", "20,20", "--out", str(tmp_path / "mine"),
-                 "--overwrite", "--model", "demo"]) == 2
+    assert (
+        main(
+            [
+                "segment",
+                str(inputs["movie"]),
+                "--point",
+                "20,20",
+                "--out",
+                str(tmp_path / "mine"),
+                "--overwrite",
+                "--model",
+                "demo",
+            ]
+        )
+        == 2
+    )
     assert _digest(tmp_path) == before
 
 
@@ -224,14 +319,48 @@ def test_finetune_and_evaluate_never_write_over_their_inputs(tmp_path, capsys):
     inputs = _workspace(tmp_path)
     (tmp_path / "start.pt").write_bytes(b"weights")
     before = _digest(tmp_path)
-    assert main(["finetune", str(inputs["movie"]), str(inputs["masks"]), "--checkpoint", str(tmp_path / "start.pt"),
-                 "--out", str(tmp_path / "start.pt"), "--overwrite"]) == 2
+    assert (
+        main(
+            [
+                "finetune",
+                str(inputs["movie"]),
+                str(inputs["masks"]),
+                "--checkpoint",
+                str(tmp_path / "start.pt"),
+                "--out",
+                str(tmp_path / "start.pt"),
+                "--overwrite",
+            ]
+        )
+        == 2
+    )
     assert "is an input of this command" in capsys.readouterr().err
-    assert main(["finetune", str(inputs["movie"]), str(inputs["masks"]), "--out", str(tmp_path / "m.tif"),
-                 "--overwrite"]) == 2
+    assert (
+        main(
+            [
+                "finetune",
+                str(inputs["movie"]),
+                str(inputs["masks"]),
+                "--out",
+                str(tmp_path / "m.tif"),
+                "--overwrite",
+            ]
+        )
+        == 2
+    )
     assert "--out must end in .pt" in capsys.readouterr().err
     (tmp_path / "gt").mkdir()
-    assert main(["evaluate", str(tmp_path / "mine"), str(tmp_path / "gt"), "--json",
-                 str(tmp_path / "gt" / "m.json")]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "mine"),
+                str(tmp_path / "gt"),
+                "--json",
+                str(tmp_path / "gt" / "m.json"),
+            ]
+        )
+        == 2
+    )
     assert "lies inside the input folder" in capsys.readouterr().err
     assert _digest(tmp_path) == before

@@ -42,16 +42,24 @@ def session(model):
     small, big = disc(16, 16, 4), disc(16, 18, 9)
     s.objects[1].results[0] = result(disc(5, 5, 3), direction=None)  # apart on frame 0
     s.objects[2].results[0] = result(disc(25, 25, 3), direction=None)
-    s.objects[1].results.update({1: result(small, 10.0, direction=None), 2: result(small), 3: result(small)})
-    s.objects[2].results.update({1: result(big, 20.0), 2: result(big, 20.0), 3: result(disc(16, 16, 1), 20.0)})
+    s.objects[1].results.update(
+        {1: result(small, 10.0, direction=None), 2: result(small), 3: result(small)}
+    )
+    s.objects[2].results.update(
+        {1: result(big, 20.0), 2: result(big, 20.0), 3: result(disc(16, 16, 1), 20.0)}
+    )
     return s
 
 
 def test_prompted_object_owns_its_pixels_on_its_prompted_frame(session):
     own = session.object_logits(1, 1) > 0
     labels = session.label_frame(1)
-    assert own.sum() > 100 and (labels[own] == 1).all()  # the prompt wins over the neighbour's higher logits
-    assert ((labels == 2) == ((session.object_logits(1, 2) > 0) & ~own)).all()  # the neighbour keeps the rest
+    assert (
+        own.sum() > 100 and (labels[own] == 1).all()
+    )  # the prompt wins over the neighbour's higher logits
+    assert (
+        (labels == 2) == ((session.object_logits(1, 2) > 0) & ~own)
+    ).all()  # the neighbour keeps the rest
     # on a frame where both are only tracked, the highest logit still wins
     assert not (session.label_frame(2) == 1).any()
 
@@ -66,10 +74,15 @@ def test_compose_labels_rules():
 
 
 def test_hidden_objects_are_named_with_the_object_covering_them(session):
-    assert session.visibility(2) == {1: Visible(0, 2), 2: Visible(int((session.label_frame(2) == 2).sum()), None)}
+    assert session.visibility(2) == {
+        1: Visible(0, 2),
+        2: Visible(int((session.label_frame(2) == 2).sum()), None),
+    }
     assert session.visibility(1)[1].pixels == int((session.object_logits(1, 1) > 0).sum())
     line = session.timeline(1)
-    assert line.hidden.tolist() == [0, 0, 2, 0] and not line.lost.any()  # present there, but under object 2
+    assert (
+        line.hidden.tolist() == [0, 0, 2, 0] and not line.lost.any()
+    )  # present there, but under object 2
     assert session.timelines()[2].hidden.tolist() == [0, 0, 0, 0]
     # the cache follows new results: object 2 moves away from object 1 on frame 2
     session.objects[2].results[2] = result(disc(3, 3, 2), 20.0)
@@ -98,8 +111,16 @@ def test_strip_shows_hidden_frames_and_never_present_without_pixels(session, qap
     line = session.timeline(1)
     strip.set_data(line.scores, line.prompted, lost=line.lost, hidden=line.hidden)
     assert [strip.kind(f) for f in range(4)] == ["prompted", "prompted", "hidden", "present"]
-    assert strip.tooltip(2) == "frame 2: hidden under object 2 \u2014 click on it on this frame to correct"
-    assert COLORS["hidden"] not in (COLORS["present"], COLORS["lost"], COLORS["prompted"], COLORS["none"])
+    assert (
+        strip.tooltip(2)
+        == "frame 2: hidden under object 2 \u2014 click on it on this frame to correct"
+    )
+    assert COLORS["hidden"] not in (
+        COLORS["present"],
+        COLORS["lost"],
+        COLORS["prompted"],
+        COLORS["none"],
+    )
     # a score above the threshold is not "present" where the engine found no pixel
     strip.set_data(np.array([1.0, 2.0, np.nan]), (), lost=np.array([False, True, False]))
     assert [strip.kind(f) for f in range(3)] == ["present", "lost", "none"]

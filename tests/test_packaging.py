@@ -18,8 +18,24 @@ import napari_sam2
 PACKAGE = Path(napari_sam2.__file__).parent
 ROOT = PACKAGE.parents[1]
 # top-level modules that only the napari extra may bring in
-GUI_MODULES = ("napari", "qtpy", "PySide6", "PySide2", "PyQt5", "PyQt6", "IPython", "ipykernel", "jupyter_client",
-               "jupyter_core", "qtconsole", "magicgui", "npe2", "superqt", "vispy", "app_model")
+GUI_MODULES = (
+    "napari",
+    "qtpy",
+    "PySide6",
+    "PySide2",
+    "PyQt5",
+    "PyQt6",
+    "IPython",
+    "ipykernel",
+    "jupyter_client",
+    "jupyter_core",
+    "qtconsole",
+    "magicgui",
+    "npe2",
+    "superqt",
+    "vispy",
+    "app_model",
+)
 # the napari plugin: it may import napari, Qt and magicgui (lazily, through the manifest)
 GUI_PACKAGE = PACKAGE / "gui"
 
@@ -45,9 +61,9 @@ import json, sys
 import napari_sam2, napari_sam2.cli
 from napari_sam2.cli import main
 rcs = [main(["weights", "list"]),
-       main(["segment", "sample", "--point", "131,228", "--model", "demo", "--out", {str(tmp_path / 'm.tif')!r}]),
-       main(["track", "sample", "--model", "demo", "--out", {str(tmp_path / 'labels.tif')!r},
-             "--table", {str(tmp_path / 'cells.csv')!r}, "--session", {str(tmp_path / 's.json')!r}])]
+       main(["segment", "sample", "--point", "131,228", "--model", "demo", "--out", {str(tmp_path / "m.tif")!r}]),
+       main(["track", "sample", "--model", "demo", "--out", {str(tmp_path / "labels.tif")!r},
+             "--table", {str(tmp_path / "cells.csv")!r}, "--session", {str(tmp_path / "s.json")!r}])]
 gui = sorted({{m.split(".")[0] for m in sys.modules}} & set({GUI_MODULES!r}))
 print("RESULT", json.dumps({{"rcs": rcs, "gui": gui}}))
 """
@@ -62,12 +78,24 @@ print("RESULT", json.dumps({{"rcs": rcs, "gui": gui}}))
 def test_core_dependencies_leave_out_napari_and_qt():
     project = _pyproject()["project"]
     core = {_name(r) for r in project["dependencies"]}
-    assert not core & {"napari", "magicgui", "npe2", "pyside6", "pyqt5", "pyqt6", "qtpy", "ipython", "distributed"}
+    assert not core & {
+        "napari",
+        "magicgui",
+        "npe2",
+        "pyside6",
+        "pyqt5",
+        "pyqt6",
+        "qtpy",
+        "ipython",
+        "distributed",
+    }
     extras = project["optional-dependencies"]
     napari_extra = {_name(r) for r in extras["napari"]}
     assert {"napari", "magicgui", "npe2", "pyside6"} <= napari_extra
     assert "PySide6<6.12" in extras["napari"]  # 6.12.0 crashes long napari sessions
-    assert any(r.startswith("napari-sam2[") and "napari" in r and "cluster" in r for r in extras["all"])
+    assert any(
+        r.startswith("napari-sam2[") and "napari" in r and "cluster" in r for r in extras["all"]
+    )
     assert any(r.startswith("napari-sam2[") and "all" in r for r in extras["testing"])
 
 

@@ -46,12 +46,23 @@ def _ious(pred, truth, ids=IDS, frames=range(FRAMES)):
 
 # ----------------------------------------------------------------------------- the command line
 
+
 def test_frame0_labels_track_well_and_keep_their_ids_in_every_output(tmp_path, movie, capsys):
     path, _, truth = movie
     tifffile.imwrite(tmp_path / "seed.tif", truth[0])
     out = tmp_path / "labels.tif"
-    rc = _track(path, out, "--masks", tmp_path / "seed.tif", "--table", tmp_path / "t.csv",
-                "--ctc", tmp_path / "ctc", "--session", tmp_path / "s.json")
+    rc = _track(
+        path,
+        out,
+        "--masks",
+        tmp_path / "seed.tif",
+        "--table",
+        tmp_path / "t.csv",
+        "--ctc",
+        tmp_path / "ctc",
+        "--session",
+        tmp_path / "s.json",
+    )
     assert rc == 0, capsys.readouterr().err
     pred = tifffile.imread(out)
     ious = _ious(pred, truth)
@@ -63,7 +74,9 @@ def test_frame0_labels_track_well_and_keep_their_ids_in_every_output(tmp_path, m
     assert set(np.unique(ctc)) == {0, *IDS}
     saved = json.loads((tmp_path / "s.json").read_text())
     assert sorted(saved["objects"], key=int) == [str(i) for i in IDS]
-    assert all(list(frames) == ["0"] and "mask" in frames["0"][0] for frames in saved["objects"].values())
+    assert all(
+        list(frames) == ["0"] and "mask" in frames["0"][0] for frames in saved["objects"].values()
+    )
 
 
 def test_a_sparse_stack_prompts_every_annotated_frame(tmp_path, movie, capsys):
@@ -74,10 +87,15 @@ def test_a_sparse_stack_prompts_every_annotated_frame(tmp_path, movie, capsys):
     sparse[5] = truth[5]
     tifffile.imwrite(tmp_path / "sparse.tif", sparse)
     out = tmp_path / "labels.tif"
-    assert _track(path, out, "--masks", tmp_path / "sparse.tif", "--session", tmp_path / "s.json") == 0, \
-        capsys.readouterr().err
+    assert (
+        _track(path, out, "--masks", tmp_path / "sparse.tif", "--session", tmp_path / "s.json") == 0
+    ), capsys.readouterr().err
     saved = json.loads((tmp_path / "s.json").read_text())["objects"]
-    assert {o: sorted(f, key=int) for o, f in saved.items()} == {"5": ["0", "5"], "17": ["0", "5"], "300": ["5"]}
+    assert {o: sorted(f, key=int) for o, f in saved.items()} == {
+        "5": ["0", "5"],
+        "17": ["0", "5"],
+        "300": ["5"],
+    }
     pred = tifffile.imread(out)
     assert not (pred[:5] == 300).any()  # forward from its first prompt only
     assert min(_ious(pred, truth, IDS, [5])) >= 0.9  # the prompted frame keeps the given masks
@@ -98,10 +116,20 @@ def test_a_click_on_a_masked_frame_corrects_the_mask(tmp_path, movie, demo_model
     missing = np.argwhere(cell & ~half)
     y, x = missing[np.argmax(missing[:, 1])] - (0, 3)  # well inside the missing half
     y17, x17 = np.argwhere(truth[3] == 17).mean(0)
-    (tmp_path / "points.csv").write_text(f"object_id,frame,y,x,label\n5,0,{y},{x},1\n17,3,{y17},{x17},1\n")
+    (tmp_path / "points.csv").write_text(
+        f"object_id,frame,y,x,label\n5,0,{y},{x},1\n17,3,{y17},{x17},1\n"
+    )
     out = tmp_path / "labels.tif"
-    rc = _track(path, out, "--masks", tmp_path / "seed.tif", "--points", tmp_path / "points.csv",
-                "--session", tmp_path / "s.json")
+    rc = _track(
+        path,
+        out,
+        "--masks",
+        tmp_path / "seed.tif",
+        "--points",
+        tmp_path / "points.csv",
+        "--session",
+        tmp_path / "s.json",
+    )
     assert rc == 0, capsys.readouterr().err
     saved = json.loads((tmp_path / "s.json").read_text())["objects"]
     assert [list(step) for step in saved["5"]["0"]] == [["mask"], ["points", "labels", "box"]]
@@ -112,14 +140,19 @@ def test_a_click_on_a_masked_frame_corrects_the_mask(tmp_path, movie, demo_model
     uncorrected = session.label_frame(0) == 5
     session.add_points(0, 5, [[x, y]], [1], clear=False)
     written = tifffile.imread(out)
-    assert np.array_equal(written[0], session.label_frame(0))  # the CLI applied the click after the mask
-    assert mask_iou(written[0] == 5, cell) > mask_iou(uncorrected, cell) + 0.1, \
-        (mask_iou(written[0] == 5, cell), mask_iou(uncorrected, cell))
+    assert np.array_equal(
+        written[0], session.label_frame(0)
+    )  # the CLI applied the click after the mask
+    assert mask_iou(written[0] == 5, cell) > mask_iou(uncorrected, cell) + 0.1, (
+        mask_iou(written[0] == 5, cell),
+        mask_iou(uncorrected, cell),
+    )
 
 
 @pytest.fixture
 def no_model(monkeypatch):
     """Fails the test if a model is built: every check on the label image comes first."""
+
     def build(*args, **kwargs):
         raise AssertionError("a model was built before the label image was checked")
 
@@ -140,19 +173,46 @@ def _bad(name, truth):
         "negative": (negative, [], "labels must not be negative"),
         "empty": (np.zeros((256, 256), np.uint16), [], "no objects in"),
         "frames": (truth[:5], [], "has 5 frames, the movie has 8"),
-        "ctc id": (big, ["--ctc", "ctc"], "label 70000 does not fit --ctc (CTC masks are uint16): the largest "
-                                          "id allowed is 65535"),
+        "ctc id": (
+            big,
+            ["--ctc", "ctc"],
+            "label 70000 does not fit --ctc (CTC masks are uint16): the largest "
+            "id allowed is 65535",
+        ),
         "uint32 id": (huge, [], "the largest id allowed is 4294967295"),
-        "frame with stack": (truth, ["--masks-frame", "2"], "a frame number applies only to a single"),
-        "frame outside": (truth[0], ["--masks-frame", "8"], "frame 8 is outside the movie's 8 frames"),
+        "frame with stack": (
+            truth,
+            ["--masks-frame", "2"],
+            "a frame number applies only to a single",
+        ),
+        "frame outside": (
+            truth[0],
+            ["--masks-frame", "8"],
+            "frame 8 is outside the movie's 8 frames",
+        ),
         "missing": (None, [], "label image not found"),
     }
     return cases[name]
 
 
-@pytest.mark.parametrize("case", ["shape", "float", "negative", "empty", "frames", "ctc id", "uint32 id",
-                                  "frame with stack", "frame outside", "missing"])
-def test_a_bad_label_image_is_refused_before_anything_is_written(tmp_path, movie, no_model, capsys, case):
+@pytest.mark.parametrize(
+    "case",
+    [
+        "shape",
+        "float",
+        "negative",
+        "empty",
+        "frames",
+        "ctc id",
+        "uint32 id",
+        "frame with stack",
+        "frame outside",
+        "missing",
+    ],
+)
+def test_a_bad_label_image_is_refused_before_anything_is_written(
+    tmp_path, movie, no_model, capsys, case
+):
     path, _, truth = movie
     labels, extra, message = _bad(case, truth)
     seed = tmp_path / "seed.tif"
@@ -160,33 +220,58 @@ def test_a_bad_label_image_is_refused_before_anything_is_written(tmp_path, movie
         tifffile.imwrite(seed, labels)
     before = sorted(p.name for p in tmp_path.iterdir())
     extra = [str(tmp_path / e) if e == "ctc" else e for e in extra]
-    rc = _track(path, tmp_path / "labels.tif", "--masks", seed, "--table", tmp_path / "t.csv",
-                "--session", tmp_path / "s.json", *extra)
+    rc = _track(
+        path,
+        tmp_path / "labels.tif",
+        "--masks",
+        seed,
+        "--table",
+        tmp_path / "t.csv",
+        "--session",
+        tmp_path / "s.json",
+        *extra,
+    )
     err = capsys.readouterr().err
     assert rc == 2 and message in err and str(seed) in err, err
-    assert err.splitlines()[-1].startswith("error: ") and "Traceback" not in err  # one line, no traceback
+    assert (
+        err.splitlines()[-1].startswith("error: ") and "Traceback" not in err
+    )  # one line, no traceback
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, not even a folder
 
 
-def test_a_box_beside_a_mask_masks_with_many_and_too_large_click_ids_are_refused(tmp_path, movie, no_model, capsys):
+def test_a_box_beside_a_mask_masks_with_many_and_too_large_click_ids_are_refused(
+    tmp_path, movie, no_model, capsys
+):
     path, _, truth = movie
     tifffile.imwrite(tmp_path / "seed.tif", truth[0])
     (tmp_path / "boxes.csv").write_text("object_id,frame,y0,x0,y1,x1\n17,0,1,1,30,30\n")
     out = tmp_path / "labels.tif"
-    assert _track(path, out, "--masks", tmp_path / "seed.tif", "--boxes", tmp_path / "boxes.csv") == 2
+    assert (
+        _track(path, out, "--masks", tmp_path / "seed.tif", "--boxes", tmp_path / "boxes.csv") == 2
+    )
     assert "object 17 on frame 0 has both a mask (--masks) and a box" in capsys.readouterr().err
-    assert _track(str(path.parent / "*.tif"), tmp_path / "res", "--many", "--masks", tmp_path / "seed.tif") == 2
-    assert f"--masks {tmp_path / 'seed.tif'} is not a folder: with --many" in capsys.readouterr().err
+    assert (
+        _track(
+            str(path.parent / "*.tif"), tmp_path / "res", "--many", "--masks", tmp_path / "seed.tif"
+        )
+        == 2
+    )
+    assert (
+        f"--masks {tmp_path / 'seed.tif'} is not a folder: with --many" in capsys.readouterr().err
+    )
     assert _track(path, out, "--points", tmp_path / "boxes.csv", "--masks-frame", "1") == 2
     assert "give --masks too" in capsys.readouterr().err
     (tmp_path / "points.csv").write_text("object_id,frame,y,x,label\n70000,0,10,10,1\n")
     assert _track(path, out, "--points", tmp_path / "points.csv", "--ctc", tmp_path / "ctc") == 2
-    assert "object_id 70000 does not fit --ctc (CTC masks are uint16): the largest id allowed is 65535" \
+    assert (
+        "object_id 70000 does not fit --ctc (CTC masks are uint16): the largest id allowed is 65535"
         in capsys.readouterr().err
+    )
     assert not out.exists() and not (tmp_path / "res").exists() and not (tmp_path / "ctc").exists()
 
 
 # ----------------------------------------------------------------------------- Python: add_labels
+
 
 def test_add_labels_gives_each_label_a_mask_prompt(movie, demo_model):
     _, image, truth = movie
@@ -200,14 +285,20 @@ def test_add_labels_gives_each_label_a_mask_prompt(movie, demo_model):
     assert min(mask_iou(session.label_frame(2) == i, truth[2] == i) for i in IDS) >= 0.9
 
 
-@pytest.mark.parametrize("labels, message", [
-    (np.ones((100, 256), np.uint16), "the label image for frame 0: the label image has shape (100, 256), "
-                                     "the frames are (256, 256)"),
-    (np.full((256, 256), 1.0, np.float32), "labels must be integers"),
-    (np.full((256, 256), -3, np.int32), "labels must not be negative, found -3"),
-    (np.zeros((256, 256), np.uint8), "no objects in the label image for frame 0"),
-    (np.full((256, 256), 2**32, np.int64), "the largest id allowed is 4294967295"),
-])
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (
+            np.ones((100, 256), np.uint16),
+            "the label image for frame 0: the label image has shape (100, 256), "
+            "the frames are (256, 256)",
+        ),
+        (np.full((256, 256), 1.0, np.float32), "labels must be integers"),
+        (np.full((256, 256), -3, np.int32), "labels must not be negative, found -3"),
+        (np.zeros((256, 256), np.uint8), "no objects in the label image for frame 0"),
+        (np.full((256, 256), 2**32, np.int64), "the largest id allowed is 4294967295"),
+    ],
+)
 def test_add_labels_refuses_bad_images_and_adds_nothing(movie, demo_model, labels, message):
     _, image, _ = movie
     session = TrackingSession(demo_model, image)
@@ -227,9 +318,14 @@ def test_add_labels_refused_by_a_division_leaves_every_prompt_as_it_was(movie, d
     session.mark_division(5, 3, [40, 41])
     labels = np.where(truth[1] == 300, 40, truth[1])
     labels[labels == 5] = 0
-    labels[np.nonzero(truth[1] == 5)[0].min(), np.nonzero(truth[1] == 5)[1].min()] = 5  # another mask for 5
+    labels[np.nonzero(truth[1] == 5)[0].min(), np.nonzero(truth[1] == 5)[1].min()] = (
+        5  # another mask for 5
+    )
     with pytest.raises(ValueError, match="object 40 is a daughter that starts at frame 3"):
         session.add_labels(1, labels)
     assert session.obj_ids == [5]
     assert np.array_equal(session.object_logits(1, 5), before)
-    assert len(session.objects[5].prompts[1]) == 1 and session.objects[5].prompts[1][0]["mask"].sum() > 1
+    assert (
+        len(session.objects[5].prompts[1]) == 1
+        and session.objects[5].prompts[1][0]["mask"].sum() > 1
+    )

@@ -12,8 +12,13 @@ CHECKED = ["src", "tests", "benchmarks", "docs"]
 
 
 def ruff(*args):
-    return subprocess.run([sys.executable, "-m", "ruff", *args, *CHECKED], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", *args, *CHECKED],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("command", [("format", "--check"), ("check",)], ids=["format", "check"])
@@ -26,6 +31,10 @@ def test_ruff_finds_an_undefined_name(tmp_path):
     """The check can fail: a file with an undefined name is reported."""
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    return CROP\n")
-    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(bad)], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1 and "F821" in done.stdout

@@ -329,28 +329,72 @@ def test_track_names_the_suspects_in_its_summary_table_and_session_file(tmp_path
     tifffile.imwrite(tmp_path / "m.tif", image, photometric="minisblack")
     tifffile.imwrite(tmp_path / "seed.tif", truth[0])
     out = tmp_path / "o"
-    args = ["track", str(tmp_path / "m.tif"), "--masks", str(tmp_path / "seed.tif"), "--model", "demo",
-            "--memory", "official", "--window", "none", "--out", str(out / "l.tif"), "--table", str(out / "t.csv"),
-            "--session", str(out / "s.json"), "--ctc", str(out / "ctc"), "--threads", "1"]
+    args = [
+        "track",
+        str(tmp_path / "m.tif"),
+        "--masks",
+        str(tmp_path / "seed.tif"),
+        "--model",
+        "demo",
+        "--memory",
+        "official",
+        "--window",
+        "none",
+        "--out",
+        str(out / "l.tif"),
+        "--table",
+        str(out / "t.csv"),
+        "--session",
+        str(out / "s.json"),
+        "--ctc",
+        str(out / "ctc"),
+        "--threads",
+        "1",
+    ]
     assert main(args) == 0
     captured = capsys.readouterr()
     summary = next(line for line in captured.out.splitlines() if "tracked over" in line)
     n = int(summary.split(" lost, ")[1].split(" suspect")[0])
-    assert n > 0 and " suspect in " in summary and "  object " in captured.out and "suspect on" in captured.out
+    assert (
+        n > 0
+        and " suspect in " in summary
+        and "  object " in captured.out
+        and "suspect on" in captured.out
+    )
     assert f"warning: {n} object-frames in" in captured.err
     table = [line.split(",") for line in (out / "t.csv").read_text().splitlines()]
     col = table[0].index("suspect")
     flagged = {(int(r[0]), int(r[1])): r[col] for r in table[1:] if r[col]}
     saved = json.loads((out / "s.json").read_text())["suspects"]
     assert len(flagged) == n == sum(len(v) for v in saved.values())
-    assert all(flagged[int(o), int(f)] == ";".join(why) for o, frames in saved.items() for f, why in frames.items())
+    assert all(
+        flagged[int(o), int(f)] == ";".join(why)
+        for o, frames in saved.items()
+        for f, why in frames.items()
+    )
     write_ctc_ground_truth(tmp_path / "gt", truth)
-    assert main(["evaluate", str(out / "ctc"), str(tmp_path / "gt"), "--table", str(out / "t.csv"),
-                 "--json", str(tmp_path / "m.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(out / "ctc"),
+                str(tmp_path / "gt"),
+                "--table",
+                str(out / "t.csv"),
+                "--json",
+                str(tmp_path / "m.json"),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
-    assert "error episodes flagged within -1..+2 frames of their start:" in text and "overlap:" in text
+    assert (
+        "error episodes flagged within -1..+2 frames of their start:" in text and "overlap:" in text
+    )
     q = json.loads((tmp_path / "m.json").read_text())["suspect_flags"]
-    assert q["flags"] == n and q["episodes"] >= 3 and q["recall"] >= 0.8  # as the engine test measured
+    assert (
+        q["flags"] == n and q["episodes"] >= 3 and q["recall"] >= 0.8
+    )  # as the engine test measured
 
 
 def test_track_defaults_are_the_microscopy_settings(tmp_path, pairs, capsys):
@@ -365,13 +409,39 @@ def test_track_defaults_are_the_microscopy_settings(tmp_path, pairs, capsys):
     image, truth = pairs
     tifffile.imwrite(tmp_path / "m.tif", image, photometric="minisblack")
     tifffile.imwrite(tmp_path / "seed.tif", truth[0])
-    base = ["track", str(tmp_path / "m.tif"), "--masks", str(tmp_path / "seed.tif"), "--model", "demo",
-            "--threads", "1"]
-    assert main([*base, "--out", str(tmp_path / "a.tif"), "--session", str(tmp_path / "a.json")]) == 0
-    assert "window auto: whole frame" in capsys.readouterr().out  # 256 px frames fit the demo's input
+    base = [
+        "track",
+        str(tmp_path / "m.tif"),
+        "--masks",
+        str(tmp_path / "seed.tif"),
+        "--model",
+        "demo",
+        "--threads",
+        "1",
+    ]
+    assert (
+        main([*base, "--out", str(tmp_path / "a.tif"), "--session", str(tmp_path / "a.json")]) == 0
+    )
+    assert (
+        "window auto: whole frame" in capsys.readouterr().out
+    )  # 256 px frames fit the demo's input
     tracking = json.loads((tmp_path / "a.json").read_text())["tracking"]
     assert tracking["memory"] == "resolved" and tracking["window"] == "auto"
-    assert main([*base, "--out", str(tmp_path / "b.tif"), "--session", str(tmp_path / "b.json"),
-                 "--memory", "official", "--window", "none"]) == 0
+    assert (
+        main(
+            [
+                *base,
+                "--out",
+                str(tmp_path / "b.tif"),
+                "--session",
+                str(tmp_path / "b.json"),
+                "--memory",
+                "official",
+                "--window",
+                "none",
+            ]
+        )
+        == 0
+    )
     tracking = json.loads((tmp_path / "b.json").read_text())["tracking"]
     assert tracking["memory"] == "official" and tracking["window"] is None

@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_sam2.synthetic import (Look, synthetic_cells, synthetic_dividing_cells,
-                                   synthetic_passing_pairs, synthetic_volume)
+from napari_sam2.synthetic import (
+    Look,
+    synthetic_cells,
+    synthetic_dividing_cells,
+    synthetic_passing_pairs,
+    synthetic_volume,
+)
 
 
 def _areas(frame: np.ndarray) -> dict[int, int]:
@@ -17,8 +22,9 @@ def _areas(frame: np.ndarray) -> dict[int, int]:
 @pytest.mark.parametrize(("cell", "frame"), [(1, 8), (3, 4)])
 def test_dividing_cell_is_replaced_by_two_smaller_daughters(cell, frame):
     n_cells = 5
-    image, labels, parents = synthetic_dividing_cells(n_frames=14, size=(160, 160), n_cells=n_cells, seed=3,
-                                                      divide=((cell, frame),))
+    image, labels, parents = synthetic_dividing_cells(
+        n_frames=14, size=(160, 160), n_cells=n_cells, seed=3, divide=((cell, frame),)
+    )
     assert image.shape == labels.shape == (14, 160, 160)
     assert image.dtype == labels.dtype == np.uint16
     assert parents == {n_cells + 1: cell, n_cells + 2: cell}
@@ -32,10 +38,12 @@ def test_dividing_cell_is_replaced_by_two_smaller_daughters(cell, frame):
     first = _areas(labels[frame])
     for daughter in parents:
         assert 0.3 * parent_area <= first[daughter] <= 0.8 * parent_area
+
     # the daughters drift apart
     def gap(t):
         a, b = (np.argwhere(labels[t] == d).mean(0) for d in parents)
         return np.hypot(*(a - b))
+
     assert gap(13) > gap(frame) + 5
 
 
@@ -48,14 +56,17 @@ def test_dividing_cells_labels_match_the_image_and_are_deterministic():
         for cell in _areas(labels[t]):
             assert image[t][labels[t] == cell].mean() > outside + 500
     again = synthetic_dividing_cells(seed=4)
-    assert np.array_equal(image, again[0]) and np.array_equal(labels, again[1]) and parents == again[2]
+    assert (
+        np.array_equal(image, again[0]) and np.array_equal(labels, again[1]) and parents == again[2]
+    )
     other = synthetic_dividing_cells(seed=5)
     assert not np.array_equal(labels, other[1])
 
 
 def test_daughters_can_divide_again():
-    _, labels, parents = synthetic_dividing_cells(n_frames=12, size=(192, 192), n_cells=3, seed=6,
-                                                  divide=((2, 3), (4, 8)))
+    _, labels, parents = synthetic_dividing_cells(
+        n_frames=12, size=(192, 192), n_cells=3, seed=6, divide=((2, 3), (4, 8))
+    )
     assert parents == {4: 2, 5: 2, 6: 4, 7: 4}
     assert set(_areas(labels[-1])) == {1, 3, 5, 6, 7}
 
@@ -110,8 +121,11 @@ def test_passing_pairs_touch_for_a_few_frames_and_look_alike():
         assert set(_areas(labels[t])) == set(range(1, 17))
     for k in range(8):
         a, b = 2 * k + 1, 2 * k + 2
-        touching = [t for t in range(24)
-                    if (ndimage.binary_dilation(labels[t] == a) & (labels[t] == b)).any()]
+        touching = [
+            t
+            for t in range(24)
+            if (ndimage.binary_dilation(labels[t] == a) & (labels[t] == b)).any()
+        ]
         assert 3 <= len(touching) <= 6 and touching == list(range(touching[0], touching[-1] + 1))
         assert 5 <= touching[0] and touching[-1] <= 19  # they meet in the middle, not at an end
         first = _areas(labels[0])
@@ -121,15 +135,17 @@ def test_passing_pairs_touch_for_a_few_frames_and_look_alike():
         ca, cb = (np.argwhere(labels[0] == i).mean(0) for i in (a, b))
         da, db = (np.argwhere(labels[-1] == i).mean(0) - c for i, c in ((a, ca), (b, cb)))
         assert np.dot(da, db) < 0 and np.hypot(*da) > 30  # opposite ways, about 2.5 px a frame
-    small = [synthetic_passing_pairs(n_frames=4, size=(128, 256), n_pairs=2, seed=s)
-             for s in (0, 0, 1)]
+    small = [
+        synthetic_passing_pairs(n_frames=4, size=(128, 256), n_pairs=2, seed=s) for s in (0, 0, 1)
+    ]
     assert np.array_equal(small[0][0], small[1][0]) and np.array_equal(small[0][1], small[1][1])
     assert not np.array_equal(small[0][1], small[2][1])
 
 
 def test_passing_pairs_that_approach_and_the_limits():
-    _, apart = synthetic_passing_pairs(n_frames=20, size=(256, 256), n_pairs=2, seed=1,
-                                       approach=1.0)
+    _, apart = synthetic_passing_pairs(
+        n_frames=20, size=(256, 256), n_pairs=2, seed=1, approach=1.0
+    )
     for t in (0, 19):  # far apart at the ends, touching in the middle
         gap = [np.hypot(*(np.argwhere(apart[t] == 1).mean(0) - np.argwhere(apart[t] == 2).mean(0)))]
         assert gap[0] > 30

@@ -16,9 +16,9 @@ def dividing_movie() -> tuple[np.ndarray, dict]:
     cell 5 is seen on frame 4 only."""
     labels = np.zeros((6, 40, 50), np.uint16)
     for t in range(3):
-        labels[t, 5 + t:15 + t, 5:17] = 1
+        labels[t, 5 + t : 15 + t, 5:17] = 1
     for t in range(3, 6):
-        labels[t, 6:12, 4 + t:10 + t] = 2
+        labels[t, 6:12, 4 + t : 10 + t] = 2
         labels[t, 16:23, 6:11] = 3
     labels[:, 30:36, 30:38] = 4
     labels[4, 2:4, 44:47] = 5
@@ -41,7 +41,11 @@ def test_spots_and_links_match_the_masks(tmp_path):
     doc = read_trackmate(path)
 
     assert doc["spatial_units"] == "pixel" and doc["time_units"] == "frame"
-    assert doc["image"]["width"] == 50 and doc["image"]["height"] == 40 and doc["image"]["nframes"] == 6
+    assert (
+        doc["image"]["width"] == 50
+        and doc["image"]["height"] == 40
+        and doc["image"]["nframes"] == 6
+    )
     assert sorted(doc["spots"]) == list(range(6))
     assert [len(doc["spots"][t]) for t in range(6)] == [2, 2, 2, 3, 4, 3]
     for t in range(6):
@@ -54,11 +58,14 @@ def test_spots_and_links_match_the_masks(tmp_path):
     ids = {(s["name"], s["frame"]): s["id"] for frame in doc["spots"].values() for s in frame}
     division = {(ids["object 1", 2], ids["object 2", 3]), (ids["object 1", 2], ids["object 3", 3])}
     assert division <= set(doc["edges"])
-    assert len(doc["edges"]) == 2 + 2 + 2 + 2 + 5  # cell 1's, the division's, 2's, 3's, and 4's links
+    assert (
+        len(doc["edges"]) == 2 + 2 + 2 + 2 + 5
+    )  # cell 1's, the division's, 2's, 3's, and 4's links
     cell_4 = [(ids["object 4", t], ids["object 4", t + 1]) for t in range(5)]
     # the lineage of 1, 2 and 3 is one track, cell 4 another; cell 5 alone is a spot of no track
     assert sorted(map(sorted, doc["tracks"].values())) == sorted(
-        [sorted(set(doc["edges"]) - set(cell_4)), cell_4])
+        [sorted(set(doc["edges"]) - set(cell_4)), cell_4]
+    )
     assert sorted(doc["filtered_tracks"]) == sorted(doc["tracks"])
     assert all(ids["object 5", 4] not in edge for edge in doc["edges"])
 
@@ -70,8 +77,17 @@ def test_the_file_has_trackmate_layout(tmp_path):
     model = root.find("Model")
     assert model.find("AllSpots").get("nspots") == "16"
     spot = model.find("AllSpots/SpotsInFrame/Spot")
-    assert {"ID", "name", "FRAME", "POSITION_X", "POSITION_Y", "POSITION_Z", "POSITION_T", "RADIUS",
-            "QUALITY"} <= set(spot.attrib)
+    assert {
+        "ID",
+        "name",
+        "FRAME",
+        "POSITION_X",
+        "POSITION_Y",
+        "POSITION_Z",
+        "POSITION_T",
+        "RADIUS",
+        "QUALITY",
+    } <= set(spot.attrib)
     division_track = [t for t in model.iterfind("AllTracks/Track") if t.get("NUMBER_SPLITS") == "1"]
     assert len(division_track) == 1 and division_track[0].get("NUMBER_SPOTS") == "9"
     assert root.find("Settings/ImageData").get("nframes") == "6"
@@ -117,10 +133,12 @@ def test_reader_names_bad_files(tmp_path):
     bad.write_text("not xml")
     with pytest.raises(ValueError, match="bad.xml is not an XML file"):
         read_trackmate(bad)
-    bad.write_text('<TrackMate><Model><AllSpots><SpotsInFrame frame="0">'
-                   '<Spot ID="0" FRAME="0" POSITION_X="1" POSITION_Y="2"/></SpotsInFrame></AllSpots>'
-                   '<AllTracks><Track TRACK_ID="0"><Edge SPOT_SOURCE_ID="0" SPOT_TARGET_ID="7"/></Track></AllTracks>'
-                   '</Model></TrackMate>')
+    bad.write_text(
+        '<TrackMate><Model><AllSpots><SpotsInFrame frame="0">'
+        '<Spot ID="0" FRAME="0" POSITION_X="1" POSITION_Y="2"/></SpotsInFrame></AllSpots>'
+        '<AllTracks><Track TRACK_ID="0"><Edge SPOT_SOURCE_ID="0" SPOT_TARGET_ID="7"/></Track></AllTracks>'
+        "</Model></TrackMate>"
+    )
     with pytest.raises(ValueError, match="track 0 links spots \\(0, 7\\)"):
         read_trackmate(bad)
 
@@ -135,7 +153,9 @@ def test_track_outputs_check_the_trackmate_file_before_compute(tmp_path):
         OutputSettings(out=tmp_path / "l.tif", trackmate=tmp_path / "cells.csv")
     assert info.value.worded().startswith("--trackmate must end in .xml")
     with pytest.raises(SettingError) as info:
-        OutputSettings(out=tmp_path / "l.tif", table=tmp_path / "x.xml", trackmate=tmp_path / "x.xml")
+        OutputSettings(
+            out=tmp_path / "l.tif", table=tmp_path / "x.xml", trackmate=tmp_path / "x.xml"
+        )
     assert info.value.worded().startswith("--table must end in .csv")
     (tmp_path / "cells.xml").write_text("")
     with pytest.raises(FileExistsError) as info:

@@ -17,7 +17,14 @@ from napari_sam2.synthetic import synthetic_cells, synthetic_microscopy
 from napari_sam2.train import loss as L
 from napari_sam2.train.data import ClipSampler, check_pair, make_clip
 from napari_sam2.train.prompts import correction_points, noisy_boxes, random_points
-from napari_sam2.train.trainer import Stage, TrainConfig, finetune, save_checkpoint, select_parts, train
+from napari_sam2.train.trainer import (
+    Stage,
+    TrainConfig,
+    finetune,
+    save_checkpoint,
+    select_parts,
+    train,
+)
 
 
 def _disc(s=32, r=8, cy=16, cx=16):
@@ -32,7 +39,7 @@ def test_loss_prefers_the_right_mask_and_trains_the_best_candidate_only():
     multi = torch.stack([bad, good, torch.zeros_like(good)], dim=1).float()  # (1, 3, H, W)
     multi.requires_grad_(True)
     parts = L.step_loss(multi, torch.tensor([[0.0, 1.0, 0.5]]), torch.tensor([[5.0]]), target)
-    assert parts["focal"] < 1e-3 and parts["dice"] < 1e-2   # the good candidate is the one trained
+    assert parts["focal"] < 1e-3 and parts["dice"] < 1e-2  # the good candidate is the one trained
     L.total({k: parts[k] for k in ("focal", "dice")}).backward()
     grads = multi.grad.flatten(2).abs().sum(-1)[0]
     assert grads[1] > 0 and grads[0] == 0 and grads[2] == 0
@@ -65,19 +72,24 @@ def test_simulated_prompts_land_where_they_should():
         neg = random_points(masks, gen, positive=False)[:, 0].long()
         assert not masks[0, neg[0, 1], neg[0, 0]]
     box = noisy_boxes(masks, gen, noise=0.0)
-    assert box[0].tolist() == [[15.0, 5.0], [26.0, 16.0]]  # x0, y0 / x1, y1 (exclusive end) of disc 0
+    assert box[0].tolist() == [
+        [15.0, 5.0],
+        [26.0, 16.0],
+    ]  # x0, y0 / x1, y1 (exclusive end) of disc 0
     pred = masks.clone()
-    pred[0] = False                                         # object 0 missed entirely
-    pred[1, :3, :3] = True                                  # object 1 has a false corner
+    pred[0] = False  # object 0 missed entirely
+    pred[1, :3, :3] = True  # object 1 has a false corner
     xy, lab = correction_points(pred, masks, gen)
     x, y = xy[:, 0].long().unbind(-1)
-    assert lab[0, 0] == 1 and masks[0, y[0], x[0]]           # positive click on the missed cell
+    assert lab[0, 0] == 1 and masks[0, y[0], x[0]]  # positive click on the missed cell
     assert lab[1, 0] == 0 and pred[1, y[1], x[1]] and not masks[1, y[1], x[1]]
 
 
 def test_clip_is_preprocessed_like_inference_and_masks_follow_the_labels():
     image, labels = synthetic_cells(n_frames=6, size=(64, 64), n_cells=2, seed=3)
-    clip = make_clip(image, labels, 64, np.random.default_rng(0), length=6, max_objects=5, crop=(1.0, 1.0))
+    clip = make_clip(
+        image, labels, 64, np.random.default_rng(0), length=6, max_objects=5, crop=(1.0, 1.0)
+    )
     assert clip.frames.shape == (6, 3, 64, 64) and clip.masks.shape[:2] == (6, 2)
     # the clip is the movie (forwards or backwards, turned and/or flipped) through the inference preprocessing
     source = FrameSource(image, 64)
@@ -87,23 +99,31 @@ def test_clip_is_preprocessed_like_inference_and_masks_follow_the_labels():
         x = torch.rot90(x, k, (-2, -1))
         return x.flip(-1) if flip else x
 
-    matches = [(order, k, flip) for order in (range(6), range(5, -1, -1)) for k in range(4) for flip in (False, True)
-               if float((view(movie[list(order)], k, flip) - clip.frames).abs().max()) < 1e-5]
+    matches = [
+        (order, k, flip)
+        for order in (range(6), range(5, -1, -1))
+        for k in range(4)
+        for flip in (False, True)
+        if float((view(movie[list(order)], k, flip) - clip.frames).abs().max()) < 1e-5
+    ]
     assert len(matches) >= 1
     order, k, flip = matches[0]
     truth = view(torch.from_numpy(labels[list(order)].astype(np.int64)), k, flip)
-    for j in range(2):   # each object's masks are one label's region in every frame
+    for j in range(2):  # each object's masks are one label's region in every frame
         ids = torch.unique(truth[clip.masks[:, j]])
         assert len(ids) == 1 and ids.item() > 0
         assert torch.equal(clip.masks[:, j], truth == ids.item())
 
 
-@pytest.mark.parametrize("image, labels, message", [
-    (np.zeros((3, 8, 8)), np.zeros((3, 8, 9), np.uint16), "do not match"),
-    (np.zeros((3, 8, 8)), np.zeros((3, 8, 8), np.uint16), "all zero"),
-    (np.full((3, 8, 8), np.nan), np.ones((3, 8, 8), np.uint16), "NaN"),
-    (np.zeros((3, 8, 8)), np.ones((3, 8, 8), np.float32), "integers"),
-])
+@pytest.mark.parametrize(
+    "image, labels, message",
+    [
+        (np.zeros((3, 8, 8)), np.zeros((3, 8, 9), np.uint16), "do not match"),
+        (np.zeros((3, 8, 8)), np.zeros((3, 8, 8), np.uint16), "all zero"),
+        (np.full((3, 8, 8), np.nan), np.ones((3, 8, 8), np.uint16), "NaN"),
+        (np.zeros((3, 8, 8)), np.ones((3, 8, 8), np.float32), "integers"),
+    ],
+)
 def test_bad_training_pairs_are_named(image, labels, message):
     with pytest.raises(ValueError, match=message):
         check_pair(image, labels)
@@ -113,7 +133,7 @@ def test_generator_makes_varied_movies_with_exact_labels():
     movies = [synthetic_microscopy(n_frames=10, size=(96, 96), seed=s) for s in range(6)]
     for image, labels, parents in movies:
         assert image.dtype == np.uint16 and labels.shape == image.shape
-        for daughter, parent in parents.items():   # a daughter appears only after its parent is gone
+        for daughter, parent in parents.items():  # a daughter appears only after its parent is gone
             first = min(t for t in range(10) if (labels[t] == daughter).any())
             assert not (labels[first:] == parent).any()
     backgrounds = [np.median(image) for image, _, _ in movies]
@@ -126,7 +146,9 @@ def test_generator_makes_varied_movies_with_exact_labels():
 
 
 def _tiny_pairs(n_cells=2):
-    image, labels = synthetic_cells(n_frames=4, size=(64, 64), n_cells=n_cells, seed=1, radius=(8.0, 12.0))
+    image, labels = synthetic_cells(
+        n_frames=4, size=(64, 64), n_cells=n_cells, seed=1, radius=(8.0, 12.0)
+    )
     return [(image, labels)]
 
 
@@ -152,8 +174,14 @@ def test_training_fits_a_clip():
     """A small model learns one movie: the loss falls and the mask tracked to the next frame covers the cell."""
     model = _demo_like(128)
     sampler = ClipSampler(128, pairs=_tiny_pairs(n_cells=1), seed=0)
-    cfg = TrainConfig(stages=[Stage(80, 2, 2)], lr=2e-3, warmup=5, corrections=0, focal_alpha=-1.0,
-                      loss_weights={"focal": 20.0, "dice": 5.0, "iou": 1.0, "score": 1.0})
+    cfg = TrainConfig(
+        stages=[Stage(80, 2, 2)],
+        lr=2e-3,
+        warmup=5,
+        corrections=0,
+        focal_alpha=-1.0,
+        loss_weights={"focal": 20.0, "dice": 5.0, "iou": 1.0, "score": 1.0},
+    )
     history = train(model, sampler, cfg)
     first = np.mean([r["loss"] for r in history[:5]])
     last = np.mean([r["loss"] for r in history[-5:]])
@@ -166,9 +194,13 @@ def test_checkpoint_round_trip_in_the_official_layout(tmp_path):
     path = save_checkpoint(model, tmp_path / "m.pt")
     raw = torch.load(path, weights_only=True)
     assert set(raw) == {"model"} and set(raw["model"]) == set(model.state_dict())
-    loaded = build_sam2("auto", checkpoint=path, image_size=64)  # the model is recognised from the file
+    loaded = build_sam2(
+        "auto", checkpoint=path, image_size=64
+    )  # the model is recognised from the file
     assert loaded.cfg.name == DEMO
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values())
+    )
 
 
 def test_every_model_is_recognised_from_its_weights():
@@ -181,15 +213,31 @@ def test_every_model_is_recognised_from_its_weights():
 
 
 def test_finetune_command(tmp_path, capsys):
-    (image, labels), = _tiny_pairs()
+    ((image, labels),) = _tiny_pairs()
     tifffile.imwrite(tmp_path / "img.tif", image)
     tifffile.imwrite(tmp_path / "lab.tif", labels)
     start = tmp_path / "start.pt"
     save_checkpoint(_demo_like(), start)
     out = tmp_path / "tuned.pt"
-    args = ["finetune", str(tmp_path / "img.tif"), str(tmp_path / "lab.tif"), "--checkpoint", str(start),
-            "--image-size", "64", "--out", str(out), "--epochs", "2", "--clip-len", "2", "--clips", "1",
-            "--device", "cpu"]
+    args = [
+        "finetune",
+        str(tmp_path / "img.tif"),
+        str(tmp_path / "lab.tif"),
+        "--checkpoint",
+        str(start),
+        "--image-size",
+        "64",
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--clip-len",
+        "2",
+        "--clips",
+        "1",
+        "--device",
+        "cpu",
+    ]
     assert main(args) == 0
     text = capsys.readouterr()
     assert "4 steps" in text.err and f"--model {DEMO}" in text.out
@@ -198,10 +246,22 @@ def test_finetune_command(tmp_path, capsys):
     dec = [k for k in tuned.state_dict() if k.startswith("sam_mask_decoder.")]
     enc = [k for k in tuned.state_dict() if k.startswith("image_encoder.")]
     assert any(not torch.equal(tuned.state_dict()[k], base.state_dict()[k]) for k in dec)
-    assert all(torch.equal(tuned.state_dict()[k], base.state_dict()[k]) for k in enc)  # default: encoder frozen
+    assert all(
+        torch.equal(tuned.state_dict()[k], base.state_dict()[k]) for k in enc
+    )  # default: encoder frozen
     assert main(args) == 2 and "exists" in capsys.readouterr().err  # never overwritten silently
-    assert main(["finetune", str(tmp_path / "img.tif"), str(tmp_path / "nothing*.tif"), "--out",
-                 str(tmp_path / "x.pt")]) == 2
+    assert (
+        main(
+            [
+                "finetune",
+                str(tmp_path / "img.tif"),
+                str(tmp_path / "nothing*.tif"),
+                "--out",
+                str(tmp_path / "x.pt"),
+            ]
+        )
+        == 2
+    )
     assert "no files match" in capsys.readouterr().err
 
 

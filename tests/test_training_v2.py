@@ -23,9 +23,13 @@ def test_world_movies_are_deterministic_uint16_with_labels_kept_over_time():
     image, labels, parents = synthetic_world(n_frames=6, size=(200, 160), seed=4)
     again = synthetic_world(n_frames=6, size=(200, 160), seed=4)
     assert image.shape == labels.shape == (6, 200, 160) and image.dtype == labels.dtype == np.uint16
-    assert np.array_equal(image, again[0]) and np.array_equal(labels, again[1]) and parents == again[2]
+    assert (
+        np.array_equal(image, again[0]) and np.array_equal(labels, again[1]) and parents == again[2]
+    )
     # a daughter appears only after its parent and never with it; other labels are present from frame 0 or enter
-    first_seen = {int(v): next(t for t in range(6) if (labels[t] == v).any()) for v in np.unique(labels) if v}
+    first_seen = {
+        int(v): next(t for t in range(6) if (labels[t] == v).any()) for v in np.unique(labels) if v
+    }
     for daughter, parent in parents.items():
         if daughter in first_seen:
             t = first_seen[daughter]
@@ -33,11 +37,18 @@ def test_world_movies_are_deterministic_uint16_with_labels_kept_over_time():
 
 
 def test_world_cell_sizes_follow_the_radius():
-    image, labels, _ = synthetic_world(n_frames=1, size=(256, 256), seed=1, radius=(6.0, 10.0), n_cells=6,
-                                       pictures=())
+    image, labels, _ = synthetic_world(
+        n_frames=1, size=(256, 256), seed=1, radius=(6.0, 10.0), n_cells=6, pictures=()
+    )
     ids = [v for v in np.unique(labels[0]) if v]
     assert len(ids) >= 4
-    inner = [v for v in ids if not np.isin(v, np.concatenate([labels[0, [0, -1]].ravel(), labels[0, :, [0, -1]].ravel()]))]
+    inner = [
+        v
+        for v in ids
+        if not np.isin(
+            v, np.concatenate([labels[0, [0, -1]].ravel(), labels[0, :, [0, -1]].ravel()])
+        )
+    ]
     radii = [np.sqrt((labels[0] == v).sum() / np.pi) for v in inner]
     assert 0.6 * 6 < min(radii) and max(radii) < 1.4 * 10, radii
     # cells are brighter or darker than their surroundings: the image shows what the labels say
@@ -59,7 +70,9 @@ def test_world_spans_sparse_to_crowded_fields_and_small_to_large_cells():
 def test_real_pictures_are_read_without_a_download():
     pictures = real_textures()
     assert len(pictures) >= 5  # the pictures scikit-image's wheel carries
-    assert all(p.ndim == 2 and p.dtype == np.float32 and 0 <= p.min() and p.max() <= 1 for p in pictures)
+    assert all(
+        p.ndim == 2 and p.dtype == np.float32 and 0 <= p.min() and p.max() <= 1 for p in pictures
+    )
 
 
 def test_a_native_window_keeps_cells_at_their_size():
@@ -69,7 +82,9 @@ def test_a_native_window_keeps_cells_at_their_size():
     assert window[0].shape == window[1].shape == (3, 64, 64)
     clip = make_clip(*window, 64, rng, 3, 5, crop=(1.0, 1.0))
     native = [(window[1][0] == v).sum() for v in np.unique(window[1][0]) if v]
-    assert sorted(clip.masks[0].flatten(1).sum(1).tolist()) == sorted(int(a) for a in native if a >= 12)
+    assert sorted(clip.masks[0].flatten(1).sum(1).tolist()) == sorted(
+        int(a) for a in native if a >= 12
+    )
 
 
 def _movie(seed):
@@ -78,7 +93,9 @@ def _movie(seed):
 
 
 def test_worker_processes_give_the_same_clips_as_the_main_process():
-    made = [ParallelClipSampler(_movie, 64, 4, 3, seed=7, workers=w, clips_per_movie=2) for w in (0, 2)]
+    made = [
+        ParallelClipSampler(_movie, 64, 4, 3, seed=7, workers=w, clips_per_movie=2) for w in (0, 2)
+    ]
     try:
         for _ in range(5):
             a, b = (s.draw(4, 3) for s in made)
@@ -111,7 +128,10 @@ def test_training_stops_on_its_time_budget_and_validation_is_repeatable():
     cfg = TrainConfig(stages=[Stage(10_000, 2, 1)], lr=1e-4, warmup=1, corrections=1, budget_s=1.0)
     history = train(model, sampler, cfg)
     # no step starts after the budget (however slow a step is on a busy machine)
-    assert 1 <= len(history) < 10_000 and history[-1]["elapsed"] - history[-1]["seconds"] < cfg.budget_s
+    assert (
+        1 <= len(history) < 10_000
+        and history[-1]["elapsed"] - history[-1]["seconds"] < cfg.budget_s
+    )
     # the decay follows the clock when it is further along than the steps
     assert _lr_factor(5, 10_000, 1, 0.05, time_done=1.0) == pytest.approx(0.05)
     assert _lr_factor(5, 10_000, 1, 0.05, time_done=0.5) == pytest.approx(0.525, abs=1e-3)
@@ -119,9 +139,13 @@ def test_training_stops_on_its_time_budget_and_validation_is_repeatable():
     weights = {k: v.clone() for k, v in model.state_dict().items()}
     first, again = evaluate(model, val, cfg, batch=2), evaluate(model, val, cfg, batch=2)
     assert first == again  # repeatable: no randomness in validation
-    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())  # and it trains nothing
+    assert all(
+        torch.equal(v, model.state_dict()[k]) for k, v in weights.items()
+    )  # and it trains nothing
     torch.manual_seed(1)
-    with torch.no_grad():  # another model scores otherwise: validation measures the model it is given
+    with (
+        torch.no_grad()
+    ):  # another model scores otherwise: validation measures the model it is given
         for p in model.sam_mask_decoder.parameters():
             p.add_(torch.randn_like(p))
     assert evaluate(model, val, cfg, batch=2) != first

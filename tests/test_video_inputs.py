@@ -22,7 +22,9 @@ SIZE = 64
 
 @pytest.fixture(scope="module")
 def movie16():
-    image, labels = synthetic_cells(n_frames=6, size=(48, 56), n_cells=2, seed=11, radius=(5.0, 8.0))
+    image, labels = synthetic_cells(
+        n_frames=6, size=(48, 56), n_cells=2, seed=11, radius=(5.0, 8.0)
+    )
     return image, labels
 
 
@@ -44,7 +46,9 @@ def test_sources_agree(tmp_path, movie16):
     import dask.array as da
     import zarr
 
-    z = zarr.create_array(store=str(tmp_path / "m.zarr"), shape=image.shape, chunks=(1, 48, 56), dtype=image.dtype)
+    z = zarr.create_array(
+        store=str(tmp_path / "m.zarr"), shape=image.shape, chunks=(1, 48, 56), dtype=image.dtype
+    )
     z[:] = image
     folder = tmp_path / "frames"
     folder.mkdir()
@@ -84,7 +88,9 @@ def test_uint8_frames_follow_the_official_loader(tmp_path):
 def test_one_contrast_window_for_the_whole_stack(movie16):
     image, _ = movie16
     dim = image.copy()
-    dim[3] = (dim[3] * 0.5).astype(np.uint16)  # one darker frame stays darker (no per-frame stretch)
+    dim[3] = (dim[3] * 0.5).astype(
+        np.uint16
+    )  # one darker frame stays darker (no per-frame stretch)
     src = FrameSource(dim, SIZE)
     assert src[3].mean() < src[2].mean() - 0.2
     limits = FrameSource(image, SIZE, contrast_limits=(0, 4000))
@@ -93,12 +99,15 @@ def test_one_contrast_window_for_the_whole_stack(movie16):
     assert torch.equal(grey[1], FrameSource(image, SIZE)[1])
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.zeros((10, 10)), r"shape \(T, H, W\)"),
-    (np.zeros((2, 3, 10, 10, 3)), r"shape \(T, H, W\)"),
-    (np.zeros((0, 10, 10)), "empty"),
-    ("/nonexistent/movie.tif", "not found"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.zeros((10, 10)), r"shape \(T, H, W\)"),
+        (np.zeros((2, 3, 10, 10, 3)), r"shape \(T, H, W\)"),
+        (np.zeros((0, 10, 10)), "empty"),
+        ("/nonexistent/movie.tif", "not found"),
+    ],
+)
 def test_bad_video_inputs(predictor, bad, message):
     with pytest.raises(ValueError, match=message):
         predictor.init_state(bad)
@@ -106,7 +115,10 @@ def test_bad_video_inputs(predictor, bad, message):
 
 def test_unreadable_and_unsupported_files(predictor, tmp_path):
     (tmp_path / "bad.tif").write_bytes(b"not a tiff at all")
-    with pytest.raises(ValueError, match="cannot read .*bad.tif: it is a damaged or truncated TIFF, or not a TIFF .*not a TIFF file"):
+    with pytest.raises(
+        ValueError,
+        match="cannot read .*bad.tif: it is a damaged or truncated TIFF, or not a TIFF .*not a TIFF file",
+    ):
         predictor.init_state(tmp_path / "bad.tif")
     (tmp_path / "movie.gif").write_bytes(b"")
     with pytest.raises(ValueError, match="unsupported video path"):
@@ -143,12 +155,15 @@ def test_video_file_is_read_with_the_reader(predictor, tmp_path):
         predictor.init_state(tmp_path / "broken.mp4")
 
 
-@pytest.mark.parametrize("options, keep, readable", [
-    ({}, 0.5, 1),  # uncompressed: tifffile writes the frames, then the later pages' headers
-    ({"compression": "zlib"}, 0.5, 2),
-    ({"compression": "zlib"}, 0.99, 5),
-    ({"imagej": True}, 0.7, 1),
-])
+@pytest.mark.parametrize(
+    "options, keep, readable",
+    [
+        ({}, 0.5, 1),  # uncompressed: tifffile writes the frames, then the later pages' headers
+        ({"compression": "zlib"}, 0.5, 2),
+        ({"compression": "zlib"}, 0.99, 5),
+        ({"imagej": True}, 0.7, 1),
+    ],
+)
 def test_truncated_tiff_is_named_with_what_could_be_read(tmp_path, options, keep, readable):
     """A multi-page TIFF cut short (an interrupted copy) is an error naming the file and the frames
     that could be read, not a shorter stack or "a single image"."""
@@ -161,8 +176,11 @@ def test_truncated_tiff_is_named_with_what_could_be_read(tmp_path, options, keep
     data = full.read_bytes()
     cut = tmp_path / "cut.tif"
     cut.write_bytes(data[: int(len(data) * keep)])
-    with pytest.raises(ValueError, match=rf"cut.tif is a damaged or truncated TIFF \(\d+ bytes\): {readable} "
-                                         rf"complete page\(s\) of \(32, 40\) uint16 could be read of the 6"):
+    with pytest.raises(
+        ValueError,
+        match=rf"cut.tif is a damaged or truncated TIFF \(\d+ bytes\): {readable} "
+        rf"complete page\(s\) of \(32, 40\) uint16 could be read of the 6",
+    ):
         open_frames(cut)
     with tifffile.TiffFile(full) as tif:
         last_header = tif.pages[-1].offset
@@ -187,20 +205,39 @@ def state(predictor, movie16):
     return predictor.init_state(movie16[0])
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(frame_idx=6, obj_id=1, points=[[5, 5]], labels=[1]), IndexError, "frame_idx 6 is outside the video of 6"),
-    (dict(frame_idx=-1, obj_id=1, points=[[5, 5]], labels=[1]), IndexError, "outside"),
-    (dict(frame_idx=1.5, obj_id=1, points=[[5, 5]], labels=[1]), TypeError, "integer"),
-    (dict(frame_idx=0, obj_id=1), ValueError, "no prompt"),
-    (dict(frame_idx=0, obj_id=1, points=[[5, 5]]), ValueError, "together"),
-    (dict(frame_idx=0, obj_id=1, points=np.zeros((0, 2)), labels=np.zeros(0)), ValueError, "empty"),
-    (dict(frame_idx=0, obj_id=1, points=[[80, 5]], labels=[1]), ValueError, r"outside the 56x48 frame"),
-    (dict(frame_idx=0, obj_id=1, points=[[5, 5]], labels=[3]), ValueError, "labels must be 1"),
-    (dict(frame_idx=0, obj_id=1, points=[[5, np.nan]], labels=[1]), ValueError, "NaN"),
-    (dict(frame_idx=0, obj_id=1, box=[30, 5, 10, 20]), ValueError, "x0 <= x1"),
-    (dict(frame_idx=0, obj_id=1, box=[1, 2, 3]), ValueError, "4 finite numbers"),
-    (dict(frame_idx=0, obj_id=1, box=[1, 2, 3, 4], clear_old_points=False), ValueError, "box must come first"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            dict(frame_idx=6, obj_id=1, points=[[5, 5]], labels=[1]),
+            IndexError,
+            "frame_idx 6 is outside the video of 6",
+        ),
+        (dict(frame_idx=-1, obj_id=1, points=[[5, 5]], labels=[1]), IndexError, "outside"),
+        (dict(frame_idx=1.5, obj_id=1, points=[[5, 5]], labels=[1]), TypeError, "integer"),
+        (dict(frame_idx=0, obj_id=1), ValueError, "no prompt"),
+        (dict(frame_idx=0, obj_id=1, points=[[5, 5]]), ValueError, "together"),
+        (
+            dict(frame_idx=0, obj_id=1, points=np.zeros((0, 2)), labels=np.zeros(0)),
+            ValueError,
+            "empty",
+        ),
+        (
+            dict(frame_idx=0, obj_id=1, points=[[80, 5]], labels=[1]),
+            ValueError,
+            r"outside the 56x48 frame",
+        ),
+        (dict(frame_idx=0, obj_id=1, points=[[5, 5]], labels=[3]), ValueError, "labels must be 1"),
+        (dict(frame_idx=0, obj_id=1, points=[[5, np.nan]], labels=[1]), ValueError, "NaN"),
+        (dict(frame_idx=0, obj_id=1, box=[30, 5, 10, 20]), ValueError, "x0 <= x1"),
+        (dict(frame_idx=0, obj_id=1, box=[1, 2, 3]), ValueError, "4 finite numbers"),
+        (
+            dict(frame_idx=0, obj_id=1, box=[1, 2, 3, 4], clear_old_points=False),
+            ValueError,
+            "box must come first",
+        ),
+    ],
+)
 def test_bad_prompts(predictor, state, kwargs, error, message):
     with pytest.raises(error, match=message):
         predictor.add_new_points_or_box(state, **kwargs)
@@ -237,8 +274,12 @@ def test_hole_filling_works_on_cpu(movie16):
 
     image, labels = movie16
     torch.manual_seed(0)
-    plain = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=SIZE, fill_hole_area=0)
-    filled = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=SIZE, fill_hole_area=8)
+    plain = build_sam2_video_predictor(
+        "sam2.1_hiera_tiny", checkpoint=None, image_size=SIZE, fill_hole_area=0
+    )
+    filled = build_sam2_video_predictor(
+        "sam2.1_hiera_tiny", checkpoint=None, image_size=SIZE, fill_hole_area=8
+    )
     filled.model.load_state_dict(plain.model.state_dict())
     with torch.no_grad():
         for p in (plain, filled):
@@ -276,12 +317,18 @@ def test_stack_view_channel_numbers_are_checked_against_the_data():
     from napari_sam2.engine.stack import stack_view
 
     tyx = np.zeros((2, 6, 7), np.uint16)
-    with pytest.raises(ValueError, match=r"channel 5 given, but data of shape \(2, 6, 7\) has no channel axis"):
+    with pytest.raises(
+        ValueError, match=r"channel 5 given, but data of shape \(2, 6, 7\) has no channel axis"
+    ):
         stack_view(tyx, channel=5)
-    with pytest.raises(ValueError, match=r"channel 0 given, but data of shape \(2, 3, 6, 7\) has no channel"):
+    with pytest.raises(
+        ValueError, match=r"channel 0 given, but data of shape \(2, 3, 6, 7\) has no channel"
+    ):
         stack_view(np.zeros((2, 3, 6, 7)), channel=0, z=1)  # (T, Z, Y, X)
     tyxc = np.random.default_rng(0).integers(0, 256, (3, 6, 7, 3), dtype=np.uint8)
-    with pytest.raises(ValueError, match=r"channel 3 does not exist: data of shape \(3, 6, 7, 3\) has 3 channel"):
+    with pytest.raises(
+        ValueError, match=r"channel 3 does not exist: data of shape \(3, 6, 7, 3\) has 3 channel"
+    ):
         stack_view(tyxc, channel=3)
     with pytest.raises(ValueError, match=r"channel -1 does not exist"):
         stack_view(tyxc, channel=-1)
@@ -311,22 +358,30 @@ def test_frame_source_channels_and_the_colour_warning():
     assert grey.channels == 1 and not grey.colour
     assert torch.allclose(grey[1], FrameSource(luminance, SIZE)[1], atol=1e-5)
     assert torch.equal(FrameSource(rgb, SIZE, channel=2)[0], FrameSource(rgb[..., 2], SIZE)[0])
-    with pytest.raises(ValueError, match=r"channel 5 given, but frames of shape \(2, 40, 48\) have no channel axis"):
+    with pytest.raises(
+        ValueError, match=r"channel 5 given, but frames of shape \(2, 40, 48\) have no channel axis"
+    ):
         FrameSource(rgb[..., 0], SIZE, channel=5)
-    with pytest.raises(ValueError, match=r"channel 3 does not exist: frames of shape \(2, 40, 48, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"channel 3 does not exist: frames of shape \(2, 40, 48, 3\)"
+    ):
         FrameSource(rgb, SIZE, channel=3)
     source = FrameSource(rgb, SIZE)
     assert source.colour and not FrameSource(np.repeat(rgb[..., :1], 3, -1), SIZE).colour
 
     from dataclasses import replace
 
-    demo = build_sam2_video_predictor("demo")  # demo v2 saw colour: mark it grey-trained to test the rule
+    demo = build_sam2_video_predictor(
+        "demo"
+    )  # demo v2 saw colour: mark it grey-trained to test the rule
     demo.model.cfg = replace(demo.model.cfg, trained_on_grey=True)
     with pytest.warns(QualityWarning, match="napari_sam2_demo was trained on grey frames only"):
         demo.init_state(rgb)
     with pytest.warns(QualityWarning, match="channel='grey'"):
         TrackingSession(demo.model, rgb)
-    colour_trained = build_sam2_video_predictor("sam2.1_hiera_tiny", checkpoint=None, image_size=SIZE).model
+    colour_trained = build_sam2_video_predictor(
+        "sam2.1_hiera_tiny", checkpoint=None, image_size=SIZE
+    ).model
     with warnings.catch_warnings():
         warnings.simplefilter("error", QualityWarning)
         demo.init_state(rgb, channel="grey")

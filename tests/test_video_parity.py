@@ -26,12 +26,15 @@ def _frames(n=12, size=(96, 128)):
 class Pair:
     """Runs the same calls on the official predictor and ours and compares every output."""
 
-    def __init__(self, name, frames, image_size=256, object_bias=3.0, apply_postprocessing=True,
-                 **options):
-        self.off = oracle.build_official_video(name, image_size, object_bias=object_bias,
-                                               apply_postprocessing=apply_postprocessing)
-        self.ours = oracle.ours_video_like(self.off, name,
-                                           apply_postprocessing=apply_postprocessing, **options)
+    def __init__(
+        self, name, frames, image_size=256, object_bias=3.0, apply_postprocessing=True, **options
+    ):
+        self.off = oracle.build_official_video(
+            name, image_size, object_bias=object_bias, apply_postprocessing=apply_postprocessing
+        )
+        self.ours = oracle.ours_video_like(
+            self.off, name, apply_postprocessing=apply_postprocessing, **options
+        )
         src = FrameSource(frames, self.off.image_size)
         stacked = torch.stack([src[i] for i in range(len(src))])
         self.s_off = self.off.init_state((stacked, src.height, src.width))
@@ -89,9 +92,13 @@ def test_three_objects_points_box_mask_on_different_frames(name, frames):
     rgb, labels = frames
     pair = Pair(name, rgb)
     y, x = np.argwhere(labels[0] == 1).mean(0)
-    pair.call("add_new_points_or_box", frame_idx=0, obj_id=1, points=[[x, y], [5.0, 5.0]], labels=[1, 0])
+    pair.call(
+        "add_new_points_or_box", frame_idx=0, obj_id=1, points=[[x, y], [5.0, 5.0]], labels=[1, 0]
+    )
     ys, xs = np.nonzero(labels[3] == 2)
-    pair.call("add_new_points_or_box", frame_idx=3, obj_id=2, box=[xs.min(), ys.min(), xs.max(), ys.max()])
+    pair.call(
+        "add_new_points_or_box", frame_idx=3, obj_id=2, box=[xs.min(), ys.min(), xs.max(), ys.max()]
+    )
     pair.call("add_new_mask", frame_idx=5, obj_id=7, mask=labels[5] == 3)
     pair.propagate()
     # backwards from the later prompts, as a user would to fill the start of the movie
@@ -107,10 +114,22 @@ def test_correction_then_propagate_again(frames):
     pair.propagate()
     y6, x6 = np.argwhere(labels[6] == 1).mean(0)
     # a click on an already tracked frame refines it from memory (not a new prompted frame)
-    pair.call("add_new_points_or_box", frame_idx=6, obj_id=1, points=[[x6, y6 + 3]], labels=[1],
-              clear_old_points=False)
-    pair.call("add_new_points_or_box", frame_idx=6, obj_id=1, points=[[60.0, 10.0]], labels=[0],
-              clear_old_points=False)
+    pair.call(
+        "add_new_points_or_box",
+        frame_idx=6,
+        obj_id=1,
+        points=[[x6, y6 + 3]],
+        labels=[1],
+        clear_old_points=False,
+    )
+    pair.call(
+        "add_new_points_or_box",
+        frame_idx=6,
+        obj_id=1,
+        points=[[60.0, 10.0]],
+        labels=[0],
+        clear_old_points=False,
+    )
     pair.propagate(start_frame_idx=6)
     pair.propagate()
 

@@ -86,7 +86,9 @@ def test_download_then_cache_hit_without_network(served, tmp_path, checkpoint_by
 
 def test_corrupted_download_is_refused_and_removed(served, tmp_path, monkeypatch):
     known = weights.REGISTRY[NAME]
-    monkeypatch.setitem(weights.REGISTRY, NAME, weights.WeightInfo(NAME, known.url, 1, sha256="0" * 64))
+    monkeypatch.setitem(
+        weights.REGISTRY, NAME, weights.WeightInfo(NAME, known.url, 1, sha256="0" * 64)
+    )
     with pytest.raises(weights.WeightsError, match="checksum"):
         weights.download(NAME, retries=0)
     assert FILE not in _cache_files(tmp_path)
@@ -124,7 +126,9 @@ def test_offline_folder_and_explicit_path(tmp_path, checkpoint_bytes, monkeypatc
     (offline / FILE).write_bytes(checkpoint_bytes[0])
     monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv(weights.OFFLINE_ENV, str(offline))
-    monkeypatch.setenv(weights.MIRROR_ENV, "http://127.0.0.1:9")  # nothing listens: any download fails
+    monkeypatch.setenv(
+        weights.MIRROR_ENV, "http://127.0.0.1:9"
+    )  # nothing listens: any download fails
     assert weights.resolve_checkpoint(NAME) == offline / FILE
     assert weights.resolve_checkpoint(NAME, checkpoint=offline / FILE) == offline / FILE
     with pytest.raises(weights.WeightsError, match="checkpoint file not found"):
@@ -138,7 +142,11 @@ def test_no_network_error_says_where_to_put_the_file(tmp_path, monkeypatch):
     with pytest.raises(weights.WeightsError) as err:
         weights.download(NAME, retries=0)
     text = str(err.value)
-    assert "could not download" in text and str(tmp_path / "cache" / FILE) in text and weights.OFFLINE_ENV in text
+    assert (
+        "could not download" in text
+        and str(tmp_path / "cache" / FILE) in text
+        and weights.OFFLINE_ENV in text
+    )
     with pytest.raises(weights.WeightsError, match="no local checkpoint"):
         weights.resolve_checkpoint(NAME, allow_download=False)
     assert _cache_files(tmp_path) == []
@@ -162,7 +170,9 @@ def test_cli_weights(served, tmp_path, capsys):
     assert "bundled demo (not SAM 2 quality)" in listing and f"'auto' uses: {NAME}" in listing
 
 
-def test_bundled_demo_is_verified_and_is_the_offline_default(tmp_path, monkeypatch, checkpoint_bytes):
+def test_bundled_demo_is_verified_and_is_the_offline_default(
+    tmp_path, monkeypatch, checkpoint_bytes
+):
     monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.delenv(weights.OFFLINE_ENV, raising=False)
     monkeypatch.setenv(weights.MIRROR_ENV, "http://127.0.0.1:9")  # no network
@@ -183,7 +193,7 @@ def test_bundled_demo_is_verified_and_is_the_offline_default(tmp_path, monkeypat
     assert weights.default_model() == "sam2.1_hiera_tiny"
 
 
-INNER_TEST = '''
+INNER_TEST = """
 import os
 from napari_sam2 import threads, weights
 
@@ -192,7 +202,7 @@ def test_sees_nothing_of_the_machine():
     assert weights.default_model() == "napari_sam2_demo"
     assert "NAPARI_SAM2_CHECKPOINTS" not in os.environ and "NAPARI_SAM2_THREADS" not in os.environ
     threads.default_threads()  # the planted, invalid thread count is not read
-'''
+"""
 
 
 def test_tests_never_see_the_users_cache_or_settings(tmp_path):
@@ -209,24 +219,51 @@ def test_tests_never_see_the_users_cache_or_settings(tmp_path):
     for folder in planted:
         folder.mkdir(parents=True)
         (folder / FILE).write_bytes(b"a checkpoint the tests must not use")
-    env = dict(os.environ, HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"),
-               NAPARI_SAM2_CACHE=str(planted[1]), NAPARI_SAM2_CHECKPOINTS=str(planted[2]),
-               NAPARI_SAM2_THREADS="not a number")
+    env = dict(
+        os.environ,
+        HOME=str(home),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        NAPARI_SAM2_CACHE=str(planted[1]),
+        NAPARI_SAM2_CHECKPOINTS=str(planted[2]),
+        NAPARI_SAM2_THREADS="not a number",
+    )
     # control: without the conftest fixture the planted files are found
     probe = "from napari_sam2 import weights; print(weights.cached_path('sam2.1_hiera_tiny'))"
-    seen = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    seen = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
     assert seen.stdout.strip() == str(planted[2] / FILE)
     del env["NAPARI_SAM2_CHECKPOINTS"], env["NAPARI_SAM2_CACHE"]
-    seen = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    seen = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
     assert seen.stdout.strip() == str(planted[0] / FILE)
     env.update(NAPARI_SAM2_CACHE=str(planted[1]), NAPARI_SAM2_CHECKPOINTS=str(planted[2]))
 
     inner = tmp_path / "inner"
     inner.mkdir()
-    for name in ("conftest.py", "widget_fixtures.py"):  # the conftest loads the GUI fixtures as a plugin
+    for name in (
+        "conftest.py",
+        "widget_fixtures.py",
+    ):  # the conftest loads the GUI fixtures as a plugin
         shutil.copy(Path(__file__).parent / name, inner / name)
     (inner / "test_inner.py").write_text(INNER_TEST)
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(inner),
-                          str(inner)], cwd=inner, env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(inner),
+            str(inner),
+        ],
+        cwd=inner,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "1 passed" in run.stdout

@@ -464,7 +464,9 @@ def test_lost_frames_show_on_the_strip_and_in_the_list_during_a_run(ready, qtbot
     wait(qtbot, widget)
     assert strip.kind(5) == "lost" and strip.kind(4) == "present"
     item = widget.objects.objects.item(0)
-    n_suspect = len(session.suspects()[1])  # the tiny 64 px fixture gives fragmented masks, said beside it
+    n_suspect = len(
+        session.suspects()[1]
+    )  # the tiny 64 px fixture gives fragmented masks, said beside it
     said = ", {} suspect".format(n_suspect) if n_suspect else ""
     assert item.text() == "1: object 1 \u2014 1 lost frame" + said and "5" in item.toolTip()
     item.setText(item.text().replace("object 1", "mother"))  # renaming keeps the name only

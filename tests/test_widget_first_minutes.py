@@ -200,18 +200,23 @@ def test_docking_imports_no_torch():
 
 
 def test_a_choice_that_means_none_is_taken_when_picked_in_the_box(make_napari_viewer):
-    """"whole frame", "all" and "model" stand for None in their boxes. magicgui says nothing when a box
+    """ "whole frame", "all" and "model" stand for None in their boxes. magicgui says nothing when a box
     turns to None, so picking "whole frame" after "auto" used to leave the widget tracking with auto."""
     from napari_sam2.gui.widget import SAM2Widget
 
     widget = SAM2Widget(make_napari_viewer())
     settings = lambda: widget.controller.settings  # noqa: E731
     assert settings().tracking.window == "auto"  # the microscopy default
-    for name, away, section in (("window", 256, "tracking"), ("memory_frames", 2, "tracking"),
-                                ("image_size", 512, "model")):
+    for name, away, section in (
+        ("window", 256, "tracking"),
+        ("memory_frames", 2, "tracking"),
+        ("image_size", 512, "model"),
+    ):
         box = widget.setup.control(name)
         box.value = away
         assert getattr(getattr(settings(), section), name) == away
-        box.native.setCurrentIndex(box.native.findText(box.native.itemText(0)))  # as a user picks it
+        box.native.setCurrentIndex(
+            box.native.findText(box.native.itemText(0))
+        )  # as a user picks it
         assert box.native.currentIndex() == 0 and box.value is None
         assert getattr(getattr(settings(), section), name) is None, name

@@ -26,9 +26,16 @@ def pairs_widget(make_napari_viewer, qtbot):
     seeds = viewer.add_labels(truth[0], name="seeds")
     widget = SAM2Widget(viewer)
     viewer.window.add_dock_widget(widget)
-    assert widget.controller.settings.tracking == MICROSCOPY  # what a user gets without touching a setting
+    assert (
+        widget.controller.settings.tracking == MICROSCOPY
+    )  # what a user gets without touching a setting
     widget.setup.image.value = layer
-    for name, value in (("model", "napari_sam2_demo"), ("device", "cpu"), ("window", None), ("memory", "official")):
+    for name, value in (
+        ("model", "napari_sam2_demo"),
+        ("device", "cpu"),
+        ("window", None),
+        ("memory", "official"),
+    ):
         widget.setup.control(name).value = value
     start(qtbot, widget)
     widget.controller.objects_from_labels(seeds)
@@ -47,12 +54,17 @@ def test_suspects_are_counted_marked_and_visited(pairs_widget, qtbot):
     assert " lost" in widget.status.text
     counted = {o: len(line.suspects) for o, line in c.timelines.items() if line.suspects}
     texts = [widget.objects.objects.item(i).text() for i in range(widget.objects.objects.count())]
-    assert all(any(t.startswith(f"{o}:") and f"{n} suspect" in t for t in texts) for o, n in counted.items())
+    assert all(
+        any(t.startswith(f"{o}:") and f"{n} suspect" in t for t in texts)
+        for o, n in counted.items()
+    )
     widget.controller.go_to_frame(0)
     widget.tracking.next.native.click()  # Next suspect: the first one after frame 0
     frame, obj = found[0]
     assert (c.current_frame(), c.selected) == (frame, obj)
-    assert widget.tracking.strip.kind(frame) == "suspect" and "suspect" in widget.tracking.strip.tooltip(frame)
+    assert widget.tracking.strip.kind(
+        frame
+    ) == "suspect" and "suspect" in widget.tracking.strip.tooltip(frame)
     assert f"object {obj} on frame {frame} is suspect (" in widget.status.text
     from napari.utils.key_bindings import coerce_keybinding
 

@@ -17,8 +17,17 @@ from napari_sam2 import build_sam2_video_predictor
 from napari_sam2.cli import main
 from napari_sam2.engine import TrackingSession
 from napari_sam2.engine.stack import stack_view
-from napari_sam2.engine.windows import (Window, check_window, follow, move, nearest, paste, positions,
-                                        prompt_window, steps_in_window)
+from napari_sam2.engine.windows import (
+    Window,
+    check_window,
+    follow,
+    move,
+    nearest,
+    paste,
+    positions,
+    prompt_window,
+    steps_in_window,
+)
 from napari_sam2.io.evaluate import mask_iou
 from napari_sam2.notices import QualityWarning
 from napari_sam2.predictor.frames import FrameSource
@@ -32,15 +41,28 @@ def demo():
 
 def _ious(pred, truth, frames, ids=None):
     ids = [i for i in np.unique(truth[frames[0]]) if i] if ids is None else ids
-    return [mask_iou(pred[f] == i, truth[f] == i) for f in frames for i in ids if (truth[f] == i).any()]
+    return [
+        mask_iou(pred[f] == i, truth[f] == i) for f in frames for i in ids if (truth[f] == i).any()
+    ]
 
 
 # ----------------------------------------------------------------------------- geometry
 
+
 def test_grid_positions_cover_the_frame_in_half_window_steps():
-    assert positions(1000, 256) == [0, 128, 256, 384, 512, 640, 752]  # the last one rounded up to 16 px
+    assert positions(1000, 256) == [
+        0,
+        128,
+        256,
+        384,
+        512,
+        640,
+        752,
+    ]  # the last one rounded up to 16 px
     assert positions(512, 256) == [0, 128, 256]
-    assert positions(200, 256) == [0]  # a frame smaller than the window: one window, mirrored past the edge
+    assert positions(200, 256) == [
+        0
+    ]  # a frame smaller than the window: one window, mirrored past the edge
     for length in (300, 513, 1000, 2048):
         p = positions(length, 256)
         assert p[-1] + 256 >= length and p[-1] + 256 - length < 16 or p == [0]
@@ -55,7 +77,9 @@ def test_nearest_and_hysteresis():
     logits[..., 28:36, 28:36] = 5.0  # a cell in the middle: the window stays
     assert follow(win, logits, shape) == win
     logits = torch.full((1, 1, 64, 64), -5.0)
-    logits[..., 28:36, 50:64] = 5.0  # the cell moved to the right edge: the window follows, centred on it
+    logits[..., 28:36, 50:64] = (
+        5.0  # the cell moved to the right edge: the window follows, centred on it
+    )
     moved = follow(win, logits, shape)
     assert moved.y0 == 384 and moved.x0 > 384
     empty = torch.full((1, 1, 64, 64), -5.0)  # a lost object keeps its window
@@ -75,7 +99,9 @@ def test_move_and_paste_agree_with_the_frame():
     both = (slice(256, 384), slice(256, 384))  # inside both windows and away from their edges
     assert np.allclose(frame_a[both][8:-8, 8:-8], frame_b[both][8:-8, 8:-8], atol=1e-5)
     back = move(there, b, a)
-    assert torch.equal(back[..., 32:, :32], logits[..., 32:, :32])  # the part b saw comes back exactly
+    assert torch.equal(
+        back[..., 32:, :32], logits[..., 32:, :32]
+    )  # the part b saw comes back exactly
     assert (back[..., :32, :] == -1024).all()  # the part b never saw is "no object"
     assert (paste(logits, a, (600, 600))[:128] == -1024).all()
 
@@ -102,7 +128,9 @@ def test_window_option_is_checked(demo):
     with pytest.raises(ValueError, match="differs from the model's input size 256"):
         TrackingSession(demo, np.zeros((2, 300, 300), np.uint16), window=512)
     with pytest.raises(ValueError, match="image_size 512 and window 256 differ"):
-        TrackingSession.from_name(np.zeros((2, 300, 300), np.uint16), "demo", image_size=512, window=256)
+        TrackingSession.from_name(
+            np.zeros((2, 300, 300), np.uint16), "demo", image_size=512, window=256
+        )
 
 
 def test_window_input_is_the_frame_at_native_scale():
@@ -110,14 +138,19 @@ def test_window_input_is_the_frame_at_native_scale():
     frames = rng.integers(0, 4000, size=(2, 300, 400)).astype(np.uint16)
     src = FrameSource(frames, 256)
     whole = FrameSource(frames[:, 16:272, 128:384], 256, contrast_limits=src.contrast_limits)
-    assert torch.allclose(src.window(1, 16, 128), whole[1], atol=1e-6)  # same contrast window, no resize
+    assert torch.allclose(
+        src.window(1, 16, 128), whole[1], atol=1e-6
+    )  # same contrast window, no resize
     edge = src.window(0, 288, 144)  # 12 rows inside the frame, the rest mirrored
     assert torch.allclose(edge[:, 11], edge[:, 12], atol=1e-6)
-    grey8 = FrameSource(frames.astype(np.uint8), 256)  # the official uint8 path, cut instead of resized
+    grey8 = FrameSource(
+        frames.astype(np.uint8), 256
+    )  # the official uint8 path, cut instead of resized
     assert grey8.window(0, 0, 0).shape == (3, 256, 256)
 
 
 # ----------------------------------------------------------------------------- quality with the demo
+
 
 def test_small_cells_in_a_large_frame_track_in_windows_not_in_the_whole_frame(demo):
     """10 cells of the demo's trained size in a 512 px frame, seeded from frame-0 labels. Measured with
@@ -130,7 +163,9 @@ def test_small_cells_in_a_large_frame_track_in_windows_not_in_the_whole_frame(de
             warnings.simplefilter("always", QualityWarning)
             s = TrackingSession(demo, image, window=window)
         advice = [str(w.message) for w in caught if "window mode" in str(w.message)]
-        assert bool(advice) == (window is None)  # whole-frame mode on a 2x frame says windows exist, and why
+        assert bool(advice) == (
+            window is None
+        )  # whole-frame mode on a 2x frame says windows exist, and why
         s.add_labels(0, truth[0])
         s.propagate()
         scores[window] = np.mean(_ious(s.labels(), truth, range(1, 8)))
@@ -186,8 +221,9 @@ def test_clicks_corrections_and_candidates_in_windows(demo):
 
 
 def test_divisions_volumes_exports_and_the_session_file_in_windows(demo, tmp_path):
-    image, truth, parents = synthetic_dividing_cells(n_frames=10, size=(400, 400), n_cells=3, seed=4,
-                                                     divide=((1, 5),))
+    image, truth, parents = synthetic_dividing_cells(
+        n_frames=10, size=(400, 400), n_cells=3, seed=4, divide=((1, 5),)
+    )
     (d1, d2) = sorted(d for d, p in parents.items() if p == 1)
     s = TrackingSession(demo, image, window=256)
     s.add_labels(0, truth[0])
@@ -211,13 +247,18 @@ def test_divisions_volumes_exports_and_the_session_file_in_windows(demo, tmp_pat
     v.add_labels(mid, vtruth[mid])
     v.propagate("both")
     slices = [z for z in range(12) if vtruth[z].any()]
-    assert np.mean(_ious(v.labels(), vtruth, slices, ids=[i for i in np.unique(vtruth[mid]) if i])) >= 0.6
+    assert (
+        np.mean(_ious(v.labels(), vtruth, slices, ids=[i for i in np.unique(vtruth[mid]) if i]))
+        >= 0.6
+    )
 
 
 def test_exclusive_pixels_across_windows(demo):
     """Touching cells whose windows differ: no low-res pixel is claimed by two objects, compared in each
     object's own window."""
-    image, truth = synthetic_cells(n_frames=4, size=(512, 512), n_cells=12, seed=7, radius=(14.0, 20.0))
+    image, truth = synthetic_cells(
+        n_frames=4, size=(512, 512), n_cells=12, seed=7, radius=(14.0, 20.0)
+    )
     s = TrackingSession(demo, image, window=256, exclusive=True)
     s.add_labels(0, truth[0])
     s.propagate()
@@ -233,19 +274,51 @@ def test_cli_window_and_its_advice(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "movie.tif", image)
     tifffile.imwrite(tmp_path / "seed.tif", truth[0])
     exports = ["--table", str(tmp_path / "t.csv"), "--ctc", str(tmp_path / "ctc")]
-    for extra, name in ((["--window", "none"], "whole.tif"), (["--window", "256", *exports], "win.tif")):
-        rc = main(["track", str(tmp_path / "movie.tif"), "--model", "demo", "--masks", str(tmp_path / "seed.tif"),
-                   "--out", str(tmp_path / name), "--session", str(tmp_path / (name + ".json")), *extra])
+    for extra, name in (
+        (["--window", "none"], "whole.tif"),
+        (["--window", "256", *exports], "win.tif"),
+    ):
+        rc = main(
+            [
+                "track",
+                str(tmp_path / "movie.tif"),
+                "--model",
+                "demo",
+                "--masks",
+                str(tmp_path / "seed.tif"),
+                "--out",
+                str(tmp_path / name),
+                "--session",
+                str(tmp_path / (name + ".json")),
+                *extra,
+            ]
+        )
         err = capsys.readouterr().err
         assert rc == 0, err
-        assert ("window mode" in err) == (name == "whole.tif")  # the advice comes with the whole frame only
+        assert ("window mode" in err) == (
+            name == "whole.tif"
+        )  # the advice comes with the whole frame only
     win = tifffile.imread(tmp_path / "win.tif")
     assert np.mean(_ious(win, truth, range(1, 5))) >= 0.8
     assert json.loads((tmp_path / "win.tif.json").read_text())["tracking"]["window"] == 256
     rows = (tmp_path / "t.csv").read_text().splitlines()
-    assert len(rows) == 1 + 5 * 5 and sorted(p.name for p in (tmp_path / "ctc").glob("mask*.tif"))[:2] == ["mask000.tif", "mask001.tif"]
-    rc = main(["track", str(tmp_path / "movie.tif"), "--model", "demo", "--masks", str(tmp_path / "seed.tif"),
-               "--out", str(tmp_path / "bad.tif"), "--window", "100"])
+    assert len(rows) == 1 + 5 * 5 and sorted(p.name for p in (tmp_path / "ctc").glob("mask*.tif"))[
+        :2
+    ] == ["mask000.tif", "mask001.tif"]
+    rc = main(
+        [
+            "track",
+            str(tmp_path / "movie.tif"),
+            "--model",
+            "demo",
+            "--masks",
+            str(tmp_path / "seed.tif"),
+            "--out",
+            str(tmp_path / "bad.tif"),
+            "--window",
+            "100",
+        ]
+    )
     assert rc != 0 and "multiple of 32" in capsys.readouterr().err
     assert not (tmp_path / "bad.tif").exists()
 
@@ -257,7 +330,9 @@ def test_automatic_segmentation_sees_window_scale_in_window_mode(demo):
     from napari_sam2.engine.auto import AutoSettings, for_session, seed_objects
 
     image, truth = synthetic_cells(n_frames=2, size=(1024, 1024), n_cells=24, seed=21)
-    settings = AutoSettings(points_per_side=16, pred_iou_thresh=0.7, stability_score_thresh=0.9, min_area=100)
+    settings = AutoSettings(
+        points_per_side=16, pred_iou_thresh=0.7, stability_score_thresh=0.9, min_area=100
+    )
     cells = [c for c in np.unique(truth[0]) if c]
 
     def found(session) -> int:
@@ -269,7 +344,10 @@ def test_automatic_segmentation_sees_window_scale_in_window_mode(demo):
     assert for_session(settings, whole) == settings
     s = TrackingSession(demo, image, window=256)
     assert for_session(settings, s).crop_n_layers == 2
-    assert for_session(settings, TrackingSession(demo, image[:, :512, :300], window=256)).crop_n_layers == 1
+    assert (
+        for_session(settings, TrackingSession(demo, image[:, :512, :300], window=256)).crop_n_layers
+        == 1
+    )
     in_windows, squeezed = found(s), found(whole)
     assert in_windows >= 20 and squeezed <= 12, (in_windows, squeezed, len(cells))
 
@@ -281,13 +359,15 @@ def test_exclusive_memory_is_encoded_in_each_objects_own_window(demo):
     frame = np.full((512, 512), 300.0)
     truth = np.zeros((512, 512), np.uint16)
     for k, (y, x) in enumerate(((70, 70), (440, 440), (70, 170)), 1):
-        disc = (yy - y) ** 2 + (xx - x) ** 2 < 14 ** 2
+        disc = (yy - y) ** 2 + (xx - x) ** 2 < 14**2
         frame[disc], truth[disc] = 2500.0, k
     rng = np.random.default_rng(0)
     image = (frame + rng.normal(0, 40, (6, 512, 512))).astype(np.uint16)
     s = TrackingSession(demo, image, window=256, exclusive=True)
     s.add_labels(0, truth)
-    s.add_mask(2, 3, truth == 3)  # object 3 gets a second prompted frame: its own memory layout from frame 3 on
+    s.add_mask(
+        2, 3, truth == 3
+    )  # object 3 gets a second prompted frame: its own memory layout from frame 3 on
     s.propagate()
     results = {o: s.objects[o].results[4] for o in (1, 2, 3)}
     assert results[1].window == results[3].window != results[2].window

@@ -16,8 +16,15 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["build_sam2", "build_sam2_video_predictor", "SAM2ImagePredictor", "SAM2VideoPredictor",
-           "SAM2AutomaticMaskGenerator", "CheckpointError", "__version__"]
+__all__ = [
+    "build_sam2",
+    "build_sam2_video_predictor",
+    "SAM2ImagePredictor",
+    "SAM2VideoPredictor",
+    "SAM2AutomaticMaskGenerator",
+    "CheckpointError",
+    "__version__",
+]
 
 
 def __getattr__(name: str):
@@ -26,8 +33,12 @@ def __getattr__(name: str):
         from . import loading
 
         return getattr(loading, name)
-    if name in ("SAM2ImagePredictor", "SAM2VideoPredictor", "SAM2AutomaticMaskGenerator",
-                "build_sam2_video_predictor"):
+    if name in (
+        "SAM2ImagePredictor",
+        "SAM2VideoPredictor",
+        "SAM2AutomaticMaskGenerator",
+        "build_sam2_video_predictor",
+    ):
         from . import predictor
 
         return getattr(predictor, name)

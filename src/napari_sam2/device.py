@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def pick_device(name: str = "auto") -> str:
-    """"auto" -> cuda, then mps, then cpu; other names are checked (a ValueError when not available)."""
+    """ "auto" -> cuda, then mps, then cpu; other names are checked (a ValueError when not available)."""
     import torch  # lazily: importing this module (the CLI, the widget) must not load torch
 
     if name == "auto":
@@ -17,7 +17,9 @@ def pick_device(name: str = "auto") -> str:
         raise ValueError(f"device must be auto, cpu, cuda or mps, got {name!r}")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was asked for but torch sees no CUDA device")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if name == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
         raise ValueError("device 'mps' was asked for but it is not available")
     return name
 
@@ -38,4 +40,3 @@ def available_memory() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         return None
-

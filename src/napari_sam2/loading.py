@@ -17,8 +17,14 @@ from .model.build import build_model
 from .model.configs import CONFIGS, TRACKING_BYTES_PER_PIXEL, SAM2Config, get_config
 from .model.sam2_base import SAM2Base
 from .notices import QualityWarning, RandomWeightsWarning
-from .weights import (WeightsError, cached_path, default_model, hub_model, resolve_checkpoint,
-                      where_to_put)
+from .weights import (
+    WeightsError,
+    cached_path,
+    default_model,
+    hub_model,
+    resolve_checkpoint,
+    where_to_put,
+)
 
 
 class CheckpointError(ValueError):
@@ -42,13 +48,16 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"refusing to load {path}: it contains Python objects other than tensors "
-            f"(possible code), and only weights are allowed ({exc.__class__.__name__})") from None
+            f"(possible code), and only weights are allowed ({exc.__class__.__name__})"
+        ) from None
     except Exception as exc:  # zip/pickle framing errors for truncated or foreign files
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {exc}") from None
     if isinstance(data, dict) and "model" in data and isinstance(data["model"], dict):
         data = data["model"]
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        raise CheckpointError(f"{path} does not hold a state dict of tensors (expected {{'model': state_dict}})")
+        raise CheckpointError(
+            f"{path} does not hold a state dict of tensors (expected {{'model': state_dict}})"
+        )
     return data
 
 
@@ -62,45 +71,60 @@ def _check_torch_file_header(path: Path) -> None:
     bytes "unsupported" (which would read as if the file held code)."""
     with open(path, "rb") as fh:
         head = fh.read(4)
-    if head[:4] in _ZIP_MAGIC or (len(head) >= 2 and head[0] == 0x80 and head[1] in _PICKLE_PROTOCOLS):
+    if head[:4] in _ZIP_MAGIC or (
+        len(head) >= 2 and head[0] == 0x80 and head[1] in _PICKLE_PROTOCOLS
+    ):
         return
     raise CheckpointError(
         f"{path} is not a PyTorch checkpoint: it is neither a zip archive (what torch.save writes) nor a "
         f"pickle (torch's legacy format); it starts with {head!r} ({path.stat().st_size} bytes). "
-        f"Check that the download is complete and the file is the right one")
+        f"Check that the download is complete and the file is the right one"
+    )
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         from safetensors.torch import load_file
     except ImportError:
-        raise CheckpointError(f"{path} is a safetensors file: install the 'safetensors' package to read it") from None
+        raise CheckpointError(
+            f"{path} is a safetensors file: install the 'safetensors' package to read it"
+        ) from None
     try:
         return load_file(str(path), device="cpu")
     except Exception as exc:
         raise CheckpointError(f"{path} is not a readable safetensors file: {exc}") from None
 
 
-def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+def check_state_dict(
+    model: torch.nn.Module, state: dict[str, torch.Tensor], source: str = "checkpoint"
+) -> None:
     """Raise :class:`CheckpointError` naming missing, unexpected or mis-shaped keys."""
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     problems = []
-    for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatch", shapes)):
+    for label, keys in (
+        ("missing keys", missing),
+        ("unexpected keys", unexpected),
+        ("shape mismatch", shapes),
+    ):
         if keys:
             shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
             problems.append(f"{label}: {shown}")
     if problems:
-        raise CheckpointError(f"{source} does not fit this model ({getattr(model, 'cfg', None) and model.cfg.name}): "
-                              + "; ".join(problems))
+        raise CheckpointError(
+            f"{source} does not fit this model ({getattr(model, 'cfg', None) and model.cfg.name}): "
+            + "; ".join(problems)
+        )
 
 
 # checkpoint values with a meaning of their own (anything else that is not None is a file path)
 LOCAL = "local"  # the default: the model's own file on this machine, never downloaded
 AUTO = "auto"  # the model's own file on this machine, else a verified download
-RANDOM_WEIGHTS_HELP = "checkpoint=None builds random weights (meaningless masks; for tests and plumbing only)"
+RANDOM_WEIGHTS_HELP = (
+    "checkpoint=None builds random weights (meaningless masks; for tests and plumbing only)"
+)
 NOT_GIVEN = object()  # an official keyword argument that was not given
 
 
@@ -135,8 +159,12 @@ def resolve_model(name: str, checkpoint=LOCAL) -> tuple[str, dict[str, torch.Ten
 def _signature(shapes: dict) -> tuple:
     """What tells the configs apart: trunk width, number of trunk blocks, SAM 2.1 extras, model width."""
     blocks = {k.split(".")[3] for k in shapes if k.startswith("image_encoder.trunk.blocks.")}
-    return (tuple(shapes["image_encoder.trunk.patch_embed.proj.weight"]), len(blocks),
-            "no_obj_embed_spatial" in shapes, tuple(shapes["no_mem_embed"]))
+    return (
+        tuple(shapes["image_encoder.trunk.patch_embed.proj.weight"]),
+        len(blocks),
+        "no_obj_embed_spatial" in shapes,
+        tuple(shapes["no_mem_embed"]),
+    )
 
 
 def infer_model_name(state: dict[str, torch.Tensor], source: str = "checkpoint") -> str:
@@ -150,14 +178,23 @@ def infer_model_name(state: dict[str, torch.Tensor], source: str = "checkpoint")
         sig = ((t.embed_dim, 3, 7, 7), sum(t.stages), cfg.no_obj_embed_spatial, (1, 1, cfg.d_model))
         if sig == wanted:
             return name
-    raise CheckpointError(f"{source} matches none of the known models ({', '.join(CONFIGS)}); pass --model")
+    raise CheckpointError(
+        f"{source} matches none of the known models ({', '.join(CONFIGS)}); pass --model"
+    )
 
 
-def build_sam2(name: str | None = None, checkpoint: str | os.PathLike | None = LOCAL,
-               device: str | torch.device | None = None, mode: str = "eval",
-               hydra_overrides_extra=(), apply_postprocessing: bool = True, *,
-               image_size: int | None = None, config_file: str | None = None,
-               ckpt_path=NOT_GIVEN) -> SAM2Base:
+def build_sam2(
+    name: str | None = None,
+    checkpoint: str | os.PathLike | None = LOCAL,
+    device: str | torch.device | None = None,
+    mode: str = "eval",
+    hydra_overrides_extra=(),
+    apply_postprocessing: bool = True,
+    *,
+    image_size: int | None = None,
+    config_file: str | None = None,
+    ckpt_path=NOT_GIVEN,
+) -> SAM2Base:
     """Build a SAM 2 model, in the official ``build_sam2``'s argument order.
 
     name: e.g. ``"sam2.1_hiera_tiny"`` (the default), ``"sam2_hiera_base_plus"``, an official
@@ -194,8 +231,9 @@ def build_sam2(name: str | None = None, checkpoint: str | os.PathLike | None = L
 _MODES = ("eval", "train")
 
 
-def build_configured(name: str, checkpoint, device, mode: str,
-                     settings: "BuildSettings") -> SAM2Base:
+def build_configured(
+    name: str, checkpoint, device, mode: str, settings: "BuildSettings"
+) -> SAM2Base:
     """The model ``name`` with ``settings`` applied, its weights loaded, on ``device``, in
     ``mode`` (the common part of the image and video builders)."""
     if mode not in _MODES:
@@ -212,10 +250,13 @@ def resolve_device(device: str | torch.device | None) -> str | torch.device:
     given."""
     if device is None:
         if torch.cuda.is_available():
-            warnings.warn("the model runs on the CPU, the default here, although CUDA is available "
-                          "(the official builders default to device='cuda'): pass device='cuda' or "
-                          "'auto' to use the GPU, or device='cpu' to silence this", UserWarning,
-                          stacklevel=4)
+            warnings.warn(
+                "the model runs on the CPU, the default here, although CUDA is available "
+                "(the official builders default to device='cuda'): pass device='cuda' or "
+                "'auto' to use the GPU, or device='cpu' to silence this",
+                UserWarning,
+                stacklevel=4,
+            )
         return "cpu"
     if isinstance(device, str) and device.strip().lower() == "auto":
         return pick_device("auto")
@@ -227,13 +268,16 @@ def official_names(name, checkpoint, config_file, ckpt_path) -> tuple[str, objec
     ``ckpt_path``); giving one thing both ways is an error."""
     if config_file is not None:
         if name is not None:
-            raise TypeError(f"the model is given twice: name={name!r} and "
-                            f"config_file={config_file!r}")
+            raise TypeError(
+                f"the model is given twice: name={name!r} and config_file={config_file!r}"
+            )
         name = config_file
     if ckpt_path is not NOT_GIVEN:
         if _keyword(checkpoint) != LOCAL:
-            raise TypeError(f"the checkpoint is given twice: checkpoint={checkpoint!r} and "
-                            f"ckpt_path={ckpt_path!r}")
+            raise TypeError(
+                f"the checkpoint is given twice: checkpoint={checkpoint!r} and "
+                f"ckpt_path={ckpt_path!r}"
+            )
         checkpoint = ckpt_path
     return ("sam2.1_hiera_tiny" if name is None else name), checkpoint
 
@@ -270,6 +314,7 @@ def pretrained_model(model_id: str, kwargs: dict) -> tuple[SAM2Base, dict]:
 
 # ------------------------------------------------------------------ the official builders' settings
 
+
 @dataclass
 class BuildSettings:
     """What the official builders' ``hydra_overrides_extra`` and ``apply_postprocessing`` ask
@@ -282,8 +327,11 @@ class BuildSettings:
     predictor: dict = field(default_factory=dict)
 
     def configure(self, cfg: SAM2Config) -> SAM2Config:
-        return replace(cfg.with_image_size(self.image_size), **self.config,
-                       decoder_extra={**cfg.decoder_extra, **self.decoder})
+        return replace(
+            cfg.with_image_size(self.image_size),
+            **self.config,
+            decoder_extra={**cfg.decoder_extra, **self.decoder},
+        )
 
 
 # The settings an override may change: (the part it belongs to, its type). Keys are the official
@@ -303,19 +351,27 @@ OVERRIDES = {
 _STABILITY = {"dynamic_multimask_stability_delta": 0.05, "dynamic_multimask_stability_thresh": 0.98}
 # where the official builders start from: its yaml and class defaults (no stability fallback, no
 # binarised prompt masks, no hole filling)
-_DEFAULTS = {"config": {"binarize_mask_from_pts_for_mem_enc": False},
-             "decoder": {"dynamic_multimask_via_stability": False, **_STABILITY}}
+_DEFAULTS = {
+    "config": {"binarize_mask_from_pts_for_mem_enc": False},
+    "decoder": {"dynamic_multimask_via_stability": False, **_STABILITY},
+}
 _VIDEO_DEFAULTS = {"predictor": {"fill_hole_area": 0}}
 # what apply_postprocessing=True sets after the overrides (official build_sam.py): the decoder's
 # fallback for both builders; memory of binarised prompt masks and hole filling for videos
 _POSTPROCESSING = {"decoder": {"dynamic_multimask_via_stability": True, **_STABILITY}}
-_VIDEO_POSTPROCESSING = {"config": {"binarize_mask_from_pts_for_mem_enc": True},
-                         "predictor": {"fill_hole_area": 8}}
+_VIDEO_POSTPROCESSING = {
+    "config": {"binarize_mask_from_pts_for_mem_enc": True},
+    "predictor": {"fill_hole_area": 8},
+}
 _OVERRIDE = re.compile(r"^\s*(?:\+\+|\+)?model\.([\w.]+)\s*=\s*(.*?)\s*$")
 
 
-def official_settings(hydra_overrides_extra=(), apply_postprocessing: bool = True,
-                      video: bool = False, image_size: int | None = None) -> BuildSettings:
+def official_settings(
+    hydra_overrides_extra=(),
+    apply_postprocessing: bool = True,
+    video: bool = False,
+    image_size: int | None = None,
+) -> BuildSettings:
     """The settings the official builder makes from these arguments (``video``: the video
     builder's).
 
@@ -329,8 +385,10 @@ def official_settings(hydra_overrides_extra=(), apply_postprocessing: bool = Tru
     """
     overrides = hydra_overrides_extra
     if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
-        raise TypeError(f"hydra_overrides_extra must be a list of strings like "
-                        f"'++model.image_size=512', got {overrides!r}")
+        raise TypeError(
+            f"hydra_overrides_extra must be a list of strings like "
+            f"'++model.image_size=512', got {overrides!r}"
+        )
     layers = [_DEFAULTS, _VIDEO_DEFAULTS] if video else [_DEFAULTS]
     layers.append(_overrides(overrides, video))
     if apply_postprocessing:
@@ -341,10 +399,15 @@ def official_settings(hydra_overrides_extra=(), apply_postprocessing: bool = Tru
             parts[part].update(values)
     size = parts["image_size"].get("image_size")
     if image_size is not None and size is not None and image_size != size:
-        raise ValueError(f"image_size={image_size} but hydra_overrides_extra sets "
-                         f"model.image_size={size}")
-    return BuildSettings(size if image_size is None else image_size, parts["config"],
-                         parts["decoder"], parts["predictor"])
+        raise ValueError(
+            f"image_size={image_size} but hydra_overrides_extra sets model.image_size={size}"
+        )
+    return BuildSettings(
+        size if image_size is None else image_size,
+        parts["config"],
+        parts["decoder"],
+        parts["predictor"],
+    )
 
 
 def _overrides(texts, video: bool) -> dict[str, dict]:
@@ -361,11 +424,14 @@ def _parse_override(text: str, video: bool) -> tuple[str, object]:
     key = found.group(1) if found else None
     if key not in OVERRIDES or (OVERRIDES[key][0] == "predictor" and not video):
         accepted = [k for k, (part, _) in OVERRIDES.items() if video or part != "predictor"]
-        video_only = "" if video else (" (the video predictor's options only in "
-                                       "build_sam2_video_predictor)")
-        raise ValueError(f"hydra override {text!r} is not supported here: this package has no "
-                         f"Hydra configs, and the overrides it understands are "
-                         f"++model.<key>=<value> for {', '.join(accepted)}{video_only}")
+        video_only = (
+            "" if video else (" (the video predictor's options only in build_sam2_video_predictor)")
+        )
+        raise ValueError(
+            f"hydra override {text!r} is not supported here: this package has no "
+            f"Hydra configs, and the overrides it understands are "
+            f"++model.<key>=<value> for {', '.join(accepted)}{video_only}"
+        )
     kind, raw = OVERRIDES[key][1], found.group(2)
     if kind is bool and raw.lower() in ("true", "false"):
         return key, raw.lower() == "true"
@@ -384,8 +450,9 @@ def local_checkpoint(name: str) -> Path:
     if path is None:
         raise WeightsError(
             f"no checkpoint for {name} on this machine. Get it with `napari-sam2 weights download {name}` "
-            f"or build with checkpoint=\"auto\" (downloads it, checked); without network, "
-            f"{where_to_put(name)}. Or {RANDOM_WEIGHTS_HELP}")
+            f'or build with checkpoint="auto" (downloads it, checked); without network, '
+            f"{where_to_put(name)}. Or {RANDOM_WEIGHTS_HELP}"
+        )
     return path
 
 
@@ -396,13 +463,19 @@ def check_memory_for(image_size: int, device) -> None:
         return
     need, have = TRACKING_BYTES_PER_PIXEL * image_size**2, available_memory()
     if have is not None and need > have:
-        raise ValueError(f"image size {image_size} px needs about {need / 2**30:.1f} GB of memory to track, and "
-                         f"this machine has {have / 2**30:.1f} GB free: use a smaller image size, or window "
-                         f"mode for large frames")
+        raise ValueError(
+            f"image size {image_size} px needs about {need / 2**30:.1f} GB of memory to track, and "
+            f"this machine has {have / 2**30:.1f} GB free: use a smaller image size, or window "
+            f"mode for large frames"
+        )
 
 
-def build_from_config(cfg: SAM2Config, checkpoint: str | os.PathLike | None = LOCAL,
-                      device: str | torch.device = "cpu", state: dict[str, torch.Tensor] | None = None) -> SAM2Base:
+def build_from_config(
+    cfg: SAM2Config,
+    checkpoint: str | os.PathLike | None = LOCAL,
+    device: str | torch.device = "cpu",
+    state: dict[str, torch.Tensor] | None = None,
+) -> SAM2Base:
     """:func:`build_model` plus strict, safe checkpoint loading; eval mode on ``device``.
 
     ``checkpoint``: as in :func:`build_sam2` (``"local"``, ``"auto"``, a path, or ``None`` for
@@ -418,9 +491,12 @@ def build_from_config(cfg: SAM2Config, checkpoint: str | os.PathLike | None = LO
         checkpoint = local_checkpoint(cfg.name)
     model = build_model(cfg)
     if checkpoint is None:
-        warnings.warn(f"{cfg.name} has random weights (checkpoint=None): its masks are meaningless. "
-                      f"For real masks build with checkpoint=\"local\" or \"auto\" or a checkpoint file",
-                      RandomWeightsWarning, stacklevel=4)
+        warnings.warn(
+            f"{cfg.name} has random weights (checkpoint=None): its masks are meaningless. "
+            f'For real masks build with checkpoint="local" or "auto" or a checkpoint file',
+            RandomWeightsWarning,
+            stacklevel=4,
+        )
     else:
         if state is None:
             state = read_checkpoint(checkpoint)

@@ -84,7 +84,9 @@ class Option:
         if self.kind is int and self.multiple:
             word = f"a multiple of {self.multiple}"
         if self.above is not None:
-            word += f" above {_num(self.above)}" + (f" and at most {_num(self.high)}" if self.high is not None else "")
+            word += f" above {_num(self.above)}" + (
+                f" and at most {_num(self.high)}" if self.high is not None else ""
+            )
         elif self.low is not None and self.high is not None:
             word += f" from {_num(self.low)} to {_num(self.high)}"
         elif self.low is not None:
@@ -114,13 +116,22 @@ def option_of(owner: type, name: str) -> Option | None:
 
 def options(owner) -> list[tuple[str, Option, Any]]:
     """``(name, Option, default)`` of every field of a settings type (or instance) that has an Option."""
-    return [(f.name, f.metadata["option"], f.default) for f in fields(owner) if "option" in f.metadata]
+    return [
+        (f.name, f.metadata["option"], f.default) for f in fields(owner) if "option" in f.metadata
+    ]
 
 
 def _check(value, name: str, o: Option, owner: type, nullable: bool):
     """``value`` as the field stores it (ints stay ints, paths become Path), or a SettingError."""
+
     def bad(text: str = ""):
-        shown = repr(value) if isinstance(value, str) else _num(value) if isinstance(value, float) else value
+        shown = (
+            repr(value)
+            if isinstance(value, str)
+            else _num(value)
+            if isinstance(value, float)
+            else value
+        )
         return SettingError(owner, name, text or f"must be {o.range_text()}, got {shown}")
 
     if value is None:
@@ -148,8 +159,12 @@ def _check(value, name: str, o: Option, owner: type, nullable: bool):
             raise bad()
         else:
             value = float(value)
-        if ((o.low is not None and value < o.low) or (o.high is not None and value > o.high)
-                or (o.above is not None and value <= o.above) or (o.multiple and value % o.multiple)):
+        if (
+            (o.low is not None and value < o.low)
+            or (o.high is not None and value > o.high)
+            or (o.above is not None and value <= o.above)
+            or (o.multiple and value % o.multiple)
+        ):
             raise bad()
         return value
     if not isinstance(value, str) or (o.choices is not None and value not in o.choices):
@@ -177,8 +192,12 @@ class Settings:
         known = {f.name for f in fields(self)}
         for name in changes:
             if name not in known:
-                raise SettingError(type(self), name, f"is not a setting of {type(self).__name__} "
-                                                     f"(its settings: {', '.join(sorted(known))})")
+                raise SettingError(
+                    type(self),
+                    name,
+                    f"is not a setting of {type(self).__name__} "
+                    f"(its settings: {', '.join(sorted(known))})",
+                )
         return replace(self, **changes)
 
     def as_dict(self) -> dict:
@@ -206,48 +225,89 @@ class Settings:
                 continue
             value = data.pop(f.name)
             sub = _nested_type(cls, f.name)
-            kwargs[f.name] = sub.from_dict(value) if sub is not None and isinstance(value, dict) else value
+            kwargs[f.name] = (
+                sub.from_dict(value) if sub is not None and isinstance(value, dict) else value
+            )
         if data:
             raise SettingError(cls, sorted(data)[0], f"is not a setting of {cls.__name__}")
         return cls(**kwargs)
 
 
 def _nested_type(cls, name: str):
-    return {"model": ModelSettings, "stack": StackSettings, "tracking": TrackingSettings,
-            "suspects": SuspectSettings, "auto": AutoSettings, "seeds": SeedSettings,
-            "outputs": OutputSettings}.get(name) if cls is RunSettings else None
+    return (
+        {
+            "model": ModelSettings,
+            "stack": StackSettings,
+            "tracking": TrackingSettings,
+            "suspects": SuspectSettings,
+            "auto": AutoSettings,
+            "seeds": SeedSettings,
+            "outputs": OutputSettings,
+        }.get(name)
+        if cls is RunSettings
+        else None
+    )
 
 
 # --------------------------------------------------------------------------- the model
+
 
 @dataclass(frozen=True)
 class ModelSettings(Settings):
     """Which model runs where: built by :func:`napari_sam2.loading.build_sam2`."""
 
-    model: str = opt("auto", flag="--model", label="model",
-                     help="model name, e.g. sam2.1_hiera_tiny, sam2_hiera_large, demo, or an official config "
-                          "such as configs/sam2.1/sam2.1_hiera_t.yaml; 'auto': the model of the checkpoint file, "
-                          "else sam2.1_hiera_tiny if its checkpoint is on this machine, else the bundled demo "
-                          "model (small, trained on synthetic cells only: not SAM 2 quality)")
-    checkpoint: str | None = opt("auto", flag="--checkpoint", label="checkpoint", none="random weights",
-                                 help="official-format .pt file; 'auto' finds the model's file (downloads official "
-                                      "ones, checked); 'none' for random weights (plumbing and tests only)")
-    image_size: int | None = opt(None, flag="--image-size", label="image size", kind=int, low=32,
-                                 high=MAX_IMAGE_SIZE, multiple=32, none="the size the model was trained at",
-                                 words=(("model", None), (1024, 1024), (512, 512), (256, 256), (128, 128),
-                                        (64, 64)),
-                                 help="model input size, a multiple of 32 (default: the size the model was "
-                                      "trained at, 1024 for official models, 256 for the demo). Smaller is "
-                                      "faster but not free: outside 0.7-1.4x of the trained size masks get much "
-                                      "worse, and a warning says so")
-    device: str = opt("auto", flag="--device", label="device", choices=DEVICES,
-                      help="where the model runs: 'auto' picks a CUDA GPU, then Apple's MPS, then the CPU")
-    threads: int | None = opt(None, flag="--threads", label="threads", kind=int, low=1, high=1024,
-                              none="one less than the cores available",
-                              help="CPU threads for torch (default: one less than the cores available, or "
-                                   "$NAPARI_SAM2_THREADS). Every step waits for its slowest thread, so a thread "
-                                   "that shares a core with another busy program slows the whole run: leave a "
-                                   "core free on a shared machine")
+    model: str = opt(
+        "auto",
+        flag="--model",
+        label="model",
+        help="model name, e.g. sam2.1_hiera_tiny, sam2_hiera_large, demo, or an official config "
+        "such as configs/sam2.1/sam2.1_hiera_t.yaml; 'auto': the model of the checkpoint file, "
+        "else sam2.1_hiera_tiny if its checkpoint is on this machine, else the bundled demo "
+        "model (small, trained on synthetic cells only: not SAM 2 quality)",
+    )
+    checkpoint: str | None = opt(
+        "auto",
+        flag="--checkpoint",
+        label="checkpoint",
+        none="random weights",
+        help="official-format .pt file; 'auto' finds the model's file (downloads official "
+        "ones, checked); 'none' for random weights (plumbing and tests only)",
+    )
+    image_size: int | None = opt(
+        None,
+        flag="--image-size",
+        label="image size",
+        kind=int,
+        low=32,
+        high=MAX_IMAGE_SIZE,
+        multiple=32,
+        none="the size the model was trained at",
+        words=(("model", None), (1024, 1024), (512, 512), (256, 256), (128, 128), (64, 64)),
+        help="model input size, a multiple of 32 (default: the size the model was "
+        "trained at, 1024 for official models, 256 for the demo). Smaller is "
+        "faster but not free: outside 0.7-1.4x of the trained size masks get much "
+        "worse, and a warning says so",
+    )
+    device: str = opt(
+        "auto",
+        flag="--device",
+        label="device",
+        choices=DEVICES,
+        help="where the model runs: 'auto' picks a CUDA GPU, then Apple's MPS, then the CPU",
+    )
+    threads: int | None = opt(
+        None,
+        flag="--threads",
+        label="threads",
+        kind=int,
+        low=1,
+        high=1024,
+        none="one less than the cores available",
+        help="CPU threads for torch (default: one less than the cores available, or "
+        "$NAPARI_SAM2_THREADS). Every step waits for its slowest thread, so a thread "
+        "that shares a core with another busy program slows the whole run: leave a "
+        "core free on a shared machine",
+    )
 
     def check(self) -> None:
         if not self.model.strip():
@@ -256,23 +316,52 @@ class ModelSettings(Settings):
 
 # --------------------------------------------------------------------------- the stack
 
+
 @dataclass(frozen=True)
 class StackSettings(Settings):
     """Which frames of the data are tracked: the tracked axis, the index of the other axis of 4-D data, the
     channel, and the intensity window (:func:`napari_sam2.engine.stack.stack_view`)."""
 
-    axis: str = opt("t", flag="--axis", label="axis", choices=AXES,
-                    help="track along time (t) or through a volume (z)")
-    time_point: int | None = opt(None, flag="--time-point", label="time point", kind=int, low=0, widget=False,
-                                 help="for (T, Z, Y, X) data with --axis z: the time point whose volume is "
-                                      "tracked")
-    z: int | None = opt(None, flag="--z", label="z", kind=int, low=0, widget=False,
-                        help="for (T, Z, Y, X) data with --axis t: the slice that is tracked through time")
-    channel: Any = opt(None, flag="--channel", label="channel", kind=int, low=0, extra=("grey",),
-                       none="RGB stays RGB", words=(("all", None), ("grey", "grey"), (0, 0), (1, 1), (2, 2)),
-                       help="channel of multi-channel data: a number (0, 1, ...) or 'grey' for the luminance "
-                            "of an RGB image (default: RGB stays RGB)")
-    contrast_limits: tuple | None = field(default=None)  # (low, high) intensity window; None: robust percentiles
+    axis: str = opt(
+        "t",
+        flag="--axis",
+        label="axis",
+        choices=AXES,
+        help="track along time (t) or through a volume (z)",
+    )
+    time_point: int | None = opt(
+        None,
+        flag="--time-point",
+        label="time point",
+        kind=int,
+        low=0,
+        widget=False,
+        help="for (T, Z, Y, X) data with --axis z: the time point whose volume is tracked",
+    )
+    z: int | None = opt(
+        None,
+        flag="--z",
+        label="z",
+        kind=int,
+        low=0,
+        widget=False,
+        help="for (T, Z, Y, X) data with --axis t: the slice that is tracked through time",
+    )
+    channel: Any = opt(
+        None,
+        flag="--channel",
+        label="channel",
+        kind=int,
+        low=0,
+        extra=("grey",),
+        none="RGB stays RGB",
+        words=(("all", None), ("grey", "grey"), (0, 0), (1, 1), (2, 2)),
+        help="channel of multi-channel data: a number (0, 1, ...) or 'grey' for the luminance "
+        "of an RGB image (default: RGB stays RGB)",
+    )
+    contrast_limits: tuple | None = field(
+        default=None
+    )  # (low, high) intensity window; None: robust percentiles
 
     def check(self) -> None:
         if self.contrast_limits is not None:
@@ -281,52 +370,100 @@ class StackSettings(Settings):
             except (TypeError, ValueError):
                 lo = hi = math.nan
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-                raise SettingError(type(self), "contrast_limits",
-                                   f"must be two numbers (low, high) with low < high, got {self.contrast_limits!r}")
+                raise SettingError(
+                    type(self),
+                    "contrast_limits",
+                    f"must be two numbers (low, high) with low < high, got {self.contrast_limits!r}",
+                )
             object.__setattr__(self, "contrast_limits", (lo, hi))
 
 
 # --------------------------------------------------------------------------- tracking
+
 
 @dataclass(frozen=True)
 class TrackingSettings(Settings):
     """How a :class:`~napari_sam2.engine.session.TrackingSession` tracks. The defaults give the official
     numbers (docs/engine.md); the others are the microscopy options and the fast modes."""
 
-    direction: str | None = opt(None, flag="--direction", label="direction", choices=DIRECTIONS, widget=False,
-                                none="forward for time, both for volumes",
-                                help="default: forward for time, both for volumes")
-    precision: str = opt("fp32", flag="--precision", label="precision", choices=PRECISIONS,
-                         help="fp32 (exact, the official numbers) or the bf16 fast mode (GPUs, and CPUs with "
-                              "AVX512-BF16 or AMX; refused elsewhere, where it would be slower)")
-    memory_frames: int | None = opt(None, flag="--memory-frames", label="memory frames", kind=int, low=0,
-                                    high=6, none="the model's own number (6: exact)",
-                                    words=(("all", None), (4, 4), (2, 2), (1, 1)),
-                                    help="fast mode: recent frames in each object's memory bank (default: the "
-                                         "model's, 6 = exact); fewer tracks faster with slightly different masks")
-    max_batch: int = opt(16, flag="--max-batch", label="max batch", kind=int, low=1, high=4096, widget=False,
-                         help="objects that go through the model at once (default 16): peak memory grows with it, "
-                              "not with the number of objects; results agree to float rounding")
-    exclusive: bool = opt(False, flag="--exclusive", label="exclusive pixels", kind=bool,
-                          help="each pixel belongs to at most one object (the most confident one), and each "
-                               "object's memory is made from its own pixels only: for touching cells. Off gives "
-                               "the official numbers")
-    window: int | str | None = opt(None, flag="--window", label="window", kind=int, low=64, high=MAX_IMAGE_SIZE,
-                                   multiple=32, none="the whole frame", extra=("auto",),
-                                   words=(("whole frame", None), ("auto", "auto"), (1024, 1024), (512, 512),
-                                          (256, 256)),
-                                   help="window mode: track each object in a SIZE px window of the frame at "
-                                        "native scale (a multiple of 32; the model runs at SIZE px input, so "
-                                        "--image-size is not needed): for small cells in large frames, e.g. 256 "
-                                        "for the demo, 512 or 1024 for official models. 'auto': windows of the "
-                                        "model's input size when the frame is larger than it and the prompted "
-                                        "objects are small against it (the summary says which was chosen). A "
-                                        "window as large as the frame is the whole frame")
-    memory: str = opt("official", flag="--memory", label="memory", choices=MEMORY_RULES,
-                      help="what enters each object's memory: 'official' (the decoded mask: the official "
-                           "numbers) or 'resolved' (pixels two objects claim go to one by logit and motion "
-                           "fit, and a mask that lags its cell is moved onto its motion: keeps touching "
-                           "look-alike cells apart; the shown masks are exclusive)")
+    direction: str | None = opt(
+        None,
+        flag="--direction",
+        label="direction",
+        choices=DIRECTIONS,
+        widget=False,
+        none="forward for time, both for volumes",
+        help="default: forward for time, both for volumes",
+    )
+    precision: str = opt(
+        "fp32",
+        flag="--precision",
+        label="precision",
+        choices=PRECISIONS,
+        help="fp32 (exact, the official numbers) or the bf16 fast mode (GPUs, and CPUs with "
+        "AVX512-BF16 or AMX; refused elsewhere, where it would be slower)",
+    )
+    memory_frames: int | None = opt(
+        None,
+        flag="--memory-frames",
+        label="memory frames",
+        kind=int,
+        low=0,
+        high=6,
+        none="the model's own number (6: exact)",
+        words=(("all", None), (4, 4), (2, 2), (1, 1)),
+        help="fast mode: recent frames in each object's memory bank (default: the "
+        "model's, 6 = exact); fewer tracks faster with slightly different masks",
+    )
+    max_batch: int = opt(
+        16,
+        flag="--max-batch",
+        label="max batch",
+        kind=int,
+        low=1,
+        high=4096,
+        widget=False,
+        help="objects that go through the model at once (default 16): peak memory grows with it, "
+        "not with the number of objects; results agree to float rounding",
+    )
+    exclusive: bool = opt(
+        False,
+        flag="--exclusive",
+        label="exclusive pixels",
+        kind=bool,
+        help="each pixel belongs to at most one object (the most confident one), and each "
+        "object's memory is made from its own pixels only: for touching cells. Off gives "
+        "the official numbers",
+    )
+    window: int | str | None = opt(
+        None,
+        flag="--window",
+        label="window",
+        kind=int,
+        low=64,
+        high=MAX_IMAGE_SIZE,
+        multiple=32,
+        none="the whole frame",
+        extra=("auto",),
+        words=(("whole frame", None), ("auto", "auto"), (1024, 1024), (512, 512), (256, 256)),
+        help="window mode: track each object in a SIZE px window of the frame at "
+        "native scale (a multiple of 32; the model runs at SIZE px input, so "
+        "--image-size is not needed): for small cells in large frames, e.g. 256 "
+        "for the demo, 512 or 1024 for official models. 'auto': windows of the "
+        "model's input size when the frame is larger than it and the prompted "
+        "objects are small against it (the summary says which was chosen). A "
+        "window as large as the frame is the whole frame",
+    )
+    memory: str = opt(
+        "official",
+        flag="--memory",
+        label="memory",
+        choices=MEMORY_RULES,
+        help="what enters each object's memory: 'official' (the decoded mask: the official "
+        "numbers) or 'resolved' (pixels two objects claim go to one by logit and motion "
+        "fit, and a mask that lags its cell is moved onto its motion: keeps touching "
+        "look-alike cells apart; the shown masks are exclusive)",
+    )
 
     def direction_for(self, axis: str) -> str:
         """The direction to track: the one set, else forward along time and both ways through a volume."""
@@ -343,6 +480,7 @@ MICROSCOPY = TrackingSettings(window="auto", memory="resolved")
 
 # --------------------------------------------------------------------------- suspect object-frames
 
+
 @dataclass(frozen=True)
 class SuspectSettings(Settings):
     """Thresholds of the suspect checks (:mod:`napari_sam2.engine.suspects`): where a tracked mask is
@@ -350,37 +488,99 @@ class SuspectSettings(Settings):
     look-alike pairs that pass each other, dividing cells and the sample movie, tracked with the
     official and with resolved memory (docs/engine.md has the precision and recall)."""
 
-    overlap: float = opt(0.35, flag="--suspect-overlap", label="overlap", kind=float, above=0, high=1,
-                         help="suspect 'overlap': two masks overlap by more than this share of the smaller "
-                              "(default 0.35)")
-    takeover: float = opt(0.5, flag="--suspect-takeover", label="takeover", kind=float, above=0, high=1,
-                          help="suspect 'overlap': the mask covers more than this share of another object's "
-                               "mask on the frame before (default 0.5)")
-    history: int = opt(5, flag="--suspect-history", label="history (frames)", kind=int, low=1, high=100,
-                       help="recent frames the area, position and confidence checks compare with (default 5)")
-    area_band: float = opt(1.6, flag="--suspect-area", label="area band", kind=float, above=1, high=100,
-                           help="suspect 'area': the area is outside [median / this, median * this] of the "
-                                "recent frames (default 1.6)")
-    position: float = opt(1.0, flag="--suspect-position", label="position (radii)", kind=float, above=0,
-                          high=100,
-                          help="suspect 'position': the centroid is more than this many equivalent radii from "
-                               "a constant-velocity prediction (default 1)")
-    score_drop: float = opt(4.0, flag="--suspect-score-drop", label="score drop", kind=float, above=0,
-                            high=1000,
-                            help="suspect 'confidence': the object score (logit) falls more than this below "
-                                 "its recent median (default 4)")
-    iou_drop: float = opt(0.6, flag="--suspect-iou-drop", label="IoU drop", kind=float, above=0, high=1,
-                          help="suspect 'confidence': the predicted IoU falls more than this below its recent "
-                               "median (default 0.6)")
-    fragments: float = opt(0.25, flag="--suspect-fragments", label="fragments", kind=float, above=0, high=1,
-                           help="suspect 'fragments': the mask's second largest piece is at least this share of "
-                                "the largest (default 0.25)")
-    max_size: float = opt(0.3, flag="--suspect-size", label="largest share", kind=float, above=0, high=1,
-                          help="suspect 'size': the mask covers more than this share of the model's input "
-                               "(frame or window; default 0.3)")
+    overlap: float = opt(
+        0.35,
+        flag="--suspect-overlap",
+        label="overlap",
+        kind=float,
+        above=0,
+        high=1,
+        help="suspect 'overlap': two masks overlap by more than this share of the smaller "
+        "(default 0.35)",
+    )
+    takeover: float = opt(
+        0.5,
+        flag="--suspect-takeover",
+        label="takeover",
+        kind=float,
+        above=0,
+        high=1,
+        help="suspect 'overlap': the mask covers more than this share of another object's "
+        "mask on the frame before (default 0.5)",
+    )
+    history: int = opt(
+        5,
+        flag="--suspect-history",
+        label="history (frames)",
+        kind=int,
+        low=1,
+        high=100,
+        help="recent frames the area, position and confidence checks compare with (default 5)",
+    )
+    area_band: float = opt(
+        1.6,
+        flag="--suspect-area",
+        label="area band",
+        kind=float,
+        above=1,
+        high=100,
+        help="suspect 'area': the area is outside [median / this, median * this] of the "
+        "recent frames (default 1.6)",
+    )
+    position: float = opt(
+        1.0,
+        flag="--suspect-position",
+        label="position (radii)",
+        kind=float,
+        above=0,
+        high=100,
+        help="suspect 'position': the centroid is more than this many equivalent radii from "
+        "a constant-velocity prediction (default 1)",
+    )
+    score_drop: float = opt(
+        4.0,
+        flag="--suspect-score-drop",
+        label="score drop",
+        kind=float,
+        above=0,
+        high=1000,
+        help="suspect 'confidence': the object score (logit) falls more than this below "
+        "its recent median (default 4)",
+    )
+    iou_drop: float = opt(
+        0.6,
+        flag="--suspect-iou-drop",
+        label="IoU drop",
+        kind=float,
+        above=0,
+        high=1,
+        help="suspect 'confidence': the predicted IoU falls more than this below its recent "
+        "median (default 0.6)",
+    )
+    fragments: float = opt(
+        0.25,
+        flag="--suspect-fragments",
+        label="fragments",
+        kind=float,
+        above=0,
+        high=1,
+        help="suspect 'fragments': the mask's second largest piece is at least this share of "
+        "the largest (default 0.25)",
+    )
+    max_size: float = opt(
+        0.3,
+        flag="--suspect-size",
+        label="largest share",
+        kind=float,
+        above=0,
+        high=1,
+        help="suspect 'size': the mask covers more than this share of the model's input "
+        "(frame or window; default 0.3)",
+    )
 
 
 # --------------------------------------------------------------------------- automatic segmentation
+
 
 @dataclass(frozen=True)
 class AutoSettings(Settings):
@@ -388,66 +588,155 @@ class AutoSettings(Settings):
     single clicks; the thresholds: the generator's filters; min_area / max_area: mask areas kept, in pixels
     (None: no upper bound); crop_n_layers: crop layer i cuts the frame into 2^i x 2^i overlapping crops."""
 
-    points_per_side: int = opt(32, flag="--points-per-side", label="points per side", kind=int, low=1,
-                               high=MAX_POINTS_PER_SIDE,
-                               help="automatic segmentation: a grid of N x N single clicks (default 32); more "
-                                    "finds smaller cells and takes longer (about N\u00b2 prompts)")
-    pred_iou_thresh: float = opt(0.8, flag="--auto-iou", label="IoU threshold", kind=float, low=0, high=1,
-                                 help="automatic segmentation: keep masks whose predicted IoU (the model's own "
-                                      "quality estimate) is at least this (default 0.8)")
-    stability_score_thresh: float = opt(0.95, flag="--auto-stability", label="stability threshold", kind=float,
-                                        low=0, high=1,
-                                        help="automatic segmentation: keep masks that hardly change when the mask "
-                                             "threshold moves, stability score at least this (default 0.95)")
-    box_nms_thresh: float = opt(0.7, flag="--auto-nms", label="overlap threshold", kind=float, low=0, high=1,
-                                widget=False,
-                                help="automatic segmentation: of two masks whose boxes overlap more than this "
-                                     "(IoU), the weaker one goes (default 0.7)")
-    min_area: int = opt(0, flag="--min-area", label="min area (px)", kind=int, low=0,
-                        help="automatic segmentation: drop masks smaller than this many pixels (debris)")
-    max_area: int | None = opt(None, flag="--max-area", label="max area (px)", kind=int, low=1,
-                               none="no upper bound",
-                               help="automatic segmentation: drop masks larger than this many pixels (background)")
-    crop_n_layers: int = opt(0, flag="--crop-layers", label="crop layers", kind=int, low=0, high=6, widget=False,
-                             help="automatic segmentation: also look in 2x2, 4x4, ... crops of the frame, each "
-                                  "seen at the model's input size (window mode adds them itself)")
+    points_per_side: int = opt(
+        32,
+        flag="--points-per-side",
+        label="points per side",
+        kind=int,
+        low=1,
+        high=MAX_POINTS_PER_SIDE,
+        help="automatic segmentation: a grid of N x N single clicks (default 32); more "
+        "finds smaller cells and takes longer (about N\u00b2 prompts)",
+    )
+    pred_iou_thresh: float = opt(
+        0.8,
+        flag="--auto-iou",
+        label="IoU threshold",
+        kind=float,
+        low=0,
+        high=1,
+        help="automatic segmentation: keep masks whose predicted IoU (the model's own "
+        "quality estimate) is at least this (default 0.8)",
+    )
+    stability_score_thresh: float = opt(
+        0.95,
+        flag="--auto-stability",
+        label="stability threshold",
+        kind=float,
+        low=0,
+        high=1,
+        help="automatic segmentation: keep masks that hardly change when the mask "
+        "threshold moves, stability score at least this (default 0.95)",
+    )
+    box_nms_thresh: float = opt(
+        0.7,
+        flag="--auto-nms",
+        label="overlap threshold",
+        kind=float,
+        low=0,
+        high=1,
+        widget=False,
+        help="automatic segmentation: of two masks whose boxes overlap more than this "
+        "(IoU), the weaker one goes (default 0.7)",
+    )
+    min_area: int = opt(
+        0,
+        flag="--min-area",
+        label="min area (px)",
+        kind=int,
+        low=0,
+        help="automatic segmentation: drop masks smaller than this many pixels (debris)",
+    )
+    max_area: int | None = opt(
+        None,
+        flag="--max-area",
+        label="max area (px)",
+        kind=int,
+        low=1,
+        none="no upper bound",
+        help="automatic segmentation: drop masks larger than this many pixels (background)",
+    )
+    crop_n_layers: int = opt(
+        0,
+        flag="--crop-layers",
+        label="crop layers",
+        kind=int,
+        low=0,
+        high=6,
+        widget=False,
+        help="automatic segmentation: also look in 2x2, 4x4, ... crops of the frame, each "
+        "seen at the model's input size (window mode adds them itself)",
+    )
 
     def check(self) -> None:
         if self.max_area is not None and self.max_area < self.min_area:
-            raise SettingError(type(self), "max_area", f"must be at least min_area ({self.min_area}): the area "
-                                                       f"range must satisfy min <= max, got {self.max_area}")
+            raise SettingError(
+                type(self),
+                "max_area",
+                f"must be at least min_area ({self.min_area}): the area "
+                f"range must satisfy min <= max, got {self.max_area}",
+            )
 
 
 # --------------------------------------------------------------------------- seeds
+
 
 @dataclass(frozen=True)
 class SeedSettings(Settings):
     """Where objects come from besides click and box files: a label image, the automatic segmentation of a
     frame, and new cells found as tracking goes on."""
 
-    masks: Path | None = opt(None, flag="--masks", label="labels", kind="path", widget=False,
-                             help="a label image (TIFF, .npy or .zarr; 0 = background) whose values are the "
-                                  "object ids: a (Y, X) image prompts frame --masks-frame, a (T, Y, X) stack of "
-                                  "the movie's length prompts every frame that has labels; clicks in --points "
-                                  "for the same object and frame correct its mask (with --many: a folder holding "
-                                  "NAME.tif for each movie NAME.tif)")
-    masks_frame: int | None = opt(None, flag="--masks-frame", label="labels frame", kind=int, low=0, widget=False,
-                                  help="the frame a (Y, X) --masks image prompts (default 0)")
-    auto: bool = opt(False, flag="--auto", label="automatic seeds", kind=bool, widget=False,
-                     help="seed every object the automatic mask generator finds on --auto-frame (besides any "
-                          "--points/--boxes/--masks; ids follow theirs)")
-    auto_frame: int = opt(0, flag="--auto-frame", label="automatic frame", kind=int, low=0, widget=False,
-                          help="the frame --auto segments (default 0)")
-    auto_new: int | None = opt(None, flag="--auto-new", label="new cells every", kind=int, low=1, widget=False,
-                               help="every K frames, add regions no tracked object covers as new cells and track "
-                                    "them on (forward tracking; uses the automatic segmentation settings)")
+    masks: Path | None = opt(
+        None,
+        flag="--masks",
+        label="labels",
+        kind="path",
+        widget=False,
+        help="a label image (TIFF, .npy or .zarr; 0 = background) whose values are the "
+        "object ids: a (Y, X) image prompts frame --masks-frame, a (T, Y, X) stack of "
+        "the movie's length prompts every frame that has labels; clicks in --points "
+        "for the same object and frame correct its mask (with --many: a folder holding "
+        "NAME.tif for each movie NAME.tif)",
+    )
+    masks_frame: int | None = opt(
+        None,
+        flag="--masks-frame",
+        label="labels frame",
+        kind=int,
+        low=0,
+        widget=False,
+        help="the frame a (Y, X) --masks image prompts (default 0)",
+    )
+    auto: bool = opt(
+        False,
+        flag="--auto",
+        label="automatic seeds",
+        kind=bool,
+        widget=False,
+        help="seed every object the automatic mask generator finds on --auto-frame (besides any "
+        "--points/--boxes/--masks; ids follow theirs)",
+    )
+    auto_frame: int = opt(
+        0,
+        flag="--auto-frame",
+        label="automatic frame",
+        kind=int,
+        low=0,
+        widget=False,
+        help="the frame --auto segments (default 0)",
+    )
+    auto_new: int | None = opt(
+        None,
+        flag="--auto-new",
+        label="new cells every",
+        kind=int,
+        low=1,
+        widget=False,
+        help="every K frames, add regions no tracked object covers as new cells and track "
+        "them on (forward tracking; uses the automatic segmentation settings)",
+    )
 
     def check(self) -> None:
         if self.masks_frame is not None and self.masks is None:
-            raise SettingError(type(self), "masks_frame", "says which frame a --masks label image prompts: give "
-                                                          "--masks too")
+            raise SettingError(
+                type(self),
+                "masks_frame",
+                "says which frame a --masks label image prompts: give --masks too",
+            )
         if self.auto_frame and not self.auto:
-            raise SettingError(type(self), "auto_frame", "says which frame --auto segments: give --auto too")
+            raise SettingError(
+                type(self), "auto_frame", "says which frame --auto segments: give --auto too"
+            )
 
     @property
     def automatic(self) -> bool:
@@ -457,10 +746,22 @@ class SeedSettings(Settings):
 
 # --------------------------------------------------------------------------- outputs
 
-OUTPUT_SUFFIXES = {"out": LABEL_SUFFIXES, "session": (".json",), "table": (".csv",), "summary": (".csv",),
-                   "geff": (".zarr",), "trackmate": (".xml",)}
-OUTPUT_WHY = {"out": "a label stack", "session": "a JSON file", "table": "a CSV file", "summary": "a CSV file",
-              "geff": "a zarr store", "trackmate": "TrackMate opens XML files"}
+OUTPUT_SUFFIXES = {
+    "out": LABEL_SUFFIXES,
+    "session": (".json",),
+    "table": (".csv",),
+    "summary": (".csv",),
+    "geff": (".zarr",),
+    "trackmate": (".xml",),
+}
+OUTPUT_WHY = {
+    "out": "a label stack",
+    "session": "a JSON file",
+    "table": "a CSV file",
+    "summary": "a CSV file",
+    "geff": "a zarr store",
+    "trackmate": "TrackMate opens XML files",
+}
 
 
 @dataclass(frozen=True)
@@ -468,26 +769,73 @@ class OutputSettings(Settings):
     """Where a tracking run writes. Each output has its suffix (:data:`OUTPUT_SUFFIXES`); :meth:`check_paths`
     applies the rule of what an output may replace (:func:`napari_sam2.io.atomic.check_output`)."""
 
-    out: Path | None = opt(None, flag="--out", label="labels", kind="path", widget=False,
-                           help="labels output: .tif/.tiff or .zarr (with --many: a folder)")
-    table: Path | None = opt(None, flag="--table", label="table", kind="path", widget=False,
-                             help="also write a CSV of per-frame object properties (with lost and suspect "
-                                  "columns; with --many: one table of all movies, with a movie column)")
-    summary: Path | None = opt(None, flag="--summary", label="summary", kind="path", widget=False,
-                               help="also write a CSV with one row per movie: its objects, frames, object-frames, "
-                                    "lost and suspect object-frames, and seconds (with --many: every movie)")
-    ctc: Path | None = opt(None, flag="--ctc", label="CTC folder", kind="path", widget=False,
-                           help="also write a Cell Tracking Challenge result folder")
-    session: Path | None = opt(None, flag="--session", label="session", kind="path", widget=False,
-                               help="also write the prompts and settings as JSON (written first, before tracking "
-                                    "starts)")
-    geff: Path | None = opt(None, flag="--geff", label="GEFF", kind="path", widget=False,
-                            help="also write the lineage graph as a GEFF zarr store")
-    trackmate: Path | None = opt(None, flag="--trackmate", label="TrackMate", kind="path", widget=False,
-                                 help="also write the tracks as a TrackMate XML file (.xml) for Fiji")
-    overwrite: bool = opt(False, flag="--overwrite", label="overwrite", kind=bool, widget=False,
-                          help="replace existing outputs of the same kind: never an input, never a folder where "
-                               "a file goes, never a folder holding files napari-sam2 did not write")
+    out: Path | None = opt(
+        None,
+        flag="--out",
+        label="labels",
+        kind="path",
+        widget=False,
+        help="labels output: .tif/.tiff or .zarr (with --many: a folder)",
+    )
+    table: Path | None = opt(
+        None,
+        flag="--table",
+        label="table",
+        kind="path",
+        widget=False,
+        help="also write a CSV of per-frame object properties (with lost and suspect "
+        "columns; with --many: one table of all movies, with a movie column)",
+    )
+    summary: Path | None = opt(
+        None,
+        flag="--summary",
+        label="summary",
+        kind="path",
+        widget=False,
+        help="also write a CSV with one row per movie: its objects, frames, object-frames, "
+        "lost and suspect object-frames, and seconds (with --many: every movie)",
+    )
+    ctc: Path | None = opt(
+        None,
+        flag="--ctc",
+        label="CTC folder",
+        kind="path",
+        widget=False,
+        help="also write a Cell Tracking Challenge result folder",
+    )
+    session: Path | None = opt(
+        None,
+        flag="--session",
+        label="session",
+        kind="path",
+        widget=False,
+        help="also write the prompts and settings as JSON (written first, before tracking starts)",
+    )
+    geff: Path | None = opt(
+        None,
+        flag="--geff",
+        label="GEFF",
+        kind="path",
+        widget=False,
+        help="also write the lineage graph as a GEFF zarr store",
+    )
+    trackmate: Path | None = opt(
+        None,
+        flag="--trackmate",
+        label="TrackMate",
+        kind="path",
+        widget=False,
+        help="also write the tracks as a TrackMate XML file (.xml) for Fiji",
+    )
+    overwrite: bool = opt(
+        False,
+        flag="--overwrite",
+        label="overwrite",
+        kind=bool,
+        widget=False,
+        help="replace existing outputs of the same kind: never an input, never a folder where "
+        "a file goes, never a folder holding files napari-sam2 did not write",
+    )
 
     FILES = ("out", "session", "table", "summary", "ctc", "geff", "trackmate")
 
@@ -503,8 +851,12 @@ class OutputSettings(Settings):
     def check(self) -> None:
         for name, path in self.given().items():
             if name in OUTPUT_SUFFIXES and path.suffix.lower() not in OUTPUT_SUFFIXES[name]:
-                raise SettingError(type(self), name, f"must end in {_one_of(OUTPUT_SUFFIXES[name])} "
-                                                     f"({OUTPUT_WHY[name]}), got {path}")
+                raise SettingError(
+                    type(self),
+                    name,
+                    f"must end in {_one_of(OUTPUT_SUFFIXES[name])} "
+                    f"({OUTPUT_WHY[name]}), got {path}",
+                )
 
     def check_paths(self, inputs=()) -> None:
         """Check every output before any compute: no two the same path or one inside another, and each by
@@ -517,21 +869,35 @@ class OutputSettings(Settings):
         flag = {name: option_of(OutputSettings, name).flag for name in given}
         names = list(given)
         for i, a in enumerate(names):
-            for b in names[i + 1:]:
+            for b in names[i + 1 :]:
                 if same_path(given[a], given[b]):
-                    raise ValueError(f"{flag[a]} and {flag[b]} are the same path ({given[a]}): give each output "
-                                     "its own name")
+                    raise ValueError(
+                        f"{flag[a]} and {flag[b]} are the same path ({given[a]}): give each output "
+                        "its own name"
+                    )
                 if inside(given[a], given[b]) or inside(given[b], given[a]):
-                    raise ValueError(f"{flag[a]} {given[a]} and {flag[b]} {given[b]}: one lies inside the other, "
-                                     "and writing one would replace the other")
+                    raise ValueError(
+                        f"{flag[a]} {given[a]} and {flag[b]} {given[b]}: one lies inside the other, "
+                        "and writing one would replace the other"
+                    )
         inputs = [Path(p) for p in inputs if p is not None]
         for name, path in given.items():
-            check_output(path, folder=self.is_folder(name), overwrite=self.overwrite, inputs=inputs,
-                         name=f"{flag[name]} {path}")
+            check_output(
+                path,
+                folder=self.is_folder(name),
+                overwrite=self.overwrite,
+                inputs=inputs,
+                name=f"{flag[name]} {path}",
+            )
         if self.out is not None:
             partial = partial_path(self.out)
-            check_output(partial, folder=self.is_folder("out"), overwrite=self.overwrite, inputs=inputs,
-                         name=f"{partial} (where --out is written while tracking)")
+            check_output(
+                partial,
+                folder=self.is_folder("out"),
+                overwrite=self.overwrite,
+                inputs=inputs,
+                name=f"{partial} (where --out is written while tracking)",
+            )
 
 
 def _one_of(words) -> str:
@@ -548,25 +914,67 @@ TRAIN_PARTS = ("image_encoder", "prompt_encoder", "mask_decoder", "memory")
 class FinetuneSettings(Settings):
     """How ``napari-sam2 finetune`` trains (:func:`napari_sam2.train.trainer.finetune`)."""
 
-    epochs: float = opt(10.0, flag="--epochs", label="epochs", kind=float, above=0, high=100000,
-                        help="passes over all frames (default 10)")
-    train: str = opt("mask_decoder,memory,prompt_encoder", flag="--train", label="parts",
-                     help="parts to train, comma separated among image_encoder, prompt_encoder, mask_decoder, "
-                          "memory, or 'all' (default: all but the image encoder, for small machines)")
-    lr: float = opt(5e-5, flag="--lr", label="learning rate", kind=float, above=0, high=1,
-                    help="peak learning rate (default 5e-5)")
-    clip_len: int = opt(4, flag="--clip-len", label="clip length", kind=int, low=1, high=64,
-                        help="frames per training clip (default 4)")
-    clips: int = opt(2, flag="--clips", label="clips", kind=int, low=1, high=64, help="clips per step (default 2)")
-    seed: int = opt(0, flag="--seed", label="seed", kind=int, low=0,
-                    help="random seed of the training clips and prompts (default 0): the same seed, the same run")
+    epochs: float = opt(
+        10.0,
+        flag="--epochs",
+        label="epochs",
+        kind=float,
+        above=0,
+        high=100000,
+        help="passes over all frames (default 10)",
+    )
+    train: str = opt(
+        "mask_decoder,memory,prompt_encoder",
+        flag="--train",
+        label="parts",
+        help="parts to train, comma separated among image_encoder, prompt_encoder, mask_decoder, "
+        "memory, or 'all' (default: all but the image encoder, for small machines)",
+    )
+    lr: float = opt(
+        5e-5,
+        flag="--lr",
+        label="learning rate",
+        kind=float,
+        above=0,
+        high=1,
+        help="peak learning rate (default 5e-5)",
+    )
+    clip_len: int = opt(
+        4,
+        flag="--clip-len",
+        label="clip length",
+        kind=int,
+        low=1,
+        high=64,
+        help="frames per training clip (default 4)",
+    )
+    clips: int = opt(
+        2,
+        flag="--clips",
+        label="clips",
+        kind=int,
+        low=1,
+        high=64,
+        help="clips per step (default 2)",
+    )
+    seed: int = opt(
+        0,
+        flag="--seed",
+        label="seed",
+        kind=int,
+        low=0,
+        help="random seed of the training clips and prompts (default 0): the same seed, the same run",
+    )
 
     def check(self) -> None:
         parts = self.parts
         unknown = [p for p in parts if p not in TRAIN_PARTS]
         if unknown or not parts:
-            raise SettingError(type(self), "train", f"must name parts among {', '.join(TRAIN_PARTS)} or 'all', "
-                                                    f"got {self.train!r}")
+            raise SettingError(
+                type(self),
+                "train",
+                f"must name parts among {', '.join(TRAIN_PARTS)} or 'all', got {self.train!r}",
+            )
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -577,6 +985,7 @@ class FinetuneSettings(Settings):
 
 
 # --------------------------------------------------------------------------- a whole run
+
 
 @dataclass(frozen=True)
 class RunSettings(Settings):
@@ -594,12 +1003,20 @@ class RunSettings(Settings):
     def check(self) -> None:
         direction = self.tracking.direction_for(self.stack.axis)
         if self.seeds.auto_new is not None and direction != "forward":
-            raise SettingError(SeedSettings, "auto_new", f"needs forward tracking (new cells are tracked on "
-                                                         f"from where they appear), not {direction}")
+            raise SettingError(
+                SeedSettings,
+                "auto_new",
+                f"needs forward tracking (new cells are tracked on "
+                f"from where they appear), not {direction}",
+            )
         window, size = self.tracking.window, self.model.image_size
         if window not in (None, "auto") and size is not None and size != window:
-            raise SettingError(ModelSettings, "image_size", f"{size} and --window {window} differ: window mode "
-                                                            "runs the model at the window's size")
+            raise SettingError(
+                ModelSettings,
+                "image_size",
+                f"{size} and --window {window} differ: window mode "
+                "runs the model at the window's size",
+            )
 
     @property
     def direction(self) -> str:
@@ -611,8 +1028,29 @@ def settings_dict(*parts: Settings) -> dict:
     return {_KEYS[type(p)]: p.as_dict() for p in parts}
 
 
-_KEYS = {ModelSettings: "model", StackSettings: "stack", TrackingSettings: "tracking",
-         SuspectSettings: "suspects", AutoSettings: "auto", SeedSettings: "seeds", OutputSettings: "outputs"}
+_KEYS = {
+    ModelSettings: "model",
+    StackSettings: "stack",
+    TrackingSettings: "tracking",
+    SuspectSettings: "suspects",
+    AutoSettings: "auto",
+    SeedSettings: "seeds",
+    OutputSettings: "outputs",
+}
 
-__all__ = ["AutoSettings", "FinetuneSettings", "ModelSettings", "Option", "OutputSettings", "RunSettings", "SeedSettings",
-           "SettingError", "Settings", "StackSettings", "SuspectSettings", "TrackingSettings", "option_of", "options"]
+__all__ = [
+    "AutoSettings",
+    "FinetuneSettings",
+    "ModelSettings",
+    "Option",
+    "OutputSettings",
+    "RunSettings",
+    "SeedSettings",
+    "SettingError",
+    "Settings",
+    "StackSettings",
+    "SuspectSettings",
+    "TrackingSettings",
+    "option_of",
+    "options",
+]

@@ -26,9 +26,17 @@ class Look:
     noise: float = 60.0
 
 
-def synthetic_cells(n_frames: int = 8, size: tuple[int, int] = (128, 128), n_cells: int = 4, seed: int = 0,
-                    radius: tuple[float, float] = (9.0, 15.0), step: float = 2.0, background: float = 300.0,
-                    brightness: float = 2500.0, noise: float = 60.0) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_cells(
+    n_frames: int = 8,
+    size: tuple[int, int] = (128, 128),
+    n_cells: int = 4,
+    seed: int = 0,
+    radius: tuple[float, float] = (9.0, 15.0),
+    step: float = 2.0,
+    background: float = 300.0,
+    brightness: float = 2500.0,
+    noise: float = 60.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """A ``(T, Y, X)`` uint16 movie of drifting elliptic cells, and its labels.
 
     Cells start apart but move independently, so they may cross: one then hides part or all of the
@@ -41,9 +49,15 @@ def synthetic_cells(n_frames: int = 8, size: tuple[int, int] = (128, 128), n_cel
     return image, labels
 
 
-def synthetic_dividing_cells(n_frames: int = 20, size: tuple[int, int] = (256, 256), n_cells: int = 5,
-                             seed: int = 0, divide=((1, 8),), look: Look = Look(), split_speed: float = 1.5
-                             ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+def synthetic_dividing_cells(
+    n_frames: int = 20,
+    size: tuple[int, int] = (256, 256),
+    n_cells: int = 5,
+    seed: int = 0,
+    divide=((1, 8),),
+    look: Look = Look(),
+    split_speed: float = 1.5,
+) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
     """Like :func:`synthetic_cells` (its appearance in ``look``), but some cells divide into two daughters.
 
     ``divide`` holds ``(cell_label, frame)`` pairs: that cell is last seen in ``frame - 1`` and
@@ -58,8 +72,13 @@ def synthetic_dividing_cells(n_frames: int = 20, size: tuple[int, int] = (256, 2
     ``divide=()`` the movie is exactly :func:`synthetic_cells` with the same arguments.
     """
     events = _check_divisions(divide, n_frames)
-    radius, step, background, brightness, noise = (look.radius, look.step, look.background, look.brightness,
-                                                   look.noise)
+    radius, step, background, brightness, noise = (
+        look.radius,
+        look.step,
+        look.background,
+        look.brightness,
+        look.noise,
+    )
     rng = np.random.default_rng(seed)
     h, w = size
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -93,7 +112,9 @@ def synthetic_dividing_cells(n_frames: int = 20, size: tuple[int, int] = (256, 2
                 raise ValueError(f"divide: cell {label} does not exist in frame {t - 1}")
             direction, long_axis = _long_axis(axes[p], angles[p] + 0.05 * t)
             for k, sign in ((next_row, 1.0), (next_row + 1, -1.0)):
-                centres[k] = np.clip(centres[p] + sign * (0.7 * long_axis + 0.5) * direction, lo, hi)
+                centres[k] = np.clip(
+                    centres[p] + sign * (0.7 * long_axis + 0.5) * direction, lo, hi
+                )
                 axes[k] = 0.7 * axes[p]
                 angles[k] = angles[p]
                 velocity[k] = velocity[p] + sign * split_speed * direction
@@ -104,7 +125,17 @@ def synthetic_dividing_cells(n_frames: int = 20, size: tuple[int, int] = (256, 2
             next_row += 2
         signal = np.zeros((h, w), dtype=np.float32)
         for i in np.flatnonzero(alive):
-            _paint_ellipse(labels[t], signal, yy, xx, centres[i], axes[i], angles[i] + 0.05 * t, levels[i], i + 1)
+            _paint_ellipse(
+                labels[t],
+                signal,
+                yy,
+                xx,
+                centres[i],
+                axes[i],
+                angles[i] + 0.05 * t,
+                levels[i],
+                i + 1,
+            )
         signal = ndimage.gaussian_filter(signal, 1.2)
         frame = background + signal + rng.normal(0, noise, size=(h, w))
         image[t] = np.clip(frame, 0, 65535).astype(np.uint16)
@@ -115,13 +146,21 @@ def synthetic_dividing_cells(n_frames: int = 20, size: tuple[int, int] = (256, 2
     return image, labels, parents
 
 
-PAIRS = Look(radius=(9.0, 13.0))  # the look of synthetic_passing_pairs' cells (its step is ``speed``)
+PAIRS = Look(
+    radius=(9.0, 13.0)
+)  # the look of synthetic_passing_pairs' cells (its step is ``speed``)
 
 
-def synthetic_passing_pairs(n_frames: int = 24, size: tuple[int, int] = (384, 384),
-                            n_pairs: int = 8, seed: int = 0, speed: float = 2.5,
-                            gap: float = -1.0, approach: float = 0.0, look: Look = PAIRS
-                            ) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_passing_pairs(
+    n_frames: int = 24,
+    size: tuple[int, int] = (384, 384),
+    n_pairs: int = 8,
+    seed: int = 0,
+    speed: float = 2.5,
+    gap: float = -1.0,
+    approach: float = 0.0,
+    look: Look = PAIRS,
+) -> tuple[np.ndarray, np.ndarray]:
     """A ``(T, Y, X)`` uint16 movie of look-alike cell pairs that pass each other side by side, and
     its labels: the case where SAM 2's memory drifts onto a touching neighbour and swaps identities.
 
@@ -140,7 +179,12 @@ def synthetic_passing_pairs(n_frames: int = 24, size: tuple[int, int] = (384, 38
     """
     if n_pairs < 1 or n_frames < 2:
         raise ValueError(f"need n_pairs >= 1 and n_frames >= 2, got {n_pairs} and {n_frames}")
-    radius, background, brightness, noise = look.radius, look.background, look.brightness, look.noise
+    radius, background, brightness, noise = (
+        look.radius,
+        look.background,
+        look.brightness,
+        look.noise,
+    )
     rng = np.random.default_rng(seed)
     h, w = size
     # lanes about twice as long as they are wide
@@ -164,13 +208,16 @@ def synthetic_passing_pairs(n_frames: int = 24, size: tuple[int, int] = (384, 38
         half = (2 * axes[1] + gap + approach * np.abs(t - t_pass)) / 2
         for j, s in ((2 * k + 1, sign), (2 * k + 2, -sign)):
             walk = np.cumsum(rng.normal(0, 0.15, (n_frames, 2)), axis=0)
-            path = (centre + np.outer(s * half, across) + np.outer(s * v * (t - t_pass), along)
-                    + walk)
+            path = (
+                centre + np.outer(s * half, across) + np.outer(s * v * (t - t_pass), along) + walk
+            )
             reach = np.abs(path - centre).max(0) + axes[0] + 2
             if reach[0] > lane_h / 2 or reach[1] > lane_w / 2:
-                raise ValueError(f"{n_pairs} pairs passing at {speed} px per frame over {n_frames} "
-                                 f"frames do not fit a {h}x{w} frame: use fewer pairs or frames, "
-                                 "or a larger frame")
+                raise ValueError(
+                    f"{n_pairs} pairs passing at {speed} px per frame over {n_frames} "
+                    f"frames do not fit a {h}x{w} frame: use fewer pairs or frames, "
+                    "or a larger frame"
+                )
             cells.append((j, path, axes, angle, level))
     image = np.empty((n_frames, h, w), dtype=np.uint16)
     labels = np.zeros((n_frames, h, w), dtype=np.uint16)
@@ -184,10 +231,17 @@ def synthetic_passing_pairs(n_frames: int = 24, size: tuple[int, int] = (384, 38
     return image, labels
 
 
-def synthetic_volume(shape: tuple[int, int, int] = (32, 128, 128), n_cells: int = 4, seed: int = 0,
-                     radius: tuple[float, float] = (10.0, 16.0), z_ratio: float = 0.5,
-                     blur: tuple[float, float] = (2.0, 0.8), background: float = 300.0,
-                     brightness: float = 2500.0, noise: float = 60.0) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_volume(
+    shape: tuple[int, int, int] = (32, 128, 128),
+    n_cells: int = 4,
+    seed: int = 0,
+    radius: tuple[float, float] = (10.0, 16.0),
+    z_ratio: float = 0.5,
+    blur: tuple[float, float] = (2.0, 0.8),
+    background: float = 300.0,
+    brightness: float = 2500.0,
+    noise: float = 60.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """A ``(Z, Y, X)`` uint16 stack of ellipsoidal nuclei, and its exact uint16 labels (1..n_cells).
 
     Lateral semi-axes are drawn from ``radius`` (pixels); the axial one is ``z_ratio`` times a
@@ -219,7 +273,9 @@ def synthetic_volume(shape: tuple[int, int, int] = (32, 128, 128), n_cells: int 
         v = (-dx * sa + dy * ca) / axes[i, 2]
         free = (s * s + u * u + v * v <= 1.0) & (labels == 0)
         labels[free] = i + 1
-        signal[free] = levels[i] * (0.85 + 0.15 * np.cos(3 * u[free]) * np.cos(3 * v[free]) * np.cos(2 * s[free]))
+        signal[free] = levels[i] * (
+            0.85 + 0.15 * np.cos(3 * u[free]) * np.cos(3 * v[free]) * np.cos(2 * s[free])
+        )
     signal = ndimage.gaussian_filter(signal, (blur[0], blur[1], blur[1]))
     volume = background + signal + rng.normal(0, noise, size=shape)
     return np.clip(volume, 0, 65535).astype(np.uint16), labels
@@ -233,7 +289,9 @@ def _check_divisions(divide, n_frames: int) -> list[tuple[int, int]]:
             raise ValueError(f"divide: expected (cell_label, frame) pairs, got {entry!r}")
         label, frame = int(entry[0]), int(entry[1])
         if label < 1 or not 1 <= frame < n_frames:
-            raise ValueError(f"divide: need cell_label >= 1 and 1 <= frame < {n_frames}, got {entry!r}")
+            raise ValueError(
+                f"divide: need cell_label >= 1 and 1 <= frame < {n_frames}, got {entry!r}"
+            )
         events.append((label, frame))
     return sorted(events, key=lambda e: e[1])
 
@@ -250,8 +308,17 @@ def _long_axis(axes: np.ndarray, angle: float) -> tuple[np.ndarray, float]:
     return np.array([ca, -sa]), float(axes[1])
 
 
-def _paint_ellipse(labels: np.ndarray, signal: np.ndarray, yy: np.ndarray, xx: np.ndarray, centre: np.ndarray,
-                   axes: np.ndarray, angle: float, level: float, label: int) -> None:
+def _paint_ellipse(
+    labels: np.ndarray,
+    signal: np.ndarray,
+    yy: np.ndarray,
+    xx: np.ndarray,
+    centre: np.ndarray,
+    axes: np.ndarray,
+    angle: float,
+    level: float,
+    label: int,
+) -> None:
     """Draw one textured ellipse into ``labels`` (Y, X) and ``signal`` (Y, X) in place.
 
     ``yy``, ``xx`` (Y, X) are pixel coordinates, ``centre`` (2,) is (y, x) and ``axes`` (2,) the
@@ -292,10 +359,17 @@ def _move(centres, velocity, h, w, margin, rng):
     return np.clip(nxt, lo, hi)
 
 
-def synthetic_microscopy(n_frames: int = 16, size: tuple[int, int] = (192, 192), seed: int = 0,
-                         n_cells: int | None = None, radius: tuple[float, float] | None = None,
-                         p_divide: float = 0.015, p_enter: float = 0.06, p_exit: float = 0.3,
-                         visibility: float = 1.0) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+def synthetic_microscopy(
+    n_frames: int = 16,
+    size: tuple[int, int] = (192, 192),
+    seed: int = 0,
+    n_cells: int | None = None,
+    radius: tuple[float, float] | None = None,
+    p_divide: float = 0.015,
+    p_enter: float = 0.06,
+    p_exit: float = 0.3,
+    visibility: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
     """A varied fluorescence-like ``(T, Y, X)`` uint16 movie with exact labels, for training and tests.
 
     Unlike :func:`synthetic_dividing_cells`, the look is drawn at random from ``seed``: cell
@@ -335,10 +409,21 @@ def synthetic_microscopy(n_frames: int = 16, size: tuple[int, int] = (192, 192),
         next_label += 1
 
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    background = look["background"] * (1 + look["gradient"] * ((yy - h / 2) * look["grad_dir"][0]
-                                                                + (xx - w / 2) * look["grad_dir"][1]) / max(h, w))
-    return _simulate(rng, cells, next_label, n_frames, Scene((yy, xx), background, radius, margin), look,
-                     (p_enter, p_divide, p_exit))
+    background = look["background"] * (
+        1
+        + look["gradient"]
+        * ((yy - h / 2) * look["grad_dir"][0] + (xx - w / 2) * look["grad_dir"][1])
+        / max(h, w)
+    )
+    return _simulate(
+        rng,
+        cells,
+        next_label,
+        n_frames,
+        Scene((yy, xx), background, radius, margin),
+        look,
+        (p_enter, p_divide, p_exit),
+    )
 
 
 class Scene(NamedTuple):
@@ -351,9 +436,17 @@ class Scene(NamedTuple):
     margin: float
 
 
-def _simulate(rng, cells: list[dict], next_label: int, n_frames: int, scene: Scene, look: dict,
-              odds: tuple[float, float, float], decorate=None, repel=None
-              ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+def _simulate(
+    rng,
+    cells: list[dict],
+    next_label: int,
+    n_frames: int,
+    scene: Scene,
+    look: dict,
+    odds: tuple[float, float, float],
+    decorate=None,
+    repel=None,
+) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
     """Run a movie of ``cells`` (dicts from :func:`_new_cell`): entering (``odds[0]`` per frame), dividing
     (``odds[1]`` per cell and frame) and leaving (a cell's ``leaves``, ``odds[2]`` of new ones) cells,
     painted over ``background`` (Y, X) with blur, bleaching, flicker, shot and read noise.
@@ -375,9 +468,14 @@ def _simulate(rng, cells: list[dict], next_label: int, n_frames: int, scene: Sce
             cells.remove(cell)
             direction, long_axis = _long_axis(cell["axes"], cell["angle"])
             for sign in (1.0, -1.0):
-                child = dict(cell, label=next_label, age=0, axes=0.72 * cell["axes"],
-                             centre=cell["centre"] + sign * 0.7 * long_axis * direction,
-                             velocity=cell["velocity"] + sign * 1.2 * direction)
+                child = dict(
+                    cell,
+                    label=next_label,
+                    age=0,
+                    axes=0.72 * cell["axes"],
+                    centre=cell["centre"] + sign * 0.7 * long_axis * direction,
+                    velocity=cell["velocity"] + sign * 1.2 * direction,
+                )
                 cells.append(child)
                 parents[next_label] = cell["label"]
                 next_label += 1
@@ -387,7 +485,9 @@ def _simulate(rng, cells: list[dict], next_label: int, n_frames: int, scene: Sce
         signal = ndimage.gaussian_filter(signal, look["blur"]) * np.exp(-look["bleach"] * t)
         drift = 1 + look["flicker"] * np.sin(0.3 * t + look["phase"])
         expected = np.maximum(background * drift + signal, 0)
-        frame = rng.poisson(expected / look["gain"]) * look["gain"] + rng.normal(0, look["read_noise"], (h, w))
+        frame = rng.poisson(expected / look["gain"]) * look["gain"] + rng.normal(
+            0, look["read_noise"], (h, w)
+        )
         image[t] = np.clip(frame, 0, 65535).astype(np.uint16)
         cells = _step_cells(rng, cells, h, w, margin, repel)
     return image, labels, parents
@@ -407,19 +507,29 @@ def _draw_look(rng) -> dict:
         "bleach": rng.uniform(0, 0.03),
         "flicker": rng.uniform(0, 0.05),
         "phase": rng.uniform(0, 2 * np.pi),
-        "textures": rng.choice(["smooth", "granular", "rim", "spots"], size=rng.integers(1, 3), replace=False),
+        "textures": rng.choice(
+            ["smooth", "granular", "rim", "spots"], size=rng.integers(1, 3), replace=False
+        ),
     }
 
 
 def _new_cell(rng, label, centre, radius, look, p_exit) -> dict:
     n_harm = 3
     return {
-        "label": label, "age": 5, "centre": np.asarray(centre, dtype=float),
-        "axes": rng.uniform(*radius, size=2), "angle": rng.uniform(0, np.pi), "spin": rng.normal(0, 0.04),
-        "velocity": rng.normal(0, rng.uniform(0.3, 2.5), size=2), "level": look["contrast"] * rng.uniform(0.25, 1.0),
-        "wobble": rng.uniform(0, 0.12, size=n_harm) * (rng.random() < 0.7), "wobble_phase": rng.uniform(0, 6.3, n_harm),
-        "texture": rng.choice(look["textures"]), "tex_freq": rng.uniform(3, 9, size=(3, 2)) * rng.choice([-1, 1], (3, 2)),
-        "tex_phase": rng.uniform(0, 6.3, 3), "spots": rng.uniform(-0.5, 0.5, size=(int(rng.integers(1, 4)), 2)),
+        "label": label,
+        "age": 5,
+        "centre": np.asarray(centre, dtype=float),
+        "axes": rng.uniform(*radius, size=2),
+        "angle": rng.uniform(0, np.pi),
+        "spin": rng.normal(0, 0.04),
+        "velocity": rng.normal(0, rng.uniform(0.3, 2.5), size=2),
+        "level": look["contrast"] * rng.uniform(0.25, 1.0),
+        "wobble": rng.uniform(0, 0.12, size=n_harm) * (rng.random() < 0.7),
+        "wobble_phase": rng.uniform(0, 6.3, n_harm),
+        "texture": rng.choice(look["textures"]),
+        "tex_freq": rng.uniform(3, 9, size=(3, 2)) * rng.choice([-1, 1], (3, 2)),
+        "tex_phase": rng.uniform(0, 6.3, 3),
+        "spots": rng.uniform(-0.5, 0.5, size=(int(rng.integers(1, 4)), 2)),
         "leaves": rng.random() < p_exit,
     }
 
@@ -429,8 +539,12 @@ def _entering_cell(rng, label, h, w, radius, look, p_exit) -> dict:
     side = rng.integers(4)
     along = rng.uniform(0.15, 0.85)
     r = radius[1]
-    centre, inward = {0: ((-0.6 * r, along * w), (1, 0)), 1: ((h + 0.6 * r, along * w), (-1, 0)),
-                      2: ((along * h, -0.6 * r), (0, 1)), 3: ((along * h, w + 0.6 * r), (0, -1))}[int(side)]
+    centre, inward = {
+        0: ((-0.6 * r, along * w), (1, 0)),
+        1: ((h + 0.6 * r, along * w), (-1, 0)),
+        2: ((along * h, -0.6 * r), (0, 1)),
+        3: ((along * h, w + 0.6 * r), (0, -1)),
+    }[int(side)]
     cell = _new_cell(rng, label, centre, radius, look, p_exit)
     cell["velocity"] = np.array(inward, dtype=float) * rng.uniform(1.0, 3.0) + rng.normal(0, 0.5, 2)
     cell["age"] = 0
@@ -450,26 +564,32 @@ def _paint_cell(labels, signal, yy, xx, cell) -> None:
     u = (dx * ca + dy * sa) / cell["axes"][0]
     v = (-dx * sa + dy * ca) / cell["axes"][1]
     rho, theta = np.hypot(u, v), np.arctan2(v, u)
-    edge = 1 + sum(a * np.cos((k + 2) * theta + p) for k, (a, p) in enumerate(zip(cell["wobble"],
-                                                                                 cell["wobble_phase"])))
+    edge = 1 + sum(
+        a * np.cos((k + 2) * theta + p)
+        for k, (a, p) in enumerate(zip(cell["wobble"], cell["wobble_phase"]))
+    )
     box = labels[y0:y1, x0:x1]
     inside = (rho <= edge) & (box == 0)
     r = rho / edge
     kind = cell["texture"]
     if kind == "granular":
-        tex = 0.75 + 0.25 * np.prod([np.cos(f[0] * u + f[1] * v + p) for f, p in zip(cell["tex_freq"],
-                                                                                      cell["tex_phase"])], axis=0)
+        tex = 0.75 + 0.25 * np.prod(
+            [np.cos(f[0] * u + f[1] * v + p) for f, p in zip(cell["tex_freq"], cell["tex_phase"])],
+            axis=0,
+        )
     elif kind == "rim":
-        tex = 0.45 + 0.8 * np.exp(-((r - 0.85) / 0.15) ** 2)
+        tex = 0.45 + 0.8 * np.exp(-(((r - 0.85) / 0.15) ** 2))
     elif kind == "spots":
-        tex = 0.7 + sum(0.9 * np.exp(-((u - s[0]) ** 2 + (v - s[1]) ** 2) / 0.03) for s in cell["spots"])
+        tex = 0.7 + sum(
+            0.9 * np.exp(-((u - s[0]) ** 2 + (v - s[1]) ** 2) / 0.03) for s in cell["spots"]
+        )
     elif kind == "image":  # a patch of a real picture that moves and turns with the cell
         picture, (oy, ox), zoom = cell["picture"], cell["picture_origin"], cell["picture_zoom"]
         iy = (oy + v * zoom).astype(np.int64) % picture.shape[0]
         ix = (ox + u * zoom).astype(np.int64) % picture.shape[1]
         tex = 0.4 + 1.2 * picture[iy, ix]
     else:
-        tex = 1 - 0.3 * r ** 2
+        tex = 1 - 0.3 * r**2
     box[inside] = cell["label"]
     signal[y0:y1, x0:x1][inside] = cell["level"] * tex[inside]
 
@@ -480,7 +600,7 @@ def _step_cells(rng, cells, h, w, margin, repel=None) -> list[dict]:
     if repel is not None:
         repel(cells)
     for i, a in enumerate(cells if repel is None else ()):
-        for b in cells[i + 1:]:
+        for b in cells[i + 1 :]:
             gap = a["centre"] - b["centre"]
             dist = np.hypot(*gap) + 1e-6
             reach = 0.8 * (a["axes"].mean() + b["axes"].mean())
@@ -496,8 +616,9 @@ def _step_cells(rng, cells, h, w, margin, repel=None) -> list[dict]:
         cell["age"] += 1
         if not cell["leaves"] and cell["age"] > 3:
             bounce = (cell["centre"] < lo) | (cell["centre"] > hi)
-            cell["velocity"][bounce] = np.abs(cell["velocity"][bounce]) * np.where(cell["centre"][bounce] < lo[bounce],
-                                                                                     1, -1)
+            cell["velocity"][bounce] = np.abs(cell["velocity"][bounce]) * np.where(
+                cell["centre"][bounce] < lo[bounce], 1, -1
+            )
         far = float(cell["axes"].max()) * 1.5
         if -far < cell["centre"][0] < h + far and -far < cell["centre"][1] < w + far:
             kept.append(cell)

@@ -70,17 +70,27 @@ for _size, _mb in _SIZES.items():
 BUNDLED_PREFIX = "bundled:"
 DEMO_FILE = Path(__file__).parent / "demo" / "napari_sam2_demo.pt"
 DEMO_SHA256 = "b11936fd0e38de6ae87a5ddc4d55bcc8443dabf747ae93c57bc3af1cdc711317"
-DEMO_NOTICE = ("the bundled demo model: small and trained only on synthetic cells, NOT SAM 2 quality. "
-               "For real work: napari-sam2 weights download sam2.1_hiera_tiny")
-REGISTRY["napari_sam2_demo"] = WeightInfo("napari_sam2_demo", BUNDLED_PREFIX + DEMO_FILE.name, 6, DEMO_SHA256,
-                                          licence="BSD-3-Clause (napari-sam2)")
+DEMO_NOTICE = (
+    "the bundled demo model: small and trained only on synthetic cells, NOT SAM 2 quality. "
+    "For real work: napari-sam2 weights download sam2.1_hiera_tiny"
+)
+REGISTRY["napari_sam2_demo"] = WeightInfo(
+    "napari_sam2_demo",
+    BUNDLED_PREFIX + DEMO_FILE.name,
+    6,
+    DEMO_SHA256,
+    licence="BSD-3-Clause (napari-sam2)",
+)
 
 
 # The official Hugging Face model ids (``facebook/sam2.1-hiera-base-plus``) of the official
 # checkpoints: the same files as the registry's, fetched here from the registry's source and
 # checked the same way.
-HUB_IDS = {f"facebook/{name.replace('_hiera_', '-hiera-').replace('_', '-')}": name
-           for name, info in REGISTRY.items() if not info.bundled}
+HUB_IDS = {
+    f"facebook/{name.replace('_hiera_', '-hiera-').replace('_', '-')}": name
+    for name, info in REGISTRY.items()
+    if not info.bundled
+}
 
 
 def hub_model(model_id: str) -> str:
@@ -88,8 +98,10 @@ def hub_model(model_id: str) -> str:
     ``"sam2.1_hiera_tiny"``; a WeightsError listing the known ids for any other."""
     name = HUB_IDS.get(model_id.strip()) if isinstance(model_id, str) else None
     if name is None:
-        raise WeightsError(f"unknown model id {model_id!r}: from_pretrained knows the official ids "
-                           f"{', '.join(HUB_IDS)}")
+        raise WeightsError(
+            f"unknown model id {model_id!r}: from_pretrained knows the official ids "
+            f"{', '.join(HUB_IDS)}"
+        )
     return name
 
 
@@ -157,7 +169,8 @@ def _verify(path: Path, expected: str | None, where: str) -> None:
     if actual != expected:
         raise WeightsError(
             f"{path} does not match the checksum {where} (expected sha256 {expected}, found {actual}); "
-            f"the file is damaged or not the official one: delete it and download it again")
+            f"the file is damaged or not the official one: delete it and download it again"
+        )
 
 
 def where_to_put(name: str) -> str:
@@ -166,9 +179,11 @@ def where_to_put(name: str) -> str:
 
 
 def _where_to_put(info: WeightInfo) -> str:
-    return (f"download {info.url} on a machine with network and either put it at "
-            f"{cache_dir() / info.filename}, or set {OFFLINE_ENV} to a folder that holds {info.filename}, "
-            f"or pass its path as checkpoint=...")
+    return (
+        f"download {info.url} on a machine with network and either put it at "
+        f"{cache_dir() / info.filename}, or set {OFFLINE_ENV} to a folder that holds {info.filename}, "
+        f"or pass its path as checkpoint=..."
+    )
 
 
 def cached_path(name: str) -> Path | None:
@@ -176,10 +191,14 @@ def cached_path(name: str) -> Path | None:
     info = _info(name)
     if info.bundled:
         if not DEMO_FILE.is_file():
-            raise WeightsError(f"the bundled demo weights are missing from the installation ({DEMO_FILE})")
+            raise WeightsError(
+                f"the bundled demo weights are missing from the installation ({DEMO_FILE})"
+            )
         if _sha256(DEMO_FILE) != info.sha256:
-            raise WeightsError(f"the bundled demo weights {DEMO_FILE} do not match their pinned SHA-256 "
-                               f"({info.sha256}): the installation is damaged; reinstall napari-sam2")
+            raise WeightsError(
+                f"the bundled demo weights {DEMO_FILE} do not match their pinned SHA-256 "
+                f"({info.sha256}): the installation is damaged; reinstall napari-sam2"
+            )
         return DEMO_FILE
     offline = os.environ.get(OFFLINE_ENV)
     if offline:
@@ -212,22 +231,33 @@ def download(name: str, progressbar=False, retries: int = 2) -> Path:
     mirror = os.environ.get(MIRROR_ENV)
     url = f"{mirror.rstrip('/')}/{info.filename}" if mirror else info.url
     expected = _expected_hash(info, folder)
-    fetcher = pooch.create(path=folder, base_url="", registry={info.filename: expected and f"sha256:{expected}"},
-                           urls={info.filename: url}, retry_if_failed=retries)
+    fetcher = pooch.create(
+        path=folder,
+        base_url="",
+        registry={info.filename: expected and f"sha256:{expected}"},
+        urls={info.filename: url},
+        retry_if_failed=retries,
+    )
     pooch.get_logger().setLevel("WARNING")
     try:
         path = Path(fetcher.fetch(info.filename, progressbar=progressbar))
     except ValueError as exc:  # pooch's checksum mismatch; it has removed the download
-        raise WeightsError(f"the download of {name} from {url} failed its checksum: {exc}") from None
+        raise WeightsError(
+            f"the download of {name} from {url} failed its checksum: {exc}"
+        ) from None
     except Exception as exc:  # network errors of every kind
-        raise WeightsError(f"could not download {name} from {url} ({exc.__class__.__name__}: {exc}). "
-                           f"Without network, {_where_to_put(info)}") from None
+        raise WeightsError(
+            f"could not download {name} from {url} ({exc.__class__.__name__}: {exc}). "
+            f"Without network, {_where_to_put(info)}"
+        ) from None
     if expected is None:
         _record(folder, info.filename, _sha256(path))
     return path
 
 
-def resolve_checkpoint(name: str, checkpoint=None, allow_download: bool = True, progressbar=False) -> Path:
+def resolve_checkpoint(
+    name: str, checkpoint=None, allow_download: bool = True, progressbar=False
+) -> Path:
     """The file to load for model ``name``: ``checkpoint`` if it is a path, otherwise the
     offline folder, the cache, or (``allow_download``) a verified download."""
     if checkpoint not in (None, "auto"):

@@ -13,7 +13,13 @@ from .common import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_USER
 from .options import Parser, worded
 
 # the commands, in the order --help lists them: each module has add_parser(subparsers) and run(args)
-COMMANDS = {"segment": segment, "track": track, "weights": weights, "finetune": finetune, "evaluate": evaluate}
+COMMANDS = {
+    "segment": segment,
+    "track": track,
+    "weights": weights,
+    "finetune": finetune,
+    "evaluate": evaluate,
+}
 
 EPILOG = """exit codes:
   0    success
@@ -26,15 +32,27 @@ EPILOG = """exit codes:
 
 warnings about settings or inputs that make results worse are printed as 'warning:' lines."""
 
-__all__ = ["COMMANDS", "EXIT_BUG", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USER", "build_parser", "main"]
+__all__ = [
+    "COMMANDS",
+    "EXIT_BUG",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USER",
+    "build_parser",
+    "main",
+]
 
 
 def build_parser() -> Parser:
     from .. import __version__
 
     parser = Parser(prog="napari-sam2", description="SAM 2 for microscopy.", epilog=EPILOG)
-    parser.add_argument("--version", action="version", version=f"napari-sam2 {__version__}",
-                        help="print the version and exit")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"napari-sam2 {__version__}",
+        help="print the version and exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS.values():
         command.add_parser(sub)
@@ -46,7 +64,9 @@ def _expected(exc: BaseException) -> bool:
     Anything else is a bug and keeps its traceback."""
     from ..weights import WeightsError
 
-    return isinstance(exc, (ValueError, OSError, WeightsError))  # CheckpointError, SettingError: ValueErrors
+    return isinstance(
+        exc, (ValueError, OSError, WeightsError)
+    )  # CheckpointError, SettingError: ValueErrors
 
 
 def _message(exc: BaseException) -> str:
@@ -65,7 +85,9 @@ def _quality_warnings_as_lines():
 
     shown: set[str] = set()
     with warnings.catch_warnings():
-        warnings.simplefilter("always", QualityWarning)  # each command reports its own, even in one process
+        warnings.simplefilter(
+            "always", QualityWarning
+        )  # each command reports its own, even in one process
         default = warnings.showwarning
 
         def show(message, category, filename, lineno, file=None, line=None):
@@ -102,5 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {_message(exc)}", file=sys.stderr)
             return EXIT_USER
         traceback.print_exc()
-        print("napari-sam2: unexpected error, a bug; please report it with the traceback above", file=sys.stderr)
+        print(
+            "napari-sam2: unexpected error, a bug; please report it with the traceback above",
+            file=sys.stderr,
+        )
         return EXIT_BUG

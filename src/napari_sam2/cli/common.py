@@ -24,8 +24,10 @@ def prepare_model(model: ModelSettings) -> ModelSettings:
     if model.checkpoint is None:
         from ..notices import RandomWeightsWarning, warn_quality
 
-        warn_quality("--checkpoint none: random weights, the masks mean nothing (plumbing and tests only)",
-                     RandomWeightsWarning)
+        warn_quality(
+            "--checkpoint none: random weights, the masks mean nothing (plumbing and tests only)",
+            RandomWeightsWarning,
+        )
     if model.model.strip().lower() == "auto" and model.checkpoint not in (None, "auto", "local"):
         return model
     name = resolve_model_name(model.model)
@@ -34,7 +36,9 @@ def prepare_model(model: ModelSettings) -> ModelSettings:
     return model.replaced(model=name)
 
 
-def check_file_output(path, flag: str, suffixes: tuple[str, ...], overwrite: bool, inputs=()) -> Path:
+def check_file_output(
+    path, flag: str, suffixes: tuple[str, ...], overwrite: bool, inputs=()
+) -> Path:
     """Refuse, before any work, a file output with the wrong suffix or one that would replace an input,
     a folder or (without ``overwrite``) an existing file (:func:`~napari_sam2.io.atomic.check_output`)."""
     from ..io.atomic import check_output, one_of
@@ -42,4 +46,6 @@ def check_file_output(path, flag: str, suffixes: tuple[str, ...], overwrite: boo
     path = Path(path)
     if path.suffix.lower() not in suffixes:
         raise ValueError(f"{flag} must end in {one_of(suffixes)}, got {path}")
-    return check_output(path, overwrite=overwrite, inputs=[Path(p) for p in inputs], name=f"{flag} {path}")
+    return check_output(
+        path, overwrite=overwrite, inputs=[Path(p) for p in inputs], name=f"{flag} {path}"
+    )

@@ -53,16 +53,36 @@ def _rows(metrics: dict) -> list[tuple[str, str, str]]:
     for i in BRANCHING:
         if f"BC({i})" in metrics:
             within = "on the true frame" if i == 0 else f"within {i} frame{'s' if i > 1 else ''}"
-            rows.append((f"BC({i})", metrics[f"BC({i})"], f"division F1 score, a division found {within}"))
+            rows.append(
+                (f"BC({i})", metrics[f"BC({i})"], f"division F1 score, a division found {within}")
+            )
         counts = [metrics.get(f"{kind}_div({i})") for kind in ("tp", "fp", "fn")]
         if None not in counts:
-            rows.append((f"divisions({i})", " / ".join(map(str, counts)), "found / false / missed divisions"))
-    shown = {row[0] for row in rows} | {f"{k}_div({i})" for k in ("tp", "fp", "fn") for i in BRANCHING}
-    rows += [(key, value, "") for key, value in metrics.items()
-             if key not in shown and key not in ("issues", "seg_from_tra")]
-    return [(name, _value(value), meaning) if value is not None else
-            (name, "n/a", "; ".join(filter(None, (meaning, f"n/a: {_missing_reason(name, metrics)}"))))
-            for name, value, meaning in rows]
+            rows.append(
+                (
+                    f"divisions({i})",
+                    " / ".join(map(str, counts)),
+                    "found / false / missed divisions",
+                )
+            )
+    shown = {row[0] for row in rows} | {
+        f"{k}_div({i})" for k in ("tp", "fp", "fn") for i in BRANCHING
+    }
+    rows += [
+        (key, value, "")
+        for key, value in metrics.items()
+        if key not in shown and key not in ("issues", "seg_from_tra")
+    ]
+    return [
+        (name, _value(value), meaning)
+        if value is not None
+        else (
+            name,
+            "n/a",
+            "; ".join(filter(None, (meaning, f"n/a: {_missing_reason(name, metrics)}"))),
+        )
+        for name, value, meaning in rows
+    ]
 
 
 def metrics_table(metrics: dict) -> list[str]:
@@ -71,23 +91,39 @@ def metrics_table(metrics: dict) -> list[str]:
     rows = [("metric", "value", "meaning"), *_rows(metrics)]
     name_w = max(len(r[0]) for r in rows)
     value_w = max(len(r[1]) for r in rows)
-    lines = [f"{name:<{name_w}}  {value:<{value_w}}  {meaning}".rstrip() for name, value, meaning in rows]
+    lines = [
+        f"{name:<{name_w}}  {value:<{value_w}}  {meaning}".rstrip() for name, value, meaning in rows
+    ]
     if metrics.get("seg_from_tra"):
-        lines.append("note: the ground truth has no SEG folder, so SEG compares with the TRA masks "
-                     "(meaningful only when they are full segmentations)")
+        lines.append(
+            "note: the ground truth has no SEG folder, so SEG compares with the TRA masks "
+            "(meaningful only when they are full segmentations)"
+        )
     lines += [f"issue: {issue}" for issue in metrics.get("issues", [])]
     return lines
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("evaluate", help="Cell Tracking Challenge metrics (DET, SEG, TRA, divisions) of a result")
-    p.add_argument("pred", help="CTC result folder: mask000.tif... + res_track.txt (e.g. from track --ctc)")
-    p.add_argument("gt", help="CTC ground-truth folder: TRA/man_track000.tif... + TRA/man_track.txt, optional SEG/")
-    p.add_argument("--table", default=None,
-                   help="the object table of the same run (track --table): also say how well its suspect "
-                        "flags point at the wrong object-frames (IoU < 0.5 with the cell each object started on)")
+    p = sub.add_parser(
+        "evaluate", help="Cell Tracking Challenge metrics (DET, SEG, TRA, divisions) of a result"
+    )
+    p.add_argument(
+        "pred", help="CTC result folder: mask000.tif... + res_track.txt (e.g. from track --ctc)"
+    )
+    p.add_argument(
+        "gt",
+        help="CTC ground-truth folder: TRA/man_track000.tif... + TRA/man_track.txt, optional SEG/",
+    )
+    p.add_argument(
+        "--table",
+        default=None,
+        help="the object table of the same run (track --table): also say how well its suspect "
+        "flags point at the wrong object-frames (IoU < 0.5 with the cell each object started on)",
+    )
     p.add_argument("--json", default=None, help="also write the metrics to this JSON file")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file (never an input)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --json file (never an input)"
+    )
 
 
 def suspect_quality(pred, gt, table) -> dict:
@@ -104,17 +140,22 @@ def suspect_quality(pred, gt, table) -> dict:
 
 def flag_lines(q: dict, table) -> list[str]:
     """Readable lines of :func:`suspect_quality`."""
+
     def share(a, b, ratio):
         return f"{a} of {b}" + (f" ({ratio:.2f})" if ratio is not None else "")
 
-    lines = [f"suspect flags of {table}:",
-             f"  error episodes flagged within -1..+2 frames of their start: "
-             f"{share(q['episodes_flagged'], q['episodes'], q['recall'])}",
-             f"  flags within one frame of a wrong object-frame: {share(q['right_flags'], q['flags'], q['precision'])}",
-             f"  wrong object-frames (IoU < 0.5) flagged: {share(q['wrong_flagged'], q['wrong'], q['frame_recall'])}"]
+    lines = [
+        f"suspect flags of {table}:",
+        f"  error episodes flagged within -1..+2 frames of their start: "
+        f"{share(q['episodes_flagged'], q['episodes'], q['recall'])}",
+        f"  flags within one frame of a wrong object-frame: {share(q['right_flags'], q['flags'], q['precision'])}",
+        f"  wrong object-frames (IoU < 0.5) flagged: {share(q['wrong_flagged'], q['wrong'], q['frame_recall'])}",
+    ]
     for reason, r in q["by_reason"].items():
-        lines.append(f"  {reason}: {r['flags']} flags, {share(r['right_flags'], r['flags'], r['precision'])} right, "
-                     f"{r['episodes_flagged']} episodes caught")
+        lines.append(
+            f"  {reason}: {r['flags']} flags, {share(r['right_flags'], r['flags'], r['precision'])} right, "
+            f"{r['episodes_flagged']} episodes caught"
+        )
     return lines
 
 
@@ -125,8 +166,13 @@ def run(args: argparse.Namespace) -> int:
     from ..io.evaluate import evaluate_ctc
 
     if args.json:
-        check_file_output(args.json, "--json", (".json",), args.overwrite,
-                          inputs=[args.pred, args.gt, *([args.table] if args.table else [])])
+        check_file_output(
+            args.json,
+            "--json",
+            (".json",),
+            args.overwrite,
+            inputs=[args.pred, args.gt, *([args.table] if args.table else [])],
+        )
     metrics = evaluate_ctc(args.pred, args.gt)
     for line in metrics_table(metrics):
         print(line)

@@ -38,7 +38,9 @@ def _text_to(o: Option):
             try:
                 value = float(word)
             except ValueError:
-                raise argparse.ArgumentTypeError(f"must be {o.range_text()}, got {text!r}") from None
+                raise argparse.ArgumentTypeError(
+                    f"must be {o.range_text()}, got {text!r}"
+                ) from None
             if o.kind is int:
                 if not value.is_integer():
                     raise argparse.ArgumentTypeError(f"must be {o.range_text()}, got {text!r}")
@@ -85,7 +87,9 @@ def read(args: argparse.Namespace, settings_type, base=None, **fixed):
     """``settings_type`` made from the flags given in ``args`` and ``fixed``, its defaults (or ``base``'s)
     elsewhere; a bad value is a :class:`~napari_sam2.settings.SettingError` that the command line words
     with its flag."""
-    values = {name: getattr(args, name) for name, _, _ in options(settings_type) if hasattr(args, name)}
+    values = {
+        name: getattr(args, name) for name, _, _ in options(settings_type) if hasattr(args, name)
+    }
     if base is not None:
         return base.replaced(**{**values, **fixed})
     return settings_type(**{**values, **fixed})
@@ -100,9 +104,13 @@ def _numbers(text: str, n: int, what: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{what} must be {n} comma-separated numbers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"{what} must be {n} comma-separated numbers, got {text!r}"
+        ) from None
     if len(values) != n:
-        raise argparse.ArgumentTypeError(f"{what} must be {n} comma-separated numbers, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"{what} must be {n} comma-separated numbers, got {text!r}"
+        )
     return values
 
 
@@ -113,7 +121,9 @@ def point(text: str) -> list[float]:
         parts.append("1")
     values = _numbers(",".join(parts), 3, "--point (y,x[,label])")
     if values[2] not in (0, 1):
-        raise argparse.ArgumentTypeError(f"--point's label must be 1 (positive) or 0 (negative), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--point's label must be 1 (positive) or 0 (negative), got {text!r}"
+        )
     return values
 
 

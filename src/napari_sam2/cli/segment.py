@@ -13,7 +13,9 @@ from .common import EXIT_OK, check_file_output, prepare_model
 from .options import add_options, box, point, read
 
 
-def _load_frame(source: str, frame: int, channel: int | str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def _load_frame(
+    source: str, frame: int, channel: int | str | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """One (Y, X) or (Y, X, 3) frame of a TIFF (a 2D or RGB image, or frame ``frame`` of a stack),
     the channel chosen by :func:`~napari_sam2.engine.stack.stack_view`; and the true cells for 'sample'."""
     from ..engine.stack import stack_view
@@ -22,7 +24,9 @@ def _load_frame(source: str, frame: int, channel: int | str | None = None) -> tu
     if source == "sample":
         from ..synthetic import synthetic_cells
 
-        data, truth = synthetic_cells(n_frames=max(frame + 1, 1), size=(256, 256), n_cells=6, seed=1)
+        data, truth = synthetic_cells(
+            n_frames=max(frame + 1, 1), size=(256, 256), n_cells=6, seed=1
+        )
         truth = truth[frame] if 0 <= frame < len(truth) else None
     else:
         import tifffile
@@ -39,13 +43,17 @@ def _load_frame(source: str, frame: int, channel: int | str | None = None) -> tu
                 return data, None  # an image as it is (RGB or RGBA included)
             data = data[None]  # one frame of a stack, so that stack_view picks the channel
         elif data.ndim not in (3, 4):
-            raise ValueError(f"{path} has shape {data.shape}; expected (Y, X), (Y, X, C), (T, Y, X) or (T, Y, X, C)")
+            raise ValueError(
+                f"{path} has shape {data.shape}; expected (Y, X), (Y, X, C), (T, Y, X) or (T, Y, X, C)"
+            )
     if not 0 <= frame < data.shape[0]:
         raise ValueError(f"--frame {frame} is outside the stack of {data.shape[0]} frames")
     return np.asarray(stack_view(data, channel=channel)[frame]), truth
 
 
-def official_prompts(points: list, box: list | None) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+def official_prompts(
+    points: list, box: list | None
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """The CLI's prompts in napari's (y, x) order -> the image predictor's official (x, y) order.
 
     points: ``[[y, x, label], ...]`` -> point_coords ``(N, 2)`` as ``(x, y)`` and point_labels ``(N,)``;
@@ -67,22 +75,42 @@ def write_image(path: Path, image: np.ndarray, overwrite: bool) -> None:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("segment", help="segment one image or one frame from point/box prompts, or everything")
-    p.add_argument("input", help="a TIFF file (2D image or stack), or 'sample' for the synthetic cells")
-    p.add_argument("--frame", type=_frame, default=0, help="frame of a (T, Y, X) stack to segment (default 0)")
-    p.add_argument("--point", type=point, action="append", default=[],
-                   help="y,x[,label]: (y, x) pixels, napari order (row, column; as in track's CSV); "
-                        "label 1 positive (default), 0 negative; repeatable")
-    p.add_argument("--box", type=box, default=None,
-                   help="y0,x0,y1,x1: two corners in (y, x) pixels, napari order (as in track's CSV)")
-    p.add_argument("--auto", action="store_true",
-                   help="segment everything with the automatic mask generator instead of prompts: --out is a "
-                        "label image (overlaps go to the better mask; see --min-area/--max-area)")
+    p = sub.add_parser(
+        "segment", help="segment one image or one frame from point/box prompts, or everything"
+    )
+    p.add_argument(
+        "input", help="a TIFF file (2D image or stack), or 'sample' for the synthetic cells"
+    )
+    p.add_argument(
+        "--frame", type=_frame, default=0, help="frame of a (T, Y, X) stack to segment (default 0)"
+    )
+    p.add_argument(
+        "--point",
+        type=point,
+        action="append",
+        default=[],
+        help="y,x[,label]: (y, x) pixels, napari order (row, column; as in track's CSV); "
+        "label 1 positive (default), 0 negative; repeatable",
+    )
+    p.add_argument(
+        "--box",
+        type=box,
+        default=None,
+        help="y0,x0,y1,x1: two corners in (y, x) pixels, napari order (as in track's CSV)",
+    )
+    p.add_argument(
+        "--auto",
+        action="store_true",
+        help="segment everything with the automatic mask generator instead of prompts: --out is a "
+        "label image (overlaps go to the better mask; see --min-area/--max-area)",
+    )
     add_options(p, AutoSettings)
     add_options(p, ModelSettings)
     add_options(p, StackSettings, only=("channel",))
     p.add_argument("--out", required=True, help="output mask (label image with --auto), .tif")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file (never the input)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out file (never the input)"
+    )
 
 
 def _frame(text: str) -> int:
@@ -102,9 +130,16 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--auto segments everything without prompts: leave out --point and --box")
     if not args.auto and not args.point and args.box is None:
         raise ValueError("give at least one --point or a --box, or --auto to segment everything")
-    out = check_file_output(args.out, "--out", (".tif", ".tiff"), args.overwrite,
-                            inputs=[] if args.input == "sample" else [args.input])
-    settings = read(args, AutoSettings) if args.auto else None  # bad settings are refused before any work
+    out = check_file_output(
+        args.out,
+        "--out",
+        (".tif", ".tiff"),
+        args.overwrite,
+        inputs=[] if args.input == "sample" else [args.input],
+    )
+    settings = (
+        read(args, AutoSettings) if args.auto else None
+    )  # bad settings are refused before any work
     image, truth = _load_frame(args.input, args.frame, channel)
     model = prepare_model(model)
     if settings is not None:
@@ -114,8 +149,12 @@ def run(args: argparse.Namespace) -> int:
     from ..device import pick_device
 
     t0 = time.perf_counter()
-    built = build_sam2(model.model, checkpoint=model.checkpoint, image_size=model.image_size,
-                       device=pick_device(model.device))
+    built = build_sam2(
+        model.model,
+        checkpoint=model.checkpoint,
+        image_size=model.image_size,
+        device=pick_device(model.device),
+    )
     predictor = SAM2ImagePredictor(built)
     predictor.set_image(image)
     t1 = time.perf_counter()
@@ -140,15 +179,25 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _segment_all(args: argparse.Namespace, model: ModelSettings, image: np.ndarray, truth: np.ndarray | None,
-                 settings: AutoSettings, out: Path) -> int:
+def _segment_all(
+    args: argparse.Namespace,
+    model: ModelSettings,
+    image: np.ndarray,
+    truth: np.ndarray | None,
+    settings: AutoSettings,
+    out: Path,
+) -> int:
     """``segment --auto``: every object the automatic mask generator finds, as a label image."""
     from .. import build_sam2
     from ..device import pick_device
     from ..engine.auto import segment_all
 
-    built = build_sam2(model.model, checkpoint=model.checkpoint, image_size=model.image_size,
-                       device=pick_device(model.device))
+    built = build_sam2(
+        model.model,
+        checkpoint=model.checkpoint,
+        image_size=model.image_size,
+        device=pick_device(model.device),
+    )
     t0 = time.perf_counter()
     labels = segment_all(built, image, settings)
     seconds = time.perf_counter() - t0
@@ -159,8 +208,14 @@ def _segment_all(args: argparse.Namespace, model: ModelSettings, image: np.ndarr
         from ..io.evaluate import mask_iou
 
         cells = [k for k in np.unique(truth) if k]
-        found = sum(max((mask_iou(truth == k, labels == j) for j in np.unique(labels[truth == k]) if j), default=0.0)
-                    >= 0.5 for k in cells)
+        found = sum(
+            max(
+                (mask_iou(truth == k, labels == j) for j in np.unique(labels[truth == k]) if j),
+                default=0.0,
+            )
+            >= 0.5
+            for k in cells
+        )
         line += f"; {found} of {len(cells)} true cells found at IoU >= 0.5"
     print(line)
     print(f"wrote {out}")

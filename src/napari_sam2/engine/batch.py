@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..settings import OutputSettings, RunSettings
-from .prompt_files import Prompts, apply_label_prompts, apply_prompts, check_prompt_ids, largest_id, read_masks
+from .prompt_files import (
+    Prompts,
+    apply_label_prompts,
+    apply_prompts,
+    check_prompt_ids,
+    largest_id,
+    read_masks,
+)
 from .prompt_files import read_prompts  # noqa: F401  (scripts find the CSV reader here too)
 
 
@@ -43,9 +50,16 @@ class RunResult:
 
     def summary_row(self) -> dict:
         """The run as one row of the summary (:data:`~napari_sam2.io.exports.SUMMARY_COLUMNS`)."""
-        return {"movie": self.input, "objects": self.objects, "frames": self.frames,
-                "object_frames": self.object_frames, "lost": self.lost, "suspect": self.suspect,
-                "seconds": self.seconds, "labels": self.written[0] if self.written else None}
+        return {
+            "movie": self.input,
+            "objects": self.objects,
+            "frames": self.frames,
+            "object_frames": self.object_frames,
+            "lost": self.lost,
+            "suspect": self.suspect,
+            "seconds": self.seconds,
+            "labels": self.written[0] if self.written else None,
+        }
 
 
 def run_inputs(source, prompts: Prompts, run: RunSettings) -> list[Path]:
@@ -55,7 +69,9 @@ def run_inputs(source, prompts: Prompts, run: RunSettings) -> list[Path]:
     return [*inputs, *prompts.files, *([masks] if masks is not None else [])]
 
 
-def track_file(source, prompts: Prompts, run: RunSettings, progress=None, keep_rows: bool = False) -> RunResult:
+def track_file(
+    source, prompts: Prompts, run: RunSettings, progress=None, keep_rows: bool = False
+) -> RunResult:
     """Track one stack as ``run`` says and write its outputs; returns what was done.
 
     source: a TIFF path, a folder of frames or an array-like; ``run.stack`` picks the tracked axis and
@@ -79,23 +95,34 @@ def track_file(source, prompts: Prompts, run: RunSettings, progress=None, keep_r
     if outputs.out is None:
         raise ValueError("--out is needed: where the labels are written")
     if not prompts and seeds.masks is None and not seeds.auto:
-        raise ValueError("no prompts: give --points, --boxes and/or --masks with at least one object for this input")
+        raise ValueError(
+            "no prompts: give --points, --boxes and/or --masks with at least one object for this input"
+        )
     outputs.check_paths(run_inputs(source, prompts, run))
     view = _open_view(source, run)
     ctc = outputs.ctc is not None
-    masks = {} if seeds.masks is None else read_masks(seeds.masks, view.shape[0], view.shape[1:3],
-                                                      seeds.masks_frame, ctc=ctc)
+    masks = (
+        {}
+        if seeds.masks is None
+        else read_masks(seeds.masks, view.shape[0], view.shape[1:3], seeds.masks_frame, ctc=ctc)
+    )
     check_prompt_ids(prompts, masks, ctc=ctc)
     session = _session(view, run)
-    apply_prompts(session, prompts, apply_label_prompts(session, masks))  # clicks on a masked frame correct it
+    apply_prompts(
+        session, prompts, apply_label_prompts(session, masks)
+    )  # clicks on a masked frame correct it
     max_id, _ = largest_id(ctc)
     if seeds.auto:
         from .auto import seed_objects
 
         seed_objects(session, session.check_frame(seeds.auto_frame), run.auto, max_id)
     written = [outputs.out]
-    record = {"input": str(source) if isinstance(source, (str, os.PathLike)) else None,
-              "direction": run.direction, "stack": run.stack.as_dict(), "model": run.model.as_dict()}
+    record = {
+        "input": str(source) if isinstance(source, (str, os.PathLike)) else None,
+        "direction": run.direction,
+        "stack": run.stack.as_dict(),
+        "model": run.model.as_dict(),
+    }
     if outputs.session is not None:  # the user's clicks are safe before the long part starts
         written.append(_write_session(session, outputs, {**record, "finished": False}))
     new_cells = None if seeds.auto_new is None else (seeds.auto_new, run.auto, max_id)
@@ -105,15 +132,28 @@ def track_file(source, prompts: Prompts, run: RunSettings, progress=None, keep_r
     for r in records:
         if r["lost"] or areas[r["frame"]].get(r["object_id"], 0) == 0:
             lost[r["object_id"]].append(r["frame"])
-    suspects = {oid: {f: reasons for f, reasons in frames.items() if f not in lost[oid]}
-                for oid, frames in session.suspects().items()}
-    if outputs.session is not None:  # again, now with the frames tracked, lost (the table's rule) and suspect
+    suspects = {
+        oid: {f: reasons for f, reasons in frames.items() if f not in lost[oid]}
+        for oid, frames in session.suspects().items()
+    }
+    if (
+        outputs.session is not None
+    ):  # again, now with the frames tracked, lost (the table's rule) and suspect
         _write_session(session, outputs, {**record, "finished": True}, lost, suspects)
     done, rows = _exports(session, records, outputs, keep_rows)
     written += done
-    result = RunResult(str(source), len({r["frame"] for r in records}), len(session.obj_ids), len(records), lost,
-                       {o: s for o, s in suspects.items() if s}, round(time.perf_counter() - t0, 2),
-                       [str(p) for p in written], session.window_choice, rows)
+    result = RunResult(
+        str(source),
+        len({r["frame"] for r in records}),
+        len(session.obj_ids),
+        len(records),
+        lost,
+        {o: s for o, s in suspects.items() if s},
+        round(time.perf_counter() - t0, 2),
+        [str(p) for p in written],
+        session.window_choice,
+        rows,
+    )
     if outputs.summary is not None:
         write_summary(outputs.summary, [result], outputs.overwrite)
         result.written.append(str(outputs.summary))
@@ -124,8 +164,12 @@ def write_summary(path, results: list[RunResult], overwrite: bool = False) -> Pa
     """The summary CSV: one row per run (:meth:`RunResult.summary_row`)."""
     from ..io import exports
 
-    return exports.write_table_csv(path, [r.summary_row() for r in results], overwrite=overwrite,
-                                   columns=exports.SUMMARY_COLUMNS)
+    return exports.write_table_csv(
+        path,
+        [r.summary_row() for r in results],
+        overwrite=overwrite,
+        columns=exports.SUMMARY_COLUMNS,
+    )
 
 
 def write_movies_table(path, results: list[RunResult], overwrite: bool = False) -> Path:
@@ -134,7 +178,9 @@ def write_movies_table(path, results: list[RunResult], overwrite: bool = False) 
     from ..io import exports
 
     rows = [{"movie": r.input, **row} for r in results for row in (r.rows or [])]
-    return exports.write_table_csv(path, rows, overwrite=overwrite, columns=exports.MOVIES_TABLE_COLUMNS)
+    return exports.write_table_csv(
+        path, rows, overwrite=overwrite, columns=exports.MOVIES_TABLE_COLUMNS
+    )
 
 
 def _open_view(source, run: RunSettings):
@@ -144,7 +190,9 @@ def _open_view(source, run: RunSettings):
 
     data = open_frames(source)
     if len(data.shape) < 3:
-        raise ValueError(f"{source} is a single image of shape {tuple(data.shape)}: tracking needs a stack")
+        raise ValueError(
+            f"{source} is a single image of shape {tuple(data.shape)}: tracking needs a stack"
+        )
     st = run.stack
     return stack_view(data, axis=st.axis, time_point=st.time_point, z=st.z, channel=st.channel)
 
@@ -156,7 +204,9 @@ def _session(view, run: RunSettings):
     return TrackingSession.from_settings(view, run.model, run.tracking, suspects=run.suspects)
 
 
-def _write_session(session, outputs, record: dict, lost: dict | None = None, suspects: dict | None = None) -> Path:
+def _write_session(
+    session, outputs, record: dict, lost: dict | None = None, suspects: dict | None = None
+) -> Path:
     """The session file: the session's prompts and settings, with how the run was made (``run``), and once it
     has run, the lost frames (the table's rule) and the suspect object-frames with their reasons."""
     from ..io import exports
@@ -165,12 +215,17 @@ def _write_session(session, outputs, record: dict, lost: dict | None = None, sus
     if lost is not None:
         data["lost_frames"] = {str(o): f for o, f in lost.items() if f}
     if suspects is not None:
-        data["suspects"] = {str(o): {str(f): r for f, r in frames.items()} for o, frames in suspects.items()
-                            if frames}
+        data["suspects"] = {
+            str(o): {str(f): r for f, r in frames.items()}
+            for o, frames in suspects.items()
+            if frames
+        }
     return exports.write_session_json(outputs.session, data, overwrite=True)
 
 
-def _exports(session, records: list[dict], outputs, keep_rows: bool = False) -> tuple[list[Path], list | None]:
+def _exports(
+    session, records: list[dict], outputs, keep_rows: bool = False
+) -> tuple[list[Path], list | None]:
     """The table, CTC folder, GEFF graph and TrackMate file, made from the finished labels file (read back a
     frame at a time: no output holds the whole (T, Y, X) stack). Returns (the paths written, the table's rows
     when ``keep_rows`` asks for them, else None)."""
@@ -180,7 +235,12 @@ def _exports(session, records: list[dict], outputs, keep_rows: bool = False) -> 
     wanted = [k for k in ("table", "ctc", "geff", "trackmate") if getattr(outputs, k) is not None]
     if not wanted and not keep_rows:
         return [], None
-    labels, parents, overwrite, done = LabelStack.from_file(outputs.out), session.parents, outputs.overwrite, []
+    labels, parents, overwrite, done = (
+        LabelStack.from_file(outputs.out),
+        session.parents,
+        outputs.overwrite,
+        [],
+    )
     rows = None
     if outputs.table is not None or keep_rows:
         rows = exports.object_table(labels, records, parents)
@@ -213,6 +273,7 @@ def _track_into(session, direction: str, outputs, progress, new_cells=None):
     areas: dict[int, dict[int, int]] = {}
     most = max(session.obj_ids) if new_cells is None else new_cells[2]
     with LabelWriter(outputs.out, session.shape, most, overwrite=outputs.overwrite) as writer:
+
         def put(f: int) -> None:
             writer.write(f, session.label_frame(f))
             areas[f] = {oid: seen.pixels for oid, seen in session.visibility(f).items()}
@@ -222,13 +283,17 @@ def _track_into(session, direction: str, outputs, progress, new_cells=None):
             if progress is not None:
                 progress(event)
 
-        for f in session.result_frames():  # the prompted frames first: a run that stops early keeps them
+        for f in (
+            session.result_frames()
+        ):  # the prompted frames first: a run that stops early keeps them
             put(f)
         session.propagate(direction, progress=step)
         if new_cells is not None:
             _add_new_cells(session, new_cells, put, step)
         records = session.records()
-        for f in sorted({r["frame"] for r in records} - set(areas)):  # results outside this run's passes
+        for f in sorted(
+            {r["frame"] for r in records} - set(areas)
+        ):  # results outside this run's passes
             put(f)
     return records, areas
 
@@ -292,8 +357,10 @@ def movie_names(files: list[Path], out_dir) -> list[str]:
     seen: dict[str, Path] = {}
     for f, name in zip(files, names):
         if name.casefold() in seen:
-            raise ValueError(f"{seen[name.casefold()]} and {f} would both be written to "
-                             f"{out_dir / (name + '_labels.tif')}: rename one, or track them in separate runs")
+            raise ValueError(
+                f"{seen[name.casefold()]} and {f} would both be written to "
+                f"{out_dir / (name + '_labels.tif')}: rename one, or track them in separate runs"
+            )
         seen[name.casefold()] = f
     return names
 
@@ -337,34 +404,51 @@ def find_masks(files: list[Path], names: list[str], folder=None) -> list[Path | 
     folder = Path(folder)
     if not folder.is_dir() or folder.suffix.lower() == ".zarr":
         what = "not found" if not folder.exists() else "not a folder"
-        raise ValueError(f"--masks {folder} is {what}: with --many, --masks is a folder of label images named after "
-                         "the movies (NAME.tif for the movie NAME.tif), or leave it out and put NAME.masks.tif "
-                         "beside each movie")
+        raise ValueError(
+            f"--masks {folder} is {what}: with --many, --masks is a folder of label images named after "
+            "the movies (NAME.tif for the movie NAME.tif), or leave it out and put NAME.masks.tif "
+            "beside each movie"
+        )
     found = [_only([folder / (n + s) for s in MASK_SUFFIXES], f) for f, n in zip(files, names)]
-    missing = [f"{f} (no {n}.tif, .tiff, .npy or .zarr)" for f, n, m in zip(files, names, found) if m is None]
+    missing = [
+        f"{f} (no {n}.tif, .tiff, .npy or .zarr)"
+        for f, n, m in zip(files, names, found)
+        if m is None
+    ]
     if missing:
         more = f" and {len(missing) - SHOWN} more" if len(missing) > SHOWN else ""
-        raise ValueError(f"--masks {folder} has no label image for {len(missing)} of {len(files)} movies: "
-                         f"{', '.join(missing[:SHOWN])}{more}")
+        raise ValueError(
+            f"--masks {folder} has no label image for {len(missing)} of {len(files)} movies: "
+            f"{', '.join(missing[:SHOWN])}{more}"
+        )
     for m in found:
         if any(same_path(m, f) for f in files):
-            raise ValueError(f"--masks {folder}: the label image {m} is one of the movies: keep the label images "
-                             "in a folder of their own")
+            raise ValueError(
+                f"--masks {folder}: the label image {m} is one of the movies: keep the label images "
+                "in a folder of their own"
+            )
     return found
 
 
 def _movie_prompts(f: Path, mask: Path | None, points_csv, boxes_csv, auto: bool) -> Prompts:
     """A movie's clicks and boxes: the shared CSVs' rows for it, or the CSVs beside it; refused when it has
     both prompts and a label image, or nothing to start from."""
-    prompts = read_prompts(points_csv or _beside(f, ".points.csv"), boxes_csv or _beside(f, ".boxes.csv"),
-                           file_name=f.name)
+    prompts = read_prompts(
+        points_csv or _beside(f, ".points.csv"),
+        boxes_csv or _beside(f, ".boxes.csv"),
+        file_name=f.name,
+    )
     if prompts and mask is not None:
-        raise ValueError(f"{f} has both prompts ({', '.join(str(p) for p in prompts.files)}) and a label image "
-                         f"({mask}): give one of them for each movie")
+        raise ValueError(
+            f"{f} has both prompts ({', '.join(str(p) for p in prompts.files)}) and a label image "
+            f"({mask}): give one of them for each movie"
+        )
     if not prompts and mask is None and not auto:
-        raise ValueError(f"no prompts for {f}: give --points/--boxes rows for it (a 'file' column), "
-                         f"{f.with_suffix('.points.csv').name} or {f.with_suffix('.masks.tif').name} beside it, "
-                         "a --masks folder, or --auto")
+        raise ValueError(
+            f"no prompts for {f}: give --points/--boxes rows for it (a 'file' column), "
+            f"{f.with_suffix('.points.csv').name} or {f.with_suffix('.masks.tif').name} beside it, "
+            "a --masks folder, or --auto"
+        )
     return prompts
 
 
@@ -389,8 +473,15 @@ def _track_on_worker(source, prompts: Prompts, run: RunSettings, keep_rows: bool
     return track_file(source, prompts, run, keep_rows=keep_rows)
 
 
-def track_many(pattern: str, run: RunSettings, out_dir, points_csv=None, boxes_csv=None,
-               scheduler: str | None = None, on_result=None) -> list[RunResult]:
+def track_many(
+    pattern: str,
+    run: RunSettings,
+    out_dir,
+    points_csv=None,
+    boxes_csv=None,
+    scheduler: str | None = None,
+    on_result=None,
+) -> list[RunResult]:
     """Track every file matching ``pattern`` into the folder ``out_dir`` (names: :func:`output_names`), each
     as ``run`` says (its ``outputs.overwrite``).
 
@@ -410,7 +501,9 @@ def track_many(pattern: str, run: RunSettings, out_dir, points_csv=None, boxes_c
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"--out {out_dir} is a file: with --many, --out is the folder for the label files")
+        raise ValueError(
+            f"--out {out_dir} is a file: with --many, --out is the folder for the label files"
+        )
     files = expand_inputs(pattern)
     names = movie_names(files, out_dir)
     outs = [out_dir / f"{name}_labels.tif" for name in names]
@@ -419,15 +512,23 @@ def track_many(pattern: str, run: RunSettings, out_dir, points_csv=None, boxes_c
     found = [_movie_prompts(f, m, points_csv, boxes_csv, seeds.auto) for f, m in zip(files, masks)]
     for f, m in zip(files, masks):
         _check_movie(f, m, run)
-    inputs = [*files, *{p for prompts in found for p in prompts.files}, *(m for m in masks if m is not None)]
-    combined = OutputSettings(table=run.outputs.table, summary=run.outputs.summary, overwrite=overwrite)
+    inputs = [
+        *files,
+        *{p for prompts in found for p in prompts.files},
+        *(m for m in masks if m is not None),
+    ]
+    combined = OutputSettings(
+        table=run.outputs.table, summary=run.outputs.summary, overwrite=overwrite
+    )
     for name, path in combined.given().items():
         if same_path(path, out_dir):
             raise ValueError(f"--{name} {path} is the --out folder: give it a file name (.csv)")
     combined.check_paths(inputs)
     jobs = []
     for f, prompts, mask, o in zip(files, found, masks, outs):
-        own = replace(seeds, masks=mask, masks_frame=seeds.masks_frame if mask is not None else None)
+        own = replace(
+            seeds, masks=mask, masks_frame=seeds.masks_frame if mask is not None else None
+        )
         each = replace(run, seeds=own, outputs=OutputSettings(out=o, overwrite=overwrite))
         each.outputs.check_paths(inputs)
         jobs.append((f, prompts, each))
@@ -443,7 +544,9 @@ def track_many(pattern: str, run: RunSettings, out_dir, points_csv=None, boxes_c
         from distributed import Client
 
         with Client(scheduler) as client:
-            futures = [client.submit(_track_on_worker, f, p, each, keep, pure=False) for f, p, each in jobs]
+            futures = [
+                client.submit(_track_on_worker, f, p, each, keep, pure=False) for f, p, each in jobs
+            ]
             results = client.gather(futures)
         if on_result is not None:
             for r in results:

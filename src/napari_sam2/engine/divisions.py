@@ -77,7 +77,9 @@ def _runs(flags: dict[int, bool]) -> list[list[int]]:
     return runs
 
 
-def _cues(shapes: dict[int, _Shape], area_ratio: float, persist: int, shrink: float) -> list[tuple[int, str]]:
+def _cues(
+    shapes: dict[int, _Shape], area_ratio: float, persist: int, shrink: float
+) -> list[tuple[int, str]]:
     """(frame, reason) of each lasting cue of one object."""
     cues = []
     for run in _runs({f: s.split for f, s in shapes.items()}):
@@ -85,7 +87,12 @@ def _cues(shapes: dict[int, _Shape], area_ratio: float, persist: int, shrink: fl
             continue
         first = run[0]
         before, earlier = shapes.get(first - 1), shapes.get(first - 2)
-        if before is not None and earlier is not None and before.area and before.radius < shrink * earlier.radius:
+        if (
+            before is not None
+            and earlier is not None
+            and before.area
+            and before.radius < shrink * earlier.radius
+        ):
             first -= 1  # pinching: the daughters are already there, touching
         mother = shapes.get(first - 1)
         parts = np.mean([shapes[f].radius for f in run[:persist]])
@@ -109,8 +116,14 @@ def _cues(shapes: dict[int, _Shape], area_ratio: float, persist: int, shrink: fl
     return sorted(cues)
 
 
-def suggest_divisions(session, min_fraction: float = 0.25, area_ratio: float = 0.6, persist: int = 3,
-                      shrink: float = 0.8, min_gap: int = 5) -> list[dict]:
+def suggest_divisions(
+    session,
+    min_fraction: float = 0.25,
+    area_ratio: float = 0.6,
+    persist: int = 3,
+    shrink: float = 0.8,
+    min_gap: int = 5,
+) -> list[dict]:
     """``[{"object_id", "frame", "reasons"}]`` sorted by frame: at most one suggestion per object and
     event (see the module docstring); never on a frame where the object is prompted."""
     if persist < 1:

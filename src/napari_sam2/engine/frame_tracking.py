@@ -22,9 +22,21 @@ class FrameTracker:
     ``shape``: the frame's (H, W) for window mode (:mod:`~napari_sam2.engine.windows`), None for
     whole frames. ``memory``: "official", or "resolved" (:mod:`~napari_sam2.engine.neighbours`)."""
 
-    def __init__(self, core: TrackerCore, objects: Mapping[int, ObjectTrack], max_batch: int, exclusive: bool,
-                 shape: tuple[int, int] | None = None, memory: str = "official") -> None:
-        self.core, self.objects, self.max_batch, self.exclusive = core, objects, max_batch, exclusive
+    def __init__(
+        self,
+        core: TrackerCore,
+        objects: Mapping[int, ObjectTrack],
+        max_batch: int,
+        exclusive: bool,
+        shape: tuple[int, int] | None = None,
+        memory: str = "official",
+    ) -> None:
+        self.core, self.objects, self.max_batch, self.exclusive = (
+            core,
+            objects,
+            max_batch,
+            exclusive,
+        )
         self.shape, self.resolved = shape, memory == "resolved"
         self.recomputed_memories = 0
         self.moved_memories = 0
@@ -36,8 +48,12 @@ class FrameTracker:
             self._track_exclusive(f, d, groups)
             return
         for (layout, window), members in groups.items():
-            for i in range(0, len(members), self.max_batch):  # bounded batches: peak memory follows max_batch
-                self._track_batch(f, d, [self.objects[o] for o in members[i:i + self.max_batch]], layout, window)
+            for i in range(
+                0, len(members), self.max_batch
+            ):  # bounded batches: peak memory follows max_batch
+                self._track_batch(
+                    f, d, [self.objects[o] for o in members[i : i + self.max_batch]], layout, window
+                )
 
     def _by_window(self, f: int, d: str, groups: dict) -> dict:
         """``{(layout, window): ids}``: the memory-layout groups split by the window each object is tracked
@@ -45,7 +61,9 @@ class FrameTracker:
         out: dict = {}
         for layout, members in groups.items():
             for oid in members:
-                out.setdefault((layout, self.window_on(self.objects[oid], f, d, layout)), []).append(oid)
+                out.setdefault(
+                    (layout, self.window_on(self.objects[oid], f, d, layout)), []
+                ).append(oid)
         return out
 
     def window_on(self, obj: ObjectTrack, f: int, d: str, layout: tuple) -> Window | None:
@@ -72,10 +90,16 @@ class FrameTracker:
         objs, windows, logits, ptrs, scores, ious = [], [], [], [], [], []
         for ((cond, recent, ptr_frames), window), members in groups.items():
             for i in range(0, len(members), self.max_batch):
-                chunk = [self.objects[o] for o in members[i:i + self.max_batch]]
+                chunk = [self.objects[o] for o in members[i : i + self.max_batch]]
                 cond_out, non_cond = self.bank(chunk, (cond, recent, ptr_frames), window)
-                out = self.core.decode(f, batch=len(chunk), cond=cond_out, non_cond=non_cond, reverse=d == BACKWARD,
-                                       window=window)
+                out = self.core.decode(
+                    f,
+                    batch=len(chunk),
+                    cond=cond_out,
+                    non_cond=non_cond,
+                    reverse=d == BACKWARD,
+                    window=window,
+                )
                 objs += chunk
                 windows += [window] * len(chunk)
                 logits.append(out.masks.float())
@@ -90,8 +114,10 @@ class FrameTracker:
         if self.resolved:
             ranks = neighbours.motion_ranks(f, d, decoded, objs, windows, shape)
             logits = self._exclusive(f, decoded, objs, windows, ranks)
-            lags = [neighbours.lag(o, f, d, logits[k:k + 1], windows[k], shape)
-                    for k, o in enumerate(objs)]
+            lags = [
+                neighbours.lag(o, f, d, logits[k : k + 1], windows[k], shape)
+                for k, o in enumerate(objs)
+            ]
         else:
             logits = self._exclusive(f, decoded, objs, windows)
         ptrs, scores, ious = torch.cat(ptrs), torch.cat(scores), torch.cat(ious)
@@ -100,19 +126,35 @@ class FrameTracker:
             end = i + 1
             while end < len(objs) and end - i < self.max_batch and windows[end] == windows[i]:
                 end += 1
-            seen = torch.cat([neighbours.shifted(logits[k:k + 1], lags[k]) for k in range(i, end)])
+            seen = torch.cat(
+                [neighbours.shifted(logits[k : k + 1], lags[k]) for k in range(i, end)]
+            )
             memory = self.core.encode(f, seen, scores[i:end], window=windows[i])
             for k in range(i, end):
-                raw = None if self.resolved else measure(decoded[k:k + 1], windows[i], shape)
-                objs[k].results[f] = FrameResult(logits[k:k + 1].clone(), ptrs[k:k + 1], float(scores[k, 0]),
-                                                 float(ious[k]), d, memory[k - i:k - i + 1], window=windows[i],
-                                                 memory_window=windows[i], memory_shift=lags[k],
-                                                 decoded=raw)
+                raw = None if self.resolved else measure(decoded[k : k + 1], windows[i], shape)
+                objs[k].results[f] = FrameResult(
+                    logits[k : k + 1].clone(),
+                    ptrs[k : k + 1],
+                    float(scores[k, 0]),
+                    float(ious[k]),
+                    d,
+                    memory[k - i : k - i + 1],
+                    window=windows[i],
+                    memory_window=windows[i],
+                    memory_shift=lags[k],
+                    decoded=raw,
+                )
                 objs[k].holding_memory.add(f)
             i = end
 
-    def _exclusive(self, f: int, logits: torch.Tensor, objs: list[ObjectTrack], windows: list,
-                   ranks: torch.Tensor | None = None) -> torch.Tensor:
+    def _exclusive(
+        self,
+        f: int,
+        logits: torch.Tensor,
+        objs: list[ObjectTrack],
+        windows: list,
+        ranks: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``(N, 1, h, w)`` logits of the objects just decoded on ``f`` (each in its window of ``windows``),
         made exclusive: where another object has the highest logit (of ``ranks``, where given),
         clamped to -10 or below. The other
@@ -136,36 +178,60 @@ class FrameTracker:
         sources = windows + rival_windows
         out = logits.clone()
         for window in dict.fromkeys(windows):
-            seen = torch.cat([move(every[i:i + 1], w, window) for i, w in enumerate(sources)])
+            seen = torch.cat([move(every[i : i + 1], w, window) for i, w in enumerate(sources)])
             winner = seen.argmax(dim=0)
             for i, w in enumerate(windows):
                 if w == window:
                     out[i] = torch.where(winner == i, logits[i], logits[i].clamp(max=-10.0))
         return out
 
-    def _track_batch(self, f: int, d: str, objs: list[ObjectTrack], layout: tuple, window: Window | None) -> None:
+    def _track_batch(
+        self, f: int, d: str, objs: list[ObjectTrack], layout: tuple, window: Window | None
+    ) -> None:
         """Track ``objs``, which share the memory ``layout`` (and ``window``), on ``f`` in one call."""
         cond_out, non_cond = self.bank(objs, layout, window)
-        out = self.core.track(f, batch=len(objs), cond=cond_out, non_cond=non_cond, reverse=d == BACKWARD,
-                              window=window)
+        out = self.core.track(
+            f,
+            batch=len(objs),
+            cond=cond_out,
+            non_cond=non_cond,
+            reverse=d == BACKWARD,
+            window=window,
+        )
         for i, obj in enumerate(objs):
-            obj.results[f] = FrameResult(out.masks[i:i + 1].float(), out.obj_ptr[i:i + 1].float(),
-                                         float(out.object_score[i, 0]), float(out.iou[i]), d,
-                                         out.memory[i:i + 1], window=window, memory_window=window)
+            obj.results[f] = FrameResult(
+                out.masks[i : i + 1].float(),
+                out.obj_ptr[i : i + 1].float(),
+                float(out.object_score[i, 0]),
+                float(out.iou[i]),
+                d,
+                out.memory[i : i + 1],
+                window=window,
+                memory_window=window,
+            )
             obj.holding_memory.add(f)
 
-    def bank(self, objs: list[ObjectTrack], layout: tuple, window: Window | None = None) -> tuple[dict, dict]:
+    def bank(
+        self, objs: list[ObjectTrack], layout: tuple, window: Window | None = None
+    ) -> tuple[dict, dict]:
         """The memory bank of ``objs`` (one memory ``layout``: prompted, recent and pointer-only frames),
         each ``{frame: MemoryEntry}`` batched over the objects, with memory as seen from ``window``."""
         cond, recent, ptrs = layout
         cond_out = {t: self.stacked(objs, t, window) for t in cond}
-        non_cond = {t: self.stacked(objs, t, window, memory=t in recent) for t in sorted(set(recent) | set(ptrs))}
+        non_cond = {
+            t: self.stacked(objs, t, window, memory=t in recent)
+            for t in sorted(set(recent) | set(ptrs))
+        }
         return cond_out, non_cond
 
-    def stacked(self, objs: list[ObjectTrack], t: int, window: Window | None, memory: bool = True) -> MemoryEntry:
+    def stacked(
+        self, objs: list[ObjectTrack], t: int, window: Window | None, memory: bool = True
+    ) -> MemoryEntry:
         """Frame ``t`` of several objects as one batched memory-bank entry."""
         ptrs = torch.cat([o.results[t].obj_ptr for o in objs], 0)
-        return self.core.entry(ptrs, torch.cat([self.memory(o, t, window) for o in objs], 0) if memory else None)
+        return self.core.entry(
+            ptrs, torch.cat([self.memory(o, t, window) for o in objs], 0) if memory else None
+        )
 
     def memory(self, obj: ObjectTrack, t: int, window: Window | None = None) -> torch.Tensor:
         """``obj``'s memory of frame ``t`` as seen from ``window``: kept, rebuilt or moved there."""
@@ -184,8 +250,13 @@ class FrameTracker:
             moved = r.window != window
             if moved:
                 logits = move(logits, r.window, window)
-            r.memory = self.core.memory(t, logits, torch.tensor([[r.score]], device=r.logits.device),
-                                        from_prompt=prompted, window=window)
+            r.memory = self.core.memory(
+                t,
+                logits,
+                torch.tensor([[r.score]], device=r.logits.device),
+                from_prompt=prompted,
+                window=window,
+            )
             r.memory_window = window
             self.moved_memories += moved
             if not prompted:

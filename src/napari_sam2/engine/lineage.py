@@ -22,11 +22,15 @@ class Lineage:
     def check_prompt(self, obj_id: int, frame: int) -> None:
         """Refuse a prompt for ``obj_id`` on a frame where it does not live."""
         if frame < self.starts.get(obj_id, 0):
-            raise ValueError(f"object {obj_id} is a daughter that starts at frame {self.starts[obj_id]}; "
-                             f"it cannot be prompted on frame {frame}")
+            raise ValueError(
+                f"object {obj_id} is a daughter that starts at frame {self.starts[obj_id]}; "
+                f"it cannot be prompted on frame {frame}"
+            )
         if frame > self.ends.get(obj_id, frame):
-            raise ValueError(f"object {obj_id} divided after frame {self.ends[obj_id]}; "
-                             f"it cannot be prompted on frame {frame}")
+            raise ValueError(
+                f"object {obj_id} divided after frame {self.ends[obj_id]}; "
+                f"it cannot be prompted on frame {frame}"
+            )
 
     def mark(self, parent: int, frame: int, daughters: list[int]) -> None:
         """Record that ``parent`` divides at ``frame`` into ``daughters`` (checked by the session)."""
@@ -45,5 +49,11 @@ class Lineage:
 
     def divisions(self) -> list[dict]:
         """``[{"parent", "frame", "daughters"}]``, the layout of a session file."""
-        return [{"parent": p, "frame": self.ends[p] + 1,
-                 "daughters": sorted(d for d, q in self.parents.items() if q == p)} for p in sorted(self.ends)]
+        return [
+            {
+                "parent": p,
+                "frame": self.ends[p] + 1,
+                "daughters": sorted(d for d, q in self.parents.items() if q == p),
+            }
+            for p in sorted(self.ends)
+        ]

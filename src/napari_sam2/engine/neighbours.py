@@ -38,6 +38,8 @@ from .windows import NO_OBJECT, Window, move
 MOTION_BONUS = 10.0  # logits added where a contested pixel lies in an object's motion prediction
 MOST_LAG = 3.0  # low-res pixels: the furthest a mask is moved for its memory
 HISTORY = 12  # recent tracked frames that give an object's motion
+
+
 def shifted(logits: torch.Tensor, by: tuple[float, float] | None) -> torch.Tensor:
     """``(B, 1, h, w)`` logits moved ``by`` = (dy, dx) low-res pixels (fractions interpolated
     bilinearly; no object where nothing moved in)."""

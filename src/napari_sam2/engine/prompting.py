@@ -21,19 +21,28 @@ def anchored(steps: list[dict]) -> bool:
 def check_steps(obj_id: int, frame: int, steps: list[dict]) -> None:
     """Refuse a frame's prompt history that is not :func:`anchored`."""
     if not anchored(steps):
-        raise ValueError(f"object {obj_id} on frame {frame} has only negative clicks: an object needs a "
-                         "positive click, a box or a mask there (negative clicks take area away from those)")
+        raise ValueError(
+            f"object {obj_id} on frame {frame} has only negative clicks: an object needs a "
+            "positive click, a box or a mask there (negative clicks take area away from those)"
+        )
 
 
 def click_step(points, labels, box) -> dict:
     """One prompt step in the session's plain-data layout: clicks ``(N, 2)`` (x, y), labels, a box."""
-    return {"points": None if points is None else np.asarray(points, float).reshape(-1, 2).tolist(),
-            "labels": None if labels is None else np.asarray(labels).reshape(-1).astype(int).tolist(),
-            "box": None if box is None else np.asarray(box, float).reshape(-1).tolist()}
+    return {
+        "points": None if points is None else np.asarray(points, float).reshape(-1, 2).tolist(),
+        "labels": None if labels is None else np.asarray(labels).reshape(-1).astype(int).tolist(),
+        "box": None if box is None else np.asarray(box, float).reshape(-1).tolist(),
+    }
 
 
-def prompted_result(core: TrackerCore, frame: int, steps: list[dict], window_size: int | None,
-                    resume: FrameResult | None = None) -> FrameResult:
+def prompted_result(
+    core: TrackerCore,
+    frame: int,
+    steps: list[dict],
+    window_size: int | None,
+    resume: FrameResult | None = None,
+) -> FrameResult:
     """The result of ``frame`` after its prompt ``steps``; ``resume`` holds the state after all but the last
     step, so a further click continues from there. ``window_size``: window mode's window (the prompt is seen
     from the window around it), None for the whole frame. The frame's memory is made later, when tracking
@@ -62,5 +71,14 @@ def prompted_result(core: TrackerCore, frame: int, steps: list[dict], window_siz
         prev = out.masks.clamp(-32.0, 32.0)
     multi = out.multimask_logits
     candidates = (multi.float(), out.ious.float()) if multi.shape[1] > 1 else None
-    return FrameResult(out.masks.float(), out.obj_ptr.float(), float(out.object_score[0, 0]),
-                       float(out.iou[0]), None, None, candidates, points, window=win)
+    return FrameResult(
+        out.masks.float(),
+        out.obj_ptr.float(),
+        float(out.object_score[0, 0]),
+        float(out.iou[0]),
+        None,
+        None,
+        candidates,
+        points,
+        window=win,
+    )

@@ -29,10 +29,16 @@ class FrameResult:
     iou: float
     direction: str | None
     memory: torch.Tensor | None = None
-    candidates: tuple[torch.Tensor, torch.Tensor] | None = None  # (1, 3, S/4, S/4) logits, (1, 3) IoUs
+    candidates: tuple[torch.Tensor, torch.Tensor] | None = (
+        None  # (1, 3, S/4, S/4) logits, (1, 3) IoUs
+    )
     replay: Points | None = None  # prompted frames: the clicks after the last step, to resume from
-    window: Window | None = None  # window mode: the window the logits are in (None: the whole frame)
-    memory_window: Window | None = None  # the window ``memory`` was encoded in (it moves with the object)
+    window: Window | None = (
+        None  # window mode: the window the logits are in (None: the whole frame)
+    )
+    memory_window: Window | None = (
+        None  # the window ``memory`` was encoded in (it moves with the object)
+    )
     # resolved memory: the (dy, dx) low-res px the mask was moved by for its memory
     memory_shift: tuple[float, float] | None = None
     measures: object | None = None  # suspects.Measures of ``logits`` (made when first needed)

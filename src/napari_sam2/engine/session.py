@@ -61,9 +61,11 @@ def bf16_is_fast(device) -> bool:
 
 def check_precision(precision: str, device) -> None:
     if precision == "bf16" and not bf16_is_fast(device):
-        raise ValueError(f"precision 'bf16' needs native bfloat16 on {torch.device(device).type} "
-                         "(CUDA, or a CPU with AVX512-BF16/AMX); here it would be many times slower "
-                         "than fp32: use 'fp32'")
+        raise ValueError(
+            f"precision 'bf16' needs native bfloat16 on {torch.device(device).type} "
+            "(CUDA, or a CPU with AVX512-BF16/AMX); here it would be many times slower "
+            "than fp32: use 'fp32'"
+        )
 
 
 def _frame_shape(frames) -> tuple[int, int] | None:
@@ -123,9 +125,17 @@ class TrackingSession:
     never live containers.
     """
 
-    def __init__(self, model: SAM2Base, frames, contrast_limits=None, tracking: TrackingSettings | None = None,
-                 feature_cache_mb: float = 256.0, fill_hole_area: int = 8, suspects: SuspectSettings | None = None,
-                 **options) -> None:
+    def __init__(
+        self,
+        model: SAM2Base,
+        frames,
+        contrast_limits=None,
+        tracking: TrackingSettings | None = None,
+        feature_cache_mb: float = 256.0,
+        fill_hole_area: int = 8,
+        suspects: SuspectSettings | None = None,
+        **options,
+    ) -> None:
         self.tracking = settings = _settings(tracking, options)
         self.suspect_settings = suspects or SuspectSettings()
         check_precision(settings.precision, model.device)
@@ -134,19 +144,36 @@ class TrackingSession:
         self.window_choice: str | None = None  # window "auto": what was chosen and why
         most = max(model.num_maskmem - 1, 0)
         if settings.memory_frames is not None and settings.memory_frames > most:
-            raise SettingError(TrackingSettings, "memory_frames", f"must be between 0 and {most} (this model's "
-                                                                  f"memory bank), got {settings.memory_frames}")
+            raise SettingError(
+                TrackingSettings,
+                "memory_frames",
+                f"must be between 0 and {most} (this model's "
+                f"memory bank), got {settings.memory_frames}",
+            )
         self.lock = threading.RLock()
         self.model = model
-        self.frames = frames if isinstance(frames, FrameSource) else FrameSource(frames, model.image_size,
-                                                                                   contrast_limits)
-        warn_if_colour(self.frames, model)  # colour to a grey-trained model (the demo) names channel='grey'
-        if model.training:  # dropout on, eval-only rules off: e.g. straight from build_model or a training loop
-            warn_quality("the model is in training mode, so tracking differs from inference; call model.eval() first")
-        advice = window_advice((self.frames.height, self.frames.width), model.image_size, self.window)
+        self.frames = (
+            frames
+            if isinstance(frames, FrameSource)
+            else FrameSource(frames, model.image_size, contrast_limits)
+        )
+        warn_if_colour(
+            self.frames, model
+        )  # colour to a grey-trained model (the demo) names channel='grey'
+        if (
+            model.training
+        ):  # dropout on, eval-only rules off: e.g. straight from build_model or a training loop
+            warn_quality(
+                "the model is in training mode, so tracking differs from inference; call model.eval() first"
+            )
+        advice = window_advice(
+            (self.frames.height, self.frames.width), model.image_size, self.window
+        )
         if advice is not None and not self._auto_window:
             warn_quality(advice)
-        self.core = TrackerCore(model, self.frames, feature_cache_mb, fill_hole_area, settings.precision)
+        self.core = TrackerCore(
+            model, self.frames, feature_cache_mb, fill_hole_area, settings.precision
+        )
         self.objects: "OrderedDict[int, ObjectTrack]" = OrderedDict()
         self.tree = Lineage()  # divisions: who divides when, into whom
         self.views = ResultViews(self)
@@ -154,8 +181,14 @@ class TrackingSession:
 
     def _frame_tracker(self) -> FrameTracker:
         shape = None if self.window is None else (self.frames.height, self.frames.width)
-        return FrameTracker(self.core, self.objects, self.tracking.max_batch, self.tracking.exclusive, shape,
-                            self.tracking.memory)
+        return FrameTracker(
+            self.core,
+            self.objects,
+            self.tracking.max_batch,
+            self.tracking.exclusive,
+            shape,
+            self.tracking.memory,
+        )
 
     def _choose_window(self) -> None:
         """Window "auto", once, before the first frame is tracked: the rule of
@@ -165,9 +198,14 @@ class TrackingSession:
             return
         self._auto_window = False
         shape = (self.frames.height, self.frames.width)
-        areas = [measures_of(o.results[min(o.prompts)], shape).area for o in self.objects.values() if o.prompts]
-        self.window, self.window_choice = auto_window(shape, self.model.image_size,
-                                                      [2 * (a / np.pi) ** 0.5 for a in areas if a])
+        areas = [
+            measures_of(o.results[min(o.prompts)], shape).area
+            for o in self.objects.values()
+            if o.prompts
+        ]
+        self.window, self.window_choice = auto_window(
+            shape, self.model.image_size, [2 * (a / np.pi) ** 0.5 for a in areas if a]
+        )
         if self.window is not None:
             self.tracker = self._frame_tracker()
             for obj in self.objects.values():
@@ -175,8 +213,14 @@ class TrackingSession:
                     obj.results[f] = prompted_result(self.core, f, steps, self.window)
 
     @classmethod
-    def from_settings(cls, frames, model: ModelSettings | None = None, tracking: TrackingSettings | None = None,
-                      contrast_limits=None, suspects: SuspectSettings | None = None) -> "TrackingSession":
+    def from_settings(
+        cls,
+        frames,
+        model: ModelSettings | None = None,
+        tracking: TrackingSettings | None = None,
+        contrast_limits=None,
+        suspects: SuspectSettings | None = None,
+    ) -> "TrackingSession":
         """A session on the model ``model`` names (:class:`~napari_sam2.settings.ModelSettings`; its device
         'auto' picks one), tracking as ``tracking`` says. Window mode builds the model at the window's size;
         a window as large as the frames is the whole frame (a QualityWarning says so)."""
@@ -187,24 +231,41 @@ class TrackingSession:
         shape = _frame_shape(frames)
         if tracking.window not in (None, "auto") and shape is not None:
             tracking = tracking.replaced(window=whole_frame_window(tracking.window, shape))
-        fixed = tracking.window not in (None, "auto")  # window "auto" uses the model's own input size
+        fixed = tracking.window not in (
+            None,
+            "auto",
+        )  # window "auto" uses the model's own input size
         size = tracking.window if fixed else model.image_size
         if fixed and model.image_size not in (None, tracking.window):
-            raise SettingError(ModelSettings, "image_size", f"{model.image_size} and window {tracking.window} "
-                                                            "differ: window mode runs the model at the window's size")
+            raise SettingError(
+                ModelSettings,
+                "image_size",
+                f"{model.image_size} and window {tracking.window} "
+                "differ: window mode runs the model at the window's size",
+            )
         device = pick_device(model.device)
         check_precision(tracking.precision, device)  # before the model is built
-        built = build_sam2_video_predictor(model.model, checkpoint=model.checkpoint, device=device,
-                                           image_size=size).model
+        built = build_sam2_video_predictor(
+            model.model, checkpoint=model.checkpoint, device=device, image_size=size
+        ).model
         return cls(built, frames, contrast_limits, tracking, suspects=suspects)
 
     @classmethod
-    def from_name(cls, frames, name: str = "sam2.1_hiera_tiny", checkpoint="local", device="cpu",
-                  image_size: int | None = None, **options) -> "TrackingSession":
+    def from_name(
+        cls,
+        frames,
+        name: str = "sam2.1_hiera_tiny",
+        checkpoint="local",
+        device="cpu",
+        image_size: int | None = None,
+        **options,
+    ) -> "TrackingSession":
         """A session on a model built by name, for scripts; ``options`` are TrackingSettings fields (and
         ``contrast_limits``). See :meth:`from_settings`."""
         contrast_limits = options.pop("contrast_limits", None)
-        model = ModelSettings(model=name, checkpoint=checkpoint, device=device, image_size=image_size)
+        model = ModelSettings(
+            model=name, checkpoint=checkpoint, device=device, image_size=image_size
+        )
         return cls.from_settings(frames, model, _settings(None, options), contrast_limits)
 
     # ----------------------------------------------------------------- basics
@@ -312,7 +373,9 @@ class TrackingSession:
     # ----------------------------------------------------------------- prompts
 
     @locked
-    def add_points(self, frame: int, obj_id: int, points=None, labels=None, box=None, clear: bool = False) -> np.ndarray:
+    def add_points(
+        self, frame: int, obj_id: int, points=None, labels=None, box=None, clear: bool = False
+    ) -> np.ndarray:
         """Add clicks ``points`` (N, 2) in (x, y) pixels with ``labels`` (1 positive, 0 negative)
         and/or a ``box`` (x0, y0, x1, y1) for ``obj_id`` on ``frame``. ``clear`` drops the
         object's earlier prompts on that frame. Returns the object's ``(H, W)`` logits there.
@@ -320,9 +383,17 @@ class TrackingSession:
         Results on other frames are not changed: call :meth:`propagate` or :meth:`correct`.
         """
         frame = self.check_frame(frame)
-        if box is not None and not clear and self.objects.get(obj_id, ObjectTrack()).prompts.get(frame):
-            raise ValueError("a box must come first on a frame: pass clear=True to start over with it")
-        video_prompt(points, labels, box, self.frames.width, self.frames.height, self.model.image_size)
+        if (
+            box is not None
+            and not clear
+            and self.objects.get(obj_id, ObjectTrack()).prompts.get(frame)
+        ):
+            raise ValueError(
+                "a box must come first on a frame: pass clear=True to start over with it"
+            )
+        video_prompt(
+            points, labels, box, self.frames.width, self.frames.height, self.model.image_size
+        )
         return self._add_step(frame, obj_id, click_step(points, labels, box), clear)
 
     @locked
@@ -331,8 +402,10 @@ class TrackingSession:
         frame = self.check_frame(frame)
         m = np.asarray(mask)
         if m.shape != (self.frames.height, self.frames.width):
-            raise ValueError(f"mask must have the frame's shape {(self.frames.height, self.frames.width)}, "
-                             f"got {m.shape}")
+            raise ValueError(
+                f"mask must have the frame's shape {(self.frames.height, self.frames.width)}, "
+                f"got {m.shape}"
+            )
         if not m.any():
             raise ValueError(f"the mask for object {obj_id} on frame {frame} is empty")
         if self.window is not None:
@@ -352,10 +425,15 @@ class TrackingSession:
         from ..io.label_prompts import check_label_image, label_ids
 
         frame = self.check_frame(frame)
-        image = check_label_image(labels, (self.frames.height, self.frames.width), f"the label image for frame {frame}")
+        image = check_label_image(
+            labels, (self.frames.height, self.frames.width), f"the label image for frame {frame}"
+        )
         ids = label_ids(image)
-        before = {oid: (self.objects[oid].prompts.get(frame), self.objects[oid].results.get(frame))
-                  for oid in ids if oid in self.objects}
+        before = {
+            oid: (self.objects[oid].prompts.get(frame), self.objects[oid].results.get(frame))
+            for oid in ids
+            if oid in self.objects
+        }
         try:
             for oid in ids:
                 self.add_mask(frame, oid, image == oid)
@@ -379,7 +457,9 @@ class TrackingSession:
 
     def _add_step(self, frame, obj_id, step, clear) -> np.ndarray:
         self.tree.check_prompt(obj_id, frame)
-        steps = [] if clear else list(self.objects.get(obj_id, ObjectTrack()).prompts.get(frame, []))
+        steps = (
+            [] if clear else list(self.objects.get(obj_id, ObjectTrack()).prompts.get(frame, []))
+        )
         steps.append(step)
         known = self.objects.get(obj_id, ObjectTrack())
         if not anchored(steps) and frame in known.results and frame not in known.prompts:
@@ -411,8 +491,10 @@ class TrackingSession:
         if r is None or r.candidates is None:
             return []
         logits, ious = r.candidates
-        return [(self.views.in_frame(logits[:, i:i + 1], r.window) > 0, float(ious[0, i]))
-                for i in range(logits.shape[1])]
+        return [
+            (self.views.in_frame(logits[:, i : i + 1], r.window) > 0, float(ious[0, i]))
+            for i in range(logits.shape[1])
+        ]
 
     @locked
     def clear_prompts(self, frame: int, obj_id: int) -> None:
@@ -459,8 +541,10 @@ class TrackingSession:
             raise ValueError(f"daughter ids {clash} are already used by tracked objects")
         late = sorted(f for f in obj.prompts if f >= frame)
         if late:
-            raise ValueError(f"object {parent} has prompts on frame(s) {late} at or after the division at "
-                             f"frame {frame}: remove them first")
+            raise ValueError(
+                f"object {parent} has prompts on frame(s) {late} at or after the division at "
+                f"frame {frame}: remove them first"
+            )
         for f in [f for f in obj.results if f >= frame]:
             del obj.results[f]
         self.tree.mark(parent, frame, daughters)
@@ -474,11 +558,23 @@ class TrackingSession:
             if prompt.get("mask") is not None:
                 self.add_mask(frame, d, prompt["mask"])
             else:
-                self.add_points(frame, d, prompt.get("points"), prompt.get("labels"), prompt.get("box"), clear=True)
+                self.add_points(
+                    frame,
+                    d,
+                    prompt.get("points"),
+                    prompt.get("labels"),
+                    prompt.get("box"),
+                    clear=True,
+                )
 
     @locked
-    def division_suggestions(self, min_fraction: float = 0.25, area_ratio: float = 0.6, persist: int = 3,
-                             shrink: float = 0.8) -> list[dict]:
+    def division_suggestions(
+        self,
+        min_fraction: float = 0.25,
+        area_ratio: float = 0.6,
+        persist: int = 3,
+        shrink: float = 0.8,
+    ) -> list[dict]:
         """Frames where an object may have divided, for the user to confirm or dismiss: at most one per
         object and event, each cue lasting ``persist`` frames (a lasting split into parts of at least
         ``min_fraction`` of the area, an area below ``area_ratio`` times the previous frame's, a score
@@ -491,9 +587,15 @@ class TrackingSession:
 
     # ----------------------------------------------------------------- propagation
 
-    def propagate(self, direction: str = FORWARD, start: int | None = None, max_frames: int | None = None,
-                  obj_ids=None, progress: Callable[[ProgressEvent], None] | None = None,
-                  cancel: Callable[[], bool] | None = None) -> RunReport:
+    def propagate(
+        self,
+        direction: str = FORWARD,
+        start: int | None = None,
+        max_frames: int | None = None,
+        obj_ids=None,
+        progress: Callable[[ProgressEvent], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> RunReport:
         """Track through the stack; see :meth:`iter_propagate`. Returns what was done."""
         t0 = time.perf_counter()
         done, cancelled = [], False
@@ -505,8 +607,14 @@ class TrackingSession:
             cancelled = True
         return RunReport(done, cancelled, time.perf_counter() - t0)
 
-    def iter_propagate(self, direction: str = FORWARD, start: int | None = None, max_frames: int | None = None,
-                       obj_ids=None, cancel: Callable[[], bool] | None = None) -> Iterator[ProgressEvent]:
+    def iter_propagate(
+        self,
+        direction: str = FORWARD,
+        start: int | None = None,
+        max_frames: int | None = None,
+        obj_ids=None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> Iterator[ProgressEvent]:
         """Yield a :class:`ProgressEvent` after each frame.
 
         direction: "forward", "backward" or "both" (forward from the earliest prompted
@@ -515,7 +623,9 @@ class TrackingSession:
         ``cancel()`` is checked before every frame; frames done so far keep their results.
         """
         if direction not in (FORWARD, BACKWARD, "both"):
-            raise ValueError(f"direction must be 'forward', 'backward' or 'both', got {direction!r}")
+            raise ValueError(
+                f"direction must be 'forward', 'backward' or 'both', got {direction!r}"
+            )
         if max_frames is not None and max_frames < 0:
             raise ValueError(f"max_frames must be >= 0, got {max_frames}")
         if start is not None:
@@ -534,8 +644,18 @@ class TrackingSession:
                 done += 1
                 yield ProgressEvent(f, done, total, d, ids, time.perf_counter() - t0)
 
-    def correct(self, frame: int, obj_id: int, points=None, labels=None, box=None, mask=None, clear: bool = True,
-                progress=None, cancel=None) -> RunReport:
+    def correct(
+        self,
+        frame: int,
+        obj_id: int,
+        points=None,
+        labels=None,
+        box=None,
+        mask=None,
+        clear: bool = True,
+        progress=None,
+        cancel=None,
+    ) -> RunReport:
         """Change ``obj_id``'s prompts on ``frame`` and re-track only what they affect.
 
         Affected are the object's frames tracked away from ``frame`` by earlier passes
@@ -557,7 +677,9 @@ class TrackingSession:
                 self.track_frame(f, d, [obj_id])
                 done.append(f)
                 if progress is not None:
-                    progress(ProgressEvent(f, len(done), total, d, [obj_id], time.perf_counter() - t0))
+                    progress(
+                        ProgressEvent(f, len(done), total, d, [obj_id], time.perf_counter() - t0)
+                    )
         return RunReport(done, False, time.perf_counter() - t0)
 
     @locked
@@ -569,7 +691,9 @@ class TrackingSession:
             obj = self.objects[oid]
             if f in obj.prompts or not self.tree.alive(oid, f):
                 continue
-            layout = memory_layout(obj, f, d, self.model, self.num_frames, self.tracking.memory_frames)
+            layout = memory_layout(
+                obj, f, d, self.model, self.num_frames, self.tracking.memory_frames
+            )
             if layout is not None:
                 groups.setdefault(layout, []).append(oid)
         self.tracker.track(f, d, groups)

@@ -22,23 +22,36 @@ def session_dict(session: "TrackingSession") -> dict:
     for oid, obj in session.objects.items():
         frames = {}
         for f, steps in obj.prompts.items():
-            frames[str(f)] = [{k: (np.argwhere(v).tolist() if k == "mask" else v) for k, v in s.items()}
-                              for s in steps]
+            frames[str(f)] = [
+                {k: (np.argwhere(v).tolist() if k == "mask" else v) for k, v in s.items()}
+                for s in steps
+            ]
         objects[str(oid)] = frames
     lost = {str(oid): frames for oid, frames in session.lost_frames().items() if frames}
-    return {"objects": objects, "shape": list(session.shape), "model": session.model.cfg.name,
-            "image_size": session.model.image_size, "contrast_limits": session.frames.contrast_limits,
-            "tracking": session.tracking.as_dict(), "window_used": session.window,
-            "tracked_frames": {str(oid): len(obj.results) for oid, obj in session.objects.items()},
-            "lost_frames": lost, "divisions": session.tree.divisions()}
+    return {
+        "objects": objects,
+        "shape": list(session.shape),
+        "model": session.model.cfg.name,
+        "image_size": session.model.image_size,
+        "contrast_limits": session.frames.contrast_limits,
+        "tracking": session.tracking.as_dict(),
+        "window_used": session.window,
+        "tracked_frames": {str(oid): len(obj.results) for oid, obj in session.objects.items()},
+        "lost_frames": lost,
+        "divisions": session.tree.divisions(),
+    }
 
 
 def apply_session_dict(session: "TrackingSession", data: dict) -> None:
     """Re-apply prompts saved by :func:`session_dict` (results are recomputed on propagation)."""
     if list(data.get("shape", [])) != list(session.shape):
-        raise ValueError(f"the saved prompts are for a stack of shape {data.get('shape')}, not {session.shape}")
+        raise ValueError(
+            f"the saved prompts are for a stack of shape {data.get('shape')}, not {session.shape}"
+        )
     divisions = data.get("divisions", [])
-    parents_first = sorted(data["objects"], key=lambda o: any(int(o) in dv["daughters"] for dv in divisions))
+    parents_first = sorted(
+        data["objects"], key=lambda o: any(int(o) in dv["daughters"] for dv in divisions)
+    )
     done = set()
     for oid in parents_first:
         frames = data["objects"][oid]
@@ -50,7 +63,9 @@ def apply_session_dict(session: "TrackingSession", data: dict) -> None:
                     m[idx[:, 0], idx[:, 1]] = True
                     session.add_mask(int(f), int(oid), m)
                 else:
-                    session.add_points(int(f), int(oid), step["points"], step["labels"], step["box"], clear=i == 0)
+                    session.add_points(
+                        int(f), int(oid), step["points"], step["labels"], step["box"], clear=i == 0
+                    )
         for dv in divisions:
             if dv["parent"] == int(oid) and dv["parent"] not in done:
                 session.mark_division(dv["parent"], dv["frame"], dv["daughters"])

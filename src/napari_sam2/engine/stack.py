@@ -18,8 +18,14 @@ class StackView:
     Z = 5 of a (T, Z, Y, X) stack. The last two remaining axes are Y and X.
     """
 
-    def __init__(self, data, axis: int = 0, channel_axis: int | None = None, channel: int | str | None = None,
-                 fixed: dict[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        data,
+        axis: int = 0,
+        channel_axis: int | None = None,
+        channel: int | str | None = None,
+        fixed: dict[int, int] | None = None,
+    ) -> None:
         shape = tuple(int(s) for s in data.shape)
         nd = len(shape)
         if nd < 2:
@@ -40,28 +46,36 @@ class StackView:
                 raise ValueError(f"index {i} is outside axis {a} of length {shape[a]}")
         if self.channel_axis is None:
             if channel is not None and not self.grey:
-                raise ValueError(f"channel {channel!r} given, but data of shape {shape} has no channel axis "
-                                 f"(single-channel data: leave the channel out)")
+                raise ValueError(
+                    f"channel {channel!r} given, but data of shape {shape} has no channel axis "
+                    f"(single-channel data: leave the channel out)"
+                )
             channel = None  # 'grey' of grey data: nothing to do
             self.grey = False
         else:
             n_ch = shape[self.channel_axis]
             if self.grey:
                 if n_ch not in (3, 4):
-                    raise ValueError(f"channel='grey' needs 3 (RGB) or 4 (RGBA) channels; data of shape {shape} "
-                                     f"has {n_ch} on axis {self.channel_axis}: choose one with channel=")
+                    raise ValueError(
+                        f"channel='grey' needs 3 (RGB) or 4 (RGBA) channels; data of shape {shape} "
+                        f"has {n_ch} on axis {self.channel_axis}: choose one with channel="
+                    )
                 channel = None
             elif channel is None and n_ch == 1:
                 channel = 0
             elif channel is None and n_ch != 3:
-                raise ValueError(f"data of shape {shape} has {n_ch} channels on axis {self.channel_axis}: "
-                                 f"choose one with channel= (0 to {n_ch - 1}) or 'grey' for RGB(A)")
+                raise ValueError(
+                    f"data of shape {shape} has {n_ch} channels on axis {self.channel_axis}: "
+                    f"choose one with channel= (0 to {n_ch - 1}) or 'grey' for RGB(A)"
+                )
             elif channel is not None:
                 if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)):
                     raise ValueError(f"channel must be a channel number or 'grey', got {channel!r}")
                 if not 0 <= channel < n_ch:
-                    raise ValueError(f"channel {channel} does not exist: data of shape {shape} has {n_ch} "
-                                     f"channel(s) on axis {self.channel_axis}, numbered from 0")
+                    raise ValueError(
+                        f"channel {channel} does not exist: data of shape {shape} has {n_ch} "
+                        f"channel(s) on axis {self.channel_axis}, numbered from 0"
+                    )
                 channel = int(channel)
         self.channel = channel
         used = {self.axis, *self.fixed}
@@ -69,11 +83,15 @@ class StackView:
             used.add(self.channel_axis)
         spatial = [a for a in range(nd) if a not in used]
         if len(spatial) != 2:
-            raise ValueError(f"shape {shape} with tracked axis {self.axis}, channel axis {self.channel_axis} and "
-                             f"fixed axes {sorted(self.fixed)} leaves {len(spatial)} image axes, not 2 (Y, X)")
+            raise ValueError(
+                f"shape {shape} with tracked axis {self.axis}, channel axis {self.channel_axis} and "
+                f"fixed axes {sorted(self.fixed)} leaves {len(spatial)} image axes, not 2 (Y, X)"
+            )
         self.spatial = spatial
         rgb = self.channel_axis is not None and channel is None and not self.grey
-        self.shape = (shape[self.axis], shape[spatial[0]], shape[spatial[1]]) + ((3,) if rgb else ())
+        self.shape = (shape[self.axis], shape[spatial[0]], shape[spatial[1]]) + (
+            (3,) if rgb else ()
+        )
         self.dtype = np.dtype(np.float32) if self.grey else np.dtype(data.dtype)
         self.ndim = len(self.shape)
 
@@ -108,8 +126,14 @@ def _is_grey_request(channel) -> bool:
     return False
 
 
-def stack_view(data, axis: str = "t", channel: int | str | None = None, channel_axis: int | None = None,
-               time_point: int | None = None, z: int | None = None) -> StackView:
+def stack_view(
+    data,
+    axis: str = "t",
+    channel: int | str | None = None,
+    channel_axis: int | None = None,
+    time_point: int | None = None,
+    z: int | None = None,
+) -> StackView:
     """Interpret common microscopy layouts (numpy order, Y and X last unless ``channel_axis`` says otherwise).
 
     * ``(T, Y, X)`` / ``(Z, Y, X)``: the first axis is tracked.
@@ -141,5 +165,7 @@ def stack_view(data, axis: str = "t", channel: int | str | None = None, channel_
         if z is None:
             raise ValueError("(T, Z, Y, X) data tracked along T needs z=")
         return StackView(data, 0, channel_axis, channel, fixed={1: z})
-    raise ValueError(f"cannot track an array of shape {shape}: expected (T, Y, X), (Z, Y, X), "
-                     f"(T, Y, X, C), (T, C, Y, X) or (T, Z, Y, X)")
+    raise ValueError(
+        f"cannot track an array of shape {shape}: expected (T, Y, X), (Z, Y, X), "
+        f"(T, Y, X, C), (T, C, Y, X) or (T, Z, Y, X)"
+    )

@@ -69,7 +69,11 @@ class ResultViews:
         h, w = self.frames.height, self.frames.width
         if window is not None:
             return paste(logits, window, (h, w))
-        return F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[0, 0].cpu().numpy()
+        return (
+            F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[0, 0]
+            .cpu()
+            .numpy()
+        )
 
     @locked
     def label_frame(self, frame: int) -> np.ndarray:
@@ -106,10 +110,17 @@ class ResultViews:
         for oid, obj in self.objects.items():
             for f in sorted(obj.results):
                 r = obj.results[f]
-                rows.append({"object_id": oid, "frame": f, "object_score": r.score, "predicted_iou": r.iou,
-                             "lost": self._lost_or_hidden(oid, f, r)[0],
-                             "suspect": ";".join(suspects[oid].get(f, ())),
-                             "prompted": f in obj.prompts})
+                rows.append(
+                    {
+                        "object_id": oid,
+                        "frame": f,
+                        "object_score": r.score,
+                        "predicted_iou": r.iou,
+                        "lost": self._lost_or_hidden(oid, f, r)[0],
+                        "suspect": ";".join(suspects[oid].get(f, ())),
+                        "prompted": f in obj.prompts,
+                    }
+                )
         return rows
 
     @locked
@@ -118,14 +129,19 @@ class ResultViews:
         the model is sure of it (overlap, area, position, confidence, fragments, size; see
         :mod:`~napari_sam2.engine.suspects`), by the session's :attr:`suspect_settings` or
         ``settings``. Every object has an entry (empty when never suspect); frames sorted."""
-        return find_suspects(self.objects, (self.frames.height, self.frames.width),
-                             self._session.suspect_settings if settings is None else settings)
+        return find_suspects(
+            self.objects,
+            (self.frames.height, self.frames.width),
+            self._session.suspect_settings if settings is None else settings,
+        )
 
     @locked
     def lost_frames(self) -> dict[int, list[int]]:
         """``{object id: [frames where it is lost]}`` for every object (an empty list when never lost)."""
-        return {oid: [f for f in sorted(obj.results) if self._lost_or_hidden(oid, f, obj.results[f])[0]]
-                for oid, obj in self.objects.items()}
+        return {
+            oid: [f for f in sorted(obj.results) if self._lost_or_hidden(oid, f, obj.results[f])[0]]
+            for oid, obj in self.objects.items()
+        }
 
     @locked
     def timelines(self, suspects: bool = True) -> dict[int, Timeline]:
@@ -137,8 +153,11 @@ class ResultViews:
         for oid in self.objects:
             line = self.timeline(oid)
             if suspects:
-                shown = {f: tuple(why) for f, why in found.get(oid, {}).items()
-                         if not line.lost[f] and not line.hidden[f]}  # lost and hidden are said already
+                shown = {
+                    f: tuple(why)
+                    for f, why in found.get(oid, {}).items()
+                    if not line.lost[f] and not line.hidden[f]
+                }  # lost and hidden are said already
                 line = dataclasses.replace(line, suspects=shown)
             lines[oid] = line
         return lines
@@ -158,7 +177,11 @@ class ResultViews:
         """One object's scores and lost flags per frame, for a confidence plot (a snapshot)."""
         obj = self._object(obj_id)
         n = self.frames.num_frames
-        scores, lost, hidden = np.full(n, np.nan, np.float32), np.zeros(n, bool), np.zeros(n, np.int64)
+        scores, lost, hidden = (
+            np.full(n, np.nan, np.float32),
+            np.zeros(n, bool),
+            np.zeros(n, np.int64),
+        )
         for f, r in obj.results.items():
             scores[f] = r.score
             lost[f], hidden[f] = self._lost_or_hidden(obj_id, f, r)

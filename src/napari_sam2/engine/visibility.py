@@ -19,7 +19,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-RECENT_LABEL_FRAMES = 4  # full label images kept (the rest of the cache is a few numbers per object)
+RECENT_LABEL_FRAMES = (
+    4  # full label images kept (the rest of the cache is a few numbers per object)
+)
 
 
 class Visible(NamedTuple):
@@ -77,14 +79,19 @@ class FrameOwnership:
 
     def _key(self, frame: int) -> tuple:
         s = self._session
-        return (s.fill_hole_area,) + tuple((oid, obj.results[frame].logits, frame in obj.prompts)
-                                           for oid, obj in s.objects.items() if frame in obj.results)
+        return (s.fill_hole_area,) + tuple(
+            (oid, obj.results[frame].logits, frame in obj.prompts)
+            for oid, obj in s.objects.items()
+            if frame in obj.results
+        )
 
     def _fresh(self, frame: int, key: tuple) -> bool:
         old = self._keys.get(frame)
         if old is None or len(old) != len(key) or old[0] != key[0]:
             return False
-        return all(o[0] == k[0] and o[1]() is k[1] and o[2] == k[2] for o, k in zip(old[1:], key[1:]))
+        return all(
+            o[0] == k[0] and o[1]() is k[1] and o[2] == k[2] for o, k in zip(old[1:], key[1:])
+        )
 
     def _compute(self, frame: int, key: tuple) -> None:
         s = self._session

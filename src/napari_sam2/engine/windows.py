@@ -32,7 +32,9 @@ import torch.nn.functional as F
 from ..model.configs import MAX_IMAGE_SIZE
 from ..notices import warn_quality
 
-GRID_UNIT = 16  # window positions are multiples of this (a whole number of low-res pixels at any S/4)
+GRID_UNIT = (
+    16  # window positions are multiples of this (a whole number of low-res pixels at any S/4)
+)
 NO_OBJECT = -1024.0
 
 
@@ -46,10 +48,17 @@ class Window(NamedTuple):
 
 def check_window_size(window, name: str = "window") -> int:
     """A window side in px: a multiple of 32 from 64 to the largest model input size."""
-    if (isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 64 or window % 32
-            or window > MAX_IMAGE_SIZE):
-        raise ValueError(f"{name} must be a multiple of 32 px from 64 to {MAX_IMAGE_SIZE} (256 for the demo model, "
-                         f"512 or 1024 for official ones; or none for the whole frame), got {window!r}")
+    if (
+        isinstance(window, bool)
+        or not isinstance(window, (int, np.integer))
+        or window < 64
+        or window % 32
+        or window > MAX_IMAGE_SIZE
+    ):
+        raise ValueError(
+            f"{name} must be a multiple of 32 px from 64 to {MAX_IMAGE_SIZE} (256 for the demo model, "
+            f"512 or 1024 for official ones; or none for the whole frame), got {window!r}"
+        )
     return int(window)
 
 
@@ -58,8 +67,10 @@ def whole_frame_window(window: int | None, shape: tuple[int, int]) -> int | None
     size covers frames of ``shape`` (H, W) whole: a window as large as the frame is the frame."""
     if window is None or window < max(shape):
         return window
-    warn_quality(f"the window ({window} px) is as large as the frames ({shape[0]}x{shape[1]} px) or larger: "
-                 "that is the whole frame, so the whole frame is tracked, at the model's own input size")
+    warn_quality(
+        f"the window ({window} px) is as large as the frames ({shape[0]}x{shape[1]} px) or larger: "
+        "that is the whole frame, so the whole frame is tracked, at the model's own input size"
+    )
     return None
 
 
@@ -70,9 +81,11 @@ def check_window(window, image_size: int, name: str = "window") -> int | None:
         return None
     check_window_size(window, name)
     if int(window) != image_size:
-        raise ValueError(f"{name} {window} differs from the model's input size {image_size}: window mode runs the "
-                         f"model on windows of its input size, at native scale; build the model with "
-                         f"image_size={window} (TrackingSession.from_name(..., window={window}) does)")
+        raise ValueError(
+            f"{name} {window} differs from the model's input size {image_size}: window mode runs the "
+            f"model on windows of its input size, at native scale; build the model with "
+            f"image_size={window} (TrackingSession.from_name(..., window={window}) does)"
+        )
     return int(window)
 
 
@@ -85,7 +98,10 @@ def positions(length: int, size: int) -> list[int]:
 
 def nearest(centre: tuple[float, float], shape: tuple[int, int], size: int) -> Window:
     """The grid window whose centre is nearest ``centre`` (y, x) in a frame of ``shape`` (H, W)."""
-    y0, x0 = (min(positions(n, size), key=lambda p: (abs(p + size / 2 - c), p)) for c, n in zip(centre, shape))
+    y0, x0 = (
+        min(positions(n, size), key=lambda p: (abs(p + size / 2 - c), p))
+        for c, n in zip(centre, shape)
+    )
     return Window(y0, x0, size)
 
 
@@ -118,18 +134,22 @@ def steps_in_window(steps: list[dict], window: Window, what: str) -> list[dict]:
         if "mask" in step:
             m = step["mask"]
             cut = np.zeros((window.size, window.size), bool)
-            part = m[window.y0:window.y0 + window.size, window.x0:window.x0 + window.size]
-            cut[:part.shape[0], :part.shape[1]] = part
+            part = m[window.y0 : window.y0 + window.size, window.x0 : window.x0 + window.size]
+            cut[: part.shape[0], : part.shape[1]] = part
             out.append({"mask": cut})
             continue
         moved = dict(step)
         for key, n in (("points", 2), ("box", 4)):
             if step.get(key) is None:
                 continue
-            v = np.asarray(step[key], float).reshape(-1, n) - np.tile([window.x0, window.y0], n // 2)
+            v = np.asarray(step[key], float).reshape(-1, n) - np.tile(
+                [window.x0, window.y0], n // 2
+            )
             if (v < 0).any() or (v > window.size).any():
-                raise ValueError(f"the prompt for {what} spans more than one {window.size} px window: click within "
-                                 f"{window.size} px, or use whole-frame mode")
+                raise ValueError(
+                    f"the prompt for {what} spans more than one {window.size} px window: click within "
+                    f"{window.size} px, or use whole-frame mode"
+                )
             moved[key] = v.reshape(-1).tolist() if key == "box" else v.tolist()
         out.append(moved)
     return out
@@ -138,10 +158,14 @@ def steps_in_window(steps: list[dict], window: Window, what: str) -> list[dict]:
 def warn_if_outside(mask: np.ndarray, size: int, what: str) -> None:
     """A QualityWarning when part of a painted ``(H, W)`` bool mask for ``what`` lies outside its window."""
     window = prompt_window([{"mask": mask}], mask.shape, size)
-    outside = int(mask.sum() - mask[window.y0:window.y0 + size, window.x0:window.x0 + size].sum())
+    outside = int(
+        mask.sum() - mask[window.y0 : window.y0 + size, window.x0 : window.x0 + size].sum()
+    )
     if outside:
-        warn_quality(f"{what} is larger than the {size} px window: {outside} of its {int(mask.sum())} painted "
-                     "pixels lie outside it and are not seen in window mode")
+        warn_quality(
+            f"{what} is larger than the {size} px window: {outside} of its {int(mask.sum())} painted "
+            "pixels lie outside it and are not seen in window mode"
+        )
 
 
 def move(logits: torch.Tensor, src: Window | None, dst: Window | None) -> torch.Tensor:
@@ -165,10 +189,12 @@ def move(logits: torch.Tensor, src: Window | None, dst: Window | None) -> torch.
 
 def paste(logits: torch.Tensor, window: Window, shape: tuple[int, int]) -> np.ndarray:
     """``(1, 1, h, w)`` low-res logits of ``window`` as ``(H, W)`` float32 frame logits (NO_OBJECT outside)."""
-    up = F.interpolate(logits.float(), size=(window.size, window.size), mode="bilinear", align_corners=False)
+    up = F.interpolate(
+        logits.float(), size=(window.size, window.size), mode="bilinear", align_corners=False
+    )
     frame = np.full(shape, NO_OBJECT, np.float32)
     h, w = min(window.size, shape[0] - window.y0), min(window.size, shape[1] - window.x0)
-    frame[window.y0:window.y0 + h, window.x0:window.x0 + w] = up[0, 0, :h, :w].cpu().numpy()
+    frame[window.y0 : window.y0 + h, window.x0 : window.x0 + w] = up[0, 0, :h, :w].cpu().numpy()
     return frame
 
 
@@ -179,7 +205,12 @@ def box_of(logits: torch.Tensor, window: Window) -> tuple[float, float, float, f
         return None
     px = window.size / logits.shape[-1]
     (r0, c0), (r1, c1) = on.min(0).values.tolist(), on.max(0).values.tolist()
-    return window.y0 + r0 * px, window.x0 + c0 * px, window.y0 + (r1 + 1) * px, window.x0 + (c1 + 1) * px
+    return (
+        window.y0 + r0 * px,
+        window.x0 + c0 * px,
+        window.y0 + (r1 + 1) * px,
+        window.x0 + (c1 + 1) * px,
+    )
 
 
 def follow(window: Window, logits: torch.Tensor, shape: tuple[int, int]) -> Window:
@@ -191,11 +222,13 @@ def follow(window: Window, logits: torch.Tensor, shape: tuple[int, int]) -> Wind
         return window
     size, margin = window.size, window.size / 8
     y0, x0, y1, x1 = box
-    near = ((y0 < window.y0 + margin and window.y0 > 0) or (x0 < window.x0 + margin and window.x0 > 0)
-            or (y1 > window.y0 + size - margin and window.y0 + size < shape[0])
-            or (x1 > window.x0 + size - margin and window.x0 + size < shape[1]))
+    near = (
+        (y0 < window.y0 + margin and window.y0 > 0)
+        or (x0 < window.x0 + margin and window.x0 > 0)
+        or (y1 > window.y0 + size - margin and window.y0 + size < shape[0])
+        or (x1 > window.x0 + size - margin and window.x0 + size < shape[1])
+    )
     return nearest(((y0 + y1) / 2, (x0 + x1) / 2), shape, size) if near else window
-
 
 
 def window_advice(shape: tuple[int, int], image_size: int, window: int | None) -> str | None:
@@ -204,25 +237,34 @@ def window_advice(shape: tuple[int, int], image_size: int, window: int | None) -
     side = max(shape)
     if window is not None or side <= 1.5 * image_size:
         return None
-    return (f"frames of {shape[0]}x{shape[1]} px are resized to the model's {image_size} px input, so cells "
-            f"shrink {side / image_size:.1f} times; window mode (CLI --window SIZE, the widget's 'window' setting) "
-            f"tracks each object in a SIZE px window at native scale (e.g. --window {image_size})")
+    return (
+        f"frames of {shape[0]}x{shape[1]} px are resized to the model's {image_size} px input, so cells "
+        f"shrink {side / image_size:.1f} times; window mode (CLI --window SIZE, the widget's 'window' setting) "
+        f"tracks each object in a SIZE px window at native scale (e.g. --window {image_size})"
+    )
 
 
-def auto_window(shape: tuple[int, int], image_size: int,
-                sizes: list[float]) -> tuple[int | None, str]:
+def auto_window(
+    shape: tuple[int, int], image_size: int, sizes: list[float]
+) -> tuple[int | None, str]:
     """``window="auto"``: window mode (windows of the model's ``image_size``) when frames of
     ``shape`` (H, W) are larger than the model's input and the objects are small against it: the
     median of ``sizes`` (each object's diameter in px; none known counts as small) at most a quarter
     of the input. Otherwise the whole frame. Returns ``(window or None, a sentence saying why)``."""
     side, frame = max(shape), f"{shape[0]}x{shape[1]} px frames"
     if side <= image_size:
-        return None, (f"whole frame: {frame} fit the model's {image_size} px input, so objects "
-                      "keep their size")
+        return None, (
+            f"whole frame: {frame} fit the model's {image_size} px input, so objects "
+            "keep their size"
+        )
     size = float(np.median(sizes)) if sizes else None
     if size is not None and size > image_size / 4:
-        return None, (f"whole frame: objects of median {size:.0f} px are large against the model's "
-                      f"{image_size} px input (windows are for objects up to {image_size // 4} px)")
+        return None, (
+            f"whole frame: objects of median {size:.0f} px are large against the model's "
+            f"{image_size} px input (windows are for objects up to {image_size // 4} px)"
+        )
     told = "objects of unknown size" if size is None else f"objects of median {size:.0f} px"
-    return image_size, (f"{image_size} px windows at native scale: {told} in {frame} would shrink "
-                        f"{side / image_size:.1f} times in the model's {image_size} px input")
+    return image_size, (
+        f"{image_size} px windows at native scale: {told} in {frame} would shrink "
+        f"{side / image_size:.1f} times in the model's {image_size} px input"
+    )

@@ -19,7 +19,14 @@ from typing import Callable
 import numpy as np
 from psygnal import Signal
 
-from ..settings import MICROSCOPY, AutoSettings, ModelSettings, SettingError, StackSettings, TrackingSettings
+from ..settings import (
+    MICROSCOPY,
+    AutoSettings,
+    ModelSettings,
+    SettingError,
+    StackSettings,
+    TrackingSettings,
+)
 from .automatic import Automatic, auto_defaults
 from .exports import Exports
 from .jobs import OTHER, PROMPT, TRACK, Failure, Job, JobQueue, worker_body
@@ -615,7 +622,9 @@ class Controller:
     def _visit_suspect(self, step: int) -> tuple[int, int] | None:
         found = self.suspect_frames()
         if self.session is None or not found:
-            self.say("no suspect object-frames" + ("" if self.session is not None else ": no session"))
+            self.say(
+                "no suspect object-frames" + ("" if self.session is not None else ": no session")
+            )
             return None
         here = (self.current_frame(), self.selected if self.selected is not None else -1)
         after = [k for k in found if k > here] if step > 0 else [k for k in found if k < here][::-1]
@@ -623,8 +632,10 @@ class Controller:
         self.go_to_frame(frame)
         self.select_object(obj)
         why = ", ".join(self.timelines[obj].suspects[frame])
-        self.say(f"object {obj} on {self.place.unit} {frame} is suspect ({why}): "
-                 f"{found.index((frame, obj)) + 1} of {len(found)}")
+        self.say(
+            f"object {obj} on {self.place.unit} {frame} is suspect ({why}): "
+            f"{found.index((frame, obj)) + 1} of {len(found)}"
+        )
         return frame, obj
 
     def divide_here(self) -> None:

@@ -104,6 +104,8 @@ def summary(timelines: dict, unit: str = "frame") -> str:
     text += f" ({', '.join(which)})" if which else ""
     flagged = [o for o, n in sorted(suspect.items()) if n]
     text += f", {sum(suspect.values())} suspect" + (
-        f" in {_plural(len(flagged), 'object')}: check them with Next suspect (Shift-S)" if flagged else ""
+        f" in {_plural(len(flagged), 'object')}: check them with Next suspect (Shift-S)"
+        if flagged
+        else ""
     )
     return text

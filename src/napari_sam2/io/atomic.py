@@ -25,7 +25,9 @@ class OutputExistsError(FileExistsError):
     """An output exists already and replacing it was not asked for; ``filename`` is its path."""
 
     def __init__(self, path) -> None:
-        super().__init__(errno.EEXIST, "already exists (pass overwrite=True to replace it)", str(path))
+        super().__init__(
+            errno.EEXIST, "already exists (pass overwrite=True to replace it)", str(path)
+        )
 
     def __str__(self) -> str:
         return f"{self.filename} {self.strerror}"
@@ -111,8 +113,9 @@ def mark_folder(folder) -> None:
     (folder / MARKER).write_text(text + "\n", encoding="utf-8")
 
 
-def check_output(path, *, folder: bool = False, overwrite: bool = False, inputs=(),
-                 name: str | None = None) -> Path:
+def check_output(
+    path, *, folder: bool = False, overwrite: bool = False, inputs=(), name: str | None = None
+) -> Path:
     """Refuse, before anything is written, an output at ``path`` that would destroy something.
 
     folder: the output is a folder (zarr store, CTC folder), else a file. inputs: paths the same
@@ -128,29 +131,38 @@ def check_output(path, *, folder: bool = False, overwrite: bool = False, inputs=
         raise OutputRefused(f"cannot write {name}: {blocker} is a file, not a folder")
     for src in inputs:
         if same_path(path, src):
-            raise OutputRefused(f"{name} is an input of this command ({src}): give the output another name")
+            raise OutputRefused(
+                f"{name} is an input of this command ({src}): give the output another name"
+            )
         if inside(src, path):
             raise OutputRefused(f"{name} holds the input {src}: give the output another name")
         if inside(path, src):
-            raise OutputRefused(f"{name} lies inside the input folder {src}: write outputs elsewhere")
+            raise OutputRefused(
+                f"{name} lies inside the input folder {src}: write outputs elsewhere"
+            )
     if not (path.exists() or path.is_symlink()):
         return path
     if path.is_dir() and not folder:
-        raise OutputRefused(f"{name} is a folder, and this output is a file: give a file name "
-                            "(the folder is kept)")
+        raise OutputRefused(
+            f"{name} is a folder, and this output is a file: give a file name (the folder is kept)"
+        )
     if folder and not path.is_dir():
-        raise OutputRefused(f"{name} is a file, and this output is a folder: give another name "
-                            "(the file is kept)")
+        raise OutputRefused(
+            f"{name} is a file, and this output is a folder: give another name (the file is kept)"
+        )
     if not overwrite:
         raise exists_error(path)
     if folder:
         foreign = foreign_files(path)
         if foreign:
-            shown = ", ".join(foreign[:SHOWN]) + (f" and {len(foreign) - SHOWN} more"
-                                                  if len(foreign) > SHOWN else "")
-            raise OutputRefused(f"{name} holds files that napari-sam2 did not write ({shown}); "
-                                "replacing the folder would delete them: give another name, or "
-                                "move them out first")
+            shown = ", ".join(foreign[:SHOWN]) + (
+                f" and {len(foreign) - SHOWN} more" if len(foreign) > SHOWN else ""
+            )
+            raise OutputRefused(
+                f"{name} holds files that napari-sam2 did not write ({shown}); "
+                "replacing the folder would delete them: give another name, or "
+                "move them out first"
+            )
     return path
 
 
@@ -164,7 +176,9 @@ def _remove(path: Path) -> None:
 def replace_with(tmp: Path, path: Path) -> None:
     """Move the finished ``tmp`` to ``path``, replacing what is there (already checked by
     :func:`check_output`); on failure the old ``path`` is put back."""
-    if path.exists() and (path.is_dir() or tmp.is_dir()):  # os.replace cannot swap these in one step
+    if path.exists() and (
+        path.is_dir() or tmp.is_dir()
+    ):  # os.replace cannot swap these in one step
         old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
         os.replace(path, old)
         try:

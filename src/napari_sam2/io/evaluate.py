@@ -31,7 +31,7 @@ METRICS = ("Valid", "DET", "SEG", "TRA", "BC(0)")
 
 
 def _masks(folder: Path, prefix: str) -> list[Path]:
-    return sorted(p for p in folder.glob(f"{prefix}*.tif") if p.name[len(prefix):-4].isdigit())
+    return sorted(p for p in folder.glob(f"{prefix}*.tif") if p.name[len(prefix) : -4].isdigit())
 
 
 def _read_layout(folder: Path, mask_prefix: str, track_name: str, what: str):
@@ -55,10 +55,14 @@ def _check_folders(pred: Path, gt: Path) -> None:
     ours, _ = _read_layout(pred, "mask", "res_track.txt", f"pred_folder {pred}")
     truth, _ = _read_layout(gt / "TRA", GT_MASK_PREFIX, GT_TRACK_FILE, f"gt_folder {gt}")
     if len(ours) != len(truth):
-        raise ValueError(f"pred_folder {pred} has {len(ours)} masks but gt_folder {gt} has {len(truth)} TRA masks")
+        raise ValueError(
+            f"pred_folder {pred} has {len(ours)} masks but gt_folder {gt} has {len(truth)} TRA masks"
+        )
     if ours.shape[1:] != truth.shape[1:]:
-        raise ValueError(f"pred_folder {pred} has masks of shape {ours.shape[1:]} but gt_folder {gt} has "
-                         f"TRA masks of shape {truth.shape[1:]}")
+        raise ValueError(
+            f"pred_folder {pred} has masks of shape {ours.shape[1:]} but gt_folder {gt} has "
+            f"TRA masks of shape {truth.shape[1:]}"
+        )
     if (gt / "SEG").is_dir() and not _masks(gt / "SEG", "man_seg"):
         raise ValueError(f"gt_folder {gt}: SEG contains no man_seg*.tif files")
 
@@ -79,7 +83,7 @@ def _gt_with_seg(gt: Path, scratch: Path) -> Path:
     shutil.copytree(gt / "TRA", copy / "TRA")
     (copy / "SEG").mkdir()
     for mask in _masks(gt / "TRA", "man_track"):
-        shutil.copyfile(mask, copy / "SEG" / ("man_seg" + mask.name[len("man_track"):]))
+        shutil.copyfile(mask, copy / "SEG" / ("man_seg" + mask.name[len("man_track") :]))
     return copy
 
 
@@ -127,12 +131,16 @@ def evaluate_ctc(pred_folder, gt_folder, threads: int = 1) -> dict:
             gt = _gt_with_seg(gt, Path(stack.enter_context(tempfile.TemporaryDirectory())))
         caught = stack.enter_context(warnings.catch_warnings(record=True))
         warnings.simplefilter("always")
-        stack.enter_context(contextlib.redirect_stdout(io.StringIO()))  # the library prints progress
+        stack.enter_context(
+            contextlib.redirect_stdout(io.StringIO())
+        )  # the library prints progress
         try:
             raw = evaluate_sequence(str(pred), str(gt), metrics=list(METRICS), threads=int(threads))
         except (AssertionError, ValueError, IndexError, KeyError) as exc:
-            raise ValueError(f"cannot evaluate pred_folder {Path(pred_folder)} against gt_folder "
-                             f"{Path(gt_folder)}: {type(exc).__name__} {exc}") from None
+            raise ValueError(
+                f"cannot evaluate pred_folder {Path(pred_folder)} against gt_folder "
+                f"{Path(gt_folder)}: {type(exc).__name__} {exc}"
+            ) from None
     result = {"valid": bool(raw.pop("Valid", 0))}
     result.update((key, _metric_value(value)) for key, value in raw.items())
     result["seg_from_tra"] = seg_from_tra
@@ -146,8 +154,10 @@ def object_ious(pred: np.ndarray, truth: np.ndarray, ids=None) -> dict[int, np.n
     objects (default: every id of ``truth``)."""
     pred, truth = np.asarray(pred), np.asarray(truth)
     if pred.shape != truth.shape or pred.ndim != 3:
-        raise ValueError(f"pred and truth must be (T, Y, X) stacks of one shape, got {pred.shape} "
-                         f"and {truth.shape}")
+        raise ValueError(
+            f"pred and truth must be (T, Y, X) stacks of one shape, got {pred.shape} "
+            f"and {truth.shape}"
+        )
     ids = [int(i) for i in np.unique(truth) if i] if ids is None else [int(i) for i in ids]
     out = {oid: np.full(len(truth), np.nan) for oid in ids}
     for t in range(len(truth)):
@@ -164,8 +174,10 @@ def matched_ious(pred: np.ndarray, truth: np.ndarray) -> dict[int, np.ndarray]:
     per frame; NaN where neither is there. An object that starts on no cell is left out."""
     pred, truth = np.asarray(pred), np.asarray(truth)
     if pred.shape != truth.shape or pred.ndim != 3:
-        raise ValueError(f"the result and the truth must be (T, Y, X) stacks of one shape, got {pred.shape} "
-                         f"and {truth.shape}")
+        raise ValueError(
+            f"the result and the truth must be (T, Y, X) stacks of one shape, got {pred.shape} "
+            f"and {truth.shape}"
+        )
     out = {}
     for oid in (int(i) for i in np.unique(pred) if i):
         first = int(np.flatnonzero((pred == oid).reshape(len(pred), -1).any(1))[0])
@@ -189,7 +201,9 @@ def table_flags(path) -> dict[int, dict[int, str]]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or "suspect" not in reader.fieldnames:
-            raise ValueError(f"{path} has no 'suspect' column: give the table that napari-sam2 track --table wrote")
+            raise ValueError(
+                f"{path} has no 'suspect' column: give the table that napari-sam2 track --table wrote"
+            )
         flags: dict[int, dict[int, str]] = {}
         for row in reader:
             if row.get("suspect"):
@@ -220,8 +234,9 @@ def _episodes(wrong: np.ndarray) -> list[int]:
     return [int(t) for t in np.flatnonzero(w & ~np.r_[False, w[:-1]])]
 
 
-def flag_quality(ious, flags, threshold: float = 0.5, before: int = 1, after: int = 2,
-                 near: int = 1) -> dict:
+def flag_quality(
+    ious, flags, threshold: float = 0.5, before: int = 1, after: int = 2, near: int = 1
+) -> dict:
     """How well suspect flags point at tracking errors, given the true IoU of each object-frame.
 
     ``ious``: ``{obj_id: (T,) IoU}`` with NaN where an object-frame is not judged (e.g.
@@ -245,8 +260,9 @@ def flag_quality(ious, flags, threshold: float = 0.5, before: int = 1, after: in
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be an IoU in (0, 1], got {threshold!r}")
     if min(before, after, near) < 0:
-        raise ValueError(f"before, after and near are frame counts >= 0, got {before}, {after}, "
-                         f"{near}")
+        raise ValueError(
+            f"before, after and near are frame counts >= 0, got {before}, {after}, {near}"
+        )
     keys = ("wrong", "wrong_flagged", "episodes", "episodes_flagged", "flags", "right_flags")
     counts = {k: 0 for k in keys}
     reasons: dict[str, dict[str, int]] = {}
@@ -259,7 +275,7 @@ def flag_quality(ious, flags, threshold: float = 0.5, before: int = 1, after: in
         for t, why in marked.items():
             if not judged[t]:
                 continue
-            right = bool(wrong[max(t - near, 0):t + near + 1].any())
+            right = bool(wrong[max(t - near, 0) : t + near + 1].any())
             counts["flags"] += 1
             counts["right_flags"] += right
             for reason in why:
@@ -277,20 +293,30 @@ def flag_quality(ious, flags, threshold: float = 0.5, before: int = 1, after: in
     def ratio(a, b):
         return a / b if b else None
 
-    out = dict(counts, frame_recall=ratio(counts["wrong_flagged"], counts["wrong"]),
-               recall=ratio(counts["episodes_flagged"], counts["episodes"]),
-               precision=ratio(counts["right_flags"], counts["flags"]))
-    out["by_reason"] = {k: dict(v, precision=ratio(v["right_flags"], v["flags"]),
-                                recall=ratio(v["episodes_flagged"], counts["episodes"]))
-                        for k, v in sorted(reasons.items())}
+    out = dict(
+        counts,
+        frame_recall=ratio(counts["wrong_flagged"], counts["wrong"]),
+        recall=ratio(counts["episodes_flagged"], counts["episodes"]),
+        precision=ratio(counts["right_flags"], counts["flags"]),
+    )
+    out["by_reason"] = {
+        k: dict(
+            v,
+            precision=ratio(v["right_flags"], v["flags"]),
+            recall=ratio(v["episodes_flagged"], counts["episodes"]),
+        )
+        for k, v in sorted(reasons.items())
+    }
     return out
 
 
 def _flag_reasons(flags, n: int) -> dict[int, set[str]]:
     """``{frame: {reasons}}`` of one object's flags (see :func:`flag_quality`), frames 0..n-1."""
     if isinstance(flags, dict):
-        items = [(int(t), why.split(";") if isinstance(why, str) else list(why))
-                 for t, why in flags.items()]
+        items = [
+            (int(t), why.split(";") if isinstance(why, str) else list(why))
+            for t, why in flags.items()
+        ]
         items = [(t, {w for w in why if w}) for t, why in items]
         return {t: why for t, why in items if why and 0 <= t < n}
     return {int(t): set() for t in flags if 0 <= int(t) < n}

@@ -27,14 +27,36 @@ from .atomic import OutputExistsError, atomic_output, exists_error  # noqa: F401
 from .label_files import LabelStack, LabelWriter, imagej_ok  # noqa: F401
 from .session_files import read_session_json, write_session_json  # noqa: F401  (once defined here)
 
-TABLE_COLUMNS = ("object_id", "frame", "area", "centroid_y", "centroid_x", "bbox_y0", "bbox_x0",
-                 "bbox_y1", "bbox_x1", "object_score", "predicted_iou", "lost", "suspect",
-                 "parent_id")
+TABLE_COLUMNS = (
+    "object_id",
+    "frame",
+    "area",
+    "centroid_y",
+    "centroid_x",
+    "bbox_y0",
+    "bbox_x0",
+    "bbox_y1",
+    "bbox_x1",
+    "object_score",
+    "predicted_iou",
+    "lost",
+    "suspect",
+    "parent_id",
+)
 # the table of many movies: each movie's rows, with the movie they come from first
 MOVIES_TABLE_COLUMNS = ("movie", *TABLE_COLUMNS)
 # a run's summary, one row per movie: object-frames lost, and suspect but not lost (as the command line's
 # summary line counts them), the seconds tracking took
-SUMMARY_COLUMNS = ("movie", "objects", "frames", "object_frames", "lost", "suspect", "seconds", "labels")
+SUMMARY_COLUMNS = (
+    "movie",
+    "objects",
+    "frames",
+    "object_frames",
+    "lost",
+    "suspect",
+    "seconds",
+    "labels",
+)
 
 
 def _check_labels(labels) -> np.ndarray | LabelStack:
@@ -70,7 +92,9 @@ def _check_parents(parents) -> dict[int, int]:
     if parents is None:
         return {}
     if not isinstance(parents, dict):
-        raise ValueError(f"parents must be a dict {{object_id: parent_id}}, got {type(parents).__name__}")
+        raise ValueError(
+            f"parents must be a dict {{object_id: parent_id}}, got {type(parents).__name__}"
+        )
     try:
         out = {int(k): int(v) for k, v in parents.items() if v is not None and int(v) != 0}
     except (TypeError, ValueError) as exc:
@@ -90,8 +114,12 @@ def _measure(tyx: np.ndarray) -> dict[tuple[int, int], tuple]:
     for t, frame in enumerate(tyx):
         for region in regionprops(frame):
             cy, cx = region.centroid
-            out[(int(region.label), t)] = (int(region.area), float(cy), float(cx),
-                                           tuple(int(v) for v in region.bbox))
+            out[(int(region.label), t)] = (
+                int(region.area),
+                float(cy),
+                float(cx),
+                tuple(int(v) for v in region.bbox),
+            )
     return out
 
 
@@ -108,10 +136,13 @@ def write_labels_tiff(path, labels, overwrite: bool = False) -> Path:
     imagej = imagej_ok(arr.shape, dtype)
     with atomic_output(path, overwrite) as tmp:
         if isinstance(arr, LabelStack):  # page by page
-            tifffile.imwrite(tmp, iter(arr), shape=arr.shape, dtype=dtype, imagej=imagej,
-                             metadata={"axes": axes})
+            tifffile.imwrite(
+                tmp, iter(arr), shape=arr.shape, dtype=dtype, imagej=imagej, metadata={"axes": axes}
+            )
         else:
-            tifffile.imwrite(tmp, arr.astype(dtype, copy=False), imagej=imagej, metadata={"axes": axes})
+            tifffile.imwrite(
+                tmp, arr.astype(dtype, copy=False), imagej=imagej, metadata={"axes": axes}
+            )
     return Path(path)
 
 
@@ -132,7 +163,9 @@ def write_labels_zarr(path, labels, overwrite: bool = False, chunks=None) -> Pat
     if len(chunks) != arr.ndim or min(chunks) < 1:
         raise ValueError(f"chunks must be {arr.ndim} positive integers, got {chunks}")
     with atomic_output(path, overwrite, folder=True) as tmp:
-        z = zarr.open_array(store=str(tmp), mode="w", shape=arr.shape, chunks=chunks, dtype=_label_dtype(arr))
+        z = zarr.open_array(
+            store=str(tmp), mode="w", shape=arr.shape, chunks=chunks, dtype=_label_dtype(arr)
+        )
         if isinstance(arr, LabelStack):  # frame by frame
             for t, frame in enumerate(arr):
                 z[t] = frame
@@ -167,7 +200,9 @@ def object_table(labels, records=None, parents=None, spacing=None) -> list[dict]
     by_key = {}
     for rec in records or []:
         if not isinstance(rec, dict) or "object_id" not in rec or "frame" not in rec:
-            raise ValueError(f"records: each entry must be a dict with 'object_id' and 'frame', got {rec!r}")
+            raise ValueError(
+                f"records: each entry must be a dict with 'object_id' and 'frame', got {rec!r}"
+            )
         by_key[(int(rec["object_id"]), int(rec["frame"]))] = rec
     props = _measure(tyx)
     rows = []
@@ -179,8 +214,19 @@ def object_table(labels, records=None, parents=None, spacing=None) -> list[dict]
         lost = None if rec is None else bool(rec.get("lost")) or area is None
         suspect = None if rec is None else str(rec.get("suspect") or "")
         rec = rec or {}
-        values = (oid, t, area, cy, cx, *bbox, _opt(float, rec.get("object_score")),
-                  _opt(float, rec.get("predicted_iou")), lost, suspect, parent_of.get(oid))
+        values = (
+            oid,
+            t,
+            area,
+            cy,
+            cx,
+            *bbox,
+            _opt(float, rec.get("object_score")),
+            _opt(float, rec.get("predicted_iou")),
+            lost,
+            suspect,
+            parent_of.get(oid),
+        )
         rows.append(dict(zip(TABLE_COLUMNS, values)))
     return rows
 
@@ -211,13 +257,17 @@ def tracks_data(labels, parents=None) -> tuple[np.ndarray, dict]:
     tyx = _as_tyx(_check_labels(labels))
     parent_of = _check_parents(parents)
     props = _measure(tyx)
-    data = np.array([(oid, t, p[1], p[2]) for (oid, t), p in sorted(props.items())], dtype=float).reshape(-1, 4)
+    data = np.array(
+        [(oid, t, p[1], p[2]) for (oid, t), p in sorted(props.items())], dtype=float
+    ).reshape(-1, 4)
     present = {oid for oid, _ in props}
     graph = {c: [p] for c, p in sorted(parent_of.items()) if c in present and p in present}
     return data, graph
 
 
-def _ctc_segments(tyx: np.ndarray, parent_of: dict[int, int]) -> tuple[list[tuple[int, int, int, int]], dict]:
+def _ctc_segments(
+    tyx: np.ndarray, parent_of: dict[int, int]
+) -> tuple[list[tuple[int, int, int, int]], dict]:
     """Split objects into time-continuous tracks.
 
     Returns ([(label, begin, end, parent)] sorted by label, {frame: {object_id: new_label}}).
@@ -296,11 +346,17 @@ def read_ctc_layout(folder, mask_prefix: str, track_name: str) -> tuple[np.ndarr
     (result folders: ``mask`` / ``res_track.txt``; ground truth: ``man_track`` / ``man_track.txt``)."""
     folder = Path(folder)
     pattern = re.compile(re.escape(mask_prefix) + r"(\d+)\.tif")
-    masks = {int(m.group(1)): p for p in folder.glob(f"{mask_prefix}*.tif") if (m := pattern.fullmatch(p.name))}
+    masks = {
+        int(m.group(1)): p
+        for p in folder.glob(f"{mask_prefix}*.tif")
+        if (m := pattern.fullmatch(p.name))
+    }
     if not masks:
         raise ValueError(f"folder {folder} contains no {mask_prefix}*.tif files")
     if sorted(masks) != list(range(len(masks))):
-        raise ValueError(f"folder {folder}: {mask_prefix} frame numbers are not 0..{len(masks) - 1}")
+        raise ValueError(
+            f"folder {folder}: {mask_prefix} frame numbers are not 0..{len(masks) - 1}"
+        )
     frames = [tifffile.imread(masks[t]) for t in range(len(masks))]
     if len({f.shape for f in frames}) != 1 or frames[0].ndim != 2:
         raise ValueError(f"folder {folder}: masks must all be 2D images of the same shape")
@@ -326,5 +382,7 @@ def _read_track_file(path: Path) -> dict[int, int]:
             parents[int(fields[0])] = int(fields[3])
     for label, parent in sorted(parents.items()):
         if parent not in tracks:
-            raise ValueError(f"{path}: track {label} has parent {parent}, which is not a track in the file")
+            raise ValueError(
+                f"{path}: track {label} has parent {parent}, which is not a track in the file"
+            )
     return parents

@@ -20,7 +20,9 @@ class LabelStack:
 
     ndim = 3
 
-    def __init__(self, n_frames: int, height: int, width: int, frame, max_id: int, dtype=None) -> None:
+    def __init__(
+        self, n_frames: int, height: int, width: int, frame, max_id: int, dtype=None
+    ) -> None:
         if min(n_frames, height, width) < 1:
             raise ValueError(f"labels must not be empty, got shape {(n_frames, height, width)}")
         if not 0 <= int(max_id) < 2**32:
@@ -51,13 +53,17 @@ class LabelStack:
 
     def __getitem__(self, t) -> np.ndarray:
         if not isinstance(t, (int, np.integer)):
-            raise TypeError(f"a LabelStack gives one frame at a time: index it with an integer, not {t!r}")
+            raise TypeError(
+                f"a LabelStack gives one frame at a time: index it with an integer, not {t!r}"
+            )
         if not -len(self) <= t < len(self):
             raise IndexError(f"frame {t} is outside 0..{len(self) - 1}")
         frame = np.asarray(self._frame(int(t) % len(self)))
         if frame.shape != self.shape[1:] or not np.issubdtype(frame.dtype, np.integer):
-            raise ValueError(f"frame {t}: expected integer labels of shape {self.shape[1:]}, "
-                             f"got {frame.dtype} {frame.shape}")
+            raise ValueError(
+                f"frame {t}: expected integer labels of shape {self.shape[1:]}, "
+                f"got {frame.dtype} {frame.shape}"
+            )
         return frame.astype(self.dtype, copy=False)
 
     def __iter__(self):
@@ -121,12 +127,23 @@ class LabelWriter:
         if self.folder:
             import zarr
 
-            self._array = zarr.open_array(store=str(self.partial), mode="w", shape=shape,
-                                          chunks=(1, *shape[1:]), dtype=self.dtype, fill_value=0)
+            self._array = zarr.open_array(
+                store=str(self.partial),
+                mode="w",
+                shape=shape,
+                chunks=(1, *shape[1:]),
+                dtype=self.dtype,
+                fill_value=0,
+            )
             self._array.attrs["axes"] = "TYX"
         else:
-            self._array = tifffile.memmap(self.partial, shape=shape, dtype=self.dtype,
-                                          imagej=imagej_ok(shape, self.dtype), metadata={"axes": "TYX"})
+            self._array = tifffile.memmap(
+                self.partial,
+                shape=shape,
+                dtype=self.dtype,
+                imagej=imagej_ok(shape, self.dtype),
+                metadata={"axes": "TYX"},
+            )
             self._array.flush()
         self.committed = False
 

@@ -12,8 +12,9 @@ LABEL_FILE_MAX_ID = 2**32 - 1
 CTC_MAX_ID = 2**16 - 1
 
 
-def check_label_image(arr, shape, where: str, max_id: int = LABEL_FILE_MAX_ID,
-                      holds: str = "a label file (uint32)") -> np.ndarray:
+def check_label_image(
+    arr, shape, where: str, max_id: int = LABEL_FILE_MAX_ID, holds: str = "a label file (uint32)"
+) -> np.ndarray:
     """``arr`` as an integer ``(H, W)`` numpy array of ids (0 = background), or a ValueError naming ``where``.
 
     Refused: another shape than ``shape`` (H, W), float labels, negative labels, no object at all,
@@ -23,7 +24,9 @@ def check_label_image(arr, shape, where: str, max_id: int = LABEL_FILE_MAX_ID,
     arr = np.asarray(arr)
     _check_dtype(arr, where)
     if arr.shape != tuple(shape):
-        raise ValueError(f"{where}: the label image has shape {arr.shape}, the frames are {tuple(shape)}")
+        raise ValueError(
+            f"{where}: the label image has shape {arr.shape}, the frames are {tuple(shape)}"
+        )
     _check_values(arr, where, max_id, holds)
     if not arr.any():
         raise ValueError(f"no objects in {where}: every pixel is 0 (background)")
@@ -35,9 +38,14 @@ def label_ids(arr: np.ndarray) -> list[int]:
     return [int(v) for v in np.unique(arr) if v != 0]
 
 
-def read_label_prompts(source, num_frames: int, frame_shape, frame: int | None = None,
-                       max_id: int = LABEL_FILE_MAX_ID, holds: str = "a label file (uint32)"
-                       ) -> dict[int, np.ndarray]:
+def read_label_prompts(
+    source,
+    num_frames: int,
+    frame_shape,
+    frame: int | None = None,
+    max_id: int = LABEL_FILE_MAX_ID,
+    holds: str = "a label file (uint32)",
+) -> dict[int, np.ndarray]:
     """Mask prompts from a label image: ``{frame: (H, W) label image}`` for every frame with an object.
 
     source: a path (.tif/.tiff read lazily, .npy, .zarr) or an array. A ``(Y, X)`` image prompts
@@ -51,17 +59,27 @@ def read_label_prompts(source, num_frames: int, frame_shape, frame: int | None =
     shape, frame_shape = tuple(arr.shape), tuple(int(s) for s in frame_shape)
     _check_dtype(arr, name)
     if len(shape) == 2:
-        return _single(arr, name, num_frames, frame_shape, 0 if frame is None else frame, max_id, holds)
+        return _single(
+            arr, name, num_frames, frame_shape, 0 if frame is None else frame, max_id, holds
+        )
     if len(shape) != 3:
-        raise ValueError(f"{name}: a label image must be (Y, X) or a (T, Y, X) stack, got shape {shape}")
+        raise ValueError(
+            f"{name}: a label image must be (Y, X) or a (T, Y, X) stack, got shape {shape}"
+        )
     if frame is not None:
-        raise ValueError(f"{name} is a stack of {shape[0]} label images: a frame number applies only to a "
-                         "single (Y, X) label image (each frame of a stack prompts its own frame)")
+        raise ValueError(
+            f"{name} is a stack of {shape[0]} label images: a frame number applies only to a "
+            "single (Y, X) label image (each frame of a stack prompts its own frame)"
+        )
     if shape[0] != num_frames:
-        raise ValueError(f"{name} has {shape[0]} frames, the movie has {num_frames}: give a (Y, X) label image "
-                         f"for one frame, or a stack of all {num_frames} frames")
+        raise ValueError(
+            f"{name} has {shape[0]} frames, the movie has {num_frames}: give a (Y, X) label image "
+            f"for one frame, or a stack of all {num_frames} frames"
+        )
     if shape[1:] != frame_shape:
-        raise ValueError(f"{name}: the label frames have shape {shape[1:]}, the movie's frames are {frame_shape}")
+        raise ValueError(
+            f"{name}: the label frames have shape {shape[1:]}, the movie's frames are {frame_shape}"
+        )
     prompts = {}
     for t in range(num_frames):
         image = np.asarray(arr[t])
@@ -69,20 +87,28 @@ def read_label_prompts(source, num_frames: int, frame_shape, frame: int | None =
         if image.any():
             prompts[t] = image
     if not prompts:
-        raise ValueError(f"no objects in {name}: every pixel of its {num_frames} frames is 0 (background)")
+        raise ValueError(
+            f"no objects in {name}: every pixel of its {num_frames} frames is 0 (background)"
+        )
     return prompts
 
 
 def _single(arr, name, num_frames, frame_shape, frame, max_id, holds) -> dict[int, np.ndarray]:
     if not 0 <= frame < num_frames:
-        raise ValueError(f"{name}: frame {frame} is outside the movie's {num_frames} frames (0..{num_frames - 1})")
+        raise ValueError(
+            f"{name}: frame {frame} is outside the movie's {num_frames} frames (0..{num_frames - 1})"
+        )
     return {frame: check_label_image(np.asarray(arr[...]), frame_shape, name, max_id, holds)}
 
 
 def _open(source, name: str):
     """A lazy array for a path (TIFF pages read when indexed), the array itself otherwise."""
     if not isinstance(source, (str, os.PathLike)):
-        return source if hasattr(source, "shape") and hasattr(source, "__getitem__") else np.asarray(source)
+        return (
+            source
+            if hasattr(source, "shape") and hasattr(source, "__getitem__")
+            else np.asarray(source)
+        )
     path = Path(source)
     if not path.exists():
         raise ValueError(f"label image not found: {path}")
@@ -108,8 +134,10 @@ def _check_dtype(arr, where: str) -> None:
     if kind == bool:
         return
     if not np.issubdtype(kind, np.integer):
-        raise ValueError(f"{where}: labels must be integers (one id per object, 0 = background), got {kind} "
-                         "values; save the label image with an integer type")
+        raise ValueError(
+            f"{where}: labels must be integers (one id per object, 0 = background), got {kind} "
+            "values; save the label image with an integer type"
+        )
 
 
 def _check_values(arr: np.ndarray, where: str, max_id: int, holds: str) -> None:
@@ -119,4 +147,6 @@ def _check_values(arr: np.ndarray, where: str, max_id: int, holds: str) -> None:
     if low < 0:
         raise ValueError(f"{where}: labels must not be negative, found {low}")
     if high > max_id:
-        raise ValueError(f"{where}: label {high} does not fit {holds}: the largest id allowed is {max_id}")
+        raise ValueError(
+            f"{where}: label {high} does not fit {holds}: the largest id allowed is {max_id}"
+        )

@@ -21,7 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_output
-from .exports import _as_tyx, _check_labels, _check_parents, _measure, read_ctc_layout, write_ctc_files
+from .exports import (
+    _as_tyx,
+    _check_labels,
+    _check_parents,
+    _measure,
+    read_ctc_layout,
+    write_ctc_files,
+)
 
 GT_MASK_PREFIX = "man_track"
 GT_TRACK_FILE = "man_track.txt"
@@ -60,7 +67,9 @@ def read_ctc_ground_truth(folder) -> tuple[np.ndarray, dict]:
     folder = Path(folder)
     tra = ground_truth_tra(folder)
     if tra is None:
-        raise ValueError(f"folder {folder} has no {GT_TRACK_FILE} (neither in it nor in its TRA subfolder)")
+        raise ValueError(
+            f"folder {folder} has no {GT_TRACK_FILE} (neither in it nor in its TRA subfolder)"
+        )
     return read_ctc_layout(tra, GT_MASK_PREFIX, GT_TRACK_FILE)
 
 
@@ -80,7 +89,9 @@ def lineage_graph(labels, parents=None):
     tyx = _as_tyx(_check_labels(labels))
     parent_of = _check_parents(parents)
     graph = nx.DiGraph()
-    frames_of: dict[int, list[tuple[int, int]]] = {}  # object id -> [(frame, node), ...] in time order
+    frames_of: dict[
+        int, list[tuple[int, int]]
+    ] = {}  # object id -> [(frame, node), ...] in time order
     for node, ((oid, t), (area, cy, cx, _)) in enumerate(sorted(_measure(tyx).items())):
         graph.add_node(node, t=t, y=cy, x=cx, label=oid, area=area)
         frames_of.setdefault(oid, []).append((t, node))
@@ -108,8 +119,14 @@ def write_geff(path, labels, parents=None, overwrite: bool = False) -> Path:
 
     graph = lineage_graph(labels, parents)
     with atomic_output(path, overwrite, folder=True) as tmp:
-        geff.write(graph, str(tmp), axis_names=["t", "y", "x"], axis_types=["time", "space", "space"],
-                   axis_units=[None, "pixel", "pixel"], structure_validation=True)
+        geff.write(
+            graph,
+            str(tmp),
+            axis_names=["t", "y", "x"],
+            axis_types=["time", "space", "space"],
+            axis_units=[None, "pixel", "pixel"],
+            structure_validation=True,
+        )
     return Path(path)
 
 
@@ -126,7 +143,9 @@ def read_geff(path):
     if not path.is_dir():
         raise ValueError(f"path {path} is not a GEFF store (no such directory)")
     try:
-        graph, _ = geff.read(str(path), structure_validation=True, data_validation=ValidationConfig(graph=True))
+        graph, _ = geff.read(
+            str(path), structure_validation=True, data_validation=ValidationConfig(graph=True)
+        )
     except (KeyError, FileNotFoundError) as exc:
         raise ValueError(f"path {path} is not a valid GEFF store: {exc}") from None
     except ValueError as exc:

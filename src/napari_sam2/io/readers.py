@@ -24,10 +24,15 @@ class _ImageFolder:
     folder of mixed sizes is refused before any work."""
 
     def __init__(self, folder: Path) -> None:
-        files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                 and not p.name.startswith(".")]
+        files = [
+            p
+            for p in folder.iterdir()
+            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+        ]
         if not files:
-            raise ValueError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in folder {folder}")
+            raise ValueError(
+                f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in folder {folder}"
+            )
 
         def key(p: Path):
             nums = re.findall(r"\d+", p.stem)
@@ -39,10 +44,14 @@ class _ImageFolder:
         for path in self.files:
             shapes.setdefault(_frame_shape(path, first), []).append(path.name)
         if len(shapes) > 1:
-            sizes = "; ".join(f"{'x'.join(map(str, shape))}: {len(names)} file(s), e.g. {names[0]}"
-                              for shape, names in shapes.items())
-            raise ValueError(f"the frames in folder {folder} differ in size ({sizes}): a movie needs frames "
-                             "of one size")
+            sizes = "; ".join(
+                f"{'x'.join(map(str, shape))}: {len(names)} file(s), e.g. {names[0]}"
+                for shape, names in shapes.items()
+            )
+            raise ValueError(
+                f"the frames in folder {folder} differ in size ({sizes}): a movie needs frames "
+                "of one size"
+            )
         self.shape = (len(self.files), *first.shape)
         self.dtype = first.dtype
         self.ndim = len(self.shape)
@@ -55,7 +64,9 @@ class _ImageFolder:
 
                 return tifffile.imread(path)
             with Image.open(path) as im:
-                return np.asarray(im.convert("RGB") if im.mode not in ("L", "I;16", "I", "F", "RGB") else im)
+                return np.asarray(
+                    im.convert("RGB") if im.mode not in ("L", "I;16", "I", "F", "RGB") else im
+                )
         except (OSError, ValueError) as exc:
             raise ValueError(f"cannot read frame {i} of the folder, {path}: {exc}") from None
 
@@ -72,7 +83,9 @@ class _ImageFolder:
             raise IndexError(f"frame {i} is outside the {len(self)} frames of the folder")
         frame = self._read(i % len(self))
         if frame.shape != self.shape[1:]:
-            raise ValueError(f"{self.files[i % len(self)]} changed size since the folder was opened")
+            raise ValueError(
+                f"{self.files[i % len(self)]} changed size since the folder was opened"
+            )
         return frame[rest]
 
 
@@ -130,8 +143,10 @@ def check_tiff(path: str | os.PathLike) -> None:
     try:
         _check_tiff(path, size, tifffile)
     except tifffile.TiffFileError as exc:  # the structure itself is cut or garbled
-        raise ValueError(f"cannot read {path}: it is a damaged or truncated TIFF, or not a TIFF ({size} bytes; "
-                         f"{exc}). Copy or export the file again") from None
+        raise ValueError(
+            f"cannot read {path}: it is a damaged or truncated TIFF, or not a TIFF ({size} bytes; "
+            f"{exc}). Copy or export the file again"
+        ) from None
 
 
 def _check_tiff(path: Path, size: int, tifffile) -> None:
@@ -145,18 +160,30 @@ def _check_tiff(path: Path, size: int, tifffile) -> None:
             declared = tif.imagej_metadata.get("images")
         elif tif.is_shaped and tif.shaped_metadata and "shape" in tif.shaped_metadata[0]:
             shape = tuple(tif.shaped_metadata[0]["shape"])
-            declared = int(np.prod(shape[:-2])) if len(shape) > 2 and shape[-1] not in (3, 4) else \
-                int(np.prod(shape[:-3])) if len(shape) > 3 else 1
+            declared = (
+                int(np.prod(shape[:-2]))
+                if len(shape) > 2 and shape[-1] not in (3, 4)
+                else int(np.prod(shape[:-3]))
+                if len(shape) > 3
+                else 1
+            )
         contiguous_end = None
         if series is not None and getattr(series, "dataoffset", None) is not None:
             contiguous_end = series.dataoffset + series.nbytes
         # tifffile prefixes its messages with the object's repr ("<tifffile.TiffPages @8> ...")
-        broken = [m.split("> ", 1)[-1] for m in log.messages if "invalid" in m.lower() or "corrupt" in m.lower()]
+        broken = [
+            m.split("> ", 1)[-1]
+            for m in log.messages
+            if "invalid" in m.lower() or "corrupt" in m.lower()
+        ]
         # ImageJ writes big stacks as one page followed by all frames' data: then fewer pages are fine
         all_data_present = contiguous_end is not None and contiguous_end <= size
-        damaged = (bool(broken) or (last is not None and _data_end(last) > size)
-                   or (contiguous_end is not None and contiguous_end > size)
-                   or (declared is not None and declared > n_pages and not all_data_present))
+        damaged = (
+            bool(broken)
+            or (last is not None and _data_end(last) > size)
+            or (contiguous_end is not None and contiguous_end > size)
+            or (declared is not None and declared > n_pages and not all_data_present)
+        )
         if not damaged:
             return
         complete = 0
@@ -166,14 +193,19 @@ def _check_tiff(path: Path, size: int, tifffile) -> None:
             else:
                 break
         first = pages[0] if n_pages else None
-    what = (f"{complete} complete page(s) of {first.shape} {first.dtype} could be read" if first is not None
-            else "no page could be read")
+    what = (
+        f"{complete} complete page(s) of {first.shape} {first.dtype} could be read"
+        if first is not None
+        else "no page could be read"
+    )
     if declared is not None:
         what += f" of the {declared} its metadata declare"
     elif broken:
         what += " before the chain of pages breaks"
-    raise ValueError(f"{path} is a damaged or truncated TIFF ({size} bytes): {what}"
-                     f"{' (' + broken[0] + ')' if broken else ''}. Copy or export the file again")
+    raise ValueError(
+        f"{path} is a damaged or truncated TIFF ({size} bytes): {what}"
+        f"{' (' + broken[0] + ')' if broken else ''}. Copy or export the file again"
+    )
 
 
 def _open_tiff(path: Path):
@@ -217,8 +249,10 @@ def open_frames(frames) -> object:
             except Exception as exc:
                 raise ValueError(f"cannot read {path} as a TIFF stack: {exc}") from None
         suffixes = ", ".join(sorted(VIDEO_SUFFIXES))
-        raise ValueError(f"unsupported video path {path}: give a TIFF stack, a zarr array, a "
-                         f"folder of images, a video file ({suffixes}) or an array")
+        raise ValueError(
+            f"unsupported video path {path}: give a TIFF stack, a zarr array, a "
+            f"folder of images, a video file ({suffixes}) or an array"
+        )
     if not hasattr(frames, "shape") or not hasattr(frames, "__getitem__"):
         frames = np.asarray(frames)
     return frames
@@ -237,16 +271,20 @@ def _open_zarr(path: Path):
     arrays = [name for name, _ in node.arrays()]
     if len(arrays) != 1:
         example = path / (arrays[0] if arrays else "name")
-        raise ValueError(f"{path} is a zarr group with {len(arrays)} arrays "
-                         f"({', '.join(arrays) or 'none'}): give the path of the one to use, "
-                         f"e.g. {example}")
+        raise ValueError(
+            f"{path} is a zarr group with {len(arrays)} arrays "
+            f"({', '.join(arrays) or 'none'}): give the path of the one to use, "
+            f"e.g. {example}"
+        )
     return node[arrays[0]]
 
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv"}
-VIDEO_EXTRA_HELP = ("install the optional video reader with `pip install 'napari-sam2[video]'` "
-                    "(PyAV), or extract the frames into a folder of images, e.g. "
-                    "`ffmpeg -i movie.mp4 -q:v 2 -start_number 0 frames/%05d.jpg`")
+VIDEO_EXTRA_HELP = (
+    "install the optional video reader with `pip install 'napari-sam2[video]'` "
+    "(PyAV), or extract the frames into a folder of images, e.g. "
+    "`ffmpeg -i movie.mp4 -q:v 2 -start_number 0 frames/%05d.jpg`"
+)
 
 
 def read_video(path: str | os.PathLike) -> np.ndarray:
@@ -258,8 +296,9 @@ def read_video(path: str | os.PathLike) -> np.ndarray:
     try:
         import av
     except ImportError:
-        raise ImportError(f"reading the video file {path} needs PyAV, which is not installed: "
-                          f"{VIDEO_EXTRA_HELP}") from None
+        raise ImportError(
+            f"reading the video file {path} needs PyAV, which is not installed: {VIDEO_EXTRA_HELP}"
+        ) from None
     try:
         with av.open(str(path)) as container:
             frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]

@@ -11,7 +11,9 @@ import numpy as np
 from .atomic import atomic_output
 
 SESSION_FORMAT = "napari-sam2-session"
-SESSION_VERSION = 2  # 2: settings as types (2026-12-07); 1: the tracking settings flat at the top level
+SESSION_VERSION = (
+    2  # 2: settings as types (2026-12-07); 1: the tracking settings flat at the top level
+)
 
 
 def _json_ready(obj, where: str = "session_dict"):
@@ -44,10 +46,14 @@ def write_session_json(path, session_dict, overwrite: bool = False) -> Path:
     """
     if not isinstance(session_dict, dict):
         raise ValueError(f"session_dict must be a dict, got {type(session_dict).__name__}")
-    if session_dict.get("format", SESSION_FORMAT) != SESSION_FORMAT or \
-            session_dict.get("version", SESSION_VERSION) != SESSION_VERSION:
-        raise ValueError(f"session_dict has a 'format' or 'version' field that is not {SESSION_FORMAT} "
-                         f"v{SESSION_VERSION}")
+    if (
+        session_dict.get("format", SESSION_FORMAT) != SESSION_FORMAT
+        or session_dict.get("version", SESSION_VERSION) != SESSION_VERSION
+    ):
+        raise ValueError(
+            f"session_dict has a 'format' or 'version' field that is not {SESSION_FORMAT} "
+            f"v{SESSION_VERSION}"
+        )
     doc = {"format": SESSION_FORMAT, "version": SESSION_VERSION, **_json_ready(session_dict)}
     try:
         text = json.dumps(doc, indent=2, allow_nan=False)
@@ -65,13 +71,17 @@ def read_session_json(path) -> dict:
     path = Path(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:  # includes JSON and UTF-8 decoding errors; a missing file raises OSError
+    except (
+        ValueError
+    ) as exc:  # includes JSON and UTF-8 decoding errors; a missing file raises OSError
         raise ValueError(f"{path} is not a JSON file: {exc}") from None
     if not isinstance(doc, dict) or doc.get("format") != SESSION_FORMAT:
         raise ValueError(f"{path} is not a napari-sam2 session file")
     if doc.get("version") not in (1, SESSION_VERSION):
-        raise ValueError(f"{path}: unsupported session version {doc.get('version')!r} (this napari-sam2 reads "
-                         f"versions 1 to {SESSION_VERSION}; a newer one wrote it)")
+        raise ValueError(
+            f"{path}: unsupported session version {doc.get('version')!r} (this napari-sam2 reads "
+            f"versions 1 to {SESSION_VERSION}; a newer one wrote it)"
+        )
     return upgrade(doc)
 
 
@@ -96,5 +106,8 @@ def upgrade(doc: dict) -> dict:
             out["tracking"]["direction"] = run["direction"]
         out["run"] = {k: v for k, v in run.items() if k not in (*V1_STACK, *V1_MODEL, "direction")}
         out["run"]["stack"] = {k: run[k] for k in V1_STACK if k in run}
-        out["run"]["model"] = {"model": doc.get("model", "auto"), **{k: run[k] for k in V1_MODEL if k in run}}
+        out["run"]["model"] = {
+            "model": doc.get("model", "auto"),
+            **{k: run[k] for k in V1_MODEL if k in run},
+        }
     return out

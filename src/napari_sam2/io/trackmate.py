@@ -30,23 +30,29 @@ from .lineage_io import lineage_graph
 TRACKMATE_VERSION = "7.11.1"  # the file layout of TrackMate 7, which Fiji ships
 
 # (feature, name, short name, dimension, is an integer) of what each element carries
-_SPOT_FEATURES = (("QUALITY", "Quality", "Quality", "QUALITY", False),
-                  ("POSITION_X", "X", "X", "POSITION", False),
-                  ("POSITION_Y", "Y", "Y", "POSITION", False),
-                  ("POSITION_Z", "Z", "Z", "POSITION", False),
-                  ("POSITION_T", "T", "T", "TIME", False),
-                  ("FRAME", "Frame", "Frame", "NONE", True),
-                  ("RADIUS", "Radius", "R", "LENGTH", False),
-                  ("VISIBILITY", "Visibility", "Visibility", "NONE", True),
-                  ("AREA", "Area", "Area", "AREA", False))
-_EDGE_FEATURES = (("SPOT_SOURCE_ID", "Source spot ID", "Source ID", "NONE", True),
-                  ("SPOT_TARGET_ID", "Target spot ID", "Target ID", "NONE", True))
-_TRACK_FEATURES = (("TRACK_ID", "Track ID", "ID", "NONE", True),
-                   ("TRACK_INDEX", "Track index", "Index", "NONE", True),
-                   ("NUMBER_SPOTS", "Number of spots in track", "N spots", "NONE", True),
-                   ("NUMBER_SPLITS", "Number of split events", "N splits", "NONE", True),
-                   ("TRACK_START", "Track start", "Track start", "TIME", False),
-                   ("TRACK_STOP", "Track stop", "Track stop", "TIME", False))
+_SPOT_FEATURES = (
+    ("QUALITY", "Quality", "Quality", "QUALITY", False),
+    ("POSITION_X", "X", "X", "POSITION", False),
+    ("POSITION_Y", "Y", "Y", "POSITION", False),
+    ("POSITION_Z", "Z", "Z", "POSITION", False),
+    ("POSITION_T", "T", "T", "TIME", False),
+    ("FRAME", "Frame", "Frame", "NONE", True),
+    ("RADIUS", "Radius", "R", "LENGTH", False),
+    ("VISIBILITY", "Visibility", "Visibility", "NONE", True),
+    ("AREA", "Area", "Area", "AREA", False),
+)
+_EDGE_FEATURES = (
+    ("SPOT_SOURCE_ID", "Source spot ID", "Source ID", "NONE", True),
+    ("SPOT_TARGET_ID", "Target spot ID", "Target ID", "NONE", True),
+)
+_TRACK_FEATURES = (
+    ("TRACK_ID", "Track ID", "ID", "NONE", True),
+    ("TRACK_INDEX", "Track index", "Index", "NONE", True),
+    ("NUMBER_SPOTS", "Number of spots in track", "N spots", "NONE", True),
+    ("NUMBER_SPLITS", "Number of split events", "N splits", "NONE", True),
+    ("TRACK_START", "Track start", "Track start", "TIME", False),
+    ("TRACK_STOP", "Track stop", "Track stop", "TIME", False),
+)
 
 
 def _pixel_size(spacing) -> tuple[float, float]:
@@ -57,7 +63,9 @@ def _pixel_size(spacing) -> tuple[float, float]:
     try:
         dy, dx = (float(s) for s in pair)
     except (TypeError, ValueError):
-        raise ValueError(f"spacing must be a positive number or two (dy, dx), got {spacing!r}") from None
+        raise ValueError(
+            f"spacing must be a positive number or two (dy, dx), got {spacing!r}"
+        ) from None
     if not (dy > 0 and dx > 0 and math.isfinite(dy) and math.isfinite(dx)):
         raise ValueError(f"spacing must be a positive number or two (dy, dx), got {spacing!r}")
     return dy, dx
@@ -65,12 +73,22 @@ def _pixel_size(spacing) -> tuple[float, float]:
 
 def _declarations(parent: ET.Element) -> None:
     decl = ET.SubElement(parent, "FeatureDeclarations")
-    for tag, features in (("SpotFeatures", _SPOT_FEATURES), ("EdgeFeatures", _EDGE_FEATURES),
-                          ("TrackFeatures", _TRACK_FEATURES)):
+    for tag, features in (
+        ("SpotFeatures", _SPOT_FEATURES),
+        ("EdgeFeatures", _EDGE_FEATURES),
+        ("TrackFeatures", _TRACK_FEATURES),
+    ):
         group = ET.SubElement(decl, tag)
         for feature, name, short, dimension, is_int in features:
-            ET.SubElement(group, "Feature", feature=feature, name=name, shortname=short, dimension=dimension,
-                          isint=str(is_int).lower())
+            ET.SubElement(
+                group,
+                "Feature",
+                feature=feature,
+                name=name,
+                shortname=short,
+                dimension=dimension,
+                isint=str(is_int).lower(),
+            )
 
 
 def _spots(model: ET.Element, graph: nx.DiGraph, dy: float, dx: float) -> None:
@@ -83,23 +101,44 @@ def _spots(model: ET.Element, graph: nx.DiGraph, dy: float, dx: float) -> None:
         for node in by_frame[t]:
             n = graph.nodes[node]
             area = n["area"] * dy * dx
-            ET.SubElement(group, "Spot", ID=str(node), name=f"object {n['label']}", VISIBILITY="1",
-                          QUALITY="1.0", POSITION_X=repr(n["x"] * dx), POSITION_Y=repr(n["y"] * dy),
-                          POSITION_Z="0.0", POSITION_T=repr(float(t)), FRAME=str(t),
-                          RADIUS=repr(math.sqrt(area / math.pi)), AREA=repr(area))
+            ET.SubElement(
+                group,
+                "Spot",
+                ID=str(node),
+                name=f"object {n['label']}",
+                VISIBILITY="1",
+                QUALITY="1.0",
+                POSITION_X=repr(n["x"] * dx),
+                POSITION_Y=repr(n["y"] * dy),
+                POSITION_Z="0.0",
+                POSITION_T=repr(float(t)),
+                FRAME=str(t),
+                RADIUS=repr(math.sqrt(area / math.pi)),
+                AREA=repr(area),
+            )
 
 
 def _tracks(model: ET.Element, graph: nx.DiGraph) -> list[int]:
     """Write AllTracks (one track per connected group of linked spots); return the track ids."""
     all_tracks = ET.SubElement(model, "AllTracks")
-    groups = sorted((sorted(g) for g in nx.weakly_connected_components(graph) if len(g) > 1), key=lambda g: g[0])
+    groups = sorted(
+        (sorted(g) for g in nx.weakly_connected_components(graph) if len(g) > 1), key=lambda g: g[0]
+    )
     for track_id, nodes in enumerate(groups):
         edges = sorted(graph.subgraph(nodes).edges())
         times = [graph.nodes[n]["t"] for n in nodes]
         splits = sum(graph.out_degree(n) > 1 for n in nodes)
-        track = ET.SubElement(all_tracks, "Track", name=f"Track_{track_id}", TRACK_ID=str(track_id),
-                              TRACK_INDEX=str(track_id), NUMBER_SPOTS=str(len(nodes)), NUMBER_SPLITS=str(splits),
-                              TRACK_START=repr(float(min(times))), TRACK_STOP=repr(float(max(times))))
+        track = ET.SubElement(
+            all_tracks,
+            "Track",
+            name=f"Track_{track_id}",
+            TRACK_ID=str(track_id),
+            TRACK_INDEX=str(track_id),
+            NUMBER_SPOTS=str(len(nodes)),
+            NUMBER_SPLITS=str(splits),
+            TRACK_START=repr(float(min(times))),
+            TRACK_STOP=repr(float(max(times))),
+        )
         for source, target in edges:
             ET.SubElement(track, "Edge", SPOT_SOURCE_ID=str(source), SPOT_TARGET_ID=str(target))
     return list(range(len(groups)))
@@ -120,7 +159,9 @@ def write_trackmate(path, labels, parents=None, overwrite: bool = False, spacing
     tyx = _as_tyx(_check_labels(labels))
     graph = lineage_graph(tyx, parents)
     root = ET.Element("TrackMate", version=TRACKMATE_VERSION)
-    model = ET.SubElement(root, "Model", spatialunits="pixel" if spacing is None else "micron", timeunits="frame")
+    model = ET.SubElement(
+        root, "Model", spatialunits="pixel" if spacing is None else "micron", timeunits="frame"
+    )
     _declarations(model)
     _spots(model, graph, dy, dx)
     track_ids = _tracks(model, graph)
@@ -129,9 +170,20 @@ def write_trackmate(path, labels, parents=None, overwrite: bool = False, spacing
         ET.SubElement(filtered, "TrackID", TRACK_ID=str(track_id))
     settings = ET.SubElement(root, "Settings")
     n_frames, height, width = tyx.shape
-    ET.SubElement(settings, "ImageData", filename="", folder="", width=str(width), height=str(height),
-                  nslices="1", nframes=str(n_frames), pixelwidth=repr(dx), pixelheight=repr(dy), voxeldepth="1.0",
-                  timeinterval="1.0")
+    ET.SubElement(
+        settings,
+        "ImageData",
+        filename="",
+        folder="",
+        width=str(width),
+        height=str(height),
+        nslices="1",
+        nframes=str(n_frames),
+        pixelwidth=repr(dx),
+        pixelheight=repr(dy),
+        voxeldepth="1.0",
+        timeinterval="1.0",
+    )
     ET.indent(root)
     with atomic_output(path, overwrite) as tmp:
         ET.ElementTree(root).write(tmp, encoding="UTF-8", xml_declaration=True)
@@ -164,20 +216,30 @@ def read_trackmate(path) -> dict:
     filtered = [_int_attr(path, e, "TRACK_ID") for e in model.iterfind("FilteredTracks/TrackID")]
     unknown = sorted(set(filtered) - set(tracks))
     if unknown:
-        raise ValueError(f"{path}: FilteredTracks names tracks {unknown} that AllTracks does not have")
+        raise ValueError(
+            f"{path}: FilteredTracks names tracks {unknown} that AllTracks does not have"
+        )
     image = root.find("Settings/ImageData")
-    return {"spatial_units": model.get("spatialunits", ""), "time_units": model.get("timeunits", ""),
-            "image": {} if image is None else {k: _number(v) for k, v in image.attrib.items()
-                                               if k not in ("filename", "folder")},
-            "spots": spots, "edges": sorted(e for edges in tracks.values() for e in edges),
-            "tracks": tracks, "filtered_tracks": filtered}
+    return {
+        "spatial_units": model.get("spatialunits", ""),
+        "time_units": model.get("timeunits", ""),
+        "image": {}
+        if image is None
+        else {k: _number(v) for k, v in image.attrib.items() if k not in ("filename", "folder")},
+        "spots": spots,
+        "edges": sorted(e for edges in tracks.values() for e in edges),
+        "tracks": tracks,
+        "filtered_tracks": filtered,
+    }
 
 
 def _int_attr(path: Path, element: ET.Element, key: str) -> int:
     try:
         return int(element.get(key))
     except (TypeError, ValueError):
-        raise ValueError(f"{path}: a {element.tag} without an integer {key}: {element.attrib}") from None
+        raise ValueError(
+            f"{path}: a {element.tag} without an integer {key}: {element.attrib}"
+        ) from None
 
 
 def _number(text: str) -> int | float:
@@ -190,28 +252,43 @@ def _read_spots(path: Path, all_spots: ET.Element) -> dict[int, list[dict]]:
     for group in all_spots.iterfind("SpotsInFrame"):
         for spot in group.iterfind("Spot"):
             try:
-                record = {"id": int(spot.get("ID")), "frame": int(float(spot.get("FRAME"))),
-                          "x": float(spot.get("POSITION_X")), "y": float(spot.get("POSITION_Y")),
-                          "area": None if spot.get("AREA") is None else float(spot.get("AREA")),
-                          "name": spot.get("name", "")}
+                record = {
+                    "id": int(spot.get("ID")),
+                    "frame": int(float(spot.get("FRAME"))),
+                    "x": float(spot.get("POSITION_X")),
+                    "y": float(spot.get("POSITION_Y")),
+                    "area": None if spot.get("AREA") is None else float(spot.get("AREA")),
+                    "name": spot.get("name", ""),
+                }
             except (TypeError, ValueError):
-                raise ValueError(f"{path}: a spot without a numeric ID, FRAME, POSITION_X or POSITION_Y: "
-                                 f"{spot.attrib}") from None
+                raise ValueError(
+                    f"{path}: a spot without a numeric ID, FRAME, POSITION_X or POSITION_Y: "
+                    f"{spot.attrib}"
+                ) from None
             if group.get("frame") is not None and int(group.get("frame")) != record["frame"]:
-                raise ValueError(f"{path}: spot {record['id']} of frame {record['frame']} is listed in frame "
-                                 f"{group.get('frame')}")
+                raise ValueError(
+                    f"{path}: spot {record['id']} of frame {record['frame']} is listed in frame "
+                    f"{group.get('frame')}"
+                )
             spots.setdefault(record["frame"], []).append(record)
     return dict(sorted(spots.items()))
 
 
-def _read_tracks(path: Path, all_tracks: ET.Element | None, ids: set[int]) -> dict[int, list[tuple[int, int]]]:
+def _read_tracks(
+    path: Path, all_tracks: ET.Element | None, ids: set[int]
+) -> dict[int, list[tuple[int, int]]]:
     tracks: dict[int, list[tuple[int, int]]] = {}
     for track in [] if all_tracks is None else all_tracks.iterfind("Track"):
         edges = []
         for edge in track.iterfind("Edge"):
-            link = (_int_attr(path, edge, "SPOT_SOURCE_ID"), _int_attr(path, edge, "SPOT_TARGET_ID"))
+            link = (
+                _int_attr(path, edge, "SPOT_SOURCE_ID"),
+                _int_attr(path, edge, "SPOT_TARGET_ID"),
+            )
             if not set(link) <= ids:
-                raise ValueError(f"{path}: track {track.get('TRACK_ID')} links spots {link}, not all of which exist")
+                raise ValueError(
+                    f"{path}: track {track.get('TRACK_ID')} links spots {link}, not all of which exist"
+                )
             edges.append(link)
         tracks[_int_attr(path, track, "TRACK_ID")] = sorted(edges)
     return tracks

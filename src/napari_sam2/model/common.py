@@ -45,7 +45,10 @@ class LayerNorm2d(nn.Module):
         super().__init__()
         self.eps = eps
         # affine scale and shift per channel, identity at start
-        self.weight, self.bias = nn.Parameter(torch.ones(num_channels)), nn.Parameter(torch.zeros(num_channels))
+        self.weight, self.bias = (
+            nn.Parameter(torch.ones(num_channels)),
+            nn.Parameter(torch.zeros(num_channels)),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mean = x.mean(dim=1, keepdim=True)

@@ -18,7 +18,7 @@ class TrunkConfig:
 
     @property
     def channel_list(self) -> list[int]:
-        return [self.embed_dim * 2 ** i for i in reversed(range(len(self.stages)))]
+        return [self.embed_dim * 2**i for i in reversed(range(len(self.stages)))]
 
 
 @dataclass(frozen=True)
@@ -77,19 +77,28 @@ class SAM2Config:
     proj_tpos_enc_in_obj_ptrs: bool = False
     use_signed_tpos_enc_to_obj_ptrs: bool = False
     # mask decoder fallback to the best multimask output when the single mask is unstable
-    decoder_extra: dict = field(default_factory=lambda: {
-        "dynamic_multimask_via_stability": True,
-        "dynamic_multimask_stability_delta": 0.05,
-        "dynamic_multimask_stability_thresh": 0.98,
-    })
+    decoder_extra: dict = field(
+        default_factory=lambda: {
+            "dynamic_multimask_via_stability": True,
+            "dynamic_multimask_stability_delta": 0.05,
+            "dynamic_multimask_stability_thresh": 0.98,
+        }
+    )
 
     def with_image_size(self, image_size: int | None) -> "SAM2Config":
         if image_size is None:
             return self
-        if (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size <= 0
-                or image_size % 32 or image_size > MAX_IMAGE_SIZE):
-            raise ValueError(f"image_size must be a multiple of 32 from 32 to {MAX_IMAGE_SIZE} (the official "
-                             f"models are trained at 1024), got {image_size!r}")
+        if (
+            isinstance(image_size, bool)
+            or not isinstance(image_size, int)
+            or image_size <= 0
+            or image_size % 32
+            or image_size > MAX_IMAGE_SIZE
+        ):
+            raise ValueError(
+                f"image_size must be a multiple of 32 from 32 to {MAX_IMAGE_SIZE} (the official "
+                f"models are trained at 1024), got {image_size!r}"
+            )
         return replace(self, image_size=image_size)
 
     def image_size_advice(self) -> str | None:
@@ -102,12 +111,14 @@ class SAM2Config:
         ratio = self.image_size / self.trained_image_size
         if lo <= ratio <= hi:
             return None
-        return (f"image_size {self.image_size} is far from the {self.trained_image_size} px that {self.name} "
-                f"was trained at ({ratio:.2g}x): masks can get much worse that far from it (the bundled demo v3 tracked "
-                f"at IoU 0.92 at its 256 px, 0.50 at half and 0.31 at double); use {self.trained_image_size} "
-                f"(image_size={self.trained_image_size}, CLI --image-size {self.trained_image_size}) or stay within "
-                f"{_nearest_multiple(lo * self.trained_image_size, up=True)}-"
-                f"{_nearest_multiple(hi * self.trained_image_size, up=False)}")
+        return (
+            f"image_size {self.image_size} is far from the {self.trained_image_size} px that {self.name} "
+            f"was trained at ({ratio:.2g}x): masks can get much worse that far from it (the bundled demo v3 tracked "
+            f"at IoU 0.92 at its 256 px, 0.50 at half and 0.31 at double); use {self.trained_image_size} "
+            f"(image_size={self.trained_image_size}, CLI --image-size {self.trained_image_size}) or stay within "
+            f"{_nearest_multiple(lo * self.trained_image_size, up=True)}-"
+            f"{_nearest_multiple(hi * self.trained_image_size, up=False)}"
+        )
 
 
 # image_size / trained size inside which results stay close to the trained size's
@@ -131,8 +142,12 @@ TRUNKS = {
     "large": TrunkConfig(144, 2, (2, 6, 36, 4), (23, 33, 43), (7, 7), window_spec=(8, 4, 16, 8)),
 }
 
-_SAM21 = dict(no_obj_embed_spatial=True, add_tpos_enc_to_obj_ptrs=True, proj_tpos_enc_in_obj_ptrs=True,
-              use_signed_tpos_enc_to_obj_ptrs=True)
+_SAM21 = dict(
+    no_obj_embed_spatial=True,
+    add_tpos_enc_to_obj_ptrs=True,
+    proj_tpos_enc_in_obj_ptrs=True,
+    use_signed_tpos_enc_to_obj_ptrs=True,
+)
 
 CONFIGS: dict[str, SAM2Config] = {}
 for _size, _trunk in TRUNKS.items():
@@ -143,10 +158,25 @@ for _size, _trunk in TRUNKS.items():
 # its weights ship with the package. Not SAM 2 quality: a demo that works offline.
 DEMO = "napari_sam2_demo"
 CONFIGS[DEMO] = SAM2Config(
-    DEMO, TrunkConfig(embed_dim=24, num_heads=1, stages=(1, 1, 3, 1), global_att_blocks=(4,),
-                      window_pos_embed_bkg_spatial_size=(8, 8), window_spec=(8, 4, 8, 4)),
-    image_size=256, trained_image_size=256, d_model=128, mem_dim=64, memory_attention_layers=2, decoder_heads=4, decoder_mlp_dim=256,
-    memory_attention_ffn=256, **_SAM21)
+    DEMO,
+    TrunkConfig(
+        embed_dim=24,
+        num_heads=1,
+        stages=(1, 1, 3, 1),
+        global_att_blocks=(4,),
+        window_pos_embed_bkg_spatial_size=(8, 8),
+        window_spec=(8, 4, 8, 4),
+    ),
+    image_size=256,
+    trained_image_size=256,
+    d_model=128,
+    mem_dim=64,
+    memory_attention_layers=2,
+    decoder_heads=4,
+    decoder_mlp_dim=256,
+    memory_attention_ffn=256,
+    **_SAM21,
+)
 
 # The official config files use short size names (sam2.1_hiera_t.yaml, ..._b+.yaml).
 _ALIASES = {"t": "tiny", "s": "small", "b+": "base_plus", "b": "base_plus", "l": "large"}

@@ -22,7 +22,9 @@ def to_windows(x: torch.Tensor, size: int) -> tuple[torch.Tensor, tuple[int, int
     return x.reshape(-1, size, size, c), (hp, wp)
 
 
-def from_windows(windows: torch.Tensor, size: int, padded: tuple[int, int], hw: tuple[int, int]) -> torch.Tensor:
+def from_windows(
+    windows: torch.Tensor, size: int, padded: tuple[int, int], hw: tuple[int, int]
+) -> torch.Tensor:
     """Inverse of :func:`to_windows`: ``(B * nWin, size, size, C)`` -> ``(B, H, W, C)`` without padding."""
     hp, wp = padded
     nh, nw = hp // size, wp // size
@@ -38,7 +40,9 @@ def _maxpool_nhwc(x: torch.Tensor, pool: nn.Module) -> torch.Tensor:
 class MultiScaleAttention(nn.Module):
     """Multi-head self-attention on ``(B, H, W, C)`` tokens; queries optionally max-pooled (stage change)."""
 
-    def __init__(self, dim: int, dim_out: int, num_heads: int, q_pool: nn.Module | None = None) -> None:
+    def __init__(
+        self, dim: int, dim_out: int, num_heads: int, q_pool: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.qkv, self.proj = nn.Linear(dim, 3 * dim_out), nn.Linear(dim_out, dim_out)
         self.num_heads, self.q_pool = num_heads, q_pool
@@ -51,7 +55,9 @@ class MultiScaleAttention(nn.Module):
             q = _maxpool_nhwc(q.reshape(b, h, w, -1), self.q_pool)
             h, w = q.shape[1:3]
             q = q.reshape(b, h * w, self.num_heads, -1)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        out = F.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        )
         out = out.transpose(1, 2).reshape(b, h, w, -1)
         return self.proj(out)
 
@@ -63,8 +69,15 @@ class MultiScaleBlock(nn.Module):
     residual branch is projected to ``dim_out`` and pooled the same way.
     """
 
-    def __init__(self, dim: int, dim_out: int, num_heads: int, window_size: int,
-                 q_stride: tuple[int, int] | None = None, mlp_ratio: float = 4.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        dim_out: int,
+        num_heads: int,
+        window_size: int,
+        q_stride: tuple[int, int] | None = None,
+        mlp_ratio: float = 4.0,
+    ) -> None:
         super().__init__()
         self.dim, self.dim_out = dim, dim_out
         self.window_size = window_size
@@ -120,12 +133,19 @@ class Hiera(nn.Module):
     where the first block of the new stage pools its queries by ``q_stride``.
     """
 
-    def __init__(self, embed_dim: int = 96, num_heads: int = 1, stages: tuple[int, ...] = (2, 3, 16, 3),
-                 global_att_blocks: tuple[int, ...] = (12, 16, 20),
-                 window_spec: tuple[int, ...] = (8, 4, 14, 7),
-                 window_pos_embed_bkg_spatial_size: tuple[int, int] = (14, 14),
-                 q_stride: tuple[int, int] = (2, 2), num_q_pool: int = 3,
-                 dim_mul: float = 2.0, head_mul: float = 2.0) -> None:
+    def __init__(
+        self,
+        embed_dim: int = 96,
+        num_heads: int = 1,
+        stages: tuple[int, ...] = (2, 3, 16, 3),
+        global_att_blocks: tuple[int, ...] = (12, 16, 20),
+        window_spec: tuple[int, ...] = (8, 4, 14, 7),
+        window_pos_embed_bkg_spatial_size: tuple[int, int] = (14, 14),
+        q_stride: tuple[int, int] = (2, 2),
+        num_q_pool: int = 3,
+        dim_mul: float = 2.0,
+        head_mul: float = 2.0,
+    ) -> None:
         super().__init__()
         if len(stages) != len(window_spec):
             raise ValueError("stages and window_spec must have the same length")
@@ -134,7 +154,9 @@ class Hiera(nn.Module):
 
         self.patch_embed = PatchEmbed(embed_dim)
         self.pos_embed = nn.Parameter(torch.zeros(1, embed_dim, *window_pos_embed_bkg_spatial_size))
-        self.pos_embed_window = nn.Parameter(torch.zeros(1, embed_dim, window_spec[0], window_spec[0]))
+        self.pos_embed_window = nn.Parameter(
+            torch.zeros(1, embed_dim, window_spec[0], window_spec[0])
+        )
 
         self.blocks = nn.ModuleList()
         dim, heads, stage = embed_dim, num_heads, 0
@@ -144,8 +166,11 @@ class Hiera(nn.Module):
             dim_out = dim
             if i - 1 in self.stage_ends:
                 dim_out, heads, stage = int(dim * dim_mul), int(heads * head_mul), stage + 1
-            self.blocks.append(MultiScaleBlock(dim, dim_out, heads, window,
-                                               q_stride=q_stride if i in pool_blocks else None))
+            self.blocks.append(
+                MultiScaleBlock(
+                    dim, dim_out, heads, window, q_stride=q_stride if i in pool_blocks else None
+                )
+            )
             dim = dim_out
         self.channel_list = [self.blocks[e].dim_out for e in reversed(self.stage_ends)]
 

@@ -19,8 +19,13 @@ class FpnNeck(nn.Module):
     ``backbone_channel_list`` is ordered coarse -> fine (``convs[0]`` handles stride 32).
     """
 
-    def __init__(self, d_model: int, backbone_channel_list: list[int], top_down_levels: tuple[int, ...] = (2, 3),
-                 interp_mode: str = "nearest") -> None:
+    def __init__(
+        self,
+        d_model: int,
+        backbone_channel_list: list[int],
+        top_down_levels: tuple[int, ...] = (2, 3),
+        interp_mode: str = "nearest",
+    ) -> None:
         super().__init__()
         self.d_model = d_model
         self.backbone_channel_list = list(backbone_channel_list)
@@ -59,7 +64,9 @@ class ImageEncoder(nn.Module):
     def __init__(self, trunk: Hiera, neck: FpnNeck, scalp: int = 1) -> None:
         super().__init__()
         if trunk.channel_list != neck.backbone_channel_list:
-            raise ValueError(f"trunk channels {trunk.channel_list} do not match neck {neck.backbone_channel_list}")
+            raise ValueError(
+                f"trunk channels {trunk.channel_list} do not match neck {neck.backbone_channel_list}"
+            )
         self.trunk = trunk
         self.neck = neck
         self.scalp = scalp

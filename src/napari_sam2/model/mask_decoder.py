@@ -28,16 +28,27 @@ class DecoderOutput:
 class MaskDecoder(nn.Module):
     """SAM 2 mask decoder (with object-score token and high-resolution skip features)."""
 
-    def __init__(self, transformer_dim: int = 256, transformer: TwoWayTransformer | None = None,
-                 num_multimask_outputs: int = 3, iou_head_depth: int = 3, iou_head_hidden_dim: int = 256,
-                 use_high_res_features: bool = True, iou_prediction_use_sigmoid: bool = True,
-                 pred_obj_scores: bool = True, pred_obj_scores_mlp: bool = True,
-                 use_multimask_token_for_obj_ptr: bool = True, dynamic_multimask_via_stability: bool = False,
-                 dynamic_multimask_stability_delta: float = 0.05,
-                 dynamic_multimask_stability_thresh: float = 0.98) -> None:
+    def __init__(
+        self,
+        transformer_dim: int = 256,
+        transformer: TwoWayTransformer | None = None,
+        num_multimask_outputs: int = 3,
+        iou_head_depth: int = 3,
+        iou_head_hidden_dim: int = 256,
+        use_high_res_features: bool = True,
+        iou_prediction_use_sigmoid: bool = True,
+        pred_obj_scores: bool = True,
+        pred_obj_scores_mlp: bool = True,
+        use_multimask_token_for_obj_ptr: bool = True,
+        dynamic_multimask_via_stability: bool = False,
+        dynamic_multimask_stability_delta: float = 0.05,
+        dynamic_multimask_stability_thresh: float = 0.98,
+    ) -> None:
         super().__init__()
         c = transformer_dim
-        self.transformer = transformer if transformer is not None else TwoWayTransformer(embedding_dim=c)
+        self.transformer = (
+            transformer if transformer is not None else TwoWayTransformer(embedding_dim=c)
+        )
         self.num_mask_tokens = num_multimask_outputs + 1
         self.iou_token = nn.Embedding(1, c)
         self.mask_tokens = nn.Embedding(self.num_mask_tokens, c)
@@ -59,24 +70,42 @@ class MaskDecoder(nn.Module):
         self.output_hypernetworks_mlps = nn.ModuleList(
             MLP(c, c, c // 8, 3) for _ in range(self.num_mask_tokens)
         )
-        self.iou_prediction_head = MLP(c, iou_head_hidden_dim, self.num_mask_tokens, iou_head_depth,
-                                       sigmoid_output=iou_prediction_use_sigmoid)
+        self.iou_prediction_head = MLP(
+            c,
+            iou_head_hidden_dim,
+            self.num_mask_tokens,
+            iou_head_depth,
+            sigmoid_output=iou_prediction_use_sigmoid,
+        )
         if pred_obj_scores:
             self.pred_obj_score_head = MLP(c, c, 1, 3) if pred_obj_scores_mlp else nn.Linear(c, 1)
         self.dynamic_multimask_via_stability = dynamic_multimask_via_stability
         self.stability_delta = dynamic_multimask_stability_delta
         self.stability_thresh = dynamic_multimask_stability_thresh
 
-    def forward(self, image_embeddings: torch.Tensor, image_pe: torch.Tensor, sparse_prompt_embeddings: torch.Tensor,
-                dense_prompt_embeddings: torch.Tensor, multimask_output: bool, repeat_image: bool,
-                high_res_features: list[torch.Tensor] | None = None) -> DecoderOutput:
+    def forward(
+        self,
+        image_embeddings: torch.Tensor,
+        image_pe: torch.Tensor,
+        sparse_prompt_embeddings: torch.Tensor,
+        dense_prompt_embeddings: torch.Tensor,
+        multimask_output: bool,
+        repeat_image: bool,
+        high_res_features: list[torch.Tensor] | None = None,
+    ) -> DecoderOutput:
         """``image_embeddings (B or 1, C, h, w)``; with ``repeat_image`` one image serves all B prompt sets.
 
         ``high_res_features`` are the stride-4 and stride-8 maps already passed through
         ``conv_s0`` / ``conv_s1``.
         """
-        masks, iou, tokens, obj = self._predict(image_embeddings, image_pe, sparse_prompt_embeddings,
-                                                dense_prompt_embeddings, repeat_image, high_res_features)
+        masks, iou, tokens, obj = self._predict(
+            image_embeddings,
+            image_pe,
+            sparse_prompt_embeddings,
+            dense_prompt_embeddings,
+            repeat_image,
+            high_res_features,
+        )
         if multimask_output:
             masks, iou = masks[:, 1:], iou[:, 1:]
         elif self.dynamic_multimask_via_stability and not self.training:
@@ -84,7 +113,11 @@ class MaskDecoder(nn.Module):
         else:
             masks, iou = masks[:, :1], iou[:, :1]
         # The single-mask token doubles as the memory token unless multimask tokens are asked for.
-        tokens = tokens[:, 1:] if multimask_output and self.use_multimask_token_for_obj_ptr else tokens[:, :1]
+        tokens = (
+            tokens[:, 1:]
+            if multimask_output and self.use_multimask_token_for_obj_ptr
+            else tokens[:, :1]
+        )
         return DecoderOutput(masks, iou, tokens, obj)
 
     def _predict(self, image, image_pe, sparse, dense, repeat_image, high_res):
@@ -105,7 +138,7 @@ class MaskDecoder(nn.Module):
 
         hs, src = self.transformer(src, pos, tokens)
         iou_out = hs[:, first]
-        mask_out = hs[:, first + 1: first + 1 + self.num_mask_tokens]
+        mask_out = hs[:, first + 1 : first + 1 + self.num_mask_tokens]
 
         src = src.transpose(1, 2).reshape(b, c, h, w)
         if self.use_high_res_features:
@@ -116,7 +149,9 @@ class MaskDecoder(nn.Module):
         else:
             up = self.output_upscaling(src)
 
-        hyper = torch.stack([mlp(mask_out[:, i]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1)
+        hyper = torch.stack(
+            [mlp(mask_out[:, i]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
+        )
         b, c, h, w = up.shape
         masks = (hyper @ up.view(b, c, h * w)).view(b, -1, h, w)
         iou = self.iou_prediction_head(iou_out)
@@ -140,5 +175,7 @@ class MaskDecoder(nn.Module):
         outer = (flat > -self.stability_delta).sum(-1).float()
         stability = torch.where(outer > 0, inner / outer, 1.0)
         stable = stability >= self.stability_thresh
-        return (torch.where(stable[..., None, None].expand_as(single), single, best_mask),
-                torch.where(stable.expand_as(single_iou), single_iou, best_iou))
+        return (
+            torch.where(stable[..., None, None].expand_as(single), single, best_mask),
+            torch.where(stable.expand_as(single_iou), single_iou, best_iou),
+        )

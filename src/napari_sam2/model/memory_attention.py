@@ -20,7 +20,9 @@ class RoPEAttention(Attention):
     (object pointers) that are not rotated.
     """
 
-    def __init__(self, *args, rope_theta: float = 10000.0, rope_k_repeat: bool = False, **kwargs) -> None:
+    def __init__(
+        self, *args, rope_theta: float = 10000.0, rope_k_repeat: bool = False, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.rope_theta = rope_theta
         self.rope_k_repeat = rope_k_repeat
@@ -32,11 +34,14 @@ class RoPEAttention(Attention):
             side = int(math.isqrt(n_q))
             if side * side != n_q:
                 raise ValueError(f"RoPE attention needs a square token grid, got {n_q} queries")
-            self._angles[key] = axial_rope_angles(self.internal_dim // self.num_heads, side, side,
-                                                  self.rope_theta).to(device)
+            self._angles[key] = axial_rope_angles(
+                self.internal_dim // self.num_heads, side, side, self.rope_theta
+            ).to(device)
         return self._angles[key]
 
-    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_k_exclude_rope: int = 0) -> torch.Tensor:
+    def forward(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_k_exclude_rope: int = 0
+    ) -> torch.Tensor:
         q = self.split_heads(self.q_proj(q))
         k = self.split_heads(self.k_proj(k))
         v = self.split_heads(self.v_proj(v))
@@ -53,27 +58,52 @@ class RoPEAttention(Attention):
 class MemoryAttentionLayer(nn.Module):
     """Pre-norm block: RoPE self-attention, RoPE cross-attention to memories (+ key pos), ReLU MLP."""
 
-    def __init__(self, d_model: int = 256, dim_feedforward: int = 2048, kv_in_dim: int = 64, num_heads: int = 1,
-                 dropout: float = 0.1, activation: str = "relu", rope_theta: float = 10000.0) -> None:
+    def __init__(
+        self,
+        d_model: int = 256,
+        dim_feedforward: int = 2048,
+        kv_in_dim: int = 64,
+        num_heads: int = 1,
+        dropout: float = 0.1,
+        activation: str = "relu",
+        rope_theta: float = 10000.0,
+    ) -> None:
         super().__init__()
         self.self_attn = RoPEAttention(d_model, num_heads, dropout=dropout, rope_theta=rope_theta)
-        self.cross_attn_image = RoPEAttention(d_model, num_heads, dropout=dropout, kv_in_dim=kv_in_dim,
-                                              rope_theta=rope_theta, rope_k_repeat=True)
+        self.cross_attn_image = RoPEAttention(
+            d_model,
+            num_heads,
+            dropout=dropout,
+            kv_in_dim=kv_in_dim,
+            rope_theta=rope_theta,
+            rope_k_repeat=True,
+        )
         # pre-norms of the three sub-blocks and the dropouts on their residual branches
         self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model) for _ in range(3))
         self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(3))
         # feed-forward part
-        self.linear1, self.linear2 = nn.Linear(d_model, dim_feedforward), nn.Linear(dim_feedforward, d_model)
+        self.linear1, self.linear2 = (
+            nn.Linear(d_model, dim_feedforward),
+            nn.Linear(dim_feedforward, d_model),
+        )
         self.dropout, self.activation = nn.Dropout(dropout), activation_fn(activation)
 
-    def forward(self, tgt: torch.Tensor, memory: torch.Tensor, memory_pos: torch.Tensor,
-                num_k_exclude_rope: int = 0) -> torch.Tensor:
+    def forward(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        memory_pos: torch.Tensor,
+        num_k_exclude_rope: int = 0,
+    ) -> torch.Tensor:
         x = self.norm1(tgt)
         tgt = tgt + self.dropout1(self.self_attn(x, x, x))
         x = self.norm2(tgt)
         # positions are added to the memory keys only, not to the queries
-        tgt = tgt + self.dropout2(self.cross_attn_image(x, memory + memory_pos, memory,
-                                                        num_k_exclude_rope=num_k_exclude_rope))
+        tgt = tgt + self.dropout2(
+            self.cross_attn_image(
+                x, memory + memory_pos, memory, num_k_exclude_rope=num_k_exclude_rope
+            )
+        )
         x = self.norm3(tgt)
         return tgt + self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
@@ -85,19 +115,34 @@ class MemoryAttention(nn.Module):
     ``memory (M, B, C_mem)``; returns ``(HW, B, C)``.
     """
 
-    def __init__(self, d_model: int = 256, num_layers: int = 4, pos_enc_at_input: bool = True,
-                 **layer_kwargs) -> None:
+    def __init__(
+        self, d_model: int = 256, num_layers: int = 4, pos_enc_at_input: bool = True, **layer_kwargs
+    ) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(MemoryAttentionLayer(d_model, **layer_kwargs) for _ in range(num_layers))
+        self.layers = nn.ModuleList(
+            MemoryAttentionLayer(d_model, **layer_kwargs) for _ in range(num_layers)
+        )
         self.norm = nn.LayerNorm(d_model)
         self.pos_enc_at_input = pos_enc_at_input
 
-    def forward(self, curr: torch.Tensor, memory: torch.Tensor, curr_pos: torch.Tensor, memory_pos: torch.Tensor,
-                num_obj_ptr_tokens: int = 0) -> torch.Tensor:
+    def forward(
+        self,
+        curr: torch.Tensor,
+        memory: torch.Tensor,
+        curr_pos: torch.Tensor,
+        memory_pos: torch.Tensor,
+        num_obj_ptr_tokens: int = 0,
+    ) -> torch.Tensor:
         if curr.shape[1] != memory.shape[1]:
-            raise ValueError(f"batch of current frame ({curr.shape[1]}) and memory ({memory.shape[1]}) differ")
+            raise ValueError(
+                f"batch of current frame ({curr.shape[1]}) and memory ({memory.shape[1]}) differ"
+            )
         x = curr + 0.1 * curr_pos if self.pos_enc_at_input else curr
-        x, memory, memory_pos = x.transpose(0, 1), memory.transpose(0, 1), memory_pos.transpose(0, 1)
+        x, memory, memory_pos = (
+            x.transpose(0, 1),
+            memory.transpose(0, 1),
+            memory_pos.transpose(0, 1),
+        )
         for layer in self.layers:
             x = layer(x, memory, memory_pos, num_k_exclude_rope=num_obj_ptr_tokens)
         return self.norm(x).transpose(0, 1)

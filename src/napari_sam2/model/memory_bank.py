@@ -25,7 +25,9 @@ class MemoryEntry:
     pos_enc: torch.Tensor | None = None
 
 
-def select_closest_cond_frames(frame_idx: int, cond_outputs: Outputs, max_num: int) -> tuple[dict, dict]:
+def select_closest_cond_frames(
+    frame_idx: int, cond_outputs: Outputs, max_num: int
+) -> tuple[dict, dict]:
     """Split prompted frames into the ones used for ``frame_idx`` and the rest.
 
     With ``max_num == -1`` (or few enough prompted frames) all are used. Otherwise the
@@ -49,7 +51,9 @@ def select_closest_cond_frames(frame_idx: int, cond_outputs: Outputs, max_num: i
     return chosen, {t: v for t, v in cond_outputs.items() if t not in chosen}
 
 
-def recent_memory_frames(frame_idx: int, num_maskmem: int, reverse: bool, stride: int = 1) -> list[tuple[int, int]]:
+def recent_memory_frames(
+    frame_idx: int, num_maskmem: int, reverse: bool, stride: int = 1
+) -> list[tuple[int, int]]:
     """``(t_pos, frame)`` pairs for the non-prompted memory slots, t_pos = 1 .. num_maskmem - 1.
 
     Slot ``t_pos`` holds the frame ``num_maskmem - t_pos`` steps back in tracking order
@@ -70,7 +74,9 @@ def recent_memory_frames(frame_idx: int, num_maskmem: int, reverse: bool, stride
     return pairs
 
 
-def pointer_frames(frame_idx: int, num_frames: int, max_ptrs: int, reverse: bool) -> list[tuple[int, int]]:
+def pointer_frames(
+    frame_idx: int, num_frames: int, max_ptrs: int, reverse: bool
+) -> list[tuple[int, int]]:
     """``(t_diff, frame)`` for up to ``max_ptrs - 1`` earlier frames (in tracking order) inside the video."""
     out = []
     for t_diff in range(1, max_ptrs):

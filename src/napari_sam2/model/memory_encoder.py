@@ -12,16 +12,26 @@ from .position_encoding import PositionEmbeddingSine
 class MaskDownSampler(nn.Module):
     """Four stride-2 convs (1 -> 4 -> 16 -> 64 -> 256 channels, LayerNorm + GELU) then a 1x1 conv: mask / 16."""
 
-    def __init__(self, embed_dim: int = 256, kernel_size: int = 3, stride: int = 2, padding: int = 1,
-                 total_stride: int = 16) -> None:
+    def __init__(
+        self,
+        embed_dim: int = 256,
+        kernel_size: int = 3,
+        stride: int = 2,
+        padding: int = 1,
+        total_stride: int = 16,
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         ch, n = 1, 0
-        while stride ** n < total_stride:
-            out = ch * stride ** 2
-            layers += [nn.Conv2d(ch, out, kernel_size, stride, padding), LayerNorm2d(out), nn.GELU()]
+        while stride**n < total_stride:
+            out = ch * stride**2
+            layers += [
+                nn.Conv2d(ch, out, kernel_size, stride, padding),
+                LayerNorm2d(out),
+                nn.GELU(),
+            ]
             ch, n = out, n + 1
-        if stride ** n != total_stride:
+        if stride**n != total_stride:
             raise ValueError("total_stride must be a power of stride")
         layers.append(nn.Conv2d(ch, embed_dim, kernel_size=1))
         self.encoder = nn.Sequential(*layers)
@@ -33,8 +43,13 @@ class MaskDownSampler(nn.Module):
 class CXBlock(nn.Module):
     """ConvNeXt block: depthwise 7x7, LayerNorm, pointwise MLP (x4), layer scale, residual."""
 
-    def __init__(self, dim: int = 256, kernel_size: int = 7, padding: int = 3,
-                 layer_scale_init_value: float = 1e-6) -> None:
+    def __init__(
+        self,
+        dim: int = 256,
+        kernel_size: int = 7,
+        padding: int = 3,
+        layer_scale_init_value: float = 1e-6,
+    ) -> None:
         super().__init__()
         self.dwconv = nn.Conv2d(dim, dim, kernel_size=kernel_size, padding=padding, groups=dim)
         self.norm = LayerNorm2d(dim, eps=1e-6)
@@ -74,11 +89,14 @@ class MemoryEncoder(nn.Module):
         self.mask_downsampler = MaskDownSampler(in_dim)
         self.pix_feat_proj = nn.Conv2d(in_dim, in_dim, kernel_size=1)
         self.fuser = Fuser(in_dim)
-        self.out_proj = nn.Conv2d(in_dim, out_dim, kernel_size=1) if out_dim != in_dim else nn.Identity()
+        self.out_proj = (
+            nn.Conv2d(in_dim, out_dim, kernel_size=1) if out_dim != in_dim else nn.Identity()
+        )
         self.position_encoding = PositionEmbeddingSine(out_dim)
 
-    def forward(self, pix_feat: torch.Tensor, masks: torch.Tensor,
-                skip_mask_sigmoid: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, pix_feat: torch.Tensor, masks: torch.Tensor, skip_mask_sigmoid: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if not skip_mask_sigmoid:
             masks = torch.sigmoid(masks)
         masks = self.mask_downsampler(masks)

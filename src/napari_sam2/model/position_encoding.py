@@ -24,8 +24,13 @@ class PositionEmbeddingSine(nn.Module):
     Positions run 1..H (1..W), are divided by the last one and scaled by 2*pi.
     """
 
-    def __init__(self, num_pos_feats: int, temperature: float = 10000.0, normalize: bool = True,
-                 scale: float | None = None) -> None:
+    def __init__(
+        self,
+        num_pos_feats: int,
+        temperature: float = 10000.0,
+        normalize: bool = True,
+        scale: float | None = None,
+    ) -> None:
         super().__init__()
         if num_pos_feats % 2:
             raise ValueError(f"num_pos_feats must be even, got {num_pos_feats}")
@@ -48,7 +53,10 @@ class PositionEmbeddingSine(nn.Module):
             enc_y = _interleaved_sin_cos(ys[:, None] / freq)  # (H, half)
             enc_x = _interleaved_sin_cos(xs[:, None] / freq)  # (W, half)
             grid = torch.cat(
-                [enc_y[:, None, :].expand(h, w, self.half), enc_x[None, :, :].expand(h, w, self.half)],
+                [
+                    enc_y[:, None, :].expand(h, w, self.half),
+                    enc_x[None, :, :].expand(h, w, self.half),
+                ],
                 dim=-1,
             )
             self._cache[key] = grid.permute(2, 0, 1).contiguous()  # (C, H, W)
@@ -85,14 +93,18 @@ class PositionEmbeddingRandom(nn.Module):
         xy = torch.stack([xs[None, :].expand(h, w), ys[:, None].expand(h, w)], dim=-1)
         return self._encode(xy).permute(2, 0, 1)
 
-    def forward_with_coords(self, coords: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
+    def forward_with_coords(
+        self, coords: torch.Tensor, image_size: tuple[int, int]
+    ) -> torch.Tensor:
         """Encode ``(B, N, 2)`` pixel coordinates in (x, y) order of an ``(H, W)`` input -> ``(B, N, C)``."""
         h, w = image_size
         size = torch.tensor([w, h], dtype=torch.float32, device=coords.device)
         return self._encode(coords.float() / size)
 
 
-def axial_rope_angles(head_dim: int, end_x: int, end_y: int, theta: float = 10000.0) -> torch.Tensor:
+def axial_rope_angles(
+    head_dim: int, end_x: int, end_y: int, theta: float = 10000.0
+) -> torch.Tensor:
     """Complex rotations for 2D axial RoPE over an ``end_y x end_x`` grid in raster order.
 
     Returns a complex tensor ``(end_x * end_y, head_dim // 2)``: the first quarter of the

@@ -24,8 +24,13 @@ class PromptEncoder(nn.Module):
     2/3 box corners. Masks are ``(B, 1, 4h, 4w)`` logits, ``h, w`` the embedding size.
     """
 
-    def __init__(self, embed_dim: int, image_embedding_size: tuple[int, int],
-                 input_image_size: tuple[int, int], mask_in_chans: int = 16) -> None:
+    def __init__(
+        self,
+        embed_dim: int,
+        image_embedding_size: tuple[int, int],
+        input_image_size: tuple[int, int],
+        mask_in_chans: int = 16,
+    ) -> None:
         super().__init__()
         self.embed_dim = embed_dim
         self.image_embedding_size = image_embedding_size
@@ -36,8 +41,11 @@ class PromptEncoder(nn.Module):
         self.mask_input_size = (4 * image_embedding_size[0], 4 * image_embedding_size[1])
         quarter = mask_in_chans // 4
         # two 2x2 stride-2 stages (conv, norm, GELU), then a 1x1 projection: mask / 4 -> embedding grid
-        self.mask_downscaling = nn.Sequential(*_halving(1, quarter), *_halving(quarter, mask_in_chans),
-                                              nn.Conv2d(mask_in_chans, embed_dim, kernel_size=1))
+        self.mask_downscaling = nn.Sequential(
+            *_halving(1, quarter),
+            *_halving(quarter, mask_in_chans),
+            nn.Conv2d(mask_in_chans, embed_dim, kernel_size=1),
+        )
         self.no_mask_embed = nn.Embedding(1, embed_dim)
 
     def get_dense_pe(self) -> torch.Tensor:
@@ -57,13 +65,19 @@ class PromptEncoder(nn.Module):
         return emb
 
     def embed_boxes(self, boxes: torch.Tensor) -> torch.Tensor:
-        corners = self.pe_layer.forward_with_coords(boxes.reshape(-1, 2, 2) + 0.5, self.input_image_size)
+        corners = self.pe_layer.forward_with_coords(
+            boxes.reshape(-1, 2, 2) + 0.5, self.input_image_size
+        )
         corners[:, 0] += self.point_embeddings[BOX_TOP_LEFT].weight[0]
         corners[:, 1] += self.point_embeddings[BOX_BOTTOM_RIGHT].weight[0]
         return corners
 
-    def forward(self, points: tuple[torch.Tensor, torch.Tensor] | None, boxes: torch.Tensor | None,
-                masks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        points: tuple[torch.Tensor, torch.Tensor] | None,
+        boxes: torch.Tensor | None,
+        masks: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns sparse ``(B, N, C)`` and dense ``(B, C, h, w)`` embeddings."""
         if points is not None:
             bs = points[0].shape[0]
@@ -76,7 +90,9 @@ class PromptEncoder(nn.Module):
         device = self.no_mask_embed.weight.device
         sparse = torch.empty(bs, 0, self.embed_dim, device=device)
         if points is not None:
-            sparse = torch.cat([sparse, self.embed_points(points[0], points[1], pad=boxes is None)], dim=1)
+            sparse = torch.cat(
+                [sparse, self.embed_points(points[0], points[1], pad=boxes is None)], dim=1
+            )
         if boxes is not None:
             sparse = torch.cat([sparse, self.embed_boxes(boxes)], dim=1)
         if masks is not None:

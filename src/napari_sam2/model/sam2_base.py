@@ -14,7 +14,13 @@ from .configs import SAM2Config
 from .image_encoder import ImageEncoder
 from .mask_decoder import MaskDecoder
 from .memory_attention import MemoryAttention
-from .memory_bank import MemoryEntry, pointer_frames, recent_memory_frames, select_closest_cond_frames, sine_1d
+from .memory_bank import (
+    MemoryEntry,
+    pointer_frames,
+    recent_memory_frames,
+    select_closest_cond_frames,
+    sine_1d,
+)
 from .memory_encoder import MemoryEncoder
 from .prompt_encoder import PromptEncoder
 
@@ -54,7 +60,9 @@ class Points:
 
     def extended(self, more: "Points") -> "Points":
         """These clicks followed by ``more`` (a further click on the same frame)."""
-        return Points(torch.cat([self.coords, more.coords], 1), torch.cat([self.labels, more.labels], 1))
+        return Points(
+            torch.cat([self.coords, more.coords], 1), torch.cat([self.labels, more.labels], 1)
+        )
 
 
 @dataclass
@@ -105,8 +113,11 @@ class FrameFeatures:
         return x.permute(1, 2, 0).reshape(x.shape[1], x.shape[2], *self.sizes[level])
 
     def expand(self, batch: int) -> "FrameFeatures":
-        return FrameFeatures([f.expand(-1, batch, -1) for f in self.feats], self.pos.expand(-1, batch, -1),
-                             self.sizes)
+        return FrameFeatures(
+            [f.expand(-1, batch, -1) for f in self.feats],
+            self.pos.expand(-1, batch, -1),
+            self.sizes,
+        )
 
     def nbytes(self) -> int:
         return sum(t.element_size() * t.nelement() for t in [*self.feats, self.pos])
@@ -121,8 +132,15 @@ class SAM2Base(nn.Module):
 
     backbone_stride = 16
 
-    def __init__(self, cfg: SAM2Config, image_encoder: ImageEncoder, memory_attention: MemoryAttention,
-                 memory_encoder: MemoryEncoder, prompt_encoder: PromptEncoder, mask_decoder: MaskDecoder) -> None:
+    def __init__(
+        self,
+        cfg: SAM2Config,
+        image_encoder: ImageEncoder,
+        memory_attention: MemoryAttention,
+        memory_encoder: MemoryEncoder,
+        prompt_encoder: PromptEncoder,
+        mask_decoder: MaskDecoder,
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         self.image_size = cfg.image_size
@@ -144,14 +162,21 @@ class SAM2Base(nn.Module):
         self.no_mem_pos_enc = nn.Parameter(torch.zeros(1, 1, c))
         if cfg.pred_obj_scores and cfg.use_obj_ptrs_in_encoder:
             self.no_obj_ptr = nn.Parameter(torch.zeros(1, c))
-        self.no_obj_embed_spatial = nn.Parameter(torch.zeros(1, m)) if cfg.no_obj_embed_spatial else None
+        self.no_obj_embed_spatial = (
+            nn.Parameter(torch.zeros(1, m)) if cfg.no_obj_embed_spatial else None
+        )
         if cfg.use_obj_ptrs_in_encoder:
             self.obj_ptr_proj = MLP(c, c, c, 3) if cfg.use_mlp_for_obj_ptr_proj else nn.Linear(c, c)
         else:
             self.obj_ptr_proj = nn.Identity()
         self.obj_ptr_tpos_proj = nn.Linear(c, m) if cfg.proj_tpos_enc_in_obj_ptrs else nn.Identity()
-        for p in (self.maskmem_tpos_enc, self.no_mem_embed, self.no_mem_pos_enc,
-                  getattr(self, "no_obj_ptr", None), self.no_obj_embed_spatial):
+        for p in (
+            self.maskmem_tpos_enc,
+            self.no_mem_embed,
+            self.no_mem_pos_enc,
+            getattr(self, "no_obj_ptr", None),
+            self.no_obj_embed_spatial,
+        ):
             if p is not None:
                 nn.init.trunc_normal_(p, std=0.02)
 
@@ -190,12 +215,20 @@ class SAM2Base(nn.Module):
         n = 3 if self.cfg.use_high_res_features_in_sam else 1
         maps = backbone_out["backbone_fpn"][-n:]
         pos = backbone_out["vision_pos_enc"][-n:]
-        return FrameFeatures([m.flatten(2).permute(2, 0, 1) for m in maps], pos[-1].flatten(2).permute(2, 0, 1),
-                             [(p.shape[-2], p.shape[-1]) for p in pos])
+        return FrameFeatures(
+            [m.flatten(2).permute(2, 0, 1) for m in maps],
+            pos[-1].flatten(2).permute(2, 0, 1),
+            [(p.shape[-2], p.shape[-1]) for p in pos],
+        )
 
-    def forward_sam_heads(self, backbone_features: torch.Tensor, points: Points | None = None,
-                          mask_inputs: torch.Tensor | None = None, high_res_features: list | None = None,
-                          multimask_output: bool = False) -> HeadOutput:
+    def forward_sam_heads(
+        self,
+        backbone_features: torch.Tensor,
+        points: Points | None = None,
+        mask_inputs: torch.Tensor | None = None,
+        high_res_features: list | None = None,
+        multimask_output: bool = False,
+    ) -> HeadOutput:
         """Decode masks for B objects from ``(B, C, h, w)`` (memory-conditioned) features.
 
         mask_inputs: ``(B, 1, H, W)`` logits or probabilities, resized to the prompt size here.
@@ -209,13 +242,23 @@ class SAM2Base(nn.Module):
             labels = -torch.ones(b, 1, dtype=torch.int32, device=dev)
         enc = self.sam_prompt_encoder
         if mask_inputs is not None and tuple(mask_inputs.shape[-2:]) != enc.mask_input_size:
-            mask_inputs = F.interpolate(mask_inputs.float(), size=enc.mask_input_size, mode="bilinear",
-                                        align_corners=False, antialias=True)
+            mask_inputs = F.interpolate(
+                mask_inputs.float(),
+                size=enc.mask_input_size,
+                mode="bilinear",
+                align_corners=False,
+                antialias=True,
+            )
         sparse, dense = enc(points=(coords, labels), boxes=None, masks=mask_inputs)
-        out = self.sam_mask_decoder(image_embeddings=backbone_features, image_pe=enc.get_dense_pe(),
-                                    sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
-                                    multimask_output=multimask_output, repeat_image=False,
-                                    high_res_features=high_res_features)
+        out = self.sam_mask_decoder(
+            image_embeddings=backbone_features,
+            image_pe=enc.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=multimask_output,
+            repeat_image=False,
+            high_res_features=high_res_features,
+        )
         masks, obj_score = out.masks, out.object_score
         decoder_masks = masks
         present = obj_score > 0
@@ -223,8 +266,9 @@ class SAM2Base(nn.Module):
             # memory masks follow the presence decision exactly
             masks = torch.where(present[:, None, None], masks, NO_OBJ_SCORE)
         low_multi = masks.float()
-        high_multi = F.interpolate(low_multi, size=(self.image_size, self.image_size), mode="bilinear",
-                                   align_corners=False)
+        high_multi = F.interpolate(
+            low_multi, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
+        )
         token = out.tokens[:, 0]
         if multimask_output:
             best = out.iou.argmax(dim=-1)
@@ -237,7 +281,9 @@ class SAM2Base(nn.Module):
             low, high, best_iou = low_multi, high_multi, out.iou[:, 0]
         weight = obj_score.sigmoid() if self.cfg.soft_no_obj_ptr else present.float()
         obj_ptr = self._gate_pointer(self.obj_ptr_proj(token), weight)
-        return HeadOutput(low_multi, high_multi, out.iou, low, high, obj_ptr, obj_score, best_iou, decoder_masks)
+        return HeadOutput(
+            low_multi, high_multi, out.iou, low, high, obj_ptr, obj_score, best_iou, decoder_masks
+        )
 
     def _gate_pointer(self, obj_ptr: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Mix in the learned "no object" pointer with ``1 - weight`` (weight: presence, hard or soft)."""
@@ -247,18 +293,25 @@ class SAM2Base(nn.Module):
             obj_ptr = weight * obj_ptr
         return obj_ptr + (1 - weight) * self.no_obj_ptr
 
-    def mask_as_output(self, pix_feat: torch.Tensor, high_res_features: list | None,
-                       mask_inputs: torch.Tensor) -> HeadOutput:
+    def mask_as_output(
+        self, pix_feat: torch.Tensor, high_res_features: list | None, mask_inputs: torch.Tensor
+    ) -> HeadOutput:
         """A given binary mask ``(B, 1, S, S)`` becomes the output (logits +-10); the decoder only makes its pointer."""
         scale, bias = 20.0, -10.0
         m = mask_inputs.float()
         high = m * scale + bias
-        low = F.interpolate(high, size=(high.shape[-2] // 4, high.shape[-1] // 4), mode="bilinear",
-                            align_corners=False, antialias=True)
+        low = F.interpolate(
+            high,
+            size=(high.shape[-2] // 4, high.shape[-1] // 4),
+            mode="bilinear",
+            align_corners=False,
+            antialias=True,
+        )
         ious = m.new_ones(m.shape[0], 1)
         if self.cfg.use_obj_ptrs_in_encoder:
-            obj_ptr = self.forward_sam_heads(pix_feat, mask_inputs=self.mask_downsample(m),
-                                             high_res_features=high_res_features).obj_ptr
+            obj_ptr = self.forward_sam_heads(
+                pix_feat, mask_inputs=self.mask_downsample(m), high_res_features=high_res_features
+            ).obj_ptr
         else:
             obj_ptr = torch.zeros(m.shape[0], self.hidden_dim, device=m.device)
         present = (m.flatten(1) > 0).any(dim=1, keepdim=True).float()
@@ -267,9 +320,17 @@ class SAM2Base(nn.Module):
         obj_ptr = self._gate_pointer(obj_ptr, present)
         return HeadOutput(low, high, ious, low, high, obj_ptr, score, ious[:, 0], low)
 
-    def memory_conditioned_features(self, *, frame_idx: int, feats: FrameFeatures, num_frames: int,
-                                    cond: Mapping[int, MemoryEntry], non_cond: Mapping[int, MemoryEntry],
-                                    is_init_cond_frame: bool = False, reverse: bool = False) -> torch.Tensor:
+    def memory_conditioned_features(
+        self,
+        *,
+        frame_idx: int,
+        feats: FrameFeatures,
+        num_frames: int,
+        cond: Mapping[int, MemoryEntry],
+        non_cond: Mapping[int, MemoryEntry],
+        is_init_cond_frame: bool = False,
+        reverse: bool = False,
+    ) -> torch.Tensor:
         """The stride-16 features of ``frame_idx`` after attending to the memory bank, ``(B, C, h, w)``.
 
         cond / non_cond: the batch's prompted and tracked frames, ``{frame: MemoryEntry}``.
@@ -288,12 +349,17 @@ class SAM2Base(nn.Module):
             n_ptr_tokens = 0
         else:
             if not cond:
-                raise RuntimeError(f"frame {frame_idx} is tracked but the object has no prompted frame")
-            selected, unselected = select_closest_cond_frames(frame_idx, cond, cfg.max_cond_frames_in_attn)
+                raise RuntimeError(
+                    f"frame {frame_idx} is tracked but the object has no prompted frame"
+                )
+            selected, unselected = select_closest_cond_frames(
+                frame_idx, cond, cfg.max_cond_frames_in_attn
+            )
             # prompted frames all share the last temporal slot (t_pos 0)
             slots = [(0, entry) for entry in selected.values()]
-            for t_pos, t in recent_memory_frames(frame_idx, self.num_maskmem, reverse,
-                                                 cfg.memory_temporal_stride_for_eval):
+            for t_pos, t in recent_memory_frames(
+                frame_idx, self.num_maskmem, reverse, cfg.memory_temporal_stride_for_eval
+            ):
                 entry = non_cond.get(t)
                 slots.append((t_pos, entry if entry is not None else unselected.get(t)))
             memory, memory_pos = [], []
@@ -305,8 +371,9 @@ class SAM2Base(nn.Module):
                 memory_pos.append(enc + self.maskmem_tpos_enc[self.num_maskmem - t_pos - 1])
             n_ptr_tokens = 0
             if cfg.use_obj_ptrs_in_encoder:
-                ptrs, n_ptr_tokens = self._pointer_tokens(frame_idx, selected, unselected, non_cond,
-                                                          num_frames, reverse, b)
+                ptrs, n_ptr_tokens = self._pointer_tokens(
+                    frame_idx, selected, unselected, non_cond, num_frames, reverse, b
+                )
                 if ptrs is not None:
                     memory.append(ptrs[0])
                     memory_pos.append(ptrs[1])
@@ -320,12 +387,21 @@ class SAM2Base(nn.Module):
         cfg = self.cfg
         max_ptrs = min(num_frames, cfg.max_obj_ptrs_in_encoder)
         if cfg.only_obj_ptrs_in_the_past_for_eval and not self.training:
-            ptr_cond = {t: e for t, e in selected.items() if (t >= frame_idx if reverse else t <= frame_idx)}
+            ptr_cond = {
+                t: e for t, e in selected.items() if (t >= frame_idx if reverse else t <= frame_idx)
+            }
         else:
             ptr_cond = selected
         sign = -1 if reverse else 1
-        entries = [((frame_idx - t) * sign if cfg.use_signed_tpos_enc_to_obj_ptrs else abs(frame_idx - t),
-                    e.obj_ptr) for t, e in ptr_cond.items()]
+        entries = [
+            (
+                (frame_idx - t) * sign
+                if cfg.use_signed_tpos_enc_to_obj_ptrs
+                else abs(frame_idx - t),
+                e.obj_ptr,
+            )
+            for t, e in ptr_cond.items()
+        ]
         for t_diff, t in pointer_frames(frame_idx, num_frames, max_ptrs, reverse):
             e = non_cond.get(t, unselected.get(t))
             if e is not None:
@@ -349,8 +425,13 @@ class SAM2Base(nn.Module):
             pos = pos.repeat_interleave(split, dim=0)
         return (ptrs, pos), ptrs.shape[0]
 
-    def encode_memory(self, feats: FrameFeatures, high_res_masks: torch.Tensor, object_score: torch.Tensor,
-                      is_mask_from_pts: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_memory(
+        self,
+        feats: FrameFeatures,
+        high_res_masks: torch.Tensor,
+        object_score: torch.Tensor,
+        is_mask_from_pts: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Memory of a frame, ``(B, 64, h, w)``, and its position encoding, from the frame's (not
         memory-conditioned) features and ``(B, 1, S, S)`` mask logits."""
         cfg = self.cfg
@@ -369,20 +450,35 @@ class SAM2Base(nn.Module):
         mem, pos = self.memory_encoder(pix, soft, skip_mask_sigmoid=True)
         if self.no_obj_embed_spatial is not None:
             absent = 1 - (object_score > 0).float()
-            mem = mem + absent[..., None, None] * self.no_obj_embed_spatial[..., None, None].expand(*mem.shape)
+            mem = mem + absent[..., None, None] * self.no_obj_embed_spatial[..., None, None].expand(
+                *mem.shape
+            )
         return mem, pos
 
     def use_multimask(self, is_init_cond_frame: bool, points: Points | None) -> bool:
         n = 0 if points is None else points.labels.shape[1]
         cfg = self.cfg
-        return (cfg.multimask_output_in_sam and (is_init_cond_frame or cfg.multimask_output_for_tracking)
-                and cfg.multimask_min_pt_num <= n <= cfg.multimask_max_pt_num)
+        return (
+            cfg.multimask_output_in_sam
+            and (is_init_cond_frame or cfg.multimask_output_for_tracking)
+            and cfg.multimask_min_pt_num <= n <= cfg.multimask_max_pt_num
+        )
 
-    def track_step(self, *, frame_idx: int, feats: FrameFeatures, num_frames: int,
-                   cond: Mapping[int, MemoryEntry] | None = None, non_cond: Mapping[int, MemoryEntry] | None = None,
-                   is_init_cond_frame: bool = False, points: Points | None = None,
-                   mask_inputs: torch.Tensor | None = None, reverse: bool = False, run_mem_encoder: bool = True,
-                   prev_mask_logits: torch.Tensor | None = None) -> StepOutput:
+    def track_step(
+        self,
+        *,
+        frame_idx: int,
+        feats: FrameFeatures,
+        num_frames: int,
+        cond: Mapping[int, MemoryEntry] | None = None,
+        non_cond: Mapping[int, MemoryEntry] | None = None,
+        is_init_cond_frame: bool = False,
+        points: Points | None = None,
+        mask_inputs: torch.Tensor | None = None,
+        reverse: bool = False,
+        run_mem_encoder: bool = True,
+        prev_mask_logits: torch.Tensor | None = None,
+    ) -> StepOutput:
         """One frame of tracking for B objects: memory attention, decoding, then (optionally) its new memory.
 
         is_init_cond_frame: a newly prompted frame, decoded from its prompts without memory.
@@ -393,21 +489,37 @@ class SAM2Base(nn.Module):
         if mask_inputs is not None and self.cfg.use_mask_input_as_output_without_sam:
             head = self.mask_as_output(feats.grid(), high_res, mask_inputs)
         else:
-            pix = self.memory_conditioned_features(frame_idx=frame_idx, feats=feats, num_frames=num_frames,
-                                                   cond=cond or {}, non_cond=non_cond or {},
-                                                   is_init_cond_frame=is_init_cond_frame, reverse=reverse)
+            pix = self.memory_conditioned_features(
+                frame_idx=frame_idx,
+                feats=feats,
+                num_frames=num_frames,
+                cond=cond or {},
+                non_cond=non_cond or {},
+                is_init_cond_frame=is_init_cond_frame,
+                reverse=reverse,
+            )
             prompt_mask = mask_inputs
             if prev_mask_logits is not None:
                 if points is None or mask_inputs is not None:
                     raise ValueError("previous mask logits refine point prompts only")
                 prompt_mask = prev_mask_logits
-            head = self.forward_sam_heads(pix, points, prompt_mask, high_res,
-                                          self.use_multimask(is_init_cond_frame, points))
-        out = StepOutput(head.low_res_masks, head.high_res_masks, head.obj_ptr, head.object_score, head.best_iou,
-                         head.low_res_multimasks, head.ious, head.decoder_multimasks)
+            head = self.forward_sam_heads(
+                pix, points, prompt_mask, high_res, self.use_multimask(is_init_cond_frame, points)
+            )
+        out = StepOutput(
+            head.low_res_masks,
+            head.high_res_masks,
+            head.obj_ptr,
+            head.object_score,
+            head.best_iou,
+            head.low_res_multimasks,
+            head.ious,
+            head.decoder_multimasks,
+        )
         if run_mem_encoder and self.num_maskmem > 0:
-            out.memory, out.memory_pos = self.encode_memory(feats, head.high_res_masks, head.object_score,
-                                                            is_mask_from_pts=points is not None)
+            out.memory, out.memory_pos = self.encode_memory(
+                feats, head.high_res_masks, head.object_score, is_mask_from_pts=points is not None
+            )
         return out
 
 

@@ -15,8 +15,14 @@ class Attention(nn.Module):
     ``q (B, Nq, C)``, ``k`` and ``v`` ``(B, Nk, kv_in_dim)`` -> ``(B, Nq, C)``.
     """
 
-    def __init__(self, embedding_dim: int, num_heads: int, downsample_rate: int = 1, dropout: float = 0.0,
-                 kv_in_dim: int | None = None) -> None:
+    def __init__(
+        self,
+        embedding_dim: int,
+        num_heads: int,
+        downsample_rate: int = 1,
+        dropout: float = 0.0,
+        kv_in_dim: int | None = None,
+    ) -> None:
         super().__init__()
         kv_in_dim = embedding_dim if kv_in_dim is None else kv_in_dim
         self.internal_dim = embedding_dim // downsample_rate
@@ -41,15 +47,24 @@ class Attention(nn.Module):
         return self.out_proj(out.transpose(1, 2).reshape(b, n, h * d))
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return self.attend(self.split_heads(self.q_proj(q)), self.split_heads(self.k_proj(k)),
-                           self.split_heads(self.v_proj(v)))
+        return self.attend(
+            self.split_heads(self.q_proj(q)),
+            self.split_heads(self.k_proj(k)),
+            self.split_heads(self.v_proj(v)),
+        )
 
 
 class TwoWayAttentionBlock(nn.Module):
     """Token self-attention, token->image attention, token MLP, image->token attention (post-norm each)."""
 
-    def __init__(self, embedding_dim: int, num_heads: int, mlp_dim: int, downsample_rate: int,
-                 skip_first_layer_pe: bool) -> None:
+    def __init__(
+        self,
+        embedding_dim: int,
+        num_heads: int,
+        mlp_dim: int,
+        downsample_rate: int,
+        skip_first_layer_pe: bool,
+    ) -> None:
         super().__init__()
         self.self_attn = Attention(embedding_dim, num_heads)
         self.norm1 = nn.LayerNorm(embedding_dim)
@@ -80,14 +95,24 @@ class TwoWayAttentionBlock(nn.Module):
 class TwoWayTransformer(nn.Module):
     """``forward(image (B, C, h, w), image_pe (B, C, h, w), tokens (B, N, C))`` -> (tokens, image tokens ``(B, hw, C)``)."""
 
-    def __init__(self, depth: int = 2, embedding_dim: int = 256, num_heads: int = 8, mlp_dim: int = 2048,
-                 attention_downsample_rate: int = 2) -> None:
+    def __init__(
+        self,
+        depth: int = 2,
+        embedding_dim: int = 256,
+        num_heads: int = 8,
+        mlp_dim: int = 2048,
+        attention_downsample_rate: int = 2,
+    ) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            TwoWayAttentionBlock(embedding_dim, num_heads, mlp_dim, attention_downsample_rate, i == 0)
+            TwoWayAttentionBlock(
+                embedding_dim, num_heads, mlp_dim, attention_downsample_rate, i == 0
+            )
             for i in range(depth)
         )
-        self.final_attn_token_to_image = Attention(embedding_dim, num_heads, attention_downsample_rate)
+        self.final_attn_token_to_image = Attention(
+            embedding_dim, num_heads, attention_downsample_rate
+        )
         self.norm_final_attn = nn.LayerNorm(embedding_dim)
 
     def forward(self, image: torch.Tensor, image_pe: torch.Tensor, tokens: torch.Tensor):

@@ -14,6 +14,7 @@ _EIGHT = np.ones((3, 3), dtype=bool)
 
 # ---- prompts and crops ----------------------------------------------------------------------------
 
+
 def point_grid(n_per_side: int) -> np.ndarray:
     """``(n², 2)`` points ``(x, y)`` at the centres of an n x n tiling of [0, 1]², x running fastest."""
     half_step = 1.0 / (2 * n_per_side)
@@ -24,23 +25,28 @@ def point_grid(n_per_side: int) -> np.ndarray:
 
 def layer_point_grids(n_per_side: int, n_layers: int, downscale: int) -> list[np.ndarray]:
     """One grid per crop layer (layer 0 is the whole image); layer i has ``n_per_side / downscale**i`` per side."""
-    return [point_grid(int(n_per_side / downscale ** i)) for i in range(n_layers + 1)]
+    return [point_grid(int(n_per_side / downscale**i)) for i in range(n_layers + 1)]
 
 
 def _crop_length(full: int, n_crops: int, overlap: int) -> int:
     return int(math.ceil((overlap * (n_crops - 1) + full) / n_crops))
 
 
-def crop_boxes(height: int, width: int, n_layers: int, overlap_ratio: float) -> tuple[list[list[int]], list[int]]:
+def crop_boxes(
+    height: int, width: int, n_layers: int, overlap_ratio: float
+) -> tuple[list[list[int]], list[int]]:
     """The crops ``[x0, y0, x1, y1]`` and their layer numbers: the whole image, then 2^i x 2^i overlapping
     crops for layer i = 1..n_layers (x0 is the outer loop, as in the official order)."""
     boxes, layers = [[0, 0, width, height]], [0]
     short_side = min(height, width)
     for layer in range(1, n_layers + 1):
-        per_side = 2 ** layer
+        per_side = 2**layer
         # the overlap shrinks with the crop count, so that finer layers still share a margin
         overlap = int(overlap_ratio * short_side * (2 / per_side))
-        crop_w, crop_h = _crop_length(width, per_side, overlap), _crop_length(height, per_side, overlap)
+        crop_w, crop_h = (
+            _crop_length(width, per_side, overlap),
+            _crop_length(height, per_side, overlap),
+        )
         starts_x = [int((crop_w - overlap) * i) for i in range(per_side)]
         starts_y = [int((crop_h - overlap) * i) for i in range(per_side)]
         for x0, y0 in itertools.product(starts_x, starts_y):
@@ -50,6 +56,7 @@ def crop_boxes(height: int, width: int, n_layers: int, overlap_ratio: float) -> 
 
 
 # ---- scores and boxes ------------------------------------------------------------------------------
+
 
 def stability_score(logits: torch.Tensor, threshold: float, offset: float) -> torch.Tensor:
     """IoU of the mask cut at ``threshold + offset`` with the one cut at ``threshold - offset``.
@@ -82,7 +89,9 @@ def masks_to_boxes(masks: torch.Tensor) -> torch.Tensor:
     return boxes
 
 
-def near_crop_edge(boxes: torch.Tensor, crop: list[int], image_box: list[int], tolerance: float = 20.0) -> torch.Tensor:
+def near_crop_edge(
+    boxes: torch.Tensor, crop: list[int], image_box: list[int], tolerance: float = 20.0
+) -> torch.Tensor:
     """True for boxes (crop coordinates) with a side within ``tolerance`` of a crop side that is not an image side.
 
     Such masks were probably cut by the crop; a finer or coarser crop sees them whole.
@@ -117,6 +126,7 @@ def xyxy_to_xywh(box) -> list[float]:
 
 # ---- non-maximum suppression -----------------------------------------------------------------------
 
+
 def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     """Indices of the boxes kept by greedy NMS, best score first (ties: lower index first).
 
@@ -145,22 +155,27 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
     return order[torch.tensor(keep, dtype=torch.int64, device=boxes.device)]
 
 
-def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, categories: torch.Tensor,
-                iou_threshold: float) -> torch.Tensor:
+def batched_nms(
+    boxes: torch.Tensor, scores: torch.Tensor, categories: torch.Tensor, iou_threshold: float
+) -> torch.Tensor:
     """:func:`nms` within each category (boxes of different categories never suppress each other).
 
     Returns the kept indices, best score first (ties: lower index first).
     """
     if boxes.numel() == 0:
         return torch.zeros(0, dtype=torch.int64, device=boxes.device)
-    kept = [torch.nonzero(categories == c).flatten()[nms(boxes[categories == c], scores[categories == c],
-                                                         iou_threshold)]
-            for c in torch.unique(categories)]
+    kept = [
+        torch.nonzero(categories == c).flatten()[
+            nms(boxes[categories == c], scores[categories == c], iou_threshold)
+        ]
+        for c in torch.unique(categories)
+    ]
     kept = torch.sort(torch.cat(kept)).values
     return kept[torch.sort(scores[kept], descending=True, stable=True).indices]
 
 
 # ---- run-length encoding (COCO's uncompressed form: column-major runs, starting with background) ----
+
 
 def mask_to_rle(mask: np.ndarray) -> dict:
     """``(H, W)`` bool mask -> ``{"size": [H, W], "counts": [...]}``."""
@@ -199,7 +214,10 @@ def coco_rle(rle: dict) -> dict:
 
 # ---- small regions ---------------------------------------------------------------------------------
 
-def remove_small_regions(mask: np.ndarray, area_thresh: float, mode: str) -> tuple[np.ndarray, bool]:
+
+def remove_small_regions(
+    mask: np.ndarray, area_thresh: float, mode: str
+) -> tuple[np.ndarray, bool]:
     """Fill holes (``mode="holes"``) or drop islands (``"islands"``) of fewer than ``area_thresh`` pixels.
 
     Regions are 8-connected. Background regions touching the border count as holes too.

@@ -38,9 +38,12 @@ def video_ready(model: SAM2Base) -> SAM2Base:
     rather than silently computing other numbers than the official video predictor.
     """
     if not model.cfg.binarize_mask_from_pts_for_mem_enc:
-        warnings.warn(f"{model.cfg.name} was built for images; switching on the video setting "
-                      "binarize_mask_from_pts_for_mem_enc as the official video builder does "
-                      "(build with build_sam2_video_predictor to avoid this message)", stacklevel=3)
+        warnings.warn(
+            f"{model.cfg.name} was built for images; switching on the video setting "
+            "binarize_mask_from_pts_for_mem_enc as the official video builder does "
+            "(build with build_sam2_video_predictor to avoid this message)",
+            stacklevel=3,
+        )
         model.cfg = replace(model.cfg, binarize_mask_from_pts_for_mem_enc=True)
     return model
 
@@ -51,7 +54,9 @@ class FeatureCache:
     ``window``: a ``(y0, x0, ...)`` corner for the features of that square of the frame at native scale
     (:meth:`FrameSource.window`; the engine's window mode), cached apart from the whole frame's."""
 
-    def __init__(self, model: SAM2Base, frames: FrameSource, max_mb: float, compute=contextlib.nullcontext) -> None:
+    def __init__(
+        self, model: SAM2Base, frames: FrameSource, max_mb: float, compute=contextlib.nullcontext
+    ) -> None:
         self.model, self.frames, self.max_mb, self._compute = model, frames, max_mb, compute
         self._cache: "OrderedDict[object, FrameFeatures]" = OrderedDict()
         self.encoded = 0
@@ -63,11 +68,17 @@ class FeatureCache:
             self._cache.move_to_end(key)
             return feats
         with torch.inference_mode(), self._compute():
-            image = self.frames[frame] if window is None else self.frames.window(frame, window[0], window[1])
-            feats = self.model.frame_features(self.model.forward_image(image.to(self.model.device)[None]))
+            image = (
+                self.frames[frame]
+                if window is None
+                else self.frames.window(frame, window[0], window[1])
+            )
+            feats = self.model.frame_features(
+                self.model.forward_image(image.to(self.model.device)[None])
+            )
         self.encoded += 1
         self._cache[key] = feats
-        budget = self.max_mb * 2 ** 20
+        budget = self.max_mb * 2**20
         while len(self._cache) > 1 and self.nbytes() > budget:
             self._cache.popitem(last=False)
         return feats
@@ -93,9 +104,16 @@ class TrackerCore:
     ``apply_postprocessing=False``).
     """
 
-    def __init__(self, model: SAM2Base, frames: FrameSource, feature_cache_mb: float = 256.0,
-                 fill_hole_area: int = 8, precision: str = "fp32", *,
-                 keep_model_settings: bool = False) -> None:
+    def __init__(
+        self,
+        model: SAM2Base,
+        frames: FrameSource,
+        feature_cache_mb: float = 256.0,
+        fill_hole_area: int = 8,
+        precision: str = "fp32",
+        *,
+        keep_model_settings: bool = False,
+    ) -> None:
         self.model = model if keep_model_settings else video_ready(model)
         self.frames = frames
         self.precision = precision
@@ -117,48 +135,98 @@ class TrackerCore:
         """Mask logits as shown: small background holes filled."""
         return fill_video_holes(logits, self.fill_hole_area)
 
-    def prompt(self, frame: int, *, points: Points | None = None, mask: torch.Tensor | None = None,
-               prev_logits: torch.Tensor | None = None, cond: Mapping[int, MemoryEntry] | None = None,
-               non_cond: Mapping[int, MemoryEntry] | None = None, reverse: bool = False,
-               window: tuple | None = None) -> StepOutput:
+    def prompt(
+        self,
+        frame: int,
+        *,
+        points: Points | None = None,
+        mask: torch.Tensor | None = None,
+        prev_logits: torch.Tensor | None = None,
+        cond: Mapping[int, MemoryEntry] | None = None,
+        non_cond: Mapping[int, MemoryEntry] | None = None,
+        reverse: bool = False,
+        window: tuple | None = None,
+    ) -> StepOutput:
         """Decode a prompted frame for one object: clicks (``prev_logits``: the mask shown before the
         last click, refined by it) or a ``(1, 1, S, S)`` mask. Without ``cond`` the frame is new to the
         object and decoded from its prompts alone; with it (a frame the object was tracked on) the
         prompts correct what the memory gives. No memory is encoded here: see :meth:`memory`.
         Every method takes ``window``: work in that square of the frame (see :class:`FeatureCache`)."""
         with torch.inference_mode(), self.compute():
-            return self.model.track_step(frame_idx=frame, feats=self.features(frame, window), num_frames=self.num_frames,
-                                         cond=cond, non_cond=non_cond, is_init_cond_frame=cond is None,
-                                         points=points, mask_inputs=mask, reverse=reverse, run_mem_encoder=False,
-                                         prev_mask_logits=prev_logits)
+            return self.model.track_step(
+                frame_idx=frame,
+                feats=self.features(frame, window),
+                num_frames=self.num_frames,
+                cond=cond,
+                non_cond=non_cond,
+                is_init_cond_frame=cond is None,
+                points=points,
+                mask_inputs=mask,
+                reverse=reverse,
+                run_mem_encoder=False,
+                prev_mask_logits=prev_logits,
+            )
 
-    def track(self, frame: int, *, batch: int, cond: Mapping[int, MemoryEntry], non_cond: Mapping[int, MemoryEntry],
-              reverse: bool, window: tuple | None = None) -> StepOutput:
+    def track(
+        self,
+        frame: int,
+        *,
+        batch: int,
+        cond: Mapping[int, MemoryEntry],
+        non_cond: Mapping[int, MemoryEntry],
+        reverse: bool,
+        window: tuple | None = None,
+    ) -> StepOutput:
         """Track ``batch`` objects that share one memory layout on ``frame``; the output's memory is
         stored in bfloat16 and its position encoding is the shared one."""
         feats = self.features(frame, window)
         with torch.inference_mode(), self.compute():
-            out = self.model.track_step(frame_idx=frame, feats=feats.expand(batch) if batch != 1 else feats,
-                                        num_frames=self.num_frames, cond=cond, non_cond=non_cond,
-                                        reverse=reverse, run_mem_encoder=True)
+            out = self.model.track_step(
+                frame_idx=frame,
+                feats=feats.expand(batch) if batch != 1 else feats,
+                num_frames=self.num_frames,
+                cond=cond,
+                non_cond=non_cond,
+                reverse=reverse,
+                run_mem_encoder=True,
+            )
         if out.memory is not None:
             out.memory = out.memory.to(MEMORY_DTYPE)
             out.memory_pos = self._shared_pos(out.memory_pos, batch)
         return out
 
-    def decode(self, frame: int, *, batch: int, cond: Mapping[int, MemoryEntry], non_cond: Mapping[int, MemoryEntry],
-               reverse: bool, window: tuple | None = None) -> StepOutput:
+    def decode(
+        self,
+        frame: int,
+        *,
+        batch: int,
+        cond: Mapping[int, MemoryEntry],
+        non_cond: Mapping[int, MemoryEntry],
+        reverse: bool,
+        window: tuple | None = None,
+    ) -> StepOutput:
         """:meth:`track` without the memory encoder: the masks, pointers and scores of ``batch`` objects that
         share one memory layout, for a caller that changes the masks before their memory is made
         (:meth:`encode`)."""
         feats = self.features(frame, window)
         with torch.inference_mode(), self.compute():
-            return self.model.track_step(frame_idx=frame, feats=feats.expand(batch) if batch != 1 else feats,
-                                         num_frames=self.num_frames, cond=cond, non_cond=non_cond,
-                                         reverse=reverse, run_mem_encoder=False)
+            return self.model.track_step(
+                frame_idx=frame,
+                feats=feats.expand(batch) if batch != 1 else feats,
+                num_frames=self.num_frames,
+                cond=cond,
+                non_cond=non_cond,
+                reverse=reverse,
+                run_mem_encoder=False,
+            )
 
-    def encode(self, frame: int, logits: torch.Tensor, object_score: torch.Tensor,
-               window: tuple | None = None) -> torch.Tensor:
+    def encode(
+        self,
+        frame: int,
+        logits: torch.Tensor,
+        object_score: torch.Tensor,
+        window: tuple | None = None,
+    ) -> torch.Tensor:
         """The ``(B, 64, h, w)`` bfloat16 memory of a tracked ``frame`` for ``B`` objects, made from their
         ``(B, 1, S/4, S/4)`` logits upsampled to the model's input size (as the decoder makes its high-res
         mask), with the shared position encoding. The same computation as :meth:`memory` of a tracked
@@ -167,21 +235,32 @@ class TrackerCore:
         feats = self.features(frame, window)
         with torch.inference_mode(), self.compute():
             high = F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)
-            mem, pos = self.model.encode_memory(feats.expand(batch) if batch != 1 else feats, high, object_score,
-                                                is_mask_from_pts=False)
+            mem, pos = self.model.encode_memory(
+                feats.expand(batch) if batch != 1 else feats,
+                high,
+                object_score,
+                is_mask_from_pts=False,
+            )
         self._shared_pos(pos, batch)
         return mem.to(MEMORY_DTYPE)
 
-    def memory(self, frame: int, logits: torch.Tensor, object_score: torch.Tensor, from_prompt: bool,
-               window: tuple | None = None) -> torch.Tensor:
+    def memory(
+        self,
+        frame: int,
+        logits: torch.Tensor,
+        object_score: torch.Tensor,
+        from_prompt: bool,
+        window: tuple | None = None,
+    ) -> torch.Tensor:
         """The ``(B, 64, h, w)`` bfloat16 memory of ``frame`` made from ``(B, 1, S/4, S/4)`` logits: for
         a prompted frame from the mask the user saw, before tracking first needs it; for a tracked
         frame whose memory was dropped to save RAM, rebuilt exactly from its stored logits."""
         size = self.model.image_size
         with torch.inference_mode(), self.compute():
             high = F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)
-            mem, pos = self.model.encode_memory(self.features(frame, window), high, object_score,
-                                                is_mask_from_pts=from_prompt)
+            mem, pos = self.model.encode_memory(
+                self.features(frame, window), high, object_score, is_mask_from_pts=from_prompt
+            )
         self._shared_pos(pos, 1)
         return mem.to(MEMORY_DTYPE)
 

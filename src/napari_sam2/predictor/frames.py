@@ -23,8 +23,17 @@ from PIL import Image
 
 from ..io.readers import open_frames
 from ..notices import warn_quality
-from .preprocess import (DEFAULT_PERCENTILES, IMAGENET_MEAN, IMAGENET_STD, grey_model_advice, is_colour, pick_channel,
-                         to_model_input, to_unit_rgb)
+from .preprocess import (
+    DEFAULT_PERCENTILES,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    grey_model_advice,
+    is_colour,
+    pick_channel,
+    to_model_input,
+    to_unit_rgb,
+)
+
 
 class _ChannelView:
     """A lazy ``(T, H, W)`` view of ``(T, H, W, C)`` frames: one channel, or the luminance (``"grey"``)."""
@@ -32,9 +41,13 @@ class _ChannelView:
     def __init__(self, data, channel: int | str) -> None:
         shape = tuple(int(v) for v in data.shape)
         if len(shape) != 4:
-            raise ValueError(f"channel {channel!r} given, but frames of shape {shape} have no channel axis "
-                             f"(expected (T, H, W, C))")
-        pick_channel(np.zeros((1, 1, shape[-1]), dtype=data.dtype), channel, f"frames of shape {shape}")
+            raise ValueError(
+                f"channel {channel!r} given, but frames of shape {shape} have no channel axis "
+                f"(expected (T, H, W, C))"
+            )
+        pick_channel(
+            np.zeros((1, 1, shape[-1]), dtype=data.dtype), channel, f"frames of shape {shape}"
+        )
         self.data, self.channel = data, channel
         self.shape = shape[:3]
         self.dtype = np.dtype(np.float32) if isinstance(channel, str) else np.dtype(data.dtype)
@@ -50,8 +63,14 @@ class _ChannelView:
 class FrameSource:
     """Per-frame access to a video, preprocessed for a model of input size ``image_size``."""
 
-    def __init__(self, frames, image_size: int, contrast_limits: tuple[float, float] | None = None,
-                 sample_frames: int = 16, channel: int | str | None = None) -> None:
+    def __init__(
+        self,
+        frames,
+        image_size: int,
+        contrast_limits: tuple[float, float] | None = None,
+        sample_frames: int = 16,
+        channel: int | str | None = None,
+    ) -> None:
         self.data = open_frames(frames)
         if channel is not None and not (isinstance(channel, str) and len(self.data.shape) == 3):
             # 'grey' of grey (T, H, W) frames needs nothing; everything else is checked by the view
@@ -62,7 +81,9 @@ class FrameSource:
         elif len(shape) == 3:
             self.channels = 1
         else:
-            raise ValueError(f"frames must have shape (T, H, W) or (T, H, W, C) with C in 1, 3, 4; got {shape}")
+            raise ValueError(
+                f"frames must have shape (T, H, W) or (T, H, W, C) with C in 1, 3, 4; got {shape}"
+            )
         if shape[0] < 1 or shape[1] < 1 or shape[2] < 1:
             raise ValueError(f"frames are empty: shape {shape}")
         self.num_frames, self.height, self.width = int(shape[0]), int(shape[1]), int(shape[2])
@@ -75,7 +96,9 @@ class FrameSource:
         elif contrast_limits is not None:
             lo, hi = (float(v) for v in contrast_limits)
             if not (np.isfinite(lo) and np.isfinite(hi)) or hi < lo:
-                raise ValueError(f"contrast_limits must be finite with lo <= hi, got {contrast_limits}")
+                raise ValueError(
+                    f"contrast_limits must be finite with lo <= hi, got {contrast_limits}"
+                )
             self.contrast_limits = (lo, hi)
         else:
             self.contrast_limits = self._stack_limits(sample_frames)
@@ -91,7 +114,9 @@ class FrameSource:
         return self._colour
 
     def _stack_limits(self, n: int) -> tuple[float, float]:
-        idx = np.unique(np.linspace(0, self.num_frames - 1, min(n, self.num_frames)).round().astype(int))
+        idx = np.unique(
+            np.linspace(0, self.num_frames - 1, min(n, self.num_frames)).round().astype(int)
+        )
         sample = np.stack([self.raw(i) for i in idx])
         lo, hi = np.percentile(sample.astype(np.float64), DEFAULT_PERCENTILES)
         return float(lo), float(hi)
@@ -112,7 +137,9 @@ class FrameSource:
         frame = self.raw(idx)
         if self.official_uint8:
             rgb = frame if frame.ndim == 3 else np.repeat(frame[..., None], 3, axis=-1)
-            pic = Image.fromarray(np.ascontiguousarray(rgb[..., :3])).resize((self.image_size, self.image_size))
+            pic = Image.fromarray(np.ascontiguousarray(rgb[..., :3])).resize(
+                (self.image_size, self.image_size)
+            )
             return _standardised(np.asarray(pic))
         return to_model_input(to_unit_rgb(frame, self.contrast_limits), self.image_size)[0]
 
@@ -121,7 +148,7 @@ class FrameSource:
         scale (no resize), as the model's ``(3, S, S)`` input; where it leaves the frame, the frame's edge
         is mirrored. Same intensity mapping as :meth:`__getitem__` (window mode of the tracking engine)."""
         frame, size = self.raw(idx), self.image_size
-        part = frame[y0:y0 + size, x0:x0 + size]
+        part = frame[y0 : y0 + size, x0 : x0 + size]
         pad = [(0, size - part.shape[0]), (0, size - part.shape[1])] + [(0, 0)] * (part.ndim - 2)
         if pad[0][1] or pad[1][1]:
             part = np.pad(part, pad, mode="symmetric")

@@ -12,7 +12,14 @@ from ..loading import pretrained_model
 from ..model.sam2_base import SAM2Base
 from ..notices import warn_quality
 from .postprocess import fill_holes_and_sprinkles
-from .preprocess import check_image, grey_model_advice, is_colour, pick_channel, to_model_input, to_unit_rgb
+from .preprocess import (
+    check_image,
+    grey_model_advice,
+    is_colour,
+    pick_channel,
+    to_model_input,
+    to_unit_rgb,
+)
 
 
 @dataclass
@@ -53,8 +60,13 @@ class SAM2ImagePredictor:
     official API.
     """
 
-    def __init__(self, sam_model: SAM2Base, mask_threshold: float = 0.0, max_hole_area: float = 0.0,
-                 max_sprinkle_area: float = 0.0) -> None:
+    def __init__(
+        self,
+        sam_model: SAM2Base,
+        mask_threshold: float = 0.0,
+        max_hole_area: float = 0.0,
+        max_sprinkle_area: float = 0.0,
+    ) -> None:
         self.model = sam_model
         self.mask_threshold = mask_threshold
         self.max_hole_area = max_hole_area
@@ -78,8 +90,12 @@ class SAM2ImagePredictor:
         self._orig_hw: list[tuple[int, int]] = []  # (H, W) of each image set, as the official
 
     @torch.inference_mode()
-    def set_image(self, image, contrast_limits: tuple[float, float] | None = None,
-                  channel: int | str | None = None) -> None:
+    def set_image(
+        self,
+        image,
+        contrast_limits: tuple[float, float] | None = None,
+        channel: int | str | None = None,
+    ) -> None:
         """Compute the embedding of ``image``: ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)``; uint8, uint16 or float.
 
         See :mod:`napari_sam2.predictor.preprocess` for how intensities are mapped;
@@ -91,16 +107,22 @@ class SAM2ImagePredictor:
         self._encode([image], contrast_limits, channel)
 
     @torch.inference_mode()
-    def set_image_batch(self, image_list, contrast_limits: tuple[float, float] | None = None,
-                        channel: int | str | None = None) -> None:
+    def set_image_batch(
+        self,
+        image_list,
+        contrast_limits: tuple[float, float] | None = None,
+        channel: int | str | None = None,
+    ) -> None:
         """Compute the embeddings of several images in one pass, for :meth:`predict_batch`.
 
         image_list: a list of images, each as :meth:`set_image` takes it (sizes may differ);
         ``contrast_limits`` and ``channel`` apply to every image.
         """
         if isinstance(image_list, np.ndarray) or not isinstance(image_list, (list, tuple)):
-            raise TypeError(f"set_image_batch takes a list of images, got "
-                            f"{type(image_list).__name__} (for one image use set_image)")
+            raise TypeError(
+                f"set_image_batch takes a list of images, got "
+                f"{type(image_list).__name__} (for one image use set_image)"
+            )
         if not image_list:
             raise ValueError("set_image_batch got an empty list of images")
         self._encode(image_list, contrast_limits, channel)
@@ -132,8 +154,16 @@ class SAM2ImagePredictor:
         if self._features is None:
             raise RuntimeError("no image is set: call set_image(image) before predict()")
 
-    def predict(self, point_coords=None, point_labels=None, box=None, mask_input=None, multimask_output: bool = True,
-                return_logits: bool = False, normalize_coords: bool = True):
+    def predict(
+        self,
+        point_coords=None,
+        point_labels=None,
+        box=None,
+        mask_input=None,
+        multimask_output: bool = True,
+        return_logits: bool = False,
+        normalize_coords: bool = True,
+    ):
         """Masks for the prompts, as the official predictor returns them.
 
         point_coords: (N, 2) or (B, N, 2) in (x, y); point_labels: (N,) or (B, N), 1 positive,
@@ -141,60 +171,109 @@ class SAM2ImagePredictor:
         logits from an earlier call. Returns (masks, iou_scores, low_res_logits) with the
         leading batch axis dropped when B == 1.
         """
-        p = self.predict_full(point_coords, point_labels, box, mask_input, multimask_output, return_logits,
-                              normalize_coords)
+        p = self.predict_full(
+            point_coords,
+            point_labels,
+            box,
+            mask_input,
+            multimask_output,
+            return_logits,
+            normalize_coords,
+        )
         return _official_form(p)
 
-    def predict_batch(self, point_coords_batch=None, point_labels_batch=None, box_batch=None,
-                      mask_input_batch=None, multimask_output: bool = True,
-                      return_logits: bool = False, normalize_coords: bool = True):
+    def predict_batch(
+        self,
+        point_coords_batch=None,
+        point_labels_batch=None,
+        box_batch=None,
+        mask_input_batch=None,
+        multimask_output: bool = True,
+        return_logits: bool = False,
+        normalize_coords: bool = True,
+    ):
         """:meth:`predict` for each image of :meth:`set_image_batch`: each ``*_batch`` argument is a
         list with one entry per image (that image's ``point_coords``, ``box``, ...) or None.
         Returns three lists (masks, iou_scores, low_res_logits), one entry per image, each as
         :meth:`predict` returns it."""
         self._require_image()
         n = len(self._orig_hw)
-        given = {"point_coords_batch": point_coords_batch, "point_labels_batch": point_labels_batch,
-                 "box_batch": box_batch, "mask_input_batch": mask_input_batch}
+        given = {
+            "point_coords_batch": point_coords_batch,
+            "point_labels_batch": point_labels_batch,
+            "box_batch": box_batch,
+            "mask_input_batch": mask_input_batch,
+        }
         for label, values in given.items():
             if values is not None and len(values) != n:
-                raise ValueError(f"{label} has {len(values)} entries for {n} images (one per "
-                                 f"image of set_image_batch)")
+                raise ValueError(
+                    f"{label} has {len(values)} entries for {n} images (one per "
+                    f"image of set_image_batch)"
+                )
         results = []
         for i in range(n):
             prompts = [None if values is None else values[i] for values in given.values()]
             try:
-                p = self._predict_image(i, *prompts, multimask_output, return_logits,
-                                        normalize_coords)
+                p = self._predict_image(
+                    i, *prompts, multimask_output, return_logits, normalize_coords
+                )
             except ValueError as exc:
                 raise ValueError(f"image {i}: {exc}") from None
             results.append(_official_form(p))
         return tuple(list(outputs) for outputs in zip(*results))
 
-    def predict_full(self, point_coords=None, point_labels=None, box=None, mask_input=None,
-                     multimask_output: bool = True, return_logits: bool = False,
-                     normalize_coords: bool = True) -> Prediction:
+    def predict_full(
+        self,
+        point_coords=None,
+        point_labels=None,
+        box=None,
+        mask_input=None,
+        multimask_output: bool = True,
+        return_logits: bool = False,
+        normalize_coords: bool = True,
+    ) -> Prediction:
         """Like :meth:`predict`, but always batched and with the object-presence logits."""
         self._require_image()
         if len(self._orig_hw) != 1:
-            raise RuntimeError(f"{len(self._orig_hw)} images are set (set_image_batch): use "
-                               f"predict_batch, or set_image for one image")
-        return self._predict_image(0, point_coords, point_labels, box, mask_input, multimask_output,
-                                   return_logits, normalize_coords)
+            raise RuntimeError(
+                f"{len(self._orig_hw)} images are set (set_image_batch): use "
+                f"predict_batch, or set_image for one image"
+            )
+        return self._predict_image(
+            0,
+            point_coords,
+            point_labels,
+            box,
+            mask_input,
+            multimask_output,
+            return_logits,
+            normalize_coords,
+        )
 
     @torch.inference_mode()
-    def _predict_image(self, index: int, point_coords, point_labels, box, mask_input,
-                       multimask_output: bool, return_logits: bool,
-                       normalize_coords: bool) -> Prediction:
+    def _predict_image(
+        self,
+        index: int,
+        point_coords,
+        point_labels,
+        box,
+        mask_input,
+        multimask_output: bool,
+        return_logits: bool,
+        normalize_coords: bool,
+    ) -> Prediction:
         """The prediction for image ``index`` of those set (the official ``img_idx``)."""
         hw = self._orig_hw[index]
-        coords, labels, boxes, mask = self._prompts(point_coords, point_labels, box, mask_input,
-                                                    normalize_coords, hw)
+        coords, labels, boxes, mask = self._prompts(
+            point_coords, point_labels, box, mask_input, normalize_coords, hw
+        )
 
         if boxes is not None:
             # box corners go first, as labelled points 2 and 3
             box_pts = boxes.reshape(-1, 2, 2)
-            box_lab = torch.tensor([[2, 3]], dtype=torch.int32, device=self.device).repeat(box_pts.shape[0], 1)
+            box_lab = torch.tensor([[2, 3]], dtype=torch.int32, device=self.device).repeat(
+                box_pts.shape[0], 1
+            )
             if coords is not None:
                 if coords.shape[0] != box_pts.shape[0]:
                     raise ValueError(f"{box_pts.shape[0]} boxes but {coords.shape[0]} point sets")
@@ -206,33 +285,49 @@ class SAM2ImagePredictor:
             raise ValueError(f"{mask.shape[0]} mask inputs but {coords.shape[0]} prompt sets")
 
         model = self.model
-        embed = self._features["image_embed"][index:index + 1]
-        high_res = [f[index:index + 1] for f in self._features["high_res_feats"]]
+        embed = self._features["image_embed"][index : index + 1]
+        high_res = [f[index : index + 1] for f in self._features["high_res_feats"]]
         sparse, dense = model.sam_prompt_encoder(points=points, boxes=None, masks=mask)
         out = model.sam_mask_decoder(
-            image_embeddings=embed, image_pe=model.sam_prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=multimask_output,
-            repeat_image=points is not None and coords.shape[0] > 1, high_res_features=high_res)
-        low_res = fill_holes_and_sprinkles(out.masks.float(), self.mask_threshold, self.max_hole_area,
-                                           self.max_sprinkle_area)
+            image_embeddings=embed,
+            image_pe=model.sam_prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=multimask_output,
+            repeat_image=points is not None and coords.shape[0] > 1,
+            high_res_features=high_res,
+        )
+        low_res = fill_holes_and_sprinkles(
+            out.masks.float(), self.mask_threshold, self.max_hole_area, self.max_sprinkle_area
+        )
         masks = F.interpolate(low_res, hw, mode="bilinear", align_corners=False)
         if not return_logits:
             masks = masks > self.mask_threshold
-        return Prediction(masks.cpu().numpy(), out.iou.float().cpu().numpy(),
-                          out.masks.float().clamp(-32.0, 32.0).cpu().numpy(),
-                          out.object_score.float().cpu().numpy())
+        return Prediction(
+            masks.cpu().numpy(),
+            out.iou.float().cpu().numpy(),
+            out.masks.float().clamp(-32.0, 32.0).cpu().numpy(),
+            out.object_score.float().cpu().numpy(),
+        )
 
     def _to_model_coords(self, xy: np.ndarray, limit: np.ndarray) -> torch.Tensor:
         # float32 throughout, in the official order (divide by the image size, then scale)
         t = torch.as_tensor(xy, dtype=torch.float32, device=self.device)
-        return t / torch.as_tensor(limit, dtype=torch.float32, device=self.device) * self.model.image_size
+        return (
+            t
+            / torch.as_tensor(limit, dtype=torch.float32, device=self.device)
+            * self.model.image_size
+        )
 
-    def _prompts(self, point_coords, point_labels, box, mask_input, normalize_coords,
-                 hw: tuple[int, int]):
+    def _prompts(
+        self, point_coords, point_labels, box, mask_input, normalize_coords, hw: tuple[int, int]
+    ):
         """Check prompts for an image of size ``hw`` and convert them to model-input tensors
         (coordinates scaled to the model size)."""
         if point_coords is None and box is None and mask_input is None:
-            raise ValueError("no prompt given: pass point_coords/point_labels, a box or a mask_input")
+            raise ValueError(
+                "no prompt given: pass point_coords/point_labels, a box or a mask_input"
+            )
         h, w = hw
         limit = np.array([w, h], dtype=np.float64) if normalize_coords else np.ones(2)
         where = f"the {w}x{h} image" if normalize_coords else "[0, 1] (normalize_coords=False)"
@@ -246,14 +341,20 @@ class SAM2ImagePredictor:
             if pts.ndim == 2:
                 pts, lab = pts[None], lab[None] if lab.ndim == 1 else lab
             if pts.ndim != 3 or pts.shape[-1] != 2:
-                raise ValueError(f"point_coords must have shape (N, 2) or (B, N, 2), got {np.shape(point_coords)}")
+                raise ValueError(
+                    f"point_coords must have shape (N, 2) or (B, N, 2), got {np.shape(point_coords)}"
+                )
             if lab.shape != pts.shape[:2]:
-                raise ValueError(f"point_labels shape {np.shape(point_labels)} does not match "
-                                 f"{pts.shape[1]} points in point_coords")
+                raise ValueError(
+                    f"point_labels shape {np.shape(point_labels)} does not match "
+                    f"{pts.shape[1]} points in point_coords"
+                )
             if pts.shape[1] == 0:
                 raise ValueError("point_coords is empty")
             if not np.isin(lab, (0, 1, 2, 3, -1)).all():
-                raise ValueError(f"point_labels must be 1 (positive) or 0 (negative); got {np.unique(lab)}")
+                raise ValueError(
+                    f"point_labels must be 1 (positive) or 0 (negative); got {np.unique(lab)}"
+                )
             outside = ((pts < 0) | (pts > limit)).any(-1)
             if outside.any():
                 bad = pts[outside][0]
@@ -264,7 +365,9 @@ class SAM2ImagePredictor:
             bx = _as_float_array(box, "box")
             bx = bx[None] if bx.ndim == 1 else bx
             if bx.ndim != 2 or bx.shape[-1] != 4:
-                raise ValueError(f"box must have shape (4,) or (B, 4) as x0, y0, x1, y1; got {np.shape(box)}")
+                raise ValueError(
+                    f"box must have shape (4,) or (B, 4) as x0, y0, x1, y1; got {np.shape(box)}"
+                )
             corners = bx.reshape(-1, 2, 2)
             if ((corners < 0) | (corners > limit)).any():
                 raise ValueError(f"box {bx[0].tolist()} reaches outside {where}")
@@ -276,7 +379,9 @@ class SAM2ImagePredictor:
             expected = self.model.sam_prompt_encoder.mask_input_size
             m = m[None] if m.ndim == 3 else m
             if m.ndim != 4 or m.shape[1] != 1 or tuple(m.shape[-2:]) != expected:
-                raise ValueError(f"mask_input must have shape (1, {expected[0]}, {expected[1]}) or "
-                                 f"(B, 1, {expected[0]}, {expected[1]}); got {np.shape(mask_input)}")
+                raise ValueError(
+                    f"mask_input must have shape (1, {expected[0]}, {expected[1]}) or "
+                    f"(B, 1, {expected[0]}, {expected[1]}); got {np.shape(mask_input)}"
+                )
             mask = torch.as_tensor(m, dtype=torch.float32, device=self.device)
         return coords, labels, boxes, mask

@@ -19,8 +19,13 @@ def _small_components(binary: np.ndarray, max_area: float) -> np.ndarray:
     return small[labels]
 
 
-def fill_holes_and_sprinkles(logits: torch.Tensor, threshold: float = 0.0, max_hole_area: float = 0.0,
-                             max_sprinkle_area: float = 0.0, hole_value: float | None = None) -> torch.Tensor:
+def fill_holes_and_sprinkles(
+    logits: torch.Tensor,
+    threshold: float = 0.0,
+    max_hole_area: float = 0.0,
+    max_sprinkle_area: float = 0.0,
+    hole_value: float | None = None,
+) -> torch.Tensor:
     """Clean mask logits ``(..., H, W)``.
 
     Background components (logit <= threshold) of at most ``max_hole_area`` pixels are set

@@ -21,13 +21,16 @@ def mask_to_model_input(mask, image_size: int, device) -> torch.Tensor:
     then threshold at 0.5, as the official predictor does)."""
     m = torch.as_tensor(np.asarray(mask)).bool()[None, None].float().to(device)
     if m.shape[-2:] != (image_size, image_size):
-        m = F.interpolate(m, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True)
+        m = F.interpolate(
+            m, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True
+        )
         m = (m >= 0.5).float()
     return m
 
 
-def video_prompt(points, labels, box, width: int, height: int, image_size: int,
-                 normalize_coords: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def video_prompt(
+    points, labels, box, width: int, height: int, image_size: int, normalize_coords: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Validate one object's prompt on a ``width x height`` frame.
 
     points: (N, 2) in (x, y) pixels (or [0, 1] with ``normalize_coords=False``); labels: (N,),
@@ -55,7 +58,9 @@ def video_prompt(points, labels, box, width: int, height: int, image_size: int,
     if not np.isfinite(pts).all():
         raise ValueError("points contain NaN or infinite values")
     if not np.isin(lab, (0, 1)).all():
-        raise ValueError(f"labels must be 1 (positive) or 0 (negative), got {np.unique(lab).tolist()}")
+        raise ValueError(
+            f"labels must be 1 (positive) or 0 (negative), got {np.unique(lab).tolist()}"
+        )
     outside = ((pts < 0) | (pts > limit)).any(-1)
     if outside.any():
         x, y = pts[outside][0]
@@ -70,7 +75,9 @@ def video_prompt(points, labels, box, width: int, height: int, image_size: int,
             raise ValueError("box must be ordered x0 <= x1 and y0 <= y1")
         if ((bx.reshape(2, 2) < 0) | (bx.reshape(2, 2) > limit)).any():
             raise ValueError(f"box {bx.tolist()} reaches outside {where}")
-        coords = torch.cat([torch.as_tensor(bx, dtype=torch.float32).reshape(1, 2, 2), coords], dim=1)
+        coords = torch.cat(
+            [torch.as_tensor(bx, dtype=torch.float32).reshape(1, 2, 2), coords], dim=1
+        )
         labs = torch.cat([torch.tensor([[2, 3]], dtype=torch.int32), labs], dim=1)
     if normalize_coords:
         coords = coords / torch.tensor([width, height])

@@ -16,8 +16,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..loading import (LOCAL, NOT_GIVEN, build_configured, official_names, official_settings,
-                       pretrained)
+from ..loading import (
+    LOCAL,
+    NOT_GIVEN,
+    build_configured,
+    official_names,
+    official_settings,
+    pretrained,
+)
 from ..model.sam2_base import NO_OBJ_SCORE, Points, SAM2Base, non_overlapping
 from .core import TrackerCore
 from .frames import FrameSource, warn_if_colour
@@ -104,8 +110,9 @@ class VideoState:
     # read access with the official inference_state's keys
     def __getitem__(self, key: str):
         if key not in STATE_KEYS:
-            raise KeyError(f"{key!r}: this inference state gives read access to "
-                           f"{', '.join(STATE_KEYS)}")
+            raise KeyError(
+                f"{key!r}: this inference state gives read access to {', '.join(STATE_KEYS)}"
+            )
         return getattr(self, key)
 
     def __contains__(self, key) -> bool:
@@ -119,10 +126,24 @@ class VideoState:
 
 
 # the official inference_state's keys that VideoState can be read with (``state["num_frames"]``)
-STATE_KEYS = ("images", "num_frames", "video_height", "video_width", "device", "storage_device",
-              "offload_video_to_cpu", "offload_state_to_cpu", "obj_id_to_idx", "obj_idx_to_id",
-              "obj_ids", "point_inputs_per_obj", "mask_inputs_per_obj", "output_dict_per_obj",
-              "temp_output_dict_per_obj", "frames_tracked_per_obj")
+STATE_KEYS = (
+    "images",
+    "num_frames",
+    "video_height",
+    "video_width",
+    "device",
+    "storage_device",
+    "offload_video_to_cpu",
+    "offload_state_to_cpu",
+    "obj_id_to_idx",
+    "obj_idx_to_id",
+    "obj_ids",
+    "point_inputs_per_obj",
+    "mask_inputs_per_obj",
+    "output_dict_per_obj",
+    "temp_output_dict_per_obj",
+    "frames_tracked_per_obj",
+)
 
 
 class SAM2VideoPredictor:
@@ -142,9 +163,17 @@ class SAM2VideoPredictor:
     engine uses too; this class keeps the official bookkeeping and method names on top of it.
     """
 
-    def __init__(self, model: SAM2Base, fill_hole_area: int = 8, non_overlap_masks: bool = False,
-                 clear_non_cond_mem_around_input: bool = False, add_all_frames_to_correct_as_cond: bool = False,
-                 feature_cache_mb: float = 64.0, *, keep_model_settings: bool = False) -> None:
+    def __init__(
+        self,
+        model: SAM2Base,
+        fill_hole_area: int = 8,
+        non_overlap_masks: bool = False,
+        clear_non_cond_mem_around_input: bool = False,
+        add_all_frames_to_correct_as_cond: bool = False,
+        feature_cache_mb: float = 64.0,
+        *,
+        keep_model_settings: bool = False,
+    ) -> None:
         self.model = model
         self.feature_cache_mb = feature_cache_mb
         self.keep_model_settings = keep_model_settings
@@ -172,10 +201,16 @@ class SAM2VideoPredictor:
     # ------------------------------------------------------------------ session
 
     @torch.inference_mode()
-    def init_state(self, video_path, offload_video_to_cpu: bool = False,
-                   offload_state_to_cpu: bool = False, async_loading_frames: bool = False, *,
-                   contrast_limits: tuple[float, float] | None = None,
-                   channel: int | str | None = None) -> VideoState:
+    def init_state(
+        self,
+        video_path,
+        offload_video_to_cpu: bool = False,
+        offload_state_to_cpu: bool = False,
+        async_loading_frames: bool = False,
+        *,
+        contrast_limits: tuple[float, float] | None = None,
+        channel: int | str | None = None,
+    ) -> VideoState:
         """Start a session on ``video_path``: a folder of images (the official JPEG folder), a TIFF
         stack, a zarr array, a video file (``.mp4`` etc., with the ``video`` extra), or an
         array-like ``(T, H, W[, C])`` (numpy, dask, zarr).
@@ -194,18 +229,32 @@ class SAM2VideoPredictor:
         else:
             source = FrameSource(video_path, self.image_size, contrast_limits, channel=channel)
         warn_if_colour(source, self.model)
-        core = TrackerCore(self.model, source, self.feature_cache_mb, self.fill_hole_area,
-                           keep_model_settings=self.keep_model_settings)
-        state = VideoState(source, self.device, core,
-                           offload_video_to_cpu=bool(offload_video_to_cpu),
-                           offload_state_to_cpu=bool(offload_state_to_cpu))
+        core = TrackerCore(
+            self.model,
+            source,
+            self.feature_cache_mb,
+            self.fill_hole_area,
+            keep_model_settings=self.keep_model_settings,
+        )
+        state = VideoState(
+            source,
+            self.device,
+            core,
+            offload_video_to_cpu=bool(offload_video_to_cpu),
+            offload_state_to_cpu=bool(offload_state_to_cpu),
+        )
         state.core.features(0)
         return state
 
     def reset_state(self, state: VideoState) -> None:
         """Forget all objects, prompts and results (the frames stay)."""
-        for container in (state.point_inputs_per_obj, state.mask_inputs_per_obj, state.output_dict_per_obj,
-                          state.temp_output_dict_per_obj, state.frames_tracked_per_obj):
+        for container in (
+            state.point_inputs_per_obj,
+            state.mask_inputs_per_obj,
+            state.output_dict_per_obj,
+            state.temp_output_dict_per_obj,
+            state.frames_tracked_per_obj,
+        ):
             container.clear()
         state.obj_id_to_idx.clear()
 
@@ -219,15 +268,28 @@ class SAM2VideoPredictor:
         if idx is None:
             idx = len(state.obj_id_to_idx)
             state.obj_id_to_idx[obj_id] = idx
-            for container in (state.point_inputs_per_obj, state.mask_inputs_per_obj, state.frames_tracked_per_obj):
+            for container in (
+                state.point_inputs_per_obj,
+                state.mask_inputs_per_obj,
+                state.frames_tracked_per_obj,
+            ):
                 container[idx] = {}
             state.output_dict_per_obj[idx] = _new_bank()
             state.temp_output_dict_per_obj[idx] = _new_bank()
         return idx
 
     @torch.inference_mode()
-    def add_new_points_or_box(self, inference_state: VideoState, frame_idx: int, obj_id, points=None, labels=None,
-                              clear_old_points: bool = True, normalize_coords: bool = True, box=None):
+    def add_new_points_or_box(
+        self,
+        inference_state: VideoState,
+        frame_idx: int,
+        obj_id,
+        points=None,
+        labels=None,
+        clear_old_points: bool = True,
+        normalize_coords: bool = True,
+        box=None,
+    ):
         """Add clicks (x, y pixels; 1 positive, 0 negative) and/or a box (x0, y0, x1, y1) for ``obj_id``.
 
         Returns ``(frame_idx, obj_ids, masks)``, masks ``(N_objects, 1, H, W)`` logits of that frame.
@@ -236,8 +298,15 @@ class SAM2VideoPredictor:
         frame_idx = self._check_frame(state, frame_idx)
         if box is not None and not clear_old_points:
             raise ValueError("a box must come first: use clear_old_points=True when giving a box")
-        coords, labs = video_prompt(points, labels, box, state.video_width, state.video_height, self.image_size,
-                                    normalize_coords)
+        coords, labs = video_prompt(
+            points,
+            labels,
+            box,
+            state.video_width,
+            state.video_height,
+            self.image_size,
+            normalize_coords,
+        )
         coords, labs = coords.to(state.device), labs.to(state.device)
         obj_idx = self._obj_idx(state, obj_id)
         points_per_frame = state.point_inputs_per_obj[obj_idx]
@@ -256,8 +325,10 @@ class SAM2VideoPredictor:
         frame_idx = self._check_frame(state, frame_idx)
         m = torch.as_tensor(np.asarray(mask))
         if m.ndim != 2 or tuple(m.shape) != (state.video_height, state.video_width):
-            raise ValueError(f"mask must have the frame's shape ({state.video_height}, {state.video_width}); "
-                             f"got {tuple(m.shape)}")
+            raise ValueError(
+                f"mask must have the frame's shape ({state.video_height}, {state.video_width}); "
+                f"got {tuple(m.shape)}"
+            )
         if m.is_floating_point() and not torch.isfinite(m).all():
             raise ValueError("mask contains NaN or infinite values")
         obj_idx = self._obj_idx(state, obj_id)
@@ -275,22 +346,33 @@ class SAM2VideoPredictor:
         bank, temp = state.output_dict_per_obj[obj_idx], state.temp_output_dict_per_obj[obj_idx]
         prev_logits = None
         if point_inputs is not None:
-            prev = temp[key].get(frame_idx) or bank[COND].get(frame_idx) or bank[NON_COND].get(frame_idx)
+            prev = (
+                temp[key].get(frame_idx)
+                or bank[COND].get(frame_idx)
+                or bank[NON_COND].get(frame_idx)
+            )
             if prev is not None:
                 # refine from the mask already shown on this frame
                 prev_logits = prev.masks.to(state.device).clamp(-32.0, 32.0)
         memory = None if is_init else self._bank_entries(state, bank)
-        out = state.core.prompt(frame_idx, points=point_inputs, mask=mask_inputs, prev_logits=prev_logits,
-                                cond=None if memory is None else memory[0],
-                                non_cond=None if memory is None else memory[1], reverse=reverse)
+        out = state.core.prompt(
+            frame_idx,
+            points=point_inputs,
+            mask=mask_inputs,
+            prev_logits=prev_logits,
+            cond=None if memory is None else memory[0],
+            non_cond=None if memory is None else memory[1],
+            reverse=reverse,
+        )
         shown = state.store(state.core.filled(out.masks))
         temp[key][frame_idx] = FrameOutput(shown, out.obj_ptr, out.object_score)
         masks = self._consolidate(state, frame_idx, is_cond)
         return frame_idx, state.obj_ids, self._video_res(state, masks)
 
     @torch.inference_mode()
-    def clear_all_prompts_in_frame(self, inference_state: VideoState, frame_idx: int, obj_id,
-                                   need_output: bool = True):
+    def clear_all_prompts_in_frame(
+        self, inference_state: VideoState, frame_idx: int, obj_id, need_output: bool = True
+    ):
         """Remove ``obj_id``'s prompts on ``frame_idx``; a prompted frame becomes an ordinary tracked one."""
         state = inference_state
         frame_idx = self._check_frame(state, frame_idx)
@@ -309,16 +391,24 @@ class SAM2VideoPredictor:
         if not need_output:
             return None
         is_cond = any(frame_idx in t[COND] for t in state.temp_output_dict_per_obj.values())
-        return frame_idx, state.obj_ids, self._video_res(state, self._consolidate(state, frame_idx, is_cond))
+        return (
+            frame_idx,
+            state.obj_ids,
+            self._video_res(state, self._consolidate(state, frame_idx, is_cond)),
+        )
 
     @torch.inference_mode()
-    def remove_object(self, inference_state: VideoState, obj_id, strict: bool = True, need_output: bool = True):
+    def remove_object(
+        self, inference_state: VideoState, obj_id, strict: bool = True, need_output: bool = True
+    ):
         """Remove ``obj_id`` and everything about it. Returns ``(obj_ids, [(frame_idx, masks), ...])``
         for the frames where it had prompts. An unknown id is an error unless ``strict=False``."""
         state = inference_state
         if obj_id not in state.obj_id_to_idx:
             if strict:
-                raise KeyError(f"cannot remove unknown object id {obj_id!r}; known ids: {state.obj_ids}")
+                raise KeyError(
+                    f"cannot remove unknown object id {obj_id!r}; known ids: {state.obj_ids}"
+                )
             return state.obj_ids, []
         if len(state.obj_id_to_idx) == 1:
             self.reset_state(state)
@@ -331,8 +421,13 @@ class SAM2VideoPredictor:
         ids = [oid for oid in state.obj_id_to_idx if oid != obj_id]
         state.obj_id_to_idx.clear()
         state.obj_id_to_idx.update((oid, i) for i, oid in enumerate(ids))
-        for container in (state.point_inputs_per_obj, state.mask_inputs_per_obj, state.output_dict_per_obj,
-                          state.temp_output_dict_per_obj, state.frames_tracked_per_obj):
+        for container in (
+            state.point_inputs_per_obj,
+            state.mask_inputs_per_obj,
+            state.output_dict_per_obj,
+            state.temp_output_dict_per_obj,
+            state.frames_tracked_per_obj,
+        ):
             moved = [container[i] for i in kept]
             container.clear()
             container.update(enumerate(moved))
@@ -354,8 +449,12 @@ class SAM2VideoPredictor:
                 for frame_idx, out in temp[key].items():
                     if out.memory is None:
                         # prompted frames get their memory now, from the mask the user saw
-                        memory = state.core.memory(frame_idx, out.masks.to(state.device),
-                                                   out.object_score, from_prompt=True)
+                        memory = state.core.memory(
+                            frame_idx,
+                            out.masks.to(state.device),
+                            out.object_score,
+                            from_prompt=True,
+                        )
                         out.memory = state.store(memory)
                     bank[key][frame_idx] = out
                     if self.clear_non_cond_mem_around_input:
@@ -363,7 +462,9 @@ class SAM2VideoPredictor:
                 temp[key].clear()
             if not bank[COND]:
                 obj_id = state.obj_ids[obj_idx]
-                raise RuntimeError(f"object {obj_id!r} has no prompted frame: add points, a box or a mask for it")
+                raise RuntimeError(
+                    f"object {obj_id!r} has no prompted frame: add points, a box or a mask for it"
+                )
             for frame_idx in bank[COND]:
                 bank[NON_COND].pop(frame_idx, None)
 
@@ -375,8 +476,13 @@ class SAM2VideoPredictor:
             bank.pop(t, None)
 
     @torch.inference_mode()
-    def propagate_in_video(self, inference_state: VideoState, start_frame_idx: int | None = None,
-                           max_frame_num_to_track: int | None = None, reverse: bool = False):
+    def propagate_in_video(
+        self,
+        inference_state: VideoState,
+        start_frame_idx: int | None = None,
+        max_frame_num_to_track: int | None = None,
+        reverse: bool = False,
+    ):
         """Yield ``(frame_idx, obj_ids, masks (N, 1, H, W) logits)`` frame by frame.
 
         Starts at the earliest prompted frame unless ``start_frame_idx`` is given and
@@ -385,7 +491,9 @@ class SAM2VideoPredictor:
         state = inference_state
         self._preflight(state)
         if start_frame_idx is None:
-            start_frame_idx = min(t for bank in state.output_dict_per_obj.values() for t in bank[COND])
+            start_frame_idx = min(
+                t for bank in state.output_dict_per_obj.values() for t in bank[COND]
+            )
         start = self._check_frame(state, start_frame_idx)
         limit = state.num_frames if max_frame_num_to_track is None else int(max_frame_num_to_track)
         if limit < 0:
@@ -407,10 +515,13 @@ class SAM2VideoPredictor:
                         self._clear_memory_around(state, frame_idx, obj_idx)
                 else:
                     cond, non_cond = self._bank_entries(state, bank)
-                    out = state.core.track(frame_idx, batch=1, cond=cond, non_cond=non_cond, reverse=reverse)
+                    out = state.core.track(
+                        frame_idx, batch=1, cond=cond, non_cond=non_cond, reverse=reverse
+                    )
                     masks = state.core.filled(out.masks)
                     bank[NON_COND][frame_idx] = FrameOutput(
-                        state.store(masks), out.obj_ptr, out.object_score, state.store(out.memory))
+                        state.store(masks), out.obj_ptr, out.object_score, state.store(out.memory)
+                    )
                 state.frames_tracked_per_obj[obj_idx][frame_idx] = reverse
                 per_obj.append(masks)
             yield frame_idx, obj_ids, self._video_res(state, torch.cat(per_obj, dim=0))
@@ -420,10 +531,14 @@ class SAM2VideoPredictor:
     @staticmethod
     def _bank_entries(state: VideoState, bank: dict) -> tuple[dict, dict]:
         """One object's memory bank as the core takes it: ``{frame: MemoryEntry}``, prompted and tracked."""
+
         def entries(outputs):
-            return {t: state.core.entry(o.obj_ptr, o.memory if o.memory is None
-                                        else o.memory.to(state.device))
-                    for t, o in outputs.items()}
+            return {
+                t: state.core.entry(
+                    o.obj_ptr, o.memory if o.memory is None else o.memory.to(state.device)
+                )
+                for t, o in outputs.items()
+            }
 
         return entries(bank[COND]), entries(bank[NON_COND])
 
@@ -431,16 +546,25 @@ class SAM2VideoPredictor:
         """All objects' current masks of a frame at video resolution ``(N, 1, H, W)`` (absent ones: -1024)."""
         key = COND if is_cond else NON_COND
         h, w = state.video_height, state.video_width
-        out = torch.full((len(state.obj_id_to_idx), 1, h, w), NO_OBJ_SCORE, dtype=torch.float32, device=state.device)
+        out = torch.full(
+            (len(state.obj_id_to_idx), 1, h, w),
+            NO_OBJ_SCORE,
+            dtype=torch.float32,
+            device=state.device,
+        )
         for obj_idx in range(len(state.obj_id_to_idx)):
             temp, bank = state.temp_output_dict_per_obj[obj_idx], state.output_dict_per_obj[obj_idx]
-            found = temp[key].get(frame_idx) or bank[COND].get(frame_idx) or bank[NON_COND].get(frame_idx)
+            found = (
+                temp[key].get(frame_idx)
+                or bank[COND].get(frame_idx)
+                or bank[NON_COND].get(frame_idx)
+            )
             if found is None:
                 continue
             m = found.masks
             if m.shape[-2:] != (h, w):
                 m = F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)
-            out[obj_idx: obj_idx + 1] = m
+            out[obj_idx : obj_idx + 1] = m
         return out
 
     def _video_res(self, state: VideoState, masks: torch.Tensor) -> torch.Tensor:
@@ -452,11 +576,20 @@ class SAM2VideoPredictor:
         return masks
 
 
-def build_sam2_video_predictor(name: str | None = None, checkpoint=LOCAL, device=None,
-                               mode: str = "eval", hydra_overrides_extra=(),
-                               apply_postprocessing: bool = True, vos_optimized: bool = False, *,
-                               image_size: int | None = None, config_file: str | None = None,
-                               ckpt_path=NOT_GIVEN, **options) -> SAM2VideoPredictor:
+def build_sam2_video_predictor(
+    name: str | None = None,
+    checkpoint=LOCAL,
+    device=None,
+    mode: str = "eval",
+    hydra_overrides_extra=(),
+    apply_postprocessing: bool = True,
+    vos_optimized: bool = False,
+    *,
+    image_size: int | None = None,
+    config_file: str | None = None,
+    ckpt_path=NOT_GIVEN,
+    **options,
+) -> SAM2VideoPredictor:
     """A video predictor, in the official builder's argument order and with its video settings.
 
     ``name``/``config_file``, ``checkpoint``/``ckpt_path``, ``device``, ``mode``,
@@ -472,11 +605,16 @@ def build_sam2_video_predictor(name: str | None = None, checkpoint=LOCAL, device
     overrides.
     """
     if vos_optimized:
-        warnings.warn("vos_optimized=True: this package has no compiled VOS predictor; the "
-                      "standard video predictor runs", UserWarning, stacklevel=2)
+        warnings.warn(
+            "vos_optimized=True: this package has no compiled VOS predictor; the "
+            "standard video predictor runs",
+            UserWarning,
+            stacklevel=2,
+        )
     name, checkpoint = official_names(name, checkpoint, config_file, ckpt_path)
-    settings = official_settings(hydra_overrides_extra, apply_postprocessing, video=True,
-                                 image_size=image_size)
+    settings = official_settings(
+        hydra_overrides_extra, apply_postprocessing, video=True, image_size=image_size
+    )
     model = build_configured(name, checkpoint, device, mode, settings)
     return SAM2VideoPredictor(model, **{**settings.predictor, **options}, keep_model_settings=True)
 

@@ -25,17 +25,23 @@ class Clip:
     masks: torch.Tensor
 
 
-def check_pair(image: np.ndarray, labels: np.ndarray, index: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def check_pair(
+    image: np.ndarray, labels: np.ndarray, index: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """One training pair as ``(T, H, W[, C])`` image and ``(T, H, W)`` integer labels (2D inputs get T = 1)."""
     image, labels = np.asarray(image), np.asarray(labels)
     if labels.ndim == 2:
         labels, image = labels[None], image[None]
     if labels.ndim != 3:
-        raise ValueError(f"pair {index}: labels must be (H, W) or (T, H, W), got shape {labels.shape}")
+        raise ValueError(
+            f"pair {index}: labels must be (H, W) or (T, H, W), got shape {labels.shape}"
+        )
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"pair {index}: labels must be integers, got dtype {labels.dtype}")
     if image.shape[:3] != labels.shape:
-        raise ValueError(f"pair {index}: image {image.shape} and labels {labels.shape} do not match in (T, H, W)")
+        raise ValueError(
+            f"pair {index}: image {image.shape} and labels {labels.shape} do not match in (T, H, W)"
+        )
     if image.ndim == 4 and image.shape[-1] not in (1, 3, 4):
         raise ValueError(f"pair {index}: image channels must be 1, 3 or 4, got {image.shape}")
     if not labels.any():
@@ -45,8 +51,16 @@ def check_pair(image: np.ndarray, labels: np.ndarray, index: int = 0) -> tuple[n
     return image, labels
 
 
-def make_clip(image: np.ndarray, labels: np.ndarray, image_size: int, rng: np.random.Generator, length: int,
-              max_objects: int, min_area: int = 12, crop: tuple[float, float] = (0.5, 1.0)) -> Clip | None:
+def make_clip(
+    image: np.ndarray,
+    labels: np.ndarray,
+    image_size: int,
+    rng: np.random.Generator,
+    length: int,
+    max_objects: int,
+    min_area: int = 12,
+    crop: tuple[float, float] = (0.5, 1.0),
+) -> Clip | None:
     """A random clip of ``length`` frames from a ``(T, H, W[, C])`` movie and its labels.
 
     Random start, direction in time, flips and 90 degree turns, and a square-ish crop of
@@ -63,15 +77,17 @@ def make_clip(image: np.ndarray, labels: np.ndarray, image_size: int, rng: np.ra
     side = rng.uniform(*crop)
     ch, cw = max(int(h * side), 16), max(int(w * side), 16)
     y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    img = np.asarray(image[idx, y0:y0 + ch, x0:x0 + cw])
-    lab = np.asarray(labels[idx, y0:y0 + ch, x0:x0 + cw])
+    img = np.asarray(image[idx, y0 : y0 + ch, x0 : x0 + cw])
+    lab = np.asarray(labels[idx, y0 : y0 + ch, x0 : x0 + cw])
     k = int(rng.integers(4))
     flip = rng.random() < 0.5
     img, lab = np.rot90(img, k, axes=(1, 2)), np.rot90(lab, k, axes=(1, 2))
     if flip:
         img, lab = img[:, :, ::-1], lab[:, :, ::-1]
     lab_t = torch.from_numpy(np.ascontiguousarray(lab).astype(np.int64))
-    lab_s = F.interpolate(lab_t[:, None].float(), size=(image_size, image_size), mode="nearest")[:, 0].long()
+    lab_s = F.interpolate(lab_t[:, None].float(), size=(image_size, image_size), mode="nearest")[
+        :, 0
+    ].long()
     ids, counts = torch.unique(lab_s[0], return_counts=True)
     keep = [int(i) for i, c in zip(ids, counts) if i != 0 and c >= min_area]
     if not keep:
@@ -90,9 +106,16 @@ class ClipSampler:
     and one is replaced every ``refresh`` draws so data keeps changing at little cost.
     """
 
-    def __init__(self, image_size: int, pairs: Sequence[tuple[np.ndarray, np.ndarray]] = (),
-                 generator: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = None, seed: int = 0,
-                 pool: int = 8, refresh: int = 2, crop: tuple[float, float] = (0.5, 1.0)) -> None:
+    def __init__(
+        self,
+        image_size: int,
+        pairs: Sequence[tuple[np.ndarray, np.ndarray]] = (),
+        generator: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = None,
+        seed: int = 0,
+        pool: int = 8,
+        refresh: int = 2,
+        crop: tuple[float, float] = (0.5, 1.0),
+    ) -> None:
         if not pairs and generator is None:
             raise ValueError("no training data: give image/label pairs or a generator")
         self.image_size = image_size
@@ -114,30 +137,38 @@ class ClipSampler:
                 self.pool[int(self.rng.integers(len(self.pool)))] = self._new_movie()
             movies = self.pool + self.pairs
             image, labels = movies[int(self.rng.integers(len(movies)))][:2]
-            clip = make_clip(image, labels, self.image_size, self.rng, length, max_objects, crop=self.crop)
+            clip = make_clip(
+                image, labels, self.image_size, self.rng, length, max_objects, crop=self.crop
+            )
             if clip is not None:
                 return clip
-        raise ValueError("could not find an object of at least 12 pixels (at model size) in 100 random clips")
+        raise ValueError(
+            "could not find an object of at least 12 pixels (at model size) in 100 random clips"
+        )
 
 
-def cut_window(image: np.ndarray, labels: np.ndarray, side: int,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def cut_window(
+    image: np.ndarray, labels: np.ndarray, side: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """A random ``side`` x ``side`` px window (at most the frame) of a ``(T, H, W[, C])`` movie and its labels."""
     h, w = labels.shape[1:3]
     sh, sw = min(side, h), min(side, w)
     y0, x0 = int(rng.integers(0, h - sh + 1)), int(rng.integers(0, w - sw + 1))
-    return image[:, y0:y0 + sh, x0:x0 + sw], labels[:, y0:y0 + sh, x0:x0 + sw]
+    return image[:, y0 : y0 + sh, x0 : x0 + sw], labels[:, y0 : y0 + sh, x0 : x0 + sw]
 
 
-def draw_zoom(rng: np.random.Generator, odds: tuple[float, float, float] = (0.55, 0.2, 0.25)) -> float:
+def draw_zoom(
+    rng: np.random.Generator, odds: tuple[float, float, float] = (0.55, 0.2, 0.25)
+) -> float:
     """How many frame pixels one model pixel covers: 1 (native scale, as in window mode), 2 (a frame twice
     the model's input, resized) or anything in 0.6-1.5; chosen with ``odds``."""
     kind = rng.choice(3, p=odds)
     return (1.0, 2.0, float(rng.uniform(0.6, 1.5)))[int(kind)]
 
 
-def movie_clips(generator: Callable, seed: int, n_clips: int, image_size: int, length: int,
-                max_objects: int) -> list[tuple[np.ndarray, np.ndarray, tuple[int, ...]]]:
+def movie_clips(
+    generator: Callable, seed: int, n_clips: int, image_size: int, length: int, max_objects: int
+) -> list[tuple[np.ndarray, np.ndarray, tuple[int, ...]]]:
     """``n_clips`` clips of one movie ``generator(seed) -> (image, labels)``, each from a window of
     ``image_size`` times :func:`draw_zoom` frame pixels resized to ``image_size``; packed for a pipe as
     ``(frames float16 (L, 3, S, S), masks np.packbits over (L, K, S, S), masks' shape)``."""
@@ -173,8 +204,17 @@ class ParallelClipSampler:
     ``seed`` only, not on timing. Call :meth:`close` when done.
     """
 
-    def __init__(self, generator: Callable, image_size: int, length: int, max_objects: int, seed: int,
-                 workers: int = 0, clips_per_movie: int = 4, ahead: int = 3) -> None:
+    def __init__(
+        self,
+        generator: Callable,
+        image_size: int,
+        length: int,
+        max_objects: int,
+        seed: int,
+        workers: int = 0,
+        clips_per_movie: int = 4,
+        ahead: int = 3,
+    ) -> None:
         import collections
         import multiprocessing
 

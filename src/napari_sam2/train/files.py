@@ -26,7 +26,9 @@ def read_pairs(images: str, labels: str) -> list[tuple[np.ndarray, np.ndarray]]:
     """Pairs from two specs (a TIFF file, a folder of frames, or a glob pattern each), matched in sorted order."""
     image_paths, label_paths = input_paths(images), input_paths(labels)
     if len(image_paths) != len(label_paths):
-        raise ValueError(f"{len(image_paths)} image files but {len(label_paths)} label files: they must pair up")
+        raise ValueError(
+            f"{len(image_paths)} image files but {len(label_paths)} label files: they must pair up"
+        )
     pairs = []
     for ip, lp in zip(image_paths, label_paths):
         image, label = np.asarray(open_frames(ip)[:]), np.asarray(open_frames(lp)[:])

@@ -13,7 +13,9 @@ import torch.nn.functional as F
 WEIGHTS = {"focal": 20.0, "dice": 1.0, "iou": 1.0, "score": 1.0}
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
+def focal_loss(
+    logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0
+) -> torch.Tensor:
     """Mean per-pixel focal loss for each ``(..., H, W)`` mask -> ``(...)``."""
     p = logits.sigmoid()
     ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
@@ -40,8 +42,13 @@ def true_iou(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
 
 
-def step_loss(multi_logits: torch.Tensor, ious: torch.Tensor, object_score: torch.Tensor,
-              target: torch.Tensor, alpha: float = 0.25) -> dict[str, torch.Tensor]:
+def step_loss(
+    multi_logits: torch.Tensor,
+    ious: torch.Tensor,
+    object_score: torch.Tensor,
+    target: torch.Tensor,
+    alpha: float = 0.25,
+) -> dict[str, torch.Tensor]:
     """Losses of one prediction step for B objects, summed over objects.
 
     multi_logits (B, M, H, W) at the target's size; ious (B, M) predicted; object_score (B, 1) logits;
@@ -54,8 +61,12 @@ def step_loss(multi_logits: torch.Tensor, ious: torch.Tensor, object_score: torc
     present = target.flatten(1).any(1).float()
     iou_l1 = (ious - true_iou(multi_logits.detach(), t)).abs().mean(1)
     score = F.binary_cross_entropy_with_logits(object_score[:, 0], present, reduction="none")
-    return {"focal": (focal[rows, best] * present).sum(), "dice": (dice[rows, best] * present).sum(),
-            "iou": (iou_l1 * present).sum(), "score": score.sum()}
+    return {
+        "focal": (focal[rows, best] * present).sum(),
+        "dice": (dice[rows, best] * present).sum(),
+        "iou": (iou_l1 * present).sum(),
+        "score": score.sum(),
+    }
 
 
 def total(parts: dict[str, torch.Tensor], weights: dict[str, float] | None = None) -> torch.Tensor:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 
 
-def random_points(masks: torch.Tensor, generator: torch.Generator, positive: bool = True) -> torch.Tensor:
+def random_points(
+    masks: torch.Tensor, generator: torch.Generator, positive: bool = True
+) -> torch.Tensor:
     """One point per object, uniform over its ``(B, S, S)`` region (or the complement); ``(B, 1, 2)`` (x, y)."""
     b, s, _ = masks.shape
     region = masks if positive else ~masks
@@ -16,8 +18,9 @@ def random_points(masks: torch.Tensor, generator: torch.Generator, positive: boo
     return xy[:, None]
 
 
-def noisy_boxes(masks: torch.Tensor, generator: torch.Generator, noise: float = 0.1,
-                max_shift: float = 20.0) -> torch.Tensor:
+def noisy_boxes(
+    masks: torch.Tensor, generator: torch.Generator, noise: float = 0.1, max_shift: float = 20.0
+) -> torch.Tensor:
     """Bounding boxes of ``(B, S, S)`` masks with corners moved by N(0, noise * side) (at most ``max_shift``
     pixels) as ``(B, 2, 2)`` corner points (x0, y0), (x1, y1)."""
     b, s, _ = masks.shape
@@ -36,8 +39,9 @@ def noisy_boxes(masks: torch.Tensor, generator: torch.Generator, noise: float = 
     return torch.stack([lo, hi], dim=1)
 
 
-def correction_points(pred: torch.Tensor, masks: torch.Tensor,
-                      generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def correction_points(
+    pred: torch.Tensor, masks: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A corrective click per object where ``pred`` (B, S, S) bool is wrong: positive on a missed pixel,
     negative on a false one (uniform over all wrong pixels). Returns points (B, 1, 2), labels (B, 1)."""
     wrong = pred != masks

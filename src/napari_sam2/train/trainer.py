@@ -78,8 +78,11 @@ def select_parts(model: SAM2Base, parts) -> list[torch.nn.Parameter]:
     unknown = set(parts) - set(PARTS)
     if unknown or not parts:
         raise ValueError(f"parts to train must be among {', '.join(PARTS)}; got {sorted(parts)}")
-    owners = {"image_encoder": "image_encoder.", "prompt_encoder": "sam_prompt_encoder.",
-              "mask_decoder": "sam_mask_decoder."}
+    owners = {
+        "image_encoder": "image_encoder.",
+        "prompt_encoder": "sam_prompt_encoder.",
+        "mask_decoder": "sam_mask_decoder.",
+    }
     chosen = []
     for name, p in model.named_parameters():
         part = next((k for k, prefix in owners.items() if name.startswith(prefix)), "memory")
@@ -109,7 +112,9 @@ def restore_dropout(model: torch.nn.Module, old: dict) -> None:
             setattr(mod, "p" if isinstance(mod, torch.nn.Dropout) else "dropout_p", old[name])
 
 
-def _lr_factor(step: int, total: int, warmup: int, min_ratio: float, time_done: float = 0.0) -> float:
+def _lr_factor(
+    step: int, total: int, warmup: int, min_ratio: float, time_done: float = 0.0
+) -> float:
     if step < warmup:
         return (step + 1) / warmup
     progress = max((step - warmup) / max(total - warmup, 1), time_done)
@@ -120,8 +125,14 @@ def _high_res(logits: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)
 
 
-def clip_losses(model: SAM2Base, clips: list[Clip], cfg: TrainConfig, gen: torch.Generator,
-                rng: np.random.Generator, prompt: str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+def clip_losses(
+    model: SAM2Base,
+    clips: list[Clip],
+    cfg: TrainConfig,
+    gen: torch.Generator,
+    rng: np.random.Generator,
+    prompt: str | None = None,
+) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
     """Run the prompt, correction and tracking steps on a batch of equally long clips; summed loss parts.
 
     ``prompt`` forces the first frame's prompt kind ("click", "clicks", "box" or "mask"; default drawn
@@ -138,7 +149,9 @@ def clip_losses(model: SAM2Base, clips: list[Clip], cfg: TrainConfig, gen: torch
 
     def feats_at(t: int) -> FrameFeatures:
         cols = (owner * length + t).to(model.device)
-        return FrameFeatures([f[:, cols] for f in everything.feats], everything.pos[:, cols], everything.sizes)
+        return FrameFeatures(
+            [f[:, cols] for f in everything.feats], everything.pos[:, cols], everything.sizes
+        )
 
     parts = {k: torch.zeros((), device=model.device) for k in losses.WEIGHTS}
     n_steps = 0
@@ -147,16 +160,25 @@ def clip_losses(model: SAM2Base, clips: list[Clip], cfg: TrainConfig, gen: torch
         nonlocal n_steps
         # masks are supervised as the decoder made them, also where the object score says "absent"
         # (the blanked ones give no gradient, which stalls a model trained from scratch)
-        step = losses.step_loss(_high_res(out.decoder_multimasks.float(), s), out.ious, out.object_score,
-                                target[t], alpha=cfg.focal_alpha)
+        step = losses.step_loss(
+            _high_res(out.decoder_multimasks.float(), s),
+            out.ious,
+            out.object_score,
+            target[t],
+            alpha=cfg.focal_alpha,
+        )
         for k, v in step.items():
             parts[k] = parts[k] + v
         n_steps += 1
 
-    first = torch.cat([c.masks[0] for c in clips])  # prompts are drawn on the CPU (one generator for every device)
+    first = torch.cat(
+        [c.masks[0] for c in clips]
+    )  # prompts are drawn on the CPU (one generator for every device)
     # a mask prompt is taken as it is (nothing to learn on its frame): only when frames follow
     odds = np.asarray(cfg.prompt_odds if length > 1 else cfg.prompt_odds[:3], dtype=float)
-    kind = prompt or rng.choice(["click", "clicks", "box", "mask"][:len(odds)], p=odds / odds.sum())
+    kind = prompt or rng.choice(
+        ["click", "clicks", "box", "mask"][: len(odds)], p=odds / odds.sum()
+    )
     feats0 = feats_at(0)
     # the same tracking steps as the video predictor and the engine (SAM2Base.track_step), with
     # gradients and without the inference-only bfloat16 storage of the tracker core
@@ -172,32 +194,48 @@ def clip_losses(model: SAM2Base, clips: list[Clip], cfg: TrainConfig, gen: torch
         first_iou = _iou(out, first)
         for c in range(cfg.corrections):
             prompt = prompt.extended(_correction(out, first, gen, model.device))
-            out = model.track_step(**first_step, points=prompt, run_mem_encoder=c == cfg.corrections - 1,
-                                   prev_mask_logits=out.masks.detach().clamp(-32.0, 32.0))
+            out = model.track_step(
+                **first_step,
+                points=prompt,
+                run_mem_encoder=c == cfg.corrections - 1,
+                prev_mask_logits=out.masks.detach().clamp(-32.0, 32.0),
+            )
             supervise(out, 0)
     cond, tracked = {0: out.entry()}, {}
     tracked_iou = torch.zeros((), device=model.device)
-    corrected = int(rng.integers(1, length)) if length > 1 and rng.random() < cfg.p_track_correction else -1
+    corrected = (
+        int(rng.integers(1, length)) if length > 1 and rng.random() < cfg.p_track_correction else -1
+    )
     for t in range(1, length):
         step = dict(frame_idx=t, feats=feats_at(t), num_frames=length, cond=cond, non_cond=tracked)
         out = model.track_step(**step, run_mem_encoder=t != corrected)
         supervise(out, t)
-        tracked_iou = tracked_iou + losses.true_iou(out.high_res_masks[:, 0].detach(), target[t].float()).mean()
+        tracked_iou = (
+            tracked_iou
+            + losses.true_iou(out.high_res_masks[:, 0].detach(), target[t].float()).mean()
+        )
         if t == corrected:
-            out = model.track_step(**step, points=_correction(out, target[t], gen, model.device),
-                                   prev_mask_logits=out.masks.detach().clamp(-32.0, 32.0))
+            out = model.track_step(
+                **step,
+                points=_correction(out, target[t], gen, model.device),
+                prev_mask_logits=out.masks.detach().clamp(-32.0, 32.0),
+            )
             supervise(out, t)
             cond[t] = out.entry()
         else:
             tracked[t] = out.entry()
     n_obj = max(int(target.shape[1]), 1)
     parts = {k: v / (n_obj * max(n_steps, 1)) for k, v in parts.items()}
-    return parts, {"iou_first": first_iou, "iou_last": _iou(out, target[-1]),
-                   "iou_tracked": float(tracked_iou) / max(length - 1, 1)}
+    return parts, {
+        "iou_first": first_iou,
+        "iou_last": _iou(out, target[-1]),
+        "iou_tracked": float(tracked_iou) / max(length - 1, 1),
+    }
 
 
-def _first_prompt(kind: str, masks: torch.Tensor, gen: torch.Generator,
-                  rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _first_prompt(
+    kind: str, masks: torch.Tensor, gen: torch.Generator, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Points ``(B, P, 2)`` and labels ``(B, P)`` for a "click", "clicks" (a second positive or
     negative click) or "box" (corners labelled 2 and 3) prompt on ``(B, S, S)`` masks."""
     b = masks.shape[0]
@@ -227,9 +265,13 @@ def _iou(out: StepOutput, target: torch.Tensor) -> float:
         return float(losses.true_iou(pred, target.cpu().float()).mean())
 
 
-def train(model: SAM2Base, sampler: ClipSampler | dict[str, ClipSampler], cfg: TrainConfig,
-          progress: Callable[[int, int, dict], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> list[dict]:
+def train(
+    model: SAM2Base,
+    sampler: ClipSampler | dict[str, ClipSampler],
+    cfg: TrainConfig,
+    progress: Callable[[int, int, dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[dict]:
     """Train ``model`` in place; returns one record per step (losses, learning rate, seconds).
 
     ``sampler``: one :class:`ClipSampler`, or several by name for stages that draw from different data.
@@ -237,15 +279,22 @@ def train(model: SAM2Base, sampler: ClipSampler | dict[str, ClipSampler], cfg: T
     samplers = sampler if isinstance(sampler, dict) else {"main": sampler}
     missing = {s.data for s in cfg.stages} - set(samplers)
     if missing:
-        raise ValueError(f"stages draw from {sorted(missing)} but the samplers are {sorted(samplers)}")
+        raise ValueError(
+            f"stages draw from {sorted(missing)} but the samplers are {sorted(samplers)}"
+        )
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     params = select_parts(model, cfg.parts)
     decay = [p for p in params if p.ndim > 1]
     no_decay = [p for p in params if p.ndim <= 1]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+    )
     total = cfg.total_steps
     history: list[dict] = []
     model.train()
@@ -260,8 +309,13 @@ def train(model: SAM2Base, sampler: ClipSampler | dict[str, ClipSampler], cfg: T
                 if (should_stop is not None and should_stop()) or time_done >= 1.0:
                     return history
                 for group in opt.param_groups:
-                    group["lr"] = cfg.lr * _lr_factor(step, total, cfg.warmup, cfg.min_lr_ratio, time_done)
-                clips = [samplers[stage.data].draw(stage.clip_len, cfg.max_objects) for _ in range(stage.clips)]
+                    group["lr"] = cfg.lr * _lr_factor(
+                        step, total, cfg.warmup, cfg.min_lr_ratio, time_done
+                    )
+                clips = [
+                    samplers[stage.data].draw(stage.clip_len, cfg.max_objects)
+                    for _ in range(stage.clips)
+                ]
                 length = min(c.frames.shape[0] for c in clips)
                 clips = [Clip(c.frames[:length], c.masks[:length]) for c in clips]
                 parts, stats = clip_losses(model, clips, cfg, gen, rng)
@@ -272,9 +326,16 @@ def train(model: SAM2Base, sampler: ClipSampler | dict[str, ClipSampler], cfg: T
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 opt.step()
-                record = {"step": step, "loss": float(loss.detach()), **{k: float(v.detach()) for k, v in parts.items()}, **stats,
-                          "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - start,
-                          "elapsed": time.perf_counter() - began, "clip_len": length}
+                record = {
+                    "step": step,
+                    "loss": float(loss.detach()),
+                    **{k: float(v.detach()) for k, v in parts.items()},
+                    **stats,
+                    "lr": opt.param_groups[0]["lr"],
+                    "seconds": time.perf_counter() - start,
+                    "elapsed": time.perf_counter() - began,
+                    "clip_len": length,
+                }
                 history.append(record)
                 if progress is not None:
                     progress(step + 1, total, record)
@@ -288,8 +349,9 @@ def train(model: SAM2Base, sampler: ClipSampler | dict[str, ClipSampler], cfg: T
 
 
 @torch.no_grad()
-def evaluate(model: SAM2Base, clips: list[Clip], cfg: TrainConfig, batch: int = 8,
-             prompt: str = "click") -> dict[str, float]:
+def evaluate(
+    model: SAM2Base, clips: list[Clip], cfg: TrainConfig, batch: int = 8, prompt: str = "click"
+) -> dict[str, float]:
     """Validation: one ``prompt`` per object on each clip's first frame, tracked through the rest, no
     corrections; mean IoU on the first frame and over the tracked frames (batches of ``batch`` equally
     long clips, fixed random draws, so the same clips always give the same numbers for the same model)."""
@@ -300,10 +362,16 @@ def evaluate(model: SAM2Base, clips: list[Clip], cfg: TrainConfig, batch: int = 
     first, tracked = [], []
     try:
         for i in range(0, len(clips), batch):
-            group = clips[i:i + batch]
+            group = clips[i : i + batch]
             length = min(c.frames.shape[0] for c in group)
-            _, stats = clip_losses(model, [Clip(c.frames[:length], c.masks[:length]) for c in group], quiet, gen, rng,
-                                   prompt=prompt)
+            _, stats = clip_losses(
+                model,
+                [Clip(c.frames[:length], c.masks[:length]) for c in group],
+                quiet,
+                gen,
+                rng,
+                prompt=prompt,
+            )
             first.append(stats["iou_first"])
             tracked.append(stats["iou_tracked"])
     finally:
@@ -316,7 +384,10 @@ def save_checkpoint(model: SAM2Base, path: str | os.PathLike) -> Path:
     from ..io.atomic import atomic_output
 
     with atomic_output(path, overwrite=True) as tmp:
-        torch.save({"model": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}, tmp)
+        torch.save(
+            {"model": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}},
+            tmp,
+        )
     return Path(path)
 
 
@@ -326,9 +397,14 @@ def steps_for_epochs(pairs, epochs: float, stage: Stage) -> int:
     return max(1, math.ceil(epochs * frames / (stage.clip_len * stage.clips)))
 
 
-def finetune(model: SAM2Base, pairs, cfg: TrainConfig | None = None, out: str | os.PathLike | None = None,
-             progress: Callable[[int, int, dict], None] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> list[dict]:
+def finetune(
+    model: SAM2Base,
+    pairs,
+    cfg: TrainConfig | None = None,
+    out: str | os.PathLike | None = None,
+    progress: Callable[[int, int, dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[dict]:
     """Fine-tune ``model`` on ``pairs`` of ``(image stack, label stack)`` and optionally save it to ``out``.
 
     Images are ``(T, H, W)``, ``(T, H, W, C)`` or a single ``(H, W)`` frame; labels the matching

@@ -32,8 +32,12 @@ V1_SEEDS = (9001, 9002, 9003, 9004)
 
 def mix(first: dict, second: dict, alpha: float) -> dict:
     """``(1 - alpha) * first + alpha * second`` for floating-point tensors; others from ``second``."""
-    return {k: torch.lerp(first[k].float(), second[k].float(), alpha).to(first[k].dtype)
-            if first[k].is_floating_point() else second[k] for k in first}
+    return {
+        k: torch.lerp(first[k].float(), second[k].float(), alpha).to(first[k].dtype)
+        if first[k].is_floating_point()
+        else second[k]
+        for k in first
+    }
 
 
 def v1_world(model) -> float:
@@ -54,13 +58,21 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from .v2 import V2, validation_clips
 
-    states = [torch.load(p, map_location="cpu", weights_only=True)["model"] for p in (args.v1, args.v2)]
-    model = build_model(get_config(DEMO)).eval()  # as inference runs it (no dropout, eval-only rules)
+    states = [
+        torch.load(p, map_location="cpu", weights_only=True)["model"] for p in (args.v1, args.v2)
+    ]
+    model = build_model(
+        get_config(DEMO)
+    ).eval()  # as inference runs it (no dropout, eval-only rules)
     clips = validation_clips(model.image_size, args.val_clips, V2.max_objects)
     best = None
     for alpha in (float(a) for a in args.alphas.split(",")):
         model.load_state_dict(mix(*states, alpha))
-        record = {"alpha": alpha, "v2_world": evaluate(model, clips, V2)["val_iou_tracked"], "v1_world": v1_world(model)}
+        record = {
+            "alpha": alpha,
+            "v2_world": evaluate(model, clips, V2)["val_iou_tracked"],
+            "v1_world": v1_world(model),
+        }
         record["mean"] = (record["v2_world"] + record["v1_world"]) / 2
         print(json.dumps(record), flush=True)
         if best is None or record["mean"] > best["mean"]:

@@ -54,9 +54,13 @@ from ..data import movie_clips, unpack_clip
 from .v2 import V2, v2_movie
 from ..trainer import clip_losses, save_checkpoint
 
-POINT_SEED = 2_000_000_000  # movie seeds for point frames and decoder calls: apart from v2's (1e9 on),
+POINT_SEED = (
+    2_000_000_000  # movie seeds for point frames and decoder calls: apart from v2's (1e9 on),
+)
 CALL_SEED = 2_100_000_000  # its validation (3e6 on) and the benchmarks'
-AUTO_VAL_SEEDS = range(3_500_001, 3_500_009)  # validation frames for the automatic masks (benchmarks: 4.1e6 on)
+AUTO_VAL_SEEDS = range(
+    3_500_001, 3_500_009
+)  # validation frames for the automatic masks (benchmarks: 4.1e6 on)
 HALF = torch.float16
 OFF_SIZES = (128, 512)  # input sizes validation scores v1's world at, besides the model's own
 
@@ -83,7 +87,9 @@ class DecoderCall:
     multimask: bool
     target: torch.Tensor
     obj_ptr: torch.Tensor
-    memory: dict | None = None  # a tracked frame's memory attention inputs (its bank as the start made it)
+    memory: dict | None = (
+        None  # a tracked frame's memory attention inputs (its bank as the start made it)
+    )
 
 
 def at_size(model: SAM2Base, size: int) -> SAM2Base:
@@ -111,7 +117,9 @@ def split_counts(total: int, sizes: tuple[int, ...], main: int, share: float) ->
     others = [s for s in sizes if s != main]
     counts = {main: total if not others else int(round(total * share))}
     for i, s in enumerate(others):
-        counts[s] = (total - counts[main]) // len(others) + (i < (total - counts[main]) % len(others))
+        counts[s] = (total - counts[main]) // len(others) + (
+            i < (total - counts[main]) % len(others)
+        )
     return counts
 
 
@@ -134,17 +142,25 @@ def point_frames(model: SAM2Base, count: int, seed: int = POINT_SEED) -> list[Po
 
 
 @torch.no_grad()
-def decoder_calls(model: SAM2Base, n_clips: int, seed: int = CALL_SEED, length: int = 8) -> list[DecoderCall]:
+def decoder_calls(
+    model: SAM2Base, n_clips: int, seed: int = CALL_SEED, length: int = 8
+) -> list[DecoderCall]:
     """Every decoder call of the v2 training step (prompts, corrections, tracking) on ``n_clips`` clips,
     recorded from ``model`` as it is."""
     calls: list[DecoderCall] = []
     gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
     current: dict = {}
-    plain_heads, plain_step, plain_memory = model.forward_sam_heads, model.track_step, model.memory_conditioned_features
+    plain_heads, plain_step, plain_memory = (
+        model.forward_sam_heads,
+        model.track_step,
+        model.memory_conditioned_features,
+    )
 
     def step(**kw):
         # a mask prompt's frame only makes its pointer: nothing there to supervise
-        given_mask = kw.get("mask_inputs") is not None and model.cfg.use_mask_input_as_output_without_sam
+        given_mask = (
+            kw.get("mask_inputs") is not None and model.cfg.use_mask_input_as_output_without_sam
+        )
         current["t"] = None if given_mask else kw["frame_idx"]
         current["memory"] = None
         return plain_step(**kw)
@@ -152,24 +168,47 @@ def decoder_calls(model: SAM2Base, n_clips: int, seed: int = CALL_SEED, length: 
     def conditioned(**kw):
         if not kw.get("is_init_cond_frame"):
             f = kw["feats"]
-            one = FrameFeatures([x[:, :1].to(HALF) for x in f.feats], f.pos[:, :1].to(HALF), f.sizes)
-            current["memory"] = {**kw, "feats": one, "cond": dict(kw["cond"]), "non_cond": dict(kw["non_cond"])}
+            one = FrameFeatures(
+                [x[:, :1].to(HALF) for x in f.feats], f.pos[:, :1].to(HALF), f.sizes
+            )
+            current["memory"] = {
+                **kw,
+                "feats": one,
+                "cond": dict(kw["cond"]),
+                "non_cond": dict(kw["non_cond"]),
+            }
         return plain_memory(**kw)
 
-    def heads(features, points=None, mask_inputs=None, high_res_features=None, multimask_output=False):
+    def heads(
+        features, points=None, mask_inputs=None, high_res_features=None, multimask_output=False
+    ):
         out = plain_heads(features, points, mask_inputs, high_res_features, multimask_output)
         if current.get("t") is not None:
-            calls.append(DecoderCall(features.to(HALF), [h[:1].to(HALF) for h in high_res_features or []],
-                                     points, None if mask_inputs is None else mask_inputs.to(HALF),
-                                     multimask_output, current["target"][current["t"]], out.obj_ptr,
-                                     current["memory"]))
+            calls.append(
+                DecoderCall(
+                    features.to(HALF),
+                    [h[:1].to(HALF) for h in high_res_features or []],
+                    points,
+                    None if mask_inputs is None else mask_inputs.to(HALF),
+                    multimask_output,
+                    current["target"][current["t"]],
+                    out.obj_ptr,
+                    current["memory"],
+                )
+            )
         return out
 
-    model.forward_sam_heads, model.track_step, model.memory_conditioned_features = heads, step, conditioned
+    model.forward_sam_heads, model.track_step, model.memory_conditioned_features = (
+        heads,
+        step,
+        conditioned,
+    )
     try:
         done = 0
         while done < n_clips:
-            for packed in movie_clips(v2_movie, seed, 2, model.image_size, length, V2.max_objects)[:n_clips - done]:
+            for packed in movie_clips(v2_movie, seed, 2, model.image_size, length, V2.max_objects)[
+                : n_clips - done
+            ]:
                 clip = unpack_clip(packed)
                 current["target"] = clip.masks
                 clip_losses(model, [clip], V2, gen, rng)
@@ -180,8 +219,14 @@ def decoder_calls(model: SAM2Base, n_clips: int, seed: int = CALL_SEED, length: 
     return calls
 
 
-def sized_caches(model: SAM2Base, n_frames: int, n_clips: int, sizes: tuple[int, ...], share: float,
-                 call_seed: int = CALL_SEED) -> tuple[list[PointFrame], list[DecoderCall]]:
+def sized_caches(
+    model: SAM2Base,
+    n_frames: int,
+    n_clips: int,
+    sizes: tuple[int, ...],
+    share: float,
+    call_seed: int = CALL_SEED,
+) -> tuple[list[PointFrame], list[DecoderCall]]:
     """Point frames and decoder calls at each input size of ``sizes`` (``share`` of them at the model's own,
     :func:`split_counts`). The model's size draws from the base seeds, another size from base + size x 1000."""
     frames: list[PointFrame] = []
@@ -190,7 +235,11 @@ def sized_caches(model: SAM2Base, n_frames: int, n_clips: int, sizes: tuple[int,
     for size, clips in split_counts(n_clips, sizes, model.image_size, share).items():
         shift = 0 if size == model.image_size else size * 1000
         sized = at_size(model, size)
-        frames += point_frames(sized, frame_counts[size], POINT_SEED + shift) if frame_counts[size] else []
+        frames += (
+            point_frames(sized, frame_counts[size], POINT_SEED + shift)
+            if frame_counts[size]
+            else []
+        )
         calls += decoder_calls(sized, clips, call_seed + shift) if clips else []
     return frames, calls
 
@@ -211,32 +260,60 @@ def _clicks(frame: PointFrame, n_points: int, gen: torch.Generator) -> tuple[Poi
     s = frame.labels.shape[-1]
     cells = frame.labels > 0
     n_in = n_points // 2 if cells.any() else 0
-    flat = torch.cat([torch.multinomial(cells.flatten().float(), n_in, replacement=True, generator=gen)
-                      if n_in else torch.zeros(0, dtype=torch.long),
-                      torch.randint(0, s * s, (n_points - n_in,), generator=gen)])
+    flat = torch.cat(
+        [
+            torch.multinomial(cells.flatten().float(), n_in, replacement=True, generator=gen)
+            if n_in
+            else torch.zeros(0, dtype=torch.long),
+            torch.randint(0, s * s, (n_points - n_in,), generator=gen),
+        ]
+    )
     xy = torch.stack([flat % s, flat // s], -1).float() + torch.rand(n_points, 2, generator=gen)
-    return Points(xy[:, None], torch.ones(n_points, 1, dtype=torch.int32)), frame.labels.flatten()[flat].long()
+    return Points(xy[:, None], torch.ones(n_points, 1, dtype=torch.int32)), frame.labels.flatten()[
+        flat
+    ].long()
 
 
-def _decode(model: SAM2Base, features: torch.Tensor, points: Points | None, mask_inputs: torch.Tensor | None,
-            high_res: list[torch.Tensor], multimask: bool):
+def _decode(
+    model: SAM2Base,
+    features: torch.Tensor,
+    points: Points | None,
+    mask_inputs: torch.Tensor | None,
+    high_res: list[torch.Tensor],
+    multimask: bool,
+):
     """``forward_sam_heads`` for B objects (``high_res``: one frame's, shared), and the decoder's candidates
     at input size (as training supervises them)."""
     b, s = features.shape[0], model.image_size
-    head = model.forward_sam_heads(features, points, mask_inputs,
-                                   [h.float().expand(b, -1, -1, -1) for h in high_res] or None, multimask)
-    return head, F.interpolate(head.decoder_multimasks.float(), size=(s, s), mode="bilinear", align_corners=False)
+    head = model.forward_sam_heads(
+        features,
+        points,
+        mask_inputs,
+        [h.float().expand(b, -1, -1, -1) for h in high_res] or None,
+        multimask,
+    )
+    return head, F.interpolate(
+        head.decoder_multimasks.float(), size=(s, s), mode="bilinear", align_corners=False
+    )
 
 
 def _click_heads(model: SAM2Base, frame: PointFrame, points: Points):
     b = points.coords.shape[0]
-    return _decode(model, frame.embed.float().expand(b, -1, -1, -1), points, None, frame.high_res, True)
+    return _decode(
+        model, frame.embed.float().expand(b, -1, -1, -1), points, None, frame.high_res, True
+    )
 
 
 def _call_heads(model: SAM2Base, call: DecoderCall, features: torch.Tensor | None = None):
     """A recorded call decoded again, from its recorded features or from ``features``."""
-    return _decode(model, call.features.float() if features is None else features, call.points,
-                   None if call.mask_inputs is None else call.mask_inputs.float(), call.high_res, call.multimask)
+    return _decode(
+        model,
+        call.features.float() if features is None else features,
+        call.points,
+        None if call.mask_inputs is None else call.mask_inputs.float(),
+        call.high_res,
+        call.multimask,
+    )
 
 
 def _click_targets(logits: torch.Tensor, under: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -245,11 +322,15 @@ def _click_targets(logits: torch.Tensor, under: torch.Tensor, labels: torch.Tens
     if labels.max() == 0:
         return torch.zeros(logits.shape[:2])
     every = _candidate_ious(logits, labels)  # (N, M, K)
-    clicked = every.gather(2, (under - 1).clamp(min=0)[:, None, None].expand(-1, every.shape[1], 1))[..., 0]
+    clicked = every.gather(
+        2, (under - 1).clamp(min=0)[:, None, None].expand(-1, every.shape[1], 1)
+    )[..., 0]
     return torch.where((under > 0)[:, None], clicked, every.amax(-1))
 
 
-def point_loss(model: SAM2Base, frame: PointFrame, n_points: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+def point_loss(
+    model: SAM2Base, frame: PointFrame, n_points: int, gen: torch.Generator
+) -> dict[str, torch.Tensor]:
     """Loss parts for ``n_points`` single clicks on one frame (half in cells, half anywhere)."""
     points, under = _clicks(frame, n_points, gen)
     b = n_points
@@ -258,7 +339,9 @@ def point_loss(model: SAM2Base, frame: PointFrame, n_points: int, gen: torch.Gen
     parts = {k: torch.zeros(()) for k in losses.WEIGHTS}
     if inside.any():
         target = frame.labels[None] == under[inside, None, None]
-        step = losses.step_loss(logits[inside], head.ious[inside], head.object_score[inside], target, alpha=-1.0)
+        step = losses.step_loss(
+            logits[inside], head.ious[inside], head.object_score[inside], target, alpha=-1.0
+        )
         parts.update(step)
     if (~inside).any() and frame.labels.max() > 0:
         best = _click_targets(logits[~inside].detach(), under[~inside], frame.labels)
@@ -288,14 +371,21 @@ WEIGHTS = {**V2.loss_weights, "pointer": 1.0}
 
 
 @torch.no_grad()
-def iou_examples(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderCall], clicks_per_frame: int = 48,
-                 seed: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def iou_examples(
+    model: SAM2Base,
+    frames: list[PointFrame],
+    calls: list[DecoderCall],
+    clicks_per_frame: int = 48,
+    seed: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """What the IoU head sees and should say: its inputs ``(N, C)`` (the decoder's IoU token), the true IoU
     of every output ``(N, 4)`` and which of the four outputs were made ``(N, 4)`` bool (slots 1-3 with
     several candidates, slot 0 alone), from clicks on ``frames`` and from the replayed ``calls``."""
     tokens: list[torch.Tensor] = []
     decoder = model.sam_mask_decoder
-    hook = decoder.iou_prediction_head.register_forward_hook(lambda module, args, out: tokens.append(args[0].detach()))
+    hook = decoder.iou_prediction_head.register_forward_hook(
+        lambda module, args, out: tokens.append(args[0].detach())
+    )
     # in training mode a single output is slot 0's (no fallback to a more stable candidate), as the slots assume
     was_training = decoder.training
     decoder.train()
@@ -324,18 +414,27 @@ def iou_examples(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderC
     return torch.cat(tokens), torch.cat(targets), torch.cat(made)
 
 
-def fit_iou_head(model: SAM2Base, tokens: torch.Tensor, targets: torch.Tensor, made: torch.Tensor,
-                 epochs: int = 60, lr: float = 1e-3, seed: int = 0) -> dict[str, float]:
+def fit_iou_head(
+    model: SAM2Base,
+    tokens: torch.Tensor,
+    targets: torch.Tensor,
+    made: torch.Tensor,
+    epochs: int = 60,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> dict[str, float]:
     """Train only the IoU head on :func:`iou_examples` (L1, a tenth held out to report on); the decoder's
     masks, scores and pointers stay exactly as they are. Returns the held-out L1 before and after."""
     head = model.sam_mask_decoder.iou_prediction_head
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(tokens), generator=gen)
-    held, train_rows = order[: len(order) // 10], order[len(order) // 10:]
+    held, train_rows = order[: len(order) // 10], order[len(order) // 10 :]
 
     def l1(rows: torch.Tensor) -> torch.Tensor:
         """Mean absolute error over the outputs ``rows`` made."""
-        return ((head(tokens[rows]) - targets[rows]).abs() * made[rows]).sum() / made[rows].sum().clamp(min=1)
+        return ((head(tokens[rows]) - targets[rows]).abs() * made[rows]).sum() / made[
+            rows
+        ].sum().clamp(min=1)
 
     def held_out_l1() -> float:
         with torch.no_grad():
@@ -373,8 +472,17 @@ class StepMix:
     calls: int = 4
 
 
-def tune(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderCall], steps: int, lr: float = 5e-5,
-         mix: StepMix = StepMix(), seed: int = 0, memory: bool = False, progress=None) -> list[dict]:
+def tune(
+    model: SAM2Base,
+    frames: list[PointFrame],
+    calls: list[DecoderCall],
+    steps: int,
+    lr: float = 5e-5,
+    mix: StepMix = StepMix(),
+    seed: int = 0,
+    memory: bool = False,
+    progress=None,
+) -> list[dict]:
     """``steps`` AdamW steps on the mask decoder (and memory attention with ``memory``; cosine decay after
     5 % warm-up), each on ``mix``; returns the log. Items of any input size are decoded at their size
     (:func:`models_for`)."""
@@ -390,7 +498,8 @@ def tune(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderCall], st
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     warm = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(i / steps, 1.0))))
+        opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(i / steps, 1.0)))
+    )
     gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
     for m in {model, *models.values()}:
         m.train()
@@ -400,7 +509,9 @@ def tune(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderCall], st
             t0 = time.perf_counter()
             parts: dict[str, torch.Tensor] = {}
             for i in rng.choice(len(frames), mix.frames, replace=False):
-                for k, v in point_loss(models[size_of(frames[i])], frames[i], mix.points, gen).items():
+                for k, v in point_loss(
+                    models[size_of(frames[i])], frames[i], mix.points, gen
+                ).items():
                     parts["point_" + k] = parts.get("point_" + k, 0) + v / mix.frames
             for i in rng.choice(len(calls), mix.calls, replace=False):
                 for k, v in call_loss(models[size_of(calls[i])], calls[i], memory).items():
@@ -411,8 +522,12 @@ def tune(model: SAM2Base, frames: list[PointFrame], calls: list[DecoderCall], st
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
-            record = {"step": step, "loss": float(total.detach()), **{k: float(v.detach()) for k, v in parts.items()},
-                      "seconds": time.perf_counter() - t0}
+            record = {
+                "step": step,
+                "loss": float(total.detach()),
+                **{k: float(v.detach()) for k, v in parts.items()},
+                "seconds": time.perf_counter() - t0,
+            }
             history.append(record)
             if progress is not None:
                 progress(step, steps, record)
@@ -433,9 +548,12 @@ def validate(model: SAM2Base, clips) -> dict[str, float]:
     from ..trainer import evaluate
 
     found = automatic_found(model, AUTO_VAL_SEEDS)
-    scores = {"automatic": pooled_share(found),
-              "v2_world": evaluate(model, clips, V2)["val_iou_tracked"], "v1_world": v1_world(model),
-              **{f"v1_world_{s}": v1_world(at_size(model, s)) for s in OFF_SIZES}}
+    scores = {
+        "automatic": pooled_share(found),
+        "v2_world": evaluate(model, clips, V2)["val_iou_tracked"],
+        "v1_world": v1_world(model),
+        **{f"v1_world_{s}": v1_world(at_size(model, s)) for s in OFF_SIZES},
+    }
     scores["mean"] = float(np.mean(list(scores.values())))
     return scores
 
@@ -445,23 +563,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", required=True, help="the starting demo checkpoint")
     parser.add_argument("--out", required=True)
     parser.add_argument("--frames", type=int, default=1000, help="point frames (single frames)")
-    parser.add_argument("--clips", type=int, default=200, help="clips whose decoder calls are replayed")
-    parser.add_argument("--sizes", default="256",
-                        help="input sizes the frames and clips are made at (comma-separated)")
-    parser.add_argument("--main-share", type=float, default=0.5,
-                        help="share of frames and clips at the model's own input size (the rest: evenly)")
+    parser.add_argument(
+        "--clips", type=int, default=200, help="clips whose decoder calls are replayed"
+    )
+    parser.add_argument(
+        "--sizes",
+        default="256",
+        help="input sizes the frames and clips are made at (comma-separated)",
+    )
+    parser.add_argument(
+        "--main-share",
+        type=float,
+        default=0.5,
+        help="share of frames and clips at the model's own input size (the rest: evenly)",
+    )
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--memory", action="store_true", help="memory attention learns too")
-    parser.add_argument("--fit-iou", action="store_true", help="then fit the IoU head alone on the final decoder")
-    parser.add_argument("--fit-frames", type=int, default=400, help="IoU fit frames (the first of each size)")
-    parser.add_argument("--fit-clips", type=int, default=80, help="clips recorded again, after tuning, for the IoU fit")
-    parser.add_argument("--sharpen", type=float, default=1.0, help="then multiply the mask logits by this")
-    parser.add_argument("--save-every", type=int, default=500, help="also write OUT.stepN.pt every N steps")
+    parser.add_argument(
+        "--fit-iou", action="store_true", help="then fit the IoU head alone on the final decoder"
+    )
+    parser.add_argument(
+        "--fit-frames", type=int, default=400, help="IoU fit frames (the first of each size)"
+    )
+    parser.add_argument(
+        "--fit-clips",
+        type=int,
+        default=80,
+        help="clips recorded again, after tuning, for the IoU fit",
+    )
+    parser.add_argument(
+        "--sharpen", type=float, default=1.0, help="then multiply the mask logits by this"
+    )
+    parser.add_argument(
+        "--save-every", type=int, default=500, help="also write OUT.stepN.pt every N steps"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2029)
-    parser.add_argument("--validate", nargs="*", metavar="CHECKPOINT",
-                        help="only print the validation scores of these checkpoints (and of --resume)")
+    parser.add_argument(
+        "--validate",
+        nargs="*",
+        metavar="CHECKPOINT",
+        help="only print the validation scores of these checkpoints (and of --resume)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -474,14 +618,24 @@ def main(argv: list[str] | None = None) -> int:
         clips = validation_clips(model.image_size, 16, V2.max_objects)
         for path in [args.resume, *args.validate]:
             model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
-            print(json.dumps({"checkpoint": path, **{k: round(v, 4) for k, v in validate(model, clips).items()}}),
-                  flush=True)
+            print(
+                json.dumps(
+                    {
+                        "checkpoint": path,
+                        **{k: round(v, 4) for k, v in validate(model, clips).items()},
+                    }
+                ),
+                flush=True,
+            )
         return 0
     t0 = time.time()
     sizes = tuple(int(v) for v in args.sizes.split(","))
     frames, calls = sized_caches(model, args.frames, args.clips, sizes, args.main_share)
-    print(f"{len(frames)} point frames, {len(calls)} decoder calls from {args.clips} clips at sizes {sizes}, "
-          f"{time.time() - t0:.0f} s", flush=True)
+    print(
+        f"{len(frames)} point frames, {len(calls)} decoder calls from {args.clips} clips at sizes {sizes}, "
+        f"{time.time() - t0:.0f} s",
+        flush=True,
+    )
     out = args.out
 
     def progress(step, total, record):
@@ -491,11 +645,24 @@ def main(argv: list[str] | None = None) -> int:
             save_checkpoint(model, out if step == total else out.replace(".pt", f".step{step}.pt"))
 
     if args.steps:
-        tune(model, frames, calls, args.steps, lr=args.lr, seed=args.seed, memory=args.memory, progress=progress)
+        tune(
+            model,
+            frames,
+            calls,
+            args.steps,
+            lr=args.lr,
+            seed=args.seed,
+            memory=args.memory,
+            progress=progress,
+        )
     if args.fit_iou:
         # the decoder's calls on the same clips differ once it has learned: record them again
-        counts = split_counts(args.fit_frames, sizes, model.image_size, args.main_share)  # the first of each size
-        fit_frames = [f for size, n in counts.items() for f in [x for x in frames if size_of(x) == size][:n]]
+        counts = split_counts(
+            args.fit_frames, sizes, model.image_size, args.main_share
+        )  # the first of each size
+        fit_frames = [
+            f for size, n in counts.items() for f in [x for x in frames if size_of(x) == size][:n]
+        ]
         _, fit_calls = sized_caches(model, 0, args.fit_clips, sizes, args.main_share)
         report = fit_iou_head(model, *iou_examples(model, fit_frames, fit_calls))
         print(json.dumps(report), flush=True)

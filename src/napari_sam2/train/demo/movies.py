@@ -30,11 +30,18 @@ def tracking_movie(seed: int) -> tuple[np.ndarray, np.ndarray]:
         return image, labels
     r0 = rng.uniform(6.0, 14.0)
     divide = ((1, int(rng.integers(3, 14))),) if rng.random() < 0.3 else ()
-    look = dict(radius=(r0, r0 * rng.uniform(1.1, 1.6)), step=rng.uniform(0.5, 3.0),
-                background=rng.uniform(100, 1000), brightness=rng.uniform(400, 4000), noise=rng.uniform(10, 150))
+    look = dict(
+        radius=(r0, r0 * rng.uniform(1.1, 1.6)),
+        step=rng.uniform(0.5, 3.0),
+        background=rng.uniform(100, 1000),
+        brightness=rng.uniform(400, 4000),
+        noise=rng.uniform(10, 150),
+    )
     for n_cells in range(int(rng.integers(1, 6)), 0, -1):  # as many as fit the frame
         try:
-            image, labels, _ = synthetic_dividing_cells(16, (side, side), n_cells, seed, divide, Look(**look))
+            image, labels, _ = synthetic_dividing_cells(
+                16, (side, side), n_cells, seed, divide, Look(**look)
+            )
             return image, labels
         except ValueError:
             continue

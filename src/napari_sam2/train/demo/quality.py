@@ -19,8 +19,9 @@ def inner_point(mask: np.ndarray) -> tuple[float, float]:
     return float(x), float(y)
 
 
-def track_from_clicks(model, image: np.ndarray, labels: np.ndarray, frame: int = 0,
-                      obj_ids=None) -> tuple[TrackingSession, dict[int, np.ndarray]]:
+def track_from_clicks(
+    model, image: np.ndarray, labels: np.ndarray, frame: int = 0, obj_ids=None
+) -> tuple[TrackingSession, dict[int, np.ndarray]]:
     """Click once inside each object of ``labels[frame]`` and track forward over the stack.
 
     Returns the session and ``{obj_id: (T,) IoU}`` per frame from ``frame`` on (NaN where the
@@ -34,8 +35,9 @@ def track_from_clicks(model, image: np.ndarray, labels: np.ndarray, frame: int =
     return session, object_ious(session.labels(), labels, ids, frame)
 
 
-def track_from_labels(model, image: np.ndarray, labels: np.ndarray, frame: int = 0,
-                      **session_options) -> tuple[TrackingSession, dict[int, np.ndarray]]:
+def track_from_labels(
+    model, image: np.ndarray, labels: np.ndarray, frame: int = 0, **session_options
+) -> tuple[TrackingSession, dict[int, np.ndarray]]:
     """Seed every object of ``labels[frame]`` with its mask (:meth:`TrackingSession.add_labels`) and track
     forward; returns the session and per-object IoUs as :func:`track_from_clicks`."""
     session = TrackingSession(model, image, **session_options)
@@ -71,8 +73,9 @@ def object_ious(pred: np.ndarray, labels: np.ndarray, ids, frame: int = 0) -> di
     return ious
 
 
-def correct_worst(session: TrackingSession, ious: dict[int, np.ndarray],
-                  truth: np.ndarray) -> tuple[int, int, float, float]:
+def correct_worst(
+    session: TrackingSession, ious: dict[int, np.ndarray], truth: np.ndarray
+) -> tuple[int, int, float, float]:
     """Click once where the worst tracked object-frame is wrong (positive on the larger missed part,
     else negative on the false part) as a user would, and re-track.
 

@@ -41,9 +41,16 @@ CLIP_LEN = 8
 VAL_LEN = 12
 V2 = TrainConfig(
     stages=[Stage(1_000_000, CLIP_LEN, 16)],  # stopped by the time budget
-    lr=1e-4, warmup=50, weight_decay=0.01, corrections=2, p_track_correction=0.4, max_objects=10,
-    prompt_odds=(0.4, 0.15, 0.25, 0.2), seed=2028,
-    focal_alpha=-1.0, loss_weights={"focal": 20.0, "dice": 5.0, "iou": 1.0, "score": 1.0},
+    lr=1e-4,
+    warmup=50,
+    weight_decay=0.01,
+    corrections=2,
+    p_track_correction=0.4,
+    max_objects=10,
+    prompt_odds=(0.4, 0.15, 0.25, 0.2),
+    seed=2028,
+    focal_alpha=-1.0,
+    loss_weights={"focal": 20.0, "dice": 5.0, "iou": 1.0, "score": 1.0},
 )
 SIDES = (256, 320, 384, 448, 512)
 
@@ -69,7 +76,9 @@ def validation_clips(image_size: int, count: int, max_objects: int) -> list:
     clips = []
     seed = VAL_SEED
     while len(clips) < count:
-        clips.extend(unpack_clip(c) for c in movie_clips(v2_movie, seed, 1, image_size, VAL_LEN, max_objects))
+        clips.extend(
+            unpack_clip(c) for c in movie_clips(v2_movie, seed, 1, image_size, VAL_LEN, max_objects)
+        )
         seed += 1
     return clips
 
@@ -99,10 +108,19 @@ def run_v2(model, out: str, log, run: V2Run, started: float) -> dict:
     returns the best validation record. Writes one JSON line per step (and per validation) to ``log``."""
     device, budget_s, workers, clips = run.device, run.budget_s, run.workers, run.clips
     val_every, val_clips, lr = run.val_every, run.val_clips, run.lr
-    print(f"{len(real_textures())} scikit-image pictures for textures", flush=True)  # loaded before the workers fork
+    print(
+        f"{len(real_textures())} scikit-image pictures for textures", flush=True
+    )  # loaded before the workers fork
     cfg = dataclasses.replace(V2, lr=lr, stages=[Stage(V2.stages[0].steps, CLIP_LEN, clips)])
-    sampler = ParallelClipSampler(v2_movie, model.image_size, CLIP_LEN, cfg.max_objects, TRAIN_SEED,
-                                  workers=workers, clips_per_movie=2)
+    sampler = ParallelClipSampler(
+        v2_movie,
+        model.image_size,
+        CLIP_LEN,
+        cfg.max_objects,
+        TRAIN_SEED,
+        workers=workers,
+        clips_per_movie=2,
+    )
     val = validation_clips(model.image_size, val_clips, cfg.max_objects)
     model.to(device)
     if device.startswith("cuda"):
@@ -119,9 +137,12 @@ def run_v2(model, out: str, log, run: V2Run, started: float) -> dict:
         if scores["val_iou_tracked"] > best["val_iou_tracked"]:
             best.update(scores)
             save_checkpoint(model, best_path(out))
-        print(f"step {step}: validation IoU first frame {scores['val_iou_first']:.3f}, tracked "
-              f"{scores['val_iou_tracked']:.3f} (best {best['val_iou_tracked']:.3f} at step {best['step']}), "
-              f"{time.time() - started:.0f} s", flush=True)
+        print(
+            f"step {step}: validation IoU first frame {scores['val_iou_first']:.3f}, tracked "
+            f"{scores['val_iou_tracked']:.3f} (best {best['val_iou_tracked']:.3f} at step {best['step']}), "
+            f"{time.time() - started:.0f} s",
+            flush=True,
+        )
         return time.time() - t0
 
     try:
@@ -130,15 +151,21 @@ def run_v2(model, out: str, log, run: V2Run, started: float) -> dict:
         cfg.budget_s = budget_s - (time.time() - started) - 1.5 * val_seconds - 5
         if cfg.budget_s <= 0:
             raise ValueError(f"a budget of {budget_s} s leaves no time to train after start-up")
-        print(f"training for {cfg.budget_s:.0f} s on {device}: {clips} clips of {CLIP_LEN} frames per step, "
-              f"{workers} data workers, {len(val)} validation clips", flush=True)
+        print(
+            f"training for {cfg.budget_s:.0f} s on {device}: {clips} clips of {CLIP_LEN} frames per step, "
+            f"{workers} data workers, {len(val)} validation clips",
+            flush=True,
+        )
 
         def progress(step, total, record):
             log.write(json.dumps(record) + "\n")
             if step % 20 == 0:
-                print(f"step {step}  loss {record['loss']:.3f}  iou first {record['iou_first']:.2f} tracked "
-                      f"{record['iou_tracked']:.2f}  {record['seconds']:.2f} s/step  movies {sampler.movies}  "
-                      f"{time.time() - started:.0f} s", flush=True)
+                print(
+                    f"step {step}  loss {record['loss']:.3f}  iou first {record['iou_first']:.2f} tracked "
+                    f"{record['iou_tracked']:.2f}  {record['seconds']:.2f} s/step  movies {sampler.movies}  "
+                    f"{time.time() - started:.0f} s",
+                    flush=True,
+                )
             if step % val_every == 0:
                 validate(step)
 

@@ -21,8 +21,23 @@ from ...synthetic import Scene, _draw_look, _new_cell, _simulate
 # HELD_OUT are the real images the benchmarks test on; demo v2 was trained with them (its real-image
 # numbers are optimistic), every later recipe leaves them out.
 HELD_OUT = ("coins", "immunohistochemistry")
-PICTURES = ("camera", "moon", "text", "brick", "grass", "gravel", "cell", "page", "clock", "astronaut",
-            "chelsea", "coffee", "rocket", "hubble_deep_field", "retina")
+PICTURES = (
+    "camera",
+    "moon",
+    "text",
+    "brick",
+    "grass",
+    "gravel",
+    "cell",
+    "page",
+    "clock",
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "retina",
+)
 MAX_RADIUS = 35.0
 MIN_RADIUS = 5.0
 MAX_CELLS_256 = 60  # cells per 256 x 256 px of field at most
@@ -49,7 +64,9 @@ def real_textures() -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
-def place_centres(rng: np.random.Generator, n: int, h: int, w: int, margin: float, min_dist: float) -> np.ndarray:
+def place_centres(
+    rng: np.random.Generator, n: int, h: int, w: int, margin: float, min_dist: float
+) -> np.ndarray:
     """Up to ``n`` random (y, x) centres ``(k, 2)``, at least ``min_dist`` apart and ``margin`` from the
     edges (greedy over 40 n candidates: in a crowded field, as many as fit; at least one)."""
     lo = np.array([min(margin, h / 2), min(margin, w / 2)])
@@ -72,7 +89,9 @@ def repel(cells: list[dict]) -> None:
     gap = centres[:, None] - centres[None]
     dist = np.hypot(gap[..., 0], gap[..., 1]) + 1e-6
     reach = 0.8 * (size[:, None] + size[None])
-    strength = np.where((dist < reach) & ~np.eye(len(cells), dtype=bool), 0.3 * (reach - dist) / dist, 0.0)
+    strength = np.where(
+        (dist < reach) & ~np.eye(len(cells), dtype=bool), 0.3 * (reach - dist) / dist, 0.0
+    )
     push = (strength[..., None] * gap).sum(1)
     for cell, p in zip(cells, push):
         cell["centre"] = cell["centre"] + p
@@ -80,10 +99,14 @@ def repel(cells: list[dict]) -> None:
 
 def _patch(rng: np.random.Generator, picture: np.ndarray, h: int, w: int) -> np.ndarray:
     """A random ``(h, w)`` window of ``picture`` (mirrored beyond its edges where it is smaller)."""
-    tiled = np.pad(picture, ((0, max(0, h - picture.shape[0])), (0, max(0, w - picture.shape[1]))), mode="symmetric")
+    tiled = np.pad(
+        picture,
+        ((0, max(0, h - picture.shape[0])), (0, max(0, w - picture.shape[1]))),
+        mode="symmetric",
+    )
     y0 = int(rng.integers(0, tiled.shape[0] - h + 1))
     x0 = int(rng.integers(0, tiled.shape[1] - w + 1))
-    return tiled[y0:y0 + h, x0:x0 + w]
+    return tiled[y0 : y0 + h, x0 : x0 + w]
 
 
 def _background(rng: np.random.Generator, look: dict, grid, pictures) -> np.ndarray:
@@ -92,14 +115,19 @@ def _background(rng: np.random.Generator, look: dict, grid, pictures) -> np.ndar
     h, w = yy.shape
     ramp = ((yy - h / 2) * look["grad_dir"][0] + (xx - w / 2) * look["grad_dir"][1]) / max(h, w)
     background = look["background"] * (1 + look["gradient"] * ramp)
-    kind = rng.choice(["flat", "blobs", "picture"], p=[0.25, 0.35, 0.4] if pictures else [0.4, 0.6, 0.0])
+    kind = rng.choice(
+        ["flat", "blobs", "picture"], p=[0.25, 0.35, 0.4] if pictures else [0.4, 0.6, 0.0]
+    )
     if kind == "flat":
         return background
     if kind == "blobs":
-        field = ndimage.gaussian_filter(rng.normal(size=(h, w)).astype(np.float32), rng.uniform(3, 25))
+        field = ndimage.gaussian_filter(
+            rng.normal(size=(h, w)).astype(np.float32), rng.uniform(3, 25)
+        )
     else:
-        field = ndimage.gaussian_filter(_patch(rng, pictures[int(rng.integers(len(pictures)))], h, w),
-                                        rng.uniform(0, 2.5))
+        field = ndimage.gaussian_filter(
+            _patch(rng, pictures[int(rng.integers(len(pictures)))], h, w), rng.uniform(0, 2.5)
+        )
     field = (field - field.mean()) / max(float(field.std()), 1e-6)
     # weaker than the cells' contrast, so that cells stay visible on it
     strength = rng.uniform(0.05, 0.3) * min(look["background"], abs(look["contrast"]))
@@ -108,18 +136,27 @@ def _background(rng: np.random.Generator, look: dict, grid, pictures) -> np.ndar
 
 def _decorator(rng: np.random.Generator, pictures):
     """A function giving a cell whose texture is "image" a picture patch that moves with it."""
+
     def decorate(cell: dict) -> None:
         if cell["texture"] == "image":
             cell["picture"] = pictures[int(rng.integers(len(pictures)))]
             cell["picture_origin"] = rng.uniform(0, 1000, 2)
             cell["picture_zoom"] = float(cell["axes"].mean() * rng.uniform(0.4, 2.0))
+
     return decorate
 
 
-def synthetic_world(n_frames: int = 12, size: tuple[int, int] = (256, 256), seed: int = 0,
-                    radius: tuple[float, float] | None = None, n_cells: int | None = None,
-                    pictures: tuple[np.ndarray, ...] | None = None, p_divide: float = 0.01,
-                    p_enter: float = 0.1, p_exit: float = 0.3) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+def synthetic_world(
+    n_frames: int = 12,
+    size: tuple[int, int] = (256, 256),
+    seed: int = 0,
+    radius: tuple[float, float] | None = None,
+    n_cells: int | None = None,
+    pictures: tuple[np.ndarray, ...] | None = None,
+    p_divide: float = 0.01,
+    p_enter: float = 0.1,
+    p_exit: float = 0.3,
+) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
     """A ``(T, Y, X)`` uint16 movie of cells at native scale with exact labels, drawn at random from ``seed``.
 
     ``radius``: semi-axis range in pixels (default: a random range within 5-35, small cells as likely
@@ -137,16 +174,20 @@ def synthetic_world(n_frames: int = 12, size: tuple[int, int] = (256, 256), seed
         radius = (r0, min(r0 * rng.uniform(1.05, 1.35), MAX_RADIUS))
     mean_r = float(np.mean(radius))
     if n_cells is None:
-        coverage = [rng.uniform(0.0, 0.08), rng.uniform(0.08, 0.3), rng.uniform(0.3, 0.65)][int(rng.integers(3))]
-        n_cells = int(round(coverage * h * w / (np.pi * mean_r ** 2)))
-    n_cells = int(np.clip(n_cells, 1, max(1, round(MAX_CELLS_256 * h * w / 256 ** 2))))
+        coverage = [rng.uniform(0.0, 0.08), rng.uniform(0.08, 0.3), rng.uniform(0.3, 0.65)][
+            int(rng.integers(3))
+        ]
+        n_cells = int(round(coverage * h * w / (np.pi * mean_r**2)))
+    n_cells = int(np.clip(n_cells, 1, max(1, round(MAX_CELLS_256 * h * w / 256**2))))
     look = _draw_look(rng)
     if rng.random() < 0.35:
         look["contrast"] *= rng.uniform(0.2, 0.6)  # dim
     if rng.random() < 0.1:
-        look["contrast"] = -look["background"] * rng.uniform(0.3, 0.7)  # dark cells on a bright field
+        look["contrast"] = -look["background"] * rng.uniform(
+            0.3, 0.7
+        )  # dark cells on a bright field
     if pictures and rng.random() < 0.5:
-        look["textures"] = np.append(look["textures"][:int(rng.integers(0, 2))], "image")
+        look["textures"] = np.append(look["textures"][: int(rng.integers(0, 2))], "image")
     grid = np.mgrid[0:h, 0:w].astype(np.float32)
     background = _background(rng, look, grid, pictures)
     margin = 0.5 * radius[1]
@@ -156,5 +197,14 @@ def synthetic_world(n_frames: int = 12, size: tuple[int, int] = (256, 256), seed
     for label, centre in enumerate(centres, 1):
         cells.append(_new_cell(rng, label, centre, radius, look, p_exit))
         decorate(cells[-1])
-    return _simulate(rng, cells, len(cells) + 1, n_frames, Scene(tuple(grid), background, radius, margin), look,
-                     (p_enter, p_divide, p_exit), decorate=decorate, repel=repel)
+    return _simulate(
+        rng,
+        cells,
+        len(cells) + 1,
+        n_frames,
+        Scene(tuple(grid), background, radius, margin),
+        look,
+        (p_enter, p_divide, p_exit),
+        decorate=decorate,
+        repel=repel,
+    )
