@@ -245,6 +245,18 @@ def test_every_import_is_allowed_by_the_layer_table():
     assert problems == [], "\n".join(problems)
 
 
+def test_every_import_of_the_package_names_a_module_that_exists():
+    """A relative import inside a function runs only when called: one that points nowhere (say
+    ``from .io import x`` in a module moved one level down) fails here, not in a user's run."""
+    names = module_names(PACKAGE_DIR)
+    missing = [
+        f"{imp.where()}: {imp.target} does not exist"
+        for imp in collect_imports(PACKAGE_DIR)
+        if imp.target.startswith("napari_sam2") and imp.target not in names
+    ]
+    assert missing == [], "\n".join(missing)
+
+
 def test_module_level_layer_graph_has_no_cycle():
     cycles = layer_cycles(collect_imports(PACKAGE_DIR), "napari_sam2")
     assert cycles == [], "\n".join(cycles)

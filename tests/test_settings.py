@@ -1,5 +1,5 @@
 """Settings as types: one validation per field, flags made from the fields, and session files of every
-version read into one layout (settings.py, cli/options.py, io/session_files.py)."""
+version read into one layout (settings/, cli/options.py, io/session_files.py)."""
 
 from __future__ import annotations
 
