@@ -69,7 +69,7 @@ def movie(name: str, seed: int):
         )
         return image, truth, {}, True
     if name == "crowded":
-        from napari_sam2.train.world import synthetic_world
+        from napari_sam2.train.demo.world import synthetic_world
 
         image, truth, _ = synthetic_world(
             n_frames=16,
@@ -105,7 +105,7 @@ def tra(pred: np.ndarray, truth: np.ndarray, parents: dict, truth_parents: dict)
 def run(name: str, seed: int, options: dict, tune: bool = False) -> dict:
     from napari_sam2.engine import TrackingSession
     from napari_sam2.io.evaluate import flag_quality, object_ious, swapped
-    from napari_sam2.train.quality import inner_point
+    from napari_sam2.train.demo.quality import inner_point
 
     image, truth, truth_parents, clicks = movie(name, seed)
     session = TrackingSession.from_name(image, "demo", checkpoint="auto", **options)
