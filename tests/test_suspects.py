@@ -58,9 +58,9 @@ def test_a_steady_object_is_never_suspect():
         (result(disc(16, 18, 4)), ["position"]),  # 5 cells past the predicted 13: 1.25 radii
         (result(disc(16, 13, 4), score=1.0), ["confidence"]),  # score 7 below its recent 8
         (
-            result(disc(16, 13, 4), iou=0.2),
+            result(disc(16, 13, 4), iou=0.05),
             ["confidence"],
-        ),  # predicted IoU 0.7 below its recent 0.9
+        ),  # predicted IoU 0.85 below its recent 0.9
         (
             result(disc(16, 9, 4) | disc(16, 18, 3)),
             ["fragments"],

@@ -317,14 +317,14 @@ class SuspectSettings(Settings):
         "its recent median (default 4)",
     )
     iou_drop: float = opt(
-        0.6,
+        0.8,
         flag="--suspect-iou-drop",
         label="IoU drop",
         kind=float,
         above=0,
         high=1,
         help="suspect 'confidence': the predicted IoU falls more than this below its recent "
-        "median (default 0.6)",
+        "median (default 0.8)",
     )
     fragments: float = opt(
         0.25,
