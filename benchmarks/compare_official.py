@@ -3,6 +3,11 @@
 Prints, for the image and the video predictor: the largest logit difference and the
 wall time of each step for ours and the official code, with their ratio.
 Usage: python benchmarks/compare_official.py [--image-size 1024] [--frames 8] [--model sam2.1_hiera_tiny]
+    [--device cpu|cuda] [--check 1e-4]
+
+``--check TOL`` ends with exit code 1 when a logit differs by more than TOL (fp32 parity on a device).
+On CUDA it also tracks under ``torch.autocast(bfloat16)`` (the official notebooks' setting) with both
+implementations and prints how far the two fp32-vs-bf16 answers agree (mask IoU): reported, not checked.
 """
 
 from __future__ import annotations
@@ -40,8 +45,11 @@ def main() -> None:
     ap.add_argument("--model", default="sam2.1_hiera_tiny")
     ap.add_argument("--image-size", type=int, default=1024)
     ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--check", type=float, default=None, help="largest logit difference allowed")
     args = ap.parse_args()
     torch.set_num_threads(2)
+    device = torch.device(args.device)
     size = None if args.image_size == 1024 else args.image_size
     image, labels = synthetic_cells(n_frames=args.frames, size=(256, 256), n_cells=4, seed=3)
     grey = (image.astype(np.float32) / image.max() * 255).astype(np.uint8)
@@ -51,8 +59,8 @@ def main() -> None:
         f"{args.model}, input {args.image_size} px, {torch.get_num_threads()} threads, torch {torch.__version__}"
     )
 
-    off = oracle.build_official(args.model, size)
-    ours = oracle.ours_like(off, args.model)
+    off = oracle.build_official(args.model, size).to(device)
+    ours = oracle.ours_like(off, args.model).to(device)
     po, pn = oracle.official_image_predictor(off), SAM2ImagePredictor(ours)
     for _ in range(2):  # second round is the steady state
         _, t_off = timed(po.set_image, rgb[0])
@@ -64,10 +72,11 @@ def main() -> None:
     row("image: one click -> masks", t_ours, t_off)
     print(f"{'image: max |logit delta|':<34} {np.abs(a[0] - b[0]).max():.3g}")
 
-    offv = oracle.build_official_video(args.model, size, object_bias=3.0)
+    offv = oracle.build_official_video(args.model, size, object_bias=3.0).to(device)
     oursv = oracle.ours_video_like(offv, args.model)
+    oursv.model.to(device)
     src = FrameSource(rgb, offv.image_size)
-    stacked = torch.stack([src[i] for i in range(len(src))])
+    stacked = torch.stack([src[i] for i in range(len(src))]).to(device)
     s_off, t_off = timed(offv.init_state, (stacked, 256, 256))
     s_ours, t_ours = timed(oursv.init_state, rgb)
     row("video: init_state", t_ours, t_off)
@@ -92,6 +101,19 @@ def main() -> None:
         deltas += [(a[1] - b[1]).abs().max().item() for a, b in zip(runs[0][0], runs[1][0])]
         row(f"video: per frame, {n_obj} object(s)", runs[1][1], runs[0][1])
     print(f"{'video: max |logit delta|':<34} {max(deltas):.3g} over {len(deltas)} frames")
+    if device.type == "cuda":
+        agree = []
+        for p, s in ((offv, s_off), (oursv, s_ours)):
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                agree.append([m.float() > 0 for _, _, m in p.propagate_in_video(s)])
+        ious = [((a & b).sum() / (a | b).sum().clamp(min=1)).item() for a, b in zip(*agree)]
+        print(f"{'video bf16 autocast: mask IoU':<34} min {min(ious):.3f} over {len(ious)} frames")
+    worst = max(deltas + [float(np.abs(a[0] - b[0]).max())])
+    if args.check is not None:
+        verdict = "ok" if worst <= args.check else "FAILED"
+        print(f"parity {verdict}: largest logit difference {worst:.3g} (allowed {args.check:g})")
+        if worst > args.check:
+            sys.exit(1)
 
 
 if __name__ == "__main__":
