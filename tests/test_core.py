@@ -82,6 +82,15 @@ def test_feature_cache_is_bounded_in_megabytes(model, movie):
     assert (
         roomy.cached() == [2, 1, 0] and roomy.encoded == 3
     )  # hits move to the end, nothing re-encoded
+    one = cache(0).nbytes()
+    assert (
+        roomy.nbytes() == 3 * one and cache.nbytes() == one
+    )  # a running total, evictions taken off
+    two_frames = FeatureCache(model, FrameSource(image, SIZE), max_mb=2.5 * one / 2**20)
+    for f in (0, 1, 2, 3, 2):
+        two_frames(f)
+    two_frames(1, (0, 0))  # a window of frame 1: cached apart, the same size
+    assert two_frames.cached() == [2, (1, 0, 0)] and two_frames.nbytes() == 2 * one
 
 
 def test_predictor_and_engine_share_the_core(model, movie):

@@ -10,7 +10,7 @@ import torch
 from conftest import present_model
 from napari_sam2.engine import TrackingSession
 from napari_sam2.engine.results import FrameResult
-from napari_sam2.engine.visibility import Visible, compose_labels
+from napari_sam2.engine.visibility import Patch, Visible, compose_labels
 
 SIZE = 128
 GRID = SIZE // 4
@@ -65,12 +65,32 @@ def test_prompted_object_owns_its_pixels_on_its_prompted_frame(session):
 
 
 def test_compose_labels_rules():
-    a, b, c = (np.full((1, 3), v, np.float32) for v in ((5, -1, 2), (9, 9, -1), (1, 3, 1)))
+    a, b, c = (Patch(0, 0, np.array([v], np.float32)) for v in ((5, -1, 2), (9, 9, -1), (1, 3, 1)))
     # only tracked objects: highest positive logit
-    assert compose_labels([(1, a, False), (2, b, False)]).tolist() == [[2, 2, 1]]
+    assert compose_labels([(1, a, False), (2, b, False)], (1, 3)).tolist() == [[2, 2, 1]]
     # a prompted object wins its pixels; two prompted: the higher logit
-    assert compose_labels([(1, a, True), (2, b, False)]).tolist() == [[1, 2, 1]]
-    assert compose_labels([(1, a, True), (2, b, False), (3, c, True)]).tolist() == [[1, 3, 1]]
+    assert compose_labels([(1, a, True), (2, b, False)], (1, 3)).tolist() == [[1, 2, 1]]
+    layers = [(1, a, True), (2, b, False), (3, c, True)]
+    assert compose_labels(layers, (1, 3)).tolist() == [[1, 3, 1]]
+    assert compose_labels([], (2, 2)).tolist() == [[0, 0], [0, 0]]
+
+
+def test_patches_compose_as_the_same_logits_pasted_into_the_frame():
+    """Window mode hands each object's window only: the labels must be those of the whole-frame
+    logits with no object outside the window, for patches that overlap, touch the frame's edge and
+    are prompted or not."""
+    rng = np.random.default_rng(5)
+    shape = (40, 50)
+    layers, whole = [], []
+    for oid, (y0, x0, h, w) in enumerate([(0, 0, 16, 16), (8, 6, 16, 16), (30, 40, 10, 10)], 1):
+        logits = rng.normal(size=(h, w)).astype(np.float32)
+        frame = np.full(shape, -1024.0, np.float32)
+        frame[y0 : y0 + h, x0 : x0 + w] = logits
+        layers.append((oid, Patch(y0, x0, logits), oid == 2))
+        whole.append((oid, Patch(0, 0, frame), oid == 2))
+    labels = compose_labels(layers, shape)
+    assert np.array_equal(labels, compose_labels(whole, shape))
+    assert set(np.unique(labels)) == {0, 1, 2, 3}
 
 
 def test_hidden_objects_are_named_with_the_object_covering_them(session):

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 
 from .results import FrameResult, Timeline
 from .suspects import SuspectSettings, find_suspects
-from .visibility import FrameOwnership, Visible
-from .windows import NO_OBJECT, paste
+from .visibility import FrameOwnership, Patch, Visible
+from .windows import NO_OBJECT, paste, window_logits
 
 
 def locked(method):
@@ -62,6 +62,16 @@ class ResultViews:
         if r is None:
             return np.full((self.frames.height, self.frames.width), NO_OBJECT, np.float32)
         return self.in_frame(self._session.core.filled(r.logits), r.window)
+
+    def object_patch(self, frame: int, obj_id: int) -> Patch:
+        """The logits of ``obj_id``'s result on ``frame`` where it can have pixels: its window at frame
+        resolution in window mode, the whole frame otherwise (used under the session's lock)."""
+        r = self._object(obj_id).results[frame]
+        logits = self._session.core.filled(r.logits)
+        if r.window is None:
+            return Patch(0, 0, self.in_frame(logits, None))
+        shape = (self.frames.height, self.frames.width)
+        return Patch(r.window.y0, r.window.x0, window_logits(logits, r.window, shape))
 
     def in_frame(self, logits, window) -> np.ndarray:
         """``(1, 1, h, w)`` low-res logits as ``(H, W)`` frame logits: resized from the whole frame, or

@@ -32,35 +32,51 @@ class Visible(NamedTuple):
     covered_by: int | None
 
 
-def compose_labels(layers) -> np.ndarray:
-    """``(H, W)`` uint32 labels from ``layers``, an iterable of ``(obj_id, logits (H, W), prompted)``.
+class Patch(NamedTuple):
+    """An object's frame logits where it can have pixels: ``logits`` (h, w) with their top-left corner
+    at (``y0``, ``x0``) of the frame; no object anywhere else (its window in window mode, the whole
+    frame otherwise)."""
+
+    y0: int
+    x0: int
+    logits: np.ndarray
+
+    @property
+    def region(self) -> tuple[slice, slice]:
+        h, w = self.logits.shape
+        return slice(self.y0, self.y0 + h), slice(self.x0, self.x0 + w)
+
+
+def compose_labels(layers, shape: tuple[int, int]) -> np.ndarray:
+    """``(H, W)`` = ``shape`` uint32 labels from ``layers``, an iterable of ``(obj_id, Patch, prompted)``.
 
     A pixel goes to a prompted object with a positive logit if there is one (the highest such
-    logit), else to the tracked object with the highest positive logit, else to 0.
+    logit), else to the tracked object with the highest positive logit, else to 0. Each object is
+    compared only where its patch lies (outside it has no positive logit), so windows cost their size.
     """
-    labels = best = rank = None
-    for oid, logits, prompted in layers:
-        if labels is None:
-            labels = np.zeros(logits.shape, np.uint32)
-            best = np.zeros(logits.shape, np.float32)
-            rank = np.zeros(logits.shape, np.int8)  # 0 free, 1 tracked object, 2 prompted object
+    labels = np.zeros(shape, np.uint32)
+    best = np.zeros(shape, np.float32)
+    rank = np.zeros(shape, np.int8)  # 0 free, 1 tracked object, 2 prompted object
+    for oid, patch, prompted in layers:
+        region, logits = patch.region, patch.logits
+        here_labels, here_best, here_rank = labels[region], best[region], rank[region]  # views
         tier = 2 if prompted else 1
-        positive = logits > 0
-        win = positive & ((rank < tier) | ((rank == tier) & (logits > best)))
-        labels[win] = oid
-        best[win] = logits[win]
-        rank[win] = tier
+        win = (logits > 0) & ((here_rank < tier) | ((here_rank == tier) & (logits > here_best)))
+        here_labels[win] = oid
+        here_best[win] = logits[win]
+        here_rank[win] = tier
     return labels
 
 
-def _visible(labels: np.ndarray, masks: dict) -> dict[int, Visible]:
-    counts = np.bincount(labels.ravel(), minlength=max(masks, default=0) + 1)
+def _visible(labels: np.ndarray, patches: dict[int, Patch]) -> dict[int, Visible]:
+    counts = np.bincount(labels.ravel(), minlength=max(patches, default=0) + 1)
     out = {}
-    for oid, mask in masks.items():
+    for oid, patch in patches.items():
         pixels = int(counts[oid]) if oid < len(counts) else 0
         covered = None
+        mask = patch.logits > 0
         if pixels == 0 and mask.any():
-            under = labels[mask]
+            under = labels[patch.region][mask]
             under = under[under != 0]
             if under.size:
                 covered = int(np.bincount(under).argmax())
@@ -95,10 +111,9 @@ class FrameOwnership:
 
     def _compute(self, frame: int, key: tuple) -> None:
         s = self._session
-        layers = [(oid, s.object_logits(frame, oid), prompted) for oid, _, prompted in key[1:]]
-        h, w = s.frames.height, s.frames.width
-        labels = compose_labels(layers) if layers else np.zeros((h, w), np.uint32)
-        self._visible[frame] = _visible(labels, {oid: logits > 0 for oid, logits, _ in layers})
+        layers = [(oid, s.object_patch(frame, oid), prompted) for oid, _, prompted in key[1:]]
+        labels = compose_labels(layers, (s.frames.height, s.frames.width))
+        self._visible[frame] = _visible(labels, {oid: patch for oid, patch, _ in layers})
         self._keys[frame] = (key[0],) + tuple((oid, weakref.ref(r), p) for oid, r, p in key[1:])
         self._labels[frame] = labels
         self._labels.move_to_end(frame)

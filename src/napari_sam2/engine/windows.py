@@ -187,14 +187,21 @@ def move(logits: torch.Tensor, src: Window | None, dst: Window | None) -> torch.
     return out
 
 
-def paste(logits: torch.Tensor, window: Window, shape: tuple[int, int]) -> np.ndarray:
-    """``(1, 1, h, w)`` low-res logits of ``window`` as ``(H, W)`` float32 frame logits (NO_OBJECT outside)."""
+def window_logits(logits: torch.Tensor, window: Window, shape: tuple[int, int]) -> np.ndarray:
+    """``(1, 1, h, w)`` low-res logits of ``window`` at frame resolution, as float32 for the part of the
+    window inside a frame of ``shape`` (its top-left corner is the window's)."""
     up = F.interpolate(
         logits.float(), size=(window.size, window.size), mode="bilinear", align_corners=False
     )
-    frame = np.full(shape, NO_OBJECT, np.float32)
     h, w = min(window.size, shape[0] - window.y0), min(window.size, shape[1] - window.x0)
-    frame[window.y0 : window.y0 + h, window.x0 : window.x0 + w] = up[0, 0, :h, :w].cpu().numpy()
+    return up[0, 0, :h, :w].cpu().numpy()
+
+
+def paste(logits: torch.Tensor, window: Window, shape: tuple[int, int]) -> np.ndarray:
+    """``(1, 1, h, w)`` low-res logits of ``window`` as ``(H, W)`` float32 frame logits (NO_OBJECT outside)."""
+    inside = window_logits(logits, window, shape)
+    frame = np.full(shape, NO_OBJECT, np.float32)
+    frame[window.y0 : window.y0 + inside.shape[0], window.x0 : window.x0 + inside.shape[1]] = inside
     return frame
 
 

@@ -59,6 +59,7 @@ class FeatureCache:
     ) -> None:
         self.model, self.frames, self.max_mb, self._compute = model, frames, max_mb, compute
         self._cache: "OrderedDict[object, FrameFeatures]" = OrderedDict()
+        self._bytes = 0  # of everything in the cache, kept as entries come and go
         self.encoded = 0
 
     def __call__(self, frame: int, window: tuple | None = None) -> FrameFeatures:
@@ -78,9 +79,10 @@ class FeatureCache:
             )
         self.encoded += 1
         self._cache[key] = feats
+        self._bytes += feats.nbytes()
         budget = self.max_mb * 2**20
-        while len(self._cache) > 1 and self.nbytes() > budget:
-            self._cache.popitem(last=False)
+        while len(self._cache) > 1 and self._bytes > budget:
+            self._bytes -= self._cache.popitem(last=False)[1].nbytes()
         return feats
 
     def __len__(self) -> int:
@@ -91,7 +93,7 @@ class FeatureCache:
         return list(self._cache)
 
     def nbytes(self) -> int:
-        return sum(f.nbytes() for f in self._cache.values())
+        return self._bytes
 
 
 class TrackerCore:
