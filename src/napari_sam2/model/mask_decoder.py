@@ -70,13 +70,9 @@ class MaskDecoder(nn.Module):
         self.output_hypernetworks_mlps = nn.ModuleList(
             MLP(c, c, c // 8, 3) for _ in range(self.num_mask_tokens)
         )
-        self.iou_prediction_head = MLP(
-            c,
-            iou_head_hidden_dim,
-            self.num_mask_tokens,
-            iou_head_depth,
-            sigmoid_output=iou_prediction_use_sigmoid,
-        )
+        # in, hidden and out sizes, layers
+        head = (c, iou_head_hidden_dim, self.num_mask_tokens, iou_head_depth)
+        self.iou_prediction_head = MLP(*head, sigmoid_output=iou_prediction_use_sigmoid)
         if pred_obj_scores:
             self.pred_obj_score_head = MLP(c, c, 1, 3) if pred_obj_scores_mlp else nn.Linear(c, 1)
         self.dynamic_multimask_via_stability = dynamic_multimask_via_stability
@@ -84,15 +80,10 @@ class MaskDecoder(nn.Module):
         self.stability_thresh = dynamic_multimask_stability_thresh
 
     def forward(
-        self,
-        image_embeddings: torch.Tensor,
-        image_pe: torch.Tensor,
-        sparse_prompt_embeddings: torch.Tensor,
-        dense_prompt_embeddings: torch.Tensor,
-        multimask_output: bool,
-        repeat_image: bool,
-        high_res_features: list[torch.Tensor] | None = None,
-    ) -> DecoderOutput:
+        self, image_embeddings: torch.Tensor, image_pe: torch.Tensor,
+        sparse_prompt_embeddings: torch.Tensor, dense_prompt_embeddings: torch.Tensor,
+        multimask_output: bool, repeat_image: bool, high_res_features: list[torch.Tensor] | None = None,
+    ) -> DecoderOutput:  # fmt: skip
         """``image_embeddings (B or 1, C, h, w)``; with ``repeat_image`` one image serves all B prompt sets.
 
         ``high_res_features`` are the stride-4 and stride-8 maps already passed through

@@ -86,25 +86,14 @@ class SAM2AutomaticMaskGenerator:
     """
 
     def __init__(
-        self,
-        model: SAM2Base,
-        points_per_side: int | None = 32,
-        points_per_batch: int = 64,
-        pred_iou_thresh: float = 0.8,
-        stability_score_thresh: float = 0.95,
-        stability_score_offset: float = 1.0,
-        mask_threshold: float = 0.0,
-        box_nms_thresh: float = 0.7,
-        crop_n_layers: int = 0,
-        crop_nms_thresh: float = 0.7,
-        crop_overlap_ratio: float = 512 / 1500,
-        crop_n_points_downscale_factor: int = 1,
-        point_grids: list[np.ndarray] | None = None,
-        min_mask_region_area: int = 0,
-        output_mode: str = "binary_mask",
-        use_m2m: bool = False,
+        self, model: SAM2Base, points_per_side: int | None = 32, points_per_batch: int = 64,
+        pred_iou_thresh: float = 0.8, stability_score_thresh: float = 0.95,
+        stability_score_offset: float = 1.0, mask_threshold: float = 0.0, box_nms_thresh: float = 0.7,
+        crop_n_layers: int = 0, crop_nms_thresh: float = 0.7, crop_overlap_ratio: float = 512 / 1500,
+        crop_n_points_downscale_factor: int = 1, point_grids: list[np.ndarray] | None = None,
+        min_mask_region_area: int = 0, output_mode: str = "binary_mask", use_m2m: bool = False,
         multimask_output: bool = True,
-    ) -> None:
+    ) -> None:  # fmt: skip
         if (points_per_side is None) == (point_grids is None):
             raise ValueError("give exactly one of points_per_side and point_grids")
         if points_per_side is not None:
