@@ -239,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_many(args: argparse.Namespace, run_settings: RunSettings) -> int:
     """``--many``: every file of the glob pattern, one after another or on a dask cluster; then the table and
     the summary of all movies, when asked for."""
-    from ..engine import batch
+    from ..engine import many
 
     outputs = run_settings.outputs
     extra = [option_of(OutputSettings, k).flag for k in outputs.given() if k not in MANY_OUTPUTS]
@@ -257,7 +257,7 @@ def _run_many(args: argparse.Namespace, run_settings: RunSettings) -> int:
             print(line)
         done.append(r)
 
-    batch.track_many(
+    many.track_many(
         args.input,
         run_settings,
         args.out,
