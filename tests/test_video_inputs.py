@@ -387,3 +387,36 @@ def test_frame_source_channels_and_the_colour_warning():
         demo.init_state(rgb, channel="grey")
         TrackingSession(demo.model, FrameSource(rgb, demo.image_size, channel="grey"))
         warn_if_colour(source, colour_trained)
+
+
+class _CountingFrames:
+    """An array-like movie that counts the frames read from it (as a file-backed array would pay)."""
+
+    def __init__(self, data):
+        self.data, self.shape, self.dtype, self.reads = data, data.shape, data.dtype, []
+
+    def __getitem__(self, key):
+        self.reads.append(key)
+        return self.data[key]
+
+
+def test_windows_of_a_frame_read_it_from_the_file_once(movie16):
+    counting = _CountingFrames(movie16[0])
+    frames = FrameSource(counting, 64, contrast_limits=(0.0, 4000.0))
+    first = [frames.window(3, y, x) for y, x in ((0, 0), (10, 20), (40, 50))]
+    assert counting.reads == [3]
+    frames.window(4, 0, 0)
+    assert counting.reads == [3, 4]
+    # the same pixels as reading the frame each time
+    again = FrameSource(movie16[0], 64, contrast_limits=(0.0, 4000.0))
+    for (y, x), w in zip(((0, 0), (10, 20), (40, 50)), first):
+        assert torch.equal(w, again.window(3, y, x))
+
+
+def test_a_tiff_stack_is_read_from_the_file_not_mapped(tmp_path, movie16):
+    # a mapped file's pages stay resident once read: a long movie would fill the process's memory
+    path = tmp_path / "m.tif"
+    tifffile.imwrite(path, movie16[0])
+    frames = FrameSource(str(path), 64)
+    assert not isinstance(frames.data, np.memmap)
+    assert np.array_equal(frames.raw(5), movie16[0][5])

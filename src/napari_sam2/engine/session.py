@@ -31,6 +31,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from ..heap import release_free_memory
 from ..model.sam2_base import SAM2Base
 from ..notices import warn_quality
 from ..predictor.core import TrackerCore
@@ -698,6 +699,7 @@ class TrackingSession:
                 groups.setdefault(layout, []).append(oid)
         self.tracker.track(f, d, groups)
         self.tracker.drop_far_memory(f, ids)
+        release_free_memory()  # what this frame freed goes back to the system: RSS stays flat
 
     # ----------------------------------------------------------------- session files
 

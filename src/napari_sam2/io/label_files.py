@@ -127,7 +127,7 @@ class LabelWriter:
         if self.folder:
             import zarr
 
-            self._array = zarr.open_array(
+            self._out = zarr.open_array(
                 store=str(self.partial),
                 mode="w",
                 shape=shape,
@@ -135,21 +135,27 @@ class LabelWriter:
                 dtype=self.dtype,
                 fill_value=0,
             )
-            self._array.attrs["axes"] = "TYX"
+            self._out.attrs["axes"] = "TYX"
         else:
-            self._array = tifffile.memmap(
+            # tifffile lays out the file (header, then every frame, contiguous and uncompressed); frames
+            # are then written at their place with plain file writes, not through the mapping, whose
+            # written pages would stay in the process's resident memory until the end of the run
+            layout = tifffile.memmap(
                 self.partial,
                 shape=shape,
                 dtype=self.dtype,
                 imagej=imagej_ok(shape, self.dtype),
                 metadata={"axes": "TYX"},
             )
-            self._array.flush()
+            layout.flush()
+            self._offset, self._frame_bytes = layout.offset, layout[0].nbytes
+            del layout
+            self._out = open(self.partial, "r+b")
         self.committed = False
 
     def write(self, t: int, frame) -> None:
         """Store frame ``t`` (a (Y, X) array of ids) and flush it to disk."""
-        if self._array is None:
+        if self._out is None:
             raise ValueError(f"{self.partial} is closed")
         t = int(t)
         if not 0 <= t < self.shape[0]:
@@ -157,15 +163,19 @@ class LabelWriter:
         frame = np.asarray(frame)
         if frame.shape != self.shape[1:]:
             raise ValueError(f"frame {t}: expected shape {self.shape[1:]}, got {frame.shape}")
-        self._array[t] = frame.astype(self.dtype, copy=False)
-        if isinstance(self._array, np.memmap):
-            self._array.flush()
+        frame = frame.astype(self.dtype, copy=False)
+        if self.folder:
+            self._out[t] = frame
+        else:
+            self._out.seek(self._offset + t * self._frame_bytes)
+            self._out.write(np.ascontiguousarray(frame).tobytes())
+            self._out.flush()
 
     def close(self) -> None:
         """Flush and close the partial file (it stays, with the frames written so far)."""
-        if isinstance(self._array, np.memmap):
-            self._array.flush()
-        self._array = None  # the last reference: numpy unmaps the file
+        if not self.folder and self._out is not None:
+            self._out.close()
+        self._out = None
 
     def commit(self) -> Path:
         """Close, and move the finished stack from the partial file to ``path``; returns ``path``."""

@@ -209,17 +209,15 @@ def _check_tiff(path: Path, size: int, tifffile) -> None:
 
 
 def _open_tiff(path: Path):
+    """A TIFF stack as a lazy array that reads the pages a frame needs from the file when asked.
+
+    Not a memory map: the pages of a mapped file that tracking has read stay in the process's
+    resident memory, so a 1200-frame movie would hold all of its frames by the end."""
     import tifffile
+    import zarr
 
     check_tiff(path)
-
-    try:
-        return tifffile.memmap(path, mode="r")
-    except Exception:
-        # compressed or tiled files cannot be memory-mapped; zarr reads them chunk by chunk
-        import zarr
-
-        return zarr.open(tifffile.imread(path, aszarr=True), mode="r")
+    return zarr.open(tifffile.imread(path, aszarr=True), mode="r")
 
 
 def open_frames(frames) -> object:

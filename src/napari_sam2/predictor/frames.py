@@ -89,6 +89,7 @@ class FrameSource:
         self.num_frames, self.height, self.width = int(shape[0]), int(shape[1]), int(shape[2])
         self.image_size = image_size
         self._colour: bool | None = None
+        self._last: tuple[int, np.ndarray] | None = None  # the frame read last, as (index, frame)
         self.dtype = np.dtype(self.data.dtype)
         self.official_uint8 = self.dtype == np.uint8 and contrast_limits is None
         if self.official_uint8:
@@ -125,11 +126,17 @@ class FrameSource:
         """Frame ``idx`` as stored, ``(H, W)`` or ``(H, W, C)``; NaNs are an error."""
         if not 0 <= idx < self.num_frames:
             raise IndexError(f"frame index {idx} is outside the video of {self.num_frames} frames")
+        if self._last is not None and self._last[0] == idx:
+            return self._last[1]
         frame = np.asarray(self.data[idx])
         if frame.ndim == 3 and frame.shape[-1] == 1:
             frame = frame[..., 0]
         if np.issubdtype(frame.dtype, np.floating) and not np.isfinite(frame).all():
             raise ValueError(f"frame {idx} contains NaN or infinite values")
+        if not isinstance(
+            self.data, np.ndarray
+        ):  # read from a file: the windows of a frame read it once
+            self._last = (idx, frame)
         return frame
 
     def __getitem__(self, idx: int) -> torch.Tensor:
