@@ -3,6 +3,7 @@ suspect flags point at the errors, per movie and tracking configuration, with th
 
     nice .venv/bin/python benchmarks/lookalike.py [--movies pairs,dividing] [--seeds 0,1,2]
         [--configs whole,windows+exclusive] [--threads 1] [--tune] [--json out.json]
+        [--checkpoint demo_finetuned.pt]
 
 Movies (each seeded from its frame-0 truth labels with ``add_labels``, except ``sample``, tracked
 forward):
@@ -102,13 +103,13 @@ def tra(pred: np.ndarray, truth: np.ndarray, parents: dict, truth_parents: dict)
         return evaluate_ctc(Path(d) / "res", Path(d) / "gt")["TRA"]
 
 
-def run(name: str, seed: int, options: dict, tune: bool = False) -> dict:
+def run(name: str, seed: int, options: dict, tune: bool = False, checkpoint="auto") -> dict:
     from napari_sam2.engine import TrackingSession
     from napari_sam2.io.evaluate import flag_quality, object_ious, swapped
     from napari_sam2.train.demo.quality import inner_point
 
     image, truth, truth_parents, clicks = movie(name, seed)
-    session = TrackingSession.from_name(image, "demo", checkpoint="auto", **options)
+    session = TrackingSession.from_name(image, "demo", checkpoint=checkpoint, **options)
     if clicks:
         ids = [int(i) for i in np.unique(truth[0]) if i]
         for oid in ids:
@@ -211,6 +212,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tune", action="store_true", help="sweep each suspect threshold alone")
     p.add_argument("--json", default=None)
+    p.add_argument(
+        "--checkpoint", default="auto", help="a demo-sized checkpoint (default: the shipped demo)"
+    )
     args = p.parse_args()
     import torch
 
@@ -228,7 +232,7 @@ def main() -> None:
     for name in args.movies.split(","):
         for seed in [int(s) for s in args.seeds.split(",")]:
             for cname, options in configs.items():
-                r = dict(run(name, seed, options, args.tune), config=cname)
+                r = dict(run(name, seed, options, args.tune, args.checkpoint), config=cname)
                 results.append(r)
                 print(
                     f"| {name} | {seed} | {cname} | {r['objects']} | {r['swaps']} | "

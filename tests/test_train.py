@@ -270,3 +270,36 @@ def test_stages_name_their_data():
     sampler = ClipSampler(64, pairs=_tiny_pairs(), seed=0)
     with pytest.raises(ValueError, match=r"stages draw from \['faint'\]"):
         train(model, {"main": sampler}, TrainConfig(stages=[Stage(1, 1, 1, data="faint")]))
+
+
+def _touching(labels: np.ndarray) -> bool:
+    """Whether two different labels are 4-neighbours somewhere in a (H, W) label image."""
+    a, b = labels[:, :-1], labels[:, 1:]
+    c, d = labels[:-1], labels[1:]
+    return bool(((a != b) & (a > 0) & (b > 0)).any() or ((c != d) & (c > 0) & (d > 0)).any())
+
+
+def test_phase_neighbours_trains_identity_parts_on_touching_lookalikes(tmp_path):
+    from napari_sam2.train.demo.movies import tracking_movie
+    from napari_sam2.train.demo.neighbours import neighbours_movie, pairs_movie
+    from napari_sam2.train.demo.recipe import main as recipe
+    from napari_sam2.weights import DEMO_FILE
+
+    for seed in range(6):  # the pairs touch while they pass; every movie is one of two kinds
+        image, labels = pairs_movie(seed)
+        assert image.shape == labels.shape and image.shape[0] == 16
+        assert labels.max() >= 2 and any(_touching(f) for f in labels)
+    # three in five are pairs, the rest phase 2's movies (rehearsal)
+    assert np.array_equal(neighbours_movie(7)[1], pairs_movie(7)[1])
+    assert np.array_equal(neighbours_movie(8)[1], tracking_movie(8)[1])
+
+    out = tmp_path / "nb.pt"
+    shipped = torch.load(DEMO_FILE, map_location="cpu", weights_only=True)["model"]
+    recipe(["--phase", "neighbours", "--resume", str(DEMO_FILE), "--out", str(out),
+            "--steps", "2", "--threads", "1"])  # fmt: skip
+    trained = torch.load(out, map_location="cpu", weights_only=True)["model"]
+    changed = {k for k in shipped if not torch.equal(shipped[k], trained[k])}
+    frozen = ("image_encoder.", "sam_prompt_encoder.")
+    assert not {k for k in changed if k.startswith(frozen)}
+    assert any(k.startswith("sam_mask_decoder.") for k in changed)
+    assert any(k.startswith(("memory_attention.", "memory_encoder.")) for k in changed)

@@ -17,12 +17,15 @@ clicks worse in both tries, so the shipped demo is phases 1-2 and warns on colou
 Phase "v2" (``--phase v2 --resume V1.pt``, :mod:`.v2`) fine-tunes the shipped demo on a wider world
 (small, large, crowded, textured, real-picture and colour cells, windows at native scale) on a wall-clock
 budget, with validation and a best checkpoint; it is made for a GPU (``--device cuda --workers 14``).
+Phase "neighbours" (``--phase neighbours --resume SHIPPED.pt``, :mod:`.neighbours`) trains the memory
+and the mask decoder on look-alike pairs that touch (issue 28); measured and not shipped (docs/training.md).
 It is a demo, not SAM 2 quality: it knows only the synthetic generators' world.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -78,6 +81,12 @@ COLOUR = TrainConfig(
 )
 
 
+def _with_steps(cfg: TrainConfig, steps: int) -> TrainConfig:
+    """``cfg`` with its one stage cut or stretched to ``steps`` steps."""
+    (stage,) = cfg.stages
+    return dataclasses.replace(cfg, stages=[dataclasses.replace(stage, steps=steps)])
+
+
 def run_phase(
     model, cfg: TrainConfig, generator, seed: int, out: str, log, save_every: int, started: float
 ) -> None:
@@ -110,11 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--save-every", type=int, default=100)
     parser.add_argument(
+        "--steps", type=int, default=None, help="steps of phase neighbours (default: its recipe's)"
+    )
+    parser.add_argument(
         "--phase",
-        choices=["all", "1", "2", "3", "v2"],
+        choices=["all", "1", "2", "3", "v2", "neighbours"],
         default="all",
         help="'all' = phases 1 and 2 (the shipped demo); 3 = the colour experiment; "
-        "v2 = demo v2 from the shipped demo (issue 20)",
+        "v2 = demo v2 from the shipped demo (issue 20); neighbours = keep touching look-alikes "
+        "apart, from the shipped demo (issue 28)",
     )
     parser.add_argument(
         "--resume",
@@ -141,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         "--lr", type=float, default=None, help="peak learning rate (default: the recipe's)"
     )
     args = parser.parse_args(argv)
-    if (args.phase in ("2", "3", "v2")) != (args.resume is not None):
-        parser.error("--resume goes with --phase 2, 3 or v2 (and those alone need it)")
+    if (args.phase in ("2", "3", "v2", "neighbours")) != (args.resume is not None):
+        parser.error("--resume goes with --phase 2, 3, v2 or neighbours (and those alone need it)")
     started = time.time()
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
@@ -163,6 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.phase == "3":
             run_phase(
                 model, COLOUR, colour_movie, SEED + 2, args.out, log, args.save_every, started
+            )
+        if args.phase == "neighbours":
+            from .neighbours import NEIGHBOURS, neighbours_movie
+
+            cfg = NEIGHBOURS if args.steps is None else _with_steps(NEIGHBOURS, args.steps)
+            run_phase(
+                model, cfg, neighbours_movie, SEED + 4, args.out, log, args.save_every, started
             )
         if args.phase == "v2":
             from .v2 import V2, V2Run, run_v2
