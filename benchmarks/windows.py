@@ -11,7 +11,9 @@ Every configuration runs in a subprocess of its own, so its peak RSS (``VmHWM``)
 2. **Exclusive pixels** on and off, in windows, on crowded movies of touching cells (radius 14-20 px).
 3. **RSS** in window mode: twice the frames, then twice the objects.
 4. **Official sam2.1 tiny, random weights, timing only**: 8 objects on 2048 px frames (whole frame at 1024 px
-   input against windows of 1024 and 512 px), and on 1024 px frames (whole frame against 256 px windows).
+   input against windows of 1024 and 512 px), and on 1024 px frames (whole frame against 256 px windows);
+   with ``--sections objects`` (not in the default), 1, 10 and 50 objects, whole 1024 px frames against
+   512 px windows on 2048 px frames, one tracked frame each.
 5. **Real data**: scikit-image's immunohistochemistry picture (real tissue, stained nuclei), its haematoxylin
    channel moved by a known drift and rotation; nuclei found by a threshold on frame 0 are the seeds and, moved
    by the same warp, the truth.
@@ -184,7 +186,7 @@ def main() -> None:
     seeds = SEEDS[:1] if args.quick else SEEDS
     frames = 6 if args.quick else 10
     base = dict(model="demo", movie="synthetic", size=1024, frames=frames, threads=args.threads)
-    results = {"demo": [], "exclusive": [], "rss": [], "tiny": [], "real": []}
+    results = {"demo": [], "exclusive": [], "rss": [], "tiny": [], "objects": [], "real": []}
     sections = args.sections.split(",")
     for seed in seeds if "demo" in sections else ():
         for window in (None, 256):
@@ -241,6 +243,13 @@ def main() -> None:
             run({**tiny, "size": size, "window": window, "image_size": image_size})
         )
         print(json.dumps(results["tiny"][-1]), flush=True)
+    # the official tiny's cost per frame against the number of objects (--sections objects)
+    for objects in (1, 10, 50) if "objects" in sections else ():
+        for size, window, image_size in ((1024, None, 1024), (2048, 512, None)):
+            cfg = {**tiny, "size": size, "window": window, "image_size": image_size}
+            cfg.update(frames=2, cells=objects, radius=(14.0, 24.0), objects=objects)
+            results["objects"].append(run(cfg))
+            print(json.dumps(results["objects"][-1]), flush=True)
     for window in (None, 256) if "real" in sections else ():
         results["real"].append(
             run(

@@ -133,10 +133,8 @@ class FrameSource:
             frame = frame[..., 0]
         if np.issubdtype(frame.dtype, np.floating) and not np.isfinite(frame).all():
             raise ValueError(f"frame {idx} contains NaN or infinite values")
-        if not isinstance(
-            self.data, np.ndarray
-        ):  # read from a file: the windows of a frame read it once
-            self._last = (idx, frame)
+        if not isinstance(self.data, np.ndarray):
+            self._last = (idx, frame)  # read from a file: the windows of a frame read it once
         return frame
 
     def __getitem__(self, idx: int) -> torch.Tensor:
