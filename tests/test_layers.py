@@ -10,12 +10,13 @@ import napari_sam2
 
 PACKAGE_DIR = Path(napari_sam2.__file__).parent
 
-BASE = {"notices", "threads", "device", "synthetic"}
+BASE = {"notices", "threads", "heap", "device", "synthetic"}
 BELOW_TOP = {"model", "io", "settings", "weights", "loading", "predictor", "engine", *BASE}
 # which layers each layer may import (its own layer is always allowed)
 ALLOWED: dict[str, set[str]] = {
     "notices": set(),
     "threads": {"notices"},
+    "heap": set(),  # giving freed memory back to the system (glibc's malloc_trim)
     "device": {"notices"},
     "synthetic": {"notices"},
     "model": {"notices"},
