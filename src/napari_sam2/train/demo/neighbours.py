@@ -17,23 +17,23 @@ random stream, far from the benchmark's seeds (0, 1, 2).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ...synthetic import Look, synthetic_passing_pairs
-from ..trainer import Stage, TrainConfig
+from ..trainer import Stage
 from .movies import tracking_movie
+from .recipe import TRACKING
 
-NEIGHBOURS = TrainConfig(
+# phase 2's settings (loss weights, 8 objects, one correction) at 0.3 of its rate, on the identity parts
+NEIGHBOURS = dataclasses.replace(
+    TRACKING,
     stages=[Stage(400, 8, 2)],
     lr=3e-5,
     warmup=30,
-    weight_decay=0.01,
-    corrections=1,
-    max_objects=8,
     seed=2026 + 4,
     parts=("mask_decoder", "memory"),
-    focal_alpha=-1.0,
-    loss_weights={"focal": 20.0, "dice": 5.0, "iou": 1.0, "score": 1.0},
 )
 # a crop of 0.6-1.0 of a 160-256 px movie, resized to the demo's 256 px: 1.0-2.7x, near native scale
 PAIR_SIDES = (160, 192, 224, 256)
