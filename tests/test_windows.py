@@ -21,8 +21,10 @@ from napari_sam2.engine.windows import (
     Window,
     check_window,
     follow,
+    label_windows,
     move,
     nearest,
+    overlap,
     paste,
     positions,
     prompt_window,
@@ -120,6 +122,70 @@ def test_prompts_in_window_coordinates_and_their_errors():
     win = prompt_window([{"mask": mask}], mask.shape, 256)
     cut = steps_in_window([{"mask": mask}], win, "frame 0")[0]["mask"]
     assert cut.shape == (256, 256) and cut.sum() == mask.sum()
+
+
+def test_overlap_and_the_windows_of_a_label_image():
+    a = Window(0, 0, 256)
+    assert overlap(a, Window(128, 128, 256)) and overlap(a, Window(0, 255, 256))
+    assert not overlap(a, Window(256, 0, 256)) and not overlap(Window(0, 256, 256), a)
+    assert overlap(a, None) and overlap(None, None)
+    _, truth = synthetic_cells(n_frames=1, size=(700, 900), n_cells=15, seed=1)
+    ids = [int(i) for i in np.unique(truth[0]) if i]
+    expected = [prompt_window([{"mask": truth[0] == i}], truth[0].shape, 256) for i in ids]
+    assert label_windows(truth[0], ids, 256) == expected
+
+
+def test_objects_in_different_windows_go_through_the_model_in_one_batch(demo, monkeypatch):
+    """One memory layout, several windows: one decoder call per tracked frame (not one per window),
+    each window encoded once per frame in batches, and the masks those of one object at a time."""
+    image, truth = synthetic_cells(n_frames=5, size=(640, 640), n_cells=12, seed=6)
+
+    def run(max_batch):
+        s = TrackingSession(demo, image, window=256, max_batch=max_batch, memory="resolved")
+        calls, encodes = [], []
+        decode, forward = s.core.decode, s.model.forward_image
+        s.core.decode = lambda f, **kw: calls.append((f, kw["window"])) or decode(f, **kw)
+        with monkeypatch.context() as m:
+            m.setattr(s.model, "forward_image", lambda x: encodes.append(len(x)) or forward(x))
+            s.add_labels(0, truth[0])
+            s.propagate()
+        return s, calls, encodes
+
+    runs = {max_batch: run(max_batch) for max_batch in (64, 1)}
+    s, calls, encodes = runs[64]
+    assert [f for f, _ in calls] == [1, 2, 3, 4]
+    assert all(len(set(w)) > 1 for _, w in calls)  # objects of several windows in one call
+    per_frame = {f: len(set(w)) for f, w in calls}
+    assert s.encoded_frames == sum(per_frame.values()) + len(set(calls[0][1]))  # + frame 0's
+    assert max(encodes) > 1  # windows encoded in batches
+    one, _, _ = runs[1]
+    assert np.array_equal(s.labels(), one.labels())
+    for oid, obj in s.objects.items():
+        for f, r in obj.results.items():
+            assert torch.allclose(r.logits, one.objects[oid].results[f].logits, atol=0.05)
+
+
+def test_exclusive_pixels_compare_only_objects_of_overlapping_windows(demo, monkeypatch):
+    """Objects whose windows do not overlap cannot claim each other's pixels: leaving them out of the
+    comparison changes no logit, and objects of overlapping windows still compete."""
+    from napari_sam2.engine import frame_tracking
+    from napari_sam2.engine.results import ObjectTrack
+
+    s = TrackingSession(demo, np.zeros((2, 640, 640), np.uint16), window=256, exclusive=True)
+    windows = [Window(0, 0, 256), Window(0, 128, 256), Window(384, 384, 256), Window(0, 0, 256)]
+    logits = torch.full((4, 1, 64, 64), -20.0)
+    logits[0, 0, 10:20, 40:60] = 5.0  # frame x 160-240
+    logits[1, 0, 10:20, 0:20] = 6.0  # frame x 128-208, in the next window: wins x 160-208
+    logits[2, 0, 30:40, 30:40] = 7.0  # far away
+    logits[3, 0, 50:60, 0:10] = -1024.0  # lost
+    objs = [ObjectTrack() for _ in windows]
+    out = s.tracker._exclusive(1, logits, objs, windows)
+    assert (out[0, 0, 10:20, 40:52] <= -10).all() and torch.equal(
+        out[0, 0, 10:20, 52:60], logits[0, 0, 10:20, 52:60]
+    )
+    assert torch.equal(out[1:], logits[1:])
+    monkeypatch.setattr(frame_tracking, "overlap", lambda a, b: True)
+    assert torch.equal(s.tracker._exclusive(1, logits, objs, windows), out)
 
 
 def test_window_option_is_checked(demo):

@@ -14,7 +14,7 @@ from ..predictor.core import TrackerCore
 from . import neighbours
 from .results import BACKWARD, FORWARD, FrameResult, ObjectTrack
 from .suspects import measure
-from .windows import Window, follow, move
+from .windows import Window, follow, move, overlap
 
 
 class FrameTracker:
@@ -42,29 +42,27 @@ class FrameTracker:
         self.moved_memories = 0
 
     def track(self, f: int, d: str, groups: dict) -> None:
-        """Track frame ``f`` in direction ``d`` for ``groups``: ``{(prompted, recent, pointer frames): [ids]}``."""
-        groups = self._by_window(f, d, groups)
-        if self.exclusive or self.resolved:
-            self._track_exclusive(f, d, groups)
-            return
-        for (layout, window), members in groups.items():
-            for i in range(
-                0, len(members), self.max_batch
-            ):  # bounded batches: peak memory follows max_batch
-                self._track_batch(
-                    f, d, [self.objects[o] for o in members[i : i + self.max_batch]], layout, window
-                )
+        """Track frame ``f`` in direction ``d`` for ``groups``: ``{(prompted, recent, pointer frames): [ids]}``.
 
-    def _by_window(self, f: int, d: str, groups: dict) -> dict:
-        """``{(layout, window): ids}``: the memory-layout groups split by the window each object is tracked
-        in on ``f`` (window None for whole frames)."""
-        out: dict = {}
-        for layout, members in groups.items():
-            for oid in members:
-                out.setdefault(
-                    (layout, self.window_on(self.objects[oid], f, d, layout)), []
-                ).append(oid)
-        return out
+        Objects of one memory layout go through the model together in batches of ``max_batch``,
+        whatever window each is tracked in (each attends to its own memory in its own window's
+        features), and every window the frame needs is encoded first, in batches."""
+        where = {
+            oid: self.window_on(self.objects[oid], f, d, layout)
+            for layout, members in groups.items()
+            for oid in members
+        }
+        self.core.features.prefetch(f, list(where.values()))
+        chunks = [
+            (layout, members[i : i + self.max_batch])
+            for layout, members in groups.items()
+            for i in range(0, len(members), self.max_batch)  # peak memory follows max_batch
+        ]
+        if self.exclusive or self.resolved:
+            self._track_exclusive(f, d, chunks, where)
+            return
+        for layout, ids in chunks:
+            self._track_batch(f, d, [self.objects[o] for o in ids], layout, [where[o] for o in ids])
 
     def window_on(self, obj: ObjectTrack, f: int, d: str, layout: tuple) -> Window | None:
         """Where ``obj`` is tracked on ``f``: the window of its result on the frame before in the pass's
@@ -78,34 +76,34 @@ class FrameTracker:
             r = obj.results[min(cond + recent, key=lambda t: abs(t - f))]
         return follow(r.window, r.logits, self.shape)
 
-    def _track_exclusive(self, f: int, d: str, groups: dict) -> None:
-        """Track every group on ``f``, make the masks exclusive across all of them, then encode their memory.
+    def _track_exclusive(self, f: int, d: str, chunks: list, where: dict) -> None:
+        """Track every chunk ``(layout, ids)`` on ``f`` (``where``: each object's window), make the masks
+        exclusive across all of them, then encode their memory.
 
-        Decoding runs in chunks of ``max_batch`` without the memory encoder and keeps only the low-res
-        logits, pointers and scores; the memory is then encoded per chunk from the exclusive logits (the
+        Decoding runs chunk by chunk without the memory encoder and keeps only the low-res
+        logits, pointers and scores; the memory is then encoded in batches of ``max_batch`` from the exclusive logits (the
         stored result, so a dropped memory is rebuilt exactly from it). With resolved memory,
         contested pixels go by logit and motion fit, and each memory is made from the mask moved by
         its lag (stored with the result). With exclusive pixels (not resolved memory) the suspect
         checks measure overlaps on the masks as decoded (:mod:`~napari_sam2.engine.suspects`)."""
         objs, windows, logits, ptrs, scores, ious = [], [], [], [], [], []
-        for ((cond, recent, ptr_frames), window), members in groups.items():
-            for i in range(0, len(members), self.max_batch):
-                chunk = [self.objects[o] for o in members[i : i + self.max_batch]]
-                cond_out, non_cond = self.bank(chunk, (cond, recent, ptr_frames), window)
-                out = self.core.decode(
-                    f,
-                    batch=len(chunk),
-                    cond=cond_out,
-                    non_cond=non_cond,
-                    reverse=d == BACKWARD,
-                    window=window,
-                )
-                objs += chunk
-                windows += [window] * len(chunk)
-                logits.append(out.masks.float())
-                ptrs.append(out.obj_ptr.float())
-                scores.append(out.object_score.float())
-                ious.append(out.iou.float())
+        for layout, ids in chunks:
+            chunk, in_windows = [self.objects[o] for o in ids], [where[o] for o in ids]
+            cond_out, non_cond = self.bank(chunk, layout, in_windows)
+            out = self.core.decode(
+                f,
+                batch=len(chunk),
+                cond=cond_out,
+                non_cond=non_cond,
+                reverse=d == BACKWARD,
+                window=in_windows,
+            )
+            objs += chunk
+            windows += in_windows
+            logits.append(out.masks.float())
+            ptrs.append(out.obj_ptr.float())
+            scores.append(out.object_score.float())
+            ious.append(out.iou.float())
         if not objs:
             return
         decoded = torch.cat(logits)
@@ -121,17 +119,14 @@ class FrameTracker:
         else:
             logits = self._exclusive(f, decoded, objs, windows)
         ptrs, scores, ious = torch.cat(ptrs), torch.cat(scores), torch.cat(ious)
-        i = 0
-        while i < len(objs):  # chunks of at most max_batch consecutive objects in one window
-            end = i + 1
-            while end < len(objs) and end - i < self.max_batch and windows[end] == windows[i]:
-                end += 1
+        for i in range(0, len(objs), self.max_batch):
+            end = min(i + self.max_batch, len(objs))
             seen = torch.cat(
                 [neighbours.shifted(logits[k : k + 1], lags[k]) for k in range(i, end)]
             )
-            memory = self.core.encode(f, seen, scores[i:end], window=windows[i])
+            memory = self.core.encode(f, seen, scores[i:end], window=windows[i:end])
             for k in range(i, end):
-                raw = None if self.resolved else measure(decoded[k : k + 1], windows[i], shape)
+                raw = None if self.resolved else measure(decoded[k : k + 1], windows[k], shape)
                 objs[k].results[f] = FrameResult(
                     logits[k : k + 1].clone(),
                     ptrs[k : k + 1],
@@ -139,13 +134,12 @@ class FrameTracker:
                     float(ious[k]),
                     d,
                     memory[k - i : k - i + 1],
-                    window=windows[i],
-                    memory_window=windows[i],
+                    window=windows[k],
+                    memory_window=windows[k],
                     memory_shift=lags[k],
                     decoded=raw,
                 )
                 objs[k].holding_memory.add(f)
-            i = end
 
     def _exclusive(
         self,
@@ -178,25 +172,29 @@ class FrameTracker:
         sources = windows + rival_windows
         out = logits.clone()
         for window in dict.fromkeys(windows):
-            seen = torch.cat([move(every[i : i + 1], w, window) for i, w in enumerate(sources)])
-            winner = seen.argmax(dim=0)
+            # only objects whose windows overlap this one can claim its pixels (the others are
+            # NO_OBJECT there, below any logit that the clamp would change)
+            near = [i for i, w in enumerate(sources) if overlap(w, window)]
+            seen = torch.cat([move(every[i : i + 1], sources[i], window) for i in near])
+            winner = torch.tensor(near)[seen.argmax(dim=0)]
             for i, w in enumerate(windows):
                 if w == window:
                     out[i] = torch.where(winner == i, logits[i], logits[i].clamp(max=-10.0))
         return out
 
     def _track_batch(
-        self, f: int, d: str, objs: list[ObjectTrack], layout: tuple, window: Window | None
+        self, f: int, d: str, objs: list[ObjectTrack], layout: tuple, windows: list
     ) -> None:
-        """Track ``objs``, which share the memory ``layout`` (and ``window``), on ``f`` in one call."""
-        cond_out, non_cond = self.bank(objs, layout, window)
+        """Track ``objs``, which share the memory ``layout``, on ``f`` in one call, each in its window of
+        ``windows``."""
+        cond_out, non_cond = self.bank(objs, layout, windows)
         out = self.core.track(
             f,
             batch=len(objs),
             cond=cond_out,
             non_cond=non_cond,
             reverse=d == BACKWARD,
-            window=window,
+            window=windows,
         )
         for i, obj in enumerate(objs):
             obj.results[f] = FrameResult(
@@ -206,63 +204,97 @@ class FrameTracker:
                 float(out.iou[i]),
                 d,
                 out.memory[i : i + 1],
-                window=window,
-                memory_window=window,
+                window=windows[i],
+                memory_window=windows[i],
             )
             obj.holding_memory.add(f)
 
-    def bank(
-        self, objs: list[ObjectTrack], layout: tuple, window: Window | None = None
-    ) -> tuple[dict, dict]:
+    def bank(self, objs: list[ObjectTrack], layout: tuple, windows: list) -> tuple[dict, dict]:
         """The memory bank of ``objs`` (one memory ``layout``: prompted, recent and pointer-only frames),
-        each ``{frame: MemoryEntry}`` batched over the objects, with memory as seen from ``window``."""
+        each ``{frame: MemoryEntry}`` batched over the objects, with each object's memory as seen from
+        its window of ``windows``."""
         cond, recent, ptrs = layout
-        cond_out = {t: self.stacked(objs, t, window) for t in cond}
+        cond_out = {t: self.stacked(objs, t, windows) for t in cond}
         non_cond = {
-            t: self.stacked(objs, t, window, memory=t in recent)
+            t: self.stacked(objs, t, windows, memory=t in recent)
             for t in sorted(set(recent) | set(ptrs))
         }
         return cond_out, non_cond
 
     def stacked(
-        self, objs: list[ObjectTrack], t: int, window: Window | None, memory: bool = True
+        self, objs: list[ObjectTrack], t: int, windows: list, memory: bool = True
     ) -> MemoryEntry:
         """Frame ``t`` of several objects as one batched memory-bank entry."""
         ptrs = torch.cat([o.results[t].obj_ptr for o in objs], 0)
+        if not memory:
+            return self.core.entry(ptrs)
+        self._encode_missing(objs, t, windows)
         return self.core.entry(
-            ptrs, torch.cat([self.memory(o, t, window) for o in objs], 0) if memory else None
+            ptrs, torch.cat([self.memory(o, t, w) for o, w in zip(objs, windows)], 0)
         )
 
     def memory(self, obj: ObjectTrack, t: int, window: Window | None = None) -> torch.Tensor:
         """``obj``'s memory of frame ``t`` as seen from ``window``: kept, rebuilt or moved there."""
         r = obj.results[t]
         if r.memory is None or r.memory_window != window:
-            # A prompted frame's memory is made from the (hole-filled) mask the user sees, as the
-            # official predictor does before tracking; a tracked frame's was dropped to bound RAM
-            # and is rebuilt exactly from the frame and its stored logits (moved by its lag, with
-            # resolved memory); one made in another window
-            # is encoded again in this one from the same mask, moved by the windows' offset.
-            prompted = t in obj.prompts
-            if prompted:
-                logits = self.core.filled(r.logits)
-            else:
-                logits = neighbours.shifted(r.logits, r.memory_shift)
-            moved = r.window != window
-            if moved:
-                logits = move(logits, r.window, window)
-            r.memory = self.core.memory(
+            memory = self.core.memory(
                 t,
-                logits,
+                self._memory_logits(obj, t, window),
                 torch.tensor([[r.score]], device=r.logits.device),
-                from_prompt=prompted,
+                from_prompt=t in obj.prompts,
                 window=window,
             )
-            r.memory_window = window
-            self.moved_memories += moved
-            if not prompted:
-                self.recomputed_memories += not moved
-                obj.holding_memory.add(t)
+            self._keep(obj, t, window, memory)
         return r.memory
+
+    def _encode_missing(self, objs: list[ObjectTrack], t: int, windows: list) -> None:
+        """Encode the memories of frame ``t`` that ``objs`` lack in their ``windows``, ``max_batch`` at
+        a time (prompted frames apart from tracked ones): :meth:`memory` then finds them kept."""
+        todo = [
+            (o, w)
+            for o, w in zip(objs, windows)
+            if o.results[t].memory is None or o.results[t].memory_window != w
+        ]
+        for prompted in (True, False):
+            part = [(o, w) for o, w in todo if (t in o.prompts) == prompted]
+            for i in range(0, len(part), self.max_batch):
+                chunk = part[i : i + self.max_batch]
+                memory = self.core.memory(
+                    t,
+                    torch.cat([self._memory_logits(o, t, w) for o, w in chunk]),
+                    torch.tensor(
+                        [[o.results[t].score] for o, _ in chunk],
+                        device=chunk[0][0].results[t].logits.device,
+                    ),
+                    from_prompt=prompted,
+                    window=[w for _, w in chunk],
+                )
+                for k, (o, w) in enumerate(chunk):
+                    self._keep(o, t, w, memory[k : k + 1])
+
+    def _memory_logits(self, obj: ObjectTrack, t: int, window: Window | None) -> torch.Tensor:
+        """The mask ``obj``'s memory of frame ``t`` is made from, as seen from ``window``.
+
+        A prompted frame's memory is made from the (hole-filled) mask the user sees, as the official
+        predictor does before tracking; a tracked frame's was dropped to bound RAM and is rebuilt
+        exactly from the frame and its stored logits (moved by its lag, with resolved memory); one
+        made in another window is encoded again in this one from the same mask, moved by the
+        windows' offset."""
+        r = obj.results[t]
+        if t in obj.prompts:
+            logits = self.core.filled(r.logits)
+        else:
+            logits = neighbours.shifted(r.logits, r.memory_shift)
+        return move(logits, r.window, window)
+
+    def _keep(self, obj: ObjectTrack, t: int, window: Window | None, memory: torch.Tensor) -> None:
+        r = obj.results[t]
+        moved = r.window != window
+        r.memory, r.memory_window = memory, window
+        self.moved_memories += moved
+        if t not in obj.prompts:
+            self.recomputed_memories += not moved
+            obj.holding_memory.add(t)
 
     def drop_far_memory(self, f: int, ids: list) -> None:
         reach = self.core.model.num_maskmem * self.core.model.cfg.memory_temporal_stride_for_eval

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ..model.sam2_base import Points
 from ..predictor.core import TrackerCore
@@ -69,16 +70,41 @@ def prompted_result(
             points = new if points is None else points.extended(new)
             out = core.prompt(frame, points=points, prev_logits=prev, window=win)
         prev = out.masks.clamp(-32.0, 32.0)
-    multi = out.multimask_logits
-    candidates = (multi.float(), out.ious.float()) if multi.shape[1] > 1 else None
+    return _result(out, 0, points, win)
+
+
+def prompted_masks(
+    core: TrackerCore, frame: int, masks: list[np.ndarray], window_size: int | None, batch: int
+) -> list[FrameResult]:
+    """The results of objects new to ``frame``, prompted there by one painted ``(H, W)`` mask each:
+    :func:`prompted_result` of each mask, computed ``batch`` objects at a time (each in its own window
+    in window mode)."""
+    size, dev, shape = core.model.image_size, core.model.device, masks[0].shape
+    results = []
+    for i in range(0, len(masks), batch):
+        steps = [[{"mask": m}] for m in masks[i : i + batch]]
+        wins = [None] * len(steps)
+        if window_size is not None:
+            wins = [prompt_window(s, shape, size) for s in steps]
+            steps = [steps_in_window(s, w, f"frame {frame}") for s, w in zip(steps, wins)]
+        cut = torch.cat([mask_to_model_input(s[0]["mask"], size, dev) for s in steps])
+        out = core.prompt(frame, mask=cut, window=wins)
+        results += [_result(out, k, None, w) for k, w in enumerate(wins)]
+    return results
+
+
+def _result(out, k: int, points: Points | None, window) -> FrameResult:
+    """Object ``k`` of a prompted step's output as a frame result (with its candidates when multimask)."""
+    multi = out.multimask_logits[k : k + 1]
+    candidates = (multi.float(), out.ious[k : k + 1].float()) if multi.shape[1] > 1 else None
     return FrameResult(
-        out.masks.float(),
-        out.obj_ptr.float(),
-        float(out.object_score[0, 0]),
-        float(out.iou[0]),
+        out.masks[k : k + 1].float(),
+        out.obj_ptr[k : k + 1].float(),
+        float(out.object_score[k, 0]),
+        float(out.iou[k]),
         None,
         None,
         candidates,
         points,
-        window=win,
+        window=window,
     )

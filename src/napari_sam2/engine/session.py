@@ -41,13 +41,20 @@ from ..settings import ModelSettings, SettingError, SuspectSettings, TrackingSet
 from .frame_tracking import FrameTracker
 from .lineage import Lineage
 from .plans import downstream, memory_layout, pass_plans
-from .prompting import anchored, check_steps, click_step, prompted_result
+from .prompting import anchored, check_steps, click_step, prompted_masks, prompted_result
 from .results import BACKWARD, FORWARD, ObjectTrack, ProgressEvent, RunReport, Timeline
 from .session_file import apply_session_dict, session_dict
 from .suspects import measures_of
 from .views import ResultViews, locked
 from .visibility import Visible
-from .windows import auto_window, check_window, warn_if_outside, whole_frame_window, window_advice
+from .windows import (
+    auto_window,
+    check_window,
+    label_windows,
+    warn_if_outside,
+    whole_frame_window,
+    window_advice,
+)
 
 
 def bf16_is_fast(device) -> bool:
@@ -435,13 +442,28 @@ class TrackingSession:
             for oid in ids
             if oid in self.objects
         }
+        if self.window is not None:  # every object's window encoded first, in batches
+            self.core.features.prefetch(frame, label_windows(image, ids, self.window))
         try:
-            for oid in ids:
-                self.add_mask(frame, oid, image == oid)
+            self._add_masks(frame, {oid: image == oid for oid in ids})
         except Exception:
             self._restore_frame(frame, ids, before)
             raise
         return ids
+
+    def _add_masks(self, frame: int, masks: dict[int, np.ndarray]) -> None:
+        """:meth:`add_mask` for every ``{obj_id: (H, W) bool mask}`` (none empty), decoded in batches."""
+        for oid, m in masks.items():
+            self.tree.check_prompt(oid, frame)
+            if self.window is not None:
+                warn_if_outside(m, self.window, f"object {oid} on frame {frame}")
+        results = prompted_masks(
+            self.core, frame, list(masks.values()), self.window, self.tracking.max_batch
+        )
+        for (oid, m), result in zip(masks.items(), results):
+            obj = self.objects.setdefault(oid, ObjectTrack())
+            obj.prompts[frame] = [{"mask": m}]
+            obj.results[frame] = result
 
     def _restore_frame(self, frame: int, ids: list[int], before: dict) -> None:
         """Put the prompts and results of ``ids`` on ``frame`` back as ``before`` held them (new objects go)."""

@@ -111,9 +111,9 @@ def prompt_window(steps: list[dict], shape: tuple[int, int], size: int) -> Windo
     ys, xs = [], []
     for step in steps:
         if "mask" in step:
-            rows, cols = np.nonzero(step["mask"])
-            ys += [rows.min(), rows.max() + 1]
-            xs += [cols.min(), cols.max() + 1]
+            rows, cols = np.flatnonzero(step["mask"].any(1)), np.flatnonzero(step["mask"].any(0))
+            ys += [rows[0], rows[-1] + 1]
+            xs += [cols[0], cols[-1] + 1]
             continue
         if step.get("points") is not None:
             p = np.asarray(step["points"], float).reshape(-1, 2)
@@ -124,6 +124,26 @@ def prompt_window(steps: list[dict], shape: tuple[int, int], size: int) -> Windo
             xs += [b[0], b[2]]
             ys += [b[1], b[3]]
     return nearest(((min(ys) + max(ys)) / 2, (min(xs) + max(xs)) / 2), shape, size)
+
+
+def label_windows(labels: np.ndarray, ids: list[int], size: int) -> list[Window]:
+    """The prompt windows (:func:`prompt_window`) of the objects ``ids`` painted in a ``(H, W)`` label
+    image, from their bounding boxes."""
+    from scipy import ndimage
+
+    boxes = ndimage.find_objects(labels, max_label=max(ids))
+    return [
+        nearest(
+            (
+                (boxes[i - 1][0].start + boxes[i - 1][0].stop) / 2,
+                (boxes[i - 1][1].start + boxes[i - 1][1].stop) / 2,
+            ),
+            labels.shape,
+            size,
+        )  # fmt: skip
+        for i in ids
+        if boxes[i - 1] is not None
+    ]
 
 
 def steps_in_window(steps: list[dict], window: Window, what: str) -> list[dict]:
@@ -185,6 +205,13 @@ def move(logits: torch.Tensor, src: Window | None, dst: Window | None) -> torch.
     if ys.stop > ys.start and xs.stop > xs.start:
         out[..., yd, xd] = logits[..., ys, xs]
     return out
+
+
+def overlap(a: Window | None, b: Window | None) -> bool:
+    """Whether windows ``a`` and ``b`` share a pixel (None, the whole frame, shares every pixel)."""
+    if a is None or b is None:
+        return True
+    return all(p - q < a.size and q - p < b.size for p, q in ((b.y0, a.y0), (b.x0, a.x0)))
 
 
 def window_logits(logits: torch.Tensor, window: Window, shape: tuple[int, int]) -> np.ndarray:

@@ -138,10 +138,11 @@ class MemoryAttention(nn.Module):
                 f"batch of current frame ({curr.shape[1]}) and memory ({memory.shape[1]}) differ"
             )
         x = curr + 0.1 * curr_pos if self.pos_enc_at_input else curr
+        # batch first, laid out so (one matrix product per projection, also under bf16 autocast)
         x, memory, memory_pos = (
-            x.transpose(0, 1),
-            memory.transpose(0, 1),
-            memory_pos.transpose(0, 1),
+            x.transpose(0, 1).contiguous(),
+            memory.transpose(0, 1).contiguous(),
+            memory_pos.transpose(0, 1).contiguous(),
         )
         for layer in self.layers:
             x = layer(x, memory, memory_pos, num_k_exclude_rope=num_obj_ptr_tokens)

@@ -59,7 +59,9 @@ class CXBlock(nn.Module):
         self.gamma = nn.Parameter(layer_scale_init_value * torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.norm(self.dwconv(x)).permute(0, 2, 3, 1)
+        # channels last, laid out so: the pointwise MLP is then one matrix product, also under bf16
+        # autocast (which would otherwise copy its weight once per row of the image)
+        y = self.norm(self.dwconv(x)).permute(0, 2, 3, 1).contiguous()
         y = self.gamma * self.pwconv2(self.act(self.pwconv1(y)))
         return x + y.permute(0, 3, 1, 2)
 

@@ -119,6 +119,26 @@ class FrameFeatures:
             self.sizes,
         )
 
+    def pick(self, i: int) -> "FrameFeatures":
+        """Batch element ``i`` on its own (a copy: it keeps nothing else of the batch alive)."""
+        return FrameFeatures(
+            [f[:, i : i + 1].clone() for f in self.feats],
+            self.pos[:, i : i + 1].clone(),
+            self.sizes,
+        )
+
+    @staticmethod
+    def stacked(parts: list["FrameFeatures"]) -> "FrameFeatures":
+        """Features of one object each (of several frames or windows, same sizes) as one batch, in order;
+        runs of the same features are expanded, not copied."""
+        if all(p is parts[0] for p in parts):
+            return parts[0].expand(len(parts)) if len(parts) != 1 else parts[0]
+        return FrameFeatures(
+            [torch.cat([p.feats[k] for p in parts], 1) for k in range(len(parts[0].feats))],
+            torch.cat([p.pos for p in parts], 1),
+            parts[0].sizes,
+        )
+
     def nbytes(self) -> int:
         return sum(t.element_size() * t.nelement() for t in [*self.feats, self.pos])
 

@@ -77,13 +77,36 @@ class FeatureCache:
             feats = self.model.frame_features(
                 self.model.forward_image(image.to(self.model.device)[None])
             )
+        self._add(key, feats)
+        return feats
+
+    def prefetch(self, frame: int, windows, batch: int = 16) -> None:
+        """Encode the ``windows`` of ``frame`` not cached yet, up to ``batch`` of them in one image-encoder
+        call (one call per window would cost several times more on a CPU: the encoder's matrices are
+        small). Each window's features are then cached as :meth:`__call__` would have made them, to
+        float rounding."""
+        todo = [
+            w
+            for w in dict.fromkeys(windows)
+            if w is not None and (frame, w[0], w[1]) not in self._cache
+        ]
+        for i in range(0, len(todo), batch):
+            part = todo[i : i + batch]
+            with torch.inference_mode(), self._compute():
+                images = torch.stack([self.frames.window(frame, w[0], w[1]) for w in part])
+                feats = self.model.frame_features(
+                    self.model.forward_image(images.to(self.model.device))
+                )
+            for k, w in enumerate(part):
+                self._add((frame, w[0], w[1]), feats.pick(k))
+
+    def _add(self, key, feats: FrameFeatures) -> None:
         self.encoded += 1
         self._cache[key] = feats
         self._bytes += feats.nbytes()
         budget = self.max_mb * 2**20
         while len(self._cache) > 1 and self._bytes > budget:
             self._bytes -= self._cache.popitem(last=False)[1].nbytes()
-        return feats
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -150,14 +173,17 @@ class TrackerCore:
         window: tuple | None = None,
     ) -> StepOutput:
         """Decode a prompted frame for one object: clicks (``prev_logits``: the mask shown before the
-        last click, refined by it) or a ``(1, 1, S, S)`` mask. Without ``cond`` the frame is new to the
-        object and decoded from its prompts alone; with it (a frame the object was tracked on) the
-        prompts correct what the memory gives. No memory is encoded here: see :meth:`memory`.
-        Every method takes ``window``: work in that square of the frame (see :class:`FeatureCache`)."""
+        last click, refined by it) or a ``(1, 1, S, S)`` mask (``(B, 1, S, S)``: B objects new to the
+        frame at once). Without ``cond`` the frame is new to the object and decoded from its prompts
+        alone; with it (a frame the object was tracked on) the prompts correct what the memory gives.
+        No memory is encoded here: see :meth:`memory`. Every method takes ``window``: work in that
+        square of the frame (see :class:`FeatureCache`), or a list of each object's own."""
+        batch = (mask if points is None else points.coords).shape[0]
+        feats = self.batch_features(frame, window, batch)
         with torch.inference_mode(), self.compute():
             return self.model.track_step(
                 frame_idx=frame,
-                feats=self.features(frame, window),
+                feats=feats,
                 num_frames=self.num_frames,
                 cond=cond,
                 non_cond=non_cond,
@@ -180,12 +206,13 @@ class TrackerCore:
         window: tuple | None = None,
     ) -> StepOutput:
         """Track ``batch`` objects that share one memory layout on ``frame``; the output's memory is
-        stored in bfloat16 and its position encoding is the shared one."""
-        feats = self.features(frame, window)
+        stored in bfloat16 and its position encoding is the shared one. ``window``: one for every
+        object, or a list of each object's own (see :meth:`batch_features`)."""
+        feats = self.batch_features(frame, window, batch)
         with torch.inference_mode(), self.compute():
             out = self.model.track_step(
                 frame_idx=frame,
-                feats=feats.expand(batch) if batch != 1 else feats,
+                feats=feats,
                 num_frames=self.num_frames,
                 cond=cond,
                 non_cond=non_cond,
@@ -210,11 +237,11 @@ class TrackerCore:
         """:meth:`track` without the memory encoder: the masks, pointers and scores of ``batch`` objects that
         share one memory layout, for a caller that changes the masks before their memory is made
         (:meth:`encode`)."""
-        feats = self.features(frame, window)
+        feats = self.batch_features(frame, window, batch)
         with torch.inference_mode(), self.compute():
             return self.model.track_step(
                 frame_idx=frame,
-                feats=feats.expand(batch) if batch != 1 else feats,
+                feats=feats,
                 num_frames=self.num_frames,
                 cond=cond,
                 non_cond=non_cond,
@@ -227,24 +254,13 @@ class TrackerCore:
         frame: int,
         logits: torch.Tensor,
         object_score: torch.Tensor,
-        window: tuple | None = None,
+        window: tuple | list | None = None,
     ) -> torch.Tensor:
         """The ``(B, 64, h, w)`` bfloat16 memory of a tracked ``frame`` for ``B`` objects, made from their
         ``(B, 1, S/4, S/4)`` logits upsampled to the model's input size (as the decoder makes its high-res
-        mask), with the shared position encoding. The same computation as :meth:`memory` of a tracked
-        frame, so a dropped memory is rebuilt exactly from the logits it was made from."""
-        size, batch = self.model.image_size, logits.shape[0]
-        feats = self.features(frame, window)
-        with torch.inference_mode(), self.compute():
-            high = F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)
-            mem, pos = self.model.encode_memory(
-                feats.expand(batch) if batch != 1 else feats,
-                high,
-                object_score,
-                is_mask_from_pts=False,
-            )
-        self._shared_pos(pos, batch)
-        return mem.to(MEMORY_DTYPE)
+        mask), with the shared position encoding: :meth:`memory` of a tracked frame, so a dropped memory
+        is rebuilt exactly from the logits it was made from."""
+        return self.memory(frame, logits, object_score, from_prompt=False, window=window)
 
     def memory(
         self,
@@ -252,19 +268,36 @@ class TrackerCore:
         logits: torch.Tensor,
         object_score: torch.Tensor,
         from_prompt: bool,
-        window: tuple | None = None,
+        window: tuple | list | None = None,
     ) -> torch.Tensor:
         """The ``(B, 64, h, w)`` bfloat16 memory of ``frame`` made from ``(B, 1, S/4, S/4)`` logits: for
         a prompted frame from the mask the user saw, before tracking first needs it; for a tracked
-        frame whose memory was dropped to save RAM, rebuilt exactly from its stored logits."""
-        size = self.model.image_size
+        frame, from the mask it showed (and, when that memory was dropped to save RAM, rebuilt exactly
+        from its stored logits)."""
+        size, batch = self.model.image_size, logits.shape[0]
+        feats = self.batch_features(frame, window, batch)
         with torch.inference_mode(), self.compute():
             high = F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)
             mem, pos = self.model.encode_memory(
-                self.features(frame, window), high, object_score, is_mask_from_pts=from_prompt
+                feats, high, object_score, is_mask_from_pts=from_prompt
             )
-        self._shared_pos(pos, 1)
+        self._shared_pos(pos, batch)
         return mem.to(MEMORY_DTYPE)
+
+    def batch_features(self, frame: int, window, batch: int) -> FrameFeatures:
+        """Image features of ``frame`` for ``batch`` objects: the frame's (``window`` None), one window's for
+        all, or, with ``window`` a list, each object's own window (the windows not cached yet are encoded
+        in batches first: :meth:`FeatureCache.prefetch`). Objects in different windows go through every
+        later step in one batch: each attends to its own memory, so only float rounding changes."""
+        if isinstance(window, list) and len(set(window)) == 1:
+            window = window[0]
+        if not isinstance(window, list):
+            feats = self.features(frame, window)
+            return feats.expand(batch) if batch != 1 else feats
+        if len(window) != batch:
+            raise ValueError(f"{len(window)} windows for a batch of {batch} objects")
+        self.features.prefetch(frame, window)
+        return FrameFeatures.stacked([self.features(frame, w) for w in window])
 
     def entry(self, obj_ptr: torch.Tensor, memory: torch.Tensor | None = None) -> MemoryEntry:
         """A memory-bank entry for ``(B, C)`` pointers and (optionally) their ``(B, 64, h, w)`` memory."""
