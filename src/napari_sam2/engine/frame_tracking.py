@@ -81,23 +81,16 @@ class FrameTracker:
         exclusive across all of them, then encode their memory.
 
         Decoding runs chunk by chunk without the memory encoder and keeps only the low-res
-        logits, pointers and scores; the memory is then encoded in batches of ``max_batch`` from the exclusive logits (the
-        stored result, so a dropped memory is rebuilt exactly from it). With resolved memory,
-        contested pixels go by logit and motion fit, and each memory is made from the mask moved by
-        its lag (stored with the result). With exclusive pixels (not resolved memory) the suspect
-        checks measure overlaps on the masks as decoded (:mod:`~napari_sam2.engine.suspects`)."""
+        logits, pointers and scores; the memory is then encoded in batches of ``max_batch`` from
+        the exclusive logits (the stored result, so a dropped memory is rebuilt exactly from it).
+        With resolved memory, contested pixels go by logit and motion fit, and each memory is made
+        from the mask moved by its lag (stored with the result). With exclusive pixels (not
+        resolved memory) the suspect checks measure overlaps on the masks as decoded
+        (:mod:`~napari_sam2.engine.suspects`)."""
         objs, windows, logits, ptrs, scores, ious = [], [], [], [], [], []
         for layout, ids in chunks:
             chunk, in_windows = [self.objects[o] for o in ids], [where[o] for o in ids]
-            cond_out, non_cond = self.bank(chunk, layout, in_windows)
-            out = self.core.decode(
-                f,
-                batch=len(chunk),
-                cond=cond_out,
-                non_cond=non_cond,
-                reverse=d == BACKWARD,
-                window=in_windows,
-            )
+            out = self._step(self.core.decode, f, d, chunk, layout, in_windows)
             objs += chunk
             windows += in_windows
             logits.append(out.masks.float())
@@ -187,15 +180,7 @@ class FrameTracker:
     ) -> None:
         """Track ``objs``, which share the memory ``layout``, on ``f`` in one call, each in its window of
         ``windows``."""
-        cond_out, non_cond = self.bank(objs, layout, windows)
-        out = self.core.track(
-            f,
-            batch=len(objs),
-            cond=cond_out,
-            non_cond=non_cond,
-            reverse=d == BACKWARD,
-            window=windows,
-        )
+        out = self._step(self.core.track, f, d, objs, layout, windows)
         for i, obj in enumerate(objs):
             obj.results[f] = FrameResult(
                 out.masks[i : i + 1].float(),
@@ -208,6 +193,18 @@ class FrameTracker:
                 memory_window=windows[i],
             )
             obj.holding_memory.add(f)
+
+    def _step(self, step, f: int, d: str, objs: list[ObjectTrack], layout: tuple, windows: list):
+        """``step`` (the core's ``track`` or ``decode``) of ``objs`` on ``f`` from their memory bank."""
+        cond_out, non_cond = self.bank(objs, layout, windows)
+        return step(
+            f,
+            batch=len(objs),
+            cond=cond_out,
+            non_cond=non_cond,
+            reverse=d == BACKWARD,
+            window=windows,
+        )
 
     def bank(self, objs: list[ObjectTrack], layout: tuple, windows: list) -> tuple[dict, dict]:
         """The memory bank of ``objs`` (one memory ``layout``: prompted, recent and pointer-only frames),
@@ -235,17 +232,8 @@ class FrameTracker:
 
     def memory(self, obj: ObjectTrack, t: int, window: Window | None = None) -> torch.Tensor:
         """``obj``'s memory of frame ``t`` as seen from ``window``: kept, rebuilt or moved there."""
-        r = obj.results[t]
-        if r.memory is None or r.memory_window != window:
-            memory = self.core.memory(
-                t,
-                self._memory_logits(obj, t, window),
-                torch.tensor([[r.score]], device=r.logits.device),
-                from_prompt=t in obj.prompts,
-                window=window,
-            )
-            self._keep(obj, t, window, memory)
-        return r.memory
+        self._encode_missing([obj], t, [window])
+        return obj.results[t].memory
 
     def _encode_missing(self, objs: list[ObjectTrack], t: int, windows: list) -> None:
         """Encode the memories of frame ``t`` that ``objs`` lack in their ``windows``, ``max_batch`` at

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..model.sam2_base import Points
+from ..model.steps import Points
 from ..predictor.core import TrackerCore
 from ..predictor.prompts import mask_to_model_input, video_prompt
 from .results import FrameResult

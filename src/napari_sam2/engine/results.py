@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..model.sam2_base import Points
+from ..model.steps import Points
 from .windows import Window
 
 FORWARD, BACKWARD = "forward", "backward"

@@ -7,7 +7,8 @@ resized, so a 12 px cell stays 12 px for the model however large the frame is. R
   rounded up to 16 px, so every pixel is covered and a window leaves the frame by at most 15 px; that
   strip, or the whole rest of a frame smaller than S, is filled by mirroring the frame's edge). Objects
   whose windows coincide share one image encoding per frame (the feature cache is keyed by frame and
-  window) and are tracked in one batch.
+  window); the windows of a frame are encoded in batches, and objects go through the model in
+  batches whatever their windows (:mod:`~napari_sam2.engine.frame_tracking`).
 * **Centring and hysteresis.** A prompted frame's window is the grid window whose centre is nearest the
   centre of the prompt (clicks and box, or the painted mask). On a tracked frame an object keeps the
   window of its previous frame until its mask there comes within S/8 of an edge the window can move

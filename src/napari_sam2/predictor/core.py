@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from ..model.memory_bank import MemoryEntry
-from ..model.sam2_base import FrameFeatures, Points, SAM2Base, StepOutput
+from ..model.sam2_base import SAM2Base
+from ..model.steps import FrameFeatures, Points, StepOutput
 from .frames import FrameSource
 from .postprocess import fill_video_holes
 

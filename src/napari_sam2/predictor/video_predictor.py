@@ -24,7 +24,8 @@ from ..loading import (
     official_settings,
     pretrained,
 )
-from ..model.sam2_base import NO_OBJ_SCORE, Points, SAM2Base, non_overlapping
+from ..model.sam2_base import NO_OBJ_SCORE, SAM2Base, non_overlapping
+from ..model.steps import Points
 from .core import TrackerCore
 from .frames import FrameSource, warn_if_colour
 from .prompts import check_frame_index, mask_to_model_input, video_prompt

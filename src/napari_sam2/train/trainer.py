@@ -22,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..model.sam2_base import FrameFeatures, Points, SAM2Base, StepOutput
+from ..model.sam2_base import SAM2Base
+from ..model.steps import FrameFeatures, Points, StepOutput
 from . import loss as losses
 from .data import Clip, ClipSampler
 from .prompts import correction_points, noisy_boxes, random_points

@@ -48,7 +48,8 @@ import torch.nn.functional as F
 
 from ...model.build import build_model
 from ...model.configs import DEMO, get_config
-from ...model.sam2_base import FrameFeatures, Points, SAM2Base
+from ...model.sam2_base import SAM2Base
+from ...model.steps import FrameFeatures, Points
 from .. import loss as losses
 from ..data import movie_clips, unpack_clip
 from .v2 import V2, v2_movie
