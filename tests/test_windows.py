@@ -51,17 +51,9 @@ def _ious(pred, truth, frames, ids=None):
 # ----------------------------------------------------------------------------- geometry
 
 
-def test_grid_positions_cover_the_frame_in_half_window_steps():
-    assert positions(1000, 256) == [
-        0,
-        128,
-        256,
-        384,
-        512,
-        640,
-        752,
-    ]  # the last one rounded up to 16 px
-    assert positions(512, 256) == [0, 128, 256]
+def test_grid_positions_cover_the_frame_in_three_quarter_window_steps():
+    assert positions(1000, 256) == [0, 192, 384, 576, 752]  # the last one rounded up to 16 px
+    assert positions(512, 256) == [0, 192, 256]
     assert positions(200, 256) == [
         0
     ]  # a frame smaller than the window: one window, mirrored past the edge
@@ -69,6 +61,11 @@ def test_grid_positions_cover_the_frame_in_half_window_steps():
         p = positions(length, 256)
         assert p[-1] + 256 >= length and p[-1] + 256 - length < 16 or p == [0]
         assert all(v % 16 == 0 for v in p)
+        # an object up to 64 px across (window "auto"'s largest) lies whole in its nearest window
+        for c in np.arange(32.0, length - 32.0, 3.5):
+            w = nearest((c, length - c), (length, length), 256)
+            assert w.y0 <= c - 32 and c + 32 <= w.y0 + 256, (length, c, w)
+            assert w.x0 <= length - c - 32 and length - c + 32 <= w.x0 + 256, (length, c, w)
 
 
 def test_nearest_and_hysteresis():
@@ -111,9 +108,9 @@ def test_move_and_paste_agree_with_the_frame():
 def test_prompts_in_window_coordinates_and_their_errors():
     steps = [{"points": [[300.0, 200.0]], "labels": [1], "box": None}]
     win = prompt_window(steps, (1024, 1024), 256)
-    assert win == Window(128, 128, 256)
+    assert win == Window(0, 192, 256)
     moved = steps_in_window(steps, win, "frame 0")
-    assert moved[0]["points"] == [[172.0, 72.0]]
+    assert moved[0]["points"] == [[108.0, 200.0]]
     far = [{"points": [[10.0, 10.0], [700.0, 700.0]], "labels": [1, 1], "box": None}]
     with pytest.raises(ValueError, match="spans more than one 256 px window"):
         steps_in_window(far, prompt_window(far, (1024, 1024), 256), "frame 0")
@@ -155,8 +152,9 @@ def test_objects_in_different_windows_go_through_the_model_in_one_batch(demo, mo
     s, calls, encodes = runs[64]
     assert [f for f, _ in calls] == [1, 2, 3, 4]
     assert all(len(set(w)) > 1 for _, w in calls)  # objects of several windows in one call
-    per_frame = {f: len(set(w)) for f, w in calls}
-    assert s.encoded_frames == sum(per_frame.values()) + len(set(calls[0][1]))  # + frame 0's
+    cached = set(s.core.features.cached())
+    assert s.encoded_frames == len(cached)  # no window of a frame encoded twice
+    assert all((f, w.y0, w.x0) in cached for f, ws in calls for w in ws)
     assert max(encodes) > 1  # windows encoded in batches
     one, _, _ = runs[1]
     assert np.array_equal(s.labels(), one.labels())

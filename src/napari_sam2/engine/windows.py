@@ -3,12 +3,14 @@
 The model's input size S is the window's side: a window is cut from the frame as it is, never
 resized, so a 12 px cell stays 12 px for the model however large the frame is. Rules:
 
-* **Grid.** Windows start on a grid of S/2 px along each axis (the last position is the frame's end,
+* **Grid.** Windows start on a grid of 3S/4 px along each axis (the last position is the frame's end,
   rounded up to 16 px, so every pixel is covered and a window leaves the frame by at most 15 px; that
   strip, or the whole rest of a frame smaller than S, is filled by mirroring the frame's edge). Objects
   whose windows coincide share one image encoding per frame (the feature cache is keyed by frame and
   window); the windows of a frame are encoded in batches, and objects go through the model in
-  batches whatever their windows (:mod:`~napari_sam2.engine.frame_tracking`).
+  batches whatever their windows (:mod:`~napari_sam2.engine.frame_tracking`). 3S/4 is the coarsest
+  grid on which every object up to S/4 px across (the largest that window "auto" tracks in windows)
+  lies whole inside its nearest window; a finer grid gives more margin and more windows to encode.
 * **Centring and hysteresis.** A prompted frame's window is the grid window whose centre is nearest the
   centre of the prompt (clicks and box, or the painted mask). On a tracked frame an object keeps the
   window of its previous frame until its mask there comes within S/8 of an edge the window can move
@@ -91,9 +93,10 @@ def check_window(window, image_size: int, name: str = "window") -> int | None:
 
 
 def positions(length: int, size: int) -> list[int]:
-    """Window starts along an axis of ``length`` px: every ``size/2`` px, the last one covering the end."""
+    """Window starts along an axis of ``length`` px: every ``3 * size / 4`` px, the last one covering the
+    end."""
     last = max(math.ceil((length - size) / GRID_UNIT) * GRID_UNIT, 0)
-    step = size // 2
+    step = size * 3 // 4
     return sorted({*range(0, last, step), last})
 
 
