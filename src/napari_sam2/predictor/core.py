@@ -85,7 +85,8 @@ class FeatureCache:
         """Encode the ``windows`` of ``frame`` not cached yet, up to ``batch`` of them in one image-encoder
         call (one call per window would cost several times more on a CPU: the encoder's matrices are
         small). Each window's features are then cached as :meth:`__call__` would have made them, to
-        float rounding."""
+        float rounding. A cache bound smaller than a batch of windows (about 10 MB for 16 windows of
+        256 px) drops some before they are used, and they are encoded again when used."""
         todo = [
             w
             for w in dict.fromkeys(windows)
