@@ -74,20 +74,27 @@ def prompted_result(
 
 
 def prompted_masks(
-    core: TrackerCore, frame: int, masks: list[np.ndarray], window_size: int | None, batch: int
+    core: TrackerCore, frame: int, masks: list[np.ndarray], windows: list, batch: int
 ) -> list[FrameResult]:
     """The results of objects new to ``frame``, prompted there by one painted ``(H, W)`` mask each:
-    :func:`prompted_result` of each mask, computed ``batch`` objects at a time (each in its own window
-    in window mode)."""
-    size, dev, shape = core.model.image_size, core.model.device, masks[0].shape
+    :func:`prompted_result` of each mask, computed ``batch`` objects at a time. ``windows``: each
+    mask's :func:`~napari_sam2.engine.windows.prompt_window` in window mode, else None each."""
+    size, dev = core.model.image_size, core.model.device
     results = []
     for i in range(0, len(masks), batch):
-        steps = [[{"mask": m}] for m in masks[i : i + batch]]
-        wins = [None] * len(steps)
-        if window_size is not None:
-            wins = [prompt_window(s, shape, size) for s in steps]
-            steps = [steps_in_window(s, w, f"frame {frame}") for s, w in zip(steps, wins)]
-        cut = torch.cat([mask_to_model_input(s[0]["mask"], size, dev) for s in steps])
+        wins = windows[i : i + batch]
+        cut = torch.cat(
+            [
+                mask_to_model_input(
+                    m
+                    if w is None
+                    else steps_in_window([{"mask": m}], w, f"frame {frame}")[0]["mask"],
+                    size,
+                    dev,
+                )
+                for m, w in zip(masks[i : i + batch], wins)
+            ]
+        )
         out = core.prompt(frame, mask=cut, window=wins)
         results += [_result(out, k, None, w) for k, w in enumerate(wins)]
     return results

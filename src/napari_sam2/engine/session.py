@@ -442,23 +442,26 @@ class TrackingSession:
             for oid in ids
             if oid in self.objects
         }
+        windows = [None] * len(ids)
         if self.window is not None:  # every object's window encoded first, in batches
-            self.core.features.prefetch(frame, label_windows(image, ids, self.window))
+            windows = label_windows(image, ids, self.window)
+            self.core.features.prefetch(frame, windows)
         try:
-            self._add_masks(frame, {oid: image == oid for oid in ids})
+            self._add_masks(frame, {oid: image == oid for oid in ids}, windows)
         except Exception:
             self._restore_frame(frame, ids, before)
             raise
         return ids
 
-    def _add_masks(self, frame: int, masks: dict[int, np.ndarray]) -> None:
-        """:meth:`add_mask` for every ``{obj_id: (H, W) bool mask}`` (none empty), decoded in batches."""
-        for oid, m in masks.items():
+    def _add_masks(self, frame: int, masks: dict[int, np.ndarray], windows: list) -> None:
+        """:meth:`add_mask` for every ``{obj_id: (H, W) bool mask}`` (none empty), decoded in batches;
+        ``windows``: each mask's prompt window (None each for the whole frame)."""
+        for (oid, m), w in zip(masks.items(), windows):
             self.tree.check_prompt(oid, frame)
-            if self.window is not None:
-                warn_if_outside(m, self.window, f"object {oid} on frame {frame}")
+            if w is not None:
+                warn_if_outside(m, self.window, f"object {oid} on frame {frame}", w)
         results = prompted_masks(
-            self.core, frame, list(masks.values()), self.window, self.tracking.max_batch
+            self.core, frame, list(masks.values()), windows, self.tracking.max_batch
         )
         for (oid, m), result in zip(masks.items(), results):
             obj = self.objects.setdefault(oid, ObjectTrack())

@@ -179,9 +179,10 @@ def steps_in_window(steps: list[dict], window: Window, what: str) -> list[dict]:
     return out
 
 
-def warn_if_outside(mask: np.ndarray, size: int, what: str) -> None:
-    """A QualityWarning when part of a painted ``(H, W)`` bool mask for ``what`` lies outside its window."""
-    window = prompt_window([{"mask": mask}], mask.shape, size)
+def warn_if_outside(mask: np.ndarray, size: int, what: str, window: Window | None = None) -> None:
+    """A QualityWarning when part of a painted ``(H, W)`` bool mask for ``what`` lies outside its window
+    (``window`` when known, else its :func:`prompt_window`)."""
+    window = window or prompt_window([{"mask": mask}], mask.shape, size)
     outside = int(
         mask.sum() - mask[window.y0 : window.y0 + size, window.x0 : window.x0 + size].sum()
     )
