@@ -69,12 +69,14 @@ class FeatureCache:
         if feats is not None:
             self._cache.move_to_end(key)
             return feats
-        if window is not None:
-            self.prefetch(frame, [window])
-            return self._cache[key]  # the entry added last always stays
         with torch.inference_mode(), self._compute():
+            image = (
+                self.frames[frame]
+                if window is None
+                else self.frames.window(frame, window[0], window[1])
+            )
             feats = self.model.frame_features(
-                self.model.forward_image(self.frames[frame].to(self.model.device)[None])
+                self.model.forward_image(image.to(self.model.device)[None])
             )
         self._add(key, feats)
         return feats
