@@ -248,8 +248,10 @@ def test_memory_follows_a_moving_window(demo):
     def run(stale: bool):
         s = TrackingSession(demo, image, window=256)
         if stale:
-            keep = s.tracker.memory
-            s.tracker.memory = lambda obj, t, window=None: keep(obj, t, obj.results[t].window)
+            keep = s.tracker._encode_missing
+            s.tracker._encode_missing = lambda objs, t, windows: keep(
+                objs, t, [o.results[t].window for o in objs]
+            )
         s.add_labels(0, truth[0])
         s.propagate()
         return s, _ious(s.labels(), truth, range(1, 24))

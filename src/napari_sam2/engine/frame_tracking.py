@@ -103,10 +103,11 @@ class FrameTracker:
         shape = (self.core.frames.height, self.core.frames.width)
         lags = [None] * len(objs)
         if self.resolved:
-            ranks = neighbours.motion_ranks(f, d, decoded, objs, windows, shape)
+            motion = [neighbours.predicted(o, f, d, shape) for o in objs]
+            ranks = neighbours.motion_ranks(f, d, decoded, objs, windows, shape, motion)
             logits = self._exclusive(f, decoded, objs, windows, ranks)
             lags = [
-                neighbours.lag(o, f, d, logits[k : k + 1], windows[k], shape)
+                neighbours.lag(o, f, d, logits[k : k + 1], windows[k], shape, motion[k])
                 for k, o in enumerate(objs)
             ]
         else:
@@ -226,9 +227,7 @@ class FrameTracker:
         if not memory:
             return self.core.entry(ptrs)
         self._encode_missing(objs, t, windows)
-        return self.core.entry(
-            ptrs, torch.cat([self.memory(o, t, w) for o, w in zip(objs, windows)], 0)
-        )
+        return self.core.entry(ptrs, torch.cat([o.results[t].memory for o in objs], 0))
 
     def memory(self, obj: ObjectTrack, t: int, window: Window | None = None) -> torch.Tensor:
         """``obj``'s memory of frame ``t`` as seen from ``window``: kept, rebuilt or moved there."""

@@ -84,15 +84,18 @@ def motion_ranks(
     objs: list[ObjectTrack],
     windows: list,
     shape: tuple[int, int],
+    predictions: list | None = None,
 ) -> torch.Tensor:
     """``decoded`` (``(N, 1, h, w)`` logits of ``objs`` in ``windows``) with :data:`MOTION_BONUS`
     added where an object's logit is positive and its motion prediction covers the pixel: the ranks
-    that decide who keeps a contested pixel."""
+    that decide who keeps a contested pixel. ``predictions``: each object's :func:`predicted`
+    centroid, when the caller has them."""
+    if predictions is None:
+        predictions = [predicted(obj, f, d, shape) for obj in objs]
     ranks = decoded.clone()
     before = f - 1 if d == FORWARD else f + 1
-    for k, obj in enumerate(objs):
+    for k, (obj, p) in enumerate(zip(objs, predictions)):
         r = obj.results.get(before)
-        p = predicted(obj, f, d, shape)
         c = None if r is None or r.lost else measures_of(r, shape).centroid
         if p is None or c is None:
             continue
@@ -112,10 +115,12 @@ def lag(
     logits: torch.Tensor,
     window: Window | None,
     shape: tuple[int, int],
+    prediction=...,
 ) -> tuple[float, float] | None:
     """The (dy, dx) low-res pixels that move ``obj``'s ``(1, 1, h, w)`` mask on ``f`` onto its
-    predicted centroid, or None (no prediction, an empty mask, or further than :data:`MOST_LAG`)."""
-    p = predicted(obj, f, d, shape)
+    predicted centroid, or None (no prediction, an empty mask, or further than :data:`MOST_LAG`).
+    ``prediction``: its :func:`predicted` centroid, when the caller has it."""
+    p = predicted(obj, f, d, shape) if prediction is ... else prediction
     c = measure(logits, window, shape).centroid
     if p is None or c is None:
         return None

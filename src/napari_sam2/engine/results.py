@@ -43,6 +43,8 @@ class FrameResult:
     memory_shift: tuple[float, float] | None = None
     measures: object | None = None  # suspects.Measures of ``logits`` (made when first needed)
     decoded: object | None = None  # suspects.Measures of the mask before exclusive pixels
+    # whether ``logits`` has a positive pixel (made when first needed: results are never changed in place)
+    _has_pixels: bool | None = field(default=None, repr=False, compare=False)
 
     @property
     def present(self) -> bool:
@@ -52,7 +54,11 @@ class FrameResult:
     @property
     def lost(self) -> bool:
         """Absent by the object score, or present by it with an empty mask: either way nothing to show."""
-        return not self.present or not bool((self.logits > 0).any())
+        if not self.present:
+            return True
+        if self._has_pixels is None:
+            self._has_pixels = bool((self.logits > 0).any())
+        return not self._has_pixels
 
 
 @dataclass
