@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 import tempfile
 import time
@@ -221,7 +222,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
     configs = {}
-    for item in args.configs.split(","):
+    for item in re.split(r",(?![^{]*})", args.configs):  # commas outside a JSON object
         name, _, options = item.partition("=")
         configs[name] = json.loads(options) if options else CONFIGS[name]
     print(

@@ -51,9 +51,9 @@ class LayerNorm2d(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(dim=1, keepdim=True)
-        var = (x - mean).pow(2).mean(dim=1, keepdim=True)
-        x = (x - mean) / torch.sqrt(var + self.eps)
+        centred = x - x.mean(dim=1, keepdim=True)
+        var = centred.pow(2).mean(dim=1, keepdim=True)
+        x = centred / torch.sqrt(var + self.eps)
         return x * self.weight[:, None, None] + self.bias[:, None, None]
 
 
