@@ -3,6 +3,7 @@ progress events, run reports and per-object timelines."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,8 @@ FORWARD, BACKWARD = "forward", "backward"
 class FrameResult:
     """One object on one frame.
 
-    logits: (1, 1, S/4, S/4) float32 mask logits as decoded (before hole filling);
+    logits: (1, 1, S/4, S/4) float32 mask logits as decoded (before hole filling); read back from disk
+    when spilled (:mod:`~napari_sam2.engine.spill`);
     obj_ptr: (1, C); memory: (1, 64, S/16, S/16) bfloat16 or None when dropped;
     direction: the pass that computed it (None for prompted frames).
     """
@@ -45,6 +47,26 @@ class FrameResult:
     decoded: object | None = None  # suspects.Measures of the mask before exclusive pixels
     # whether ``logits`` has a positive pixel (made when first needed: results are never changed in place)
     _has_pixels: bool | None = field(default=None, repr=False, compare=False)
+    # where ``logits`` lies on disk once spilled (then they are no longer held here)
+    _spilled: object | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def in_ram(self) -> bool:
+        return self._spilled is None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the logits (in RAM or not)."""
+        t = self.__dict__["logits"]
+        if t is None:
+            return math.prod(self._spilled.shape) * self._spilled.dtype.itemsize
+        return t.element_size() * t.nelement()
+
+    def spill(self, file) -> None:
+        """Write the logits to ``file`` (a :class:`~napari_sam2.engine.spill.SpillFile`) and hold them no more."""
+        if self._spilled is None:
+            self._spilled = file.write(self.__dict__["logits"])
+            self.__dict__["logits"] = None
 
     @property
     def present(self) -> bool:
@@ -59,6 +81,23 @@ class FrameResult:
         if self._has_pixels is None:
             self._has_pixels = bool((self.logits > 0).any())
         return not self._has_pixels
+
+
+def _logits(result: FrameResult) -> torch.Tensor:
+    held = result.__dict__["logits"]
+    return held if held is not None else result._spilled.read()
+
+
+def _set_logits(result: FrameResult, logits: torch.Tensor) -> None:
+    # new logits: what was worked out from the old ones is gone (the constructor sets them first)
+    state = result.__dict__
+    state.update(logits=logits, _spilled=None, _has_pixels=None, measures=None)
+    state["revision"] = state.get("revision", 0) + 1
+
+
+# ``logits`` stays a dataclass field (made by the constructor, shown by repr) read through this property,
+# which reads spilled logits back from their file; ``revision`` counts the logits given
+FrameResult.logits = property(_logits, _set_logits)
 
 
 @dataclass

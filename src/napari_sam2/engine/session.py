@@ -44,6 +44,7 @@ from .plans import downstream, memory_layout, pass_plans
 from .prompting import anchored, check_steps, click_step, prompted_masks, prompted_result
 from .results import BACKWARD, FORWARD, ObjectTrack, ProgressEvent, RunReport, Timeline
 from .session_file import apply_session_dict, session_dict
+from .spill import ResultSpill
 from .suspects import measures_of
 from .views import ResultViews, locked
 from .visibility import Visible
@@ -107,6 +108,8 @@ class TrackingSession:
     * precision "bf16" computes in bfloat16 (CUDA, and CPUs with AVX512-BF16 or AMX; elsewhere it is refused
       because it would be slower, not faster); memory_frames keeps only that many recent tracked frames in the
       memory bank (the model's own number, 6 for SAM 2, when None). Both are fast modes.
+    * results_ram: MB of results (low-res logits) kept in RAM; past it the furthest frames' go to a temporary
+      file and are read back unchanged when needed (:mod:`~napari_sam2.engine.spill`).
     * max_batch: at most this many objects go through the model in one call, so peak memory grows with it,
       not with the number of objects. Results agree to float rounding (CPU matrix kernels round by batch
       size: about 1e-7 in the logits), not bit for bit.
@@ -186,6 +189,7 @@ class TrackingSession:
         self.tree = Lineage()  # divisions: who divides when, into whom
         self.views = ResultViews(self)
         self.tracker = self._frame_tracker()
+        self.spill = ResultSpill(settings.results_ram)
 
     def _frame_tracker(self) -> FrameTracker:
         shape = None if self.window is None else (self.frames.height, self.frames.width)
@@ -724,6 +728,7 @@ class TrackingSession:
                 groups.setdefault(layout, []).append(oid)
         self.tracker.track(f, d, groups)
         self.tracker.drop_far_memory(f, ids)
+        self.spill.after_frame(f, self.objects, ids)
         release_free_memory()  # what this frame freed goes back to the system: RSS stays flat
 
     # ----------------------------------------------------------------- session files

@@ -8,7 +8,8 @@ tracked) the highest positive logit wins.
 An object can be "present" by its score and still have no pixel in the label image: all of its mask
 lies under other objects. :func:`visibility` says so per frame, naming the object that covers it.
 Results per frame are cached and recomputed only when a result on that frame changes (the cache
-watches the identity of each result's logits tensor: the engine replaces results, never edits them).
+watches each result and the revision of its logits: the engine replaces results, and spilling
+them to disk changes no value).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class FrameOwnership:
     def _key(self, frame: int) -> tuple:
         s = self._session
         return (s.fill_hole_area,) + tuple(
-            (oid, obj.results[frame].logits, frame in obj.prompts)
+            (oid, obj.results[frame], obj.results[frame].revision, frame in obj.prompts)
             for oid, obj in s.objects.items()
             if frame in obj.results
         )
@@ -106,15 +107,17 @@ class FrameOwnership:
         if old is None or len(old) != len(key) or old[0] != key[0]:
             return False
         return all(
-            o[0] == k[0] and o[1]() is k[1] and o[2] == k[2] for o, k in zip(old[1:], key[1:])
+            o[0] == k[0] and o[1]() is k[1] and o[2:] == k[2:] for o, k in zip(old[1:], key[1:])
         )
 
     def _compute(self, frame: int, key: tuple) -> None:
         s = self._session
-        layers = [(oid, s.object_patch(frame, oid), prompted) for oid, _, prompted in key[1:]]
+        layers = [(oid, s.object_patch(frame, oid), prompted) for oid, _, _, prompted in key[1:]]
         labels = compose_labels(layers, (s.frames.height, s.frames.width))
         self._visible[frame] = _visible(labels, {oid: patch for oid, patch, _ in layers})
-        self._keys[frame] = (key[0],) + tuple((oid, weakref.ref(r), p) for oid, r, p in key[1:])
+        self._keys[frame] = (key[0],) + tuple(
+            (oid, weakref.ref(r), rev, p) for oid, r, rev, p in key[1:]
+        )
         self._labels[frame] = labels
         self._labels.move_to_end(frame)
         while len(self._labels) > RECENT_LABEL_FRAMES:

@@ -195,6 +195,17 @@ class TrackingSettings(Settings):
         help="objects that go through the model at once (default 16): peak memory grows with it, "
         "not with the number of objects; results agree to float rounding",
     )
+    results_ram: float = opt(
+        1024.0,
+        flag="--results-ram",
+        label="results in RAM (MB)",
+        kind=float,
+        above=0,
+        widget=False,
+        help="MB of results (each object-frame's low-res mask logits) kept in RAM (default "
+        "1024); past that, those of the frames furthest from the one being tracked go to a "
+        "temporary file and are read back unchanged when needed",
+    )
     exclusive: bool = opt(
         False,
         flag="--exclusive",
