@@ -45,7 +45,7 @@ class FrameResult:
     memory_shift: tuple[float, float] | None = None
     measures: object | None = None  # suspects.Measures of ``logits`` (made when first needed)
     decoded: object | None = None  # suspects.Measures of the mask before exclusive pixels
-    # whether ``logits`` has a positive pixel (made when first needed: results are never changed in place)
+    # whether ``logits`` has a positive pixel (made when first needed, forgotten when new logits are given)
     _has_pixels: bool | None = field(default=None, repr=False, compare=False)
     # where ``logits`` lies on disk once spilled (then they are no longer held here)
     _spilled: object | None = field(default=None, repr=False, compare=False)

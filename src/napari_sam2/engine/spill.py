@@ -62,13 +62,13 @@ class SpillFile:
         return Spilled(self, offset, tuple(tensor.shape), tensor.dtype, tensor.device)
 
     def read(self, where: Spilled) -> torch.Tensor:
-        size = math.prod(where.shape) * torch.empty((), dtype=where.dtype).element_size()
+        size = math.prod(where.shape) * where.dtype.itemsize
         with self._lock:
             self._file.seek(where.offset)
             data = bytearray(self._file.read(size))
         if len(data) != size:
             raise OSError(
-                f"the temporary file of spilled results ({self._file.name}) is shorter than written: "
+                "the temporary file of spilled results is shorter than written: "
                 f"{len(data)} of {size} bytes at {where.offset}"
             )
         return torch.frombuffer(data, dtype=where.dtype).reshape(where.shape).to(where.device)
@@ -99,7 +99,7 @@ class ResultSpill:
         """Count the results ``ids`` got on ``f``; spill the furthest ones when past the bound."""
         for oid in ids:
             r = objects[oid].results.get(f)
-            if r is not None and r.in_ram:
+            if r is not None and r.in_ram and f not in objects[oid].prompts:
                 self.held += r.nbytes
         if self.held > self.bound:
             self._spill(f, objects)
