@@ -35,7 +35,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import napari_sam2.engine.session as session_module  # noqa: E402
+import napari_sam2.device as device_module  # noqa: E402
 from napari_sam2.engine.session import TrackingSession  # noqa: E402
 from napari_sam2.predictor.video_predictor import build_sam2_video_predictor  # noqa: E402
 from napari_sam2.synthetic import synthetic_cells  # noqa: E402
@@ -160,9 +160,9 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(THREADS)
-    emulated = not session_module.bf16_is_fast("cpu")
+    emulated = not device_module.bf16_is_fast("cpu")
     if emulated:  # same numbers, emulated: quality can be measured, speed cannot
-        session_module.bf16_is_fast = lambda device: True
+        device_module.bf16_is_fast = lambda device: True
     print(
         f"# fast modes: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
         f"{THREADS} threads, bf16 {'emulated (forced on for quality only)' if emulated else 'native'}\n"

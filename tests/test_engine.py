@@ -454,9 +454,9 @@ def test_memory_frames_fast_mode_shrinks_the_bank(model, movie, frames):
 
 
 def test_bf16_is_refused_where_it_would_be_slow(model, movie, monkeypatch):
-    import napari_sam2.engine.session as session_module
+    import napari_sam2.device as device_module
 
-    monkeypatch.setattr(session_module, "bf16_is_fast", lambda device: False)
+    monkeypatch.setattr(device_module, "bf16_is_fast", lambda device: False)
     with pytest.raises(ValueError, match="precision 'bf16' needs native bfloat16 on cpu"):
         TrackingSession(model, movie[0], precision="bf16")
     with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
@@ -466,11 +466,11 @@ def test_bf16_is_refused_where_it_would_be_slow(model, movie, monkeypatch):
 def test_bf16_fast_mode_tracks_like_fp32_with_real_weights(monkeypatch):
     """bf16 autocast (forced on here: this CPU emulates bf16) on the trained demo model: the masks
     stay close to fp32's while the logits differ (so bf16 really ran)."""
-    import napari_sam2.engine.session as session_module
+    import napari_sam2.device as device_module
     from napari_sam2.io.evaluate import mask_iou
     from napari_sam2.train.demo.quality import inner_point
 
-    monkeypatch.setattr(session_module, "bf16_is_fast", lambda device: True)
+    monkeypatch.setattr(device_module, "bf16_is_fast", lambda device: True)
     demo = build_sam2_video_predictor("demo", checkpoint="auto").model
     image, truth = synthetic_cells(n_frames=4, size=(128, 128), n_cells=2, seed=31)
     runs = {}

@@ -260,9 +260,9 @@ def test_contrast_channel_and_fast_mode_settings(
 ):
     from qtpy.QtCore import Qt
 
-    import napari_sam2.engine.session as session_module
+    import napari_sam2.device as device_module
 
-    monkeypatch.setattr(session_module, "bf16_is_fast", lambda device: False)
+    monkeypatch.setattr(device_module, "bf16_is_fast", lambda device: False)
     viewer = make_napari_viewer()
     rgb = np.random.default_rng(0).integers(0, 255, (4, 40, 48, 3), dtype=np.uint8)
     widget = docked_widget(viewer, viewer.add_image(rgb, name="rgb"), checkpoint, dock=False)

@@ -1,4 +1,4 @@
-"""Choosing the torch device to run on: cuda, then mps, then cpu."""
+"""Choosing the torch device to run on (cuda, then mps, then cpu), and what it computes fast."""
 
 from __future__ import annotations
 
@@ -40,3 +40,27 @@ def available_memory() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def bf16_is_fast(device) -> bool:
+    """Whether ``device`` computes bfloat16 natively (else emulated bf16 is many times slower than fp32)."""
+    import torch
+
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if kind == "cpu":
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return False
+
+
+def check_precision(precision: str, device) -> None:
+    """A ValueError when ``precision`` would be slow on ``device`` (bf16 without native support)."""
+    import torch
+
+    if precision == "bf16" and not bf16_is_fast(device):
+        raise ValueError(
+            f"precision 'bf16' needs native bfloat16 on {torch.device(device).type} "
+            "(CUDA, or a CPU with AVX512-BF16/AMX); here it would be many times slower "
+            "than fp32: use 'fp32'"
+        )

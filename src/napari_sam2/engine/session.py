@@ -29,8 +29,8 @@ from collections import OrderedDict
 from typing import Callable, Iterator
 
 import numpy as np
-import torch
 
+from ..device import check_precision
 from ..heap import release_free_memory
 from ..model.sam2_base import SAM2Base
 from ..notices import warn_quality
@@ -56,25 +56,6 @@ from .windows import (
     whole_frame_window,
     window_advice,
 )
-
-
-def bf16_is_fast(device) -> bool:
-    """Whether ``device`` computes bfloat16 natively (else emulated bf16 is many times slower than fp32)."""
-    kind = torch.device(device).type
-    if kind == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if kind == "cpu":
-        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return False
-
-
-def check_precision(precision: str, device) -> None:
-    if precision == "bf16" and not bf16_is_fast(device):
-        raise ValueError(
-            f"precision 'bf16' needs native bfloat16 on {torch.device(device).type} "
-            "(CUDA, or a CPU with AVX512-BF16/AMX); here it would be many times slower "
-            "than fp32: use 'fp32'"
-        )
 
 
 def _frame_shape(frames) -> tuple[int, int] | None:
