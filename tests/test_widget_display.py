@@ -239,3 +239,17 @@ def test_daughters_are_shades_of_their_mother_also_after_loading(ready, qtbot, t
     wait(qtbot, widget)
     assert c.parents == lineage
     assert np.allclose(out.get_color(3), object_color(3, lineage), atol=1e-3)
+
+
+def test_a_click_or_box_for_an_object_not_listed_yet_lists_it(ready, qtbot):
+    viewer, widget, truth = ready
+    c = widget.controller
+    c.add_click(0, *centre(truth, 0, 1), obj=5)
+    y, x = centre(truth, 0, 2)
+    c.add_box(0, y - 8, x - 8, y + 8, x + 8, obj=6)
+    wait(qtbot, widget)
+    assert {5, 6} <= set(c.object_ids) and c.new_id() == 7
+    assert (
+        widget.objects.objects.entry(5) is not None and widget.objects.objects.entry(6) is not None
+    )
+    assert {5, 6} <= set(c.session.obj_ids)

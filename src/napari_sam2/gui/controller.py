@@ -432,19 +432,26 @@ class Controller:
     def add_click(
         self, frame: int, y: float, x: float, positive: bool = True, obj: int | None = None
     ) -> None:
-        """Add a click as if made in the viewer (data coordinates of the image layer)."""
+        """Add a click as if made in the viewer (data coordinates of the image layer) for ``obj``
+        (default: the selected object; one not listed yet is listed)."""
         coord = self.place.coords(frame, 1)[0]
         coord[-2], coord[-1] = y, x
-        self.prompts.add_click(coord, self.selected if obj is None else obj, positive)
+        self.prompts.add_click(coord, self._prompted_object(obj), positive)
         self.refresh_colors()
 
     def add_box(
         self, frame: int, y0: float, x0: float, y1: float, x1: float, obj: int | None = None
     ) -> None:
-        """Add a box prompt on ``frame`` (pixel corners)."""
+        """Add a box prompt on ``frame`` (pixel corners) for ``obj`` (as :meth:`add_click`)."""
         corners = self.place.coords(frame, 4)
         corners[:, -2:] = box_corners(y0, x0, y1, x1)
-        self.prompts.add_box(corners, self.selected if obj is None else obj)
+        self.prompts.add_box(corners, self._prompted_object(obj))
+
+    def _prompted_object(self, obj: int | None) -> int | None:
+        if obj is None:
+            return self.selected
+        self.list_object(obj)
+        return obj
 
     def prompts_edited(self, event=None) -> None:
         """The click or box layer changed: send each (object, frame) whose prompt the user
