@@ -31,6 +31,11 @@ def movie(tmp_path):
     return tmp_path / "movie.tif", image, labels
 
 
+def _model_args(checkpoint) -> list[str]:
+    """The command-line options of the test checkpoint at the test size."""
+    return ["--checkpoint", str(checkpoint), "--image-size", str(SIZE)]
+
+
 def _run(checkpoint, **outputs):
     """The settings of a run on the test checkpoint at the test size, writing ``outputs``."""
     from napari_sam2.settings import ModelSettings, OutputSettings, RunSettings
@@ -75,10 +80,7 @@ def test_track_writes_labels_table_ctc_and_session(tmp_path, movie, checkpoint, 
             str(tmp_path / "boxes.csv"),
             "--out",
             str(out),
-            "--checkpoint",
-            str(checkpoint),
-            "--image-size",
-            str(SIZE),
+            *_model_args(checkpoint),
             "--table",
             str(tmp_path / "t.csv"),
             "--ctc",
@@ -140,10 +142,7 @@ def test_summary_is_the_printed_summary_as_a_row(tmp_path, movie, checkpoint, ca
                 str(tmp_path / "points.csv"),
                 "--out",
                 str(out),
-                "--checkpoint",
-                str(checkpoint),
-                "--image-size",
-                str(SIZE),
+                *_model_args(checkpoint),
                 "--summary",
                 str(summary),
             ]
@@ -180,10 +179,7 @@ def test_track_zarr_output(tmp_path, movie, checkpoint):
                 str(tmp_path / "points.csv"),
                 "--out",
                 str(out),
-                "--checkpoint",
-                str(checkpoint),
-                "--image-size",
-                str(SIZE),
+                *_model_args(checkpoint),
             ]
         )
         == 0
@@ -210,10 +206,7 @@ def test_volume_tracks_both_ways(tmp_path, checkpoint):
                 str(tmp_path / "p.csv"),
                 "--out",
                 str(tmp_path / "v.tif"),
-                "--checkpoint",
-                str(checkpoint),
-                "--image-size",
-                str(SIZE),
+                *_model_args(checkpoint),
             ]
         )
         == 0
@@ -244,10 +237,7 @@ def test_bad_prompts_leave_no_output(tmp_path, movie, checkpoint, capsys, csv_te
             str(tmp_path / "p.csv"),
             "--out",
             str(out),
-            "--checkpoint",
-            str(checkpoint),
-            "--image-size",
-            str(SIZE),
+            *_model_args(checkpoint),
         ]
     )
     assert rc == 2 and message in capsys.readouterr().err
@@ -260,10 +250,7 @@ def test_input_errors(tmp_path, checkpoint, capsys):
     base = [
         "--points",
         str(tmp_path / "p.csv"),
-        "--checkpoint",
-        str(checkpoint),
-        "--image-size",
-        str(SIZE),
+        *_model_args(checkpoint),
     ]
     assert main(["track", str(tmp_path / "flat.tif"), "--out", str(tmp_path / "o.tif"), *base]) == 2
     assert "tracking needs a stack" in capsys.readouterr().err
@@ -288,10 +275,7 @@ def test_existing_output_is_not_overwritten(tmp_path, movie, checkpoint, capsys)
         str(tmp_path / "points.csv"),
         "--out",
         str(out),
-        "--checkpoint",
-        str(checkpoint),
-        "--image-size",
-        str(SIZE),
+        *_model_args(checkpoint),
     ]
     assert main(args) == 2 and "exists" in capsys.readouterr().err
     assert out.read_bytes() == b"user data"
@@ -313,10 +297,7 @@ def test_many_files(tmp_path, checkpoint, capsys, monkeypatch, cluster):
         "--many",
         "--out",
         str(tmp_path / "res"),
-        "--checkpoint",
-        str(checkpoint),
-        "--image-size",
-        str(SIZE),
+        *_model_args(checkpoint),
         "--table",
         str(tmp_path / "all.csv"),
     ]
@@ -398,10 +379,7 @@ def test_fast_mode_options_and_outputs_streamed_frame_by_frame(
             str(tmp_path / "one.csv"),
             "--out",
             str(out),
-            "--checkpoint",
-            str(checkpoint),
-            "--image-size",
-            str(SIZE),
+            *_model_args(checkpoint),
             "--memory-frames",
             "1",
             "--table",
@@ -425,10 +403,7 @@ def test_fast_mode_options_and_outputs_streamed_frame_by_frame(
                 str(tmp_path / "one.csv"),
                 "--out",
                 str(tmp_path / "x.tif"),
-                "--checkpoint",
-                str(checkpoint),
-                "--image-size",
-                str(SIZE),
+                *_model_args(checkpoint),
                 "--memory-frames",
                 "9",
             ]
@@ -696,10 +671,7 @@ def test_ctrl_c_keeps_finished_frames_and_the_prompts(
         str(tmp_path / "points.csv"),
         "--boxes",
         str(tmp_path / "boxes.csv"),
-        "--checkpoint",
-        str(checkpoint),
-        "--image-size",
-        str(SIZE),
+        *_model_args(checkpoint),
     ]
     assert main([*base, "--out", str(tmp_path / "full.tif")]) == 0
     full = tifffile.imread(tmp_path / "full.tif")
@@ -755,10 +727,7 @@ def test_an_error_mid_run_keeps_finished_frames(tmp_path, movie, checkpoint, mon
         str(path),
         "--points",
         str(tmp_path / "points.csv"),
-        "--checkpoint",
-        str(checkpoint),
-        "--image-size",
-        str(SIZE),
+        *_model_args(checkpoint),
     ]
     assert main([*base, "--out", str(tmp_path / "full.tif")]) == 0
     _interrupt_after(monkeypatch, 2, MemoryError())
@@ -824,7 +793,7 @@ def test_many_files_with_the_same_name_get_distinct_outputs(tmp_path, checkpoint
     _many_movie(tmp_path / "data" / "a", "m.tif", 30)
     _many_movie(tmp_path / "data" / "b", "m.tif", 31)
     _many_movie(tmp_path / "data" / "b", "n.tif", 32)
-    base = ["--checkpoint", str(checkpoint), "--image-size", str(SIZE)]
+    base = _model_args(checkpoint)
     assert (
         main(
             [
@@ -938,10 +907,7 @@ def test_many_files_start_from_label_images_beside_or_in_a_folder(tmp_path, chec
         "track",
         str(d / "*.tif"),
         "--many",
-        "--checkpoint",
-        str(checkpoint),
-        "--image-size",
-        str(SIZE),
+        *_model_args(checkpoint),
     ]
     rc = main(
         [
