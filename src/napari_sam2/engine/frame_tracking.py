@@ -236,7 +236,7 @@ class FrameTracker:
 
     def _encode_missing(self, objs: list[ObjectTrack], t: int, windows: list) -> None:
         """Encode the memories of frame ``t`` that ``objs`` lack in their ``windows``, ``max_batch`` at
-        a time (prompted frames apart from tracked ones): :meth:`memory` then finds them kept."""
+        a time (prompted frames apart from tracked ones), and keep them with their results."""
         todo = [
             (o, w)
             for o, w in zip(objs, windows)
@@ -246,13 +246,11 @@ class FrameTracker:
             part = [(o, w) for o, w in todo if (t in o.prompts) == prompted]
             for i in range(0, len(part), self.max_batch):
                 chunk = part[i : i + self.max_batch]
+                logits = torch.cat([self._memory_logits(o, t, w) for o, w in chunk])
                 memory = self.core.memory(
                     t,
-                    torch.cat([self._memory_logits(o, t, w) for o, w in chunk]),
-                    torch.tensor(
-                        [[o.results[t].score] for o, _ in chunk],
-                        device=chunk[0][0].results[t].logits.device,
-                    ),
+                    logits,
+                    torch.tensor([[o.results[t].score] for o, _ in chunk], device=logits.device),
                     from_prompt=prompted,
                     window=[w for _, w in chunk],
                 )

@@ -132,22 +132,12 @@ def prompt_window(steps: list[dict], shape: tuple[int, int], size: int) -> Windo
 
 def label_windows(labels: np.ndarray, ids: list[int], size: int) -> list[Window]:
     """The prompt windows (:func:`prompt_window`) of the objects ``ids`` painted in a ``(H, W)`` label
-    image, from their bounding boxes."""
+    image (each has pixels there), from their bounding boxes, in the order of ``ids``."""
     from scipy import ndimage
 
     boxes = ndimage.find_objects(labels, max_label=max(ids))
-    return [
-        nearest(
-            (
-                (boxes[i - 1][0].start + boxes[i - 1][0].stop) / 2,
-                (boxes[i - 1][1].start + boxes[i - 1][1].stop) / 2,
-            ),
-            labels.shape,
-            size,
-        )  # fmt: skip
-        for i in ids
-        if boxes[i - 1] is not None
-    ]
+    centres = [tuple((s.start + s.stop) / 2 for s in boxes[i - 1]) for i in ids]
+    return [nearest(c, labels.shape, size) for c in centres]
 
 
 def steps_in_window(steps: list[dict], window: Window, what: str) -> list[dict]:
