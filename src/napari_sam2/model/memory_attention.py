@@ -48,10 +48,9 @@ class RoPEAttention(Attention):
         rot = self._rotations(q.shape[-2], q.device)
         if q.shape[-2] != k.shape[-2] and not self.rope_k_repeat:
             raise ValueError("keys differ in length from queries but rope_k_repeat is off")
+        # q and k are this call's own projections: rotated in place where they are float32
         q = apply_rope(q, rot)
-        n_rot = k.shape[-2] - num_k_exclude_rope
-        if n_rot > 0:
-            k = torch.cat([apply_rope(k[:, :, :n_rot], rot), k[:, :, n_rot:]], dim=2)
+        k = apply_rope(k, rot, max(k.shape[-2] - num_k_exclude_rope, 0))
         return self.attend(q, k, v)
 
 
@@ -92,17 +91,16 @@ class MemoryAttentionLayer(nn.Module):
         self,
         tgt: torch.Tensor,
         memory: torch.Tensor,
-        memory_pos: torch.Tensor,
+        memory_keys: torch.Tensor,
         num_k_exclude_rope: int = 0,
     ) -> torch.Tensor:
+        """``memory_keys``: the memory plus its position encoding (positions go to the memory keys
+        only, not to the queries or the values)."""
         x = self.norm1(tgt)
         tgt = tgt + self.dropout1(self.self_attn(x, x, x))
         x = self.norm2(tgt)
-        # positions are added to the memory keys only, not to the queries
         tgt = tgt + self.dropout2(
-            self.cross_attn_image(
-                x, memory + memory_pos, memory, num_k_exclude_rope=num_k_exclude_rope
-            )
+            self.cross_attn_image(x, memory_keys, memory, num_k_exclude_rope=num_k_exclude_rope)
         )
         x = self.norm3(tgt)
         return tgt + self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
@@ -139,11 +137,12 @@ class MemoryAttention(nn.Module):
             )
         x = curr + 0.1 * curr_pos if self.pos_enc_at_input else curr
         # batch first, laid out so (one matrix product per projection, also under bf16 autocast)
-        x, memory, memory_pos = (
+        # (the keys, memory plus positions, are the same for every layer: added once)
+        x, memory, keys = (
             x.transpose(0, 1).contiguous(),
             memory.transpose(0, 1).contiguous(),
-            memory_pos.transpose(0, 1).contiguous(),
+            (memory + memory_pos).transpose(0, 1).contiguous(),
         )
         for layer in self.layers:
-            x = layer(x, memory, memory_pos, num_k_exclude_rope=num_obj_ptr_tokens)
+            x = layer(x, memory, keys, num_k_exclude_rope=num_obj_ptr_tokens)
         return self.norm(x).transpose(0, 1)

@@ -119,16 +119,20 @@ def axial_rope_angles(
     return torch.polar(torch.ones_like(ang), ang)
 
 
-def apply_rope(x: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
-    """Rotate consecutive channel pairs of ``x`` ``(B, heads, N, D)`` by ``rot`` ``(N, D/2)``.
+def apply_rope(x: torch.Tensor, rot: torch.Tensor, n: int | None = None) -> torch.Tensor:
+    """``x`` ``(B, heads, N, D)`` with the channel pairs of its first ``n`` tokens (all by default)
+    rotated by ``rot`` ``(n_grid, D/2)``; the other tokens are returned as they are.
 
-    When ``x`` holds several stacked copies of the grid (N a multiple of ``rot``'s length,
-    e.g. several memory frames), the rotations repeat for each copy.
+    When those tokens hold several stacked copies of the grid (e.g. several memory frames), the
+    rotations repeat for each copy. The rotation runs in float32; a float32 ``x`` is rotated in
+    place (pass a tensor the caller owns, with a contiguous last axis), others come back in their
+    own dtype.
     """
-    n_tok = x.shape[-2]
-    reps = n_tok // rot.shape[0]
-    if reps > 1:
-        rot = rot.repeat(reps, 1)
-    xc = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
-    out = torch.view_as_real(xc * rot).flatten(-2)
-    return out.type_as(x)
+    y = x if x.dtype == torch.float32 else x.float()
+    part = y[..., : x.shape[-2] if n is None else n, :]
+    if part.shape[-2]:
+        grid, dim = rot.shape[0], part.shape[-1]
+        # stacked copies of the grid share the rotations: broadcast them instead of repeating
+        pairs = part.unflatten(-2, (part.shape[-2] // grid, grid)).unflatten(-1, (dim // 2, 2))
+        torch.view_as_complex(pairs).mul_(rot)
+    return y.type_as(x)

@@ -172,24 +172,19 @@ class SAM2Base(nn.Module):
             # memory masks follow the presence decision exactly
             masks = torch.where(present[:, None, None], masks, NO_OBJ_SCORE)
         low_multi = masks.float()
-        high_multi = F.interpolate(
-            low_multi, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
-        )
         token = out.tokens[:, 0]
         if multimask_output:
             best = out.iou.argmax(dim=-1)
             rows = torch.arange(b, device=dev)
-            low, high = low_multi[rows, best].unsqueeze(1), high_multi[rows, best].unsqueeze(1)
+            low = low_multi[rows, best].unsqueeze(1)
             best_iou = out.iou[rows, best]
             if out.tokens.shape[1] > 1:
                 token = out.tokens[rows, best]
         else:
-            low, high, best_iou = low_multi, high_multi, out.iou[:, 0]
+            low, best_iou = low_multi, out.iou[:, 0]
         weight = obj_score.sigmoid() if self.cfg.soft_no_obj_ptr else present.float()
         obj_ptr = self._gate_pointer(self.obj_ptr_proj(token), weight)
-        return HeadOutput(
-            low_multi, high_multi, out.iou, low, high, obj_ptr, obj_score, best_iou, decoder_masks
-        )
+        return HeadOutput(low_multi, out.iou, low, obj_ptr, obj_score, best_iou, decoder_masks)
 
     def _gate_pointer(self, obj_ptr: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Mix in the learned "no object" pointer with ``1 - weight`` (weight: presence, hard or soft)."""
@@ -224,7 +219,7 @@ class SAM2Base(nn.Module):
         score = scale * present + bias
         # presence follows the given mask, not the decoder's score
         obj_ptr = self._gate_pointer(obj_ptr, present)
-        return HeadOutput(low, high, ious, low, high, obj_ptr, score, ious[:, 0], low)
+        return HeadOutput(low, ious, low, obj_ptr, score, ious[:, 0], low, given_high_res=high)
 
     def memory_conditioned_features(
         self,
@@ -284,7 +279,7 @@ class SAM2Base(nn.Module):
                     memory.append(ptrs[0])
                     memory_pos.append(ptrs[1])
         # memory features may be stored in bfloat16; the attention runs in the features' precision
-        mem = torch.cat([m.to(x.dtype) for m in memory], dim=0)
+        mem = torch.cat(memory, dim=0).to(x.dtype)  # one pass: cat promotes bf16 to float32
         mem_pos = torch.cat(memory_pos, dim=0)
         out = self.memory_attention(x, mem, x_pos, mem_pos, num_obj_ptr_tokens=n_ptr_tokens)
         return out.permute(1, 2, 0).reshape(b, c, h, w)
@@ -414,17 +409,18 @@ class SAM2Base(nn.Module):
             )
         out = StepOutput(
             head.low_res_masks,
-            head.high_res_masks,
             head.obj_ptr,
             head.object_score,
             head.best_iou,
             head.low_res_multimasks,
             head.ious,
             head.decoder_multimasks,
+            self.image_size,
+            head.given_high_res,
         )
         if run_mem_encoder and self.num_maskmem > 0:
             out.memory, out.memory_pos = self.encode_memory(
-                feats, head.high_res_masks, head.object_score, is_mask_from_pts=points is not None
+                feats, out.high_res_masks, head.object_score, is_mask_from_pts=points is not None
             )
         return out
 

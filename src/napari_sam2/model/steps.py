@@ -3,31 +3,40 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
+import torch.nn.functional as F
 
 from .memory_bank import MemoryEntry
+
+
+def at_input_size(masks: torch.Tensor, size: int) -> torch.Tensor:
+    """``(B, M, S/4, S/4)`` mask logits upsampled (bilinear) to the model's ``(S, S)`` input size, as
+    the decoder's masks are made high-res: each mask on its own, so one picked from several comes out
+    the same as from all of them."""
+    return F.interpolate(masks.float(), size=(size, size), mode="bilinear", align_corners=False)
 
 
 @dataclass
 class HeadOutput:
     """Prompt encoder + mask decoder results for B objects (M = 3 with multimask, else 1).
 
-    low_res_multimasks (B, M, S/4, S/4), high_res_multimasks (B, M, S, S), ious (B, M);
-    the best mask at both resolutions (B, 1, ...) and its predicted IoU best_iou (B,);
-    obj_ptr (B, C); object_score (B, 1); decoder_multimasks: the decoder's low-res candidates
-    before absent objects are blanked (what training supervises).
+    low_res_multimasks (B, M, S/4, S/4), ious (B, M); the best mask (B, 1, S/4, S/4) and its
+    predicted IoU best_iou (B,); obj_ptr (B, C); object_score (B, 1); decoder_multimasks: the
+    decoder's low-res candidates before absent objects are blanked (what training supervises);
+    given_high_res: a mask prompt used as the output, at input size (else None: the high-res mask is
+    made from the low-res one when it is needed, :attr:`StepOutput.high_res_masks`).
     """
 
     low_res_multimasks: torch.Tensor
-    high_res_multimasks: torch.Tensor
     ious: torch.Tensor
     low_res_masks: torch.Tensor
-    high_res_masks: torch.Tensor
     obj_ptr: torch.Tensor
     object_score: torch.Tensor
     best_iou: torch.Tensor
     decoder_multimasks: torch.Tensor
+    given_high_res: torch.Tensor | None = None
 
 
 @dataclass
@@ -49,7 +58,7 @@ class Points:
 class StepOutput:
     """One tracking step for B objects.
 
-    masks ``(B, 1, S/4, S/4)`` logits of the chosen mask, high_res_masks ``(B, 1, S, S)``;
+    masks ``(B, 1, S/4, S/4)`` logits of the chosen mask, and :attr:`high_res_masks` ``(B, 1, S, S)``;
     obj_ptr ``(B, C)``; object_score ``(B, 1)`` logits; iou ``(B,)`` predicted IoU of the chosen mask;
     multimask_logits ``(B, M, S/4, S/4)`` and ious ``(B, M)`` all candidates (M = 3 with multimask,
     else 1); decoder_multimasks the candidates before absent objects are blanked (what training
@@ -58,15 +67,24 @@ class StepOutput:
     """
 
     masks: torch.Tensor
-    high_res_masks: torch.Tensor
     obj_ptr: torch.Tensor
     object_score: torch.Tensor
     iou: torch.Tensor
     multimask_logits: torch.Tensor
     ious: torch.Tensor
     decoder_multimasks: torch.Tensor
+    image_size: int
+    given_high_res: torch.Tensor | None = None
     memory: torch.Tensor | None = None
     memory_pos: torch.Tensor | None = None
+
+    @cached_property
+    def high_res_masks(self) -> torch.Tensor:
+        """The chosen mask at the model's input size: the given mask (a mask prompt used as output),
+        else ``masks`` upsampled, made when first asked for (a step that only decodes never needs it)."""
+        if self.given_high_res is not None:
+            return self.given_high_res
+        return at_input_size(self.masks, self.image_size)
 
     def entry(self) -> MemoryEntry:
         """This step as a memory-bank entry (pointer-only when its memory was not encoded)."""

@@ -20,11 +20,10 @@ from dataclasses import replace
 from typing import Mapping
 
 import torch
-import torch.nn.functional as F
 
 from ..model.memory_bank import MemoryEntry
 from ..model.sam2_base import SAM2Base
-from ..model.steps import FrameFeatures, Points, StepOutput
+from ..model.steps import FrameFeatures, Points, StepOutput, at_input_size
 from .frames import FrameSource
 from .postprocess import fill_video_holes
 
@@ -279,7 +278,7 @@ class TrackerCore:
         size, batch = self.model.image_size, logits.shape[0]
         feats = self.batch_features(frame, window, batch)
         with torch.inference_mode(), self.compute():
-            high = F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)
+            high = at_input_size(logits, size)
             mem, pos = self.model.encode_memory(
                 feats, high, object_score, is_mask_from_pts=from_prompt
             )
