@@ -93,6 +93,42 @@ def test_patches_compose_as_the_same_logits_pasted_into_the_frame():
     assert set(np.unique(labels)) == {0, 1, 2, 3}
 
 
+def test_patches_cut_to_their_positive_part_give_the_same_labels_and_visibility():
+    """Each object's patch is cut to where its upsampled logits can be positive: labels and visibility
+    must be those of the uncut patches, for small and large masks in windows (at the frame's edge too),
+    whole-frame masks resized by a scale that is not whole, and an empty mask."""
+    from napari_sam2.engine.views import positive_part
+    from napari_sam2.engine.visibility import _visible
+    from napari_sam2.engine.windows import Window, window_logits
+
+    rng = np.random.default_rng(11)
+    shape = (300, 310)
+    cut_layers, full_layers = [], []
+    windows = [Window(0, 0, 128), Window(32, 48, 128), Window(224, 240, 128), Window(64, 64, 128)]
+    for oid, window in enumerate(windows, 1):
+        low = torch.full((1, 1, GRID, GRID), -8.0)
+        if oid != 4:  # the last one is empty
+            cy, cx, r = rng.integers(4, GRID - 4, 2).tolist() + [int(rng.integers(2, 9))]
+            low = low + 16.0 * torch.as_tensor(disc(cy, cx, r), dtype=torch.float32)
+            low = low + torch.as_tensor(rng.normal(size=(GRID, GRID)), dtype=torch.float32)
+        full = Patch(window.y0, window.x0, window_logits(low, window, shape))
+        cut = positive_part(full, low, window.size)
+        assert cut.logits.size < full.logits.size
+        cut_layers.append((oid, cut, oid == 2))
+        full_layers.append((oid, full, oid == 2))
+    low = torch.as_tensor(rng.normal(size=(1, 1, GRID, GRID)) - 1.5, dtype=torch.float32)
+    frame = torch.nn.functional.interpolate(low, size=shape, mode="bilinear", align_corners=False)
+    full = Patch(0, 0, frame[0, 0].numpy())
+    cut_layers.append((5, positive_part(full, low), False))
+    full_layers.append((5, full, False))
+    labels = compose_labels(cut_layers, shape)
+    assert np.array_equal(labels, compose_labels(full_layers, shape))
+    assert set(np.unique(labels)) == {0, 1, 2, 3, 5}
+    assert _visible(labels, {o: p for o, p, _ in cut_layers}) == _visible(
+        labels, {o: p for o, p, _ in full_layers}
+    )
+
+
 def test_hidden_objects_are_named_with_the_object_covering_them(session):
     assert session.visibility(2) == {
         1: Visible(0, 2),

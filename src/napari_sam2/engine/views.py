@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 
 import numpy as np
 import torch.nn.functional as F
@@ -14,6 +15,27 @@ from .results import FrameResult, Timeline
 from .suspects import SuspectSettings, find_suspects
 from .visibility import FrameOwnership, Patch, Visible
 from .windows import NO_OBJECT, paste, window_logits
+
+
+def positive_part(patch: Patch, low, size: int | None = None) -> Patch:
+    """``patch`` (frame logits upsampled bilinearly from the ``(1, 1, h, w)`` low-res ``low``: a window of
+    ``size`` px, or the whole frame with None) cut down to the rows and columns that can hold a positive
+    logit: those within two low-res pixels of a positive low-res one (an upsampled logit mixes its
+    nearest low-res pixels, so it is positive only next to a positive one). Labels and visibility
+    come out the same; a cell of 20 px then costs its box, not its 256 px window."""
+    on = low[0, 0] > 0
+    rows, cols = on.any(1).nonzero()[:, 0], on.any(0).nonzero()[:, 0]
+    if not len(rows):
+        return Patch(patch.y0, patch.x0, patch.logits[:0, :0])
+    h, w = on.shape
+    sy = (size or patch.logits.shape[0]) / h
+    sx = (size or patch.logits.shape[1]) / w
+    top, left = (
+        max(0, math.floor((int(rows[0]) - 2) * sy)),
+        max(0, math.floor((int(cols[0]) - 2) * sx)),
+    )
+    bottom, right = math.ceil((int(rows[-1]) + 3) * sy), math.ceil((int(cols[-1]) + 3) * sx)
+    return Patch(patch.y0 + top, patch.x0 + left, patch.logits[top:bottom, left:right])
 
 
 def locked(method):
@@ -69,9 +91,13 @@ class ResultViews:
         r = self._object(obj_id).results[frame]
         logits = self._session.core.filled(r.logits)
         if r.window is None:
-            return Patch(0, 0, self.in_frame(logits, None))
+            return positive_part(Patch(0, 0, self.in_frame(logits, None)), logits)
         shape = (self.frames.height, self.frames.width)
-        return Patch(r.window.y0, r.window.x0, window_logits(logits, r.window, shape))
+        return positive_part(
+            Patch(r.window.y0, r.window.x0, window_logits(logits, r.window, shape)),
+            logits,
+            r.window.size,
+        )
 
     def in_frame(self, logits, window) -> np.ndarray:
         """``(1, 1, h, w)`` low-res logits as ``(H, W)`` frame logits: resized from the whole frame, or
