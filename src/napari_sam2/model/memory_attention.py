@@ -12,6 +12,15 @@ from .position_encoding import apply_rope, axial_rope_angles
 from .transformer import Attention
 
 
+def as_autocast(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in the autocast precision where autocast is on (else as it is): cast once here, the same
+    values autocast would give each of the layers that read it, which would each cast it again."""
+    kind = x.device.type
+    if torch.is_autocast_enabled(kind) and x.is_floating_point():
+        return x.to(torch.get_autocast_dtype(kind))
+    return x
+
+
 class RoPEAttention(Attention):
     """Attention whose queries and (spatial) keys are rotated by 2D axial RoPE.
 
@@ -96,7 +105,7 @@ class MemoryAttentionLayer(nn.Module):
     ) -> torch.Tensor:
         """``memory_keys``: the memory plus its position encoding (positions go to the memory keys
         only, not to the queries or the values)."""
-        x = self.norm1(tgt)
+        x = as_autocast(self.norm1(tgt))
         tgt = tgt + self.dropout1(self.self_attn(x, x, x))
         x = self.norm2(tgt)
         tgt = tgt + self.dropout2(
@@ -140,8 +149,8 @@ class MemoryAttention(nn.Module):
         # (the keys, memory plus positions, are the same for every layer: added once)
         x, memory, keys = (
             x.transpose(0, 1).contiguous(),
-            memory.transpose(0, 1).contiguous(),
-            (memory + memory_pos).transpose(0, 1).contiguous(),
+            as_autocast(memory.transpose(0, 1).contiguous()),
+            as_autocast((memory + memory_pos).transpose(0, 1).contiguous()),
         )
         for layer in self.layers:
             x = layer(x, memory, keys, num_k_exclude_rope=num_obj_ptr_tokens)
