@@ -90,9 +90,8 @@ class ResultSpill:
     def __init__(self, ram_mb: float) -> None:
         self.bound = ram_mb * MB
         self.file = SpillFile()
-        self.held = (
-            0  # bytes of logits counted as in RAM (results replaced since make it an over-count)
-        )
+        # bytes of logits counted as in RAM (results replaced since make it an over-count)
+        self.held = 0
         self.spilled = 0  # object-frames written to the file
 
     def after_frame(self, f: int, objects: Mapping[int, ObjectTrack], ids) -> None:
